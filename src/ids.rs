@@ -1,0 +1,1 @@
+//! Identifier formats (stub).

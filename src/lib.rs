@@ -1,0 +1,27 @@
+//! # Sekisho — an STS temporary-credential broker
+//!
+//! Layout (the pipeline of `shared/design/architecture.md` §1):
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`http`] | axum router, layers (body limit, request id, panic catcher), the one error renderer |
+//! | [`wire`] | AWS Query decoding (form/query → typed parameters) and XML writing |
+//! | [`sigv4`] | pure SigV4 verification (header and presigned forms) |
+//! | [`token`] | sealed session tokens, the key ring, temporary key ids and secrets |
+//! | [`policy`] | the IAM policy language: parse, evaluate, simulate, summarise |
+//! | [`store`] | the storage trait, its backends and their conformance suite |
+//! | [`iam`] | IAM entities (model, repository over the store, cache) and the IAM Query API |
+//! | [`sts`] | the STS actions, one file each, and the AWS error table |
+//! | [`authn`] | who is calling: SigV4 + key lookup or token opening, revocation |
+//! | [`revocation`] | revoke-before-T cut-offs and single-session deny list, cached |
+//! | [`audit`] | CloudTrail-shaped events, secrets redacted |
+//! | [`config`] | the TOML configuration |
+//! | [`clock`], [`secret`], [`ids`] | injected time, secret wrappers, identifier formats |
+
+pub mod clock;
+pub mod ids;
+pub mod policy;
+pub mod secret;
+pub mod sigv4;
+pub mod store;
+pub mod token;

@@ -1,0 +1,2 @@
+//! The `sekisho` command.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The IAM policy language (stub).
