@@ -18,10 +18,24 @@
 //! | [`config`] | the TOML configuration |
 //! | [`clock`], [`secret`], [`ids`] | injected time, secret wrappers, identifier formats |
 
+pub mod audit;
+pub mod authn;
+pub mod authz;
+pub mod cache;
+pub mod cli;
 pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod iam;
 pub mod ids;
 pub mod policy;
+pub mod revocation;
 pub mod secret;
+pub mod server;
 pub mod sigv4;
+pub mod state;
 pub mod store;
+pub mod sts;
 pub mod token;
+pub mod wire;

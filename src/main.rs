@@ -1,2 +1,208 @@
-//! The `sekisho` command.
-fn main() {}
+//! The `sekisho` command: serve, check a config, rotate keys, revoke sessions, work with policies.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use sekisho::clock::{Clock, SystemClock};
+use sekisho::config::Config;
+
+#[derive(Parser)]
+#[command(name = "sekisho", version, about = "STS temporary-credential broker")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start the server.
+    Serve {
+        /// Configuration file.
+        #[arg(long, short, default_value = "config/demo.toml")]
+        config: PathBuf,
+    },
+    /// Check a configuration file (and its bootstrap file) without starting.
+    CheckConfig {
+        /// Configuration file.
+        file: PathBuf,
+    },
+    /// Key ring operations.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
+    /// Revoke sessions issued before a time (asks the running server).
+    Revoke(sekisho::cli::RevokeArgs),
+    /// Policy tools.
+    Policy {
+        #[command(subcommand)]
+        cmd: PolicyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Make a new sealing key active; older keys keep opening their tokens until they expire.
+    Rotate {
+        /// Configuration file.
+        #[arg(long, short, default_value = "config/demo.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Validate a policy document.
+    Check {
+        /// The JSON file.
+        file: PathBuf,
+        /// identity, trust, session, boundary, managed or resource.
+        #[arg(long, default_value = "identity")]
+        kind: String,
+    },
+    /// Per-service access levels granted, like the console's policy summary.
+    Summary {
+        /// The JSON file.
+        file: PathBuf,
+        /// The IAM action catalogue.
+        #[arg(long, default_value = "../shared/corpora/iam-actions/iam-data.json")]
+        catalogue: PathBuf,
+    },
+    /// Evaluate policies for one action and resource.
+    Simulate {
+        /// Identity policy files.
+        #[arg(long = "policy", required = true)]
+        policies: Vec<PathBuf>,
+        /// `service:Action`.
+        #[arg(long)]
+        action: String,
+        /// Resource ARN.
+        #[arg(long, default_value = "*")]
+        resource: String,
+        /// Context entries `key=value`.
+        #[arg(long = "context")]
+        context: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sekisho: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sekisho: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read(p: &PathBuf) -> Result<String, String> {
+    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.cmd {
+        Cmd::Serve { config } => serve(config).await,
+        Cmd::CheckConfig { file } => {
+            let cfg = Config::load(&file).map_err(|e| e.to_string())?;
+            if let Some(b) = &cfg.iam.bootstrap {
+                let text = read(b)?;
+                toml::from_str::<sekisho::iam::bootstrap::BootstrapFile>(&text)
+                    .map_err(|e| format!("{}: {e}", b.display()))?;
+            }
+            println!("{}: ok", file.display());
+            Ok(())
+        }
+        Cmd::Keys { cmd: KeysCmd::Rotate { config } } => {
+            let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+            let retain = chrono::Duration::hours(cfg.keys.retain_hours);
+            let ring = sekisho::token::KeyRing::rotate(&cfg.keys.path, SystemClock.now(), retain)
+                .map_err(|e| format!("key ring {}: {e}", cfg.keys.path.display()))?;
+            drop(ring);
+            println!("rotated the key ring in {}; running servers reload it within seconds", cfg.keys.path.display());
+            Ok(())
+        }
+        Cmd::Revoke(args) => sekisho::cli::revoke(args).await,
+        Cmd::Policy { cmd } => policy(cmd),
+    }
+}
+
+fn policy(cmd: PolicyCmd) -> Result<(), String> {
+    use sekisho::policy::{PolicyKind, cli};
+    let out = match cmd {
+        PolicyCmd::Check { file, kind } => {
+            let kind = match kind.as_str() {
+                "identity" => PolicyKind::Identity,
+                "trust" => PolicyKind::Trust,
+                "session" => PolicyKind::Session,
+                "boundary" => PolicyKind::Boundary,
+                "managed" => PolicyKind::Managed,
+                "resource" => PolicyKind::Resource,
+                k => return Err(format!("unknown policy kind '{k}'")),
+            };
+            cli::check(&read(&file)?, kind)?
+        }
+        PolicyCmd::Summary { file, catalogue } => cli::summary(&read(&file)?, &catalogue)?,
+        PolicyCmd::Simulate { policies, action, resource, context } => {
+            let texts = policies.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+            let pairs = context
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| format!("--context wants key=value, got '{kv}'"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            cli::simulate(&texts, &action, &resource, &pairs)?
+        }
+    };
+    println!("{out}");
+    Ok(())
+}
+
+async fn serve(config: PathBuf) -> Result<(), String> {
+    let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+    init_logging(&cfg);
+    let listen = cfg.server.listen;
+    let public = cfg.server.public_url.clone();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (st, applied) = sekisho::server::build(cfg, clock).await?;
+    for c in &applied.changed {
+        tracing::info!(change = %c, "bootstrap applied");
+    }
+    for (owner, id, secret) in &applied.generated_keys {
+        // Printed once, on the console only (never logged): the operator must save it now.
+        println!("generated access key for {owner}: {id} {}", secret.expose());
+    }
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("bind {listen}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%bound, %public, backend = st.iam.kv().backend_name(), "sekisho listening");
+    println!("sekisho listening on http://{bound}");
+    sekisho::http::serve(listener, st, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cfg.log.format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}

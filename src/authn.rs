@@ -1,0 +1,239 @@
+//! Who is calling: SigV4 verification with a long-term key (store lookup, cached) or with
+//! temporary credentials (the sealed token opened with the key ring; no store lookup but the
+//! cached revocation set).
+//!
+//! Order (s3s): parse → stateless checks (scope, skew, expiry) → key lookup → signature →
+//! expiry/revocation. Every failure means deny.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{ApiError, Code};
+use crate::iam::model::{KeyStatus, LastUsed, User};
+use crate::sigv4::{self, RequestParts};
+use crate::state::AppState;
+use crate::token::{SessionClaims, SessionKind};
+
+/// The authenticated principal behind a request.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// The account root, with a long-term key.
+    Root,
+    /// An IAM user, with a long-term key.
+    User(Box<User>),
+    /// Temporary credentials.
+    Session(Box<SessionClaims>),
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Account id.
+    pub account: String,
+    /// The caller's ARN (`…:user/x`, `…:assumed-role/R/S`, `…:root`, `…:federated-user/N`).
+    pub arn: String,
+    /// `aws:userid` (`AIDA…`, `AROA…:session`, account id for root, `acct:name` federated).
+    pub user_id: String,
+    /// What kind of principal.
+    pub principal: Principal,
+    /// The access key id that signed the request.
+    pub access_key_id: String,
+    /// SigV4 scope region.
+    pub region: String,
+    /// SigV4 scope service.
+    pub service: String,
+}
+
+impl Caller {
+    /// The session claims, for temporary credentials.
+    #[must_use]
+    pub fn session(&self) -> Option<&SessionClaims> {
+        match &self.principal {
+            Principal::Session(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The IAM principal type (`aws:PrincipalType`).
+    #[must_use]
+    pub fn principal_type(&self) -> &'static str {
+        match &self.principal {
+            Principal::Root => "Account",
+            Principal::User(_) => "User",
+            Principal::Session(c) => match c.kind {
+                SessionKind::FederatedUser => "FederatedUser",
+                SessionKind::UserSession => "User",
+                _ => "AssumedRole",
+            },
+        }
+    }
+
+    /// CloudTrail's `userIdentity`.
+    #[must_use]
+    pub fn audit_identity(&self) -> serde_json::Value {
+        let ty = match &self.principal {
+            Principal::Root => "Root",
+            Principal::User(_) => "IAMUser",
+            Principal::Session(c) => match c.kind {
+                SessionKind::FederatedUser => "FederatedUser",
+                SessionKind::UserSession => "IAMUser",
+                _ => "AssumedRole",
+            },
+        };
+        let mut v = serde_json::json!({
+            "type": ty,
+            "principalId": self.user_id,
+            "arn": self.arn,
+            "accountId": self.account,
+            "accessKeyId": self.access_key_id,
+        });
+        if let Principal::User(u) = &self.principal {
+            v["userName"] = u.name.clone().into();
+        }
+        if let Principal::Session(c) = &self.principal {
+            v["sessionContext"] = serde_json::json!({
+                "attributes": {
+                    "creationDate": crate::wire::xml::iso8601(
+                        DateTime::from_timestamp(c.issued_at, 0).unwrap_or_default()),
+                    "mfaAuthenticated": c.mfa_auth_time.is_some().to_string(),
+                },
+                "sourceIdentity": c.source_identity,
+            });
+        }
+        v
+    }
+}
+
+/// Authenticates a request. `Ok(None)`: the request carries no authentication at all.
+pub async fn authenticate(
+    st: &Arc<AppState>,
+    parts: &RequestParts<'_>,
+    service: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Caller>, ApiError> {
+    let Some(auth) = sigv4::parse(parts).map_err(ApiError::from)? else {
+        return Ok(None);
+    };
+    let regions = &st.config.server.regions;
+    let region_ok = |r: &str| {
+        if regions.is_empty() {
+            crate::config::is_valid_region(r)
+        } else {
+            regions.iter().any(|x| x == r)
+        }
+    };
+    let skew = chrono::Duration::seconds(st.config.auth.clock_skew_seconds);
+    sigv4::check_request(&auth, parts, &[service], &region_ok, skew, now)
+        .map_err(ApiError::from)?;
+    let region = auth.scope.region.clone();
+    let key_id = auth.access_key_id.clone();
+
+    if key_id.starts_with("ASIA") {
+        let token = auth.security_token.as_ref().ok_or_else(|| {
+            ApiError::invalid_token().with_detail("temporary key id without a session token")
+        })?;
+        if token.expose().len() > st.config.sessions.max_token_bytes {
+            return Err(ApiError::invalid_token().with_detail("session token too large"));
+        }
+        let (claims, secret) = st
+            .keyring()
+            .open_and_derive(token.expose(), &key_id, now)
+            .map_err(|e| ApiError::invalid_token().with_detail(format!("session token: {e}")))?;
+        sigv4::verify(&auth, parts, &secret).map_err(ApiError::from)?;
+        if claims.expires_at <= now.timestamp() {
+            return Err(ApiError::expired_token().with_detail("session expired"));
+        }
+        st.revocations.check(&claims)?;
+        let user_id = match claims.kind {
+            SessionKind::FederatedUser => {
+                format!("{}:{}", claims.account, claims.session_name.clone().unwrap_or_default())
+            }
+            SessionKind::UserSession => claims.principal_id.clone(),
+            _ => format!(
+                "{}:{}",
+                claims.principal_id,
+                claims.session_name.clone().unwrap_or_default()
+            ),
+        };
+        return Ok(Some(Caller {
+            account: claims.account.clone(),
+            arn: claims.arn.clone(),
+            user_id,
+            principal: Principal::Session(Box::new(claims)),
+            access_key_id: key_id,
+            region,
+            service: service.to_owned(),
+        }));
+    }
+
+    if auth.security_token.is_some() {
+        return Err(ApiError::invalid_token().with_detail("session token sent with a long-term key"));
+    }
+    let (key, secret) = st
+        .iam
+        .access_key(&key_id)
+        .await?
+        .ok_or_else(|| ApiError::invalid_token().with_detail("unknown access key"))?;
+    sigv4::verify(&auth, parts, &secret).map_err(ApiError::from)?;
+    if key.status != KeyStatus::Active {
+        return Err(ApiError::invalid_token().with_detail("access key is inactive"));
+    }
+    let caller = match &key.user {
+        None => Caller {
+            account: key.account.clone(),
+            arn: format!("arn:{}:iam::{}:root", st.iam.partition, key.account),
+            user_id: key.account.clone(),
+            principal: Principal::Root,
+            access_key_id: key_id.clone(),
+            region: region.clone(),
+            service: service.to_owned(),
+        },
+        Some(name) => {
+            let user = st.iam.user(&key.account, name).await?.ok_or_else(|| {
+                ApiError::invalid_token().with_detail("the key's user no longer exists")
+            })?;
+            Caller {
+                account: key.account.clone(),
+                arn: user.arn.clone(),
+                user_id: user.id.clone(),
+                principal: Principal::User(Box::new(user)),
+                access_key_id: key_id.clone(),
+                region: region.clone(),
+                service: service.to_owned(),
+            }
+        }
+    };
+    if st.should_record_use(&key_id) {
+        let st = st.clone();
+        let used = LastUsed { date: now, service: service.to_owned(), region };
+        tokio::spawn(async move {
+            if let Err(e) = st.iam.record_key_use(&key_id, &used).await {
+                tracing::warn!(error = %e, "recording key last use failed");
+            }
+        });
+    }
+    Ok(Some(caller))
+}
+
+/// Refuses anonymous callers.
+pub fn require(caller: Option<&Caller>) -> Result<&Caller, ApiError> {
+    caller.ok_or_else(|| {
+        ApiError::new(Code::MissingAuthenticationToken, "Request is missing Authentication Token")
+    })
+}
+
+impl From<sigv4::Error> for ApiError {
+    fn from(e: sigv4::Error) -> Self {
+        let code = match e.aws_code() {
+            "MissingAuthenticationToken" => Code::MissingAuthenticationToken,
+            "IncompleteSignature" => Code::IncompleteSignature,
+            "SignatureDoesNotMatch" => Code::SignatureDoesNotMatch,
+            "InvalidClientTokenId" => Code::InvalidClientTokenId,
+            "AccessDenied" => Code::AccessDenied,
+            "InvalidParameterValue" => Code::InvalidParameterValue,
+            _ => Code::IncompleteSignature,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}

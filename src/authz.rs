@@ -1,0 +1,255 @@
+//! Authorization: assembles the caller's policies and the request context, then asks the pure
+//! policy engine. Policies are re-read (through the cache) at every use, so an IAM change
+//! applies on the very next request.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::authn::{Caller, Principal};
+use crate::error::ApiError;
+use crate::iam::model::Tag;
+use crate::policy::{self, Context, Decision, Effect, Policy, PolicyId, PolicyKind, PolicySet, Request, RequestPrincipal};
+use crate::state::AppState;
+use crate::token::SessionKind;
+
+/// Facts about the request that are not about the principal.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// Request time.
+    pub now: DateTime<Utc>,
+    /// Client address.
+    pub source_ip: String,
+    /// `User-Agent`.
+    pub user_agent: String,
+    /// Whether the request came over TLS.
+    pub secure: bool,
+    /// SigV4 region.
+    pub region: String,
+}
+
+/// The policies that apply to a caller.
+#[derive(Debug, Clone, Default)]
+pub struct CallerPolicies {
+    /// Identity-based policies.
+    pub identity: Vec<(PolicyId, Arc<Policy>)>,
+    /// Permissions boundary.
+    pub boundary: Option<(PolicyId, Arc<Policy>)>,
+    /// Session policies (all must allow).
+    pub session: Vec<(PolicyId, Arc<Policy>)>,
+    /// The principal's tags (entity tags overlaid by session tags).
+    pub tags: Vec<Tag>,
+}
+
+/// Loads the policies that apply to `caller`.
+pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPolicies, ApiError> {
+    let iam = &st.iam;
+    match &caller.principal {
+        Principal::Root => Ok(CallerPolicies::default()),
+        Principal::User(u) => Ok(CallerPolicies {
+            identity: iam.user_policies(u).await?,
+            boundary: iam.boundary(u.permissions_boundary.as_deref()).await?,
+            session: Vec::new(),
+            tags: u.tags.clone(),
+        }),
+        Principal::Session(c) => {
+            let mut out = CallerPolicies::default();
+            match c.kind {
+                SessionKind::UserSession | SessionKind::FederatedUser => {
+                    if c.principal_id == c.account {
+                        // Root's session: root permissions.
+                    } else {
+                        let u = iam.user_by_id(&c.principal_id).await?.ok_or_else(|| {
+                            ApiError::invalid_token().with_detail("the session's user no longer exists")
+                        })?;
+                        out.identity = iam.user_policies(&u).await?;
+                        out.boundary = iam.boundary(u.permissions_boundary.as_deref()).await?;
+                        out.tags = u.tags.clone();
+                    }
+                }
+                _ => {
+                    let r = iam.role_by_id(&c.principal_id).await?.ok_or_else(|| {
+                        ApiError::invalid_token().with_detail("the session's role no longer exists")
+                    })?;
+                    out.identity = iam.role_policies(&r).await?;
+                    out.boundary = iam.boundary(r.permissions_boundary.as_deref()).await?;
+                    out.tags = r.tags.clone();
+                }
+            }
+            // Session tags override entity tags with the same key (case-insensitive).
+            for (k, v) in &c.tags {
+                out.tags.retain(|t| !t.key.eq_ignore_ascii_case(k));
+                out.tags.push(Tag { key: k.clone(), value: v.clone() });
+            }
+            let has_session_policy =
+                c.session_policy.is_some() || !c.session_policy_arns.is_empty();
+            if let Some(text) = &c.session_policy {
+                let p = iam
+                    .policies
+                    .get_or_parse(text, PolicyKind::Session)
+                    .map_err(|e| ApiError::internal(format!("session policy: {e}")))?;
+                out.session.push((PolicyId("session".into()), p));
+            }
+            for arn in &c.session_policy_arns {
+                match iam.boundary(Some(arn)).await? {
+                    Some(p) => out.session.push(p),
+                    None => out.session.push((PolicyId(arn.clone()), Arc::new(Policy::deny_all()))),
+                }
+            }
+            // GetFederationToken without a policy: no permissions (AWS).
+            if c.kind == SessionKind::FederatedUser && !has_session_policy {
+                out.session.push((PolicyId("session".into()), Arc::new(Policy::deny_all())));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The policy engine's view of the caller.
+#[must_use]
+pub fn request_principal(caller: &Caller) -> RequestPrincipal {
+    let (principal_arn, unique_id, federated_provider) = match &caller.principal {
+        Principal::Root => (caller.arn.clone(), None, None),
+        Principal::User(u) => (u.arn.clone(), Some(u.id.clone()), None),
+        Principal::Session(c) => {
+            (c.principal_arn.clone(), Some(c.principal_id.clone()), c.federated_provider.clone())
+        }
+    };
+    RequestPrincipal {
+        arn: caller.arn.clone(),
+        principal_arn,
+        account: caller.account.clone(),
+        unique_id,
+        is_root: matches!(caller.principal, Principal::Root)
+            || caller.session().is_some_and(|c| c.principal_id == c.account),
+        federated_provider,
+        service: None,
+    }
+}
+
+/// Global condition keys for a caller.
+#[must_use]
+pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
+    let mut ctx = Context::new();
+    ctx.set("aws:CurrentTime", env.now.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    ctx.set("aws:EpochTime", env.now.timestamp().to_string());
+    ctx.set("aws:SourceIp", env.source_ip.clone());
+    ctx.set("aws:SecureTransport", env.secure.to_string());
+    ctx.set("aws:UserAgent", env.user_agent.clone());
+    ctx.set("aws:RequestedRegion", env.region.clone());
+    ctx.set("aws:PrincipalAccount", caller.account.clone());
+    ctx.set("aws:PrincipalType", caller.principal_type());
+    ctx.set("aws:userid", caller.user_id.clone());
+    let principal_arn = match &caller.principal {
+        Principal::Session(c) => c.principal_arn.clone(),
+        _ => caller.arn.clone(),
+    };
+    ctx.set("aws:PrincipalArn", principal_arn);
+    if let Principal::User(u) = &caller.principal {
+        ctx.set("aws:username", u.name.clone());
+    }
+    for t in tags {
+        ctx.set(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
+    }
+    if let Some(c) = caller.session() {
+        if c.kind == SessionKind::UserSession {
+            // GetSessionToken credentials act as the user.
+            if let Some(name) = c.arn.rsplit('/').next() {
+                ctx.set("aws:username", name);
+            }
+        }
+        ctx.set("aws:TokenIssueTime", fmt_time(c.issued_at));
+        ctx.set("aws:MultiFactorAuthPresent", c.mfa_auth_time.is_some().to_string());
+        if let Some(t) = c.mfa_auth_time {
+            ctx.set("aws:MultiFactorAuthAge", (env.now.timestamp() - t).max(0).to_string());
+        }
+        if let Some(s) = &c.source_identity {
+            ctx.set("aws:SourceIdentity", s.clone());
+        }
+        if let Some(p) = &c.federated_provider {
+            ctx.set("aws:FederatedProvider", p.clone());
+        }
+        for (k, v) in &c.federation_claims {
+            ctx.set(k, v.clone());
+        }
+    }
+    ctx
+}
+
+fn fmt_time(t: i64) -> String {
+    DateTime::from_timestamp(t, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A request to authorize.
+#[derive(Debug)]
+pub struct Ask<'a> {
+    /// `service:Action`.
+    pub action: &'a str,
+    /// Resource ARN.
+    pub resource: &'a str,
+    /// The resource's account, when known (cross-account rule).
+    pub resource_account: Option<&'a str>,
+    /// The resource-based policy (a role trust policy) and whether it must allow explicitly.
+    pub resource_policy: Option<(PolicyId, Arc<Policy>)>,
+    /// Whether the resource policy must allow explicitly (trust policies).
+    pub require_resource_allow: bool,
+}
+
+/// Evaluates `ask` for `caller`, with `ctx` as the request context.
+#[must_use]
+pub fn decide(caller: &Caller, pols: &CallerPolicies, ask: &Ask<'_>, ctx: Context) -> Decision {
+    let req = Request {
+        principal: request_principal(caller),
+        action: ask.action.to_owned(),
+        resource: ask.resource.to_owned(),
+        resource_account: ask.resource_account.map(str::to_owned),
+        context: ctx,
+    };
+    let set = PolicySet {
+        identity: pols.identity.iter().map(|(id, p)| (id.clone(), p.as_ref())).collect(),
+        resource: ask.resource_policy.as_ref().map(|(id, p)| (id.clone(), p.as_ref())),
+        boundary: pols.boundary.as_ref().map(|(id, p)| (id.clone(), p.as_ref())),
+        session: pols.session.iter().map(|(id, p)| (id.clone(), p.as_ref())).collect(),
+        require_resource_allow: ask.require_resource_allow,
+    };
+    policy::evaluate(&req, &set)
+}
+
+/// Identity-based check of `action` on `resource`; `AccessDenied` in AWS's wording when denied.
+pub async fn authorize(
+    st: &AppState,
+    caller: &Caller,
+    env: &Env,
+    action: &str,
+    resource: &str,
+) -> Result<Decision, ApiError> {
+    let pols = caller_policies(st, caller).await?;
+    let ctx = base_context(caller, env, &pols.tags);
+    let ask = Ask {
+        action,
+        resource,
+        resource_account: None,
+        resource_policy: None,
+        require_resource_allow: false,
+    };
+    let d = decide(caller, &pols, &ask, ctx);
+    if d.effect == Effect::Allow {
+        Ok(d)
+    } else {
+        Err(denied(&caller.arn, action, resource, &d))
+    }
+}
+
+/// AWS's AccessDenied message, with the engine's reason as operator detail.
+#[must_use]
+pub fn denied(arn: &str, action: &str, resource: &str, d: &Decision) -> ApiError {
+    let why = if d.effect == Effect::ExplicitDeny {
+        " with an explicit deny"
+    } else {
+        ""
+    };
+    ApiError::access_denied(format!(
+        "User: {arn} is not authorized to perform: {action} on resource: {resource}{why}"
+    ))
+    .with_detail(d.reason.clone())
+}

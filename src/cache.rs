@@ -1,0 +1,171 @@
+//! A read-through cache in front of any [`Kv`], invalidated at once by writes.
+//!
+//! Hot-path lookups (the caller's access key, user, role, policies) come from here. A commit
+//! made through this node drops the touched keys before it returns (read-your-writes) and
+//! publishes them with [`Kv::notify`], so the other nodes drop them too; a TTL bounds how long a
+//! missed notification can keep a stale value. Negative answers are cached as well.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+
+use crate::store::{Batch, Error, Kv};
+
+const TOPIC_PREFIX: &str = "kv:";
+
+/// The caching wrapper.
+pub struct CachedKv {
+    inner: Arc<dyn Kv>,
+    entries: RwLock<HashMap<String, (Option<Vec<u8>>, Instant)>>,
+    // Bumped by every invalidation; a read that started before a bump does not fill the cache.
+    epoch: AtomicU64,
+    ttl: Duration,
+    max_entries: usize,
+}
+
+impl CachedKv {
+    /// Wraps `inner`; spawns the task that applies other nodes' invalidations.
+    #[must_use]
+    pub fn new(inner: Arc<dyn Kv>, ttl: Duration, max_entries: usize) -> Arc<Self> {
+        let me = Arc::new(Self {
+            inner,
+            entries: RwLock::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            ttl,
+            max_entries,
+        });
+        let weak = Arc::downgrade(&me);
+        let mut rx = me.inner.watch();
+        tokio::spawn(async move {
+            loop {
+                let msg = rx.recv().await;
+                let Some(me) = weak.upgrade() else { break };
+                match msg {
+                    Ok(topic) => {
+                        if let Some(keys) = topic.strip_prefix(TOPIC_PREFIX) {
+                            me.invalidate(keys.split('\n'));
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => me.clear(),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        me
+    }
+
+    fn invalidate<'a>(&self, keys: impl Iterator<Item = &'a str>) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let mut map = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        for k in keys {
+            map.remove(k);
+        }
+    }
+
+    /// Drops everything.
+    pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.entries.write().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    fn lookup(&self, key: &str) -> Option<Option<Vec<u8>>> {
+        let map = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+    }
+
+    fn fill(&self, epoch: u64, key: &str, value: Option<Vec<u8>>) {
+        let mut map = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            return;
+        }
+        if map.len() >= self.max_entries {
+            map.clear();
+        }
+        map.insert(key.to_owned(), (value, Instant::now()));
+    }
+}
+
+#[async_trait]
+impl Kv for CachedKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        if let Some(v) = self.lookup(key) {
+            return Ok(v);
+        }
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let v = self.inner.get(key).await?;
+        self.fill(epoch, key, v.clone());
+        Ok(v)
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        let mut out: Vec<Option<Option<Vec<u8>>>> = keys.iter().map(|k| self.lookup(k)).collect();
+        let missing: Vec<String> = keys
+            .iter()
+            .zip(&out)
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !missing.is_empty() {
+            let epoch = self.epoch.load(Ordering::SeqCst);
+            let mut fetched = self.inner.get_many(&missing).await?.into_iter();
+            for (slot, key) in out.iter_mut().zip(keys) {
+                if slot.is_none() {
+                    let v = fetched.next().flatten();
+                    self.fill(epoch, key, v.clone());
+                    *slot = Some(v);
+                }
+            }
+        }
+        Ok(out.into_iter().map(Option::flatten).collect())
+    }
+
+    async fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        self.inner.scan(prefix, start_after, limit).await
+    }
+
+    async fn commit(&self, batch: Batch) -> Result<(), Error> {
+        let touched: Vec<String> =
+            batch.puts.iter().map(|(k, _)| k.clone()).chain(batch.deletes.iter().cloned()).collect();
+        let res = self.inner.commit(batch).await;
+        self.invalidate(touched.iter().map(String::as_str));
+        if res.is_ok() && !touched.is_empty() {
+            // Best effort: the TTL bounds staleness if the notification is lost.
+            if let Err(e) = self.inner.notify(&format!("{TOPIC_PREFIX}{}", touched.join("\n"))).await
+            {
+                tracing::warn!(error = %e, "cache invalidation notify failed");
+            }
+        }
+        res
+    }
+
+    async fn put_mark(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        self.inner.put_mark(key, expires_at, now).await
+    }
+
+    async fn notify(&self, topic: &str) -> Result<(), Error> {
+        self.inner.notify(topic).await
+    }
+
+    fn watch(&self) -> broadcast::Receiver<String> {
+        self.inner.watch()
+    }
+
+    fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+}

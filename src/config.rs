@@ -1,0 +1,416 @@
+//! The configuration file (TOML). Every key is documented in `config/sekisho.example.toml`
+//! with its default; unknown keys and bad values are refused at start with a message naming the
+//! key. Relative paths are resolved against the config file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP listener and public identity.
+    pub server: ServerConfig,
+    /// Request authentication.
+    pub auth: AuthConfig,
+    /// Session lifetimes and token limits.
+    pub sessions: SessionsConfig,
+    /// The store backend.
+    pub store: StoreConfig,
+    /// The token key ring.
+    pub keys: KeysConfig,
+    /// Audit events.
+    pub audit: AuditConfig,
+    /// IAM bootstrap and managed policies.
+    pub iam: IamConfig,
+    /// Revocation cache.
+    pub revocation: RevocationConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on. Default: `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// The URL clients use to reach Sekisho. Default: `http://127.0.0.1:8080`.
+    pub public_url: String,
+    /// Regions accepted in SigV4 scopes; empty accepts any syntactically valid region.
+    /// Default: `[]`.
+    pub regions: Vec<String>,
+    /// Largest request body in bytes. Default: `262144`.
+    pub max_body_bytes: usize,
+    /// Most requests handled at once; more wait. Default: `1024`.
+    pub max_concurrent_requests: usize,
+    /// Seconds a request may take before it is answered with an error. Default: `30`.
+    pub request_timeout_seconds: u64,
+    /// The partition written in ARNs. Default: `aws`.
+    pub partition: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            regions: Vec::new(),
+            max_body_bytes: 256 * 1024,
+            max_concurrent_requests: 1024,
+            request_timeout_seconds: 30,
+            partition: "aws".into(),
+        }
+    }
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Allowed SigV4 clock skew, both directions, in seconds (at most 900). Default: `900`.
+    pub clock_skew_seconds: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { clock_skew_seconds: 900 }
+    }
+}
+
+/// `[sessions]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// Largest accepted session token, in bytes. Default: `8192`.
+    pub max_token_bytes: usize,
+    /// Default GetSessionToken duration for IAM users, seconds. Default: `43200`.
+    pub get_session_token_default_seconds: i64,
+    /// Default AssumeRole duration, seconds. Default: `3600`.
+    pub assume_role_default_seconds: i64,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            max_token_bytes: 8192,
+            get_session_token_default_seconds: 43200,
+            assume_role_default_seconds: 3600,
+        }
+    }
+}
+
+/// Which store backend.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// redb file, single node (default).
+    #[default]
+    Embedded,
+    /// Redis, shared by several nodes.
+    Redis,
+    /// In memory, lost on exit: tests and demos only.
+    Memory,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `embedded`, `redis` or `memory`. Default: `embedded`.
+    pub backend: Backend,
+    /// The redb file for `embedded`. Default: `var/sekisho.redb`.
+    pub path: PathBuf,
+    /// Redis URL for `redis`. Default: `redis://127.0.0.1:6379/`.
+    pub redis_url: String,
+    /// Key namespace in Redis. Default: `sekisho`.
+    pub namespace: String,
+    /// File holding the key that encrypts long-term secrets at rest. Default: `var/store.key`.
+    pub secret_key_path: PathBuf,
+    /// Seconds a cached entity may be served without an invalidation. Default: `30`.
+    pub cache_ttl_seconds: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Embedded,
+            path: "var/sekisho.redb".into(),
+            redis_url: "redis://127.0.0.1:6379/".into(),
+            namespace: "sekisho".into(),
+            secret_key_path: "var/store.key".into(),
+            cache_ttl_seconds: 30,
+        }
+    }
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// The key ring file (created on first start). Default: `var/keyring.json`.
+    pub path: PathBuf,
+    /// Hours a retired key is kept to open the tokens it sealed. Default: `36`.
+    pub retain_hours: i64,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self { path: "var/keyring.json".into(), retain_hours: 36 }
+    }
+}
+
+/// Where audit events go.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditSink {
+    /// JSON lines appended to `audit.path` (default).
+    #[default]
+    File,
+    /// JSON lines on standard output.
+    Stdout,
+    /// Discard (benchmarks only).
+    None,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// `file`, `stdout` or `none`. Default: `file`.
+    pub sink: AuditSink,
+    /// File for the `file` sink. Default: `var/audit.jsonl`.
+    pub path: PathBuf,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { sink: AuditSink::File, path: "var/audit.jsonl".into() }
+    }
+}
+
+/// `[iam]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct IamConfig {
+    /// Declarative bootstrap file applied at start (optional). Default: none.
+    pub bootstrap: Option<PathBuf>,
+    /// The AWS managed policy collection (JSON); missing file → no AWS managed policies.
+    /// Default: none.
+    pub managed_policies: Option<PathBuf>,
+}
+
+/// `[revocation]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationConfig {
+    /// Seconds between full re-reads of the cut-offs. Default: `5`.
+    pub refresh_seconds: u64,
+    /// Seconds the node keeps serving from its cache when the store is unreachable; after that
+    /// it fails closed. Default: `60`.
+    pub max_staleness_seconds: u64,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        Self { refresh_seconds: 5, max_staleness_seconds: 60 }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `json` or `text`. Default: `text`.
+    pub format: String,
+    /// A tracing filter (`info`, `sekisho=debug`, …); `RUST_LOG` overrides. Default: `info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into() }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown key or a wrongly typed value.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the key).
+        message: String,
+    },
+    /// A value out of range.
+    #[error("{path}: invalid value for `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads, parses and checks a config file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut cfg = Self::parse(&text, path)?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        cfg.resolve_paths(&base);
+        Ok(cfg)
+    }
+
+    /// Parses and checks config text.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let cfg: Self = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        cfg.check(path)?;
+        Ok(cfg)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key, message: &str| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message: message.to_owned(),
+        };
+        if !(0..=900).contains(&self.auth.clock_skew_seconds) {
+            return Err(bad("auth.clock_skew_seconds", "must be between 0 and 900"));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.server.max_body_bytes) {
+            return Err(bad("server.max_body_bytes", "must be between 1024 and 16777216"));
+        }
+        if self.server.max_concurrent_requests == 0 {
+            return Err(bad("server.max_concurrent_requests", "must be at least 1"));
+        }
+        if !(1..=600).contains(&self.server.request_timeout_seconds) {
+            return Err(bad("server.request_timeout_seconds", "must be between 1 and 600"));
+        }
+        if !["aws", "aws-cn", "aws-us-gov"].contains(&self.server.partition.as_str()) {
+            return Err(bad("server.partition", "must be aws, aws-cn or aws-us-gov"));
+        }
+        if !self.server.public_url.starts_with("http://")
+            && !self.server.public_url.starts_with("https://")
+        {
+            return Err(bad("server.public_url", "must start with http:// or https://"));
+        }
+        for r in &self.server.regions {
+            if !is_valid_region(r) {
+                return Err(bad("server.regions", &format!("'{r}' is not a valid region name")));
+            }
+        }
+        if !(2048..=65536).contains(&self.sessions.max_token_bytes) {
+            return Err(bad("sessions.max_token_bytes", "must be between 2048 and 65536"));
+        }
+        if !(900..=129_600).contains(&self.sessions.get_session_token_default_seconds) {
+            return Err(bad("sessions.get_session_token_default_seconds", "must be 900..=129600"));
+        }
+        if !(900..=43_200).contains(&self.sessions.assume_role_default_seconds) {
+            return Err(bad("sessions.assume_role_default_seconds", "must be 900..=43200"));
+        }
+        if !(1..=168).contains(&self.keys.retain_hours) {
+            return Err(bad("keys.retain_hours", "must be between 1 and 168"));
+        }
+        if self.revocation.refresh_seconds == 0 || self.revocation.refresh_seconds > 3600 {
+            return Err(bad("revocation.refresh_seconds", "must be between 1 and 3600"));
+        }
+        if self.revocation.max_staleness_seconds < self.revocation.refresh_seconds {
+            return Err(bad(
+                "revocation.max_staleness_seconds",
+                "must be at least revocation.refresh_seconds",
+            ));
+        }
+        if self.store.namespace.is_empty() || self.store.namespace.contains(char::is_whitespace) {
+            return Err(bad("store.namespace", "must be a non-empty word"));
+        }
+        if !["json", "text"].contains(&self.log.format.as_str()) {
+            return Err(bad("log.format", "must be json or text"));
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.store.path);
+        fix(&mut self.store.secret_key_path);
+        fix(&mut self.keys.path);
+        fix(&mut self.audit.path);
+        if let Some(p) = self.iam.bootstrap.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.iam.managed_policies.as_mut() {
+            fix(p);
+        }
+    }
+}
+
+/// Syntax of a region name accepted in SigV4 scopes: lowercase letters, digits and hyphens,
+/// starting with a letter, at most 32 characters (`us-east-1`, `eu-central-2`, `local`).
+#[must_use]
+pub fn is_valid_region(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 32
+        && r.starts_with(|c: char| c.is_ascii_lowercase())
+        && !r.ends_with('-')
+        && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        let c = Config::parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(c.auth.clock_skew_seconds, 900);
+        assert_eq!(c.store.backend, Backend::Embedded);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::parse("[server]\nlisten_addr = \"x\"\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("listen_addr"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let e = Config::parse("[auth]\nclock_skew_seconds = 5000\n", Path::new("x.toml"))
+            .unwrap_err();
+        assert!(e.to_string().contains("auth.clock_skew_seconds"), "{e}");
+        let e = Config::parse("[store]\nbackend = \"mysql\"\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("backend"), "{e}");
+        let e = Config::parse("[server]\nregions = [\"Not A Region\"]\n", Path::new("x.toml"))
+            .unwrap_err();
+        assert!(e.to_string().contains("server.regions"), "{e}");
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sekisho.example.toml");
+        Config::load(&p).unwrap();
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml");
+        Config::load(&p).unwrap();
+    }
+}

@@ -1,0 +1,270 @@
+//! The one place where failures become AWS error codes, HTTP statuses and messages.
+//!
+//! Every module keeps its own error enum; the `From` impls at the bottom map them here. The XML
+//! (or JSON) rendering lives in `crate::http::response`, and nowhere else.
+
+use std::fmt;
+
+/// An AWS Query error code with its HTTP status. Variants are alphabetical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Code {
+    /// 403 — a policy denies, the entity does not exist (same message), bad MFA.
+    AccessDenied,
+    /// 409 — IAM: modified concurrently.
+    ConcurrentModification,
+    /// 409 — IAM: entity still has dependants.
+    DeleteConflict,
+    /// 409 — IAM: the entity exists already.
+    EntityAlreadyExists,
+    /// 403 — request signed with expired (or revoked) session credentials.
+    ExpiredToken,
+    /// 400 — a JWT or SAML assertion has expired.
+    ExpiredTokenException,
+    /// 400 — the IdP could not be reached.
+    IdpCommunicationError,
+    /// 403 — the IdP rejected the claim.
+    IdpRejectedClaim,
+    /// 400 — malformed SigV4 authentication.
+    IncompleteSignature,
+    /// 500 — something went wrong on our side.
+    InternalFailure,
+    /// 400 — unknown action or version.
+    InvalidAction,
+    /// 400 — MFA code wrong (IAM device calls).
+    InvalidAuthenticationCode,
+    /// 400 — DecodeAuthorizationMessage input invalid.
+    InvalidAuthorizationMessageException,
+    /// 403 — unknown access key or invalid session token.
+    InvalidClientTokenId,
+    /// 400 — an invalid JWT or SAML response.
+    InvalidIdentityToken,
+    /// 400 — IAM: invalid input.
+    InvalidInput,
+    /// 400 — parameters that cannot go together.
+    InvalidParameterCombination,
+    /// 400 — a parameter value is invalid.
+    InvalidParameterValue,
+    /// 409 — IAM: quota reached.
+    LimitExceeded,
+    /// 400 — a policy document is invalid.
+    MalformedPolicyDocument,
+    /// 404 — the query string could not be parsed.
+    MalformedQueryString,
+    /// 400 — no `Action` parameter.
+    MissingAction,
+    /// 403 — the request is not signed.
+    MissingAuthenticationToken,
+    /// 400 — a required parameter is missing.
+    MissingParameter,
+    /// 404 — IAM: no such entity.
+    NoSuchEntity,
+    /// 400 — packed session policies and tags exceed the budget.
+    PackedPolicyTooLarge,
+    /// 400 — IAM: the policy cannot be attached.
+    PolicyNotAttachable,
+    /// 413 — the request body is too large.
+    RequestEntityTooLarge,
+    /// 503 — the service cannot answer now (store unreachable beyond the staleness bound).
+    ServiceUnavailable,
+    /// 403 — bad signature or clock skew.
+    SignatureDoesNotMatch,
+    /// 400 — rate limited.
+    Throttling,
+    /// 400 — IAM: the entity (AWS managed) cannot be changed.
+    UnmodifiableEntity,
+    /// 400 — a model constraint or semantic limit is violated.
+    ValidationError,
+}
+
+impl Code {
+    /// The code as sent on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "AccessDenied",
+            Self::ConcurrentModification => "ConcurrentModification",
+            Self::DeleteConflict => "DeleteConflict",
+            Self::EntityAlreadyExists => "EntityAlreadyExists",
+            Self::ExpiredToken => "ExpiredToken",
+            Self::ExpiredTokenException => "ExpiredTokenException",
+            Self::IdpCommunicationError => "IDPCommunicationError",
+            Self::IdpRejectedClaim => "IDPRejectedClaim",
+            Self::IncompleteSignature => "IncompleteSignature",
+            Self::InternalFailure => "InternalFailure",
+            Self::InvalidAction => "InvalidAction",
+            Self::InvalidAuthenticationCode => "InvalidAuthenticationCode",
+            Self::InvalidAuthorizationMessageException => "InvalidAuthorizationMessageException",
+            Self::InvalidClientTokenId => "InvalidClientTokenId",
+            Self::InvalidIdentityToken => "InvalidIdentityToken",
+            Self::InvalidInput => "InvalidInput",
+            Self::InvalidParameterCombination => "InvalidParameterCombination",
+            Self::InvalidParameterValue => "InvalidParameterValue",
+            Self::LimitExceeded => "LimitExceeded",
+            Self::MalformedPolicyDocument => "MalformedPolicyDocument",
+            Self::MalformedQueryString => "MalformedQueryString",
+            Self::MissingAction => "MissingAction",
+            Self::MissingAuthenticationToken => "MissingAuthenticationToken",
+            Self::MissingParameter => "MissingParameter",
+            Self::NoSuchEntity => "NoSuchEntity",
+            Self::PackedPolicyTooLarge => "PackedPolicyTooLarge",
+            Self::PolicyNotAttachable => "PolicyNotAttachable",
+            Self::RequestEntityTooLarge => "RequestEntityTooLarge",
+            Self::ServiceUnavailable => "ServiceUnavailable",
+            Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            Self::Throttling => "Throttling",
+            Self::UnmodifiableEntity => "UnmodifiableEntity",
+            Self::ValidationError => "ValidationError",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    #[must_use]
+    pub fn status(self) -> u16 {
+        match self {
+            Self::AccessDenied
+            | Self::ExpiredToken
+            | Self::IdpRejectedClaim
+            | Self::InvalidClientTokenId
+            | Self::MissingAuthenticationToken
+            | Self::SignatureDoesNotMatch => 403,
+            Self::ConcurrentModification
+            | Self::DeleteConflict
+            | Self::EntityAlreadyExists
+            | Self::LimitExceeded => 409,
+            Self::MalformedQueryString | Self::NoSuchEntity => 404,
+            Self::RequestEntityTooLarge => 413,
+            Self::InternalFailure => 500,
+            Self::ServiceUnavailable => 503,
+            Self::ExpiredTokenException
+            | Self::IdpCommunicationError
+            | Self::IncompleteSignature
+            | Self::InvalidAction
+            | Self::InvalidAuthenticationCode
+            | Self::InvalidAuthorizationMessageException
+            | Self::InvalidIdentityToken
+            | Self::InvalidInput
+            | Self::InvalidParameterCombination
+            | Self::InvalidParameterValue
+            | Self::MalformedPolicyDocument
+            | Self::MissingAction
+            | Self::MissingParameter
+            | Self::PackedPolicyTooLarge
+            | Self::PolicyNotAttachable
+            | Self::Throttling
+            | Self::UnmodifiableEntity
+            | Self::ValidationError => 400,
+        }
+    }
+
+    /// `Sender` for 4xx, `Receiver` for 5xx.
+    #[must_use]
+    pub fn fault(self) -> &'static str {
+        if self.status() >= 500 { "Receiver" } else { "Sender" }
+    }
+}
+
+/// An error answered to the client. The message is what the client sees; `detail` is for the
+/// operator (logs and audit) and never reaches the wire. Neither may hold a secret.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The AWS code.
+    pub code: Code,
+    /// The client-facing message (AWS's terse wording).
+    pub message: String,
+    /// Operator-side explanation: which policy, statement, clock, key… (audit only).
+    pub detail: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a message.
+    #[must_use]
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), detail: None }
+    }
+
+    /// Adds an operator-side detail.
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// `AccessDenied` with a message.
+    #[must_use]
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(Code::AccessDenied, message)
+    }
+
+    /// `ValidationError` with a message.
+    #[must_use]
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(Code::ValidationError, message)
+    }
+
+    /// `InternalFailure`; the cause goes to the detail, the client sees a fixed text.
+    #[must_use]
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        Self::new(Code::InternalFailure, "We encountered an internal error. Please try again.")
+            .with_detail(cause.to_string())
+    }
+
+    /// The standard "security token is invalid" answer.
+    #[must_use]
+    pub fn invalid_token() -> Self {
+        Self::new(
+            Code::InvalidClientTokenId,
+            "The security token included in the request is invalid.",
+        )
+    }
+
+    /// The standard "security token is expired" answer.
+    #[must_use]
+    pub fn expired_token() -> Self {
+        Self::new(Code::ExpiredToken, "The security token included in the request is expired")
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<crate::store::Error> for ApiError {
+    fn from(e: crate::store::Error) -> Self {
+        match e {
+            crate::store::Error::Conflict(_) => Self::new(
+                Code::ConcurrentModification,
+                "The request was rejected because multiple requests to change this object were \
+                 submitted simultaneously. Wait a few minutes and submit your request again.",
+            )
+            .with_detail(e.to_string()),
+            crate::store::Error::Backend(_) => {
+                Self::new(Code::ServiceUnavailable, "Service is unavailable. Please retry.")
+                    .with_detail(e.to_string())
+            }
+            crate::store::Error::Corrupt { .. } => Self::internal(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_aws() {
+        assert_eq!(Code::AccessDenied.status(), 403);
+        assert_eq!(Code::ExpiredToken.status(), 403);
+        assert_eq!(Code::ExpiredTokenException.status(), 400);
+        assert_eq!(Code::MalformedQueryString.status(), 404);
+        assert_eq!(Code::NoSuchEntity.status(), 404);
+        assert_eq!(Code::EntityAlreadyExists.status(), 409);
+        assert_eq!(Code::InternalFailure.fault(), "Receiver");
+        assert_eq!(Code::ValidationError.fault(), "Sender");
+        assert_eq!(Code::IdpCommunicationError.as_str(), "IDPCommunicationError");
+    }
+}

@@ -1,0 +1,289 @@
+//! The HTTP edge: router, limits, request ids, dispatch by `Version`, audit, and the one
+//! renderer of responses and errors (`response`).
+
+pub mod response;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::authn::{self, Caller};
+use crate::authz::Env;
+use crate::error::{ApiError, Code};
+use crate::state::{AppState, Metrics};
+use crate::wire::Params;
+
+/// Which Query API a request addresses (chosen by `Version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// STS, `2011-06-15`.
+    Sts,
+    /// IAM, `2010-05-08`.
+    Iam,
+}
+
+impl Service {
+    /// SigV4 scope service name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sts => "sts",
+            Self::Iam => "iam",
+        }
+    }
+
+    /// XML namespace.
+    #[must_use]
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Self::Sts => crate::wire::xml::STS_NS,
+            Self::Iam => crate::wire::xml::IAM_NS,
+        }
+    }
+}
+
+/// A successful action's answer.
+#[derive(Debug, Default)]
+pub struct Reply {
+    /// Inner XML of `<{Action}Result>`; `None` for actions with no result element.
+    pub result_xml: Option<String>,
+    /// JSON form of the result (answered when the client asks for `application/json`).
+    pub result_json: Option<serde_json::Value>,
+    /// CloudTrail `responseElements` (secrets removed).
+    pub audit: serde_json::Value,
+}
+
+/// Per-request context handed to actions.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Shared state.
+    pub st: Arc<AppState>,
+    /// The authenticated caller, if any.
+    pub caller: Option<Caller>,
+    /// Request facts for conditions.
+    pub env: Env,
+    /// Request id.
+    pub request_id: String,
+}
+
+impl Ctx {
+    /// The caller, or `MissingAuthenticationToken`.
+    pub fn caller(&self) -> Result<&Caller, ApiError> {
+        authn::require(self.caller.as_ref())
+    }
+}
+
+/// Builds the router.
+pub fn app(st: Arc<AppState>) -> Router {
+    let max = st.config.server.max_concurrent_requests;
+    let timeout = Duration::from_secs(st.config.server.request_timeout_seconds);
+    Router::new()
+        .route("/", get(query).post(query))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max))
+        .layer(axum::middleware::from_fn(move |req, next: axum::middleware::Next| async move {
+            match tokio::time::timeout(timeout, next.run(req)).await {
+                Ok(r) => r,
+                Err(_) => response::error(
+                    &ApiError::new(Code::ServiceUnavailable, "Request timed out. Please retry."),
+                    Service::Sts,
+                    &crate::ids::new_request_id(),
+                    false,
+                ),
+            }
+        }))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            response::error(
+                &ApiError::internal("handler panicked"),
+                Service::Sts,
+                &crate::ids::new_request_id(),
+                false,
+            )
+        }))
+        .with_state(st)
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+async fn ready(State(st): State<Arc<AppState>>) -> Response {
+    match st.iam.kv().get("a/ready-probe").await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")).into_response(),
+    }
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = &st.metrics;
+    let body = format!(
+        "# TYPE sekisho_requests_total counter\nsekisho_requests_total {}\n\
+         # TYPE sekisho_errors_total counter\nsekisho_errors_total {}\n\
+         # TYPE sekisho_credentials_minted_total counter\nsekisho_credentials_minted_total {}\n",
+        m.requests.load(Relaxed),
+        m.errors.load(Relaxed),
+        m.minted.load(Relaxed)
+    );
+    ([("content-type", "text/plain; version=0.0.4")], body).into_response()
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// Actions that SDKs send unsigned.
+fn unsigned_allowed(action: &str) -> bool {
+    matches!(action, "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity")
+}
+
+async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response {
+    let request_id = crate::ids::new_request_id();
+    let now = st.clock.now();
+    Metrics::inc(&st.metrics.requests);
+    let source_ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
+    let (parts, body) = req.into_parts();
+    let wants_json = header_str(&parts.headers, "accept").contains("application/json");
+    let user_agent = header_str(&parts.headers, "user-agent").to_owned();
+
+    let body = match axum::body::to_bytes(body, st.config.server.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            Metrics::inc(&st.metrics.errors);
+            let e = ApiError::new(
+                Code::RequestEntityTooLarge,
+                format!(
+                    "Request body is larger than the limit of {} bytes",
+                    st.config.server.max_body_bytes
+                ),
+            );
+            return response::error(&e, Service::Sts, &request_id, wants_json);
+        }
+    };
+
+    let mut params = Params::default();
+    let mut decoded = Ok(());
+    if let Some(q) = parts.uri.query() {
+        decoded = params.add_urlencoded(q.as_bytes());
+    }
+    if decoded.is_ok() && parts.method == Method::POST {
+        decoded = params.add_urlencoded(&body);
+    }
+    let service = match params.peek("Version") {
+        Some("2010-05-08") => Service::Iam,
+        _ => Service::Sts,
+    };
+    let action = params.peek("Action").unwrap_or_default().to_owned();
+    let mut event = crate::audit::event(
+        now,
+        service.name(),
+        if action.is_empty() { "Unknown" } else { &action },
+        "",
+        &source_ip,
+        &user_agent,
+        &request_id,
+        action.starts_with("Get") || action.starts_with("List"),
+    );
+    event["requestParameters"] = crate::audit::request_parameters(params.iter());
+
+    let outcome = async {
+        decoded?;
+        if action.is_empty() {
+            return Err(ApiError::new(Code::MissingAction, "Missing Action"));
+        }
+        let version = params.peek("Version").unwrap_or_default().to_owned();
+        if version != "2011-06-15" && version != "2010-05-08" {
+            return Err(ApiError::new(
+                Code::InvalidAction,
+                format!("Could not find operation {action} for version {version}"),
+            ));
+        }
+        let raw_path = parts.uri.path();
+        let rp = crate::sigv4::RequestParts {
+            method: parts.method.as_str(),
+            path: raw_path,
+            query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            body: &body,
+        };
+        let caller = authn::authenticate(&st, &rp, service.name(), now).await?;
+        if caller.is_none() && !unsigned_allowed(&action) {
+            return Err(ApiError::new(
+                Code::MissingAuthenticationToken,
+                "Request is missing Authentication Token",
+            ));
+        }
+        let env = Env {
+            now,
+            source_ip: source_ip.clone(),
+            user_agent: user_agent.clone(),
+            secure: false,
+            region: caller.as_ref().map(|c| c.region.clone()).unwrap_or_default(),
+        };
+        let ctx = Ctx { st: st.clone(), caller, env, request_id: request_id.clone() };
+        let res = match service {
+            Service::Sts => crate::sts::dispatch(&ctx, &action, &mut params).await,
+            Service::Iam => crate::iam::actions::dispatch(&ctx, &action, &mut params).await,
+        };
+        Ok((ctx, res))
+    }
+    .await;
+
+    let (result, caller) = match outcome {
+        Ok((ctx, res)) => (res, ctx.caller),
+        Err(e) => (Err(e), None),
+    };
+    if let Some(c) = &caller {
+        event["userIdentity"] = c.audit_identity();
+        event["awsRegion"] = c.region.clone().into();
+        event["recipientAccountId"] = c.account.clone().into();
+    }
+    let resp = match &result {
+        Ok(reply) => {
+            event["responseElements"] = reply.audit.clone();
+            response::success(&action, service, reply, &request_id, wants_json)
+        }
+        Err(e) => {
+            Metrics::inc(&st.metrics.errors);
+            event["errorCode"] = e.code.as_str().into();
+            event["errorMessage"] = e.message.clone().into();
+            if let Some(d) = &e.detail {
+                event["additionalEventData"] = serde_json::json!({ "reason": d });
+            }
+            if e.code == Code::InternalFailure {
+                tracing::error!(request_id, detail = e.detail.as_deref().unwrap_or(""), "internal failure");
+            }
+            response::error(e, service, &request_id, wants_json)
+        }
+    };
+    if st.audit.record(event).await.is_err() {
+        let e = ApiError::new(Code::ServiceUnavailable, "Service is unavailable. Please retry.");
+        return response::error(&e, service, &request_id, wants_json);
+    }
+    resp
+}
+
+/// Serves `app` on an already-bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    st: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(st).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

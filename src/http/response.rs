@@ -1,0 +1,81 @@
+//! The only renderer of wire responses: `<{Action}Response>` envelopes and `<ErrorResponse>`.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Response, StatusCode};
+
+use super::{Reply, Service};
+use crate::error::ApiError;
+use crate::wire::XmlWriter;
+
+fn build(status: u16, content_type: &'static str, request_id: &str, body: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&httpdate(chrono::Utc::now())) {
+        h.insert("date", v);
+    }
+    r
+}
+
+fn httpdate(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// A success envelope.
+#[must_use]
+pub fn success(
+    action: &str,
+    service: Service,
+    reply: &Reply,
+    request_id: &str,
+    json: bool,
+) -> Response<Body> {
+    if json {
+        if let Some(result) = &reply.result_json {
+            let body = serde_json::json!({
+                format!("{action}Response"): {
+                    format!("{action}Result"): result,
+                    "ResponseMetadata": { "RequestId": request_id },
+                }
+            });
+            return build(200, "application/json", request_id, body.to_string());
+        }
+    }
+    let mut w = XmlWriter::new();
+    let root = format!("{action}Response");
+    w.start_ns(&root, service.namespace());
+    if let Some(inner) = &reply.result_xml {
+        let tag = format!("{action}Result");
+        w.start(&tag).raw(inner).end(&tag);
+    }
+    w.start("ResponseMetadata").elem("RequestId", request_id).end("ResponseMetadata");
+    w.end(&root);
+    build(200, "text/xml", request_id, w.finish())
+}
+
+/// An error envelope, exactly as AWS Query services send it.
+#[must_use]
+pub fn error(e: &ApiError, service: Service, request_id: &str, json: bool) -> Response<Body> {
+    let status = e.code.status();
+    if json {
+        let body = serde_json::json!({
+            "Error": { "Type": e.code.fault(), "Code": e.code.as_str(), "Message": e.message },
+            "RequestId": request_id,
+        });
+        return build(status, "application/json", request_id, body.to_string());
+    }
+    let mut w = XmlWriter::new();
+    w.start_ns("ErrorResponse", service.namespace())
+        .start("Error")
+        .elem("Type", e.code.fault())
+        .elem("Code", e.code.as_str())
+        .elem("Message", &e.message)
+        .end("Error")
+        .elem("RequestId", request_id)
+        .end("ErrorResponse");
+    build(status, "text/xml", request_id, w.finish())
+}

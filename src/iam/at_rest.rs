@@ -1,0 +1,157 @@
+//! Encryption of long-term secrets at rest (access key secrets; later MFA seeds).
+//!
+//! SigV4 needs the secret itself, so it cannot be hashed: it is sealed with XChaCha20-Poly1305
+//! under a store key kept in a file (mode 0600, created on first start), with the owning key id as
+//! associated data so a sealed secret cannot be moved to another key's record.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+
+use crate::secret::{SecretBytes, SecretString};
+
+/// The at-rest key.
+#[derive(Clone)]
+pub struct AtRestKey {
+    key: SecretBytes,
+}
+
+impl std::fmt::Debug for AtRestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AtRestKey(<redacted>)")
+    }
+}
+
+/// Failure to load, seal or open.
+#[derive(Debug, thiserror::Error)]
+pub enum AtRestError {
+    /// File problem.
+    #[error("store key file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A sealed value did not open (wrong key, tampered, or moved).
+    #[error("sealed secret does not open")]
+    Open,
+}
+
+impl AtRestKey {
+    /// Loads the key file, creating it (32 random bytes, base64, mode 0600) if absent.
+    pub fn load_or_create(path: &Path) -> Result<Self, AtRestError> {
+        let err = |reason: String| AtRestError::File { path: path.display().to_string(), reason };
+        if path.exists() {
+            let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+            let bytes = STANDARD.decode(text.trim()).map_err(|e| err(e.to_string()))?;
+            if bytes.len() != 32 {
+                return Err(err("must hold 32 bytes in base64".into()));
+            }
+            return Ok(Self { key: SecretBytes::new(bytes) });
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        }
+        let mut bytes = vec![0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let tmp = path.with_extension("tmp");
+        {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f = opts.open(&tmp).map_err(|e| err(e.to_string()))?;
+            f.write_all(STANDARD.encode(&bytes).as_bytes()).map_err(|e| err(e.to_string()))?;
+            f.sync_all().map_err(|e| err(e.to_string()))?;
+        }
+        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
+        Ok(Self { key: SecretBytes::new(bytes) })
+    }
+
+    /// A random key held only in memory (tests).
+    #[must_use]
+    pub fn ephemeral() -> Self {
+        let mut bytes = vec![0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Self { key: SecretBytes::new(bytes) }
+    }
+
+    fn cipher(&self) -> Result<XChaCha20Poly1305, AtRestError> {
+        XChaCha20Poly1305::new_from_slice(self.key.expose()).map_err(|_| AtRestError::Open)
+    }
+
+    /// Seals `secret`, bound to `owner` (e.g. the access key id).
+    pub fn seal(&self, owner: &str, secret: &SecretString) -> Result<String, AtRestError> {
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let ct = self
+            .cipher()?
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload { msg: secret.expose().as_bytes(), aad: owner.as_bytes() },
+            )
+            .map_err(|_| AtRestError::Open)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(STANDARD.encode(out))
+    }
+
+    /// Opens a sealed secret bound to `owner`.
+    pub fn open(&self, owner: &str, sealed: &str) -> Result<SecretString, AtRestError> {
+        let raw = STANDARD.decode(sealed).map_err(|_| AtRestError::Open)?;
+        if raw.len() < 24 + 16 {
+            return Err(AtRestError::Open);
+        }
+        let (nonce, ct) = raw.split_at(24);
+        let pt = self
+            .cipher()?
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: owner.as_bytes() })
+            .map_err(|_| AtRestError::Open)?;
+        let s = String::from_utf8(pt).map_err(|_| AtRestError::Open)?;
+        Ok(SecretString::new(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn round_trip_and_binding() {
+        let k = AtRestKey::ephemeral();
+        let s = SecretString::from("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+        let sealed = k.seal("AKIA1", &s).unwrap();
+        assert!(!sealed.contains("wJalr"));
+        assert_eq!(k.open("AKIA1", &sealed).unwrap().expose(), s.expose());
+        assert!(k.open("AKIA2", &sealed).is_err(), "bound to its owner");
+        assert!(AtRestKey::ephemeral().open("AKIA1", &sealed).is_err(), "other key");
+        let mut raw = STANDARD.decode(&sealed).unwrap();
+        raw[30] ^= 1;
+        assert!(k.open("AKIA1", &STANDARD.encode(raw)).is_err(), "tampered");
+    }
+
+    #[test]
+    fn file_is_created_and_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/store.key");
+        let k1 = AtRestKey::load_or_create(&p).unwrap();
+        let sealed = k1.seal("x", &SecretString::from("s")).unwrap();
+        let k2 = AtRestKey::load_or_create(&p).unwrap();
+        assert_eq!(k2.open("x", &sealed).unwrap().expose(), "s");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! Declarative IAM bootstrap (GitOps style): a TOML file of accounts, users, groups, policies
+//! and roles applied at start through the same repository code as the IAM API.
+//!
+//! Idempotent: an entity the file declares is created if absent and otherwise brought to the
+//! declared state for the attributes the file declares (path, policies, groups, trust policy,
+//! tags…), writing nothing when it already matches; entities the file does not declare, and
+//! attributes it does not mention, are left as the API made them. Access keys given with id and
+//! secret are imported once; `generate = true` creates one only when the user has none, and its
+//! secret is printed once.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::model::{Group, ManagedPolicy, Origin, PolicyVersion, Role, Tag, User};
+use super::names::{check_name, check_path};
+use super::repo::{EntityKind, Iam, entity_key};
+use crate::error::ApiError;
+use crate::secret::SecretString;
+
+/// The file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapFile {
+    /// Accounts.
+    #[serde(default)]
+    pub accounts: Vec<AccountDecl>,
+}
+
+/// An account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDecl {
+    /// 12 digits.
+    pub id: String,
+    /// Alias.
+    pub alias: Option<String>,
+    /// Root access keys (development only).
+    #[serde(default)]
+    pub root_access_keys: Vec<KeyDecl>,
+    /// Customer managed policies.
+    #[serde(default)]
+    pub policies: Vec<PolicyDecl>,
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<GroupDecl>,
+    /// Users.
+    #[serde(default)]
+    pub users: Vec<UserDecl>,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<RoleDecl>,
+}
+
+/// An access key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyDecl {
+    /// `AKIA…` to import.
+    pub id: Option<String>,
+    /// Its secret.
+    pub secret: Option<String>,
+    /// Generate one if the owner has no key.
+    #[serde(default)]
+    pub generate: bool,
+}
+
+/// A managed policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDecl {
+    /// Name.
+    pub name: String,
+    /// Path.
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// Description.
+    pub description: Option<String>,
+    /// JSON document.
+    pub document: String,
+}
+
+/// A group.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupDecl {
+    /// Name.
+    pub name: String,
+    /// Path.
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// Attached managed policy ARNs (or names of policies declared in this account).
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Inline policies: name → JSON.
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
+}
+
+/// A user.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserDecl {
+    /// Name.
+    pub name: String,
+    /// Path.
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// Group names.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Attached managed policies.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Inline policies.
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
+    /// Permissions boundary ARN.
+    pub permissions_boundary: Option<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Access keys.
+    #[serde(default)]
+    pub access_keys: Vec<KeyDecl>,
+}
+
+/// A role.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDecl {
+    /// Name.
+    pub name: String,
+    /// Path.
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Trust policy JSON.
+    pub trust_policy: String,
+    /// Seconds (3600–43200). Default 3600.
+    #[serde(default = "one_hour")]
+    pub max_session_duration: i64,
+    /// Attached managed policies.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Inline policies.
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
+    /// Permissions boundary ARN.
+    pub permissions_boundary: Option<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+
+fn one_hour() -> i64 {
+    3600
+}
+
+/// What applying changed; secrets of generated keys are in `generated_keys` (print once).
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Entities created or changed (`user arn`, …).
+    pub changed: Vec<String>,
+    /// Generated keys: (owner ARN, key id, secret).
+    pub generated_keys: Vec<(String, String, SecretString)>,
+}
+
+/// Reads and applies a bootstrap file.
+pub async fn apply_file(iam: &Iam, path: &Path, now: DateTime<Utc>) -> Result<Applied, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: BootstrapFile =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    apply(iam, &file, now).await.map_err(|e| format!("{}: {}", path.display(), e.message))
+}
+
+fn tags(m: &BTreeMap<String, String>) -> Vec<Tag> {
+    m.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect()
+}
+
+fn policy_ref(iam: &Iam, account: &str, declared: &[PolicyDecl], r: &str) -> String {
+    if r.starts_with("arn:") {
+        return r.to_owned();
+    }
+    declared.iter().find(|p| p.name == r).map_or_else(
+        || format!("arn:{}:iam::{account}:policy/{r}", iam.partition),
+        |p| format!("arn:{}:iam::{account}:policy{}{}", iam.partition, p.path, p.name),
+    )
+}
+
+/// Applies a parsed bootstrap file.
+pub async fn apply(iam: &Iam, file: &BootstrapFile, now: DateTime<Utc>) -> Result<Applied, ApiError> {
+    let mut out = Applied::default();
+    for a in &file.accounts {
+        if !crate::ids::is_valid_account_id(&a.id) {
+            return Err(ApiError::validation(format!("account id '{}' must be 12 digits", a.id)));
+        }
+        let before = iam.account(&a.id).await?;
+        let acct = iam.ensure_account(&a.id, a.alias.as_deref(), now).await?;
+        if before.as_ref() != Some(&acct) {
+            out.changed.push(format!("account {}", a.id));
+        }
+        apply_keys(iam, &a.id, None, &format!("arn:{}:iam::{}:root", iam.partition, a.id), &a.root_access_keys, now, &mut out).await?;
+        for p in &a.policies {
+            apply_policy(iam, &a.id, p, now, &mut out).await?;
+        }
+        for g in &a.groups {
+            apply_group(iam, &a.id, g, &a.policies, now, &mut out).await?;
+        }
+        for u in &a.users {
+            apply_user(iam, &a.id, u, &a.policies, now, &mut out).await?;
+        }
+        for r in &a.roles {
+            apply_role(iam, &a.id, r, &a.policies, now, &mut out).await?;
+        }
+    }
+    Ok(out)
+}
+
+async fn apply_keys(
+    iam: &Iam,
+    account: &str,
+    user: Option<&str>,
+    owner_arn: &str,
+    keys: &[KeyDecl],
+    now: DateTime<Utc>,
+    out: &mut Applied,
+) -> Result<(), ApiError> {
+    for k in keys {
+        match (&k.id, &k.secret) {
+            (Some(id), Some(secret)) => {
+                if iam.access_key(id).await?.is_none() {
+                    iam.create_access_key(account, user, Some((id.clone(), SecretString::from(secret.as_str()))), now).await?;
+                    out.changed.push(format!("access key {id}"));
+                }
+            }
+            (None, None) if k.generate => {
+                if iam.access_keys_of(account, user).await?.is_empty() {
+                    let (key, secret) = iam.create_access_key(account, user, None, now).await?;
+                    out.changed.push(format!("access key {}", key.id));
+                    out.generated_keys.push((owner_arn.to_owned(), key.id, secret));
+                }
+            }
+            _ => {
+                return Err(ApiError::validation(format!(
+                    "access key of {owner_arn}: give both id and secret, or generate = true"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_policy(
+    iam: &Iam,
+    account: &str,
+    p: &PolicyDecl,
+    now: DateTime<Utc>,
+    out: &mut Applied,
+) -> Result<(), ApiError> {
+    check_name("PolicyName", &p.name, 128)?;
+    check_path("Path", &p.path)?;
+    let key = format!("p/{account}/{}", p.name.to_lowercase());
+    match iam.get_json::<ManagedPolicy>(&key).await? {
+        None => {
+            let mp = ManagedPolicy {
+                account: account.to_owned(),
+                name: p.name.clone(),
+                path: p.path.clone(),
+                id: crate::ids::new_unique_id("ANPA", account),
+                arn: String::new(),
+                description: p.description.clone(),
+                create_date: now,
+                update_date: now,
+                default_version_id: "v1".into(),
+                versions: vec![PolicyVersion { version_id: "v1".into(), document: p.document.clone(), create_date: now }],
+                next_version: 2,
+                attachment_count: 0,
+                tags: Vec::new(),
+                origin: Origin::Bootstrap,
+            };
+            let mp = iam.create_policy(mp).await?;
+            out.changed.push(mp.arn);
+        }
+        Some(existing) => {
+            if existing.default_document() != Some(p.document.as_str()) {
+                iam.policies
+                    .get_or_parse(&p.document, crate::policy::PolicyKind::Managed)
+                    .map_err(super::repo::policy_error)?;
+                let doc = p.document.clone();
+                let mp = iam
+                    .update(&key, |mp: &mut ManagedPolicy, _| {
+                        let vid = format!("v{}", mp.next_version);
+                        mp.next_version += 1;
+                        mp.versions.push(PolicyVersion { version_id: vid.clone(), document: doc.clone(), create_date: now });
+                        mp.default_version_id = vid;
+                        while mp.versions.len() > super::repo::MAX_POLICY_VERSIONS {
+                            mp.versions.remove(0);
+                        }
+                        mp.update_date = now;
+                        Ok(())
+                    })
+                    .await?;
+                out.changed.push(mp.arn);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_group(
+    iam: &Iam,
+    account: &str,
+    g: &GroupDecl,
+    declared: &[PolicyDecl],
+    now: DateTime<Utc>,
+    out: &mut Applied,
+) -> Result<(), ApiError> {
+    check_name("GroupName", &g.name, 128)?;
+    check_path("Path", &g.path)?;
+    if iam.group(account, &g.name).await?.is_none() {
+        let grp = Group {
+            account: account.to_owned(),
+            name: g.name.clone(),
+            path: g.path.clone(),
+            id: crate::ids::new_unique_id("AGPA", account),
+            arn: String::new(),
+            create_date: now,
+            inline_policies: BTreeMap::new(),
+            attached_policies: Vec::new(),
+            origin: Origin::Bootstrap,
+        };
+        out.changed.push(iam.create_group(grp).await?.arn);
+    }
+    let grp = iam.group(account, &g.name).await?.ok_or_else(|| super::names::no_such("group", &g.name))?;
+    for (name, doc) in &g.inline_policies {
+        if grp.inline_policies.get(name) != Some(doc) {
+            iam.put_inline_policy(EntityKind::Group, account, &g.name, name, doc).await?;
+            out.changed.push(format!("{} inline {name}", grp.arn));
+        }
+    }
+    for r in &g.attached_policies {
+        let arn = policy_ref(iam, account, declared, r);
+        if !grp.attached_policies.contains(&arn) {
+            iam.attach_policy(EntityKind::Group, account, &g.name, &arn).await?;
+            out.changed.push(format!("{} attach {arn}", grp.arn));
+        }
+    }
+    Ok(())
+}
+
+async fn apply_user(
+    iam: &Iam,
+    account: &str,
+    u: &UserDecl,
+    declared: &[PolicyDecl],
+    now: DateTime<Utc>,
+    out: &mut Applied,
+) -> Result<(), ApiError> {
+    check_name("UserName", &u.name, 64)?;
+    check_path("Path", &u.path)?;
+    if iam.user(account, &u.name).await?.is_none() {
+        let user = User {
+            account: account.to_owned(),
+            name: u.name.clone(),
+            path: u.path.clone(),
+            id: crate::ids::new_unique_id("AIDA", account),
+            arn: String::new(),
+            create_date: now,
+            tags: tags(&u.tags),
+            permissions_boundary: u.permissions_boundary.clone(),
+            inline_policies: BTreeMap::new(),
+            attached_policies: Vec::new(),
+            groups: Vec::new(),
+            origin: Origin::Bootstrap,
+        };
+        out.changed.push(iam.create_user(user).await?.arn);
+    }
+    let key = entity_key(EntityKind::User, account, &u.name);
+    let user = iam.user_required(account, &u.name).await?;
+    let want_tags = tags(&u.tags);
+    if user.tags != want_tags || user.permissions_boundary != u.permissions_boundary || user.path != u.path {
+        let path_arn = super::names::entity_arn(&iam.partition, account, "user", &u.path, &u.name);
+        iam.update(&key, |x: &mut User, _| {
+            x.tags.clone_from(&want_tags);
+            x.permissions_boundary.clone_from(&u.permissions_boundary);
+            x.path.clone_from(&u.path);
+            x.arn.clone_from(&path_arn);
+            Ok(())
+        })
+        .await?;
+        out.changed.push(format!("{} attributes", user.arn));
+    }
+    for (name, doc) in &u.inline_policies {
+        if user.inline_policies.get(name) != Some(doc) {
+            iam.put_inline_policy(EntityKind::User, account, &u.name, name, doc).await?;
+            out.changed.push(format!("{} inline {name}", user.arn));
+        }
+    }
+    for r in &u.attached_policies {
+        let arn = policy_ref(iam, account, declared, r);
+        if !user.attached_policies.contains(&arn) {
+            iam.attach_policy(EntityKind::User, account, &u.name, &arn).await?;
+            out.changed.push(format!("{} attach {arn}", user.arn));
+        }
+    }
+    for g in &u.groups {
+        if !user.groups.iter().any(|x| x.eq_ignore_ascii_case(g)) {
+            iam.add_user_to_group(account, g, &u.name).await?;
+            out.changed.push(format!("{} group {g}", user.arn));
+        }
+    }
+    apply_keys(iam, account, Some(&u.name), &user.arn, &u.access_keys, now, out).await
+}
+
+async fn apply_role(
+    iam: &Iam,
+    account: &str,
+    r: &RoleDecl,
+    declared: &[PolicyDecl],
+    now: DateTime<Utc>,
+    out: &mut Applied,
+) -> Result<(), ApiError> {
+    check_name("RoleName", &r.name, 64)?;
+    check_path("Path", &r.path)?;
+    crate::wire::params::check_range("MaxSessionDuration", r.max_session_duration, 3600, 43200)?;
+    let (_, ids) = iam.check_trust_policy(&r.trust_policy).await?;
+    if iam.role(account, &r.name).await?.is_none() {
+        let role = Role {
+            account: account.to_owned(),
+            name: r.name.clone(),
+            path: r.path.clone(),
+            id: crate::ids::new_unique_id("AROA", account),
+            arn: String::new(),
+            create_date: now,
+            trust_policy: r.trust_policy.clone(),
+            trust_principal_ids: ids.clone(),
+            description: r.description.clone(),
+            max_session_duration: r.max_session_duration,
+            permissions_boundary: r.permissions_boundary.clone(),
+            tags: tags(&r.tags),
+            inline_policies: BTreeMap::new(),
+            attached_policies: Vec::new(),
+            last_used: None,
+            origin: Origin::Bootstrap,
+        };
+        out.changed.push(iam.create_role(role).await?.arn);
+    }
+    let key = entity_key(EntityKind::Role, account, &r.name);
+    let role = iam.role(account, &r.name).await?.ok_or_else(|| super::names::no_such("role", &r.name))?;
+    let want_tags = tags(&r.tags);
+    if role.trust_policy != r.trust_policy
+        || role.description != r.description
+        || role.max_session_duration != r.max_session_duration
+        || role.permissions_boundary != r.permissions_boundary
+        || role.tags != want_tags
+    {
+        iam.update(&key, |x: &mut Role, _| {
+            x.trust_policy.clone_from(&r.trust_policy);
+            x.trust_principal_ids.clone_from(&ids);
+            x.description.clone_from(&r.description);
+            x.max_session_duration = r.max_session_duration;
+            x.permissions_boundary.clone_from(&r.permissions_boundary);
+            x.tags.clone_from(&want_tags);
+            Ok(())
+        })
+        .await?;
+        out.changed.push(format!("{} attributes", role.arn));
+    }
+    for (name, doc) in &r.inline_policies {
+        if role.inline_policies.get(name) != Some(doc) {
+            iam.put_inline_policy(EntityKind::Role, account, &r.name, name, doc).await?;
+            out.changed.push(format!("{} inline {name}", role.arn));
+        }
+    }
+    for p in &r.attached_policies {
+        let arn = policy_ref(iam, account, declared, p);
+        if !role.attached_policies.contains(&arn) {
+            iam.attach_policy(EntityKind::Role, account, &r.name, &arn).await?;
+            out.changed.push(format!("{} attach {arn}", role.arn));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! IAM entities as stored. Serialized as JSON in the store; names keep their case but are unique
+//! case-insensitively (store keys use the lowercase name), as in AWS.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An account.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Account {
+    /// 12-digit id.
+    pub id: String,
+    /// Optional alias.
+    pub alias: Option<String>,
+    /// When it was created.
+    pub create_date: DateTime<Utc>,
+}
+
+/// A tag.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tag {
+    /// Key (case-preserving; unique case-insensitively).
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+/// Who attached or declared an entity: the bootstrap file or the API. Bootstrap re-applies only
+/// touch entities that it owns.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// Created through the IAM API.
+    #[default]
+    Api,
+    /// Declared in the bootstrap file.
+    Bootstrap,
+}
+
+/// An IAM user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct User {
+    /// Account id.
+    pub account: String,
+    /// Name (case preserved).
+    pub name: String,
+    /// Path (`/` by default).
+    pub path: String,
+    /// `AIDA…`.
+    pub id: String,
+    /// `arn:aws:iam::A:user/path/name`.
+    pub arn: String,
+    /// Creation time.
+    pub create_date: DateTime<Utc>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Permissions boundary policy ARN.
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+    /// Inline policies: name → document.
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
+    /// Attached managed policy ARNs.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Names of the groups the user belongs to (denormalised so the hot path needs no scan).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Who declared it.
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+/// An IAM group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Group {
+    /// Account id.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// `AGPA…`.
+    pub id: String,
+    /// ARN.
+    pub arn: String,
+    /// Creation time.
+    pub create_date: DateTime<Utc>,
+    /// Inline policies.
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
+    /// Attached managed policy ARNs.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Who declared it.
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Role {
+    /// Account id.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// `AROA…`.
+    pub id: String,
+    /// ARN.
+    pub arn: String,
+    /// Creation time.
+    pub create_date: DateTime<Utc>,
+    /// Trust policy document.
+    pub trust_policy: String,
+    /// User/role ARNs named in the trust policy → their unique ids when the policy was written.
+    #[serde(default)]
+    pub trust_principal_ids: BTreeMap<String, String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seconds, 3600–43200.
+    pub max_session_duration: i64,
+    /// Permissions boundary policy ARN.
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Inline policies.
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
+    /// Attached managed policy ARNs.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Last time the role was assumed, and where.
+    #[serde(default)]
+    pub last_used: Option<LastUsed>,
+    /// Who declared it.
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// `v1`, `v2`, …
+    pub version_id: String,
+    /// The document.
+    pub document: String,
+    /// Creation time.
+    pub create_date: DateTime<Utc>,
+}
+
+/// A customer managed policy (AWS managed ones are loaded read-only, not stored).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManagedPolicy {
+    /// Account id (`aws` for AWS managed).
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// `ANPA…`.
+    pub id: String,
+    /// ARN.
+    pub arn: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Creation time.
+    pub create_date: DateTime<Utc>,
+    /// Last change.
+    pub update_date: DateTime<Utc>,
+    /// The default version's id.
+    pub default_version_id: String,
+    /// Versions, oldest first (at most 5).
+    pub versions: Vec<PolicyVersion>,
+    /// The next version number to hand out.
+    pub next_version: u32,
+    /// How many users, groups and roles it is attached to.
+    #[serde(default)]
+    pub attachment_count: u32,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Who declared it.
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+impl ManagedPolicy {
+    /// The default version's document.
+    #[must_use]
+    pub fn default_document(&self) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|v| v.version_id == self.default_version_id)
+            .map(|v| v.document.as_str())
+    }
+}
+
+/// Status of an access key.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Refused.
+    Inactive,
+}
+
+impl KeyStatus {
+    /// As on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Inactive => "Inactive",
+        }
+    }
+}
+
+/// A long-term access key. The secret is stored encrypted (see `crate::iam::at_rest`).
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessKey {
+    /// `AKIA…`.
+    pub id: String,
+    /// Account id.
+    pub account: String,
+    /// Owning user; `None` for the account root.
+    pub user: Option<String>,
+    /// Encrypted secret (base64 of nonce ‖ ciphertext).
+    pub secret_sealed: String,
+    /// Status.
+    pub status: KeyStatus,
+    /// Creation time.
+    pub create_date: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .field("user", &self.user)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Last-used data of a key or role.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LastUsed {
+    /// When.
+    pub date: DateTime<Utc>,
+    /// Service namespace (`sts`, `iam`).
+    pub service: String,
+    /// Region.
+    pub region: String,
+}

@@ -1,0 +1,125 @@
+//! IAM name, path and ARN rules, with AWS's error wording.
+
+use crate::error::{ApiError, Code};
+use crate::wire::params::{check_chars, check_len, is_name_char};
+
+/// Checks a user/role/group/policy name: `[\w+=,.@-]+`, 1..=max.
+pub fn check_name(param: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    check_len(param, value, 1, max)?;
+    check_chars(param, value, "[\\w+=,.@-]+", is_name_char)
+}
+
+/// Checks a path: `/` or `/…/` with printable ASCII, at most 512.
+pub fn check_path(param: &str, value: &str) -> Result<(), ApiError> {
+    check_len(param, value, 1, 512)?;
+    let ok = value == "/"
+        || (value.len() >= 2
+            && value.starts_with('/')
+            && value.ends_with('/')
+            && value.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c)));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: \
+             (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
+            crate::wire::params::lower_camel(param)
+        )))
+    }
+}
+
+/// An ARN split in its six parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arn<'a> {
+    /// `aws`.
+    pub partition: &'a str,
+    /// `iam`, `sts`.
+    pub service: &'a str,
+    /// Region (empty for IAM).
+    pub region: &'a str,
+    /// Account id (or `aws`).
+    pub account: &'a str,
+    /// Everything after the fifth colon.
+    pub resource: &'a str,
+}
+
+/// Parses `arn:partition:service:region:account:resource`.
+#[must_use]
+pub fn parse_arn(s: &str) -> Option<Arn<'_>> {
+    let mut it = s.splitn(6, ':');
+    if it.next()? != "arn" {
+        return None;
+    }
+    let partition = it.next()?;
+    let service = it.next()?;
+    let region = it.next()?;
+    let account = it.next()?;
+    let resource = it.next()?;
+    if partition.is_empty() || service.is_empty() || resource.is_empty() {
+        return None;
+    }
+    Some(Arn { partition, service, region, account, resource })
+}
+
+/// Parses an IAM entity ARN `arn:P:iam::A:KIND/path/NAME` into (account, path, name).
+#[must_use]
+pub fn parse_entity_arn<'a>(s: &'a str, kind: &str) -> Option<(&'a str, String, &'a str)> {
+    let arn = parse_arn(s)?;
+    if arn.service != "iam" || !arn.region.is_empty() {
+        return None;
+    }
+    let rest = arn.resource.strip_prefix(kind)?.strip_prefix('/')?;
+    let (path, name) = match rest.rfind('/') {
+        Some(i) => (format!("/{}/", rest.get(..i)?), rest.get(i + 1..)?),
+        None => ("/".to_owned(), rest),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    Some((arn.account, path, name))
+}
+
+/// `arn:P:iam::A:KIND{path}NAME`.
+#[must_use]
+pub fn entity_arn(partition: &str, account: &str, kind: &str, path: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account}:{kind}{path}{name}")
+}
+
+/// A `NoSuchEntity` error.
+#[must_use]
+pub fn no_such(what: &str, name: &str) -> ApiError {
+    ApiError::new(Code::NoSuchEntity, format!("The {what} with name {name} cannot be found."))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn arns() {
+        let (a, p, n) = parse_entity_arn("arn:aws:iam::123456789012:role/a/b/R", "role").unwrap();
+        assert_eq!((a, p.as_str(), n), ("123456789012", "/a/b/", "R"));
+        let (_, p, n) = parse_entity_arn("arn:aws:iam::123456789012:user/alice", "user").unwrap();
+        assert_eq!((p.as_str(), n), ("/", "alice"));
+        assert!(parse_entity_arn("arn:aws:iam::123456789012:user/alice", "role").is_none());
+        assert!(parse_entity_arn("arn:aws:sts::123456789012:role/x", "role").is_none());
+        assert!(parse_arn("not-an-arn").is_none());
+        assert_eq!(
+            entity_arn("aws", "1", "role", "/a/", "R"),
+            "arn:aws:iam::1:role/a/R"
+        );
+    }
+
+    #[test]
+    fn names_and_paths() {
+        assert!(check_name("UserName", "alice+x@y.z", 64).is_ok());
+        assert!(check_name("UserName", "bad name", 64).is_err());
+        assert!(check_name("UserName", "", 64).is_err());
+        assert!(check_path("Path", "/").is_ok());
+        assert!(check_path("Path", "/a/b/").is_ok());
+        assert!(check_path("Path", "/a").is_err());
+        assert!(check_path("Path", "a/").is_err());
+    }
+}

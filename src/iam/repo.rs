@@ -1,0 +1,958 @@
+//! The IAM repository: typed reads and writes of entities over the [`Kv`] store.
+//!
+//! Store layout (keys are `/`-separated; names lowercased for case-insensitive uniqueness):
+//!
+//! | key | value |
+//! |---|---|
+//! | `a/{acct}` | [`Account`] |
+//! | `u/{acct}/{name}` | [`User`] ; `uid/{AIDA…}` → `u/…` key |
+//! | `g/{acct}/{name}` | [`Group`] ; `gm/{acct}/{group}/{user}` membership index |
+//! | `r/{acct}/{name}` | [`Role`] ; `rid/{AROA…}` → `r/…` key |
+//! | `p/{acct}/{name}` | customer [`ManagedPolicy`] ; `pa/{policy arn}/{entity key}` attachments |
+//! | `k/{AKIA…}` | [`AccessKey`] ; `uk/{acct}/{user or #root}/{AKIA…}` index ; `lu/{AKIA…}` [`LastUsed`] |
+//!
+//! Every write is one atomic batch with preconditions (optimistic concurrency, retried), durable
+//! before it returns. Reads of single keys go through the invalidating cache.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::at_rest::AtRestKey;
+use super::model::{
+    Account, AccessKey, Group, KeyStatus, LastUsed, ManagedPolicy, Role, User,
+};
+use super::names::{entity_arn, no_such, parse_entity_arn};
+use crate::error::{ApiError, Code};
+use crate::policy::{Policy, PolicyCache, PolicyId, PolicyKind};
+use crate::secret::SecretString;
+use crate::store::{Batch, Check, Kv};
+
+/// Quota: access keys per user (and root).
+pub const MAX_ACCESS_KEYS: usize = 2;
+/// Quota: groups per user.
+pub const MAX_GROUPS_PER_USER: usize = 10;
+/// Quota: managed policies attached per user, group or role.
+pub const MAX_ATTACHED: usize = 10;
+/// Quota: versions per managed policy.
+pub const MAX_POLICY_VERSIONS: usize = 5;
+
+/// Which kind of entity a policy is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    /// A user.
+    User,
+    /// A group.
+    Group,
+    /// A role.
+    Role,
+}
+
+impl EntityKind {
+    /// Store-key prefix letter.
+    #[must_use]
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::User => "u",
+            Self::Group => "g",
+            Self::Role => "r",
+        }
+    }
+
+    /// Word used in messages and ARNs.
+    #[must_use]
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Group => "group",
+            Self::Role => "role",
+        }
+    }
+}
+
+/// The repository.
+pub struct Iam {
+    kv: Arc<dyn Kv>,
+    at_rest: AtRestKey,
+    /// Parsed-policy cache (by content).
+    pub policies: PolicyCache,
+    aws_managed: Arc<BTreeMap<String, ManagedPolicy>>,
+    trust_cache: RwLock<HashMap<[u8; 32], Arc<Policy>>>,
+    /// ARN partition.
+    pub partition: String,
+}
+
+impl std::fmt::Debug for Iam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iam").field("backend", &self.kv.backend_name()).finish_non_exhaustive()
+    }
+}
+
+/// Store key of an entity.
+#[must_use]
+pub fn entity_key(kind: EntityKind, account: &str, name: &str) -> String {
+    format!("{}/{account}/{}", kind.prefix(), name.to_lowercase())
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(v).map_err(ApiError::internal)
+}
+
+/// Encodes a pagination marker (opaque to clients).
+#[must_use]
+pub fn encode_marker(last_key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(last_key)
+}
+
+/// Decodes a pagination marker.
+pub fn decode_marker(marker: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(marker)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ApiError::new(Code::InvalidInput, "Invalid Marker"))
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// Items.
+    pub items: Vec<T>,
+    /// Marker for the next page when truncated.
+    pub next_marker: Option<String>,
+}
+
+impl Iam {
+    /// A repository over `kv` (wrap it in [`crate::cache::CachedKv`] first for the hot path).
+    #[must_use]
+    pub fn new(
+        kv: Arc<dyn Kv>,
+        at_rest: AtRestKey,
+        aws_managed: Vec<ManagedPolicy>,
+        partition: &str,
+    ) -> Self {
+        let aws_managed = aws_managed.into_iter().map(|p| (p.arn.clone(), p)).collect();
+        Self {
+            kv,
+            at_rest,
+            policies: PolicyCache::new(4096),
+            aws_managed: Arc::new(aws_managed),
+            trust_cache: RwLock::new(HashMap::new()),
+            partition: partition.to_owned(),
+        }
+    }
+
+    /// The underlying store.
+    #[must_use]
+    pub fn kv(&self) -> &Arc<dyn Kv> {
+        &self.kv
+    }
+
+    /// Reads and decodes a JSON value.
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ApiError> {
+        match self.kv.get(key).await? {
+            None => Ok(None),
+            Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+                ApiError::from(crate::store::Error::Corrupt {
+                    key: key.to_owned(),
+                    reason: e.to_string(),
+                })
+            }),
+        }
+    }
+
+    /// Read-modify-write of one JSON value with optimistic concurrency. `f` may add more writes
+    /// to the batch (indexes) and may fail, which aborts. Returns the new value.
+    pub async fn update<T, F>(&self, key: &str, mut f: F) -> Result<T, ApiError>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+        F: FnMut(&mut T, &mut Batch) -> Result<(), ApiError>,
+    {
+        for _ in 0..8 {
+            let Some(raw) = self.kv.get(key).await? else {
+                return Err(ApiError::new(Code::NoSuchEntity, format!("{key} not found")));
+            };
+            let mut v: T = serde_json::from_slice(&raw).map_err(ApiError::internal)?;
+            let mut batch = Batch::new().check(Check::Equals(key.to_owned(), raw.clone()));
+            f(&mut v, &mut batch)?;
+            let new = to_json(&v)?;
+            if new == raw && batch.puts.is_empty() && batch.deletes.is_empty() {
+                return Ok(v);
+            }
+            batch.puts.push((key.to_owned(), new));
+            match self.kv.commit(batch).await {
+                Ok(()) => return Ok(v),
+                Err(crate::store::Error::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::from(crate::store::Error::Conflict(key.to_owned())))
+    }
+
+    /// A page of JSON values under `prefix`.
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+        marker: Option<&str>,
+        max_items: usize,
+    ) -> Result<Page<T>, ApiError> {
+        let start = marker.map(decode_marker).transpose()?;
+        let max_items = max_items.clamp(1, 1000);
+        let rows = self.kv.scan(prefix, start.as_deref(), max_items + 1).await?;
+        let truncated = rows.len() > max_items;
+        let mut items = Vec::with_capacity(rows.len().min(max_items));
+        let mut last = None;
+        for (k, v) in rows.into_iter().take(max_items) {
+            items.push(serde_json::from_slice(&v).map_err(ApiError::internal)?);
+            last = Some(k);
+        }
+        Ok(Page { items, next_marker: if truncated { last.map(|k| encode_marker(&k)) } else { None } })
+    }
+
+    // ----- accounts -----
+
+    /// An account.
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, ApiError> {
+        self.get_json(&format!("a/{id}")).await
+    }
+
+    /// Creates the account if absent, or sets its alias.
+    pub async fn ensure_account(
+        &self,
+        id: &str,
+        alias: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Account, ApiError> {
+        let key = format!("a/{id}");
+        if self.account(id).await?.is_none() {
+            let a = Account { id: id.to_owned(), alias: alias.map(str::to_owned), create_date: now };
+            match self.kv.commit(Batch::new().check(Check::Absent(key.clone())).put(&key, to_json(&a)?)).await {
+                Ok(()) | Err(crate::store::Error::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.update(&key, |a: &mut Account, _| {
+            if let Some(al) = alias {
+                a.alias = Some(al.to_owned());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    // ----- users -----
+
+    /// A user by name.
+    pub async fn user(&self, account: &str, name: &str) -> Result<Option<User>, ApiError> {
+        self.get_json(&entity_key(EntityKind::User, account, name)).await
+    }
+
+    /// A user by name, or `NoSuchEntity`.
+    pub async fn user_required(&self, account: &str, name: &str) -> Result<User, ApiError> {
+        self.user(account, name).await?.ok_or_else(|| no_such("user", name))
+    }
+
+    /// A user by unique id.
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, ApiError> {
+        match self.get_json::<String>(&format!("uid/{id}")).await? {
+            Some(key) => self.get_json(&key).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Creates a user.
+    pub async fn create_user(&self, mut user: User) -> Result<User, ApiError> {
+        let key = entity_key(EntityKind::User, &user.account, &user.name);
+        user.arn = entity_arn(&self.partition, &user.account, "user", &user.path, &user.name);
+        let batch = Batch::new()
+            .check(Check::Absent(key.clone()))
+            .put(&key, to_json(&user)?)
+            .put(format!("uid/{}", user.id), to_json(&key)?);
+        match self.kv.commit(batch).await {
+            Ok(()) => Ok(user),
+            Err(crate::store::Error::Conflict(_)) => Err(ApiError::new(
+                Code::EntityAlreadyExists,
+                format!("User with name {} already exists.", user.name),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    // ----- groups -----
+
+    /// A group by name.
+    pub async fn group(&self, account: &str, name: &str) -> Result<Option<Group>, ApiError> {
+        self.get_json(&entity_key(EntityKind::Group, account, name)).await
+    }
+
+    /// Creates a group.
+    pub async fn create_group(&self, mut group: Group) -> Result<Group, ApiError> {
+        let key = entity_key(EntityKind::Group, &group.account, &group.name);
+        group.arn = entity_arn(&self.partition, &group.account, "group", &group.path, &group.name);
+        let batch = Batch::new().check(Check::Absent(key.clone())).put(&key, to_json(&group)?);
+        match self.kv.commit(batch).await {
+            Ok(()) => Ok(group),
+            Err(crate::store::Error::Conflict(_)) => Err(ApiError::new(
+                Code::EntityAlreadyExists,
+                format!("Group with name {} already exists.", group.name),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Adds a user to a group (at most 10 groups per user).
+    pub async fn add_user_to_group(
+        &self,
+        account: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<(), ApiError> {
+        let g = self.group(account, group).await?.ok_or_else(|| no_such("group", group))?;
+        let ukey = entity_key(EntityKind::User, account, user);
+        let gkey = entity_key(EntityKind::Group, account, group);
+        let mkey = format!("gm/{account}/{}/{}", group.to_lowercase(), user.to_lowercase());
+        self.update(&ukey, |u: &mut User, b| {
+            if u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)) {
+                return Ok(());
+            }
+            if u.groups.len() >= MAX_GROUPS_PER_USER {
+                return Err(ApiError::new(
+                    Code::LimitExceeded,
+                    format!("Cannot exceed quota for GroupsPerUser: {MAX_GROUPS_PER_USER}"),
+                ));
+            }
+            u.groups.push(g.name.clone());
+            b.checks.push(Check::Present(gkey.clone()));
+            b.puts.push((mkey.clone(), b"\"\"".to_vec()));
+            Ok(())
+        })
+        .await
+        .map_err(|e| if e.code == Code::NoSuchEntity { no_such("user", user) } else { e })?;
+        Ok(())
+    }
+
+    /// Removes a user from a group.
+    pub async fn remove_user_from_group(
+        &self,
+        account: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<(), ApiError> {
+        if self.group(account, group).await?.is_none() {
+            return Err(no_such("group", group));
+        }
+        let ukey = entity_key(EntityKind::User, account, user);
+        let mkey = format!("gm/{account}/{}/{}", group.to_lowercase(), user.to_lowercase());
+        let mut was_member = false;
+        self.update(&ukey, |u: &mut User, b| {
+            let before = u.groups.len();
+            u.groups.retain(|x| !x.eq_ignore_ascii_case(group));
+            was_member = u.groups.len() != before;
+            b.deletes.push(mkey.clone());
+            Ok(())
+        })
+        .await
+        .map_err(|e| if e.code == Code::NoSuchEntity { no_such("user", user) } else { e })?;
+        if was_member {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                Code::NoSuchEntity,
+                format!("The user with name {user} is not in group {group}."),
+            ))
+        }
+    }
+
+    // ----- roles -----
+
+    /// A role by name.
+    pub async fn role(&self, account: &str, name: &str) -> Result<Option<Role>, ApiError> {
+        self.get_json(&entity_key(EntityKind::Role, account, name)).await
+    }
+
+    /// A role by ARN (the path in the ARN must match the role's path).
+    pub async fn role_by_arn(&self, arn: &str) -> Result<Option<Role>, ApiError> {
+        let Some((account, path, name)) = parse_entity_arn(arn, "role") else {
+            return Ok(None);
+        };
+        Ok(self.role(account, name).await?.filter(|r| r.path == path && r.arn == arn))
+    }
+
+    /// A role by unique id.
+    pub async fn role_by_id(&self, id: &str) -> Result<Option<Role>, ApiError> {
+        match self.get_json::<String>(&format!("rid/{id}")).await? {
+            Some(key) => self.get_json(&key).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Creates a role. The trust policy must already be validated and its principals resolved.
+    pub async fn create_role(&self, mut role: Role) -> Result<Role, ApiError> {
+        let key = entity_key(EntityKind::Role, &role.account, &role.name);
+        role.arn = entity_arn(&self.partition, &role.account, "role", &role.path, &role.name);
+        let batch = Batch::new()
+            .check(Check::Absent(key.clone()))
+            .put(&key, to_json(&role)?)
+            .put(format!("rid/{}", role.id), to_json(&key)?);
+        match self.kv.commit(batch).await {
+            Ok(()) => Ok(role),
+            Err(crate::store::Error::Conflict(_)) => Err(ApiError::new(
+                Code::EntityAlreadyExists,
+                format!("Role with name {} already exists.", role.name),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Validates a trust policy and resolves the user/role ARNs it names to unique ids (AWS
+    /// stores trust principals by id: a re-created entity does not inherit old trust).
+    pub async fn check_trust_policy(
+        &self,
+        text: &str,
+    ) -> Result<(Arc<Policy>, BTreeMap<String, String>), ApiError> {
+        let policy = self.policies.get_or_parse(text, PolicyKind::Trust).map_err(policy_error)?;
+        let mut ids = BTreeMap::new();
+        for arn in policy.principal_arns() {
+            let id = if let Some((acct, _, name)) = parse_entity_arn(&arn, "user") {
+                self.user(acct, name).await?.filter(|u| u.arn == arn).map(|u| u.id)
+            } else if parse_entity_arn(&arn, "role").is_some() {
+                self.role_by_arn(&arn).await?.map(|r| r.id)
+            } else {
+                continue;
+            };
+            match id {
+                Some(id) => {
+                    ids.insert(arn, id);
+                }
+                None => {
+                    return Err(ApiError::new(
+                        Code::MalformedPolicyDocument,
+                        format!("Invalid principal in policy: \"AWS\":\"{arn}\""),
+                    ));
+                }
+            }
+        }
+        Ok((policy, ids))
+    }
+
+    /// The role's trust policy, parsed, with its principal ids bound (cached).
+    pub fn trust_policy(&self, role: &Role) -> Result<Arc<Policy>, ApiError> {
+        let mut h = Sha256::new();
+        h.update(role.id.as_bytes());
+        h.update([0]);
+        h.update(role.trust_policy.as_bytes());
+        for (k, v) in &role.trust_principal_ids {
+            h.update([0]);
+            h.update(k.as_bytes());
+            h.update([1]);
+            h.update(v.as_bytes());
+        }
+        let digest: [u8; 32] = h.finalize().into();
+        if let Some(p) =
+            self.trust_cache.read().unwrap_or_else(PoisonError::into_inner).get(&digest)
+        {
+            return Ok(p.clone());
+        }
+        let mut p = crate::policy::parse(&role.trust_policy, PolicyKind::Trust)
+            .map_err(policy_error)?;
+        p.bind_principal_ids(
+            role.trust_principal_ids.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        );
+        let p = Arc::new(p);
+        let mut cache = self.trust_cache.write().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() > 4096 {
+            cache.clear();
+        }
+        cache.insert(digest, p.clone());
+        Ok(p)
+    }
+
+    // ----- managed policies -----
+
+    /// A managed policy (customer or AWS) by ARN.
+    pub async fn managed_policy(&self, arn: &str) -> Result<Option<ManagedPolicy>, ApiError> {
+        if let Some(p) = self.aws_managed.get(arn) {
+            return Ok(Some(p.clone()));
+        }
+        let Some((account, path, name)) = parse_entity_arn(arn, "policy") else {
+            return Ok(None);
+        };
+        let p: Option<ManagedPolicy> = self.get_json(&format!("p/{account}/{}", name.to_lowercase())).await?;
+        Ok(p.filter(|p| p.path == path && p.arn == arn))
+    }
+
+    /// The AWS managed policies.
+    #[must_use]
+    pub fn aws_managed(&self) -> &BTreeMap<String, ManagedPolicy> {
+        &self.aws_managed
+    }
+
+    /// Creates a customer managed policy (document already validated by the caller or here).
+    pub async fn create_policy(&self, mut p: ManagedPolicy) -> Result<ManagedPolicy, ApiError> {
+        for v in &p.versions {
+            self.policies.get_or_parse(&v.document, PolicyKind::Managed).map_err(policy_error)?;
+        }
+        let key = format!("p/{}/{}", p.account, p.name.to_lowercase());
+        p.arn = entity_arn(&self.partition, &p.account, "policy", &p.path, &p.name);
+        let batch = Batch::new().check(Check::Absent(key.clone())).put(&key, to_json(&p)?);
+        match self.kv.commit(batch).await {
+            Ok(()) => Ok(p),
+            Err(crate::store::Error::Conflict(_)) => Err(ApiError::new(
+                Code::EntityAlreadyExists,
+                format!("A policy called {} already exists. Duplicate names are not allowed.", p.name),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Attaches a managed policy to a user, group or role.
+    pub async fn attach_policy(
+        &self,
+        kind: EntityKind,
+        account: &str,
+        name: &str,
+        policy_arn: &str,
+    ) -> Result<(), ApiError> {
+        let policy = self.managed_policy(policy_arn).await?.ok_or_else(|| {
+            ApiError::new(
+                Code::NoSuchEntity,
+                format!("Policy {policy_arn} does not exist or is not attachable."),
+            )
+        })?;
+        let ekey = entity_key(kind, account, name);
+        let akey = format!("pa/{policy_arn}/{ekey}");
+        let pkey = (policy.account != "aws")
+            .then(|| format!("p/{}/{}", policy.account, policy.name.to_lowercase()));
+        let attach = |list: &mut Vec<String>, b: &mut Batch| -> Result<bool, ApiError> {
+            if list.iter().any(|a| a == policy_arn) {
+                return Ok(false);
+            }
+            if list.len() >= MAX_ATTACHED {
+                return Err(ApiError::new(
+                    Code::LimitExceeded,
+                    format!(
+                        "Cannot exceed quota for PoliciesPer{}: {MAX_ATTACHED}",
+                        capitalise(kind.word())
+                    ),
+                ));
+            }
+            list.push(policy_arn.to_owned());
+            b.puts.push((akey.clone(), b"\"\"".to_vec()));
+            Ok(true)
+        };
+        let mut added = false;
+        let res = match kind {
+            EntityKind::User => self
+                .update(&ekey, |u: &mut User, b| {
+                    added = attach(&mut u.attached_policies, b)?;
+                    Ok(())
+                })
+                .await
+                .map(|_| ()),
+            EntityKind::Group => self
+                .update(&ekey, |g: &mut Group, b| {
+                    added = attach(&mut g.attached_policies, b)?;
+                    Ok(())
+                })
+                .await
+                .map(|_| ()),
+            EntityKind::Role => self
+                .update(&ekey, |r: &mut Role, b| {
+                    added = attach(&mut r.attached_policies, b)?;
+                    Ok(())
+                })
+                .await
+                .map(|_| ()),
+        };
+        res.map_err(|e| if e.code == Code::NoSuchEntity { no_such(kind.word(), name) } else { e })?;
+        if added {
+            if let Some(pkey) = pkey {
+                self.recount_attachments(&pkey, policy_arn).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Detaches a managed policy.
+    pub async fn detach_policy(
+        &self,
+        kind: EntityKind,
+        account: &str,
+        name: &str,
+        policy_arn: &str,
+    ) -> Result<(), ApiError> {
+        let ekey = entity_key(kind, account, name);
+        let akey = format!("pa/{policy_arn}/{ekey}");
+        let mut removed = false;
+        let detach = |list: &mut Vec<String>, b: &mut Batch| -> bool {
+            let before = list.len();
+            list.retain(|a| a != policy_arn);
+            b.deletes.push(akey.clone());
+            before != list.len()
+        };
+        let res = match kind {
+            EntityKind::User => self
+                .update(&ekey, |u: &mut User, b| {
+                    removed = detach(&mut u.attached_policies, b);
+                    Ok(())
+                })
+                .await
+                .map(|_| ()),
+            EntityKind::Group => self
+                .update(&ekey, |g: &mut Group, b| {
+                    removed = detach(&mut g.attached_policies, b);
+                    Ok(())
+                })
+                .await
+                .map(|_| ()),
+            EntityKind::Role => self
+                .update(&ekey, |r: &mut Role, b| {
+                    removed = detach(&mut r.attached_policies, b);
+                    Ok(())
+                })
+                .await
+                .map(|_| ()),
+        };
+        res.map_err(|e| if e.code == Code::NoSuchEntity { no_such(kind.word(), name) } else { e })?;
+        if !removed {
+            return Err(ApiError::new(
+                Code::NoSuchEntity,
+                format!("Policy {policy_arn} was not found."),
+            ));
+        }
+        if let Some((acct, _, pname)) = parse_entity_arn(policy_arn, "policy") {
+            if acct != "aws" {
+                self.recount_attachments(&format!("p/{acct}/{}", pname.to_lowercase()), policy_arn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn recount_attachments(&self, pkey: &str, policy_arn: &str) -> Result<(), ApiError> {
+        let n = self.attachments(policy_arn).await?.len();
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        match self
+            .update(pkey, |p: &mut ManagedPolicy, _| {
+                p.attachment_count = n;
+                Ok(())
+            })
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == Code::NoSuchEntity => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Entities a managed policy is attached to: (kind, account, lowercase name).
+    pub async fn attachments(
+        &self,
+        policy_arn: &str,
+    ) -> Result<Vec<(EntityKind, String, String)>, ApiError> {
+        let prefix = format!("pa/{policy_arn}/");
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let rows = self.kv.scan(&prefix, after.as_deref(), 1000).await?;
+            let done = rows.len() < 1000;
+            for (k, _) in &rows {
+                let rest = k.get(prefix.len()..).unwrap_or_default();
+                let mut it = rest.splitn(3, '/');
+                let kind = match it.next() {
+                    Some("u") => EntityKind::User,
+                    Some("g") => EntityKind::Group,
+                    Some("r") => EntityKind::Role,
+                    _ => continue,
+                };
+                if let (Some(a), Some(n)) = (it.next(), it.next()) {
+                    out.push((kind, a.to_owned(), n.to_owned()));
+                }
+            }
+            after = rows.last().map(|(k, _)| k.clone());
+            if done {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets (creates or replaces) an inline policy on a user, group or role. The aggregate
+    /// non-whitespace size is limited per entity kind (user 2048, group 5120, role 10240).
+    pub async fn put_inline_policy(
+        &self,
+        kind: EntityKind,
+        account: &str,
+        name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<(), ApiError> {
+        self.policies.get_or_parse(document, PolicyKind::Identity).map_err(policy_error)?;
+        let limit = match kind {
+            EntityKind::User => 2048,
+            EntityKind::Group => 5120,
+            EntityKind::Role => 10240,
+        };
+        let ekey = entity_key(kind, account, name);
+        let put = |map: &mut BTreeMap<String, String>| -> Result<(), ApiError> {
+            map.insert(policy_name.to_owned(), document.to_owned());
+            let total: usize = map.values().map(|d| crate::policy::non_whitespace_len(d)).sum();
+            if total > limit {
+                return Err(ApiError::new(
+                    Code::LimitExceeded,
+                    format!("Maximum policy size of {limit} bytes exceeded for {} {name}", kind.word()),
+                ));
+            }
+            Ok(())
+        };
+        let res = match kind {
+            EntityKind::User => self.update(&ekey, |u: &mut User, _| put(&mut u.inline_policies)).await.map(|_| ()),
+            EntityKind::Group => self.update(&ekey, |g: &mut Group, _| put(&mut g.inline_policies)).await.map(|_| ()),
+            EntityKind::Role => self.update(&ekey, |r: &mut Role, _| put(&mut r.inline_policies)).await.map(|_| ()),
+        };
+        res.map_err(|e| if e.code == Code::NoSuchEntity && !e.message.contains("Maximum") { no_such(kind.word(), name) } else { e })
+    }
+
+    // ----- access keys -----
+
+    /// Creates an access key for a user (or the root when `user` is `None`). `given` imports a
+    /// known key pair (bootstrap); otherwise one is generated. Returns the key and its secret,
+    /// which is never readable through the API again.
+    pub async fn create_access_key(
+        &self,
+        account: &str,
+        user: Option<&str>,
+        given: Option<(String, SecretString)>,
+        now: DateTime<Utc>,
+    ) -> Result<(AccessKey, SecretString), ApiError> {
+        let owner = match user {
+            Some(u) => {
+                let user = self.user_required(account, u).await?;
+                user.name.to_lowercase()
+            }
+            None => "#root".to_owned(),
+        };
+        let existing = self.kv.scan(&format!("uk/{account}/{owner}/"), None, 10).await?;
+        if existing.len() >= MAX_ACCESS_KEYS {
+            return Err(ApiError::new(
+                Code::LimitExceeded,
+                format!("Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS}"),
+            ));
+        }
+        let (id, secret) = match given {
+            Some(pair) => pair,
+            None => (crate::ids::new_access_key_id("AKIA", account), crate::ids::new_secret_access_key()),
+        };
+        let sealed = self.at_rest.seal(&id, &secret).map_err(ApiError::internal)?;
+        let key = AccessKey {
+            id: id.clone(),
+            account: account.to_owned(),
+            user: user.map(str::to_owned),
+            secret_sealed: sealed,
+            status: KeyStatus::Active,
+            create_date: now,
+        };
+        let mut batch = Batch::new()
+            .check(Check::Absent(format!("k/{id}")))
+            .put(format!("k/{id}"), to_json(&key)?)
+            .put(format!("uk/{account}/{owner}/{id}"), b"\"\"".to_vec());
+        // The user must still exist when the key lands.
+        if let Some(u) = user {
+            batch = batch.check(Check::Present(entity_key(EntityKind::User, account, u)));
+        }
+        match self.kv.commit(batch).await {
+            Ok(()) => Ok((key, secret)),
+            Err(crate::store::Error::Conflict(k)) if k.starts_with("k/") => Err(ApiError::new(
+                Code::EntityAlreadyExists,
+                format!("Access key {id} already exists."),
+            )),
+            Err(crate::store::Error::Conflict(_)) => Err(no_such("user", user.unwrap_or("root"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// An access key and its secret.
+    pub async fn access_key(
+        &self,
+        id: &str,
+    ) -> Result<Option<(AccessKey, SecretString)>, ApiError> {
+        let Some(k) = self.get_json::<AccessKey>(&format!("k/{id}")).await? else {
+            return Ok(None);
+        };
+        let secret = self.at_rest.open(&k.id, &k.secret_sealed).map_err(ApiError::internal)?;
+        Ok(Some((k, secret)))
+    }
+
+    /// The access keys of a user (or root).
+    pub async fn access_keys_of(
+        &self,
+        account: &str,
+        user: Option<&str>,
+    ) -> Result<Vec<AccessKey>, ApiError> {
+        let owner = user.map_or_else(|| "#root".to_owned(), str::to_lowercase);
+        let rows = self.kv.scan(&format!("uk/{account}/{owner}/"), None, 100).await?;
+        let keys: Vec<String> = rows
+            .iter()
+            .filter_map(|(k, _)| k.rsplit('/').next().map(|id| format!("k/{id}")))
+            .collect();
+        let mut out = Vec::new();
+        for v in self.kv.get_many(&keys).await?.into_iter().flatten() {
+            out.push(serde_json::from_slice(&v).map_err(ApiError::internal)?);
+        }
+        Ok(out)
+    }
+
+    /// Sets a key's status.
+    pub async fn set_access_key_status(
+        &self,
+        account: &str,
+        user: Option<&str>,
+        id: &str,
+        status: KeyStatus,
+    ) -> Result<(), ApiError> {
+        let not_found = || {
+            ApiError::new(Code::NoSuchEntity, format!("The Access Key with id {id} cannot be found."))
+        };
+        self.update(&format!("k/{id}"), |k: &mut AccessKey, _| {
+            if k.account != account
+                || k.user.as_deref().map(str::to_lowercase) != user.map(str::to_lowercase)
+            {
+                return Err(not_found());
+            }
+            k.status = status;
+            Ok(())
+        })
+        .await
+        .map_err(|e| if e.code == Code::NoSuchEntity { not_found() } else { e })?;
+        Ok(())
+    }
+
+    /// Deletes a key.
+    pub async fn delete_access_key(
+        &self,
+        account: &str,
+        user: Option<&str>,
+        id: &str,
+    ) -> Result<(), ApiError> {
+        let not_found = || {
+            ApiError::new(Code::NoSuchEntity, format!("The Access Key with id {id} cannot be found."))
+        };
+        let raw = self.kv.get(&format!("k/{id}")).await?.ok_or_else(not_found)?;
+        let k: AccessKey = serde_json::from_slice(&raw).map_err(ApiError::internal)?;
+        if k.account != account
+            || k.user.as_deref().map(str::to_lowercase) != user.map(str::to_lowercase)
+        {
+            return Err(not_found());
+        }
+        let owner = user.map_or_else(|| "#root".to_owned(), str::to_lowercase);
+        self.kv
+            .commit(
+                Batch::new()
+                    .check(Check::Equals(format!("k/{id}"), raw))
+                    .delete(format!("k/{id}"))
+                    .delete(format!("uk/{account}/{owner}/{id}"))
+                    .delete(format!("lu/{id}")),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Last-used data of a key.
+    pub async fn key_last_used(&self, id: &str) -> Result<Option<LastUsed>, ApiError> {
+        self.get_json(&format!("lu/{id}")).await
+    }
+
+    /// Records a key's last use. Called off the response path and at most once a minute per key
+    /// (see `crate::authn`), so it costs the hot path nothing.
+    pub async fn record_key_use(&self, id: &str, used: &LastUsed) -> Result<(), ApiError> {
+        self.kv.commit(Batch::new().put(format!("lu/{id}"), to_json(used)?)).await?;
+        Ok(())
+    }
+
+    // ----- effective policies -----
+
+    fn parse_identity(&self, text: &str) -> Result<Arc<Policy>, ApiError> {
+        self.policies.get_or_parse(text, PolicyKind::Identity).map_err(|e| {
+            ApiError::internal(format!("stored policy does not parse: {e}"))
+        })
+    }
+
+    async fn attached_docs(
+        &self,
+        arns: &[String],
+        out: &mut Vec<(PolicyId, Arc<Policy>)>,
+    ) -> Result<(), ApiError> {
+        for arn in arns {
+            if let Some(p) = self.managed_policy(arn).await? {
+                if let Some(doc) = p.default_document() {
+                    let kind = if p.account == "aws" { PolicyKind::AwsManaged } else { PolicyKind::Managed };
+                    let parsed = self.policies.get_or_parse(doc, kind).map_err(|e| {
+                        ApiError::internal(format!("managed policy {arn} does not parse: {e}"))
+                    })?;
+                    out.push((PolicyId(arn.clone()), parsed));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A user's identity policies: inline, attached, and those of its groups.
+    pub async fn user_policies(&self, user: &User) -> Result<Vec<(PolicyId, Arc<Policy>)>, ApiError> {
+        let mut out = Vec::new();
+        for (name, doc) in &user.inline_policies {
+            out.push((PolicyId(format!("{}#inline/{name}", user.arn)), self.parse_identity(doc)?));
+        }
+        self.attached_docs(&user.attached_policies, &mut out).await?;
+        for gname in &user.groups {
+            if let Some(g) = self.group(&user.account, gname).await? {
+                for (name, doc) in &g.inline_policies {
+                    out.push((PolicyId(format!("{}#inline/{name}", g.arn)), self.parse_identity(doc)?));
+                }
+                self.attached_docs(&g.attached_policies, &mut out).await?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A role's identity policies.
+    pub async fn role_policies(&self, role: &Role) -> Result<Vec<(PolicyId, Arc<Policy>)>, ApiError> {
+        let mut out = Vec::new();
+        for (name, doc) in &role.inline_policies {
+            out.push((PolicyId(format!("{}#inline/{name}", role.arn)), self.parse_identity(doc)?));
+        }
+        self.attached_docs(&role.attached_policies, &mut out).await?;
+        Ok(out)
+    }
+
+    /// A permissions boundary by ARN.
+    pub async fn boundary(&self, arn: Option<&str>) -> Result<Option<(PolicyId, Arc<Policy>)>, ApiError> {
+        let Some(arn) = arn else { return Ok(None) };
+        let mut out = Vec::new();
+        self.attached_docs(&[arn.to_owned()], &mut out).await?;
+        // A boundary whose policy was deleted allows nothing: fail closed with an empty policy.
+        Ok(Some(out.pop().unwrap_or_else(|| {
+            (PolicyId(arn.to_owned()), Arc::new(Policy::deny_all()))
+        })))
+    }
+}
+
+/// Maps a policy parse error to `MalformedPolicyDocument` (or `LimitExceeded` for size).
+#[must_use]
+pub fn policy_error(e: crate::policy::PolicyError) -> ApiError {
+    if e.is_size_limit() {
+        ApiError::new(Code::LimitExceeded, e.to_string())
+    } else {
+        ApiError::new(Code::MalformedPolicyDocument, e.to_string())
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}

@@ -1,0 +1,112 @@
+//! Everything a request handler needs, built once at start.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::audit::Auditor;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::iam::Iam;
+use crate::revocation::Revocations;
+use crate::token::KeyRing;
+
+/// Request counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Requests answered.
+    pub requests: AtomicU64,
+    /// Requests answered with an error.
+    pub errors: AtomicU64,
+    /// Credentials minted.
+    pub minted: AtomicU64,
+}
+
+impl Metrics {
+    /// Adds one.
+    pub fn inc(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Shared state.
+pub struct AppState {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// IAM repository.
+    pub iam: Arc<Iam>,
+    keyring: RwLock<Arc<KeyRing>>,
+    /// Where the key ring lives (re-read when it changes on disk).
+    pub keyring_path: Option<PathBuf>,
+    /// Revocation cut-offs.
+    pub revocations: Arc<Revocations>,
+    /// Audit sink.
+    pub audit: Auditor,
+    /// When each access key's last use was last written (debounce).
+    pub last_used_written: Mutex<HashMap<String, Instant>>,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Assembles the state.
+    #[must_use]
+    pub fn new(
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        iam: Arc<Iam>,
+        keyring: KeyRing,
+        keyring_path: Option<PathBuf>,
+        revocations: Arc<Revocations>,
+        audit: Auditor,
+    ) -> Self {
+        Self {
+            config,
+            clock,
+            iam,
+            keyring: RwLock::new(Arc::new(keyring)),
+            keyring_path,
+            revocations,
+            audit,
+            last_used_written: Mutex::new(HashMap::new()),
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The current key ring.
+    #[must_use]
+    pub fn keyring(&self) -> Arc<KeyRing> {
+        self.keyring.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the key ring (after `sekisho keys rotate` changed the file).
+    pub fn set_keyring(&self, ring: KeyRing) {
+        *self.keyring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+    }
+
+    /// Whether a key's last use should be written now (at most once a minute per key).
+    pub fn should_record_use(&self, key_id: &str) -> bool {
+        let mut m = self.last_used_written.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        match m.get(key_id) {
+            Some(t) if now.duration_since(*t) < Duration::from_secs(60) => false,
+            _ => {
+                if m.len() > 100_000 {
+                    m.clear();
+                }
+                m.insert(key_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! `GetAccessKeyInfo`: the account an access key id belongs to, decoded from the id itself
+//! (sts-spec §3.2), so it answers for any well-formed key, known here or not. Needs
+//! `sts:GetAccessKeyInfo`.
+
+use crate::authz;
+use crate::error::{ApiError, Code};
+use crate::http::{Ctx, Reply};
+use crate::wire::params::check_len;
+use crate::wire::{Params, XmlWriter};
+
+/// Runs the action.
+pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
+    let key = p.req("AccessKeyId")?;
+    p.finish()?;
+    check_len("AccessKeyId", &key, 16, 128)?;
+    crate::wire::params::check_chars("AccessKeyId", &key, "[\\w]*", |c| {
+        c.is_ascii_alphanumeric() || c == '_'
+    })?;
+    let c = ctx.caller()?;
+    authz::authorize(&ctx.st, c, &ctx.env, "sts:GetAccessKeyInfo", "*").await?;
+    let account = crate::ids::account_from_access_key_id(&key).ok_or_else(|| {
+        ApiError::new(Code::InvalidParameterValue, "The access key ID is not valid")
+    })?;
+    let mut w = XmlWriter::new();
+    w.elem("Account", &account);
+    Ok(Reply {
+        result_xml: Some(w.finish()),
+        result_json: Some(serde_json::json!({ "Account": account })),
+        audit: serde_json::json!({ "account": account }),
+    })
+}

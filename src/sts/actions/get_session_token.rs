@@ -1,0 +1,83 @@
+//! `GetSessionToken`: temporary credentials for an IAM user or the root, from long-term keys
+//! only. Users: 900–129600 s (default 43200); root: at most 3600 (longer is clamped, as AWS
+//! does). MFA parameters are validated, then refused until MFA devices exist.
+
+use crate::authn::Principal;
+use crate::error::ApiError;
+use crate::http::{Ctx, Reply};
+use crate::sts::mint;
+use crate::token::{SessionClaims, SessionKind};
+use crate::wire::params::{check_chars, check_len, check_range};
+use crate::wire::{Params, XmlWriter};
+
+/// Runs the action.
+pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
+    let duration = p.opt_i64("DurationSeconds")?;
+    let serial = p.opt("SerialNumber");
+    let code = p.opt("TokenCode");
+    p.finish()?;
+    if let Some(d) = duration {
+        check_range("DurationSeconds", d, 900, 129_600)?;
+    }
+    if let Some(s) = &serial {
+        check_len("SerialNumber", s, 9, 256)?;
+        check_chars("SerialNumber", s, "[\\w+=/:,.@-]*", |c| {
+            crate::wire::params::is_name_char(c) || c == '/' || c == ':'
+        })?;
+    }
+    if let Some(c) = &code {
+        check_len("TokenCode", c, 6, 6)?;
+        check_chars("TokenCode", c, "[\\d]*", |c| c.is_ascii_digit())?;
+    }
+    let caller = ctx.caller()?;
+    let (principal_id, parent_user_id, is_root) = match &caller.principal {
+        Principal::Root => (caller.account.clone(), None, true),
+        Principal::User(u) => (u.id.clone(), Some(u.id.clone()), false),
+        Principal::Session(_) => {
+            return Err(ApiError::access_denied("Cannot call GetSessionToken with session credentials"));
+        }
+    };
+    if serial.is_some() || code.is_some() {
+        return Err(ApiError::access_denied(
+            "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA \
+             serial number is valid and associated with this user.",
+        )
+        .with_detail("no MFA device is registered: virtual MFA devices are not supported yet"));
+    }
+    let now = ctx.env.now;
+    let default = if is_root { 3600 } else { ctx.st.config.sessions.get_session_token_default_seconds };
+    let mut secs = duration.unwrap_or(default);
+    if is_root {
+        secs = secs.min(3600);
+    }
+    let claims = SessionClaims {
+        kind: SessionKind::UserSession,
+        account: caller.account.clone(),
+        access_key_id: String::new(),
+        arn: caller.arn.clone(),
+        principal_arn: caller.arn.clone(),
+        principal_id,
+        session_name: None,
+        issued_at: now.timestamp(),
+        expires_at: now.timestamp() + secs,
+        mfa_auth_time: None,
+        source_identity: None,
+        tags: Vec::new(),
+        transitive_tag_keys: Vec::new(),
+        session_policy: None,
+        session_policy_arns: Vec::new(),
+        parent_access_key_id: Some(caller.access_key_id.clone()),
+        parent_user_id,
+        chained: false,
+        federated_provider: None,
+        federation_claims: Vec::new(),
+    };
+    let issued = mint::mint(&ctx.st, claims, now)?;
+    let mut w = XmlWriter::new();
+    mint::credentials_xml(&mut w, &issued);
+    Ok(Reply {
+        result_xml: Some(w.finish()),
+        result_json: None,
+        audit: serde_json::json!({ "credentials": mint::credentials_audit(&issued) }),
+    })
+}

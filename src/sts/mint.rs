@@ -1,0 +1,58 @@
+//! Minting: sealed session token + temporary key id + derived secret, and their XML.
+
+use chrono::{DateTime, Utc};
+
+use crate::error::ApiError;
+use crate::secret::SecretString;
+use crate::state::{AppState, Metrics};
+use crate::token::SessionClaims;
+use crate::wire::XmlWriter;
+use crate::wire::xml::iso8601;
+
+/// Freshly minted credentials.
+#[derive(Debug)]
+pub struct Issued {
+    /// `ASIA…`.
+    pub access_key_id: String,
+    /// Derived secret.
+    pub secret: SecretString,
+    /// Sealed token.
+    pub token: SecretString,
+    /// Expiry.
+    pub expiration: DateTime<Utc>,
+    /// The claims sealed in the token.
+    pub claims: SessionClaims,
+}
+
+/// Seals `claims` (its `access_key_id` is filled in) and derives the secret.
+pub fn mint(st: &AppState, claims: SessionClaims, now: DateTime<Utc>) -> Result<Issued, ApiError> {
+    let m = st.keyring().mint_at(claims, now).map_err(ApiError::internal)?;
+    Metrics::inc(&st.metrics.minted);
+    let expiration = DateTime::from_timestamp(m.claims.expires_at, 0).unwrap_or_default();
+    Ok(Issued {
+        access_key_id: m.access_key_id,
+        secret: m.secret,
+        token: m.token,
+        expiration,
+        claims: m.claims,
+    })
+}
+
+/// Writes `<Credentials>…</Credentials>`.
+pub fn credentials_xml(w: &mut XmlWriter, i: &Issued) {
+    w.start("Credentials")
+        .elem("AccessKeyId", &i.access_key_id)
+        .elem("SecretAccessKey", i.secret.expose())
+        .elem("SessionToken", i.token.expose())
+        .elem("Expiration", &iso8601(i.expiration))
+        .end("Credentials");
+}
+
+/// CloudTrail's view of credentials: never the secret or the token.
+#[must_use]
+pub fn credentials_audit(i: &Issued) -> serde_json::Value {
+    serde_json::json!({
+        "accessKeyId": i.access_key_id,
+        "expiration": iso8601(i.expiration),
+    })
+}

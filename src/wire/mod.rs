@@ -1,0 +1,7 @@
+//! The AWS Query wire format: request parameters in, XML out.
+
+pub mod params;
+pub mod xml;
+
+pub use params::Params;
+pub use xml::XmlWriter;

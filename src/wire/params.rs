@@ -1,0 +1,347 @@
+//! Decoding of AWS Query parameters (form body or query string) into a checked map, and the
+//! model-constraint checks with AWS's `ValidationError` wording.
+//!
+//! Names are case-sensitive. A parameter given twice is refused; parameters an action does not
+//! read are refused by [`Params::finish`] (mini-redis `parse.finish()`), so typos surface.
+
+use std::collections::BTreeMap;
+
+use crate::error::{ApiError, Code};
+
+/// The most parameters one request may carry.
+pub const MAX_PARAMS: usize = 1000;
+
+/// Decoded Query parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    map: BTreeMap<String, String>,
+    used: std::collections::BTreeSet<String>,
+}
+
+/// Parameter names that belong to SigV4 presigning, not to the action.
+fn is_auth_param(name: &str) -> bool {
+    name.len() > 6 && name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
+}
+
+impl Params {
+    /// Decodes `application/x-www-form-urlencoded` text (a body or a query string), merging into
+    /// `self`. SigV4 presign parameters are skipped. Duplicates are refused.
+    pub fn add_urlencoded(&mut self, raw: &[u8]) -> Result<(), ApiError> {
+        for (k, v) in form_urlencoded::parse(raw) {
+            if is_auth_param(&k) {
+                continue;
+            }
+            if self.map.len() >= MAX_PARAMS {
+                return Err(ApiError::new(Code::MalformedQueryString, "Too many parameters"));
+            }
+            if self.map.contains_key(k.as_ref()) {
+                return Err(ApiError::new(
+                    Code::MalformedQueryString,
+                    format!("Parameter {k} is given more than once"),
+                ));
+            }
+            self.map.insert(k.into_owned(), v.into_owned());
+        }
+        Ok(())
+    }
+
+    /// Builds parameters from pairs (tests, internal calls).
+    #[must_use]
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        let map = pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        Self { map, used: std::collections::BTreeSet::new() }
+    }
+
+    /// A parameter without marking it read (dispatch peeks at `Action` and `Version`).
+    #[must_use]
+    pub fn peek(&self, name: &str) -> Option<&str> {
+        self.map.get(name).map(String::as_str)
+    }
+
+    /// An optional parameter.
+    pub fn opt(&mut self, name: &str) -> Option<String> {
+        self.used.insert(name.to_owned());
+        self.map.get(name).cloned()
+    }
+
+    /// A required parameter (`ValidationError … Member must not be null`).
+    pub fn req(&mut self, name: &str) -> Result<String, ApiError> {
+        self.opt(name).ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value null at '{}' failed to satisfy constraint: \
+                 Member must not be null",
+                lower_camel(name)
+            ))
+        })
+    }
+
+    /// An optional integer.
+    pub fn opt_i64(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
+                ApiError::new(
+                    Code::InvalidParameterValue,
+                    format!("Value ({v}) for parameter {name} is invalid. Expected an integer."),
+                )
+            }),
+        }
+    }
+
+    /// An optional boolean (`true`/`false`).
+    pub fn opt_bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.opt(name).as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(v) => Err(ApiError::new(
+                Code::InvalidParameterValue,
+                format!("Value ({v}) for parameter {name} is invalid. Expected true or false."),
+            )),
+        }
+    }
+
+    /// A list sent as `Name.member.1`, `Name.member.2`, … (an empty list is sent as `Name=`).
+    pub fn list(&mut self, name: &str) -> Result<Vec<String>, ApiError> {
+        let entries = self.members(name, "")?;
+        Ok(entries.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// A list of structures: returns, per index, the map of field → value for fields given in
+    /// `fields` (e.g. `Tags.member.N.Key`).
+    pub fn struct_list(
+        &mut self,
+        name: &str,
+        fields: &[&str],
+    ) -> Result<Vec<BTreeMap<String, String>>, ApiError> {
+        self.used.insert(name.to_owned());
+        let prefix = format!("{name}.member.");
+        let mut by_index: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
+        let keys: Vec<String> =
+            self.map.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+        for k in keys {
+            let rest = k.get(prefix.len()..).unwrap_or_default();
+            let (idx, field) = rest.split_once('.').ok_or_else(|| bad_member(&k))?;
+            let idx = parse_index(idx).ok_or_else(|| bad_member(&k))?;
+            if !fields.contains(&field) {
+                return Err(bad_member(&k));
+            }
+            self.used.insert(k.clone());
+            let v = self.map.get(&k).cloned().unwrap_or_default();
+            by_index.entry(idx).or_default().insert(field.to_owned(), v);
+        }
+        check_contiguous(name, by_index.keys().copied())?;
+        Ok(by_index.into_values().collect())
+    }
+
+    fn members(&mut self, name: &str, _suffix: &str) -> Result<Vec<(usize, String)>, ApiError> {
+        self.used.insert(name.to_owned());
+        let prefix = format!("{name}.member.");
+        let mut out = BTreeMap::new();
+        let keys: Vec<String> =
+            self.map.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+        for k in keys {
+            let idx = k.get(prefix.len()..).and_then(parse_index).ok_or_else(|| bad_member(&k))?;
+            self.used.insert(k.clone());
+            out.insert(idx, self.map.get(&k).cloned().unwrap_or_default());
+        }
+        check_contiguous(name, out.keys().copied())?;
+        Ok(out.into_iter().collect())
+    }
+
+    /// Refuses parameters that the action did not read.
+    pub fn finish(&self) -> Result<(), ApiError> {
+        for k in self.map.keys() {
+            if k == "Action" || k == "Version" || self.used.contains(k) {
+                continue;
+            }
+            return Err(ApiError::new(
+                Code::InvalidParameterValue,
+                format!("The parameter {k} is not recognized for this action"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every parameter name and value (audit builds `requestParameters` from it, redacting).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+fn parse_index(s: &str) -> Option<usize> {
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<usize>().ok().filter(|n| *n >= 1)
+}
+
+fn bad_member(k: &str) -> ApiError {
+    ApiError::new(Code::InvalidParameterValue, format!("Invalid list parameter {k}"))
+}
+
+fn check_contiguous(name: &str, idx: impl Iterator<Item = usize>) -> Result<(), ApiError> {
+    for (expect, got) in (1..).zip(idx) {
+        if expect != got {
+            return Err(ApiError::new(
+                Code::InvalidParameterValue,
+                format!("List parameter {name} skips member {expect}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `RoleSessionName` → `roleSessionName`, as AWS names members in validation messages.
+#[must_use]
+pub fn lower_camel(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Checks a model length constraint (in characters).
+pub fn check_len(name: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
+    let n = value.chars().count();
+    let shown = redact_for_message(value);
+    if n < min {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{shown}' at '{}' failed to satisfy constraint: \
+             Member must have length greater than or equal to {min}",
+            lower_camel(name)
+        )));
+    }
+    if n > max {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{shown}' at '{}' failed to satisfy constraint: \
+             Member must have length less than or equal to {max}",
+            lower_camel(name)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that every character satisfies `ok`, reporting AWS's pattern text.
+pub fn check_chars(
+    name: &str,
+    value: &str,
+    pattern: &str,
+    ok: impl Fn(char) -> bool,
+) -> Result<(), ApiError> {
+    if value.chars().all(ok) {
+        Ok(())
+    } else {
+        Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{}' at '{}' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: {pattern}",
+            redact_for_message(value),
+            lower_camel(name)
+        )))
+    }
+}
+
+/// Checks a numeric range constraint.
+pub fn check_range(name: &str, value: i64, min: i64, max: i64) -> Result<(), ApiError> {
+    if value < min {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: \
+             Member must have value greater than or equal to {min}",
+            lower_camel(name)
+        )));
+    }
+    if value > max {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: \
+             Member must have value less than or equal to {max}",
+            lower_camel(name)
+        )));
+    }
+    Ok(())
+}
+
+/// `[\w+=,.@-]`: the character class of session names, user names and friends.
+#[must_use]
+pub fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-')
+}
+
+/// Values echoed in messages are cut short so a huge or hostile value is not reflected whole.
+fn redact_for_message(v: &str) -> String {
+    if v.chars().count() > 64 {
+        let head: String = v.chars().take(64).collect();
+        format!("{head}…")
+    } else {
+        v.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn decodes_and_refuses_duplicates() {
+        let mut p = Params::default();
+        p.add_urlencoded(b"Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Date=x").unwrap();
+        assert_eq!(p.peek("Action"), Some("GetCallerIdentity"));
+        assert_eq!(p.peek("X-Amz-Date"), None);
+        let e = p.add_urlencoded(b"Action=Other").unwrap_err();
+        assert_eq!(e.code, Code::MalformedQueryString);
+    }
+
+    #[test]
+    fn lists_and_structs() {
+        let mut p = Params::default();
+        p.add_urlencoded(
+            b"TransitiveTagKeys.member.2=b&TransitiveTagKeys.member.1=a&\
+              Tags.member.1.Key=k&Tags.member.1.Value=v&Tags.member.2.Key=k2&Tags.member.2.Value=",
+        )
+        .unwrap();
+        assert_eq!(p.list("TransitiveTagKeys").unwrap(), vec!["a", "b"]);
+        let tags = p.struct_list("Tags", &["Key", "Value"]).unwrap();
+        assert_eq!(tags.len(), 2);
+        assert_eq!(tags[1].get("Key").unwrap(), "k2");
+        assert_eq!(tags[1].get("Value").unwrap(), "");
+        p.finish().unwrap();
+    }
+
+    #[test]
+    fn empty_list_and_gaps() {
+        let mut p = Params::default();
+        p.add_urlencoded(b"PolicyArns=").unwrap();
+        assert!(p.struct_list("PolicyArns", &["arn"]).unwrap().is_empty());
+        p.finish().unwrap();
+        let mut p = Params::default();
+        p.add_urlencoded(b"X.member.1=a&X.member.3=c").unwrap();
+        assert!(p.list("X").is_err());
+        let mut p = Params::default();
+        p.add_urlencoded(b"X.member.0=a").unwrap();
+        assert!(p.list("X").is_err());
+    }
+
+    #[test]
+    fn unknown_parameters_are_refused() {
+        let mut p = Params::default();
+        p.add_urlencoded(b"Action=A&Version=v&RoleArn=x&Bogus=1").unwrap();
+        let _ = p.opt("RoleArn");
+        let e = p.finish().unwrap_err();
+        assert!(e.message.contains("Bogus"));
+    }
+
+    #[test]
+    fn validation_messages_match_aws() {
+        let e = check_chars("RoleSessionName", "a b", "[\\w+=,.@-]*", is_name_char).unwrap_err();
+        assert_eq!(
+            e.message,
+            "1 validation error detected: Value 'a b' at 'roleSessionName' failed to satisfy \
+             constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+        );
+        let e = check_len("RoleSessionName", &"x".repeat(65), 2, 64).unwrap_err();
+        assert!(e.message.ends_with("Member must have length less than or equal to 64"));
+        assert!(check_range("DurationSeconds", 899, 900, 43200).is_err());
+        assert!(check_range("DurationSeconds", 900, 900, 43200).is_ok());
+    }
+}

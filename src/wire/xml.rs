@@ -1,0 +1,114 @@
+//! A small XML writer for AWS Query responses. Text and attribute values are always escaped.
+
+/// Namespace of STS responses.
+pub const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// Namespace of IAM responses.
+pub const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+/// Builds an XML document.
+#[derive(Debug, Default)]
+pub struct XmlWriter {
+    out: String,
+}
+
+impl XmlWriter {
+    /// A writer with the XML declaration written.
+    #[must_use]
+    pub fn new() -> Self {
+        Self { out: String::with_capacity(1024) }
+    }
+
+    /// Continues writing after existing XML text (trusted, already escaped).
+    #[must_use]
+    pub fn from_string(out: String) -> Self {
+        Self { out }
+    }
+
+    /// Appends trusted, already-escaped XML.
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.out.push_str(xml);
+        self
+    }
+
+    /// Opens an element.
+    pub fn start(&mut self, tag: &str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(tag);
+        self.out.push('>');
+        self
+    }
+
+    /// Opens an element with an `xmlns` attribute.
+    pub fn start_ns(&mut self, tag: &str, ns: &str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(tag);
+        self.out.push_str(" xmlns=\"");
+        escape_into(&mut self.out, ns);
+        self.out.push_str("\">");
+        self
+    }
+
+    /// Closes an element.
+    pub fn end(&mut self, tag: &str) -> &mut Self {
+        self.out.push_str("</");
+        self.out.push_str(tag);
+        self.out.push('>');
+        self
+    }
+
+    /// `<tag>text</tag>`.
+    pub fn elem(&mut self, tag: &str, text: &str) -> &mut Self {
+        self.start(tag);
+        escape_into(&mut self.out, text);
+        self.end(tag)
+    }
+
+    /// `<tag>text</tag>` when `text` is present; nothing otherwise.
+    pub fn opt(&mut self, tag: &str, text: Option<&str>) -> &mut Self {
+        if let Some(t) = text {
+            self.elem(tag, t);
+        }
+        self
+    }
+
+    /// The document.
+    #[must_use]
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// Escapes `&`, `<`, `>`, `"` and `'`.
+pub fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Formats a time the way AWS Query responses do (`2026-11-22T19:04:05Z`).
+#[must_use]
+pub fn iso8601(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        let mut w = XmlWriter::new();
+        w.start_ns("R", STS_NS).elem("A", "<&\"'>").opt("B", None).end("R");
+        assert_eq!(
+            w.finish(),
+            "<R xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><A>&lt;&amp;&quot;&apos;&gt;</A></R>"
+        );
+    }
+}
