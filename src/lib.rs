@@ -38,4 +38,5 @@ pub mod state;
 pub mod store;
 pub mod sts;
 pub mod token;
+pub mod verify;
 pub mod wire;

@@ -87,6 +87,7 @@ pub fn app(st: Arc<AppState>) -> Router {
     let timeout = Duration::from_secs(st.config.server.request_timeout_seconds);
     Router::new()
         .route("/", get(query).post(query))
+        .route("/verify", axum::routing::post(verify))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -219,6 +220,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
             query: parts.uri.query().unwrap_or(""),
             headers: &parts.headers,
             body: &body,
+            payload_hash: None,
         };
         let caller = authn::authenticate(&st, &rp, service.name(), now).await?;
         if caller.is_none() && !unsigned_allowed(&action) {
@@ -273,6 +275,80 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
     if st.audit.record(event).await.is_err() {
         let e = ApiError::new(Code::ServiceUnavailable, "Service is unavailable. Please retry.");
         return response::error(&e, service, &request_id, wants_json);
+    }
+    resp
+}
+
+/// `POST /verify`: the resource-server verification endpoint (see `crate::verify`).
+async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response {
+    let request_id = crate::ids::new_request_id();
+    let now = st.clock.now();
+    Metrics::inc(&st.metrics.requests);
+    let source_ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
+    let (parts, body) = req.into_parts();
+    let mut event = crate::audit::event(
+        now, "sts", "VerifyRequest", "", &source_ip,
+        header_str(&parts.headers, "user-agent"), &request_id, true,
+    );
+    let outcome = async {
+        let body = axum::body::to_bytes(body, st.config.server.max_body_bytes).await.map_err(|_| {
+            ApiError::new(Code::RequestEntityTooLarge, "Request body is too large")
+        })?;
+        let rp = crate::sigv4::RequestParts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            body: &body,
+            payload_hash: None,
+        };
+        let caller = authn::authenticate(&st, &rp, "sts", now).await?.ok_or_else(|| {
+            ApiError::new(Code::MissingAuthenticationToken, "Request is missing Authentication Token")
+        })?;
+        event["userIdentity"] = caller.audit_identity();
+        let env = Env {
+            now,
+            source_ip: source_ip.clone(),
+            user_agent: header_str(&parts.headers, "user-agent").to_owned(),
+            secure: false,
+            region: caller.region.clone(),
+        };
+        crate::authz::authorize(&st, &caller, &env, "sekisho:VerifyRequest", "*").await?;
+        let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
+        let answer = crate::verify::verify_request(&st, &input).await?;
+        event["requestParameters"] = serde_json::json!({
+            "service": input.service, "action": input.action, "resource": input.resource,
+        });
+        event["responseElements"] = serde_json::json!({
+            "authenticated": answer["authenticated"],
+            "principal": answer["principal"]["arn"],
+            "decision": answer["decision"]["effect"],
+        });
+        Ok::<_, ApiError>(answer)
+    }
+    .await;
+    let resp = match outcome {
+        Ok(v) => {
+            let mut r = axum::Json(v).into_response();
+            if let Ok(h) = axum::http::HeaderValue::from_str(&request_id) {
+                r.headers_mut().insert("x-amzn-requestid", h);
+            }
+            r
+        }
+        Err(e) => {
+            Metrics::inc(&st.metrics.errors);
+            event["errorCode"] = e.code.as_str().into();
+            event["errorMessage"] = e.message.clone().into();
+            response::error(&e, Service::Sts, &request_id, true)
+        }
+    };
+    if st.audit.record(event).await.is_err() {
+        let e = ApiError::new(Code::ServiceUnavailable, "Service is unavailable. Please retry.");
+        return response::error(&e, Service::Sts, &request_id, true);
     }
     resp
 }

@@ -863,6 +863,17 @@ impl Iam {
         Ok(())
     }
 
+    /// Seals an opaque message (encoded authorization messages) with the at-rest key.
+    pub fn seal_message(&self, owner: &str, msg: &SecretString) -> Result<String, ApiError> {
+        self.at_rest.seal(owner, msg).map_err(ApiError::internal)
+    }
+
+    /// Opens a message sealed by [`Iam::seal_message`].
+    #[must_use]
+    pub fn open_message(&self, owner: &str, sealed: &str) -> Option<SecretString> {
+        self.at_rest.open(owner, sealed).ok()
+    }
+
     /// Last-used data of a key.
     pub async fn key_last_used(&self, id: &str) -> Result<Option<LastUsed>, ApiError> {
         self.get_json(&format!("lu/{id}")).await

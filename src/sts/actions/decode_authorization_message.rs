@@ -1,0 +1,23 @@
+//! `DecodeAuthorizationMessage`: decodes the encoded reason that a denial carried (from the
+//! verification endpoint). Needs `sts:DecodeAuthorizationMessage`.
+
+use crate::authz;
+use crate::error::{ApiError, Code};
+use crate::http::{Ctx, Reply};
+use crate::wire::params::check_len;
+use crate::wire::{Params, XmlWriter};
+
+/// Runs the action.
+pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
+    let msg = p.req("EncodedMessage")?;
+    p.finish()?;
+    check_len("EncodedMessage", &msg, 1, 10240)?;
+    let caller = ctx.caller()?;
+    authz::authorize(&ctx.st, caller, &ctx.env, "sts:DecodeAuthorizationMessage", "*").await?;
+    let decoded = crate::verify::decode_message(&ctx.st, &msg).ok_or_else(|| {
+        ApiError::new(Code::InvalidAuthorizationMessageException, "The message is invalid.")
+    })?;
+    let mut w = XmlWriter::new();
+    w.elem("DecodedMessage", &decoded);
+    Ok(Reply { result_xml: Some(w.finish()), result_json: None, audit: serde_json::Value::Null })
+}

@@ -1,0 +1,86 @@
+//! `GetFederationToken`: credentials for a federated user, from an IAM user's (or root's)
+//! long-term keys. Permissions = the user's ∩ the session policies; no session policy means no
+//! permissions (AWS). Users: 900–129600 s (default 43200); root: at most 3600 (clamped).
+
+use crate::authn::Principal;
+use crate::authz;
+use crate::error::ApiError;
+use crate::http::{Ctx, Reply};
+use crate::sts::mint;
+use crate::sts::session_input as si;
+use crate::token::{SessionClaims, SessionKind};
+use crate::wire::params::check_range;
+use crate::wire::{Params, XmlWriter};
+
+/// Runs the action.
+pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
+    let name = p.req("Name")?;
+    let duration = p.opt_i64("DurationSeconds")?;
+    let policies = si::read_policies(p, Some(2048))?;
+    let tags = si::read_tags(p)?;
+    p.finish()?;
+    si::check_session_name("Name", &name, 32)?;
+    if let Some(d) = duration {
+        check_range("DurationSeconds", d, 900, 129_600)?;
+    }
+    let caller = ctx.caller()?;
+    let st = &ctx.st;
+    let now = ctx.env.now;
+    let (principal_id, parent_user, is_root) = match &caller.principal {
+        Principal::Root => (caller.account.clone(), None, true),
+        Principal::User(u) => (u.id.clone(), Some(u.id.clone()), false),
+        Principal::Session(_) => {
+            return Err(ApiError::access_denied(
+                "Cannot call GetFederationToken with session credentials",
+            ));
+        }
+    };
+    let fed_arn = format!("arn:{}:sts::{}:federated-user/{name}", st.iam.partition, caller.account);
+    authz::authorize(st, caller, &ctx.env, "sts:GetFederationToken", &fed_arn).await?;
+    if !tags.is_empty() {
+        authz::authorize(st, caller, &ctx.env, "sts:TagSession", &fed_arn).await?;
+    }
+    si::check_policies(&st.iam, &policies).await?;
+    let packed = si::packed_size(&policies, &tags)?;
+    let mut secs = duration.unwrap_or(if is_root { 3600 } else { 43200 });
+    if is_root {
+        secs = secs.min(3600);
+    }
+    let claims = SessionClaims {
+        kind: SessionKind::FederatedUser,
+        account: caller.account.clone(),
+        access_key_id: String::new(),
+        arn: fed_arn.clone(),
+        principal_arn: caller.arn.clone(),
+        principal_id,
+        session_name: Some(name.clone()),
+        issued_at: now.timestamp(),
+        expires_at: now.timestamp() + secs,
+        mfa_auth_time: None,
+        source_identity: None,
+        tags,
+        transitive_tag_keys: Vec::new(),
+        session_policy: policies.inline.clone(),
+        session_policy_arns: policies.arns.clone(),
+        parent_access_key_id: Some(caller.access_key_id.clone()),
+        parent_user_id: parent_user,
+        chained: false,
+        federated_provider: None,
+        federation_claims: Vec::new(),
+    };
+    let issued = mint::mint(st, claims, now)?;
+    let fed_id = format!("{}:{name}", caller.account);
+    let mut w = XmlWriter::new();
+    mint::credentials_xml(&mut w, &issued);
+    w.start("FederatedUser").elem("FederatedUserId", &fed_id).elem("Arn", &fed_arn).end("FederatedUser");
+    w.elem("PackedPolicySize", &packed.to_string());
+    Ok(Reply {
+        result_xml: Some(w.finish()),
+        result_json: None,
+        audit: serde_json::json!({
+            "credentials": mint::credentials_audit(&issued),
+            "federatedUser": { "federatedUserId": fed_id, "arn": fed_arn },
+            "packedPolicySize": packed,
+        }),
+    })
+}

@@ -1,0 +1,206 @@
+//! Credential verification for resource servers (an S3-compatible store, internal APIs).
+//!
+//! A service that received a SigV4-signed request asks Sekisho: who signed this, and may it do
+//! ACTION on RESOURCE with CONTEXT? It sends the request's parts — method, path, query, headers
+//! (with `Authorization` and any `X-Amz-Security-Token`) and the payload hash, never a secret —
+//! and gets back the principal, its account, session tags and the decision with reasons. Denials
+//! carry an encoded authorization message that `sts:DecodeAuthorizationMessage` decodes.
+//!
+//! HTTP: `POST /verify` (JSON in, JSON out), itself SigV4-signed by the resource server (scope
+//! service `sts`) and allowed by `sekisho:VerifyRequest`. Rust: [`verify_request`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::authn::{self, Caller};
+use crate::authz::{self, Ask, Env};
+use crate::error::{ApiError, Code};
+use crate::policy::Effect;
+use crate::secret::SecretString;
+use crate::state::AppState;
+
+/// The signed request being verified.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Raw path as received.
+    pub path: String,
+    /// Raw query string, without `?`.
+    #[serde(default)]
+    pub query: String,
+    /// Headers as received (at least the signed ones and `Authorization`).
+    pub headers: Vec<(String, String)>,
+    /// Hex SHA-256 of the body (or `UNSIGNED-PAYLOAD` where the service allows it).
+    pub payload_hash: String,
+}
+
+/// A verification question.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyInput {
+    /// The request.
+    pub request: SignedRequest,
+    /// The service the request was signed for (`s3`, `execute-api`, …).
+    pub service: String,
+    /// `service:Action` to authorize; omit to authenticate only.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// The resource ARN. Default: `*`.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The resource's account, for the cross-account rule.
+    #[serde(default)]
+    pub resource_account: Option<String>,
+    /// Extra condition keys (service keys such as `s3:prefix`); strings or lists of strings.
+    #[serde(default)]
+    pub context: BTreeMap<String, serde_json::Value>,
+    /// The original client's address (for `aws:SourceIp`).
+    #[serde(default)]
+    pub source_ip: Option<String>,
+}
+
+/// Verifies a signed request and, when an action is given, authorizes it. Authentication
+/// failures are answers (`authenticated: false` with the AWS error code), not errors.
+pub async fn verify_request(st: &Arc<AppState>, input: &VerifyInput) -> Result<serde_json::Value, ApiError> {
+    let now = st.clock.now();
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in &input.request.headers {
+        let name = http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| ApiError::validation(format!("invalid header name {k:?}")))?;
+        let value = http::HeaderValue::from_str(v)
+            .map_err(|_| ApiError::validation(format!("invalid value for header {k}")))?;
+        headers.append(name, value);
+    }
+    let parts = crate::sigv4::RequestParts {
+        method: &input.request.method,
+        path: &input.request.path,
+        query: &input.request.query,
+        headers: &headers,
+        body: b"",
+        payload_hash: Some(&input.request.payload_hash),
+    };
+    let caller = match authn::authenticate(st, &parts, &input.service, now).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Ok(unauthenticated(&ApiError::new(
+            Code::MissingAuthenticationToken,
+            "Request is missing Authentication Token",
+        ))),
+        Err(e) if e.code == Code::InternalFailure || e.code == Code::ServiceUnavailable => return Err(e),
+        Err(e) => return Ok(unauthenticated(&e)),
+    };
+    let mut out = describe(&caller);
+    let Some(action) = &input.action else { return Ok(out) };
+    let resource = input.resource.clone().unwrap_or_else(|| "*".into());
+    let env = Env {
+        now,
+        source_ip: input.source_ip.clone().unwrap_or_default(),
+        user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").into(),
+        secure: true,
+        region: caller.region.clone(),
+    };
+    let pols = authz::caller_policies(st, &caller).await?;
+    let mut ctx = authz::base_context(&caller, &env, &pols.tags);
+    for (k, v) in &input.context {
+        match v {
+            serde_json::Value::String(s) => ctx.set(k, s.clone()),
+            serde_json::Value::Array(a) => ctx.set_multi(
+                k,
+                a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned)).collect(),
+            ),
+            other => ctx.set(k, other.to_string()),
+        }
+    }
+    let ask = Ask {
+        action,
+        resource: &resource,
+        resource_account: input.resource_account.as_deref(),
+        resource_policy: None,
+        require_resource_allow: false,
+    };
+    let d = authz::decide(&caller, &pols, &ask, ctx);
+    let effect = match d.effect {
+        Effect::Allow => "Allow",
+        Effect::ExplicitDeny => "ExplicitDeny",
+        Effect::ImplicitDeny => "ImplicitDeny",
+    };
+    let matched: Vec<_> = d
+        .matched
+        .iter()
+        .map(|m| json!({ "policy": m.policy.0, "sid": m.sid, "effect": format!("{:?}", m.effect) }))
+        .collect();
+    let mut decision = json!({ "effect": effect, "matched": matched, "reason": d.reason });
+    if d.effect != Effect::Allow {
+        let message = json!({
+            "allowed": false,
+            "explicitDeny": d.effect == Effect::ExplicitDeny,
+            "matchedStatements": { "items": matched },
+            "failures": { "items": [] },
+            "reason": d.reason,
+            "context": {
+                "principal": { "id": caller.user_id, "arn": caller.arn },
+                "action": action,
+                "resource": resource,
+                "conditions": { "items": input.context.iter().map(|(k, v)| json!({"key": k, "values": {"items": [v]}})).collect::<Vec<_>>() },
+            },
+        });
+        decision["encodedMessage"] = encode_message(st, &message.to_string())?.into();
+        decision["message"] = format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource}",
+            caller.arn
+        )
+        .into();
+    }
+    out["decision"] = decision;
+    Ok(out)
+}
+
+fn unauthenticated(e: &ApiError) -> serde_json::Value {
+    json!({
+        "authenticated": false,
+        "error": { "code": e.code.as_str(), "message": e.message, "status": e.code.status() },
+    })
+}
+
+fn describe(c: &Caller) -> serde_json::Value {
+    let mut v = json!({
+        "authenticated": true,
+        "principal": {
+            "arn": c.arn,
+            "account": c.account,
+            "userId": c.user_id,
+            "type": c.principal_type(),
+            "accessKeyId": c.access_key_id,
+        },
+    });
+    if let Some(s) = c.session() {
+        let tags: serde_json::Map<String, serde_json::Value> =
+            s.tags.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+        v["principal"]["principalArn"] = s.principal_arn.clone().into();
+        v["principal"]["sessionName"] = s.session_name.clone().into();
+        v["sessionTags"] = tags.into();
+        v["transitiveTagKeys"] = s.transitive_tag_keys.clone().into();
+        v["sourceIdentity"] = s.source_identity.clone().into();
+        v["issuedAt"] = s.issued_at.into();
+        v["expiration"] = s.expires_at.into();
+        v["mfaAuthenticated"] = s.mfa_auth_time.is_some().into();
+    }
+    v
+}
+
+const MESSAGE_OWNER: &str = "sekisho-authorization-message";
+
+/// Seals an authorization message so only Sekisho can read it.
+pub fn encode_message(st: &AppState, json: &str) -> Result<String, ApiError> {
+    st.iam.seal_message(MESSAGE_OWNER, &SecretString::new(json.to_owned()))
+}
+
+/// Opens an encoded authorization message.
+#[must_use]
+pub fn decode_message(st: &AppState, encoded: &str) -> Option<String> {
+    st.iam.open_message(MESSAGE_OWNER, encoded).map(|s| s.expose().to_owned())
+}
