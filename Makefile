@@ -1,0 +1,61 @@
+# Sekisho — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+VENV := .venv
+PY := $(VENV)/bin/python
+export SEKISHO_CORPORA ?= $(abspath ../shared/corpora)
+
+.PHONY: run build test deps sysdeps pydeps lint rust-test compat-test bench loadtest clean-demo
+
+## Start Sekisho on the demo config with the embedded store (http://127.0.0.1:8080).
+run:
+	$(CARGO) build --release --bin sekisho
+	mkdir -p var/demo
+	./target/release/sekisho serve --config config/demo.toml
+
+## Install what is missing, then run every test (lint, Rust unit/integration/e2e, Redis, pytest).
+test: deps lint rust-test compat-test
+
+deps: sysdeps pydeps
+
+# System packages (Debian): Redis for the shared-store tests, Python for the compat suite,
+# pkg-config/libssl/libxml2/libxmlsec1/clang for the SAML stack (samael).
+SYS_PKGS := redis-server python3 python3-venv python3-pip pkg-config libssl-dev libxml2-dev \
+            libxmlsec1-dev libxmlsec1-openssl clang libclang-dev
+sysdeps:
+	@missing=""; for p in $(SYS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+pydeps: $(VENV)/.installed
+$(VENV)/.installed: tests/compat/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r tests/compat/requirements.txt
+	touch $@
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+rust-test:
+	scripts/with-redis.sh $(CARGO) test --all-targets
+
+compat-test:
+	$(CARGO) build --bin sekisho
+	scripts/with-redis.sh $(VENV)/bin/pytest -q tests/compat
+
+## Criterion benchmarks (SigV4, token, policy).
+bench:
+	$(CARGO) bench --bench sigv4 --bench token --bench policy
+
+## Load test: Sekisho vs a minimal axum floor server, in the same run.
+loadtest:
+	$(CARGO) build --release --bin sekisho --bin sekisho-loadgen
+	./target/release/sekisho-loadgen --seconds 10
+
+clean-demo:
+	rm -rf var/demo
