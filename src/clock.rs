@@ -49,3 +49,13 @@ impl Clock for FixedClock {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// The system clock shifted by a fixed offset (`testing.insecure_clock_offset_seconds`).
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock(pub Duration);
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.0
+    }
+}

@@ -29,6 +29,21 @@ pub struct Config {
     pub revocation: RevocationConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Testing aids. Never set these in production.
+    pub testing: TestingConfig,
+}
+
+/// `[testing]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingConfig {
+    /// Seconds added to the system clock (negative: subtracted). Lets compatibility tests reach
+    /// expiry without waiting.
+    ///
+    /// # Security Warning
+    /// A skewed clock extends or shortens every session and SigV4 window. Testing only.
+    /// Default: `0`.
+    pub insecure_clock_offset_seconds: i64,
 }
 
 /// `[server]`

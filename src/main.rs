@@ -175,7 +175,13 @@ async fn serve(config: PathBuf) -> Result<(), String> {
     init_logging(&cfg);
     let listen = cfg.server.listen;
     let public = cfg.server.public_url.clone();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let offset = cfg.testing.insecure_clock_offset_seconds;
+    let clock: Arc<dyn Clock> = if offset == 0 {
+        Arc::new(SystemClock)
+    } else {
+        tracing::warn!(offset, "testing.insecure_clock_offset_seconds is set: the clock is skewed");
+        Arc::new(sekisho::clock::OffsetClock(chrono::Duration::seconds(offset)))
+    };
     let (st, applied) = sekisho::server::build(cfg, clock).await?;
     for c in &applied.changed {
         tracing::info!(change = %c, "bootstrap applied");
