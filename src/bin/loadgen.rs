@@ -1,1 +1,285 @@
-fn main() {}
+//! Load generator: replays signed requests against Sekisho and, in the same run, against a
+//! minimal axum server that answers a fixed body (the floor). Reports requests/s, p50 and p99
+//! for each, and their ratio, so noisy machines still give comparable figures.
+//!
+//! `sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam]`
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::{get, post};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use sekisho::clock::{Clock, SystemClock};
+use sekisho::config::{AuditSink, Backend, Config};
+use sekisho::secret::SecretString;
+
+const KEY: (&str, &str) = ("AKIARTXV5AHD2JZDEGXD", "adminSecretKeyadminSecretKeyadminSecret0");
+
+fn bootstrap(extra_users: usize) -> String {
+    let mut s = String::from(
+        r#"
+[[accounts]]
+id = "111111111111"
+[[accounts.users]]
+name = "admin"
+inline_policies.all = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+[[accounts.users.access_keys]]
+id = "AKIARTXV5AHD2JZDEGXD"
+secret = "adminSecretKeyadminSecretKeyadminSecret0"
+[[accounts.roles]]
+name = "target"
+trust_policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{"StringEquals":{"sts:ExternalId":"bench"}}}]}'
+inline_policies.work = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"arn:aws:s3:::bench/*"}]}'
+"#,
+    );
+    for i in 0..extra_users {
+        s.push_str(&format!("[[accounts.users]]\nname = \"user{i:05}\"\n"));
+        s.push_str(&format!(
+            "[[accounts.roles]]\nname = \"role{i:05}\"\ntrust_policy = '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"111111111111\"}},\"Action\":\"sts:AssumeRole\"}}]}}'\n"
+        ));
+    }
+    s
+}
+
+struct Args {
+    seconds: u64,
+    concurrency: usize,
+    scenario: String,
+    users: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args { seconds: 5, concurrency: 16, scenario: "all".into(), users: 0 };
+    let v: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < v.len() {
+        let val = v.get(i + 1).cloned().unwrap_or_default();
+        match v.get(i).map(String::as_str) {
+            Some("--seconds") => a.seconds = val.parse().unwrap_or(5),
+            Some("--concurrency") => a.concurrency = val.parse().unwrap_or(16),
+            Some("--scenario") => a.scenario = val,
+            Some("--users") => a.users = val.parse().unwrap_or(0),
+            _ => {
+                eprintln!("usage: sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam] [--users N]");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+/// A prepared request: method, path, headers, body.
+#[derive(Clone)]
+struct Prepared {
+    method: http::Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+fn sign(addr: SocketAddr, path: &str, body: &str, content_type: &str, service: &str) -> Prepared {
+    let mut h = http::HeaderMap::new();
+    h.insert("host", addr.to_string().parse().unwrap_or(http::HeaderValue::from_static("x")));
+    h.insert("content-type", http::HeaderValue::from_str(content_type).unwrap_or(http::HeaderValue::from_static("x")));
+    let extra = sekisho::sigv4::sign_request(
+        "POST", path, "", &h, body.as_bytes(), KEY.0, &SecretString::from(KEY.1), None,
+        "us-east-1", service, SystemClock.now(),
+    );
+    let mut headers: Vec<(String, String)> =
+        h.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
+    headers.extend(extra);
+    Prepared { method: http::Method::POST, path: path.into(), headers, body: Bytes::from(body.to_owned()) }
+}
+
+struct Stats {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: usize,
+}
+
+async fn drive(addr: SocketAddr, reqs: Arc<Vec<Prepared>>, secs: u64, conc: usize) -> Stats {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).pool_max_idle_per_host(conc).build(connector);
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..conc {
+        let client = client.clone();
+        let reqs = reqs.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(100_000);
+            let mut errors = 0usize;
+            let mut i = w;
+            while Instant::now() < deadline {
+                let p = &reqs[i % reqs.len()];
+                i += 1;
+                let mut b = http::Request::builder().method(p.method.clone()).uri(format!("http://{addr}{}", p.path));
+                for (k, v) in &p.headers {
+                    b = b.header(k, v);
+                }
+                let Ok(req) = b.body(Full::new(p.body.clone())) else { errors += 1; continue };
+                let t = Instant::now();
+                match client.request(req).await {
+                    Ok(resp) => {
+                        let ok = resp.status().is_success();
+                        let _ = resp.into_body().collect().await;
+                        lat.push(t.elapsed());
+                        if !ok {
+                            errors += 1;
+                        }
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            all.extend(l);
+            errors += e;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    Stats { rps: all.len() as f64 / elapsed, p50: pct(0.50), p99: pct(0.99), errors }
+}
+
+async fn floor_server() -> SocketAddr {
+    let body = "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::111111111111:user/admin</Arn><UserId>AIDAEXAMPLE</UserId><Account>111111111111</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
+    let app = axum::Router::new()
+        .route("/", post(move || async move { ([("content-type", "text/xml")], body) }))
+        .route("/verify", post(move || async move { ([("content-type", "application/json")], "{}") }))
+        .route("/healthz", get(|| async { "ok" }));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic_exit(&e));
+    let addr = l.local_addr().unwrap_or_else(|e| panic_exit(&e));
+    tokio::spawn(async move { let _ = axum::serve(l, app).await; });
+    addr
+}
+
+fn panic_exit<T>(e: &dyn std::fmt::Display) -> T {
+    eprintln!("loadgen: {e}");
+    std::process::exit(1)
+}
+
+async fn sekisho_server(dir: &std::path::Path, users: usize) -> SocketAddr {
+    let boot = dir.join("iam.toml");
+    std::fs::write(&boot, bootstrap(users)).unwrap_or_else(|e| panic_exit(&e));
+    let mut cfg = Config::default();
+    cfg.store.backend = Backend::Embedded;
+    cfg.store.path = dir.join("sekisho.redb");
+    cfg.store.secret_key_path = dir.join("store.key");
+    cfg.keys.path = dir.join("keyring.json");
+    cfg.audit.sink = AuditSink::File;
+    cfg.audit.path = dir.join("audit.jsonl");
+    cfg.iam.bootstrap = Some(boot);
+    let (st, _) = sekisho::server::build(cfg, Arc::new(SystemClock)).await.unwrap_or_else(|e| panic_exit(&e));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic_exit(&e));
+    let addr = l.local_addr().unwrap_or_else(|e| panic_exit(&e));
+    tokio::spawn(async move { let _ = sekisho::http::serve(l, st, std::future::pending()).await; });
+    addr
+}
+
+fn report(name: &str, s: &Stats, floor: &Stats) {
+    println!(
+        "{name:<34} {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  errors {:>5}   ratio vs floor {:.2}x",
+        s.rps,
+        s.p50.as_secs_f64() * 1e3,
+        s.p99.as_secs_f64() * 1e3,
+        s.errors,
+        s.rps / floor.rps.max(1.0)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let a = args();
+    let dir = tempfile_dir();
+    let floor = floor_server().await;
+    let sek = sekisho_server(&dir, a.users).await;
+    let form = "application/x-www-form-urlencoded; charset=utf-8";
+    let gci = "Action=GetCallerIdentity&Version=2011-06-15";
+    let mk = |addr, path: &str, body: &str, ct: &str, svc: &str| {
+        Arc::new((0..64).map(|_| sign(addr, path, body, ct, svc)).collect::<Vec<_>>())
+    };
+    println!("{} s per run, {} connections, embedded store", a.seconds, a.concurrency);
+    let floor_stats = drive(floor, mk(floor, "/", gci, form, "sts"), a.seconds, a.concurrency).await;
+    report("floor (fixed body)", &floor_stats, &floor_stats);
+    let want = |s: &str| a.scenario == "all" || a.scenario == s;
+    if want("gci") {
+        let s = drive(sek, mk(sek, "/", gci, form, "sts"), a.seconds, a.concurrency).await;
+        report("GetCallerIdentity (AKIA)", &s, &floor_stats);
+    }
+    if want("assume") {
+        let body = "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Ftarget&RoleSessionName=bench&ExternalId=bench";
+        let s = drive(sek, mk(sek, "/", body, form, "sts"), a.seconds, a.concurrency).await;
+        report("AssumeRole (AKIA)", &s, &floor_stats);
+    }
+    if want("verify") {
+        let body = verify_body(sek).await;
+        let s = drive(sek, mk(sek, "/verify", &body, "application/json", "sts"), a.seconds, a.concurrency).await;
+        report("verify endpoint (ASIA, s3:GetObject)", &s, &floor_stats);
+    }
+    if want("iam") {
+        for (name, body) in [
+            ("IAM GetRole", "Action=GetRole&Version=2010-05-08&RoleName=target".to_owned()),
+            ("IAM ListUsers (100/page)", "Action=ListUsers&Version=2010-05-08&MaxItems=100".to_owned()),
+        ] {
+            let s = drive(sek, mk(sek, "/", &body, form, "iam"), a.seconds, a.concurrency).await;
+            report(name, &s, &floor_stats);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("sekisho-loadgen-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic_exit(&e));
+    d
+}
+
+/// Assumes the role once and builds a verification request for an S3 GET signed with the
+/// session credentials.
+async fn verify_body(sek: SocketAddr) -> String {
+    let body = "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Ftarget&RoleSessionName=bench&ExternalId=bench";
+    let p = sign(sek, "/", body, "application/x-www-form-urlencoded; charset=utf-8", "sts");
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut b = http::Request::builder().method("POST").uri(format!("http://{sek}/"));
+    for (k, v) in &p.headers {
+        b = b.header(k, v);
+    }
+    let resp = client.request(b.body(Full::new(p.body)).unwrap_or_else(|e| panic_exit(&e))).await.unwrap_or_else(|e| panic_exit(&e));
+    let xml = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap_or_else(|e| panic_exit(&e)).to_bytes()).into_owned();
+    let field = |t: &str| {
+        let open = format!("<{t}>");
+        let close = format!("</{t}>");
+        xml.split(&open).nth(1).and_then(|r| r.split(&close).next()).unwrap_or_default().to_owned()
+    };
+    let (ak, sk, tok) = (field("AccessKeyId"), field("SecretAccessKey"), field("SessionToken"));
+    let mut h = http::HeaderMap::new();
+    h.insert("host", http::HeaderValue::from_static("bench.s3.local"));
+    let signed = sekisho::sigv4::sign_request(
+        "GET", "/obj", "", &h, b"", &ak, &SecretString::new(sk), Some(&tok), "us-east-1", "s3",
+        SystemClock.now(),
+    );
+    let mut headers = vec![("host".to_owned(), "bench.s3.local".to_owned())];
+    headers.extend(signed);
+    serde_json::json!({
+        "request": { "method": "GET", "path": "/obj", "query": "", "headers": headers,
+            "payload_hash": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+        "service": "s3", "action": "s3:GetObject", "resource": "arn:aws:s3:::bench/obj",
+    })
+    .to_string()
+}
