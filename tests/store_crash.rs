@@ -5,7 +5,12 @@
 //! environment variables telling it what to write. It prints `ack <key>` only after `commit` (or
 //! `put_mark`) returned; the parent reads those lines, kills the child after a chosen number of
 //! acknowledgements (`Child::kill` sends SIGKILL on Unix), then checks the file.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
@@ -69,7 +74,11 @@ fn crash_child_writer() {
             } else {
                 let key = mark_key(round, i);
                 let now = Utc::now();
-                assert!(kv.put_mark(&key, now + chrono::Duration::days(1), now).await.unwrap());
+                assert!(
+                    kv.put_mark(&key, now + chrono::Duration::days(1), now)
+                        .await
+                        .unwrap()
+                );
                 println!("ack {key}");
             }
         }
@@ -140,7 +149,10 @@ fn run_child(db: &Path, mode: &str, round: usize, kill_after: usize) -> Vec<Stri
     }
     reader.join().unwrap();
     let status = child.wait().unwrap();
-    assert!(killed, "the child stopped before {kill_after} writes: {status:?}");
+    assert!(
+        killed,
+        "the child stopped before {kill_after} writes: {status:?}"
+    );
     assert_eq!(status.signal(), Some(9), "the child died of SIGKILL");
     acked
 }
@@ -155,20 +167,37 @@ async fn acknowledged_commits_survive_sigkill() {
         let acked = run_child(&db, "kv", round, kill_after);
         assert!(acked.len() >= kill_after);
         for (i, key) in acked.iter().enumerate() {
-            assert_eq!(key, &kv_keys(round, i).0, "acknowledgements arrive in order");
+            assert_eq!(
+                key,
+                &kv_keys(round, i).0,
+                "acknowledgements arrive in order"
+            );
         }
 
         let kv = EmbeddedKv::open(&db).expect("the killed writer's file reopens");
         for key in &acked {
-            assert!(kv.get(key).await.unwrap().is_some(), "acknowledged {key} lost");
+            assert!(
+                kv.get(key).await.unwrap().is_some(),
+                "acknowledged {key} lost"
+            );
         }
         // Consistency: batches landed whole, and in order: indexes 0..n with n = acked or
         // acked + 1 (the commit in flight at the kill may or may not have landed).
-        let a = kv.scan(&format!("r{round}/a/"), None, usize::MAX).await.unwrap();
-        let b = kv.scan(&format!("r{round}/b/"), None, usize::MAX).await.unwrap();
+        let a = kv
+            .scan(&format!("r{round}/a/"), None, usize::MAX)
+            .await
+            .unwrap();
+        let b = kv
+            .scan(&format!("r{round}/b/"), None, usize::MAX)
+            .await
+            .unwrap();
         assert_eq!(a.len(), b.len(), "a batch landed half");
         let n = a.len();
-        assert!(n == acked.len() || n == acked.len() + 1, "{n} vs {}", acked.len());
+        assert!(
+            n == acked.len() || n == acked.len() + 1,
+            "{n} vs {}",
+            acked.len()
+        );
         for (i, ((ka, va), (kb, vb))) in a.iter().zip(&b).enumerate() {
             let (want_a, want_b) = kv_keys(round, i);
             assert_eq!((ka, kb), (&want_a, &want_b), "no gap before index {i}");
@@ -178,10 +207,16 @@ async fn acknowledged_commits_survive_sigkill() {
         // Earlier rounds are untouched.
         for (r, &landed) in landed_per_round.iter().enumerate() {
             let got = kv.scan(&format!("r{r}/"), None, usize::MAX).await.unwrap();
-            assert_eq!(got.len(), 2 * landed, "round {r} intact after round {round}");
+            assert_eq!(
+                got.len(),
+                2 * landed,
+                "round {r} intact after round {round}"
+            );
         }
         // And the reopened file takes writes again.
-        kv.commit(Batch::new().put(format!("after/{round}"), vec![1])).await.unwrap();
+        kv.commit(Batch::new().put(format!("after/{round}"), vec![1]))
+            .await
+            .unwrap();
     }
 }
 

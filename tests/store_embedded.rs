@@ -25,28 +25,54 @@ async fn data_and_marks_survive_close_and_reopen() {
     let t0 = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
     {
         let kv = EmbeddedKv::open(&path).unwrap();
-        kv.commit(Batch::new().put("a/1", b"one".to_vec()).put("a/2", b"two".to_vec()))
+        kv.commit(
+            Batch::new()
+                .put("a/1", b"one".to_vec())
+                .put("a/2", b"two".to_vec()),
+        )
+        .await
+        .unwrap();
+        kv.commit(Batch::new().delete("a/2").put("b", Vec::new()))
             .await
             .unwrap();
-        kv.commit(Batch::new().delete("a/2").put("b", Vec::new())).await.unwrap();
-        assert!(kv.put_mark("nonce", t0 + chrono::Duration::hours(1), t0).await.unwrap());
+        assert!(
+            kv.put_mark("nonce", t0 + chrono::Duration::hours(1), t0)
+                .await
+                .unwrap()
+        );
         // A second handle on the same file is refused while the first is open.
         assert!(matches!(EmbeddedKv::open(&path), Err(Error::Backend(_))));
     }
     let kv = EmbeddedKv::open(&path).unwrap();
     assert_eq!(kv.get("a/1").await.unwrap().as_deref(), Some(&b"one"[..]));
-    assert_eq!(kv.get("a/2").await.unwrap(), None, "the delete persisted too");
+    assert_eq!(
+        kv.get("a/2").await.unwrap(),
+        None,
+        "the delete persisted too"
+    );
     assert_eq!(kv.get("b").await.unwrap(), Some(Vec::new()));
     let all = kv.scan("", None, 10).await.unwrap();
-    assert_eq!(all, vec![("a/1".to_owned(), b"one".to_vec()), ("b".to_owned(), Vec::new())]);
+    assert_eq!(
+        all,
+        vec![
+            ("a/1".to_owned(), b"one".to_vec()),
+            ("b".to_owned(), Vec::new())
+        ]
+    );
     assert!(
-        !kv.put_mark("nonce", t0 + chrono::Duration::hours(1), t0 + chrono::Duration::minutes(1))
-            .await
-            .unwrap(),
+        !kv.put_mark(
+            "nonce",
+            t0 + chrono::Duration::hours(1),
+            t0 + chrono::Duration::minutes(1)
+        )
+        .await
+        .unwrap(),
         "the mark persisted"
     );
     // And the reopened store still enforces checks.
-    let err = kv.commit(Batch::new().check(Check::Absent("a/1".into()))).await;
+    let err = kv
+        .commit(Batch::new().check(Check::Absent("a/1".into())))
+        .await;
     assert!(matches!(err, Err(Error::Conflict(k)) if k == "a/1"));
 }
 

@@ -38,7 +38,11 @@ async fn cleanup(url: &str, namespaces: &[&str]) {
             .await
             .unwrap();
         for chunk in keys.chunks(500) {
-            let _: i64 = redis::cmd("DEL").arg(chunk).query_async(&mut con).await.unwrap();
+            let _: i64 = redis::cmd("DEL")
+                .arg(chunk)
+                .query_async(&mut con)
+                .await
+                .unwrap();
         }
     }
 }
@@ -65,11 +69,20 @@ async fn two_nodes_share_data_and_notifications_but_not_other_namespaces() {
     let other_ns = fresh_namespace();
     let other = RedisKv::connect(&url, &other_ns).await.unwrap();
 
-    node_a.commit(Batch::new().put("k", b"v".to_vec())).await.unwrap();
+    node_a
+        .commit(Batch::new().put("k", b"v".to_vec()))
+        .await
+        .unwrap();
     assert_eq!(node_b.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
-    assert_eq!(other.get("k").await.unwrap(), None, "namespaces are isolated");
+    assert_eq!(
+        other.get("k").await.unwrap(),
+        None,
+        "namespaces are isolated"
+    );
     assert!(other.scan("", None, 10).await.unwrap().is_empty());
-    let err = node_b.commit(Batch::new().check(Check::Absent("k".into()))).await;
+    let err = node_b
+        .commit(Batch::new().check(Check::Absent("k".into())))
+        .await;
     assert!(matches!(err, Err(Error::Conflict(k)) if k == "k"));
 
     let mut rx_b = node_b.watch();
@@ -119,5 +132,8 @@ async fn watch_survives_a_dropped_pubsub_connection() {
             heard = topic == "after-reconnect";
         }
     }
-    assert!(heard, "the watcher reconnected and hears notifications again");
+    assert!(
+        heard,
+        "the watcher reconnected and hears notifications again"
+    );
 }

@@ -47,7 +47,9 @@ pub async fn run_suite(kv: Arc<dyn Kv>) {
 }
 
 async fn put(kv: &dyn Kv, key: &str, value: &[u8]) {
-    kv.commit(Batch::new().put(key, value.to_vec())).await.expect("put");
+    kv.commit(Batch::new().put(key, value.to_vec()))
+        .await
+        .expect("put");
 }
 
 async fn get(kv: &dyn Kv, key: &str) -> Option<Vec<u8>> {
@@ -76,18 +78,32 @@ async fn basics(kv: &dyn Kv, p: &str) {
     put(kv, &a, b"one").await;
     assert_eq!(get(kv, &a).await.as_deref(), Some(&b"one"[..]));
     put(kv, &a, b"two").await;
-    assert_eq!(get(kv, &a).await.as_deref(), Some(&b"two"[..]), "put overwrites");
+    assert_eq!(
+        get(kv, &a).await.as_deref(),
+        Some(&b"two"[..]),
+        "put overwrites"
+    );
 
     let empty = format!("{p}empty");
     put(kv, &empty, b"").await;
-    assert_eq!(get(kv, &empty).await, Some(Vec::new()), "empty value is not absence");
+    assert_eq!(
+        get(kv, &empty).await,
+        Some(Vec::new()),
+        "empty value is not absence"
+    );
 
     let binary = format!("{p}bin");
     let bytes: Vec<u8> = (0..=255).collect();
     put(kv, &binary, &bytes).await;
-    assert_eq!(get(kv, &binary).await, Some(bytes), "values are arbitrary bytes");
+    assert_eq!(
+        get(kv, &binary).await,
+        Some(bytes),
+        "values are arbitrary bytes"
+    );
 
-    kv.commit(Batch::new().delete(a.clone())).await.expect("delete");
+    kv.commit(Batch::new().delete(a.clone()))
+        .await
+        .expect("delete");
     assert_eq!(get(kv, &a).await, None, "deleted");
     kv.commit(Batch::new().delete(format!("{p}never")))
         .await
@@ -112,7 +128,10 @@ async fn get_many_order(kv: &dyn Kv, p: &str) {
         Some(b"3".to_vec()),
         Some(b"1".to_vec()),
     ];
-    assert_eq!(got, want, "get_many answers in request order, None for missing");
+    assert_eq!(
+        got, want,
+        "get_many answers in request order, None for missing"
+    );
     assert!(kv.get_many(&[]).await.expect("get_many([])").is_empty());
 }
 
@@ -124,13 +143,19 @@ async fn scan_boundaries(kv: &dyn Kv, p: &str) {
         put(kv, &format!("{p}{n}"), n.as_bytes()).await;
     }
     let full = |ns: &[&str]| -> Vec<String> { ns.iter().map(|n| format!("{p}{n}")).collect() };
-    let all_p = full(&["p/a", "p/ab", "p/abc", "p/b", "p/b/c", "p/b:c", "p/z", "p/é", "p/日本"]);
+    let all_p = full(&[
+        "p/a", "p/ab", "p/abc", "p/b", "p/b/c", "p/b:c", "p/z", "p/é", "p/日本",
+    ]);
 
     // Key order is bytewise: '/' (0x2f) < ':' (0x3a) < 'z' < 'é' (0xc3…) < '日' (0xe6…).
     assert_eq!(scan_keys(kv, &format!("{p}p/"), None, 100).await, all_p);
     let entries = kv.scan(&format!("{p}p/"), None, 100).await.expect("scan");
     for (k, v) in &entries {
-        assert_eq!(Some(v.as_slice()), k.strip_prefix(p).map(str::as_bytes), "scan values");
+        assert_eq!(
+            Some(v.as_slice()),
+            k.strip_prefix(p).map(str::as_bytes),
+            "scan values"
+        );
     }
     // A prefix that is a prefix of other keys and prefixes.
     assert_eq!(
@@ -159,7 +184,11 @@ async fn scan_boundaries(kv: &dyn Kv, p: &str) {
         full(&["p/日本"])
     );
     assert_eq!(scan_keys(kv, &format!("{p}p"), None, 100).await.len(), 11);
-    assert!(scan_keys(kv, &format!("{p}nothing/"), None, 100).await.is_empty());
+    assert!(
+        scan_keys(kv, &format!("{p}nothing/"), None, 100)
+            .await
+            .is_empty()
+    );
 
     // start_after exactly at a key is exclusive.
     let at = format!("{p}p/ab");
@@ -186,14 +215,32 @@ async fn scan_boundaries(kv: &dyn Kv, p: &str) {
     );
     // start_after past the prefix range, and at the last key.
     let past = format!("{p}p/c");
-    assert!(scan_keys(kv, &format!("{p}p/a"), Some(&past), 100).await.is_empty());
+    assert!(
+        scan_keys(kv, &format!("{p}p/a"), Some(&past), 100)
+            .await
+            .is_empty()
+    );
     let last = format!("{p}p/日本");
-    assert!(scan_keys(kv, &format!("{p}p/"), Some(&last), 100).await.is_empty());
+    assert!(
+        scan_keys(kv, &format!("{p}p/"), Some(&last), 100)
+            .await
+            .is_empty()
+    );
 
     // Limits.
-    assert!(scan_keys(kv, &format!("{p}p/"), None, 0).await.is_empty(), "limit 0");
-    assert_eq!(scan_keys(kv, &format!("{p}p/"), None, 1).await, full(&["p/a"]));
-    assert_eq!(scan_keys(kv, &format!("{p}p/"), None, 9).await, all_p, "limit = count");
+    assert!(
+        scan_keys(kv, &format!("{p}p/"), None, 0).await.is_empty(),
+        "limit 0"
+    );
+    assert_eq!(
+        scan_keys(kv, &format!("{p}p/"), None, 1).await,
+        full(&["p/a"])
+    );
+    assert_eq!(
+        scan_keys(kv, &format!("{p}p/"), None, 9).await,
+        all_p,
+        "limit = count"
+    );
     assert_eq!(
         scan_keys(kv, &format!("{p}p/"), None, usize::MAX).await,
         all_p,
@@ -238,7 +285,10 @@ async fn pagination(kv: &dyn Kv, base: &str) {
                 .expect("scan page");
             assert!(page.len() <= page_size, "a page never exceeds the limit");
             pages += 1;
-            assert!(pages <= PAGINATION_KEYS + 2, "pagination does not terminate");
+            assert!(
+                pages <= PAGINATION_KEYS + 2,
+                "pagination does not terminate"
+            );
             let Some((last, _)) = page.last() else { break };
             cursor = Some(last.clone());
             for (k, v) in page {
@@ -250,7 +300,11 @@ async fn pagination(kv: &dyn Kv, base: &str) {
                 seen.push(k);
             }
         }
-        assert_eq!(seen.len(), PAGINATION_KEYS, "every key once (page size {page_size})");
+        assert_eq!(
+            seen.len(),
+            PAGINATION_KEYS,
+            "every key once (page size {page_size})"
+        );
         assert!(
             seen.windows(2).all(|w| w.first() < w.get(1)),
             "strictly increasing, so no duplicates"
@@ -262,6 +316,12 @@ async fn pagination(kv: &dyn Kv, base: &str) {
     }
 }
 
+async fn assert_untouched(kv: &dyn Kv, x: &str, a: &str, b: &str) {
+    assert_eq!(get(kv, x).await.as_deref(), Some(&b"1"[..]), "x unchanged");
+    assert_eq!(get(kv, a).await, None, "a not written");
+    assert_eq!(get(kv, b).await, None, "b not written");
+}
+
 async fn batch_atomicity(kv: &dyn Kv, p: &str) {
     let x = format!("{p}x");
     let y = format!("{p}y");
@@ -270,12 +330,6 @@ async fn batch_atomicity(kv: &dyn Kv, p: &str) {
     let missing = format!("{p}missing");
     put(kv, &x, b"1").await;
     put(kv, &y, b"").await;
-
-    async fn assert_untouched(kv: &dyn Kv, x: &str, a: &str, b: &str) {
-        assert_eq!(get(kv, x).await.as_deref(), Some(&b"1"[..]), "x unchanged");
-        assert_eq!(get(kv, a).await, None, "a not written");
-        assert_eq!(get(kv, b).await, None, "b not written");
-    }
 
     // Failed Absent: puts listed before the check are not applied, nor deletes.
     let batch = Batch::new()
@@ -364,9 +418,16 @@ async fn racing_absent_commits(kv: &Arc<dyn Kv>, p: &str) {
             Err(e) => panic!("unexpected error: {e}"),
         }
     }
-    assert_eq!(winners.len(), 1, "exactly one Absent commit wins: {winners:?}");
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one Absent commit wins: {winners:?}"
+    );
     let winner = winners.first().copied().expect("one winner");
-    assert_eq!(get(kv.as_ref(), &key).await, Some(winner.to_string().into_bytes()));
+    assert_eq!(
+        get(kv.as_ref(), &key).await,
+        Some(winner.to_string().into_bytes())
+    );
     assert_eq!(
         scan_keys(kv.as_ref(), &format!("{key}/by/"), None, 100).await,
         vec![format!("{key}/by/{winner}")],
@@ -417,14 +478,19 @@ fn t(secs: i64) -> DateTime<Utc> {
 }
 
 async fn mark(kv: &dyn Kv, key: &str, expires: i64, now: i64) -> bool {
-    kv.put_mark(key, t(expires), t(now)).await.expect("put_mark")
+    kv.put_mark(key, t(expires), t(now))
+        .await
+        .expect("put_mark")
 }
 
 async fn marks(kv: &dyn Kv, p: &str) {
     let m = format!("{p}m");
     assert!(mark(kv, &m, 60, 0).await, "first mark is new");
     assert!(!mark(kv, &m, 60, 1).await, "second mark is refused");
-    assert!(!mark(kv, &m, 600, 59).await, "still refused just before expiry");
+    assert!(
+        !mark(kv, &m, 600, 59).await,
+        "still refused just before expiry"
+    );
     assert!(mark(kv, &m, 120, 60).await, "expired at exactly expires_at");
     assert!(!mark(kv, &m, 120, 61).await, "the renewed mark holds");
     assert!(mark(kv, &m, 300, 200).await, "set again long after expiry");
@@ -436,9 +502,15 @@ async fn marks(kv: &dyn Kv, p: &str) {
 
     // Marks live apart from the key/value space.
     assert_eq!(get(kv, &m).await, None, "a mark is not a key");
-    assert!(scan_keys(kv, p, None, 10).await.is_empty(), "marks do not scan");
+    assert!(
+        scan_keys(kv, p, None, 10).await.is_empty(),
+        "marks do not scan"
+    );
     put(kv, &format!("{p}kv"), b"v").await;
-    assert!(mark(kv, &format!("{p}kv"), 60, 0).await, "a key is not a mark");
+    assert!(
+        mark(kv, &format!("{p}kv"), 60, 0).await,
+        "a key is not a mark"
+    );
 }
 
 async fn racing_marks(kv: &Arc<dyn Kv>, p: &str) {

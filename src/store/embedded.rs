@@ -4,7 +4,8 @@
 //! `WriteTransaction::new` in redb 4: `durability: InternalDurability::Immediate`), documented as
 //! "guaranteed to be persistent as soon as `WriteTransaction::commit` returns": the commit
 //! fsyncs the file. We never lower it, so [`Kv::commit`] and [`Kv::put_mark`] are durable when
-//! they return; `tests/store_crash.rs` SIGKILLs a writer and checks every acknowledged write.
+//! they return (checked with strace: one `fdatasync` per commit); `tests/store_crash.rs`
+//! SIGKILLs a writer and checks every acknowledged write.
 //!
 //! Atomicity: redb serialises write transactions (one writer at a time, `begin_write` waits), so
 //! evaluating a batch's checks and applying it inside one write transaction is atomic.
@@ -211,10 +212,7 @@ impl Kv for EmbeddedKv {
             let newly_set = {
                 let mut marks = txn.open_table(MARKS).map_err(backend)?;
                 let mut expiry = txn.open_table(MARK_EXPIRY).map_err(backend)?;
-                let previous = marks
-                    .get(key.as_str())
-                    .map_err(backend)?
-                    .map(|v| v.value());
+                let previous = marks.get(key.as_str()).map_err(backend)?.map(|v| v.value());
                 if previous.is_some_and(|old| old > now_ms) {
                     false
                 } else {
@@ -236,9 +234,7 @@ impl Kv for EmbeddedKv {
                         expiry.remove((*when, k.as_str())).map_err(backend)?;
                         marks.remove(k.as_str()).map_err(backend)?;
                     }
-                    marks
-                        .insert(key.as_str(), expires_ms)
-                        .map_err(backend)?;
+                    marks.insert(key.as_str(), expires_ms).map_err(backend)?;
                     expiry
                         .insert((expires_ms, key.as_str()), ())
                         .map_err(backend)?;
@@ -299,7 +295,11 @@ mod tests {
         }
         // Renewing a live mark's key after expiry must not leave a stale index entry.
         assert!(kv.put_mark("m0", t(20), t(10)).await.unwrap());
-        assert_eq!(mark_count(&kv), (10, 10), "one step purges PURGE_BATCH marks");
+        assert_eq!(
+            mark_count(&kv),
+            (10, 10),
+            "one step purges PURGE_BATCH marks"
+        );
         assert!(kv.put_mark("other", t(100), t(11)).await.unwrap());
         assert_eq!(mark_count(&kv), (2, 2), "m0 (t=20) and other remain");
         assert!(!kv.put_mark("m0", t(30), t(19)).await.unwrap());

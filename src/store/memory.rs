@@ -201,11 +201,19 @@ mod tests {
         let t0 = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
         for i in 0..10 {
             let key = format!("m{i}");
-            assert!(kv.put_mark(&key, t0 + chrono::Duration::seconds(10), t0).await.unwrap());
+            assert!(
+                kv.put_mark(&key, t0 + chrono::Duration::seconds(10), t0)
+                    .await
+                    .unwrap()
+            );
         }
         assert_eq!(kv.lock().marks.len(), 10);
         let later = t0 + chrono::Duration::seconds(11);
-        assert!(kv.put_mark("other", later + chrono::Duration::seconds(1), later).await.unwrap());
+        assert!(
+            kv.put_mark("other", later + chrono::Duration::seconds(1), later)
+                .await
+                .unwrap()
+        );
         let state = kv.lock();
         assert_eq!(state.marks.len(), 1, "the 10 expired marks are gone");
         assert_eq!(state.expiries.len(), 1);

@@ -408,7 +408,10 @@ mod tests {
     #[test]
     fn lex_bounds_cover_exactly_the_prefix() {
         assert_eq!(lex_bounds("", None), (b"[".to_vec(), b"+".to_vec()));
-        assert_eq!(lex_bounds("a/", None), (b"[a/".to_vec(), b"(a/\xff".to_vec()));
+        assert_eq!(
+            lex_bounds("a/", None),
+            (b"[a/".to_vec(), b"(a/\xff".to_vec())
+        );
         assert_eq!(lex_bounds("a/", Some("a/b")).0, b"(a/b".to_vec());
         assert_eq!(lex_bounds("a/", Some("a/")).0, b"(a/".to_vec());
         assert_eq!(lex_bounds("a/", Some("0")).0, b"[a/".to_vec());
