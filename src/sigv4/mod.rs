@@ -72,7 +72,7 @@ pub struct CredentialScope {
 pub struct ParsedAuth {
     /// Header or presigned form.
     pub form: AuthForm,
-    /// The access key id (well formed: 16–128 ASCII letters and digits).
+    /// The access key id (well formed: 1–128 ASCII letters, digits and `_`).
     pub access_key_id: String,
     /// The credential scope.
     pub scope: CredentialScope,

@@ -645,7 +645,12 @@ fn malformed_authorization_headers() {
         assert_eq!(e.status(), 400);
     }
     // Malformed key id.
-    for akid in ["AKIA", "AKIA_IOSFODNN7EXAMPLE", &"A".repeat(129)] {
+    for akid in [
+        "",
+        "AKIA-IOSFODNN7EXAMPLE",
+        "AKIAIOSFODNN7EXAMPLÉ",
+        &"A".repeat(129),
+    ] {
         let mut h = signed_post(t0(), "us-east-1", "sts", None);
         set_auth(&mut h, &good.replace(AKID, akid));
         let e = parse(&req(&h, "", BODY)).unwrap_err();
