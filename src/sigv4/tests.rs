@@ -644,7 +644,7 @@ fn malformed_authorization_headers() {
     for akid in [
         "",
         "AKIA-IOSFODNN7EXAMPLE",
-        "AKIAIOSFODNN7EXAMPLÉ",
+        "AKIA.IOSFODNN7EXAMPLE",
         &"A".repeat(129),
     ] {
         let mut h = signed_post(t0(), "us-east-1", "sts", None);
