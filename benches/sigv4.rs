@@ -67,6 +67,7 @@ fn typical_sts_post(c: &mut Criterion) {
         query: "",
         headers: &headers,
         body,
+        payload_hash: None,
     };
     let auth = sigv4::parse(&req).unwrap().unwrap();
     assert_eq!(auth.signed_headers.len(), 6);

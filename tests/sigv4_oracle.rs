@@ -205,6 +205,7 @@ impl Received {
             query: &self.query,
             headers: &self.headers,
             body: &self.body,
+            payload_hash: None,
         }
     }
 }

@@ -51,6 +51,7 @@ impl RawRequest {
             query: &self.query,
             headers: &self.headers,
             body: &self.body,
+            payload_hash: None,
         }
     }
 }

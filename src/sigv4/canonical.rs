@@ -44,7 +44,7 @@ pub fn canonical_request(
         req.query,
         form == AuthForm::Presigned,
         &lines,
-        &sha256_hex(req.body),
+        &req.body_hash(),
     ))
 }
 

@@ -43,6 +43,18 @@ pub struct RequestParts<'a> {
     pub headers: &'a http::HeaderMap,
     /// The (size-limited) body.
     pub body: &'a [u8],
+    /// The payload hash when the body itself is not at hand (a resource server asking
+    /// `/verify` sends the hash, or `UNSIGNED-PAYLOAD` where its service allows it). `None`:
+    /// hash `body`.
+    pub payload_hash: Option<&'a str>,
+}
+
+impl RequestParts<'_> {
+    /// The payload line of the canonical request.
+    #[must_use]
+    pub fn body_hash(&self) -> String {
+        self.payload_hash.map_or_else(|| sha256_hex(self.body), str::to_owned)
+    }
 }
 
 /// Where the authentication was found.
@@ -159,7 +171,7 @@ pub fn check_request(
     }
     let mut content = req.headers.get_all("x-amz-content-sha256").iter();
     if let Some(claimed) = content.next() {
-        let body_hash = sha256_hex(req.body);
+        let body_hash = req.body_hash();
         if content.next().is_some() || claimed.as_bytes() != body_hash.as_bytes() {
             return Err(Error::SignatureDoesNotMatch(
                 "The provided 'x-amz-content-sha256' header does not match what was computed."

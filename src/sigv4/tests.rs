@@ -70,6 +70,7 @@ fn req<'a>(h: &'a HeaderMap, query: &'a str, body: &'a [u8]) -> RequestParts<'a>
         query,
         headers: h,
         body,
+        payload_hash: None,
     }
 }
 
@@ -458,6 +459,7 @@ fn get<'a>(h: &'a HeaderMap, query: &'a str) -> RequestParts<'a> {
         query,
         headers: h,
         body: b"",
+        payload_hash: None,
     }
 }
 
