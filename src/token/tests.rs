@@ -1,6 +1,6 @@
 //! Module-level tests: minting, size budgets, tamper detection, rotation, the key-ring file.
 
-#![expect(clippy::unwrap_used, reason = "tests")]
+#![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
