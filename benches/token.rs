@@ -1,5 +1,8 @@
 //! Session-token benchmarks: seal and open, for typical claims and with a 2 KB session policy.
-#![expect(missing_docs, reason = "criterion_group! generates an undocumented pub fn")]
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
 
 use std::hint::black_box;
 
