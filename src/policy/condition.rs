@@ -4,14 +4,15 @@
 //! values for one key are ORed; a negated operator is the negation of its positive twin, so its
 //! values act as NOR. Missing keys: positive operators are false, negated operators true,
 //! `…IfExists` true, `Null:true` true. `ForAllValues:` is true for an empty or missing set;
-//! `ForAnyValue:` is false for one (unless `…IfExists`).
+//! `ForAnyValue:` is false for one (unless `…IfExists`). A multi-valued key under an operator
+//! without a set qualifier never matches (positive false, negated true), as the IAM simulator does.
 
 use std::net::IpAddr;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use ipnet::IpNet;
 
-use super::context::Env;
+use super::context::{Env, Vals};
 use super::error::PolicyError;
 use super::matcher::{ArnPattern, Glob, Syntax};
 
@@ -282,8 +283,11 @@ impl CondEntry {
         match (self.op.set, req) {
             // Missing key, single-valued form: IfExists → true; else positive false, negated true.
             (SetOp::None, None) => self.op.if_exists || negated,
-            // Present: positive = any request value matches any policy value; negated = none does.
-            (SetOp::None, Some(vals)) => vals.iter().any(|v| self.positive(v, env)) != negated,
+            // A single value: positive = it matches some policy value; negated = it matches none.
+            (SetOp::None, Some(Vals::One(v))) => self.positive(v, env) != negated,
+            // A multi-valued key under a single-valued operator never matches (the IAM
+            // simulator's behaviour, even for a one-element list): positive false, negated true.
+            (SetOp::None, Some(Vals::Many(_))) => negated,
             // ForAnyValue on an empty/missing set is false (IfExists makes it true).
             (SetOp::ForAnyValue, None) => self.op.if_exists,
             (SetOp::ForAnyValue, Some(vals)) => vals.iter().any(verdict),

@@ -71,7 +71,8 @@ impl Context {
         self.map.insert(key.to_lowercase(), ContextValue::Single(v.into()));
     }
 
-    /// Sets a multi-valued key.
+    /// Sets a multi-valued key. Only `ForAllValues:`/`ForAnyValue:` operators look inside it;
+    /// single-valued operators never match a multi-valued key (even a one-element list).
     pub fn set_multi(&mut self, key: &str, vs: Vec<String>) {
         self.map.insert(key.to_lowercase(), ContextValue::Multi(vs));
     }
