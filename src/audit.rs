@@ -57,20 +57,22 @@ impl Auditor {
             }
         };
         let (tx, mut rx) = mpsc::channel::<String>(8192);
-        std::thread::Builder::new().name("sekisho-audit".into()).spawn(move || {
-            while let Some(line) = rx.blocking_recv() {
-                let mut ok = writeln!(out, "{line}").is_ok();
-                // Drain what is queued, then flush once.
-                while let Ok(line) = rx.try_recv() {
-                    ok &= writeln!(out, "{line}").is_ok();
+        std::thread::Builder::new()
+            .name("sekisho-audit".into())
+            .spawn(move || {
+                while let Some(line) = rx.blocking_recv() {
+                    let mut ok = writeln!(out, "{line}").is_ok();
+                    // Drain what is queued, then flush once.
+                    while let Ok(line) = rx.try_recv() {
+                        ok &= writeln!(out, "{line}").is_ok();
+                    }
+                    ok &= out.flush().is_ok();
+                    if !ok {
+                        tracing::error!("audit sink write failed; refusing further requests");
+                        break;
+                    }
                 }
-                ok &= out.flush().is_ok();
-                if !ok {
-                    tracing::error!("audit sink write failed; refusing further requests");
-                    break;
-                }
-            }
-        })?;
+            })?;
         Ok(Self { tx: Some(tx) })
     }
 
@@ -83,7 +85,9 @@ impl Auditor {
     /// Records an event.
     pub async fn record(&self, event: Value) -> Result<(), AuditUnavailable> {
         let Some(tx) = &self.tx else { return Ok(()) };
-        tx.send(event.to_string()).await.map_err(|_| AuditUnavailable)
+        tx.send(event.to_string())
+            .await
+            .map_err(|_| AuditUnavailable)
     }
 }
 
@@ -107,8 +111,15 @@ pub fn request_parameters<'a>(params: impl Iterator<Item = (&'a str, &'a str)>) 
             continue;
         }
         let base = k.split('.').next().unwrap_or(k);
-        let value = if SECRET_PARAMS.contains(&base) { HIDDEN } else { v };
-        m.insert(crate::wire::params::lower_camel(k), Value::String(value.to_owned()));
+        let value = if SECRET_PARAMS.contains(&base) {
+            HIDDEN
+        } else {
+            v
+        };
+        m.insert(
+            crate::wire::params::lower_camel(k),
+            Value::String(value.to_owned()),
+        );
     }
     Value::Object(m)
 }

@@ -5,6 +5,11 @@
 //! Order (s3s): parse → stateless checks (scope, skew, expiry) → key lookup → signature →
 //! expiry/revocation. Every failure means deny.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "serde_json objects built here are always objects; IndexMut cannot panic on them"
+)]
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -147,7 +152,11 @@ pub async fn authenticate(
         st.revocations.check(&claims)?;
         let user_id = match claims.kind {
             SessionKind::FederatedUser => {
-                format!("{}:{}", claims.account, claims.session_name.clone().unwrap_or_default())
+                format!(
+                    "{}:{}",
+                    claims.account,
+                    claims.session_name.clone().unwrap_or_default()
+                )
             }
             SessionKind::UserSession => claims.principal_id.clone(),
             _ => format!(
@@ -168,7 +177,9 @@ pub async fn authenticate(
     }
 
     if auth.security_token.is_some() {
-        return Err(ApiError::invalid_token().with_detail("session token sent with a long-term key"));
+        return Err(
+            ApiError::invalid_token().with_detail("session token sent with a long-term key")
+        );
     }
     let (key, secret) = st
         .iam
@@ -206,7 +217,11 @@ pub async fn authenticate(
     };
     if st.should_record_use(&key_id) {
         let st = st.clone();
-        let used = LastUsed { date: now, service: service.to_owned(), region };
+        let used = LastUsed {
+            date: now,
+            service: service.to_owned(),
+            region,
+        };
         tokio::spawn(async move {
             if let Err(e) = st.iam.record_key_use(&key_id, &used).await {
                 tracing::warn!(error = %e, "recording key last use failed");
@@ -219,7 +234,10 @@ pub async fn authenticate(
 /// Refuses anonymous callers.
 pub fn require(caller: Option<&Caller>) -> Result<&Caller, ApiError> {
     caller.ok_or_else(|| {
-        ApiError::new(Code::MissingAuthenticationToken, "Request is missing Authentication Token")
+        ApiError::new(
+            Code::MissingAuthenticationToken,
+            "Request is missing Authentication Token",
+        )
     })
 }
 

@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 use crate::authn::{Caller, Principal};
 use crate::error::ApiError;
 use crate::iam::model::Tag;
-use crate::policy::{self, Context, Decision, Effect, Policy, PolicyId, PolicyKind, PolicySet, Request, RequestPrincipal};
+use crate::policy::{
+    self, Context, Decision, Effect, Policy, PolicyId, PolicyKind, PolicySet, Request,
+    RequestPrincipal,
+};
 use crate::state::AppState;
 use crate::token::SessionKind;
 
@@ -60,7 +63,8 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
                         // Root's session: root permissions.
                     } else {
                         let u = iam.user_by_id(&c.principal_id).await?.ok_or_else(|| {
-                            ApiError::invalid_token().with_detail("the session's user no longer exists")
+                            ApiError::invalid_token()
+                                .with_detail("the session's user no longer exists")
                         })?;
                         out.identity = iam.user_policies(&u).await?;
                         out.boundary = iam.boundary(u.permissions_boundary.as_deref()).await?;
@@ -79,7 +83,10 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
             // Session tags override entity tags with the same key (case-insensitive).
             for (k, v) in &c.tags {
                 out.tags.retain(|t| !t.key.eq_ignore_ascii_case(k));
-                out.tags.push(Tag { key: k.clone(), value: v.clone() });
+                out.tags.push(Tag {
+                    key: k.clone(),
+                    value: v.clone(),
+                });
             }
             let has_session_policy =
                 c.session_policy.is_some() || !c.session_policy_arns.is_empty();
@@ -93,12 +100,17 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
             for arn in &c.session_policy_arns {
                 match iam.boundary(Some(arn)).await? {
                     Some(p) => out.session.push(p),
-                    None => out.session.push((PolicyId(arn.clone()), crate::iam::repo::allow_nothing()?)),
+                    None => out
+                        .session
+                        .push((PolicyId(arn.clone()), crate::iam::repo::allow_nothing()?)),
                 }
             }
             // GetFederationToken without a policy: no permissions (AWS).
             if c.kind == SessionKind::FederatedUser && !has_session_policy {
-                out.session.push((PolicyId("session".into()), crate::iam::repo::allow_nothing()?));
+                out.session.push((
+                    PolicyId("session".into()),
+                    crate::iam::repo::allow_nothing()?,
+                ));
             }
             Ok(out)
         }
@@ -111,9 +123,11 @@ pub fn request_principal(caller: &Caller) -> RequestPrincipal {
     let (principal_arn, unique_id, federated_provider) = match &caller.principal {
         Principal::Root => (caller.arn.clone(), None, None),
         Principal::User(u) => (u.arn.clone(), Some(u.id.clone()), None),
-        Principal::Session(c) => {
-            (c.principal_arn.clone(), Some(c.principal_id.clone()), c.federated_provider.clone())
-        }
+        Principal::Session(c) => (
+            c.principal_arn.clone(),
+            Some(c.principal_id.clone()),
+            c.federated_provider.clone(),
+        ),
     };
     RequestPrincipal {
         arn: caller.arn.clone(),
@@ -121,7 +135,9 @@ pub fn request_principal(caller: &Caller) -> RequestPrincipal {
         account: caller.account.clone(),
         unique_id,
         is_root: matches!(caller.principal, Principal::Root)
-            || caller.session().is_some_and(|c| c.principal_id == c.account),
+            || caller
+                .session()
+                .is_some_and(|c| c.principal_id == c.account),
         federated_provider,
         service: None,
     }
@@ -131,7 +147,10 @@ pub fn request_principal(caller: &Caller) -> RequestPrincipal {
 #[must_use]
 pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
     let mut ctx = Context::new();
-    ctx.set("aws:CurrentTime", env.now.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    ctx.set(
+        "aws:CurrentTime",
+        env.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    );
     ctx.set("aws:EpochTime", env.now.timestamp().to_string());
     ctx.set("aws:SourceIp", env.source_ip.clone());
     ctx.set("aws:SecureTransport", env.secure.to_string());
@@ -159,9 +178,15 @@ pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
             }
         }
         ctx.set("aws:TokenIssueTime", fmt_time(c.issued_at));
-        ctx.set("aws:MultiFactorAuthPresent", c.mfa_auth_time.is_some().to_string());
+        ctx.set(
+            "aws:MultiFactorAuthPresent",
+            c.mfa_auth_time.is_some().to_string(),
+        );
         if let Some(t) = c.mfa_auth_time {
-            ctx.set("aws:MultiFactorAuthAge", (env.now.timestamp() - t).max(0).to_string());
+            ctx.set(
+                "aws:MultiFactorAuthAge",
+                (env.now.timestamp() - t).max(0).to_string(),
+            );
         }
         if let Some(s) = &c.source_identity {
             ctx.set("aws:SourceIdentity", s.clone());
@@ -177,7 +202,10 @@ pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
 }
 
 fn fmt_time(t: i64) -> String {
-    DateTime::from_timestamp(t, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// A request to authorize.
@@ -206,10 +234,25 @@ pub fn decide(caller: &Caller, pols: &CallerPolicies, ask: &Ask<'_>, ctx: Contex
         context: ctx,
     };
     let set = PolicySet {
-        identity: pols.identity.iter().map(|(id, p)| (id.clone(), p.as_ref())).collect(),
-        resource: ask.resource_policy.as_ref().map(|(id, p)| (id.clone(), p.as_ref())),
-        boundary: pols.boundary.iter().map(|(id, p)| (id.clone(), p.as_ref())).collect(),
-        session: pols.session.iter().map(|(id, p)| (id.clone(), p.as_ref())).collect(),
+        identity: pols
+            .identity
+            .iter()
+            .map(|(id, p)| (id.clone(), p.as_ref()))
+            .collect(),
+        resource: ask
+            .resource_policy
+            .as_ref()
+            .map(|(id, p)| (id.clone(), p.as_ref())),
+        boundary: pols
+            .boundary
+            .iter()
+            .map(|(id, p)| (id.clone(), p.as_ref()))
+            .collect(),
+        session: pols
+            .session
+            .iter()
+            .map(|(id, p)| (id.clone(), p.as_ref()))
+            .collect(),
         require_resource_allow: ask.require_resource_allow,
     };
     policy::evaluate(&req, &set)

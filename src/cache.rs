@@ -18,10 +18,13 @@ use crate::store::{Batch, Error, Kv};
 
 const TOPIC_PREFIX: &str = "kv:";
 
+/// A cached answer (`None`: the key is absent) and when it was read.
+type Entry = (Option<Vec<u8>>, Instant);
+
 /// The caching wrapper.
 pub struct CachedKv {
     inner: Arc<dyn Kv>,
-    entries: RwLock<HashMap<String, (Option<Vec<u8>>, Instant)>>,
+    entries: RwLock<HashMap<String, Entry>>,
     // Bumped by every invalidation; a read that started before a bump does not fill the cache.
     epoch: AtomicU64,
     ttl: Duration,
@@ -70,12 +73,17 @@ impl CachedKv {
     /// Drops everything.
     pub fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.entries.write().unwrap_or_else(PoisonError::into_inner).clear();
+        self.entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     fn lookup(&self, key: &str) -> Option<Option<Vec<u8>>> {
         let map = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+        map.get(key)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(v, _)| v.clone())
     }
 
     fn fill(&self, epoch: u64, key: &str, value: Option<Vec<u8>>) {
@@ -134,13 +142,20 @@ impl Kv for CachedKv {
     }
 
     async fn commit(&self, batch: Batch) -> Result<(), Error> {
-        let touched: Vec<String> =
-            batch.puts.iter().map(|(k, _)| k.clone()).chain(batch.deletes.iter().cloned()).collect();
+        let touched: Vec<String> = batch
+            .puts
+            .iter()
+            .map(|(k, _)| k.clone())
+            .chain(batch.deletes.iter().cloned())
+            .collect();
         let res = self.inner.commit(batch).await;
         self.invalidate(touched.iter().map(String::as_str));
         if res.is_ok() && !touched.is_empty() {
             // Best effort: the TTL bounds staleness if the notification is lost.
-            if let Err(e) = self.inner.notify(&format!("{TOPIC_PREFIX}{}", touched.join("\n"))).await
+            if let Err(e) = self
+                .inner
+                .notify(&format!("{TOPIC_PREFIX}{}", touched.join("\n")))
+                .await
             {
                 tracing::warn!(error = %e, "cache invalidation notify failed");
             }

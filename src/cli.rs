@@ -46,7 +46,9 @@ pub fn revoke_params(a: &RevokeArgs) -> Result<Vec<(String, String)>, String> {
         (None, None, Some(acct), false, None) => ("account", acct.clone()),
         (None, None, None, true, None) => ("all", String::new()),
         (None, None, None, false, Some(k)) => ("access-key", k.clone()),
-        _ => return Err("give exactly one of --role, --user, --account, --all, --access-key".into()),
+        _ => {
+            return Err("give exactly one of --role, --user, --account, --all, --access-key".into());
+        }
     };
     let mut p = vec![
         ("Action".to_owned(), "RevokeSessions".to_owned()),
@@ -70,9 +72,16 @@ pub async fn signed_post(
     secret: &SecretString,
     token: Option<&str>,
 ) -> Result<(u16, String), String> {
-    let uri: http::Uri = endpoint.parse().map_err(|e| format!("endpoint {endpoint}: {e}"))?;
-    let host = uri.authority().map(ToString::to_string).ok_or("endpoint has no host")?;
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|e| format!("endpoint {endpoint}: {e}"))?;
+    let host = uri
+        .authority()
+        .map(ToString::to_string)
+        .ok_or("endpoint has no host")?;
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
     let mut headers = http::HeaderMap::new();
     headers.insert("host", host.parse().map_err(|_| "bad host")?);
     headers.insert(
@@ -81,7 +90,17 @@ pub async fn signed_post(
     );
     let now = SystemClock.now();
     let extra = crate::sigv4::sign_request(
-        "POST", "/", "", &headers, body.as_bytes(), key_id, secret, token, region, service, now,
+        "POST",
+        "/",
+        "",
+        &headers,
+        body.as_bytes(),
+        key_id,
+        secret,
+        token,
+        region,
+        service,
+        now,
     );
     let mut req = http::Request::builder().method("POST").uri(&uri);
     for (k, v) in headers.iter() {
@@ -90,11 +109,21 @@ pub async fn signed_post(
     for (k, v) in extra {
         req = req.header(k, v);
     }
-    let req = req.body(Full::new(bytes::Bytes::from(body))).map_err(|e| e.to_string())?;
+    let req = req
+        .body(Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
     let client = Client::builder(TokioExecutor::new()).build_http();
-    let resp = client.request(req).await.map_err(|e| format!("{endpoint}: {e}"))?;
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| format!("{endpoint}: {e}"))?;
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
@@ -106,9 +135,16 @@ pub async fn revoke(a: RevokeArgs) -> Result<(), String> {
         std::env::var("AWS_SECRET_ACCESS_KEY").map_err(|_| "AWS_SECRET_ACCESS_KEY is not set")?,
     );
     let token = std::env::var("AWS_SESSION_TOKEN").ok();
-    let (status, body) =
-        signed_post(&a.endpoint_url, &a.region, "iam", &params, &key_id, &secret, token.as_deref())
-            .await?;
+    let (status, body) = signed_post(
+        &a.endpoint_url,
+        &a.region,
+        "iam",
+        &params,
+        &key_id,
+        &secret,
+        token.as_deref(),
+    )
+    .await?;
     if status == 200 {
         println!("{body}");
         Ok(())

@@ -91,7 +91,9 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { clock_skew_seconds: 900 }
+        Self {
+            clock_skew_seconds: 900,
+        }
     }
 }
 
@@ -173,7 +175,10 @@ pub struct KeysConfig {
 
 impl Default for KeysConfig {
     fn default() -> Self {
-        Self { path: "var/keyring.json".into(), retain_hours: 36 }
+        Self {
+            path: "var/keyring.json".into(),
+            retain_hours: 36,
+        }
     }
 }
 
@@ -202,7 +207,10 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { sink: AuditSink::File, path: "var/audit.jsonl".into() }
+        Self {
+            sink: AuditSink::File,
+            path: "var/audit.jsonl".into(),
+        }
     }
 }
 
@@ -230,7 +238,10 @@ pub struct RevocationConfig {
 
 impl Default for RevocationConfig {
     fn default() -> Self {
-        Self { refresh_seconds: 5, max_staleness_seconds: 60 }
+        Self {
+            refresh_seconds: 5,
+            max_staleness_seconds: 60,
+        }
     }
 }
 
@@ -246,7 +257,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: "text".into(), level: "info".into() }
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -284,8 +298,10 @@ pub enum ConfigError {
 impl Config {
     /// Reads, parses and checks a config file; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut cfg = Self::parse(&text, path)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         cfg.resolve_paths(&base);
@@ -294,8 +310,10 @@ impl Config {
 
     /// Parses and checks config text.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let cfg: Self = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let cfg: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         cfg.check(path)?;
         Ok(cfg)
     }
@@ -310,13 +328,19 @@ impl Config {
             return Err(bad("auth.clock_skew_seconds", "must be between 0 and 900"));
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.server.max_body_bytes) {
-            return Err(bad("server.max_body_bytes", "must be between 1024 and 16777216"));
+            return Err(bad(
+                "server.max_body_bytes",
+                "must be between 1024 and 16777216",
+            ));
         }
         if self.server.max_concurrent_requests == 0 {
             return Err(bad("server.max_concurrent_requests", "must be at least 1"));
         }
         if !(1..=600).contains(&self.server.request_timeout_seconds) {
-            return Err(bad("server.request_timeout_seconds", "must be between 1 and 600"));
+            return Err(bad(
+                "server.request_timeout_seconds",
+                "must be between 1 and 600",
+            ));
         }
         if !["aws", "aws-cn", "aws-us-gov"].contains(&self.server.partition.as_str()) {
             return Err(bad("server.partition", "must be aws, aws-cn or aws-us-gov"));
@@ -324,27 +348,45 @@ impl Config {
         if !self.server.public_url.starts_with("http://")
             && !self.server.public_url.starts_with("https://")
         {
-            return Err(bad("server.public_url", "must start with http:// or https://"));
+            return Err(bad(
+                "server.public_url",
+                "must start with http:// or https://",
+            ));
         }
         for r in &self.server.regions {
             if !is_valid_region(r) {
-                return Err(bad("server.regions", &format!("'{r}' is not a valid region name")));
+                return Err(bad(
+                    "server.regions",
+                    &format!("'{r}' is not a valid region name"),
+                ));
             }
         }
         if !(2048..=65536).contains(&self.sessions.max_token_bytes) {
-            return Err(bad("sessions.max_token_bytes", "must be between 2048 and 65536"));
+            return Err(bad(
+                "sessions.max_token_bytes",
+                "must be between 2048 and 65536",
+            ));
         }
         if !(900..=129_600).contains(&self.sessions.get_session_token_default_seconds) {
-            return Err(bad("sessions.get_session_token_default_seconds", "must be 900..=129600"));
+            return Err(bad(
+                "sessions.get_session_token_default_seconds",
+                "must be 900..=129600",
+            ));
         }
         if !(900..=43_200).contains(&self.sessions.assume_role_default_seconds) {
-            return Err(bad("sessions.assume_role_default_seconds", "must be 900..=43200"));
+            return Err(bad(
+                "sessions.assume_role_default_seconds",
+                "must be 900..=43200",
+            ));
         }
         if !(1..=168).contains(&self.keys.retain_hours) {
             return Err(bad("keys.retain_hours", "must be between 1 and 168"));
         }
         if self.revocation.refresh_seconds == 0 || self.revocation.refresh_seconds > 3600 {
-            return Err(bad("revocation.refresh_seconds", "must be between 1 and 3600"));
+            return Err(bad(
+                "revocation.refresh_seconds",
+                "must be between 1 and 3600",
+            ));
         }
         if self.revocation.max_staleness_seconds < self.revocation.refresh_seconds {
             return Err(bad(
@@ -388,7 +430,8 @@ pub fn is_valid_region(r: &str) -> bool {
         && r.len() <= 32
         && r.starts_with(|c: char| c.is_ascii_lowercase())
         && !r.ends_with('-')
-        && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && r.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 #[cfg(test)]
@@ -411,13 +454,16 @@ mod tests {
 
     #[test]
     fn bad_value_is_named() {
-        let e = Config::parse("[auth]\nclock_skew_seconds = 5000\n", Path::new("x.toml"))
-            .unwrap_err();
+        let e =
+            Config::parse("[auth]\nclock_skew_seconds = 5000\n", Path::new("x.toml")).unwrap_err();
         assert!(e.to_string().contains("auth.clock_skew_seconds"), "{e}");
         let e = Config::parse("[store]\nbackend = \"mysql\"\n", Path::new("x.toml")).unwrap_err();
         assert!(e.to_string().contains("backend"), "{e}");
-        let e = Config::parse("[server]\nregions = [\"Not A Region\"]\n", Path::new("x.toml"))
-            .unwrap_err();
+        let e = Config::parse(
+            "[server]\nregions = [\"Not A Region\"]\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("server.regions"), "{e}");
     }
 

@@ -160,7 +160,11 @@ impl Code {
     /// `Sender` for 4xx, `Receiver` for 5xx.
     #[must_use]
     pub fn fault(self) -> &'static str {
-        if self.status() >= 500 { "Receiver" } else { "Sender" }
+        if self.status() >= 500 {
+            "Receiver"
+        } else {
+            "Sender"
+        }
     }
 }
 
@@ -180,7 +184,11 @@ impl ApiError {
     /// An error with a message.
     #[must_use]
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), detail: None }
+        Self {
+            code,
+            message: message.into(),
+            detail: None,
+        }
     }
 
     /// Adds an operator-side detail.
@@ -205,8 +213,11 @@ impl ApiError {
     /// `InternalFailure`; the cause goes to the detail, the client sees a fixed text.
     #[must_use]
     pub fn internal(cause: impl fmt::Display) -> Self {
-        Self::new(Code::InternalFailure, "We encountered an internal error. Please try again.")
-            .with_detail(cause.to_string())
+        Self::new(
+            Code::InternalFailure,
+            "We encountered an internal error. Please try again.",
+        )
+        .with_detail(cause.to_string())
     }
 
     /// The standard "security token is invalid" answer.
@@ -221,7 +232,10 @@ impl ApiError {
     /// The standard "security token is expired" answer.
     #[must_use]
     pub fn expired_token() -> Self {
-        Self::new(Code::ExpiredToken, "The security token included in the request is expired")
+        Self::new(
+            Code::ExpiredToken,
+            "The security token included in the request is expired",
+        )
     }
 }
 
@@ -242,10 +256,11 @@ impl From<crate::store::Error> for ApiError {
                  submitted simultaneously. Wait a few minutes and submit your request again.",
             )
             .with_detail(e.to_string()),
-            crate::store::Error::Backend(_) => {
-                Self::new(Code::ServiceUnavailable, "Service is unavailable. Please retry.")
-                    .with_detail(e.to_string())
-            }
+            crate::store::Error::Backend(_) => Self::new(
+                Code::ServiceUnavailable,
+                "Service is unavailable. Please retry.",
+            )
+            .with_detail(e.to_string()),
             crate::store::Error::Corrupt { .. } => Self::internal(e),
         }
     }
@@ -265,6 +280,9 @@ mod tests {
         assert_eq!(Code::EntityAlreadyExists.status(), 409);
         assert_eq!(Code::InternalFailure.fault(), "Receiver");
         assert_eq!(Code::ValidationError.fault(), "Sender");
-        assert_eq!(Code::IdpCommunicationError.as_str(), "IDPCommunicationError");
+        assert_eq!(
+            Code::IdpCommunicationError.as_str(),
+            "IDPCommunicationError"
+        );
     }
 }

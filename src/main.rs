@@ -90,7 +90,10 @@ enum PolicyCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sekisho: cannot start the runtime: {e}");
@@ -123,13 +126,18 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{}: ok", file.display());
             Ok(())
         }
-        Cmd::Keys { cmd: KeysCmd::Rotate { config } } => {
+        Cmd::Keys {
+            cmd: KeysCmd::Rotate { config },
+        } => {
             let cfg = Config::load(&config).map_err(|e| e.to_string())?;
             let retain = chrono::Duration::hours(cfg.keys.retain_hours);
             let ring = sekisho::token::KeyRing::rotate(&cfg.keys.path, SystemClock.now(), retain)
                 .map_err(|e| format!("key ring {}: {e}", cfg.keys.path.display()))?;
             drop(ring);
-            println!("rotated the key ring in {}; running servers reload it within seconds", cfg.keys.path.display());
+            println!(
+                "rotated the key ring in {}; running servers reload it within seconds",
+                cfg.keys.path.display()
+            );
             Ok(())
         }
         Cmd::Revoke(args) => sekisho::cli::revoke(args).await,
@@ -153,7 +161,12 @@ fn policy(cmd: PolicyCmd) -> Result<(), String> {
             cli::check(&read(&file)?, kind)?
         }
         PolicyCmd::Summary { file, catalogue } => cli::summary(&read(&file)?, &catalogue)?,
-        PolicyCmd::Simulate { policies, action, resource, context } => {
+        PolicyCmd::Simulate {
+            policies,
+            action,
+            resource,
+            context,
+        } => {
             let texts = policies.iter().map(read).collect::<Result<Vec<_>, _>>()?;
             let pairs = context
                 .iter()
@@ -179,8 +192,13 @@ async fn serve(config: PathBuf) -> Result<(), String> {
     let clock: Arc<dyn Clock> = if offset == 0 {
         Arc::new(SystemClock)
     } else {
-        tracing::warn!(offset, "testing.insecure_clock_offset_seconds is set: the clock is skewed");
-        Arc::new(sekisho::clock::OffsetClock(chrono::Duration::seconds(offset)))
+        tracing::warn!(
+            offset,
+            "testing.insecure_clock_offset_seconds is set: the clock is skewed"
+        );
+        Arc::new(sekisho::clock::OffsetClock(chrono::Duration::seconds(
+            offset,
+        )))
     };
     let (st, applied) = sekisho::server::build(cfg, clock).await?;
     for c in &applied.changed {
@@ -190,8 +208,9 @@ async fn serve(config: PathBuf) -> Result<(), String> {
         // Printed once, on the console only (never logged): the operator must save it now.
         println!("generated access key for {owner}: {id} {}", secret.expose());
     }
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("bind {listen}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("bind {listen}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%bound, %public, backend = st.iam.kv().backend_name(), "sekisho listening");
     println!("sekisho listening on http://{bound}");
@@ -205,7 +224,9 @@ async fn serve(config: PathBuf) -> Result<(), String> {
 fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cfg.log.format == "json" {
         b.json().init();
     } else {

@@ -75,7 +75,11 @@ impl Revocations {
         refresh: Duration,
         max_staleness: Duration,
     ) -> Result<Arc<Self>, ApiError> {
-        let me = Arc::new(Self { kv, snap: RwLock::new(Snapshot::default()), max_staleness });
+        let me = Arc::new(Self {
+            kv,
+            snap: RwLock::new(Snapshot::default()),
+            max_staleness,
+        });
         me.refresh().await?;
         let weak = Arc::downgrade(&me);
         let mut rx = me.kv.watch();
@@ -94,10 +98,8 @@ impl Revocations {
                     },
                 };
                 let Some(me) = weak.upgrade() else { break };
-                if changed {
-                    if let Err(e) = me.refresh().await {
-                        tracing::warn!(error = %e, "revocation refresh failed; serving cached set");
-                    }
+                if changed && let Err(e) = me.refresh().await {
+                    tracing::warn!(error = %e, "revocation refresh failed; serving cached set");
                 }
             }
         });
@@ -133,12 +135,11 @@ impl Revocations {
     pub async fn revoke(&self, scope: &Scope, at: DateTime<Utc>) -> Result<i64, ApiError> {
         let key = scope.key();
         let mut t = at.timestamp();
-        if !matches!(scope, Scope::Session(_)) {
-            if let Some(old) = self.kv.get(&key).await? {
-                if let Ok(old) = serde_json::from_slice::<i64>(&old) {
-                    t = t.max(old);
-                }
-            }
+        if !matches!(scope, Scope::Session(_))
+            && let Some(old) = self.kv.get(&key).await?
+            && let Ok(old) = serde_json::from_slice::<i64>(&old)
+        {
+            t = t.max(old);
         }
         let v = serde_json::to_vec(&t).map_err(ApiError::internal)?;
         self.kv.commit(Batch::new().put(&key, v)).await?;
@@ -174,11 +175,14 @@ impl Revocations {
         }
         for key in scopes {
             if revoked_by(key.clone()) {
-                return Err(ApiError::expired_token()
-                    .with_detail(format!("session issued before the revocation cut-off {key}")));
+                return Err(ApiError::expired_token().with_detail(format!(
+                    "session issued before the revocation cut-off {key}"
+                )));
             }
         }
-        if s.cutoffs.contains_key(&Scope::Session(c.access_key_id.clone()).key()) {
+        if s.cutoffs
+            .contains_key(&Scope::Session(c.access_key_id.clone()).key())
+        {
             return Err(ApiError::expired_token().with_detail("this session was revoked"));
         }
         Ok(())

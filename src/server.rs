@@ -40,7 +40,9 @@ pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Kv>, String> {
 
 /// Loads the AWS managed policy collection, if configured and present.
 pub fn load_aws_managed(cfg: &Config) -> Result<Vec<ManagedPolicy>, String> {
-    let Some(path) = &cfg.iam.managed_policies else { return Ok(Vec::new()) };
+    let Some(path) = &cfg.iam.managed_policies else {
+        return Ok(Vec::new());
+    };
     if !path.exists() {
         tracing::warn!(path = %path.display(), "AWS managed policy collection not found; none loaded");
         return Ok(Vec::new());
@@ -60,7 +62,11 @@ pub fn load_aws_managed(cfg: &Config) -> Result<Vec<ManagedPolicy>, String> {
             ManagedPolicy {
                 account: "aws".into(),
                 name: d.name,
-                path: if d.path.is_empty() { "/".into() } else { d.path },
+                path: if d.path.is_empty() {
+                    "/".into()
+                } else {
+                    d.path
+                },
                 id: stable_id("ANPA", &arn),
                 arn,
                 description: d.description,
@@ -102,15 +108,23 @@ pub async fn build_with_store(
     kv: Arc<dyn Kv>,
 ) -> Result<(Arc<AppState>, Applied), String> {
     let now = clock.now();
-    let cached: Arc<dyn Kv> =
-        CachedKv::new(kv, Duration::from_secs(cfg.store.cache_ttl_seconds), 100_000);
+    let cached: Arc<dyn Kv> = CachedKv::new(
+        kv,
+        Duration::from_secs(cfg.store.cache_ttl_seconds),
+        100_000,
+    );
     let at_rest = if cfg.store.backend == Backend::Memory {
         AtRestKey::ephemeral()
     } else {
         AtRestKey::load_or_create(&cfg.store.secret_key_path).map_err(|e| e.to_string())?
     };
     let managed = load_aws_managed(&cfg)?;
-    let iam = Arc::new(Iam::new(cached.clone(), at_rest, managed, &cfg.server.partition));
+    let iam = Arc::new(Iam::new(
+        cached.clone(),
+        at_rest,
+        managed,
+        &cfg.server.partition,
+    ));
     let applied = match &cfg.iam.bootstrap {
         Some(p) => crate::iam::bootstrap::apply_file(&iam, p, now).await?,
         None => Applied::default(),
@@ -146,7 +160,9 @@ pub async fn build_with_store(
 
 /// Re-reads the key ring file when `sekisho keys rotate` changed it.
 fn spawn_keyring_watcher(st: &Arc<AppState>) {
-    let Some(path) = st.keyring_path.clone() else { return };
+    let Some(path) = st.keyring_path.clone() else {
+        return;
+    };
     let weak = Arc::downgrade(st);
     tokio::spawn(async move {
         let mut last = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
@@ -161,7 +177,9 @@ fn spawn_keyring_watcher(st: &Arc<AppState>) {
                         st.set_keyring(r);
                         tracing::info!("key ring reloaded");
                     }
-                    Err(e) => tracing::error!(error = %e, "key ring reload failed; keeping the old one"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "key ring reload failed; keeping the old one")
+                    }
                 }
             }
         }

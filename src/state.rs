@@ -86,7 +86,10 @@ impl AppState {
     /// The current key ring.
     #[must_use]
     pub fn keyring(&self) -> Arc<KeyRing> {
-        self.keyring.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.keyring
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Replaces the key ring (after `sekisho keys rotate` changed the file).
@@ -96,7 +99,10 @@ impl AppState {
 
     /// Whether a key's last use should be written now (at most once a minute per key).
     pub fn should_record_use(&self, key_id: &str) -> bool {
-        let mut m = self.last_used_written.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut m = self
+            .last_used_written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         match m.get(key_id) {
             Some(t) if now.duration_since(*t) < Duration::from_secs(60) => false,

@@ -9,6 +9,11 @@
 //! HTTP: `POST /verify` (JSON in, JSON out), itself SigV4-signed by the resource server (scope
 //! service `sts`) and allowed by `sekisho:VerifyRequest`. Rust: [`verify_request`].
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "serde_json objects built here are always objects; IndexMut cannot panic on them"
+)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -66,7 +71,10 @@ pub struct VerifyInput {
 
 /// Verifies a signed request and, when an action is given, authorizes it. Authentication
 /// failures are answers (`authenticated: false` with the AWS error code), not errors.
-pub async fn verify_request(st: &Arc<AppState>, input: &VerifyInput) -> Result<serde_json::Value, ApiError> {
+pub async fn verify_request(
+    st: &Arc<AppState>,
+    input: &VerifyInput,
+) -> Result<serde_json::Value, ApiError> {
     let now = st.clock.now();
     let mut headers = http::HeaderMap::new();
     for (k, v) in &input.request.headers {
@@ -86,20 +94,30 @@ pub async fn verify_request(st: &Arc<AppState>, input: &VerifyInput) -> Result<s
     };
     let caller = match authn::authenticate(st, &parts, &input.service, now).await {
         Ok(Some(c)) => c,
-        Ok(None) => return Ok(unauthenticated(&ApiError::new(
-            Code::MissingAuthenticationToken,
-            "Request is missing Authentication Token",
-        ))),
-        Err(e) if e.code == Code::InternalFailure || e.code == Code::ServiceUnavailable => return Err(e),
+        Ok(None) => {
+            return Ok(unauthenticated(&ApiError::new(
+                Code::MissingAuthenticationToken,
+                "Request is missing Authentication Token",
+            )));
+        }
+        Err(e) if e.code == Code::InternalFailure || e.code == Code::ServiceUnavailable => {
+            return Err(e);
+        }
         Err(e) => return Ok(unauthenticated(&e)),
     };
     let mut out = describe(&caller);
-    let Some(action) = &input.action else { return Ok(out) };
+    let Some(action) = &input.action else {
+        return Ok(out);
+    };
     let resource = input.resource.clone().unwrap_or_else(|| "*".into());
     let env = Env {
         now,
         source_ip: input.source_ip.clone().unwrap_or_default(),
-        user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").into(),
+        user_agent: headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .into(),
         secure: true,
         region: caller.region.clone(),
     };
@@ -110,7 +128,9 @@ pub async fn verify_request(st: &Arc<AppState>, input: &VerifyInput) -> Result<s
             serde_json::Value::String(s) => ctx.set(k, s.clone()),
             serde_json::Value::Array(a) => ctx.set_multi(
                 k,
-                a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned)).collect(),
+                a.iter()
+                    .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                    .collect(),
             ),
             other => ctx.set(k, other.to_string()),
         }
@@ -178,8 +198,11 @@ fn describe(c: &Caller) -> serde_json::Value {
         },
     });
     if let Some(s) = c.session() {
-        let tags: serde_json::Map<String, serde_json::Value> =
-            s.tags.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+        let tags: serde_json::Map<String, serde_json::Value> = s
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect();
         v["principal"]["principalArn"] = s.principal_arn.clone().into();
         v["principal"]["sessionName"] = s.session_name.clone().into();
         v["sessionTags"] = tags.into();
@@ -196,11 +219,14 @@ const MESSAGE_OWNER: &str = "sekisho-authorization-message";
 
 /// Seals an authorization message so only Sekisho can read it.
 pub fn encode_message(st: &AppState, json: &str) -> Result<String, ApiError> {
-    st.iam.seal_message(MESSAGE_OWNER, &SecretString::new(json.to_owned()))
+    st.iam
+        .seal_message(MESSAGE_OWNER, &SecretString::new(json.to_owned()))
 }
 
 /// Opens an encoded authorization message.
 #[must_use]
 pub fn decode_message(st: &AppState, encoded: &str) -> Option<String> {
-    st.iam.open_message(MESSAGE_OWNER, encoded).map(|s| s.expose().to_owned())
+    st.iam
+        .open_message(MESSAGE_OWNER, encoded)
+        .map(|s| s.expose().to_owned())
 }

@@ -1,6 +1,11 @@
 //! End to end through the official `aws-sdk-sts` client: identity, session tokens, AssumeRole
 //! across accounts, chaining, federation tokens, verification, revocation, expiry.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 mod common;
 
@@ -26,7 +31,12 @@ async fn caller_identity_with_long_term_and_session_credentials() {
     assert_eq!(me.account(), Some("111111111111"));
     assert!(me.user_id().unwrap().starts_with("AIDA"));
 
-    let out = admin.get_session_token().duration_seconds(900).send().await.unwrap();
+    let out = admin
+        .get_session_token()
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
     let c = out.credentials().unwrap();
     assert!(c.access_key_id().starts_with("ASIA"));
     assert_eq!(c.access_key_id().len(), 20);
@@ -45,45 +55,78 @@ async fn caller_identity_with_long_term_and_session_credentials() {
 #[tokio::test]
 async fn bad_credentials_are_refused_with_aws_codes() {
     let s = common::start().await;
-    let e = s.sts("AKIARTXV5AHD2JZZZZZZ", ADMIN.1, None).get_caller_identity().send().await.unwrap_err();
+    let e = s
+        .sts("AKIARTXV5AHD2JZZZZZZ", ADMIN.1, None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidClientTokenId");
-    let e = s.sts(ADMIN.0, "wrongwrongwrongwrongwrongwrongwrongwrong", None)
+    let e = s
+        .sts(ADMIN.0, "wrongwrongwrongwrongwrongwrongwrongwrong", None)
         .get_caller_identity()
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "SignatureDoesNotMatch");
 
-    let out = s.sts(ADMIN.0, ADMIN.1, None).get_session_token().send().await.unwrap();
+    let out = s
+        .sts(ADMIN.0, ADMIN.1, None)
+        .get_session_token()
+        .send()
+        .await
+        .unwrap();
     let c = out.credentials().unwrap();
     // Tampered token: flip one character in the middle.
     let mut t: Vec<char> = c.session_token().chars().collect();
     let mid = t.len() / 2;
     t[mid] = if t[mid] == 'A' { 'B' } else { 'A' };
     let tampered: String = t.into_iter().collect();
-    let e = s.sts(c.access_key_id(), c.secret_access_key(), Some(&tampered))
+    let e = s
+        .sts(c.access_key_id(), c.secret_access_key(), Some(&tampered))
         .get_caller_identity()
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "InvalidClientTokenId");
     // Token of another session with this key id.
-    let other = s.sts(ADMIN.0, ADMIN.1, None).get_session_token().send().await.unwrap();
-    let e = s.sts(c.access_key_id(), c.secret_access_key(), Some(other.credentials().unwrap().session_token()))
+    let other = s
+        .sts(ADMIN.0, ADMIN.1, None)
+        .get_session_token()
+        .send()
+        .await
+        .unwrap();
+    let e = s
+        .sts(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(other.credentials().unwrap().session_token()),
+        )
         .get_caller_identity()
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "InvalidClientTokenId");
     // Missing token with an ASIA id.
-    let e = s.sts(c.access_key_id(), c.secret_access_key(), None).get_caller_identity().send().await.unwrap_err();
+    let e = s
+        .sts(c.access_key_id(), c.secret_access_key(), None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidClientTokenId");
 }
 
 #[tokio::test]
 async fn expired_session_is_refused() {
     let s = common::start().await;
-    let out = s.sts(ADMIN.0, ADMIN.1, None).get_session_token().duration_seconds(900).send().await.unwrap();
+    let out = s
+        .sts(ADMIN.0, ADMIN.1, None)
+        .get_session_token()
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
     let temp = s.sts_from(out.credentials().unwrap());
     temp.get_caller_identity().send().await.unwrap();
     s.clock.advance(chrono::Duration::seconds(901));
@@ -95,24 +138,52 @@ async fn expired_session_is_refused() {
 async fn get_session_token_limits() {
     let s = common::start().await;
     let admin = s.sts(ADMIN.0, ADMIN.1, None);
-    let e = admin.get_session_token().duration_seconds(899).send().await.unwrap_err();
+    let e = admin
+        .get_session_token()
+        .duration_seconds(899)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ValidationError");
-    let e = admin.get_session_token().duration_seconds(129_601).send().await.unwrap_err();
+    let e = admin
+        .get_session_token()
+        .duration_seconds(129_601)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ValidationError");
     let now = s.clock.now().timestamp();
     let out = admin.get_session_token().send().await.unwrap();
     let exp = out.credentials().unwrap().expiration().secs();
     assert_eq!(exp - now, 43200, "default is 12 hours");
-    let e = admin.get_session_token().serial_number("arn:aws:iam::111111111111:mfa/admin").token_code("123456").send().await.unwrap_err();
+    let e = admin
+        .get_session_token()
+        .serial_number("arn:aws:iam::111111111111:mfa/admin")
+        .token_code("123456")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
 }
 
 #[tokio::test]
 async fn access_key_info_needs_permission() {
     let s = common::start().await;
-    let out = s.sts(ALICE.0, ALICE.1, None).get_access_key_info().access_key_id(BOB.0).send().await.unwrap();
+    let out = s
+        .sts(ALICE.0, ALICE.1, None)
+        .get_access_key_info()
+        .access_key_id(BOB.0)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.account(), Some("111111111111"));
-    let e = s.sts(BOB.0, BOB.1, None).get_access_key_info().access_key_id(ALICE.0).send().await.unwrap_err();
+    let e = s
+        .sts(BOB.0, BOB.1, None)
+        .get_access_key_info()
+        .access_key_id(ALICE.0)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
 }
 
@@ -129,16 +200,27 @@ async fn cross_account_assume_role_with_external_id() {
         .await
         .unwrap();
     let u = out.assumed_role_user().unwrap();
-    assert_eq!(u.arn(), "arn:aws:sts::222222222222:assumed-role/deployer/alice-deploy");
+    assert_eq!(
+        u.arn(),
+        "arn:aws:sts::222222222222:assumed-role/deployer/alice-deploy"
+    );
     assert!(u.assumed_role_id().starts_with("AROA"));
     assert!(u.assumed_role_id().ends_with(":alice-deploy"));
-    let me = s.sts_from(out.credentials().unwrap()).get_caller_identity().send().await.unwrap();
+    let me = s
+        .sts_from(out.credentials().unwrap())
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.arn(), Some(u.arn()));
     assert_eq!(me.account(), Some("222222222222"));
     assert_eq!(me.user_id(), Some(u.assumed_role_id()));
 
     for ext in [Some("wrong-id"), None] {
-        let mut req = alice.assume_role().role_arn(DEPLOYER).role_session_name("x1");
+        let mut req = alice
+            .assume_role()
+            .role_arn(DEPLOYER)
+            .role_session_name("x1");
         if let Some(x) = ext {
             req = req.external_id(x);
         }
@@ -146,11 +228,14 @@ async fn cross_account_assume_role_with_external_id() {
         assert_eq!(code(&e), "AccessDenied");
         assert_eq!(
             message(&e),
-            format!("User: arn:aws:iam::111111111111:user/alice is not authorized to perform: sts:AssumeRole on resource: {DEPLOYER}")
+            format!(
+                "User: arn:aws:iam::111111111111:user/alice is not authorized to perform: sts:AssumeRole on resource: {DEPLOYER}"
+            )
         );
     }
     // Bob's own policies allow nothing: cross-account needs both sides.
-    let e = s.sts(BOB.0, BOB.1, None)
+    let e = s
+        .sts(BOB.0, BOB.1, None)
         .assume_role()
         .role_arn(DEPLOYER)
         .role_session_name("bob")
@@ -169,12 +254,28 @@ async fn cross_account_assume_role_with_external_id() {
         .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
     // Durations: above the role's maximum, and bad session names.
-    let e = alice.assume_role().role_arn(DEPLOYER).role_session_name("x1").external_id("ext-123")
-        .duration_seconds(7201).send().await.unwrap_err();
+    let e = alice
+        .assume_role()
+        .role_arn(DEPLOYER)
+        .role_session_name("x1")
+        .external_id("ext-123")
+        .duration_seconds(7201)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ValidationError");
-    assert_eq!(message(&e), "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.");
-    let e = alice.assume_role().role_arn(DEPLOYER).role_session_name("bad name").external_id("ext-123")
-        .send().await.unwrap_err();
+    assert_eq!(
+        message(&e),
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+    );
+    let e = alice
+        .assume_role()
+        .role_arn(DEPLOYER)
+        .role_session_name("bad name")
+        .external_id("ext-123")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ValidationError");
     assert!(message(&e).contains("roleSessionName"));
 }
@@ -191,9 +292,17 @@ async fn verify(
     h.insert("host", "bucket.s3.local".parse().unwrap());
     let body = b"";
     let signed = sekisho::sigv4::sign_request(
-        "GET", "/key.txt", "", &h, body, creds.access_key_id(),
-        &SecretString::from(creds.secret_access_key()), Some(creds.session_token()),
-        "us-east-1", "s3", now,
+        "GET",
+        "/key.txt",
+        "",
+        &h,
+        body,
+        creds.access_key_id(),
+        &SecretString::from(creds.secret_access_key()),
+        Some(creds.session_token()),
+        "us-east-1",
+        "s3",
+        now,
     );
     let mut headers: Vec<(String, String)> = vec![("host".into(), "bucket.s3.local".into())];
     headers.extend(signed);
@@ -212,10 +321,21 @@ async fn verify(
     vh.insert("host", host.parse().unwrap());
     vh.insert("content-type", "application/json".parse().unwrap());
     let auth = sekisho::sigv4::sign_request(
-        "POST", "/verify", "", &vh, body.as_bytes(), caller.0, &SecretString::from(caller.1),
-        None, "us-east-1", "sts", now,
+        "POST",
+        "/verify",
+        "",
+        &vh,
+        body.as_bytes(),
+        caller.0,
+        &SecretString::from(caller.1),
+        None,
+        "us-east-1",
+        "sts",
+        now,
     );
-    let mut req = http::Request::builder().method("POST").uri(format!("{}/verify", s.endpoint));
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/verify", s.endpoint));
     for (k, v) in vh.iter() {
         req = req.header(k, v);
     }
@@ -224,7 +344,10 @@ async fn verify(
     }
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();
-    let resp = client.request(req.body(Full::new(bytes::Bytes::from(body))).unwrap()).await.unwrap();
+    let resp = client
+        .request(req.body(Full::new(bytes::Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
@@ -253,16 +376,26 @@ async fn session_policy_narrows_and_tags_are_visible_to_resource_servers() {
     let c = out.credentials().unwrap();
     let get = verify(&s, ADMIN, c, "s3:GetObject").await;
     assert_eq!(get["authenticated"], true);
-    assert_eq!(get["principal"]["arn"], "arn:aws:sts::222222222222:assumed-role/deployer/narrow");
+    assert_eq!(
+        get["principal"]["arn"],
+        "arn:aws:sts::222222222222:assumed-role/deployer/narrow"
+    );
     assert_eq!(get["principal"]["account"], "222222222222");
     assert_eq!(get["sessionTags"]["project"], "apollo");
     assert_eq!(get["sessionTags"]["cost"], "42");
     assert_eq!(get["transitiveTagKeys"][0], "project");
     assert_eq!(get["decision"]["effect"], "Allow", "{get}");
     let put = verify(&s, ADMIN, c, "s3:PutObject").await;
-    assert_eq!(put["decision"]["effect"], "ImplicitDeny", "the session policy narrows: {put}");
-    let encoded = put["decision"]["encodedMessage"].as_str().unwrap().to_owned();
-    let decoded = s.sts(ADMIN.0, ADMIN.1, None)
+    assert_eq!(
+        put["decision"]["effect"], "ImplicitDeny",
+        "the session policy narrows: {put}"
+    );
+    let encoded = put["decision"]["encodedMessage"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let decoded = s
+        .sts(ADMIN.0, ADMIN.1, None)
         .decode_authorization_message()
         .encoded_message(&encoded)
         .send()
@@ -271,24 +404,65 @@ async fn session_policy_narrows_and_tags_are_visible_to_resource_servers() {
     let msg: serde_json::Value = serde_json::from_str(decoded.decoded_message().unwrap()).unwrap();
     assert_eq!(msg["allowed"], false);
     assert_eq!(msg["context"]["action"], "s3:PutObject");
-    let e = s.sts(BOB.0, BOB.1, None).decode_authorization_message().encoded_message(&encoded).send().await.unwrap_err();
+    let e = s
+        .sts(BOB.0, BOB.1, None)
+        .decode_authorization_message()
+        .encoded_message(&encoded)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
-    let e = s.sts(ADMIN.0, ADMIN.1, None).decode_authorization_message().encoded_message("garbage").send().await.unwrap_err();
+    let e = s
+        .sts(ADMIN.0, ADMIN.1, None)
+        .decode_authorization_message()
+        .encoded_message("garbage")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidAuthorizationMessageException");
 
     // Chaining: one hour cap, transitive tags carry over and cannot be overridden.
     let chain = s.sts_from(c);
-    let e = chain.assume_role().role_arn(AUDITOR).role_session_name("chain").duration_seconds(3601).send().await.unwrap_err();
+    let e = chain
+        .assume_role()
+        .role_arn(AUDITOR)
+        .role_session_name("chain")
+        .duration_seconds(3601)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ValidationError");
     assert!(message(&e).contains("role chaining"));
-    let e = chain.assume_role().role_arn(AUDITOR).role_session_name("chain").tags(tag("project", "other")).send().await.unwrap_err();
+    let e = chain
+        .assume_role()
+        .role_arn(AUDITOR)
+        .role_session_name("chain")
+        .tags(tag("project", "other"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidParameterValue");
-    let out2 = chain.assume_role().role_arn(AUDITOR).role_session_name("chain").send().await.unwrap();
+    let out2 = chain
+        .assume_role()
+        .role_arn(AUDITOR)
+        .role_session_name("chain")
+        .send()
+        .await
+        .unwrap();
     let c2 = out2.credentials().unwrap();
     let v = verify(&s, ADMIN, c2, "s3:GetObject").await;
-    assert_eq!(v["principal"]["arn"], "arn:aws:sts::222222222222:assumed-role/auditor/chain");
-    assert_eq!(v["sessionTags"]["project"], "apollo", "transitive tag carried: {v}");
-    assert!(v["sessionTags"].get("cost").is_none(), "non-transitive tag dropped: {v}");
+    assert_eq!(
+        v["principal"]["arn"],
+        "arn:aws:sts::222222222222:assumed-role/auditor/chain"
+    );
+    assert_eq!(
+        v["sessionTags"]["project"], "apollo",
+        "transitive tag carried: {v}"
+    );
+    assert!(
+        v["sessionTags"].get("cost").is_none(),
+        "non-transitive tag dropped: {v}"
+    );
     assert_eq!(v["decision"]["effect"], "Allow");
 }
 
@@ -297,7 +471,12 @@ async fn revoke_before_now_kills_old_sessions_only() {
     let s = common::start().await;
     let alice = s.sts(ALICE.0, ALICE.1, None);
     let assume = |name: &'static str| {
-        alice.assume_role().role_arn(DEPLOYER).role_session_name(name).external_id("ext-123").send()
+        alice
+            .assume_role()
+            .role_arn(DEPLOYER)
+            .role_session_name(name)
+            .external_id("ext-123")
+            .send()
     };
     let old = assume("old").await.unwrap();
     let old_client = s.sts_from(old.credentials().unwrap());
@@ -306,22 +485,54 @@ async fn revoke_before_now_kills_old_sessions_only() {
     // Revoke through the IAM-style action, as the prod account's admin would: here the dev admin
     // is in another account and must be refused.
     let params = sekisho::cli::revoke_params(&sekisho::cli::RevokeArgs {
-        role: Some(DEPLOYER.into()), user: None, account: None, all: false, access_key: None,
-        before: "now".into(), endpoint_url: s.endpoint.clone(), region: "us-east-1".into(),
-    }).unwrap();
-    let (status, body) = sekisho::cli::signed_post(&s.endpoint, "us-east-1", "iam", &params, ADMIN.0, &SecretString::from(ADMIN.1), None).await.unwrap();
+        role: Some(DEPLOYER.into()),
+        user: None,
+        account: None,
+        all: false,
+        access_key: None,
+        before: "now".into(),
+        endpoint_url: s.endpoint.clone(),
+        region: "us-east-1".into(),
+    })
+    .unwrap();
+    let (status, body) = sekisho::cli::signed_post(
+        &s.endpoint,
+        "us-east-1",
+        "iam",
+        &params,
+        ADMIN.0,
+        &SecretString::from(ADMIN.1),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(status, 403, "cross-account revoke refused: {body}");
     old_client.get_caller_identity().send().await.unwrap();
     // The role's own account revokes (through the library, as the admin action does).
     let role = s.state.iam.role_by_arn(DEPLOYER).await.unwrap().unwrap();
-    s.state.revocations.revoke(&sekisho::revocation::Scope::Role(role.id), s.clock.now()).await.unwrap();
+    s.state
+        .revocations
+        .revoke(&sekisho::revocation::Scope::Role(role.id), s.clock.now())
+        .await
+        .unwrap();
     let e = old_client.get_caller_identity().send().await.unwrap_err();
     assert_eq!(code(&e), "ExpiredToken");
-    let e = s.sts_from(old.credentials().unwrap()).assume_role().role_arn(AUDITOR).role_session_name("x2").send().await.unwrap_err();
+    let e = s
+        .sts_from(old.credentials().unwrap())
+        .assume_role()
+        .role_arn(AUDITOR)
+        .role_session_name("x2")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ExpiredToken");
     s.clock.advance(chrono::Duration::seconds(1));
     let new = assume("new").await.unwrap();
-    s.sts_from(new.credentials().unwrap()).get_caller_identity().send().await.unwrap();
+    s.sts_from(new.credentials().unwrap())
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -341,8 +552,25 @@ async fn federation_token() {
     let fed = s.sts_from(out.credentials().unwrap());
     let me = fed.get_caller_identity().send().await.unwrap();
     assert_eq!(me.arn(), Some(f.arn()));
-    let e = fed.assume_role().role_arn(DEPLOYER).role_session_name("x1").external_id("ext-123").send().await.unwrap_err();
+    let e = fed
+        .assume_role()
+        .role_arn(DEPLOYER)
+        .role_session_name("x1")
+        .external_id("ext-123")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
-    let e = s.sts(BOB.0, BOB.1, None).get_federation_token().name("partner").send().await.unwrap_err();
-    assert_eq!(code(&e), "AccessDenied", "bob may not call GetFederationToken");
+    let e = s
+        .sts(BOB.0, BOB.1, None)
+        .get_federation_token()
+        .name("partner")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e),
+        "AccessDenied",
+        "bob may not call GetFederationToken"
+    );
 }

@@ -4,6 +4,14 @@
 //!
 //! `sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam]`
 
+#![allow(
+    clippy::indexing_slicing,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "a benchmark tool: bounded indexes and float statistics"
+)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +26,10 @@ use sekisho::clock::{Clock, SystemClock};
 use sekisho::config::{AuditSink, Backend, Config};
 use sekisho::secret::SecretString;
 
-const KEY: (&str, &str) = ("AKIARTXV5AHD2JZDEGXD", "adminSecretKeyadminSecretKeyadminSecret0");
+const KEY: (&str, &str) = (
+    "AKIARTXV5AHD2JZDEGXD",
+    "adminSecretKeyadminSecretKeyadminSecret0",
+);
 
 fn bootstrap(extra_users: usize) -> String {
     let mut s = String::from(
@@ -54,7 +65,12 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { seconds: 5, concurrency: 16, scenario: "all".into(), users: 0 };
+    let mut a = Args {
+        seconds: 5,
+        concurrency: 16,
+        scenario: "all".into(),
+        users: 0,
+    };
     let v: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < v.len() {
@@ -65,7 +81,9 @@ fn args() -> Args {
             Some("--scenario") => a.scenario = val,
             Some("--users") => a.users = val.parse().unwrap_or(0),
             _ => {
-                eprintln!("usage: sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam] [--users N]");
+                eprintln!(
+                    "usage: sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam] [--users N]"
+                );
                 std::process::exit(2);
             }
         }
@@ -85,16 +103,40 @@ struct Prepared {
 
 fn sign(addr: SocketAddr, path: &str, body: &str, content_type: &str, service: &str) -> Prepared {
     let mut h = http::HeaderMap::new();
-    h.insert("host", addr.to_string().parse().unwrap_or(http::HeaderValue::from_static("x")));
-    h.insert("content-type", http::HeaderValue::from_str(content_type).unwrap_or(http::HeaderValue::from_static("x")));
-    let extra = sekisho::sigv4::sign_request(
-        "POST", path, "", &h, body.as_bytes(), KEY.0, &SecretString::from(KEY.1), None,
-        "us-east-1", service, SystemClock.now(),
+    h.insert(
+        "host",
+        addr.to_string()
+            .parse()
+            .unwrap_or(http::HeaderValue::from_static("x")),
     );
-    let mut headers: Vec<(String, String)> =
-        h.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
+    h.insert(
+        "content-type",
+        http::HeaderValue::from_str(content_type).unwrap_or(http::HeaderValue::from_static("x")),
+    );
+    let extra = sekisho::sigv4::sign_request(
+        "POST",
+        path,
+        "",
+        &h,
+        body.as_bytes(),
+        KEY.0,
+        &SecretString::from(KEY.1),
+        None,
+        "us-east-1",
+        service,
+        SystemClock.now(),
+    );
+    let mut headers: Vec<(String, String)> = h
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
     headers.extend(extra);
-    Prepared { method: http::Method::POST, path: path.into(), headers, body: Bytes::from(body.to_owned()) }
+    Prepared {
+        method: http::Method::POST,
+        path: path.into(),
+        headers,
+        body: Bytes::from(body.to_owned()),
+    }
 }
 
 struct Stats {
@@ -107,8 +149,9 @@ struct Stats {
 async fn drive(addr: SocketAddr, reqs: Arc<Vec<Prepared>>, secs: u64, conc: usize) -> Stats {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).pool_max_idle_per_host(conc).build(connector);
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(conc)
+        .build(connector);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -122,11 +165,16 @@ async fn drive(addr: SocketAddr, reqs: Arc<Vec<Prepared>>, secs: u64, conc: usiz
             while Instant::now() < deadline {
                 let p = &reqs[i % reqs.len()];
                 i += 1;
-                let mut b = http::Request::builder().method(p.method.clone()).uri(format!("http://{addr}{}", p.path));
+                let mut b = http::Request::builder()
+                    .method(p.method.clone())
+                    .uri(format!("http://{addr}{}", p.path));
                 for (k, v) in &p.headers {
                     b = b.header(k, v);
                 }
-                let Ok(req) = b.body(Full::new(p.body.clone())) else { errors += 1; continue };
+                let Ok(req) = b.body(Full::new(p.body.clone())) else {
+                    errors += 1;
+                    continue;
+                };
                 let t = Instant::now();
                 match client.request(req).await {
                     Ok(resp) => {
@@ -153,19 +201,38 @@ async fn drive(addr: SocketAddr, reqs: Arc<Vec<Prepared>>, secs: u64, conc: usiz
     }
     let elapsed = start.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
-    Stats { rps: all.len() as f64 / elapsed, p50: pct(0.50), p99: pct(0.99), errors }
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Stats {
+        rps: all.len() as f64 / elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+        errors,
+    }
 }
 
 async fn floor_server() -> SocketAddr {
     let body = "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::111111111111:user/admin</Arn><UserId>AIDAEXAMPLE</UserId><Account>111111111111</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
     let app = axum::Router::new()
-        .route("/", post(move || async move { ([("content-type", "text/xml")], body) }))
-        .route("/verify", post(move || async move { ([("content-type", "application/json")], "{}") }))
+        .route(
+            "/",
+            post(move || async move { ([("content-type", "text/xml")], body) }),
+        )
+        .route(
+            "/verify",
+            post(move || async move { ([("content-type", "application/json")], "{}") }),
+        )
         .route("/healthz", get(|| async { "ok" }));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic_exit(&e));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic_exit(&e));
     let addr = l.local_addr().unwrap_or_else(|e| panic_exit(&e));
-    tokio::spawn(async move { let _ = axum::serve(l, app).await; });
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
     addr
 }
 
@@ -185,10 +252,16 @@ async fn sekisho_server(dir: &std::path::Path, users: usize) -> SocketAddr {
     cfg.audit.sink = AuditSink::File;
     cfg.audit.path = dir.join("audit.jsonl");
     cfg.iam.bootstrap = Some(boot);
-    let (st, _) = sekisho::server::build(cfg, Arc::new(SystemClock)).await.unwrap_or_else(|e| panic_exit(&e));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic_exit(&e));
+    let (st, _) = sekisho::server::build(cfg, Arc::new(SystemClock))
+        .await
+        .unwrap_or_else(|e| panic_exit(&e));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic_exit(&e));
     let addr = l.local_addr().unwrap_or_else(|e| panic_exit(&e));
-    tokio::spawn(async move { let _ = sekisho::http::serve(l, st, std::future::pending()).await; });
+    tokio::spawn(async move {
+        let _ = sekisho::http::serve(l, st, std::future::pending()).await;
+    });
     addr
 }
 
@@ -212,32 +285,75 @@ async fn main() {
     let form = "application/x-www-form-urlencoded; charset=utf-8";
     let gci = "Action=GetCallerIdentity&Version=2011-06-15";
     let mk = |addr, path: &str, body: &str, ct: &str, svc: &str| {
-        Arc::new((0..64).map(|_| sign(addr, path, body, ct, svc)).collect::<Vec<_>>())
+        Arc::new(
+            (0..64)
+                .map(|_| sign(addr, path, body, ct, svc))
+                .collect::<Vec<_>>(),
+        )
     };
-    println!("{} s per run, {} connections, embedded store", a.seconds, a.concurrency);
-    let floor_stats = drive(floor, mk(floor, "/", gci, form, "sts"), a.seconds, a.concurrency).await;
+    println!(
+        "{} s per run, {} connections, embedded store",
+        a.seconds, a.concurrency
+    );
+    let floor_stats = drive(
+        floor,
+        mk(floor, "/", gci, form, "sts"),
+        a.seconds,
+        a.concurrency,
+    )
+    .await;
     report("floor (fixed body)", &floor_stats, &floor_stats);
     let want = |s: &str| a.scenario == "all" || a.scenario == s;
     if want("gci") {
-        let s = drive(sek, mk(sek, "/", gci, form, "sts"), a.seconds, a.concurrency).await;
+        let s = drive(
+            sek,
+            mk(sek, "/", gci, form, "sts"),
+            a.seconds,
+            a.concurrency,
+        )
+        .await;
         report("GetCallerIdentity (AKIA)", &s, &floor_stats);
     }
     if want("assume") {
         let body = "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Ftarget&RoleSessionName=bench&ExternalId=bench";
-        let s = drive(sek, mk(sek, "/", body, form, "sts"), a.seconds, a.concurrency).await;
+        let s = drive(
+            sek,
+            mk(sek, "/", body, form, "sts"),
+            a.seconds,
+            a.concurrency,
+        )
+        .await;
         report("AssumeRole (AKIA)", &s, &floor_stats);
     }
     if want("verify") {
         let body = verify_body(sek).await;
-        let s = drive(sek, mk(sek, "/verify", &body, "application/json", "sts"), a.seconds, a.concurrency).await;
+        let s = drive(
+            sek,
+            mk(sek, "/verify", &body, "application/json", "sts"),
+            a.seconds,
+            a.concurrency,
+        )
+        .await;
         report("verify endpoint (ASIA, s3:GetObject)", &s, &floor_stats);
     }
     if want("iam") {
         for (name, body) in [
-            ("IAM GetRole", "Action=GetRole&Version=2010-05-08&RoleName=target".to_owned()),
-            ("IAM ListUsers (100/page)", "Action=ListUsers&Version=2010-05-08&MaxItems=100".to_owned()),
+            (
+                "IAM GetRole",
+                "Action=GetRole&Version=2010-05-08&RoleName=target".to_owned(),
+            ),
+            (
+                "IAM ListUsers (100/page)",
+                "Action=ListUsers&Version=2010-05-08&MaxItems=100".to_owned(),
+            ),
         ] {
-            let s = drive(sek, mk(sek, "/", &body, form, "iam"), a.seconds, a.concurrency).await;
+            let s = drive(
+                sek,
+                mk(sek, "/", &body, form, "iam"),
+                a.seconds,
+                a.concurrency,
+            )
+            .await;
             report(name, &s, &floor_stats);
         }
     }
@@ -254,24 +370,61 @@ fn tempfile_dir() -> std::path::PathBuf {
 /// session credentials.
 async fn verify_body(sek: SocketAddr) -> String {
     let body = "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Ftarget&RoleSessionName=bench&ExternalId=bench";
-    let p = sign(sek, "/", body, "application/x-www-form-urlencoded; charset=utf-8", "sts");
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut b = http::Request::builder().method("POST").uri(format!("http://{sek}/"));
+    let p = sign(
+        sek,
+        "/",
+        body,
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "sts",
+    );
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut b = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{sek}/"));
     for (k, v) in &p.headers {
         b = b.header(k, v);
     }
-    let resp = client.request(b.body(Full::new(p.body)).unwrap_or_else(|e| panic_exit(&e))).await.unwrap_or_else(|e| panic_exit(&e));
-    let xml = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap_or_else(|e| panic_exit(&e)).to_bytes()).into_owned();
+    let resp = client
+        .request(b.body(Full::new(p.body)).unwrap_or_else(|e| panic_exit(&e)))
+        .await
+        .unwrap_or_else(|e| panic_exit(&e));
+    let xml = String::from_utf8_lossy(
+        &resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic_exit(&e))
+            .to_bytes(),
+    )
+    .into_owned();
     let field = |t: &str| {
         let open = format!("<{t}>");
         let close = format!("</{t}>");
-        xml.split(&open).nth(1).and_then(|r| r.split(&close).next()).unwrap_or_default().to_owned()
+        xml.split(&open)
+            .nth(1)
+            .and_then(|r| r.split(&close).next())
+            .unwrap_or_default()
+            .to_owned()
     };
-    let (ak, sk, tok) = (field("AccessKeyId"), field("SecretAccessKey"), field("SessionToken"));
+    let (ak, sk, tok) = (
+        field("AccessKeyId"),
+        field("SecretAccessKey"),
+        field("SessionToken"),
+    );
     let mut h = http::HeaderMap::new();
     h.insert("host", http::HeaderValue::from_static("bench.s3.local"));
     let signed = sekisho::sigv4::sign_request(
-        "GET", "/obj", "", &h, b"", &ak, &SecretString::new(sk), Some(&tok), "us-east-1", "s3",
+        "GET",
+        "/obj",
+        "",
+        &h,
+        b"",
+        &ak,
+        &SecretString::new(sk),
+        Some(&tok),
+        "us-east-1",
+        "s3",
         SystemClock.now(),
     );
     let mut headers = vec![("host".to_owned(), "bench.s3.local".to_owned())];

@@ -1,6 +1,11 @@
 //! The HTTP edge: router, limits, request ids, dispatch by `Version`, audit, and the one
 //! renderer of responses and errors (`response`).
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "serde_json objects built here are always objects; IndexMut cannot panic on them"
+)]
+
 pub mod response;
 
 use std::net::SocketAddr;
@@ -93,25 +98,32 @@ pub fn app(st: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max))
-        .layer(axum::middleware::from_fn(move |req, next: axum::middleware::Next| async move {
-            match tokio::time::timeout(timeout, next.run(req)).await {
-                Ok(r) => r,
-                Err(_) => response::error(
-                    &ApiError::new(Code::ServiceUnavailable, "Request timed out. Please retry."),
+        .layer(axum::middleware::from_fn(
+            move |req, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(r) => r,
+                    Err(_) => response::error(
+                        &ApiError::new(
+                            Code::ServiceUnavailable,
+                            "Request timed out. Please retry.",
+                        ),
+                        Service::Sts,
+                        &crate::ids::new_request_id(),
+                        false,
+                    ),
+                }
+            },
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                response::error(
+                    &ApiError::internal("handler panicked"),
                     Service::Sts,
                     &crate::ids::new_request_id(),
                     false,
-                ),
-            }
-        }))
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
-            response::error(
-                &ApiError::internal("handler panicked"),
-                Service::Sts,
-                &crate::ids::new_request_id(),
-                false,
-            )
-        }))
+                )
+            },
+        ))
         .with_state(st)
 }
 
@@ -192,7 +204,11 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
     let mut event = crate::audit::event(
         now,
         service.name(),
-        if action.is_empty() { "Unknown" } else { &action },
+        if action.is_empty() {
+            "Unknown"
+        } else {
+            &action
+        },
         "",
         &source_ip,
         &user_agent,
@@ -234,9 +250,17 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
             source_ip: source_ip.clone(),
             user_agent: user_agent.clone(),
             secure: false,
-            region: caller.as_ref().map(|c| c.region.clone()).unwrap_or_default(),
+            region: caller
+                .as_ref()
+                .map(|c| c.region.clone())
+                .unwrap_or_default(),
         };
-        let ctx = Ctx { st: st.clone(), caller, env, request_id: request_id.clone() };
+        let ctx = Ctx {
+            st: st.clone(),
+            caller,
+            env,
+            request_id: request_id.clone(),
+        };
         let res = match service {
             Service::Sts => crate::sts::dispatch(&ctx, &action, &mut params).await,
             Service::Iam => crate::iam::actions::dispatch(&ctx, &action, &mut params).await,
@@ -267,13 +291,20 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
                 event["additionalEventData"] = serde_json::json!({ "reason": d });
             }
             if e.code == Code::InternalFailure {
-                tracing::error!(request_id, detail = e.detail.as_deref().unwrap_or(""), "internal failure");
+                tracing::error!(
+                    request_id,
+                    detail = e.detail.as_deref().unwrap_or(""),
+                    "internal failure"
+                );
             }
             response::error(e, service, &request_id, wants_json)
         }
     };
     if st.audit.record(event).await.is_err() {
-        let e = ApiError::new(Code::ServiceUnavailable, "Service is unavailable. Please retry.");
+        let e = ApiError::new(
+            Code::ServiceUnavailable,
+            "Service is unavailable. Please retry.",
+        );
         return response::error(&e, service, &request_id, wants_json);
     }
     resp
@@ -290,13 +321,19 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
         .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
     let (parts, body) = req.into_parts();
     let mut event = crate::audit::event(
-        now, "sts", "VerifyRequest", "", &source_ip,
-        header_str(&parts.headers, "user-agent"), &request_id, true,
+        now,
+        "sts",
+        "VerifyRequest",
+        "",
+        &source_ip,
+        header_str(&parts.headers, "user-agent"),
+        &request_id,
+        true,
     );
     let outcome = async {
-        let body = axum::body::to_bytes(body, st.config.server.max_body_bytes).await.map_err(|_| {
-            ApiError::new(Code::RequestEntityTooLarge, "Request body is too large")
-        })?;
+        let body = axum::body::to_bytes(body, st.config.server.max_body_bytes)
+            .await
+            .map_err(|_| ApiError::new(Code::RequestEntityTooLarge, "Request body is too large"))?;
         let rp = crate::sigv4::RequestParts {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -305,9 +342,14 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
             body: &body,
             payload_hash: None,
         };
-        let caller = authn::authenticate(&st, &rp, "sts", now).await?.ok_or_else(|| {
-            ApiError::new(Code::MissingAuthenticationToken, "Request is missing Authentication Token")
-        })?;
+        let caller = authn::authenticate(&st, &rp, "sts", now)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::MissingAuthenticationToken,
+                    "Request is missing Authentication Token",
+                )
+            })?;
         event["userIdentity"] = caller.audit_identity();
         let env = Env {
             now,
@@ -347,7 +389,10 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
         }
     };
     if st.audit.record(event).await.is_err() {
-        let e = ApiError::new(Code::ServiceUnavailable, "Service is unavailable. Please retry.");
+        let e = ApiError::new(
+            Code::ServiceUnavailable,
+            "Service is unavailable. Please retry.",
+        );
         return response::error(&e, Service::Sts, &request_id, true);
     }
     resp
@@ -359,7 +404,10 @@ pub async fn serve(
     st: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(st).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(st).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -7,7 +7,12 @@ use super::{Reply, Service};
 use crate::error::ApiError;
 use crate::wire::XmlWriter;
 
-fn build(status: u16, content_type: &'static str, request_id: &str, body: String) -> Response<Body> {
+fn build(
+    status: u16,
+    content_type: &'static str,
+    request_id: &str,
+    body: String,
+) -> Response<Body> {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
@@ -34,16 +39,14 @@ pub fn success(
     request_id: &str,
     json: bool,
 ) -> Response<Body> {
-    if json {
-        if let Some(result) = &reply.result_json {
-            let body = serde_json::json!({
-                format!("{action}Response"): {
-                    format!("{action}Result"): result,
-                    "ResponseMetadata": { "RequestId": request_id },
-                }
-            });
-            return build(200, "application/json", request_id, body.to_string());
-        }
+    if json && let Some(result) = &reply.result_json {
+        let body = serde_json::json!({
+            format!("{action}Response"): {
+                format!("{action}Result"): result,
+                "ResponseMetadata": { "RequestId": request_id },
+            }
+        });
+        return build(200, "application/json", request_id, body.to_string());
     }
     let mut w = XmlWriter::new();
     let root = format!("{action}Response");
@@ -52,7 +55,9 @@ pub fn success(
         let tag = format!("{action}Result");
         w.start(&tag).raw(inner).end(&tag);
     }
-    w.start("ResponseMetadata").elem("RequestId", request_id).end("ResponseMetadata");
+    w.start("ResponseMetadata")
+        .elem("RequestId", request_id)
+        .end("ResponseMetadata");
     w.end(&root);
     build(200, "text/xml", request_id, w.finish())
 }

@@ -46,14 +46,21 @@ pub enum AtRestError {
 impl AtRestKey {
     /// Loads the key file, creating it (32 random bytes, base64, mode 0600) if absent.
     pub fn load_or_create(path: &Path) -> Result<Self, AtRestError> {
-        let err = |reason: String| AtRestError::File { path: path.display().to_string(), reason };
+        let err = |reason: String| AtRestError::File {
+            path: path.display().to_string(),
+            reason,
+        };
         if path.exists() {
             let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-            let bytes = STANDARD.decode(text.trim()).map_err(|e| err(e.to_string()))?;
+            let bytes = STANDARD
+                .decode(text.trim())
+                .map_err(|e| err(e.to_string()))?;
             if bytes.len() != 32 {
                 return Err(err("must hold 32 bytes in base64".into()));
             }
-            return Ok(Self { key: SecretBytes::new(bytes) });
+            return Ok(Self {
+                key: SecretBytes::new(bytes),
+            });
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
@@ -70,11 +77,14 @@ impl AtRestKey {
                 opts.mode(0o600);
             }
             let mut f = opts.open(&tmp).map_err(|e| err(e.to_string()))?;
-            f.write_all(STANDARD.encode(&bytes).as_bytes()).map_err(|e| err(e.to_string()))?;
+            f.write_all(STANDARD.encode(&bytes).as_bytes())
+                .map_err(|e| err(e.to_string()))?;
             f.sync_all().map_err(|e| err(e.to_string()))?;
         }
         std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
-        Ok(Self { key: SecretBytes::new(bytes) })
+        Ok(Self {
+            key: SecretBytes::new(bytes),
+        })
     }
 
     /// A random key held only in memory (tests).
@@ -82,7 +92,9 @@ impl AtRestKey {
     pub fn ephemeral() -> Self {
         let mut bytes = vec![0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        Self { key: SecretBytes::new(bytes) }
+        Self {
+            key: SecretBytes::new(bytes),
+        }
     }
 
     fn cipher(&self) -> Result<XChaCha20Poly1305, AtRestError> {
@@ -97,7 +109,10 @@ impl AtRestKey {
             .cipher()?
             .encrypt(
                 XNonce::from_slice(&nonce),
-                Payload { msg: secret.expose().as_bytes(), aad: owner.as_bytes() },
+                Payload {
+                    msg: secret.expose().as_bytes(),
+                    aad: owner.as_bytes(),
+                },
             )
             .map_err(|_| AtRestError::Open)?;
         let mut out = nonce.to_vec();
@@ -114,7 +129,13 @@ impl AtRestKey {
         let (nonce, ct) = raw.split_at(24);
         let pt = self
             .cipher()?
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: owner.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: owner.as_bytes(),
+                },
+            )
             .map_err(|_| AtRestError::Open)?;
         let s = String::from_utf8(pt).map_err(|_| AtRestError::Open)?;
         Ok(SecretString::new(s))
@@ -123,7 +144,7 @@ impl AtRestKey {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
 
     #[test]
@@ -134,7 +155,10 @@ mod tests {
         assert!(!sealed.contains("wJalr"));
         assert_eq!(k.open("AKIA1", &sealed).unwrap().expose(), s.expose());
         assert!(k.open("AKIA2", &sealed).is_err(), "bound to its owner");
-        assert!(AtRestKey::ephemeral().open("AKIA1", &sealed).is_err(), "other key");
+        assert!(
+            AtRestKey::ephemeral().open("AKIA1", &sealed).is_err(),
+            "other key"
+        );
         let mut raw = STANDARD.decode(&sealed).unwrap();
         raw[30] ^= 1;
         assert!(k.open("AKIA1", &STANDARD.encode(raw)).is_err(), "tampered");
@@ -151,7 +175,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
     }
 }

@@ -178,11 +178,18 @@ pub async fn apply_file(iam: &Iam, path: &Path, now: DateTime<Utc>) -> Result<Ap
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file: BootstrapFile =
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    apply(iam, &file, now).await.map_err(|e| format!("{}: {}", path.display(), e.message))
+    apply(iam, &file, now)
+        .await
+        .map_err(|e| format!("{}: {}", path.display(), e.message))
 }
 
 fn tags(m: &BTreeMap<String, String>) -> Vec<Tag> {
-    m.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect()
+    m.iter()
+        .map(|(k, v)| Tag {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
 }
 
 fn policy_ref(iam: &Iam, account: &str, declared: &[PolicyDecl], r: &str) -> String {
@@ -191,23 +198,44 @@ fn policy_ref(iam: &Iam, account: &str, declared: &[PolicyDecl], r: &str) -> Str
     }
     declared.iter().find(|p| p.name == r).map_or_else(
         || format!("arn:{}:iam::{account}:policy/{r}", iam.partition),
-        |p| format!("arn:{}:iam::{account}:policy{}{}", iam.partition, p.path, p.name),
+        |p| {
+            format!(
+                "arn:{}:iam::{account}:policy{}{}",
+                iam.partition, p.path, p.name
+            )
+        },
     )
 }
 
 /// Applies a parsed bootstrap file.
-pub async fn apply(iam: &Iam, file: &BootstrapFile, now: DateTime<Utc>) -> Result<Applied, ApiError> {
+pub async fn apply(
+    iam: &Iam,
+    file: &BootstrapFile,
+    now: DateTime<Utc>,
+) -> Result<Applied, ApiError> {
     let mut out = Applied::default();
     for a in &file.accounts {
         if !crate::ids::is_valid_account_id(&a.id) {
-            return Err(ApiError::validation(format!("account id '{}' must be 12 digits", a.id)));
+            return Err(ApiError::validation(format!(
+                "account id '{}' must be 12 digits",
+                a.id
+            )));
         }
         let before = iam.account(&a.id).await?;
         let acct = iam.ensure_account(&a.id, a.alias.as_deref(), now).await?;
         if before.as_ref() != Some(&acct) {
             out.changed.push(format!("account {}", a.id));
         }
-        apply_keys(iam, &a.id, None, &format!("arn:{}:iam::{}:root", iam.partition, a.id), &a.root_access_keys, now, &mut out).await?;
+        apply_keys(
+            iam,
+            &a.id,
+            None,
+            &format!("arn:{}:iam::{}:root", iam.partition, a.id),
+            &a.root_access_keys,
+            now,
+            &mut out,
+        )
+        .await?;
         for p in &a.policies {
             apply_policy(iam, &a.id, p, now, &mut out).await?;
         }
@@ -237,7 +265,13 @@ async fn apply_keys(
         match (&k.id, &k.secret) {
             (Some(id), Some(secret)) => {
                 if iam.access_key(id).await?.is_none() {
-                    iam.create_access_key(account, user, Some((id.clone(), SecretString::from(secret.as_str()))), now).await?;
+                    iam.create_access_key(
+                        account,
+                        user,
+                        Some((id.clone(), SecretString::from(secret.as_str()))),
+                        now,
+                    )
+                    .await?;
                     out.changed.push(format!("access key {id}"));
                 }
             }
@@ -245,7 +279,8 @@ async fn apply_keys(
                 if iam.access_keys_of(account, user).await?.is_empty() {
                     let (key, secret) = iam.create_access_key(account, user, None, now).await?;
                     out.changed.push(format!("access key {}", key.id));
-                    out.generated_keys.push((owner_arn.to_owned(), key.id, secret));
+                    out.generated_keys
+                        .push((owner_arn.to_owned(), key.id, secret));
                 }
             }
             _ => {
@@ -280,7 +315,11 @@ async fn apply_policy(
                 create_date: now,
                 update_date: now,
                 default_version_id: "v1".into(),
-                versions: vec![PolicyVersion { version_id: "v1".into(), document: p.document.clone(), create_date: now }],
+                versions: vec![PolicyVersion {
+                    version_id: "v1".into(),
+                    document: p.document.clone(),
+                    create_date: now,
+                }],
                 next_version: 2,
                 attachment_count: 0,
                 tags: Vec::new(),
@@ -299,7 +338,11 @@ async fn apply_policy(
                     .update(&key, |mp: &mut ManagedPolicy, _| {
                         let vid = format!("v{}", mp.next_version);
                         mp.next_version += 1;
-                        mp.versions.push(PolicyVersion { version_id: vid.clone(), document: doc.clone(), create_date: now });
+                        mp.versions.push(PolicyVersion {
+                            version_id: vid.clone(),
+                            document: doc.clone(),
+                            create_date: now,
+                        });
                         mp.default_version_id = vid;
                         while mp.versions.len() > super::repo::MAX_POLICY_VERSIONS {
                             mp.versions.remove(0);
@@ -339,17 +382,22 @@ async fn apply_group(
         };
         out.changed.push(iam.create_group(grp).await?.arn);
     }
-    let grp = iam.group(account, &g.name).await?.ok_or_else(|| super::names::no_such("group", &g.name))?;
+    let grp = iam
+        .group(account, &g.name)
+        .await?
+        .ok_or_else(|| super::names::no_such("group", &g.name))?;
     for (name, doc) in &g.inline_policies {
         if grp.inline_policies.get(name) != Some(doc) {
-            iam.put_inline_policy(EntityKind::Group, account, &g.name, name, doc).await?;
+            iam.put_inline_policy(EntityKind::Group, account, &g.name, name, doc)
+                .await?;
             out.changed.push(format!("{} inline {name}", grp.arn));
         }
     }
     for r in &g.attached_policies {
         let arn = policy_ref(iam, account, declared, r);
         if !grp.attached_policies.contains(&arn) {
-            iam.attach_policy(EntityKind::Group, account, &g.name, &arn).await?;
+            iam.attach_policy(EntityKind::Group, account, &g.name, &arn)
+                .await?;
             out.changed.push(format!("{} attach {arn}", grp.arn));
         }
     }
@@ -386,7 +434,10 @@ async fn apply_user(
     let key = entity_key(EntityKind::User, account, &u.name);
     let user = iam.user_required(account, &u.name).await?;
     let want_tags = tags(&u.tags);
-    if user.tags != want_tags || user.permissions_boundary != u.permissions_boundary || user.path != u.path {
+    if user.tags != want_tags
+        || user.permissions_boundary != u.permissions_boundary
+        || user.path != u.path
+    {
         let path_arn = super::names::entity_arn(&iam.partition, account, "user", &u.path, &u.name);
         iam.update(&key, |x: &mut User, _| {
             x.tags.clone_from(&want_tags);
@@ -400,14 +451,16 @@ async fn apply_user(
     }
     for (name, doc) in &u.inline_policies {
         if user.inline_policies.get(name) != Some(doc) {
-            iam.put_inline_policy(EntityKind::User, account, &u.name, name, doc).await?;
+            iam.put_inline_policy(EntityKind::User, account, &u.name, name, doc)
+                .await?;
             out.changed.push(format!("{} inline {name}", user.arn));
         }
     }
     for r in &u.attached_policies {
         let arn = policy_ref(iam, account, declared, r);
         if !user.attached_policies.contains(&arn) {
-            iam.attach_policy(EntityKind::User, account, &u.name, &arn).await?;
+            iam.attach_policy(EntityKind::User, account, &u.name, &arn)
+                .await?;
             out.changed.push(format!("{} attach {arn}", user.arn));
         }
     }
@@ -417,7 +470,16 @@ async fn apply_user(
             out.changed.push(format!("{} group {g}", user.arn));
         }
     }
-    apply_keys(iam, account, Some(&u.name), &user.arn, &u.access_keys, now, out).await
+    apply_keys(
+        iam,
+        account,
+        Some(&u.name),
+        &user.arn,
+        &u.access_keys,
+        now,
+        out,
+    )
+    .await
 }
 
 async fn apply_role(
@@ -454,7 +516,10 @@ async fn apply_role(
         out.changed.push(iam.create_role(role).await?.arn);
     }
     let key = entity_key(EntityKind::Role, account, &r.name);
-    let role = iam.role(account, &r.name).await?.ok_or_else(|| super::names::no_such("role", &r.name))?;
+    let role = iam
+        .role(account, &r.name)
+        .await?
+        .ok_or_else(|| super::names::no_such("role", &r.name))?;
     let want_tags = tags(&r.tags);
     if role.trust_policy != r.trust_policy
         || role.description != r.description
@@ -476,14 +541,16 @@ async fn apply_role(
     }
     for (name, doc) in &r.inline_policies {
         if role.inline_policies.get(name) != Some(doc) {
-            iam.put_inline_policy(EntityKind::Role, account, &r.name, name, doc).await?;
+            iam.put_inline_policy(EntityKind::Role, account, &r.name, name, doc)
+                .await?;
             out.changed.push(format!("{} inline {name}", role.arn));
         }
     }
     for p in &r.attached_policies {
         let arn = policy_ref(iam, account, declared, p);
         if !role.attached_policies.contains(&arn) {
-            iam.attach_policy(EntityKind::Role, account, &r.name, &arn).await?;
+            iam.attach_policy(EntityKind::Role, account, &r.name, &arn)
+                .await?;
             out.changed.push(format!("{} attach {arn}", role.arn));
         }
     }

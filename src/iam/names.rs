@@ -59,7 +59,13 @@ pub fn parse_arn(s: &str) -> Option<Arn<'_>> {
     if partition.is_empty() || service.is_empty() || resource.is_empty() {
         return None;
     }
-    Some(Arn { partition, service, region, account, resource })
+    Some(Arn {
+        partition,
+        service,
+        region,
+        account,
+        resource,
+    })
 }
 
 /// Parses an IAM entity ARN `arn:P:iam::A:KIND/path/NAME` into (account, path, name).
@@ -89,7 +95,10 @@ pub fn entity_arn(partition: &str, account: &str, kind: &str, path: &str, name: 
 /// A `NoSuchEntity` error.
 #[must_use]
 pub fn no_such(what: &str, name: &str) -> ApiError {
-    ApiError::new(Code::NoSuchEntity, format!("The {what} with name {name} cannot be found."))
+    ApiError::new(
+        Code::NoSuchEntity,
+        format!("The {what} with name {name} cannot be found."),
+    )
 }
 
 #[cfg(test)]

@@ -25,9 +25,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::at_rest::AtRestKey;
-use super::model::{
-    Account, AccessKey, Group, KeyStatus, LastUsed, ManagedPolicy, Role, User,
-};
+use super::model::{AccessKey, Account, Group, KeyStatus, LastUsed, ManagedPolicy, Role, User};
 use super::names::{entity_arn, no_such, parse_entity_arn};
 use crate::error::{ApiError, Code};
 use crate::policy::{Policy, PolicyCache, PolicyId, PolicyKind};
@@ -91,7 +89,9 @@ pub struct Iam {
 
 impl std::fmt::Debug for Iam {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Iam").field("backend", &self.kv.backend_name()).finish_non_exhaustive()
+        f.debug_struct("Iam")
+            .field("backend", &self.kv.backend_name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -138,7 +138,10 @@ impl Iam {
         aws_managed: Vec<ManagedPolicy>,
         partition: &str,
     ) -> Self {
-        let aws_managed = aws_managed.into_iter().map(|p| (p.arn.clone(), p)).collect();
+        let aws_managed = aws_managed
+            .into_iter()
+            .map(|p| (p.arn.clone(), p))
+            .collect();
         Self {
             kv,
             at_rest,
@@ -178,7 +181,10 @@ impl Iam {
     {
         for _ in 0..8 {
             let Some(raw) = self.kv.get(key).await? else {
-                return Err(ApiError::new(Code::NoSuchEntity, format!("{key} not found")));
+                return Err(ApiError::new(
+                    Code::NoSuchEntity,
+                    format!("{key} not found"),
+                ));
             };
             let mut v: T = serde_json::from_slice(&raw).map_err(ApiError::internal)?;
             let mut batch = Batch::new().check(Check::Equals(key.to_owned(), raw.clone()));
@@ -194,7 +200,9 @@ impl Iam {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ApiError::from(crate::store::Error::Conflict(key.to_owned())))
+        Err(ApiError::from(crate::store::Error::Conflict(
+            key.to_owned(),
+        )))
     }
 
     /// A page of JSON values under `prefix`.
@@ -206,7 +214,10 @@ impl Iam {
     ) -> Result<Page<T>, ApiError> {
         let start = marker.map(decode_marker).transpose()?;
         let max_items = max_items.clamp(1, 1000);
-        let rows = self.kv.scan(prefix, start.as_deref(), max_items + 1).await?;
+        let rows = self
+            .kv
+            .scan(prefix, start.as_deref(), max_items + 1)
+            .await?;
         let truncated = rows.len() > max_items;
         let mut items = Vec::with_capacity(rows.len().min(max_items));
         let mut last = None;
@@ -214,7 +225,14 @@ impl Iam {
             items.push(serde_json::from_slice(&v).map_err(ApiError::internal)?);
             last = Some(k);
         }
-        Ok(Page { items, next_marker: if truncated { last.map(|k| encode_marker(&k)) } else { None } })
+        Ok(Page {
+            items,
+            next_marker: if truncated {
+                last.map(|k| encode_marker(&k))
+            } else {
+                None
+            },
+        })
     }
 
     // ----- accounts -----
@@ -233,8 +251,20 @@ impl Iam {
     ) -> Result<Account, ApiError> {
         let key = format!("a/{id}");
         if self.account(id).await?.is_none() {
-            let a = Account { id: id.to_owned(), alias: alias.map(str::to_owned), create_date: now };
-            match self.kv.commit(Batch::new().check(Check::Absent(key.clone())).put(&key, to_json(&a)?)).await {
+            let a = Account {
+                id: id.to_owned(),
+                alias: alias.map(str::to_owned),
+                create_date: now,
+            };
+            match self
+                .kv
+                .commit(
+                    Batch::new()
+                        .check(Check::Absent(key.clone()))
+                        .put(&key, to_json(&a)?),
+                )
+                .await
+            {
                 Ok(()) | Err(crate::store::Error::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -252,12 +282,15 @@ impl Iam {
 
     /// A user by name.
     pub async fn user(&self, account: &str, name: &str) -> Result<Option<User>, ApiError> {
-        self.get_json(&entity_key(EntityKind::User, account, name)).await
+        self.get_json(&entity_key(EntityKind::User, account, name))
+            .await
     }
 
     /// A user by name, or `NoSuchEntity`.
     pub async fn user_required(&self, account: &str, name: &str) -> Result<User, ApiError> {
-        self.user(account, name).await?.ok_or_else(|| no_such("user", name))
+        self.user(account, name)
+            .await?
+            .ok_or_else(|| no_such("user", name))
     }
 
     /// A user by unique id.
@@ -271,7 +304,13 @@ impl Iam {
     /// Creates a user.
     pub async fn create_user(&self, mut user: User) -> Result<User, ApiError> {
         let key = entity_key(EntityKind::User, &user.account, &user.name);
-        user.arn = entity_arn(&self.partition, &user.account, "user", &user.path, &user.name);
+        user.arn = entity_arn(
+            &self.partition,
+            &user.account,
+            "user",
+            &user.path,
+            &user.name,
+        );
         let batch = Batch::new()
             .check(Check::Absent(key.clone()))
             .put(&key, to_json(&user)?)
@@ -290,14 +329,23 @@ impl Iam {
 
     /// A group by name.
     pub async fn group(&self, account: &str, name: &str) -> Result<Option<Group>, ApiError> {
-        self.get_json(&entity_key(EntityKind::Group, account, name)).await
+        self.get_json(&entity_key(EntityKind::Group, account, name))
+            .await
     }
 
     /// Creates a group.
     pub async fn create_group(&self, mut group: Group) -> Result<Group, ApiError> {
         let key = entity_key(EntityKind::Group, &group.account, &group.name);
-        group.arn = entity_arn(&self.partition, &group.account, "group", &group.path, &group.name);
-        let batch = Batch::new().check(Check::Absent(key.clone())).put(&key, to_json(&group)?);
+        group.arn = entity_arn(
+            &self.partition,
+            &group.account,
+            "group",
+            &group.path,
+            &group.name,
+        );
+        let batch = Batch::new()
+            .check(Check::Absent(key.clone()))
+            .put(&key, to_json(&group)?);
         match self.kv.commit(batch).await {
             Ok(()) => Ok(group),
             Err(crate::store::Error::Conflict(_)) => Err(ApiError::new(
@@ -315,10 +363,17 @@ impl Iam {
         group: &str,
         user: &str,
     ) -> Result<(), ApiError> {
-        let g = self.group(account, group).await?.ok_or_else(|| no_such("group", group))?;
+        let g = self
+            .group(account, group)
+            .await?
+            .ok_or_else(|| no_such("group", group))?;
         let ukey = entity_key(EntityKind::User, account, user);
         let gkey = entity_key(EntityKind::Group, account, group);
-        let mkey = format!("gm/{account}/{}/{}", group.to_lowercase(), user.to_lowercase());
+        let mkey = format!(
+            "gm/{account}/{}/{}",
+            group.to_lowercase(),
+            user.to_lowercase()
+        );
         self.update(&ukey, |u: &mut User, b| {
             if u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)) {
                 return Ok(());
@@ -335,7 +390,13 @@ impl Iam {
             Ok(())
         })
         .await
-        .map_err(|e| if e.code == Code::NoSuchEntity { no_such("user", user) } else { e })?;
+        .map_err(|e| {
+            if e.code == Code::NoSuchEntity {
+                no_such("user", user)
+            } else {
+                e
+            }
+        })?;
         Ok(())
     }
 
@@ -350,7 +411,11 @@ impl Iam {
             return Err(no_such("group", group));
         }
         let ukey = entity_key(EntityKind::User, account, user);
-        let mkey = format!("gm/{account}/{}/{}", group.to_lowercase(), user.to_lowercase());
+        let mkey = format!(
+            "gm/{account}/{}/{}",
+            group.to_lowercase(),
+            user.to_lowercase()
+        );
         let mut was_member = false;
         self.update(&ukey, |u: &mut User, b| {
             let before = u.groups.len();
@@ -360,7 +425,13 @@ impl Iam {
             Ok(())
         })
         .await
-        .map_err(|e| if e.code == Code::NoSuchEntity { no_such("user", user) } else { e })?;
+        .map_err(|e| {
+            if e.code == Code::NoSuchEntity {
+                no_such("user", user)
+            } else {
+                e
+            }
+        })?;
         if was_member {
             Ok(())
         } else {
@@ -375,7 +446,8 @@ impl Iam {
 
     /// A role by name.
     pub async fn role(&self, account: &str, name: &str) -> Result<Option<Role>, ApiError> {
-        self.get_json(&entity_key(EntityKind::Role, account, name)).await
+        self.get_json(&entity_key(EntityKind::Role, account, name))
+            .await
     }
 
     /// A role by ARN (the path in the ARN must match the role's path).
@@ -383,7 +455,10 @@ impl Iam {
         let Some((account, path, name)) = parse_entity_arn(arn, "role") else {
             return Ok(None);
         };
-        Ok(self.role(account, name).await?.filter(|r| r.path == path && r.arn == arn))
+        Ok(self
+            .role(account, name)
+            .await?
+            .filter(|r| r.path == path && r.arn == arn))
     }
 
     /// A role by unique id.
@@ -397,7 +472,13 @@ impl Iam {
     /// Creates a role. The trust policy must already be validated and its principals resolved.
     pub async fn create_role(&self, mut role: Role) -> Result<Role, ApiError> {
         let key = entity_key(EntityKind::Role, &role.account, &role.name);
-        role.arn = entity_arn(&self.partition, &role.account, "role", &role.path, &role.name);
+        role.arn = entity_arn(
+            &self.partition,
+            &role.account,
+            "role",
+            &role.path,
+            &role.name,
+        );
         let batch = Batch::new()
             .check(Check::Absent(key.clone()))
             .put(&key, to_json(&role)?)
@@ -418,11 +499,17 @@ impl Iam {
         &self,
         text: &str,
     ) -> Result<(Arc<Policy>, BTreeMap<String, String>), ApiError> {
-        let policy = self.policies.get_or_parse(text, PolicyKind::Trust).map_err(policy_error)?;
+        let policy = self
+            .policies
+            .get_or_parse(text, PolicyKind::Trust)
+            .map_err(policy_error)?;
         let mut ids = BTreeMap::new();
         for arn in policy.principal_arns() {
             let id = if let Some((acct, _, name)) = parse_entity_arn(&arn, "user") {
-                self.user(acct, name).await?.filter(|u| u.arn == arn).map(|u| u.id)
+                self.user(acct, name)
+                    .await?
+                    .filter(|u| u.arn == arn)
+                    .map(|u| u.id)
             } else if parse_entity_arn(&arn, "role").is_some() {
                 self.role_by_arn(&arn).await?.map(|r| r.id)
             } else {
@@ -456,18 +543,28 @@ impl Iam {
             h.update(v.as_bytes());
         }
         let digest: [u8; 32] = h.finalize().into();
-        if let Some(p) =
-            self.trust_cache.read().unwrap_or_else(PoisonError::into_inner).get(&digest)
+        if let Some(p) = self
+            .trust_cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&digest)
         {
             return Ok(p.clone());
         }
-        let mut p = crate::policy::parse(&role.trust_policy, PolicyKind::Trust)
-            .map_err(policy_error)?;
+        let mut p =
+            crate::policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(policy_error)?;
         p.bind_principal_ids(
-            &role.trust_principal_ids.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            &role
+                .trust_principal_ids
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         );
         let p = Arc::new(p);
-        let mut cache = self.trust_cache.write().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = self
+            .trust_cache
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if cache.len() > 4096 {
             cache.clear();
         }
@@ -485,7 +582,9 @@ impl Iam {
         let Some((account, path, name)) = parse_entity_arn(arn, "policy") else {
             return Ok(None);
         };
-        let p: Option<ManagedPolicy> = self.get_json(&format!("p/{account}/{}", name.to_lowercase())).await?;
+        let p: Option<ManagedPolicy> = self
+            .get_json(&format!("p/{account}/{}", name.to_lowercase()))
+            .await?;
         Ok(p.filter(|p| p.path == path && p.arn == arn))
     }
 
@@ -498,16 +597,23 @@ impl Iam {
     /// Creates a customer managed policy (document already validated by the caller or here).
     pub async fn create_policy(&self, mut p: ManagedPolicy) -> Result<ManagedPolicy, ApiError> {
         for v in &p.versions {
-            self.policies.get_or_parse(&v.document, PolicyKind::Managed).map_err(policy_error)?;
+            self.policies
+                .get_or_parse(&v.document, PolicyKind::Managed)
+                .map_err(policy_error)?;
         }
         let key = format!("p/{}/{}", p.account, p.name.to_lowercase());
         p.arn = entity_arn(&self.partition, &p.account, "policy", &p.path, &p.name);
-        let batch = Batch::new().check(Check::Absent(key.clone())).put(&key, to_json(&p)?);
+        let batch = Batch::new()
+            .check(Check::Absent(key.clone()))
+            .put(&key, to_json(&p)?);
         match self.kv.commit(batch).await {
             Ok(()) => Ok(p),
             Err(crate::store::Error::Conflict(_)) => Err(ApiError::new(
                 Code::EntityAlreadyExists,
-                format!("A policy called {} already exists. Duplicate names are not allowed.", p.name),
+                format!(
+                    "A policy called {} already exists. Duplicate names are not allowed.",
+                    p.name
+                ),
             )),
             Err(e) => Err(e.into()),
         }
@@ -572,11 +678,15 @@ impl Iam {
                 .await
                 .map(|_| ()),
         };
-        res.map_err(|e| if e.code == Code::NoSuchEntity { no_such(kind.word(), name) } else { e })?;
-        if added {
-            if let Some(pkey) = pkey {
-                self.recount_attachments(&pkey, policy_arn).await?;
+        res.map_err(|e| {
+            if e.code == Code::NoSuchEntity {
+                no_such(kind.word(), name)
+            } else {
+                e
             }
+        })?;
+        if added && let Some(pkey) = pkey {
+            self.recount_attachments(&pkey, policy_arn).await?;
         }
         Ok(())
     }
@@ -621,18 +731,24 @@ impl Iam {
                 .await
                 .map(|_| ()),
         };
-        res.map_err(|e| if e.code == Code::NoSuchEntity { no_such(kind.word(), name) } else { e })?;
+        res.map_err(|e| {
+            if e.code == Code::NoSuchEntity {
+                no_such(kind.word(), name)
+            } else {
+                e
+            }
+        })?;
         if !removed {
             return Err(ApiError::new(
                 Code::NoSuchEntity,
                 format!("Policy {policy_arn} was not found."),
             ));
         }
-        if let Some((acct, _, pname)) = parse_entity_arn(policy_arn, "policy") {
-            if acct != "aws" {
-                self.recount_attachments(&format!("p/{acct}/{}", pname.to_lowercase()), policy_arn)
-                    .await?;
-            }
+        if let Some((acct, _, pname)) = parse_entity_arn(policy_arn, "policy")
+            && acct != "aws"
+        {
+            self.recount_attachments(&format!("p/{acct}/{}", pname.to_lowercase()), policy_arn)
+                .await?;
         }
         Ok(())
     }
@@ -695,7 +811,9 @@ impl Iam {
         policy_name: &str,
         document: &str,
     ) -> Result<(), ApiError> {
-        self.policies.get_or_parse(document, PolicyKind::Identity).map_err(policy_error)?;
+        self.policies
+            .get_or_parse(document, PolicyKind::Identity)
+            .map_err(policy_error)?;
         let limit = match kind {
             EntityKind::User => 2048,
             EntityKind::Group => 5120,
@@ -704,21 +822,42 @@ impl Iam {
         let ekey = entity_key(kind, account, name);
         let put = |map: &mut BTreeMap<String, String>| -> Result<(), ApiError> {
             map.insert(policy_name.to_owned(), document.to_owned());
-            let total: usize = map.values().map(|d| crate::policy::non_whitespace_len(d)).sum();
+            let total: usize = map
+                .values()
+                .map(|d| crate::policy::non_whitespace_len(d))
+                .sum();
             if total > limit {
                 return Err(ApiError::new(
                     Code::LimitExceeded,
-                    format!("Maximum policy size of {limit} bytes exceeded for {} {name}", kind.word()),
+                    format!(
+                        "Maximum policy size of {limit} bytes exceeded for {} {name}",
+                        kind.word()
+                    ),
                 ));
             }
             Ok(())
         };
         let res = match kind {
-            EntityKind::User => self.update(&ekey, |u: &mut User, _| put(&mut u.inline_policies)).await.map(|_| ()),
-            EntityKind::Group => self.update(&ekey, |g: &mut Group, _| put(&mut g.inline_policies)).await.map(|_| ()),
-            EntityKind::Role => self.update(&ekey, |r: &mut Role, _| put(&mut r.inline_policies)).await.map(|_| ()),
+            EntityKind::User => self
+                .update(&ekey, |u: &mut User, _| put(&mut u.inline_policies))
+                .await
+                .map(|_| ()),
+            EntityKind::Group => self
+                .update(&ekey, |g: &mut Group, _| put(&mut g.inline_policies))
+                .await
+                .map(|_| ()),
+            EntityKind::Role => self
+                .update(&ekey, |r: &mut Role, _| put(&mut r.inline_policies))
+                .await
+                .map(|_| ()),
         };
-        res.map_err(|e| if e.code == Code::NoSuchEntity && !e.message.contains("Maximum") { no_such(kind.word(), name) } else { e })
+        res.map_err(|e| {
+            if e.code == Code::NoSuchEntity && !e.message.contains("Maximum") {
+                no_such(kind.word(), name)
+            } else {
+                e
+            }
+        })
     }
 
     // ----- access keys -----
@@ -740,7 +879,10 @@ impl Iam {
             }
             None => "#root".to_owned(),
         };
-        let existing = self.kv.scan(&format!("uk/{account}/{owner}/"), None, 10).await?;
+        let existing = self
+            .kv
+            .scan(&format!("uk/{account}/{owner}/"), None, 10)
+            .await?;
         if existing.len() >= MAX_ACCESS_KEYS {
             return Err(ApiError::new(
                 Code::LimitExceeded,
@@ -749,9 +891,15 @@ impl Iam {
         }
         let (id, secret) = match given {
             Some(pair) => pair,
-            None => (crate::ids::new_access_key_id("AKIA", account), crate::ids::new_secret_access_key()),
+            None => (
+                crate::ids::new_access_key_id("AKIA", account),
+                crate::ids::new_secret_access_key(),
+            ),
         };
-        let sealed = self.at_rest.seal(&id, &secret).map_err(ApiError::internal)?;
+        let sealed = self
+            .at_rest
+            .seal(&id, &secret)
+            .map_err(ApiError::internal)?;
         let key = AccessKey {
             id: id.clone(),
             account: account.to_owned(),
@@ -787,7 +935,10 @@ impl Iam {
         let Some(k) = self.get_json::<AccessKey>(&format!("k/{id}")).await? else {
             return Ok(None);
         };
-        let secret = self.at_rest.open(&k.id, &k.secret_sealed).map_err(ApiError::internal)?;
+        let secret = self
+            .at_rest
+            .open(&k.id, &k.secret_sealed)
+            .map_err(ApiError::internal)?;
         Ok(Some((k, secret)))
     }
 
@@ -798,7 +949,10 @@ impl Iam {
         user: Option<&str>,
     ) -> Result<Vec<AccessKey>, ApiError> {
         let owner = user.map_or_else(|| "#root".to_owned(), str::to_lowercase);
-        let rows = self.kv.scan(&format!("uk/{account}/{owner}/"), None, 100).await?;
+        let rows = self
+            .kv
+            .scan(&format!("uk/{account}/{owner}/"), None, 100)
+            .await?;
         let keys: Vec<String> = rows
             .iter()
             .filter_map(|(k, _)| k.rsplit('/').next().map(|id| format!("k/{id}")))
@@ -819,7 +973,10 @@ impl Iam {
         status: KeyStatus,
     ) -> Result<(), ApiError> {
         let not_found = || {
-            ApiError::new(Code::NoSuchEntity, format!("The Access Key with id {id} cannot be found."))
+            ApiError::new(
+                Code::NoSuchEntity,
+                format!("The Access Key with id {id} cannot be found."),
+            )
         };
         self.update(&format!("k/{id}"), |k: &mut AccessKey, _| {
             if k.account != account
@@ -831,7 +988,13 @@ impl Iam {
             Ok(())
         })
         .await
-        .map_err(|e| if e.code == Code::NoSuchEntity { not_found() } else { e })?;
+        .map_err(|e| {
+            if e.code == Code::NoSuchEntity {
+                not_found()
+            } else {
+                e
+            }
+        })?;
         Ok(())
     }
 
@@ -843,9 +1006,16 @@ impl Iam {
         id: &str,
     ) -> Result<(), ApiError> {
         let not_found = || {
-            ApiError::new(Code::NoSuchEntity, format!("The Access Key with id {id} cannot be found."))
+            ApiError::new(
+                Code::NoSuchEntity,
+                format!("The Access Key with id {id} cannot be found."),
+            )
         };
-        let raw = self.kv.get(&format!("k/{id}")).await?.ok_or_else(not_found)?;
+        let raw = self
+            .kv
+            .get(&format!("k/{id}"))
+            .await?
+            .ok_or_else(not_found)?;
         let k: AccessKey = serde_json::from_slice(&raw).map_err(ApiError::internal)?;
         if k.account != account
             || k.user.as_deref().map(str::to_lowercase) != user.map(str::to_lowercase)
@@ -884,16 +1054,18 @@ impl Iam {
     /// Records a key's last use. Called off the response path and at most once a minute per key
     /// (see `crate::authn`), so it costs the hot path nothing.
     pub async fn record_key_use(&self, id: &str, used: &LastUsed) -> Result<(), ApiError> {
-        self.kv.commit(Batch::new().put(format!("lu/{id}"), to_json(used)?)).await?;
+        self.kv
+            .commit(Batch::new().put(format!("lu/{id}"), to_json(used)?))
+            .await?;
         Ok(())
     }
 
     // ----- effective policies -----
 
     fn parse_identity(&self, text: &str) -> Result<Arc<Policy>, ApiError> {
-        self.policies.get_or_parse(text, PolicyKind::Identity).map_err(|e| {
-            ApiError::internal(format!("stored policy does not parse: {e}"))
-        })
+        self.policies
+            .get_or_parse(text, PolicyKind::Identity)
+            .map_err(|e| ApiError::internal(format!("stored policy does not parse: {e}")))
     }
 
     async fn attached_docs(
@@ -902,17 +1074,19 @@ impl Iam {
         out: &mut Vec<(PolicyId, Arc<Policy>)>,
     ) -> Result<(), ApiError> {
         for arn in arns {
-            if let Some(p) = self.managed_policy(arn).await? {
-                if let Some(doc) = p.default_document() {
-                    let parsed = if p.account == "aws" {
-                        self.aws_policy(arn, doc)?
-                    } else {
-                        self.policies.get_or_parse(doc, PolicyKind::Managed).map_err(|e| {
+            if let Some(p) = self.managed_policy(arn).await?
+                && let Some(doc) = p.default_document()
+            {
+                let parsed = if p.account == "aws" {
+                    self.aws_policy(arn, doc)?
+                } else {
+                    self.policies
+                        .get_or_parse(doc, PolicyKind::Managed)
+                        .map_err(|e| {
                             ApiError::internal(format!("managed policy {arn} does not parse: {e}"))
                         })?
-                    };
-                    out.push((PolicyId(arn.clone()), parsed));
-                }
+                };
+                out.push((PolicyId(arn.clone()), parsed));
             }
         }
         Ok(())
@@ -920,29 +1094,51 @@ impl Iam {
 
     /// An AWS managed policy, parsed once (customer quotas do not apply to them).
     fn aws_policy(&self, arn: &str, doc: &str) -> Result<Arc<Policy>, ApiError> {
-        if let Some(p) = self.aws_parsed.read().unwrap_or_else(PoisonError::into_inner).get(arn) {
+        if let Some(p) = self
+            .aws_parsed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(arn)
+        {
             return Ok(p.clone());
         }
-        let opts = crate::policy::ParseOptions { max_size: None, aws_managed: true };
+        let opts = crate::policy::ParseOptions {
+            max_size: None,
+            aws_managed: true,
+        };
         let p = Arc::new(
-            crate::policy::parse_with(doc, PolicyKind::Managed, opts)
-                .map_err(|e| ApiError::internal(format!("managed policy {arn} does not parse: {e}")))?,
+            crate::policy::parse_with(doc, PolicyKind::Managed, opts).map_err(|e| {
+                ApiError::internal(format!("managed policy {arn} does not parse: {e}"))
+            })?,
         );
-        self.aws_parsed.write().unwrap_or_else(PoisonError::into_inner).insert(arn.to_owned(), p.clone());
+        self.aws_parsed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(arn.to_owned(), p.clone());
         Ok(p)
     }
 
     /// A user's identity policies: inline, attached, and those of its groups.
-    pub async fn user_policies(&self, user: &User) -> Result<Vec<(PolicyId, Arc<Policy>)>, ApiError> {
+    pub async fn user_policies(
+        &self,
+        user: &User,
+    ) -> Result<Vec<(PolicyId, Arc<Policy>)>, ApiError> {
         let mut out = Vec::new();
         for (name, doc) in &user.inline_policies {
-            out.push((PolicyId(format!("{}#inline/{name}", user.arn)), self.parse_identity(doc)?));
+            out.push((
+                PolicyId(format!("{}#inline/{name}", user.arn)),
+                self.parse_identity(doc)?,
+            ));
         }
-        self.attached_docs(&user.attached_policies, &mut out).await?;
+        self.attached_docs(&user.attached_policies, &mut out)
+            .await?;
         for gname in &user.groups {
             if let Some(g) = self.group(&user.account, gname).await? {
                 for (name, doc) in &g.inline_policies {
-                    out.push((PolicyId(format!("{}#inline/{name}", g.arn)), self.parse_identity(doc)?));
+                    out.push((
+                        PolicyId(format!("{}#inline/{name}", g.arn)),
+                        self.parse_identity(doc)?,
+                    ));
                 }
                 self.attached_docs(&g.attached_policies, &mut out).await?;
             }
@@ -951,17 +1147,27 @@ impl Iam {
     }
 
     /// A role's identity policies.
-    pub async fn role_policies(&self, role: &Role) -> Result<Vec<(PolicyId, Arc<Policy>)>, ApiError> {
+    pub async fn role_policies(
+        &self,
+        role: &Role,
+    ) -> Result<Vec<(PolicyId, Arc<Policy>)>, ApiError> {
         let mut out = Vec::new();
         for (name, doc) in &role.inline_policies {
-            out.push((PolicyId(format!("{}#inline/{name}", role.arn)), self.parse_identity(doc)?));
+            out.push((
+                PolicyId(format!("{}#inline/{name}", role.arn)),
+                self.parse_identity(doc)?,
+            ));
         }
-        self.attached_docs(&role.attached_policies, &mut out).await?;
+        self.attached_docs(&role.attached_policies, &mut out)
+            .await?;
         Ok(out)
     }
 
     /// A permissions boundary by ARN.
-    pub async fn boundary(&self, arn: Option<&str>) -> Result<Option<(PolicyId, Arc<Policy>)>, ApiError> {
+    pub async fn boundary(
+        &self,
+        arn: Option<&str>,
+    ) -> Result<Option<(PolicyId, Arc<Policy>)>, ApiError> {
         let Some(arn) = arn else { return Ok(None) };
         let mut out = Vec::new();
         self.attached_docs(&[arn.to_owned()], &mut out).await?;
@@ -1001,5 +1207,7 @@ pub fn policy_error(e: crate::policy::PolicyError) -> ApiError {
 
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }

@@ -60,7 +60,11 @@ impl ActionCatalogue {
                 .actions
                 .into_values()
                 .map(|a| {
-                    let levels = a.access_level.split(',').map(|l| l.trim().to_owned()).collect();
+                    let levels = a
+                        .access_level
+                        .split(',')
+                        .map(|l| l.trim().to_owned())
+                        .collect();
                     (format!("{prefix}:{}", a.name).to_ascii_lowercase(), levels)
                 })
                 .collect();
@@ -95,17 +99,27 @@ pub fn summary(policy: &Policy, catalogue: &ActionCatalogue) -> Vec<ServiceSumma
     let principal = RequestPrincipal::default();
     let env = Env::new(&ctx, &principal);
     let covers = |st: &super::model::Statement, a: &str| {
-        st.action.pats.iter().any(|g| g.matches(a, &env) == Some(true)) != st.action.not
+        st.action
+            .pats
+            .iter()
+            .any(|g| g.matches(a, &env) == Some(true))
+            != st.action.not
     };
     let mut out = Vec::new();
     for (prefix, (_, actions)) in &catalogue.services {
         let mut totals: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         for (a, levels) in actions {
-            let allowed = policy.inner.statements.iter().any(|s| s.effect == StatementEffect::Allow && covers(s, a));
+            let allowed = policy
+                .inner
+                .statements
+                .iter()
+                .any(|s| s.effect == StatementEffect::Allow && covers(s, a));
             let denied = policy.inner.statements.iter().any(|s| {
                 s.effect == StatementEffect::Deny
                     && s.conditions.is_empty()
-                    && s.resource.as_ref().is_none_or(|r| !r.not && r.raw.iter().any(|x| x == "*"))
+                    && s.resource
+                        .as_ref()
+                        .is_none_or(|r| !r.not && r.raw.iter().any(|x| x == "*"))
                     && covers(s, a)
             });
             for l in levels {
@@ -120,11 +134,19 @@ pub fn summary(policy: &Policy, catalogue: &ActionCatalogue) -> Vec<ServiceSumma
             .iter()
             .filter_map(|l| {
                 let (total, ok) = totals.get(l).copied()?;
-                (ok > 0).then(|| ((*l).to_owned(), if ok == total { "Full" } else { "Limited" }.to_owned()))
+                (ok > 0).then(|| {
+                    (
+                        (*l).to_owned(),
+                        if ok == total { "Full" } else { "Limited" }.to_owned(),
+                    )
+                })
             })
             .collect();
         if !access_levels.is_empty() {
-            out.push(ServiceSummary { service: prefix.clone(), access_levels });
+            out.push(ServiceSummary {
+                service: prefix.clone(),
+                access_levels,
+            });
         }
     }
     out

@@ -53,7 +53,8 @@ impl RequestParts<'_> {
     /// The payload line of the canonical request.
     #[must_use]
     pub fn body_hash(&self) -> String {
-        self.payload_hash.map_or_else(|| sha256_hex(self.body), str::to_owned)
+        self.payload_hash
+            .map_or_else(|| sha256_hex(self.body), str::to_owned)
     }
 }
 

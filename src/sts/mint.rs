@@ -26,7 +26,10 @@ pub struct Issued {
 
 /// Seals `claims` (its `access_key_id` is filled in) and derives the secret.
 pub fn mint(st: &AppState, claims: SessionClaims, now: DateTime<Utc>) -> Result<Issued, ApiError> {
-    let m = st.keyring().mint_at(claims, now).map_err(ApiError::internal)?;
+    let m = st
+        .keyring()
+        .mint_at(claims, now)
+        .map_err(ApiError::internal)?;
     Metrics::inc(&st.metrics.minted);
     let expiration = DateTime::from_timestamp(m.claims.expires_at, 0).unwrap_or_default();
     Ok(Issued {

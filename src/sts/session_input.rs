@@ -19,7 +19,10 @@ pub struct SessionPolicies {
 }
 
 /// Reads `Policy` and `PolicyArns.member.N.arn`. `inline_max` is the plaintext limit.
-pub fn read_policies(p: &mut Params, inline_max: Option<usize>) -> Result<SessionPolicies, ApiError> {
+pub fn read_policies(
+    p: &mut Params,
+    inline_max: Option<usize>,
+) -> Result<SessionPolicies, ApiError> {
     let inline = p.opt("Policy");
     let arns: Vec<String> = p
         .struct_list("PolicyArns", &["arn"])?
@@ -28,9 +31,12 @@ pub fn read_policies(p: &mut Params, inline_max: Option<usize>) -> Result<Sessio
         .collect();
     if let Some(text) = &inline {
         check_len("Policy", text, 1, inline_max.unwrap_or(usize::MAX))?;
-        check_chars("Policy", text, "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+", |c| {
-            matches!(c, '\t' | '\n' | '\r') || ('\u{20}'..='\u{ff}').contains(&c)
-        })?;
+        check_chars(
+            "Policy",
+            text,
+            "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+            |c| matches!(c, '\t' | '\n' | '\r') || ('\u{20}'..='\u{ff}').contains(&c),
+        )?;
     }
     if arns.len() > 10 {
         return Err(ApiError::validation(
@@ -52,7 +58,9 @@ pub async fn check_policies(
 ) -> Result<Option<Arc<Policy>>, ApiError> {
     for arn in &sp.arns {
         if iam.managed_policy(arn).await?.is_none() {
-            return Err(ApiError::validation(format!("Policy {arn} does not exist or is not attachable.")));
+            return Err(ApiError::validation(format!(
+                "Policy {arn} does not exist or is not attachable."
+            )));
         }
     }
     match &sp.inline {
@@ -67,7 +75,9 @@ pub async fn check_policies(
 
 /// Tag key characters: `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
 fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+    c.is_alphanumeric()
+        || c.is_whitespace()
+        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 
 /// Reads `Tags.member.N.Key/Value` (≤ 50, keys unique case-insensitively).
@@ -82,18 +92,32 @@ pub fn read_tags(p: &mut Params) -> Result<Vec<(String, String)>, ApiError> {
     let mut out: Vec<(String, String)> = Vec::with_capacity(raw.len());
     for m in raw {
         let k = m.get("Key").cloned().ok_or_else(|| {
-            ApiError::validation("1 validation error detected: Value null at 'tags.member.key' \
-                failed to satisfy constraint: Member must not be null")
+            ApiError::validation(
+                "1 validation error detected: Value null at 'tags.member.key' \
+                failed to satisfy constraint: Member must not be null",
+            )
         })?;
         let v = m.get("Value").cloned().unwrap_or_default();
         check_len("Tags.member.Key", &k, 1, 128)?;
-        check_chars("Tags.member.Key", &k, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+", is_tag_char)?;
+        check_chars(
+            "Tags.member.Key",
+            &k,
+            "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
+            is_tag_char,
+        )?;
         check_len("Tags.member.Value", &v, 0, 256)?;
-        check_chars("Tags.member.Value", &v, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*", |c| is_tag_char(c) || c == '*')?;
+        check_chars(
+            "Tags.member.Value",
+            &v,
+            "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
+            |c| is_tag_char(c) || c == '*',
+        )?;
         if out.iter().any(|(x, _)| x.eq_ignore_ascii_case(&k)) {
             return Err(ApiError::new(
                 Code::InvalidParameterValue,
-                format!("Duplicate tag keys found. Please note that Tag keys are case insensitive. ({k})"),
+                format!(
+                    "Duplicate tag keys found. Please note that Tag keys are case insensitive. ({k})"
+                ),
             ));
         }
         out.push((k, v));
@@ -127,7 +151,9 @@ pub fn check_source_identity(s: &str) -> Result<(), ApiError> {
     check_len("SourceIdentity", s, 2, 64)?;
     check_chars("SourceIdentity", s, "[\\w+=,.@-]*", is_name_char)?;
     if s.to_ascii_lowercase().starts_with("aws:") {
-        return Err(ApiError::validation("SourceIdentity must not start with 'aws:'"));
+        return Err(ApiError::validation(
+            "SourceIdentity must not start with 'aws:'",
+        ));
     }
     Ok(())
 }

@@ -20,7 +20,10 @@ pub struct Params {
 
 /// Parameter names that belong to SigV4 presigning, not to the action.
 fn is_auth_param(name: &str) -> bool {
-    name.len() > 6 && name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
+    name.len() > 6
+        && name
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
 }
 
 impl Params {
@@ -32,7 +35,10 @@ impl Params {
                 continue;
             }
             if self.map.len() >= MAX_PARAMS {
-                return Err(ApiError::new(Code::MalformedQueryString, "Too many parameters"));
+                return Err(ApiError::new(
+                    Code::MalformedQueryString,
+                    "Too many parameters",
+                ));
             }
             if self.map.contains_key(k.as_ref()) {
                 return Err(ApiError::new(
@@ -47,9 +53,17 @@ impl Params {
 
     /// Builds parameters from pairs (tests, internal calls).
     #[must_use]
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        let map = pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-        Self { map, used: std::collections::BTreeSet::new() }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let map = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        Self {
+            map,
+            used: std::collections::BTreeSet::new(),
+        }
     }
 
     /// A parameter without marking it read (dispatch peeks at `Action` and `Version`).
@@ -117,8 +131,12 @@ impl Params {
         self.used.insert(name.to_owned());
         let prefix = format!("{name}.member.");
         let mut by_index: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
-        let keys: Vec<String> =
-            self.map.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+        let keys: Vec<String> = self
+            .map
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
         for k in keys {
             let rest = k.get(prefix.len()..).unwrap_or_default();
             let (idx, field) = rest.split_once('.').ok_or_else(|| bad_member(&k))?;
@@ -138,10 +156,17 @@ impl Params {
         self.used.insert(name.to_owned());
         let prefix = format!("{name}.member.");
         let mut out = BTreeMap::new();
-        let keys: Vec<String> =
-            self.map.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+        let keys: Vec<String> = self
+            .map
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
         for k in keys {
-            let idx = k.get(prefix.len()..).and_then(parse_index).ok_or_else(|| bad_member(&k))?;
+            let idx = k
+                .get(prefix.len()..)
+                .and_then(parse_index)
+                .ok_or_else(|| bad_member(&k))?;
             self.used.insert(k.clone());
             out.insert(idx, self.map.get(&k).cloned().unwrap_or_default());
         }
@@ -177,7 +202,10 @@ fn parse_index(s: &str) -> Option<usize> {
 }
 
 fn bad_member(k: &str) -> ApiError {
-    ApiError::new(Code::InvalidParameterValue, format!("Invalid list parameter {k}"))
+    ApiError::new(
+        Code::InvalidParameterValue,
+        format!("Invalid list parameter {k}"),
+    )
 }
 
 fn check_contiguous(name: &str, idx: impl Iterator<Item = usize>) -> Result<(), ApiError> {
@@ -279,13 +307,14 @@ fn redact_for_message(v: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
 
     #[test]
     fn decodes_and_refuses_duplicates() {
         let mut p = Params::default();
-        p.add_urlencoded(b"Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Date=x").unwrap();
+        p.add_urlencoded(b"Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Date=x")
+            .unwrap();
         assert_eq!(p.peek("Action"), Some("GetCallerIdentity"));
         assert_eq!(p.peek("X-Amz-Date"), None);
         let e = p.add_urlencoded(b"Action=Other").unwrap_err();
@@ -325,7 +354,8 @@ mod tests {
     #[test]
     fn unknown_parameters_are_refused() {
         let mut p = Params::default();
-        p.add_urlencoded(b"Action=A&Version=v&RoleArn=x&Bogus=1").unwrap();
+        p.add_urlencoded(b"Action=A&Version=v&RoleArn=x&Bogus=1")
+            .unwrap();
         let _ = p.opt("RoleArn");
         let e = p.finish().unwrap_err();
         assert!(e.message.contains("Bogus"));
@@ -340,7 +370,10 @@ mod tests {
              constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
         );
         let e = check_len("RoleSessionName", &"x".repeat(65), 2, 64).unwrap_err();
-        assert!(e.message.ends_with("Member must have length less than or equal to 64"));
+        assert!(
+            e.message
+                .ends_with("Member must have length less than or equal to 64")
+        );
         assert!(check_range("DurationSeconds", 899, 900, 43200).is_err());
         assert!(check_range("DurationSeconds", 900, 900, 43200).is_ok());
     }

@@ -15,7 +15,9 @@ impl XmlWriter {
     /// A writer with the XML declaration written.
     #[must_use]
     pub fn new() -> Self {
-        Self { out: String::with_capacity(1024) }
+        Self {
+            out: String::with_capacity(1024),
+        }
     }
 
     /// Continues writing after existing XML text (trusted, already escaped).
@@ -105,7 +107,10 @@ mod tests {
     #[test]
     fn escapes() {
         let mut w = XmlWriter::new();
-        w.start_ns("R", STS_NS).elem("A", "<&\"'>").opt("B", None).end("R");
+        w.start_ns("R", STS_NS)
+            .elem("A", "<&\"'>")
+            .opt("B", None)
+            .end("R");
         assert_eq!(
             w.finish(),
             "<R xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><A>&lt;&amp;&quot;&apos;&gt;</A></R>"

@@ -56,9 +56,18 @@ inline_policies.read = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","
 "#;
 
 /// Known key pairs from [`BOOTSTRAP`].
-pub const ADMIN: (&str, &str) = ("AKIARTXV5AHD2JZDEGXD", "adminSecretKeyadminSecretKeyadminSecret0");
-pub const ALICE: (&str, &str) = ("AKIARTXV5AHD2JZALICE", "aliceSecretKeyaliceSecretKeyaliceSecret0");
-pub const BOB: (&str, &str) = ("AKIARTXV5AHD2JZBOB22", "bobSecretKeybobSecretKeybobSecretKeybob0");
+pub const ADMIN: (&str, &str) = (
+    "AKIARTXV5AHD2JZDEGXD",
+    "adminSecretKeyadminSecretKeyadminSecret0",
+);
+pub const ALICE: (&str, &str) = (
+    "AKIARTXV5AHD2JZALICE",
+    "aliceSecretKeyaliceSecretKeyaliceSecret0",
+);
+pub const BOB: (&str, &str) = (
+    "AKIARTXV5AHD2JZBOB22",
+    "bobSecretKeybobSecretKeybobSecretKeybob0",
+);
 
 /// A running server.
 pub struct Server {
@@ -89,7 +98,9 @@ pub async fn start_with(bootstrap: &str) -> Server {
         cfg.iam.managed_policies = Some(managed);
     }
     let clock = FixedClock::new(chrono::Utc::now());
-    let (state, _) = sekisho::server::build(cfg, Arc::new(clock.clone())).await.unwrap();
+    let (state, _) = sekisho::server::build(cfg, Arc::new(clock.clone()))
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -101,7 +112,13 @@ pub async fn start_with(bootstrap: &str) -> Server {
         .await
         .unwrap();
     });
-    Server { endpoint, state, clock, _dir: dir, _shutdown: tx }
+    Server {
+        endpoint,
+        state,
+        clock,
+        _dir: dir,
+        _shutdown: tx,
+    }
 }
 
 /// Starts with the default test bootstrap.
@@ -139,7 +156,11 @@ impl Server {
 
     /// An STS client from minted credentials.
     pub fn sts_from(&self, c: &aws_sdk_sts::types::Credentials) -> aws_sdk_sts::Client {
-        self.sts(c.access_key_id(), c.secret_access_key(), Some(c.session_token()))
+        self.sts(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token()),
+        )
     }
 
     /// An IAM client with the given credentials.
@@ -162,7 +183,9 @@ where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
 {
-    e.as_service_error().and_then(|s| s.code().map(str::to_owned)).unwrap_or_else(|| format!("{e:?}"))
+    e.as_service_error()
+        .and_then(|s| s.code().map(str::to_owned))
+        .unwrap_or_else(|| format!("{e:?}"))
 }
 
 /// The AWS error message of an SDK error.
@@ -170,5 +193,7 @@ pub fn message<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>)
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
 {
-    e.as_service_error().and_then(|s| s.message().map(str::to_owned)).unwrap_or_default()
+    e.as_service_error()
+        .and_then(|s| s.message().map(str::to_owned))
+        .unwrap_or_default()
 }

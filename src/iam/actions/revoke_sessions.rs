@@ -29,11 +29,18 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let at: DateTime<Utc> = match before.as_deref() {
         None | Some("now") => now,
         Some(t) => DateTime::parse_from_rfc3339(t)
-            .map_err(|_| ApiError::new(Code::InvalidInput, format!("Before must be 'now' or an RFC 3339 time, not '{t}'")))?
+            .map_err(|_| {
+                ApiError::new(
+                    Code::InvalidInput,
+                    format!("Before must be 'now' or an RFC 3339 time, not '{t}'"),
+                )
+            })?
             .with_timezone(&Utc),
     };
     let need_target = || {
-        target.clone().ok_or_else(|| ApiError::new(Code::InvalidInput, format!("Scope {scope} needs a Target")))
+        target.clone().ok_or_else(|| {
+            ApiError::new(Code::InvalidInput, format!("Scope {scope} needs a Target"))
+        })
     };
     let same_account = |acct: &str| {
         if acct == caller.account {
@@ -50,15 +57,19 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         "role" => {
             let arn = need_target()?;
             let role = st.iam.role_by_arn(&arn).await?.ok_or_else(|| {
-                ApiError::new(Code::NoSuchEntity, format!("The role with ARN {arn} cannot be found."))
+                ApiError::new(
+                    Code::NoSuchEntity,
+                    format!("The role with ARN {arn} cannot be found."),
+                )
             })?;
             same_account(&role.account)?;
             (Scope::Role(role.id), role.arn, at)
         }
         "user" => {
             let arn = need_target()?;
-            let (acct, _, name) = parse_entity_arn(&arn, "user")
-                .ok_or_else(|| ApiError::new(Code::InvalidInput, format!("'{arn}' is not a user ARN")))?;
+            let (acct, _, name) = parse_entity_arn(&arn, "user").ok_or_else(|| {
+                ApiError::new(Code::InvalidInput, format!("'{arn}' is not a user ARN"))
+            })?;
             same_account(acct)?;
             let user = st.iam.user_required(acct, name).await?;
             (Scope::User(user.id), user.arn, at)
@@ -66,17 +77,30 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         "account" => {
             let acct = need_target()?;
             same_account(&acct)?;
-            (Scope::Account(acct.clone()), format!("arn:{}:iam::{acct}:root", st.iam.partition), at)
+            (
+                Scope::Account(acct.clone()),
+                format!("arn:{}:iam::{acct}:root", st.iam.partition),
+                at,
+            )
         }
         "all" => (Scope::Global, "*".to_owned(), at),
         "access-key" => {
             let id = need_target()?;
             let acct = crate::ids::account_from_access_key_id(&id)
                 .filter(|_| id.starts_with("ASIA"))
-                .ok_or_else(|| ApiError::new(Code::InvalidInput, format!("'{id}' is not a temporary access key id")))?;
+                .ok_or_else(|| {
+                    ApiError::new(
+                        Code::InvalidInput,
+                        format!("'{id}' is not a temporary access key id"),
+                    )
+                })?;
             same_account(&acct)?;
             // Kept until the longest possible session would have expired (36 h).
-            (Scope::Session(id), format!("arn:{}:iam::{acct}:root", st.iam.partition), now + chrono::Duration::hours(36))
+            (
+                Scope::Session(id),
+                format!("arn:{}:iam::{acct}:root", st.iam.partition),
+                now + chrono::Duration::hours(36),
+            )
         }
         other => {
             return Err(ApiError::new(

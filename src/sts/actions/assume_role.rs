@@ -40,8 +40,13 @@ fn parse(p: &mut Params) -> Result<Input, ApiError> {
     let source_identity = p.opt("SourceIdentity");
     let serial = p.opt("SerialNumber");
     let code = p.opt("TokenCode");
-    if !p.struct_list("ProvidedContexts", &["ProviderArn", "ContextAssertion"])?.is_empty() {
-        return Err(ApiError::validation("ProvidedContexts are not supported by this broker"));
+    if !p
+        .struct_list("ProvidedContexts", &["ProviderArn", "ContextAssertion"])?
+        .is_empty()
+    {
+        return Err(ApiError::validation(
+            "ProvidedContexts are not supported by this broker",
+        ));
     }
     p.finish()?;
     check_len("RoleArn", &role_arn, 20, 2048)?;
@@ -95,7 +100,10 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     // Who may chain, and what carries over.
     let parent = caller.session();
     if parent.is_some_and(|c| c.kind == SessionKind::FederatedUser) {
-        return Err(not_authorized("sts:AssumeRole", "federated-user sessions cannot call AssumeRole"));
+        return Err(not_authorized(
+            "sts:AssumeRole",
+            "federated-user sessions cannot call AssumeRole",
+        ));
     }
     let chained = parent.is_some();
     if input.mfa {
@@ -113,7 +121,12 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         .ok_or_else(|| not_authorized("sts:AssumeRole", "no such role"))?;
 
     // Durations: the role's maximum, and one hour when chaining.
-    let default = ctx.st.config.sessions.assume_role_default_seconds.min(role.max_session_duration);
+    let default = ctx
+        .st
+        .config
+        .sessions
+        .assume_role_default_seconds
+        .min(role.max_session_duration);
     let secs = input.duration.unwrap_or(default);
     if chained && secs > 3600 {
         return Err(ApiError::validation(
@@ -136,7 +149,9 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                 if input.tags.iter().any(|(n, _)| n.eq_ignore_ascii_case(tk)) {
                     return Err(ApiError::new(
                         crate::error::Code::InvalidParameterValue,
-                        format!("The session tag {tk} is a transitive tag inherited from the calling session and cannot be overridden."),
+                        format!(
+                            "The session tag {tk} is a transitive tag inherited from the calling session and cannot be overridden."
+                        ),
                     ));
                 }
                 tags.push((tk.clone(), tv.clone()));
@@ -150,7 +165,10 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             transitive.push(k.clone());
         }
     }
-    let source_identity = match (parent.and_then(|c| c.source_identity.clone()), &input.source_identity) {
+    let source_identity = match (
+        parent.and_then(|c| c.source_identity.clone()),
+        &input.source_identity,
+    ) {
         (Some(old), Some(new)) if &old != new => {
             return Err(ApiError::access_denied(
                 "SourceIdentity cannot be changed once set on a session (role chaining)",
@@ -167,7 +185,15 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let pols = authz::caller_policies(st, caller).await?;
     let trust = st.iam.trust_policy(&role)?;
     let mut context = authz::base_context(caller, &ctx.env, &pols.tags);
-    add_assume_keys(&mut context, &input, &role, &tags, &transitive, source_identity.as_deref(), parent);
+    add_assume_keys(
+        &mut context,
+        &input,
+        &role,
+        &tags,
+        &transitive,
+        source_identity.as_deref(),
+        parent,
+    );
     let ask = |action: &'static str| Ask {
         action,
         resource: &role.arn,
@@ -214,7 +240,9 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         parent_user_id: parent_user,
         chained,
         federated_provider: None,
-        federation_claims: parent.map(|c| c.federation_claims.clone()).unwrap_or_default(),
+        federation_claims: parent
+            .map(|c| c.federation_claims.clone())
+            .unwrap_or_default(),
     };
     let issued = mint::mint(st, claims, now)?;
     record_role_use(ctx, &role);
@@ -226,7 +254,10 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         .elem("AssumedRoleId", &assumed_id)
         .elem("Arn", &session_arn)
         .end("AssumedRoleUser");
-    if input.policies.inline.is_some() || !input.policies.arns.is_empty() || !issued.claims.tags.is_empty() {
+    if input.policies.inline.is_some()
+        || !input.policies.arns.is_empty()
+        || !issued.claims.tags.is_empty()
+    {
         w.elem("PackedPolicySize", &packed.to_string());
     }
     w.opt("SourceIdentity", source_identity.as_deref());
@@ -266,7 +297,10 @@ fn add_assume_keys(
     if let Some(s) = &input.source_identity {
         ctx.set("sts:SourceIdentity", s.clone());
     }
-    if let Some(s) = parent.and_then(|c| c.source_identity.as_deref()).or(source_identity) {
+    if let Some(s) = parent
+        .and_then(|c| c.source_identity.as_deref())
+        .or(source_identity)
+    {
         ctx.set("aws:SourceIdentity", s);
     }
     if !input.transitive.is_empty() {
@@ -285,7 +319,12 @@ fn add_assume_keys(
                 transitive
                     .iter()
                     .any(|k| k.eq_ignore_ascii_case(&t.key))
-                    .then(|| c.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(&t.key)).map(|(_, v)| v.clone()))
+                    .then(|| {
+                        c.tags
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(&t.key))
+                            .map(|(_, v)| v.clone())
+                    })
                     .flatten()
             })
             .unwrap_or_else(|| t.value.clone());
@@ -299,7 +338,11 @@ fn record_role_use(ctx: &Ctx, role: &Role) {
         return;
     }
     let st = ctx.st.clone();
-    let key = crate::iam::repo::entity_key(crate::iam::repo::EntityKind::Role, &role.account, &role.name);
+    let key = crate::iam::repo::entity_key(
+        crate::iam::repo::EntityKind::Role,
+        &role.account,
+        &role.name,
+    );
     let used = crate::iam::model::LastUsed {
         date: ctx.env.now,
         service: "sts".into(),

@@ -13,11 +13,25 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     check_len("EncodedMessage", &msg, 1, 10240)?;
     let caller = ctx.caller()?;
-    authz::authorize(&ctx.st, caller, &ctx.env, "sts:DecodeAuthorizationMessage", "*").await?;
+    authz::authorize(
+        &ctx.st,
+        caller,
+        &ctx.env,
+        "sts:DecodeAuthorizationMessage",
+        "*",
+    )
+    .await?;
     let decoded = crate::verify::decode_message(&ctx.st, &msg).ok_or_else(|| {
-        ApiError::new(Code::InvalidAuthorizationMessageException, "The message is invalid.")
+        ApiError::new(
+            Code::InvalidAuthorizationMessageException,
+            "The message is invalid.",
+        )
     })?;
     let mut w = XmlWriter::new();
     w.elem("DecodedMessage", &decoded);
-    Ok(Reply { result_xml: Some(w.finish()), result_json: None, audit: serde_json::Value::Null })
+    Ok(Reply {
+        result_xml: Some(w.finish()),
+        result_json: None,
+        audit: serde_json::Value::Null,
+    })
 }

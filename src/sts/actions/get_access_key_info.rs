@@ -19,7 +19,10 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let c = ctx.caller()?;
     authz::authorize(&ctx.st, c, &ctx.env, "sts:GetAccessKeyInfo", "*").await?;
     let account = crate::ids::account_from_access_key_id(&key).ok_or_else(|| {
-        ApiError::new(Code::InvalidParameterValue, "The access key ID is not valid")
+        ApiError::new(
+            Code::InvalidParameterValue,
+            "The access key ID is not valid",
+        )
     })?;
     let mut w = XmlWriter::new();
     w.elem("Account", &account);

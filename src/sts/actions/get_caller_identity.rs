@@ -12,7 +12,9 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     let c = ctx.caller()?;
     let mut w = XmlWriter::new();
-    w.elem("UserId", &c.user_id).elem("Account", &c.account).elem("Arn", &c.arn);
+    w.elem("UserId", &c.user_id)
+        .elem("Account", &c.account)
+        .elem("Arn", &c.arn);
     Ok(Reply {
         result_xml: Some(w.finish()),
         result_json: Some(json!({ "UserId": c.user_id, "Account": c.account, "Arn": c.arn })),

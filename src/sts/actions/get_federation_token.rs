@@ -35,7 +35,10 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             ));
         }
     };
-    let fed_arn = format!("arn:{}:sts::{}:federated-user/{name}", st.iam.partition, caller.account);
+    let fed_arn = format!(
+        "arn:{}:sts::{}:federated-user/{name}",
+        st.iam.partition, caller.account
+    );
     authz::authorize(st, caller, &ctx.env, "sts:GetFederationToken", &fed_arn).await?;
     if !tags.is_empty() {
         authz::authorize(st, caller, &ctx.env, "sts:TagSession", &fed_arn).await?;
@@ -72,7 +75,10 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let fed_id = format!("{}:{name}", caller.account);
     let mut w = XmlWriter::new();
     mint::credentials_xml(&mut w, &issued);
-    w.start("FederatedUser").elem("FederatedUserId", &fed_id).elem("Arn", &fed_arn).end("FederatedUser");
+    w.start("FederatedUser")
+        .elem("FederatedUserId", &fed_id)
+        .elem("Arn", &fed_arn)
+        .end("FederatedUser");
     w.elem("PackedPolicySize", &packed.to_string());
     Ok(Reply {
         result_xml: Some(w.finish()),

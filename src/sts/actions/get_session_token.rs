@@ -34,7 +34,9 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         Principal::Root => (caller.account.clone(), None, true),
         Principal::User(u) => (u.id.clone(), Some(u.id.clone()), false),
         Principal::Session(_) => {
-            return Err(ApiError::access_denied("Cannot call GetSessionToken with session credentials"));
+            return Err(ApiError::access_denied(
+                "Cannot call GetSessionToken with session credentials",
+            ));
         }
     };
     if serial.is_some() || code.is_some() {
@@ -45,7 +47,11 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         .with_detail("no MFA device is registered: virtual MFA devices are not supported yet"));
     }
     let now = ctx.env.now;
-    let default = if is_root { 3600 } else { ctx.st.config.sessions.get_session_token_default_seconds };
+    let default = if is_root {
+        3600
+    } else {
+        ctx.st.config.sessions.get_session_token_default_seconds
+    };
     let mut secs = duration.unwrap_or(default);
     if is_root {
         secs = secs.min(3600);
