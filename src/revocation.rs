@@ -6,7 +6,8 @@
 //! refreshed for longer than `max_staleness`, checks fail closed.
 //!
 //! Store keys: `rv/global`, `rv/acct/{A}`, `rv/role/{AROA…}`, `rv/user/{AIDA…}` hold a cut-off
-//! (unix seconds): sessions issued strictly before it are dead. `rv/key/{ASIA…}` holds the
+//! (unix seconds): sessions issued at or before it are dead (tokens carry their issue time in
+//! whole seconds, so "revoke now" must include the current second). `rv/key/{ASIA…}` holds the
 //! session's expiry: that one session is dead, and the entry can be purged once it expires.
 
 use std::collections::HashMap;
@@ -163,7 +164,7 @@ impl Revocations {
                 .with_detail("revocation set is older than revocation.max_staleness_seconds"));
             }
         }
-        let revoked_by = |key: String| s.cutoffs.get(&key).is_some_and(|cut| c.issued_at < *cut);
+        let revoked_by = |key: String| s.cutoffs.get(&key).is_some_and(|cut| c.issued_at <= *cut);
         let mut scopes = vec![
             Scope::Global.key(),
             Scope::Account(c.account.clone()).key(),

@@ -68,10 +68,10 @@ def test_assume_role_cross_account(server):
     assert "is not authorized to perform: sts:AssumeRole" in e.value.response["Error"]["Message"]
     # Chaining is capped at one hour.
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        server.sts(creds, token).assume_role(RoleArn=AUDITOR, RoleSessionName="c", DurationSeconds=7200)
+        server.sts(creds, token).assume_role(RoleArn=AUDITOR, RoleSessionName="c2", DurationSeconds=7200)
     assert err(e) == "ValidationError"
-    chained = server.sts(creds, token).assume_role(RoleArn=AUDITOR, RoleSessionName="c")
-    assert chained["AssumedRoleUser"]["Arn"].endswith("assumed-role/auditor/c")
+    chained = server.sts(creds, token).assume_role(RoleArn=AUDITOR, RoleSessionName="c2")
+    assert chained["AssumedRoleUser"]["Arn"].endswith("assumed-role/auditor/c2")
 
 
 def test_error_envelope_for_bad_requests(server):
