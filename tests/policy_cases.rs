@@ -9,16 +9,22 @@
 //! Corpora are found via `SEKISHO_CORPORA`, else `../shared/corpora` next to the crate; tests
 //! that need them print why and return when absent.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use serde_json::Value;
 use sekisho::policy::{
     Context, Decision, Effect, ParseOptions, Policy, PolicyId, PolicyKind, PolicySet, Request,
     RequestPrincipal, evaluate, load_managed, parse, parse_with, simulate_with_owner,
 };
+use serde_json::Value;
 
 fn doc_text(v: &Value) -> String {
     match v {
@@ -41,7 +47,11 @@ fn context_from(v: Option<&Value>) -> Context {
 }
 
 fn principal_from(v: Option<&Value>) -> RequestPrincipal {
-    let get = |k: &str| v.and_then(|p| p.get(k)).and_then(Value::as_str).map(str::to_owned);
+    let get = |k: &str| {
+        v.and_then(|p| p.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     let arn = get("arn").unwrap_or_else(|| "arn:aws:iam::111111111111:user/alice".to_owned());
     let mut p = RequestPrincipal::from_arn(&arn);
     if let Some(pa) = get("principal_arn") {
@@ -60,7 +70,8 @@ fn principal_from(v: Option<&Value>) -> RequestPrincipal {
 }
 
 fn kind_from(v: Option<&Value>, default: PolicyKind) -> PolicyKind {
-    v.and_then(Value::as_str).map_or(default, |s| PolicyKind::from_name(s).expect("kind"))
+    v.and_then(Value::as_str)
+        .map_or(default, |s| PolicyKind::from_name(s).expect("kind"))
 }
 
 /// Runs one of our cases; returns an error description on mismatch.
@@ -68,20 +79,31 @@ fn run_case(c: &Value) -> Result<(), String> {
     if let Some(doc) = c.get("document") {
         let kind = kind_from(c.get("kind"), PolicyKind::Identity);
         let opts = ParseOptions {
-            max_size: c.get("max_size").and_then(Value::as_u64).map(|n| n as usize),
+            max_size: c
+                .get("max_size")
+                .and_then(Value::as_u64)
+                .map(|n| n as usize),
             aws_managed: false,
         };
         let r = parse_with(&doc_text(doc), kind, opts);
         return match (c.get("error").and_then(Value::as_str), r) {
             (None, Ok(p)) => {
                 // Canonical form re-parses to the same canonical form.
-                let again = parse_with(&p.to_json(), kind, opts).map_err(|e| format!("canonical re-parse: {e}"))?;
-                if again.to_json() == p.to_json() { Ok(()) } else { Err("canonical form unstable".into()) }
+                let again = parse_with(&p.to_json(), kind, opts)
+                    .map_err(|e| format!("canonical re-parse: {e}"))?;
+                if again.to_json() == p.to_json() {
+                    Ok(())
+                } else {
+                    Err("canonical form unstable".into())
+                }
             }
             (None, Err(e)) => Err(format!("unexpected error: {e}")),
             (Some(want), Ok(_)) => Err(format!("expected error containing '{want}', parsed fine")),
             (Some(want), Err(e)) => {
-                let size = c.get("size_limit").and_then(Value::as_bool).unwrap_or(false);
+                let size = c
+                    .get("size_limit")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 if !e.to_string().contains(want) {
                     Err(format!("error '{e}' does not contain '{want}'"))
                 } else if e.is_size_limit() != size {
@@ -112,20 +134,35 @@ fn run_case(c: &Value) -> Result<(), String> {
     let boundary = parse_list("boundary", PolicyKind::Boundary)?;
     let session = parse_list("session", PolicyKind::Session)?;
     let trust = c.get("trust").and_then(Value::as_bool).unwrap_or(false);
-    let rkind = kind_from(c.get("resource_kind"), if trust { PolicyKind::Trust } else { PolicyKind::Resource });
+    let rkind = kind_from(
+        c.get("resource_kind"),
+        if trust {
+            PolicyKind::Trust
+        } else {
+            PolicyKind::Resource
+        },
+    );
     let mut resource = match c.get("resource_policy") {
         None | Some(Value::Null) => None,
         Some(d) => Some(parse(&doc_text(d), rkind).map_err(|e| format!("resource_policy: {e}"))?),
     };
     if let (Some(p), Some(Value::Object(b))) = (resource.as_mut(), c.get("bind")) {
-        let map: HashMap<String, String> = b.iter().map(|(k, v)| (k.clone(), doc_text(v))).collect();
+        let map: HashMap<String, String> =
+            b.iter().map(|(k, v)| (k.clone(), doc_text(v))).collect();
         p.bind_principal_ids(&map);
     }
     let req = Request {
         principal: principal_from(c.get("principal")),
         action: c["action"].as_str().ok_or("action")?.to_owned(),
-        resource: c.get("resource").and_then(Value::as_str).unwrap_or("*").to_owned(),
-        resource_account: c.get("resource_account").and_then(Value::as_str).map(str::to_owned),
+        resource: c
+            .get("resource")
+            .and_then(Value::as_str)
+            .unwrap_or("*")
+            .to_owned(),
+        resource_account: c
+            .get("resource_account")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         context: context_from(c.get("context")),
     };
     let set = PolicySet {
@@ -147,7 +184,11 @@ fn run_case(c: &Value) -> Result<(), String> {
     }
     if let Some(Value::Array(sids)) = c.get("sids") {
         let mut want: Vec<String> = sids.iter().map(doc_text).collect();
-        let mut got: Vec<String> = d.matched.iter().map(|m| m.sid.clone().unwrap_or_else(|| "-".into())).collect();
+        let mut got: Vec<String> = d
+            .matched
+            .iter()
+            .map(|m| m.sid.clone().unwrap_or_else(|| "-".into()))
+            .collect();
         want.sort();
         got.sort();
         got.dedup();
@@ -176,12 +217,20 @@ fn json_cases() {
             total += 1;
             if let Err(e) = run_case(c) {
                 let name = c["name"].as_str().unwrap_or("?");
-                failures.push(format!("{}: {name}: {e}", f.file_name().unwrap().to_string_lossy()));
+                failures.push(format!(
+                    "{}: {name}: {e}",
+                    f.file_name().unwrap().to_string_lossy()
+                ));
             }
         }
     }
     println!("{total} policy cases in {} files", files.len());
-    assert!(failures.is_empty(), "{} of {total} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(total >= 300, "only {total} cases");
 }
 
@@ -196,7 +245,10 @@ fn corpora() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        println!("skipping: corpora directory {} not found (set SEKISHO_CORPORA)", p.display());
+        println!(
+            "skipping: corpora directory {} not found (set SEKISHO_CORPORA)",
+            p.display()
+        );
         None
     }
 }
@@ -215,18 +267,36 @@ fn politest_corpus() {
     let policies = v["policies"].as_object().unwrap();
     let load = |key: &Value, kind: PolicyKind| -> Option<Policy> {
         let k = key.as_str()?;
-        Some(parse_with(&policies[k].to_string(), kind, ParseOptions { max_size: None, aws_managed: true }).unwrap_or_else(|e| panic!("{k}: {e}")))
+        Some(
+            parse_with(
+                &policies[k].to_string(),
+                kind,
+                ParseOptions {
+                    max_size: None,
+                    aws_managed: true,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{k}: {e}")),
+        )
     };
     let cases = v["cases"].as_array().unwrap();
     let (mut pass, mut fails) = (0usize, Vec::new());
     for c in cases {
         let identity = load(&c["identity_policy"], PolicyKind::Identity);
-        let boundary = load(&c["permissions_boundary_merged_scps_rcps"], PolicyKind::Boundary);
+        let boundary = load(
+            &c["permissions_boundary_merged_scps_rcps"],
+            PolicyKind::Boundary,
+        );
         let resource = load(&c["resource_policy"], PolicyKind::Resource);
         let mut ctx = Context::new();
         for e in c["context_entries"].as_array().unwrap() {
             let key = e["ContextKeyName"].as_str().unwrap();
-            let vals: Vec<String> = e["ContextKeyValues"].as_array().unwrap().iter().map(doc_text).collect();
+            let vals: Vec<String> = e["ContextKeyValues"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(doc_text)
+                .collect();
             let ty = e["ContextKeyType"].as_str().unwrap_or("string");
             if ty.ends_with("List") {
                 ctx.set_multi(key, vals);
@@ -234,11 +304,28 @@ fn politest_corpus() {
                 ctx.set(key, first);
             }
         }
-        let principal = c["caller_arn"].as_str().map(RequestPrincipal::from_arn).unwrap_or_default();
-        let owner = c["resource_owner"].as_str().and_then(|o| o.split(':').nth(4)).map(str::to_owned);
-        let id: Vec<(PolicyId, &Policy)> = identity.iter().map(|p| (PolicyId("identity".into()), p)).collect();
-        let b: Vec<(PolicyId, &Policy)> = boundary.iter().map(|p| (PolicyId("scp".into()), p)).collect();
-        let resources: Vec<String> = c["resources"].as_array().unwrap().iter().map(doc_text).collect();
+        let principal = c["caller_arn"]
+            .as_str()
+            .map(RequestPrincipal::from_arn)
+            .unwrap_or_default();
+        let owner = c["resource_owner"]
+            .as_str()
+            .and_then(|o| o.split(':').nth(4))
+            .map(str::to_owned);
+        let id: Vec<(PolicyId, &Policy)> = identity
+            .iter()
+            .map(|p| (PolicyId("identity".into()), p))
+            .collect();
+        let b: Vec<(PolicyId, &Policy)> = boundary
+            .iter()
+            .map(|p| (PolicyId("scp".into()), p))
+            .collect();
+        let resources: Vec<String> = c["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(doc_text)
+            .collect();
         let results = simulate_with_owner(
             &id,
             &b,
@@ -263,18 +350,34 @@ fn politest_corpus() {
             let why: Vec<String> = results
                 .iter()
                 .map(|r| {
-                    let sids: Vec<&str> = r.matched.iter().filter_map(|m| m.sid.as_deref()).collect();
-                    format!("{} [{}] {:?}", r.reason, sids.join(","), r.missing_context_keys)
+                    let sids: Vec<&str> =
+                        r.matched.iter().filter_map(|m| m.sid.as_deref()).collect();
+                    format!(
+                        "{} [{}] {:?}",
+                        r.reason,
+                        sids.join(","),
+                        r.missing_context_keys
+                    )
                 })
                 .collect();
-            fails.push(format!("{}: {} got {got}, want {}; {}", c["id"], c["name"], c["expected"], why.join(" | ")));
+            fails.push(format!(
+                "{}: {} got {got}, want {}; {}",
+                c["id"],
+                c["name"],
+                c["expected"],
+                why.join(" | ")
+            ));
         }
     }
     println!("politest: {pass}/{} pass", cases.len());
     for f in &fails {
         println!("  FAIL {f}");
     }
-    assert!(pass >= POLITEST_FLOOR, "politest: {pass}/{} (floor {POLITEST_FLOOR})", cases.len());
+    assert!(
+        pass >= POLITEST_FLOOR,
+        "politest: {pass}/{} (floor {POLITEST_FLOOR})",
+        cases.len()
+    );
 }
 
 #[test]
@@ -293,15 +396,29 @@ fn every_aws_managed_policy_parses_and_evaluates() {
         resource_account: None,
         context: ctx,
     };
-    let admin_req = Request { action: "iam:CreateUser".into(), resource: "arn:aws:iam::111122223333:user/x".into(), ..req.clone() };
+    let admin_req = Request {
+        action: "iam:CreateUser".into(),
+        resource: "arn:aws:iam::111122223333:user/x".into(),
+        ..req.clone()
+    };
     let mut over_customer_limit = 0;
     for d in &docs {
-        let p = parse_with(&d.document_json, PolicyKind::Managed, ParseOptions { max_size: None, aws_managed: true })
-            .unwrap_or_else(|e| panic!("{}: {e}", d.name));
+        let p = parse_with(
+            &d.document_json,
+            PolicyKind::Managed,
+            ParseOptions {
+                max_size: None,
+                aws_managed: true,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", d.name));
         if parse(&d.document_json, PolicyKind::Managed).is_err_and(|e| e.is_size_limit()) {
             over_customer_limit += 1;
         }
-        let set = PolicySet { identity: vec![(PolicyId(d.arn.clone()), &p)], ..PolicySet::default() };
+        let set = PolicySet {
+            identity: vec![(PolicyId(d.arn.clone()), &p)],
+            ..PolicySet::default()
+        };
         let dec = evaluate(&req, &set);
         let adm = evaluate(&admin_req, &set);
         if d.name == "AdministratorAccess" {
@@ -312,9 +429,23 @@ fn every_aws_managed_policy_parses_and_evaluates() {
             assert_ne!(adm.effect, Effect::Allow);
         }
         // Round trip of the canonical form.
-        let again = parse_with(&p.to_json(), PolicyKind::Managed, ParseOptions { max_size: None, aws_managed: true }).unwrap();
+        let again = parse_with(
+            &p.to_json(),
+            PolicyKind::Managed,
+            ParseOptions {
+                max_size: None,
+                aws_managed: true,
+            },
+        )
+        .unwrap();
         assert_eq!(again.to_json(), p.to_json(), "{}", d.name);
     }
-    println!("{} managed policies parsed and evaluated; {over_customer_limit} exceed the customer 6144 quota", docs.len());
-    assert!(over_customer_limit > 0, "the size check should trip on some AWS policies");
+    println!(
+        "{} managed policies parsed and evaluated; {over_customer_limit} exceed the customer 6144 quota",
+        docs.len()
+    );
+    assert!(
+        over_customer_limit > 0,
+        "the size check should trip on some AWS policies"
+    );
 }

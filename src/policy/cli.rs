@@ -33,7 +33,11 @@ pub fn summary(text: &str, catalogue_path: &Path) -> Result<String, String> {
     let cat = ActionCatalogue::load(catalogue_path)?;
     let mut out = String::new();
     for s in summarise(&p, &cat) {
-        let levels: Vec<String> = s.access_levels.iter().map(|(l, f)| format!("{f}: {l}")).collect();
+        let levels: Vec<String> = s
+            .access_levels
+            .iter()
+            .map(|(l, f)| format!("{f}: {l}"))
+            .collect();
         let _ = writeln!(out, "{}\t{}", s.service, levels.join(", "));
     }
     if out.is_empty() {
@@ -55,7 +59,8 @@ pub fn simulate(
 ) -> Result<String, String> {
     let mut policies = Vec::with_capacity(policy_texts.len());
     for (i, t) in policy_texts.iter().enumerate() {
-        let p = parse(t, PolicyKind::Identity).map_err(|e| format!("policy {i}: {}: {e}", e.aws_code()))?;
+        let p = parse(t, PolicyKind::Identity)
+            .map_err(|e| format!("policy {i}: {}: {e}", e.aws_code()))?;
         policies.push((PolicyId(format!("policy{i}")), p));
     }
     let refs: Vec<(PolicyId, &_)> = policies.iter().map(|(id, p)| (id.clone(), p)).collect();
@@ -67,7 +72,9 @@ pub fn simulate(
         }
         // Repeated keys become multi-valued.
         match ctx.get(k).cloned() {
-            Some(super::context::ContextValue::Single(prev)) => ctx.set_multi(k, vec![prev, v.clone()]),
+            Some(super::context::ContextValue::Single(prev)) => {
+                ctx.set_multi(k, vec![prev, v.clone()])
+            }
             Some(super::context::ContextValue::Multi(mut vs)) => {
                 vs.push(v.clone());
                 ctx.set_multi(k, vs);
@@ -86,12 +93,26 @@ pub fn simulate(
     );
     let mut out = String::new();
     for r in results {
-        let _ = writeln!(out, "{} {} {}: {}", r.action, r.resource, r.decision, r.reason);
+        let _ = writeln!(
+            out,
+            "{} {} {}: {}",
+            r.action, r.resource, r.decision, r.reason
+        );
         for m in &r.matched {
-            let _ = writeln!(out, "  matched {} {} sid={}", m.effect.as_str(), m.policy, m.sid.as_deref().unwrap_or("-"));
+            let _ = writeln!(
+                out,
+                "  matched {} {} sid={}",
+                m.effect.as_str(),
+                m.policy,
+                m.sid.as_deref().unwrap_or("-")
+            );
         }
         if !r.missing_context_keys.is_empty() {
-            let _ = writeln!(out, "  missing context keys: {}", r.missing_context_keys.join(", "));
+            let _ = writeln!(
+                out,
+                "  missing context keys: {}",
+                r.missing_context_keys.join(", ")
+            );
         }
     }
     Ok(out)
@@ -99,18 +120,25 @@ pub fn simulate(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
 
     #[test]
     fn check_and_simulate() {
         let doc = r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":"s3:Get*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"red"}}}]}"#;
-        assert!(check(doc, PolicyKind::Identity).unwrap().starts_with("OK: 1 statement(s)"));
+        assert!(
+            check(doc, PolicyKind::Identity)
+                .unwrap()
+                .starts_with("OK: 1 statement(s)")
+        );
         let e = check(r#"{"Statement":[]"#, PolicyKind::Identity).unwrap_err();
         assert!(e.starts_with("MalformedPolicyDocument"), "{e}");
         let out = simulate(&[doc.to_owned()], "s3:GetObject", "arn:aws:s3:::b/k", &[]).unwrap();
         assert!(out.contains("implicitDeny"), "{out}");
-        assert!(out.contains("missing context keys: aws:PrincipalTag/team"), "{out}");
+        assert!(
+            out.contains("missing context keys: aws:PrincipalTag/team"),
+            "{out}"
+        );
         let ctx = [("aws:PrincipalTag/team".to_owned(), "red".to_owned())];
         let out = simulate(&[doc.to_owned()], "s3:GetObject", "arn:aws:s3:::b/k", &ctx).unwrap();
         assert!(out.contains("allowed") && out.contains("sid=A"), "{out}");

@@ -80,7 +80,10 @@ pub const OPERATORS: [(&str, BaseOp); 27] = [
     ("StringEquals", BaseOp::StringEquals),
     ("StringNotEquals", BaseOp::StringNotEquals),
     ("StringEqualsIgnoreCase", BaseOp::StringEqualsIgnoreCase),
-    ("StringNotEqualsIgnoreCase", BaseOp::StringNotEqualsIgnoreCase),
+    (
+        "StringNotEqualsIgnoreCase",
+        BaseOp::StringNotEqualsIgnoreCase,
+    ),
     ("StringLike", BaseOp::StringLike),
     ("StringNotLike", BaseOp::StringNotLike),
     ("NumericEquals", BaseOp::NumericEquals),
@@ -161,12 +164,19 @@ impl Operator {
             Some(b) => (true, b),
             None => (false, rest),
         };
-        let base = OPERATORS.iter().find(|(n, _)| *n == base_name).map(|(_, b)| *b)?;
+        let base = OPERATORS
+            .iter()
+            .find(|(n, _)| *n == base_name)
+            .map(|(_, b)| *b)?;
         // `Null` has no IfExists form and no set form.
         if base == BaseOp::Null && (if_exists || set != SetOp::None) {
             return None;
         }
-        Some(Self { base, if_exists, set })
+        Some(Self {
+            base,
+            if_exists,
+            set,
+        })
     }
 }
 
@@ -208,16 +218,29 @@ impl CondEntry {
         loc: &str,
     ) -> Result<Self, PolicyError> {
         let bad = |v: &str, what: &str| {
-            PolicyError::malformed(loc, format!("invalid {what} value '{v}' for operator {op_name}"))
+            PolicyError::malformed(
+                loc,
+                format!("invalid {what} value '{v}' for operator {op_name}"),
+            )
         };
-        let text = Syntax { wildcards: false, variables, lowercase: false };
-        let like = Syntax { wildcards: true, variables, lowercase: false };
+        let text = Syntax {
+            wildcards: false,
+            variables,
+            lowercase: false,
+        };
+        let like = Syntax {
+            wildcards: true,
+            variables,
+            lowercase: false,
+        };
         let values = match op.base {
             BaseOp::StringEquals
             | BaseOp::StringNotEquals
             | BaseOp::StringEqualsIgnoreCase
             | BaseOp::StringNotEqualsIgnoreCase
-            | BaseOp::BinaryEquals => Values::Text(raw.iter().map(|v| Glob::new(v, text)).collect()),
+            | BaseOp::BinaryEquals => {
+                Values::Text(raw.iter().map(|v| Glob::new(v, text)).collect())
+            }
             BaseOp::StringLike | BaseOp::StringNotLike => {
                 Values::Like(raw.iter().map(|v| Glob::new(v, like)).collect())
             }
@@ -275,7 +298,7 @@ impl CondEntry {
         let req = env.lookup(&self.key_lc);
         if let Values::Null(want_absent) = &self.values {
             let absent = req.is_none();
-            return want_absent.iter().any(|w| *w == absent);
+            return want_absent.contains(&absent);
         }
         let negated = self.op.base.is_negated();
         // Per request value: the operator's verdict (negated = no policy value matches).
@@ -308,25 +331,26 @@ impl CondEntry {
                 _ => ts.iter().filter_map(|t| t.render(env)).any(|t| *t == *v),
             },
             Values::Like(gs) => gs.iter().any(|g| g.matches(v, env) == Some(true)),
-            Values::Num(ns) => parse_number(v).is_some_and(|x| ns.iter().any(|n| cmp(self.op.base, x, *n))),
-            Values::Date(ds) => parse_date(v).is_some_and(|x| {
-                ds.iter().any(|d| cmp(self.op.base, x as f64, *d as f64))
-            }),
+            Values::Num(ns) => {
+                parse_number(v).is_some_and(|x| ns.iter().any(|n| cmp(self.op.base, x, *n)))
+            }
+            Values::Date(ds) => parse_date(v)
+                .is_some_and(|x| ds.iter().any(|d| cmp(self.op.base, x as f64, *d as f64))),
             Values::Bool(bs) => parse_bool(v).is_some_and(|x| bs.contains(&x)),
             Values::Ip(nets) => parse_ip(v).is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),
             Values::Arn(ps) => ps.iter().any(|p| p.matches(v, env) == Some(true)),
             Values::Null(_) => false,
         }
     }
-
 }
 
 /// Numeric / date comparison by base operator (request value `x`, policy value `p`).
 fn cmp(op: BaseOp, x: f64, p: f64) -> bool {
     match op {
-        BaseOp::NumericEquals | BaseOp::NumericNotEquals | BaseOp::DateEquals | BaseOp::DateNotEquals => {
-            x == p
-        }
+        BaseOp::NumericEquals
+        | BaseOp::NumericNotEquals
+        | BaseOp::DateEquals
+        | BaseOp::DateNotEquals => x == p,
         BaseOp::NumericLessThan | BaseOp::DateLessThan => x < p,
         BaseOp::NumericLessThanEquals | BaseOp::DateLessThanEquals => x <= p,
         BaseOp::NumericGreaterThan | BaseOp::DateGreaterThan => x > p,
@@ -336,13 +360,19 @@ fn cmp(op: BaseOp, x: f64, p: f64) -> bool {
 }
 
 fn eq_ignore_case(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+    a.eq_ignore_ascii_case(b)
+        || a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 /// Integers or decimals (`-3`, `2.5`); no exponents, no hex.
 pub(crate) fn parse_number(s: &str) -> Option<f64> {
     let t = s.trim();
-    let digits = t.strip_prefix('-').or_else(|| t.strip_prefix('+')).unwrap_or(t);
+    let digits = t
+        .strip_prefix('-')
+        .or_else(|| t.strip_prefix('+'))
+        .unwrap_or(t);
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return None;
     }
@@ -369,7 +399,12 @@ pub(crate) fn parse_date(s: &str) -> Option<i64> {
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Some(d.timestamp_millis());
     }
-    for f in ["%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.fZ",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%MZ",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(t, f) {
             return Some(d.and_utc().timestamp_millis());
         }
@@ -388,12 +423,16 @@ pub(crate) fn parse_date(s: &str) -> Option<i64> {
 /// A CIDR block or a bare address (= /32 or /128).
 pub(crate) fn parse_cidr(s: &str) -> Option<IpNet> {
     let t = s.trim();
-    t.parse::<IpNet>().ok().or_else(|| t.parse::<IpAddr>().ok().map(IpNet::from))
+    t.parse::<IpNet>()
+        .ok()
+        .or_else(|| t.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
 fn parse_ip(s: &str) -> Option<IpAddr> {
     let t = s.trim();
-    t.parse::<IpAddr>().ok().or_else(|| t.parse::<IpNet>().ok().map(|n| n.addr()))
+    t.parse::<IpAddr>()
+        .ok()
+        .or_else(|| t.parse::<IpNet>().ok().map(|n| n.addr()))
 }
 
 /// Used by the simulator: does this entry's key appear in the request?
@@ -403,13 +442,21 @@ pub(crate) fn key_present(e: &CondEntry, env: &Env<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
     use crate::policy::context::{Context, RequestPrincipal};
 
     fn entry(op: &str, key: &str, vals: &[&str]) -> CondEntry {
         let o = Operator::parse(op).unwrap();
-        CondEntry::new(op, o, key, vals.iter().map(|s| (*s).to_owned()).collect(), true, "t").unwrap()
+        CondEntry::new(
+            op,
+            o,
+            key,
+            vals.iter().map(|s| (*s).to_owned()).collect(),
+            true,
+            "t",
+        )
+        .unwrap()
     }
 
     fn run(e: &CondEntry, ctx: &Context) -> bool {
@@ -423,7 +470,10 @@ mod tests {
         assert!(Operator::parse("NullIfExists").is_none());
         assert!(Operator::parse("ForAnyValue:Null").is_none());
         let o = Operator::parse("ForAllValues:StringLikeIfExists").unwrap();
-        assert_eq!((o.base, o.if_exists, o.set), (BaseOp::StringLike, true, SetOp::ForAllValues));
+        assert_eq!(
+            (o.base, o.if_exists, o.set),
+            (BaseOp::StringLike, true, SetOp::ForAllValues)
+        );
         assert_eq!(OPERATORS.len(), 27);
     }
 
@@ -437,7 +487,10 @@ mod tests {
         assert!(!run(&entry("Null", "k:x", &["false"]), &c));
         assert!(run(&entry("ForAllValues:StringEquals", "k:x", &["a"]), &c));
         assert!(!run(&entry("ForAnyValue:StringEquals", "k:x", &["a"]), &c));
-        assert!(!run(&entry("ForAnyValue:StringNotEquals", "k:x", &["a"]), &c));
+        assert!(!run(
+            &entry("ForAnyValue:StringNotEquals", "k:x", &["a"]),
+            &c
+        ));
     }
 
     #[test]
@@ -446,15 +499,26 @@ mod tests {
         c.set("aws:SourceIp", "10.1.2.3");
         c.set("n:n", "10");
         c.set("d:d", "2020-06-01T00:00:00Z");
-        assert!(run(&entry("IpAddress", "aws:sourceip", &["10.0.0.0/8"]), &c));
-        assert!(!run(&entry("NotIpAddress", "aws:sourceip", &["10.0.0.0/8"]), &c));
+        assert!(run(
+            &entry("IpAddress", "aws:sourceip", &["10.0.0.0/8"]),
+            &c
+        ));
+        assert!(!run(
+            &entry("NotIpAddress", "aws:sourceip", &["10.0.0.0/8"]),
+            &c
+        ));
         assert!(run(&entry("NumericLessThan", "n:n", &["11"]), &c));
         assert!(!run(&entry("NumericLessThan", "n:n", &["10"]), &c));
         assert!(run(&entry("DateGreaterThan", "d:d", &["2020-01-01"]), &c));
         assert!(run(&entry("DateLessThan", "d:d", &["1600000000"]), &c));
-        assert!(Operator::parse("NumericEquals")
-            .map(|o| CondEntry::new("NumericEquals", o, "n:n", vec!["x".into()], true, "t").is_err())
-            .unwrap());
+        assert!(
+            Operator::parse("NumericEquals")
+                .map(
+                    |o| CondEntry::new("NumericEquals", o, "n:n", vec!["x".into()], true, "t")
+                        .is_err()
+                )
+                .unwrap()
+        );
     }
 
     #[test]

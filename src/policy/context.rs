@@ -68,7 +68,8 @@ impl Context {
 
     /// Sets a single-valued key (replacing any previous value).
     pub fn set(&mut self, key: &str, v: impl Into<String>) {
-        self.map.insert(key.to_lowercase(), ContextValue::Single(v.into()));
+        self.map
+            .insert(key.to_lowercase(), ContextValue::Single(v.into()));
     }
 
     /// Sets a multi-valued key. Only `ForAllValues:`/`ForAnyValue:` operators look inside it;
@@ -203,7 +204,10 @@ mod tests {
     fn keys_are_case_insensitive() {
         let mut c = Context::new();
         c.set("aws:PrincipalTag/Team", "red");
-        assert_eq!(c.get("AWS:principaltag/TEAM"), Some(&ContextValue::Single("red".into())));
+        assert_eq!(
+            c.get("AWS:principaltag/TEAM"),
+            Some(&ContextValue::Single("red".into()))
+        );
         c.set_multi("aws:TagKeys", vec!["a".into()]);
         assert!(matches!(c.get("aws:tagkeys"), Some(ContextValue::Multi(v)) if v.len() == 1));
         c.remove("AWS:TAGKEYS");
@@ -224,6 +228,9 @@ mod tests {
         assert!(Env::new(&c2, &p).lookup("aws:tagkeys").is_none());
         let root = RequestPrincipal::from_arn("arn:aws:iam::111122223333:root");
         assert!(root.is_root);
-        assert_eq!(Env::new(&c, &root).single("aws:principaltype"), Some("Account"));
+        assert_eq!(
+            Env::new(&c, &root).single("aws:principaltype"),
+            Some("Account")
+        );
     }
 }

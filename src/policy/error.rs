@@ -26,12 +26,20 @@ pub struct PolicyError {
 impl PolicyError {
     /// A malformed-document error at `location` (may be empty for the whole document).
     pub(crate) fn malformed(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { kind: PolicyErrorKind::Malformed, location: location.into(), message: message.into() }
+        Self {
+            kind: PolicyErrorKind::Malformed,
+            location: location.into(),
+            message: message.into(),
+        }
     }
 
     /// A size-quota error.
     pub(crate) fn size_limit(message: impl Into<String>) -> Self {
-        Self { kind: PolicyErrorKind::SizeLimit, location: String::new(), message: message.into() }
+        Self {
+            kind: PolicyErrorKind::SizeLimit,
+            location: String::new(),
+            message: message.into(),
+        }
     }
 
     /// The error kind.
@@ -87,7 +95,10 @@ mod tests {
     #[test]
     fn display_names_location_and_problem() {
         let e = PolicyError::malformed("Statement[2].Condition", "unknown operator 'StringEqualz'");
-        assert_eq!(e.to_string(), "Statement[2].Condition: unknown operator 'StringEqualz'");
+        assert_eq!(
+            e.to_string(),
+            "Statement[2].Condition: unknown operator 'StringEqualz'"
+        );
         assert!(!e.is_size_limit());
         assert_eq!(e.aws_code(), "MalformedPolicyDocument");
         let s = PolicyError::size_limit("Cannot exceed quota for PolicySize: 6144");

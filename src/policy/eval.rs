@@ -111,7 +111,11 @@ pub(crate) fn statement_applies(
     env: &Env<'_>,
     check_principal: bool,
 ) -> Option<PrincipalMatch> {
-    let action_hit = s.action.pats.iter().any(|g| g.matches(action_lc, env) == Some(true));
+    let action_hit = s
+        .action
+        .pats
+        .iter()
+        .any(|g| g.matches(action_lc, env) == Some(true));
     if action_hit == s.action.not {
         return None;
     }
@@ -135,12 +139,24 @@ pub(crate) fn statement_applies(
     s.conditions.iter().all(|c| c.eval(env)).then_some(pm)
 }
 
-fn scan(policies: &[(PolicyId, &Policy)], action_lc: &str, req: &Request, env: &Env<'_>, principal: bool) -> Side {
+fn scan(
+    policies: &[(PolicyId, &Policy)],
+    action_lc: &str,
+    req: &Request,
+    env: &Env<'_>,
+    principal: bool,
+) -> Side {
     let mut side = Side::default();
     for (id, pol) in policies {
         for s in &pol.inner.statements {
-            let Some(pm) = statement_applies(s, action_lc, req, env, principal) else { continue };
-            let m = MatchedStatement { policy: id.clone(), sid: s.sid.clone(), effect: s.effect };
+            let Some(pm) = statement_applies(s, action_lc, req, env, principal) else {
+                continue;
+            };
+            let m = MatchedStatement {
+                policy: id.clone(),
+                sid: s.sid.clone(),
+                effect: s.effect,
+            };
             match s.effect {
                 StatementEffect::Deny => side.deny.push(m),
                 StatementEffect::Allow => {
@@ -172,10 +188,21 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
     let identity = scan(&set.identity, &action_lc, req, &env, false);
     let boundary = scan(&set.boundary, &action_lc, req, &env, false);
     let session = scan(&set.session, &action_lc, req, &env, false);
-    let resource = set.resource.as_ref().map(|r| scan(std::slice::from_ref(r), &action_lc, req, &env, true));
+    let resource = set
+        .resource
+        .as_ref()
+        .map(|r| scan(std::slice::from_ref(r), &action_lc, req, &env, true));
 
     let mut denies: Vec<MatchedStatement> = Vec::new();
-    for side in [Some(&identity), Some(&boundary), Some(&session), resource.as_ref()].into_iter().flatten() {
+    for side in [
+        Some(&identity),
+        Some(&boundary),
+        Some(&session),
+        resource.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
         denies.extend(side.deny.iter().cloned());
     }
     let resource_side = match &resource {
@@ -183,7 +210,10 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
         Some(Side { grant: None, .. }) => ResourceSide::NoAllow,
         Some(Side { grant: Some(g), .. }) => ResourceSide::Grant(*g),
     };
-    let cross_account = req.resource_account.as_deref().is_some_and(|a| a != req.principal.account);
+    let cross_account = req
+        .resource_account
+        .as_deref()
+        .is_some_and(|a| a != req.principal.account);
     let identity_ok = req.principal.is_root || !identity.allow.is_empty();
     let boundary_ok = set.boundary.is_empty() || !boundary.allow.is_empty();
     // Session policies (inline + managed ARNs) form one policy type: any Allow among them.
@@ -198,7 +228,12 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
             "a session policy does not allow the action".into()
         }
     };
-    let resource_allows = || resource.as_ref().map(|s| s.allow.clone()).unwrap_or_default();
+    let resource_allows = || {
+        resource
+            .as_ref()
+            .map(|s| s.allow.clone())
+            .unwrap_or_default()
+    };
     let caller_allows = || {
         let mut v = identity.allow.clone();
         v.extend(boundary.allow.iter().cloned());
@@ -207,74 +242,117 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
     };
 
     // (effect, deciding statements, reason)
-    let (effect, matched, reason): (Effect, Vec<MatchedStatement>, String) =
-        match (!denies.is_empty(), resource_side, cross_account, set.require_resource_allow) {
-            // 1. Any explicit Deny, in any policy type, wins.
-            (true, ..) => {
-                let first = denies.first().map(describe).unwrap_or_default();
-                (Effect::ExplicitDeny, denies, format!("explicitly denied by {first}"))
+    let (effect, matched, reason): (Effect, Vec<MatchedStatement>, String) = match (
+        !denies.is_empty(),
+        resource_side,
+        cross_account,
+        set.require_resource_allow,
+    ) {
+        // 1. Any explicit Deny, in any policy type, wins.
+        (true, ..) => {
+            let first = denies.first().map(describe).unwrap_or_default();
+            (
+                Effect::ExplicitDeny,
+                denies,
+                format!("explicitly denied by {first}"),
+            )
+        }
+        // 5. The resource policy must allow, and there is none / it does not.
+        (false, ResourceSide::Absent | ResourceSide::NoAllow, _, true) => (
+            Effect::ImplicitDeny,
+            Vec::new(),
+            "the resource (trust) policy does not allow the principal".into(),
+        ),
+        // 3. Cross-account without a resource-policy Allow: the resource side is missing.
+        (false, ResourceSide::Absent | ResourceSide::NoAllow, true, false) => (
+            Effect::ImplicitDeny,
+            Vec::new(),
+            "cross-account request: no resource-based policy allows it".into(),
+        ),
+        // 4. Same account, no resource Allow: the identity side decides.
+        (false, ResourceSide::Absent | ResourceSide::NoAllow, false, false) => {
+            if caller_ok {
+                (
+                    Effect::Allow,
+                    caller_allows(),
+                    "allowed by identity-based policy".into(),
+                )
+            } else {
+                (Effect::ImplicitDeny, Vec::new(), caller_fail())
             }
-            // 5. The resource policy must allow, and there is none / it does not.
-            (false, ResourceSide::Absent | ResourceSide::NoAllow, _, true) => (
-                Effect::ImplicitDeny,
-                Vec::new(),
-                "the resource (trust) policy does not allow the principal".into(),
-            ),
-            // 3. Cross-account without a resource-policy Allow: the resource side is missing.
-            (false, ResourceSide::Absent | ResourceSide::NoAllow, true, false) => (
-                Effect::ImplicitDeny,
-                Vec::new(),
-                "cross-account request: no resource-based policy allows it".into(),
-            ),
-            // 4. Same account, no resource Allow: the identity side decides.
-            (false, ResourceSide::Absent | ResourceSide::NoAllow, false, false) => {
-                if caller_ok {
-                    (Effect::Allow, caller_allows(), "allowed by identity-based policy".into())
-                } else {
-                    (Effect::ImplicitDeny, Vec::new(), caller_fail())
-                }
+        }
+        // 3. Cross-account with a resource Allow: the caller's side must allow too.
+        (false, ResourceSide::Grant(_), true, _) => {
+            if caller_ok {
+                let mut m = caller_allows();
+                m.extend(resource_allows());
+                (
+                    Effect::Allow,
+                    m,
+                    "allowed by identity-based and resource-based policies".into(),
+                )
+            } else {
+                (
+                    Effect::ImplicitDeny,
+                    Vec::new(),
+                    format!("cross-account request: {}", caller_fail()),
+                )
             }
-            // 3. Cross-account with a resource Allow: the caller's side must allow too.
-            (false, ResourceSide::Grant(_), true, _) => {
-                if caller_ok {
-                    let mut m = caller_allows();
-                    m.extend(resource_allows());
-                    (Effect::Allow, m, "allowed by identity-based and resource-based policies".into())
-                } else {
-                    (Effect::ImplicitDeny, Vec::new(), format!("cross-account request: {}", caller_fail()))
-                }
+        }
+        // 2a. Same account, user/session/`*`/service named: allowed outright.
+        (false, ResourceSide::Grant(PrincipalMatch::Direct), false, _) => (
+            Effect::Allow,
+            resource_allows(),
+            "allowed by resource-based policy naming the principal".into(),
+        ),
+        // 2b. Same account, role ARN named: boundary and session policies still cap.
+        (false, ResourceSide::Grant(PrincipalMatch::Role), false, _) => {
+            if boundary_ok && session_ok {
+                let mut m = resource_allows();
+                m.extend(boundary.allow.iter().cloned());
+                m.extend(session.allow.iter().cloned());
+                (
+                    Effect::Allow,
+                    m,
+                    "allowed by resource-based policy naming the role".into(),
+                )
+            } else if !boundary_ok {
+                (
+                    Effect::ImplicitDeny,
+                    Vec::new(),
+                    "the permissions boundary does not allow the action".into(),
+                )
+            } else {
+                (
+                    Effect::ImplicitDeny,
+                    Vec::new(),
+                    "a session policy does not allow the action".into(),
+                )
             }
-            // 2a. Same account, user/session/`*`/service named: allowed outright.
-            (false, ResourceSide::Grant(PrincipalMatch::Direct), false, _) => (
-                Effect::Allow,
-                resource_allows(),
-                "allowed by resource-based policy naming the principal".into(),
-            ),
-            // 2b. Same account, role ARN named: boundary and session policies still cap.
-            (false, ResourceSide::Grant(PrincipalMatch::Role), false, _) => {
-                if boundary_ok && session_ok {
-                    let mut m = resource_allows();
-                    m.extend(boundary.allow.iter().cloned());
-                    m.extend(session.allow.iter().cloned());
-                    (Effect::Allow, m, "allowed by resource-based policy naming the role".into())
-                } else if !boundary_ok {
-                    (Effect::ImplicitDeny, Vec::new(), "the permissions boundary does not allow the action".into())
-                } else {
-                    (Effect::ImplicitDeny, Vec::new(), "a session policy does not allow the action".into())
-                }
+        }
+        // 2c. Same account, only the account named: the identity side must also allow.
+        (false, ResourceSide::Grant(PrincipalMatch::Account), false, _) => {
+            if caller_ok {
+                let mut m = caller_allows();
+                m.extend(resource_allows());
+                (Effect::Allow, m, "allowed by resource-based policy (account principal) and identity-based policy".into())
+            } else {
+                (
+                    Effect::ImplicitDeny,
+                    Vec::new(),
+                    format!(
+                        "resource-based policy names only the account and {}",
+                        caller_fail()
+                    ),
+                )
             }
-            // 2c. Same account, only the account named: the identity side must also allow.
-            (false, ResourceSide::Grant(PrincipalMatch::Account), false, _) => {
-                if caller_ok {
-                    let mut m = caller_allows();
-                    m.extend(resource_allows());
-                    (Effect::Allow, m, "allowed by resource-based policy (account principal) and identity-based policy".into())
-                } else {
-                    (Effect::ImplicitDeny, Vec::new(), format!("resource-based policy names only the account and {}", caller_fail()))
-                }
-            }
-        };
-    Decision { effect, matched, reason }
+        }
+    };
+    Decision {
+        effect,
+        matched,
+        reason,
+    }
 }
 
 fn describe(m: &MatchedStatement) -> String {

@@ -48,14 +48,17 @@ struct RawPolicy {
 /// I/O or format errors, as text.
 pub fn load_managed(path: &Path) -> Result<Vec<ManagedPolicyDoc>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let raw: RawFile = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let raw: RawFile =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(raw
         .policies
         .into_iter()
         .map(|p| {
             let path = p.path.unwrap_or_else(|| "/".to_owned());
             ManagedPolicyDoc {
-                arn: p.arn.unwrap_or_else(|| format!("arn:aws:iam::aws:policy{path}{}", p.name)),
+                arn: p
+                    .arn
+                    .unwrap_or_else(|| format!("arn:aws:iam::aws:policy{path}{}", p.name)),
                 name: p.name,
                 path,
                 default_version: p.default_version.unwrap_or_else(|| "v1".to_owned()),

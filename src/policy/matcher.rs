@@ -59,20 +59,21 @@ fn tokenize(s: &str, syn: Syntax) -> (Vec<Tok>, Vec<VarRef>) {
     };
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
-        if syn.variables && rest.starts_with("${") {
-            if let Some(end) = rest.find('}') {
-                let inner = rest.get(2..end).unwrap_or_default().trim();
-                rest = rest.get(end + 1..).unwrap_or_default();
-                match inner {
-                    "*" | "?" | "$" => lit.push_str(inner),
-                    _ => {
-                        flush(&mut lit, &mut toks);
-                        toks.push(Tok::Var(vars.len()));
-                        vars.push(parse_var(inner));
-                    }
+        if syn.variables
+            && rest.starts_with("${")
+            && let Some(end) = rest.find('}')
+        {
+            let inner = rest.get(2..end).unwrap_or_default().trim();
+            rest = rest.get(end + 1..).unwrap_or_default();
+            match inner {
+                "*" | "?" | "$" => lit.push_str(inner),
+                _ => {
+                    flush(&mut lit, &mut toks);
+                    toks.push(Tok::Var(vars.len()));
+                    vars.push(parse_var(inner));
                 }
-                continue;
             }
+            continue;
         }
         rest = rest.get(c.len_utf8()..).unwrap_or_default();
         match c {
@@ -103,12 +104,17 @@ fn parse_var(inner: &str) -> VarRef {
             };
         }
     }
-    VarRef { key_lc: inner.to_lowercase().into_boxed_str(), default: None }
+    VarRef {
+        key_lc: inner.to_lowercase().into_boxed_str(),
+        default: None,
+    }
 }
 
 /// Resolves every variable, or `None` if one is unresolvable.
 fn resolve<'a>(vars: &'a [VarRef], src: &'a dyn VarSource) -> Option<Vec<&'a str>> {
-    vars.iter().map(|v| src.single(&v.key_lc).or(v.default.as_deref())).collect()
+    vars.iter()
+        .map(|v| src.single(&v.key_lc).or(v.default.as_deref()))
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +164,6 @@ impl Glob {
         };
         Self { segs, vars, fast }
     }
-
 
     /// Matches `s`; `None` when a variable is unresolvable.
     pub(crate) fn matches(&self, s: &str, src: &dyn VarSource) -> Option<bool> {
@@ -223,7 +228,10 @@ impl Glob {
                 if j >= tail {
                     break None;
                 }
-                j += s.get(j..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
+                j += s
+                    .get(j..)
+                    .and_then(|r| r.chars().next())
+                    .map_or(1, char::len_utf8);
             };
             match found {
                 Some(e) => pos = e,
@@ -318,14 +326,17 @@ impl ArnPattern {
         if raw == "*" {
             return Self::Any;
         }
-        let syn = Syntax { wildcards: true, variables, lowercase: false };
+        let syn = Syntax {
+            wildcards: true,
+            variables,
+            lowercase: false,
+        };
         let parts = split_arn(raw, variables);
         match <[&str; 6]>::try_from(parts.as_slice()) {
             Ok(p) => Self::Arn(Box::new(p.map(|s| Glob::new(s, syn)))),
             Err(_) => Self::Plain(Glob::new(raw, syn)),
         }
     }
-
 
     /// Matches a concrete resource ARN; `None` when a variable is unresolvable.
     pub(crate) fn matches(&self, arn: &str, src: &dyn VarSource) -> Option<bool> {
@@ -354,7 +365,14 @@ impl ArnPattern {
 
 /// Action patterns: case-insensitive, no variables.
 pub(crate) fn action_glob(raw: &str) -> Glob {
-    Glob::new(raw, Syntax { wildcards: true, variables: false, lowercase: true })
+    Glob::new(
+        raw,
+        Syntax {
+            wildcards: true,
+            variables: false,
+            lowercase: true,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -370,9 +388,16 @@ mod tests {
         }
     }
     fn src() -> Src {
-        Src(HashMap::from([("aws:username", "alice"), ("aws:principaltag/team", "red")]))
+        Src(HashMap::from([
+            ("aws:username", "alice"),
+            ("aws:principaltag/team", "red"),
+        ]))
     }
-    const LIKE: Syntax = Syntax { wildcards: true, variables: true, lowercase: false };
+    const LIKE: Syntax = Syntax {
+        wildcards: true,
+        variables: true,
+        lowercase: false,
+    };
 
     fn m(p: &str, s: &str) -> Option<bool> {
         Glob::new(p, LIKE).matches(s, &src())
@@ -407,7 +432,11 @@ mod tests {
         assert_eq!(m("a${*}b", "axb"), Some(false));
         assert_eq!(m("a${?}", "a?"), Some(true));
         assert_eq!(m("a${$}", "a$"), Some(true));
-        let legacy = Syntax { wildcards: true, variables: false, lowercase: false };
+        let legacy = Syntax {
+            wildcards: true,
+            variables: false,
+            lowercase: false,
+        };
         assert_eq!(
             Glob::new("${aws:username}", legacy).matches("${aws:username}", &src()),
             Some(true)
@@ -429,11 +458,17 @@ mod tests {
         let p = ArnPattern::new("arn:aws:iam::*:role/x", true);
         assert_eq!(p.matches("arn:aws:iam::123:role/x", &src()), Some(true));
         // `*` in the account segment does not cross a colon.
-        assert_eq!(p.matches("arn:aws:iam::123:extra:role/x", &src()), Some(false));
+        assert_eq!(
+            p.matches("arn:aws:iam::123:extra:role/x", &src()),
+            Some(false)
+        );
         let p = ArnPattern::new("arn:aws:s3:::${aws:username}/*", true);
         assert_eq!(p.matches("arn:aws:s3:::alice/k", &src()), Some(true));
         let p = ArnPattern::new("arn:aws:s3:::${aws:nope}/*", true);
         assert_eq!(p.matches("arn:aws:s3:::alice/k", &src()), None);
-        assert_eq!(ArnPattern::new("*", true).matches("whatever", &src()), Some(true));
+        assert_eq!(
+            ArnPattern::new("*", true).matches("whatever", &src()),
+            Some(true)
+        );
     }
 }

@@ -109,10 +109,13 @@ impl PrincipalEntry {
         };
         let hit = match self {
             Self::Any => return Some(PrincipalMatch::Direct),
-            Self::Account(a) => return (!a.is_empty() && *a == p.account).then_some(PrincipalMatch::Account),
+            Self::Account(a) => {
+                return (!a.is_empty() && *a == p.account).then_some(PrincipalMatch::Account);
+            }
             Self::User { arn, bound } => *arn == p.principal_arn && bound_ok(bound),
             Self::Role { arn, bound } => {
-                return (*arn == p.principal_arn && bound_ok(bound)).then_some(PrincipalMatch::Role);
+                return (*arn == p.principal_arn && bound_ok(bound))
+                    .then_some(PrincipalMatch::Role);
             }
             Self::Session(arn) => *arn == p.arn,
             Self::UniqueId(id) => {
@@ -146,7 +149,11 @@ impl PrincipalBlock {
         let best = if self.star {
             Some(PrincipalMatch::Direct)
         } else {
-            self.groups.iter().flat_map(|(_, _, es)| es).filter_map(|e| e.matches(p)).max()
+            self.groups
+                .iter()
+                .flat_map(|(_, _, es)| es)
+                .filter_map(|e| e.matches(p))
+                .max()
         };
         if self.not {
             // NotPrincipal applies to everyone *not* listed; it never names the caller
@@ -224,7 +231,11 @@ impl Policy {
     /// The statements' Sids, in order (`None` where absent).
     #[must_use]
     pub fn sids(&self) -> Vec<Option<&str>> {
-        self.inner.statements.iter().map(|s| s.sid.as_deref()).collect()
+        self.inner
+            .statements
+            .iter()
+            .map(|s| s.sid.as_deref())
+            .collect()
     }
 
     /// The user and role ARNs named in `Principal`/`NotPrincipal` (for unique-id resolution).
@@ -237,7 +248,9 @@ impl Policy {
             .filter_map(|s| s.principal.as_ref())
             .flat_map(|p| p.groups.iter().flat_map(|(_, _, es)| es))
             .filter_map(|e| match e {
-                PrincipalEntry::User { arn, .. } | PrincipalEntry::Role { arn, .. } => Some(arn.clone()),
+                PrincipalEntry::User { arn, .. } | PrincipalEntry::Role { arn, .. } => {
+                    Some(arn.clone())
+                }
                 _ => None,
             })
             .collect();
@@ -251,10 +264,14 @@ impl Policy {
     pub fn bind_principal_ids(&mut self, map: &HashMap<String, String>) {
         let inner = Arc::make_mut(&mut self.inner);
         for st in &mut inner.statements {
-            let Some(p) = st.principal.as_mut() else { continue };
+            let Some(p) = st.principal.as_mut() else {
+                continue;
+            };
             for (_, _, es) in &mut p.groups {
                 for e in es.iter_mut() {
-                    if let PrincipalEntry::User { arn, bound } | PrincipalEntry::Role { arn, bound } = e {
+                    if let PrincipalEntry::User { arn, bound }
+                    | PrincipalEntry::Role { arn, bound } = e
+                    {
                         *bound = map.get(arn.as_str()).cloned();
                     }
                 }
@@ -290,18 +307,31 @@ fn statement_json(s: &Statement) -> Value {
         let v = if p.star {
             json!("*")
         } else {
-            Value::Object(p.groups.iter().map(|(t, raw, _)| (t.clone(), json!(raw))).collect())
+            Value::Object(
+                p.groups
+                    .iter()
+                    .map(|(t, raw, _)| (t.clone(), json!(raw)))
+                    .collect(),
+            )
         };
         m.insert(if p.not { "NotPrincipal" } else { "Principal" }.into(), v);
     }
-    m.insert(if s.action.not { "NotAction" } else { "Action" }.into(), json!(s.action.raw));
+    m.insert(
+        if s.action.not { "NotAction" } else { "Action" }.into(),
+        json!(s.action.raw),
+    );
     if let Some(r) = &s.resource {
-        m.insert(if r.not { "NotResource" } else { "Resource" }.into(), json!(r.raw));
+        m.insert(
+            if r.not { "NotResource" } else { "Resource" }.into(),
+            json!(r.raw),
+        );
     }
     if !s.conditions.is_empty() {
         let mut c: Map<String, Value> = Map::new();
         for e in &s.conditions {
-            let ops = c.entry(e.op_name.clone()).or_insert_with(|| Value::Object(Map::new()));
+            let ops = c
+                .entry(e.op_name.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(keys) = ops {
                 keys.insert(e.key.clone(), json!(e.raw));
             }

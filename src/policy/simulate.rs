@@ -34,12 +34,17 @@ pub fn simulate(
     context: &Context,
     principal: RequestPrincipal,
 ) -> Vec<SimulationResult> {
-    simulate_with_owner(identity, boundary, resource, actions, resources, context, principal, None)
+    simulate_with_owner(
+        identity, boundary, resource, actions, resources, context, principal, None,
+    )
 }
 
 /// [`simulate`] with an explicit resource-owner account (`ResourceOwner`).
 #[must_use]
-#[expect(clippy::too_many_arguments, reason = "mirrors the SimulateCustomPolicy parameters")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "mirrors the SimulateCustomPolicy parameters"
+)]
 pub fn simulate_with_owner(
     identity: &[(PolicyId, &Policy)],
     boundary: &[(PolicyId, &Policy)],
@@ -58,7 +63,11 @@ pub fn simulate_with_owner(
         require_resource_allow: false,
     };
     let star = ["*".to_owned()];
-    let resources = if resources.is_empty() { &star[..] } else { resources };
+    let resources = if resources.is_empty() {
+        &star[..]
+    } else {
+        resources
+    };
     let mut req = Request {
         principal,
         action: String::new(),
@@ -90,12 +99,25 @@ fn missing_keys(set: &PolicySet<'_>, req: &Request) -> Vec<String> {
     let env = Env::new(&req.context, &req.principal);
     let action_lc = req.action.to_ascii_lowercase();
     let mut out: Vec<String> = Vec::new();
-    let all = set.identity.iter().chain(&set.boundary).chain(&set.session).chain(set.resource.as_ref());
+    let all = set
+        .identity
+        .iter()
+        .chain(&set.boundary)
+        .chain(&set.session)
+        .chain(set.resource.as_ref());
     for (_, pol) in all {
         for s in &pol.inner.statements {
-            let a = s.action.pats.iter().any(|g| g.matches(&action_lc, &env) == Some(true)) != s.action.not;
+            let a = s
+                .action
+                .pats
+                .iter()
+                .any(|g| g.matches(&action_lc, &env) == Some(true))
+                != s.action.not;
             let r = s.resource.as_ref().is_none_or(|r| {
-                r.pats.iter().any(|p| p.matches(&req.resource, &env) == Some(true)) != r.not
+                r.pats
+                    .iter()
+                    .any(|p| p.matches(&req.resource, &env) == Some(true))
+                    != r.not
             });
             if !(a && r) {
                 continue;

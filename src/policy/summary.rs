@@ -15,11 +15,22 @@ use super::model::{Policy, StatementEffect};
 /// The access levels, in console order.
 pub const ACCESS_LEVELS: [&str; 5] = ["List", "Read", "Write", "Permissions management", "Tagging"];
 
+/// One service in the catalogue: display name and (`prefix:action` lower-cased, levels).
+#[derive(Debug, Clone, Default)]
+struct ServiceActions {
+    #[allow(
+        dead_code,
+        reason = "kept for display by callers that print service names"
+    )]
+    name: String,
+    actions: Vec<(String, Vec<String>)>,
+}
+
 /// Known actions per service with their access levels.
 #[derive(Debug, Clone, Default)]
 pub struct ActionCatalogue {
-    /// prefix → (service name, [(`prefix:action` lower-cased, levels)]).
-    services: BTreeMap<String, (String, Vec<(String, Vec<String>)>)>,
+    /// prefix → its actions.
+    services: BTreeMap<String, ServiceActions>,
 }
 
 #[derive(Deserialize)]
@@ -60,14 +71,30 @@ impl ActionCatalogue {
                 .actions
                 .into_values()
                 .map(|a| {
-                    let levels = a.access_level.split(',').map(|l| l.trim().to_owned()).collect();
+                    let levels = a
+                        .access_level
+                        .split(',')
+                        .map(|l| l.trim().to_owned())
+                        .collect();
                     (format!("{prefix}:{}", a.name).to_ascii_lowercase(), levels)
                 })
                 .collect();
             actions.sort();
-            services.insert(prefix, (svc.name, actions));
+            services.insert(
+                prefix,
+                ServiceActions {
+                    name: svc.name,
+                    actions,
+                },
+            );
         }
         Ok(Self { services })
+    }
+
+    /// The display name of a service prefix (`s3` → `Amazon S3`).
+    #[must_use]
+    pub fn service_name(&self, prefix: &str) -> Option<&str> {
+        self.services.get(prefix).map(|s| s.name.as_str())
     }
 
     /// Number of services.
@@ -95,17 +122,27 @@ pub fn summary(policy: &Policy, catalogue: &ActionCatalogue) -> Vec<ServiceSumma
     let principal = RequestPrincipal::default();
     let env = Env::new(&ctx, &principal);
     let covers = |st: &super::model::Statement, a: &str| {
-        st.action.pats.iter().any(|g| g.matches(a, &env) == Some(true)) != st.action.not
+        st.action
+            .pats
+            .iter()
+            .any(|g| g.matches(a, &env) == Some(true))
+            != st.action.not
     };
     let mut out = Vec::new();
-    for (prefix, (_, actions)) in &catalogue.services {
+    for (prefix, ServiceActions { actions, .. }) in &catalogue.services {
         let mut totals: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         for (a, levels) in actions {
-            let allowed = policy.inner.statements.iter().any(|s| s.effect == StatementEffect::Allow && covers(s, a));
+            let allowed = policy
+                .inner
+                .statements
+                .iter()
+                .any(|s| s.effect == StatementEffect::Allow && covers(s, a));
             let denied = policy.inner.statements.iter().any(|s| {
                 s.effect == StatementEffect::Deny
                     && s.conditions.is_empty()
-                    && s.resource.as_ref().is_none_or(|r| !r.not && r.raw.iter().any(|x| x == "*"))
+                    && s.resource
+                        .as_ref()
+                        .is_none_or(|r| !r.not && r.raw.iter().any(|x| x == "*"))
                     && covers(s, a)
             });
             for l in levels {
@@ -120,11 +157,19 @@ pub fn summary(policy: &Policy, catalogue: &ActionCatalogue) -> Vec<ServiceSumma
             .iter()
             .filter_map(|l| {
                 let (total, ok) = totals.get(l).copied()?;
-                (ok > 0).then(|| ((*l).to_owned(), if ok == total { "Full" } else { "Limited" }.to_owned()))
+                (ok > 0).then(|| {
+                    (
+                        (*l).to_owned(),
+                        if ok == total { "Full" } else { "Limited" }.to_owned(),
+                    )
+                })
             })
             .collect();
         if !access_levels.is_empty() {
-            out.push(ServiceSummary { service: prefix.clone(), access_levels });
+            out.push(ServiceSummary {
+                service: prefix.clone(),
+                access_levels,
+            });
         }
     }
     out
@@ -132,7 +177,7 @@ pub fn summary(policy: &Policy, catalogue: &ActionCatalogue) -> Vec<ServiceSumma
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
     use crate::policy::{PolicyKind, parse};
 
@@ -152,6 +197,7 @@ mod tests {
             PolicyKind::Managed,
         )
         .unwrap();
+        assert_eq!(cat.service_name("s3"), Some("Amazon S3"));
         let s = summary(&p, &cat);
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].service, "s3");

@@ -3,7 +3,12 @@
 //! Laws: an explicit Deny always wins; statement order never changes the effect; adding an
 //! Allow never removes a Deny; `parse → to_json → parse` is stable.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
@@ -11,8 +16,20 @@ use serde_json::{Value, json};
 
 use super::*;
 
-const ACTIONS: [&str; 6] = ["s3:GetObject", "s3:PutObject", "s3:*", "s3:Get*", "ec2:*", "*"];
-const RESOURCES: [&str; 4] = ["*", "arn:aws:s3:::b/*", "arn:aws:s3:::b/k", "arn:aws:s3:::other/*"];
+const ACTIONS: [&str; 6] = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:*",
+    "s3:Get*",
+    "ec2:*",
+    "*",
+];
+const RESOURCES: [&str; 4] = [
+    "*",
+    "arn:aws:s3:::b/*",
+    "arn:aws:s3:::b/k",
+    "arn:aws:s3:::other/*",
+];
 
 fn statement() -> impl Strategy<Value = Value> {
     (
@@ -47,11 +64,23 @@ fn doc(statements: &[Value]) -> String {
 
 fn request() -> impl Strategy<Value = Request> {
     (
-        prop::sample::select(vec!["s3:GetObject", "s3:PutObject", "ec2:RunInstances", "iam:CreateUser"]),
-        prop::sample::select(vec!["arn:aws:s3:::b/k", "arn:aws:s3:::other/x", "arn:aws:ec2:us-east-1:1:instance/i"]),
+        prop::sample::select(vec![
+            "s3:GetObject",
+            "s3:PutObject",
+            "ec2:RunInstances",
+            "iam:CreateUser",
+        ]),
+        prop::sample::select(vec![
+            "arn:aws:s3:::b/k",
+            "arn:aws:s3:::other/x",
+            "arn:aws:ec2:us-east-1:1:instance/i",
+        ]),
         prop::option::of(Just("red")),
         prop::option::of(Just("10.1.2.3")),
-        prop::option::of(prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 0..3)),
+        prop::option::of(prop::collection::vec(
+            prop::sample::select(vec!["a", "b", "c"]),
+            0..3,
+        )),
     )
         .prop_map(|(action, resource, team, ip, tags)| {
             let mut context = Context::new();
@@ -76,13 +105,21 @@ fn request() -> impl Strategy<Value = Request> {
 
 fn decide(statements: &[Value], req: &Request) -> Decision {
     let p = parse(&doc(statements), PolicyKind::Identity).unwrap();
-    evaluate(req, &PolicySet { identity: vec![(PolicyId("p".into()), &p)], ..PolicySet::default() })
+    evaluate(
+        req,
+        &PolicySet {
+            identity: vec![(PolicyId("p".into()), &p)],
+            ..PolicySet::default()
+        },
+    )
 }
 
 fn config() -> Config {
     Config {
         cases: 256,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
         ..Config::default()
     }
 }
@@ -170,7 +207,10 @@ fn error_messages_name_the_place() {
         PolicyKind::Identity,
     )
     .unwrap_err();
-    assert_eq!(e.to_string(), "Statement[2].Condition: unknown operator 'StringEqualz'");
+    assert_eq!(
+        e.to_string(),
+        "Statement[2].Condition: unknown operator 'StringEqualz'"
+    );
     assert_eq!(e.location(), "Statement[2].Condition");
 }
 
@@ -183,27 +223,63 @@ fn principal_arns_and_binding() {
     .unwrap();
     assert_eq!(
         p.principal_arns(),
-        vec!["arn:aws:iam::111122223333:role/r".to_owned(), "arn:aws:iam::111122223333:user/u".to_owned()]
+        vec![
+            "arn:aws:iam::111122223333:role/r".to_owned(),
+            "arn:aws:iam::111122223333:user/u".to_owned()
+        ]
     );
     let mut caller = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/u");
     caller.account = "999999999999".into();
     caller.unique_id = Some("AIDAOLD".into());
-    let req = Request { principal: caller, action: "sts:AssumeRole".into(), resource: "*".into(), ..Request::default() };
+    let req = Request {
+        principal: caller,
+        action: "sts:AssumeRole".into(),
+        resource: "*".into(),
+        ..Request::default()
+    };
     let set = |p: &Policy| {
-        evaluate(&req, &PolicySet { resource: Some((PolicyId("trust".into()), p)), require_resource_allow: true, ..PolicySet::default() })
-            .effect
+        evaluate(
+            &req,
+            &PolicySet {
+                resource: Some((PolicyId("trust".into()), p)),
+                require_resource_allow: true,
+                ..PolicySet::default()
+            },
+        )
+        .effect
     };
     assert_eq!(set(&p), Effect::Allow);
-    let map = std::collections::HashMap::from([("arn:aws:iam::111122223333:user/u".to_owned(), "AIDANEW".to_owned())]);
+    let map = std::collections::HashMap::from([(
+        "arn:aws:iam::111122223333:user/u".to_owned(),
+        "AIDANEW".to_owned(),
+    )]);
     p.bind_principal_ids(&map);
-    assert_eq!(set(&p), Effect::ImplicitDeny, "a re-created user must not inherit trust");
+    assert_eq!(
+        set(&p),
+        Effect::ImplicitDeny,
+        "a re-created user must not inherit trust"
+    );
 }
 
 #[test]
 fn aws_managed_flag_skips_quota() {
     let actions: Vec<String> = (0..400).map(|i| format!("s3:GetThing{i:04}")).collect();
     let text = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":actions,"Resource":"*"}]}).to_string();
-    assert!(parse(&text, PolicyKind::Managed).unwrap_err().is_size_limit());
-    assert!(parse_with(&text, PolicyKind::Managed, ParseOptions { max_size: None, aws_managed: true }).is_ok());
+    assert!(
+        parse(&text, PolicyKind::Managed)
+            .unwrap_err()
+            .is_size_limit()
+    );
+    assert!(
+        parse_with(
+            &text,
+            PolicyKind::Managed,
+            ParseOptions {
+                max_size: None,
+                aws_managed: true
+            }
+        )
+        .is_ok()
+    );
     assert_eq!(non_whitespace_len(" a b\tc\n"), 3);
 }
