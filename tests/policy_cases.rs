@@ -89,8 +89,8 @@ fn run_case(c: &Value) -> Result<(), String> {
         return match (c.get("error").and_then(Value::as_str), r) {
             (None, Ok(p)) => {
                 // Canonical form re-parses to the same canonical form.
-                let again =
-                    parse(&p.to_json(), kind).map_err(|e| format!("canonical re-parse: {e}"))?;
+                let again = parse_with(&p.to_json(), kind, opts)
+                    .map_err(|e| format!("canonical re-parse: {e}"))?;
                 if again.to_json() == p.to_json() {
                     Ok(())
                 } else {

@@ -298,7 +298,7 @@ impl CondEntry {
         let req = env.lookup(&self.key_lc);
         if let Values::Null(want_absent) = &self.values {
             let absent = req.is_none();
-            return want_absent.iter().any(|w| *w == absent);
+            return want_absent.contains(&absent);
         }
         let negated = self.op.base.is_negated();
         // Per request value: the operator's verdict (negated = no policy value matches).
@@ -442,7 +442,7 @@ pub(crate) fn key_present(e: &CondEntry, env: &Env<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
     use crate::policy::context::{Context, RequestPrincipal};
 

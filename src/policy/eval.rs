@@ -210,10 +210,13 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
         Some(Side { grant: None, .. }) => ResourceSide::NoAllow,
         Some(Side { grant: Some(g), .. }) => ResourceSide::Grant(*g),
     };
-    let cross_account = req
-        .resource_account
-        .as_deref()
-        .is_some_and(|a| a != req.principal.account);
+    // Federated (SAML/OIDC) and service callers have no account of their own, hence no
+    // identity side: only the resource (trust) policy speaks for them.
+    let cross_account = !req.principal.account.is_empty()
+        && req
+            .resource_account
+            .as_deref()
+            .is_some_and(|a| a != req.principal.account);
     let identity_ok = req.principal.is_root || !identity.allow.is_empty();
     let boundary_ok = set.boundary.is_empty() || !boundary.allow.is_empty();
     // Session policies (inline + managed ARNs) form one policy type: any Allow among them.

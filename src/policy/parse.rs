@@ -430,13 +430,11 @@ fn principal_block(
         )
     };
     match v {
-        Value::String(s) if s == "*" => {
-            return Ok(Some(PrincipalBlock {
-                not,
-                star: true,
-                groups: Vec::new(),
-            }));
-        }
+        Value::String(s) if s == "*" => Ok(Some(PrincipalBlock {
+            not,
+            star: true,
+            groups: Vec::new(),
+        })),
         Value::Object(map) if !map.is_empty() => {
             let mut groups = Vec::new();
             for (t, vals) in map {

@@ -15,11 +15,22 @@ use super::model::{Policy, StatementEffect};
 /// The access levels, in console order.
 pub const ACCESS_LEVELS: [&str; 5] = ["List", "Read", "Write", "Permissions management", "Tagging"];
 
+/// One service in the catalogue: display name and (`prefix:action` lower-cased, levels).
+#[derive(Debug, Clone, Default)]
+struct ServiceActions {
+    #[allow(
+        dead_code,
+        reason = "kept for display by callers that print service names"
+    )]
+    name: String,
+    actions: Vec<(String, Vec<String>)>,
+}
+
 /// Known actions per service with their access levels.
 #[derive(Debug, Clone, Default)]
 pub struct ActionCatalogue {
-    /// prefix → (service name, [(`prefix:action` lower-cased, levels)]).
-    services: BTreeMap<String, (String, Vec<(String, Vec<String>)>)>,
+    /// prefix → its actions.
+    services: BTreeMap<String, ServiceActions>,
 }
 
 #[derive(Deserialize)]
@@ -69,9 +80,21 @@ impl ActionCatalogue {
                 })
                 .collect();
             actions.sort();
-            services.insert(prefix, (svc.name, actions));
+            services.insert(
+                prefix,
+                ServiceActions {
+                    name: svc.name,
+                    actions,
+                },
+            );
         }
         Ok(Self { services })
+    }
+
+    /// The display name of a service prefix (`s3` → `Amazon S3`).
+    #[must_use]
+    pub fn service_name(&self, prefix: &str) -> Option<&str> {
+        self.services.get(prefix).map(|s| s.name.as_str())
     }
 
     /// Number of services.
@@ -106,7 +129,7 @@ pub fn summary(policy: &Policy, catalogue: &ActionCatalogue) -> Vec<ServiceSumma
             != st.action.not
     };
     let mut out = Vec::new();
-    for (prefix, (_, actions)) in &catalogue.services {
+    for (prefix, ServiceActions { actions, .. }) in &catalogue.services {
         let mut totals: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         for (a, levels) in actions {
             let allowed = policy
@@ -154,7 +177,7 @@ pub fn summary(policy: &Policy, catalogue: &ActionCatalogue) -> Vec<ServiceSumma
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
     use crate::policy::{PolicyKind, parse};
 
@@ -174,6 +197,7 @@ mod tests {
             PolicyKind::Managed,
         )
         .unwrap();
+        assert_eq!(cat.service_name("s3"), Some("Amazon S3"));
         let s = summary(&p, &cat);
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].service, "s3");
