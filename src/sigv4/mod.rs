@@ -1,1 +1,401 @@
-//! SigV4 verification (stub).
+//! Pure SigV4 verification (sts-spec.md §4), header and presigned forms.
+//!
+//! The flow for a received request is [`parse`] → [`check_request`] (stateless checks, before any
+//! key lookup) → key lookup by the caller → [`verify`]. Nothing here reads the clock or does I/O.
+//! [`sign_request`] and [`presign_url_query`] sign requests for our load generator and tests.
+
+mod authorization;
+mod canonical;
+mod error;
+mod signing_key;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+pub use authorization::{MAX_AUTHORIZATION_LEN, MAX_QUERY_PARAMS, MAX_SIGNED_HEADERS};
+pub use canonical::{canonical_query, canonical_request, canonical_uri, string_to_sign};
+pub use error::Error;
+pub use signing_key::{Signature, sha256_hex, signing_key};
+
+use crate::secret::SecretString;
+
+/// The only algorithm accepted.
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// The credential-scope terminator.
+pub const TERMINATOR: &str = "aws4_request";
+/// Longest validity of a presigned request, whatever `X-Amz-Expires` says (reference README,
+/// decision 7).
+pub const PRESIGNED_MAX_SECS: u64 = 900;
+
+/// The parts of a received HTTP request needed to verify it. Path and query are RAW as received.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestParts<'a> {
+    /// The HTTP method (`GET`, `POST`, …).
+    pub method: &'a str,
+    /// The path as received on the wire (still percent-encoded).
+    pub path: &'a str,
+    /// The query string as received, without the leading `?` (empty when there is none).
+    pub query: &'a str,
+    /// The request headers.
+    pub headers: &'a http::HeaderMap,
+    /// The (size-limited) body.
+    pub body: &'a [u8],
+    /// The payload hash when the body itself is not at hand (a resource server asking
+    /// `/verify` sends the hash, or `UNSIGNED-PAYLOAD` where its service allows it). `None`:
+    /// hash `body`.
+    pub payload_hash: Option<&'a str>,
+}
+
+impl RequestParts<'_> {
+    /// The payload line of the canonical request.
+    #[must_use]
+    pub fn body_hash(&self) -> String {
+        self.payload_hash.map_or_else(|| sha256_hex(self.body), str::to_owned)
+    }
+}
+
+/// Where the authentication was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthForm {
+    /// The `Authorization` header.
+    Header,
+    /// `X-Amz-*` query parameters (a presigned URL).
+    Presigned,
+}
+
+/// The credential scope `yyyymmdd/region/service` (the terminator is kept apart, in
+/// [`ParsedAuth::terminator`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialScope {
+    /// `yyyymmdd`, as written by the client (checked against `X-Amz-Date` by [`check_request`]).
+    pub date: String,
+    /// The region the client signed for.
+    pub region: String,
+    /// The service the client signed for (`sts`, `iam`).
+    pub service: String,
+}
+
+/// A request's parsed SigV4 authentication; nothing in it is trusted until [`check_request`] and
+/// [`verify`] pass.
+#[derive(Debug, Clone)]
+pub struct ParsedAuth {
+    /// Header or presigned form.
+    pub form: AuthForm,
+    /// The access key id (well formed: 1–128 ASCII letters, digits and `_`).
+    pub access_key_id: String,
+    /// The credential scope.
+    pub scope: CredentialScope,
+    /// The scope's last element; must be `aws4_request`.
+    pub terminator: String,
+    /// The signed header names, lowercase, in the client's order.
+    pub signed_headers: Vec<String>,
+    /// The request time (`X-Amz-Date`, or the `Date` header in header form).
+    pub amz_date: DateTime<Utc>,
+    /// The signature the client sent.
+    pub signature: Signature,
+    /// The session token (`X-Amz-Security-Token` header or query parameter), if any.
+    pub security_token: Option<SecretString>,
+    /// Presigned `X-Amz-Expires`, in seconds.
+    pub expires: Option<u64>,
+}
+
+/// Finds and parses the SigV4 authentication in a request. `Ok(None)` if the request carries no
+/// authentication at all.
+///
+/// # Errors
+/// [`Error::MixedForms`] for both forms at once; [`Error::IncompleteSignature`] for malformed
+/// input (missing parts, duplicates, unknown algorithm, bad signature or date);
+/// [`Error::InvalidClientTokenId`] for a malformed access key id.
+pub fn parse(req: &RequestParts<'_>) -> Result<Option<ParsedAuth>, Error> {
+    authorization::parse(req)
+}
+
+/// Stateless checks to run BEFORE any key lookup: scope terminator `aws4_request`, service in
+/// `services` (the first is named in the error), region accepted by `region_ok`, scope date equal
+/// to the `X-Amz-Date` date, `host` among the signed headers, `x-amz-content-sha256` (if present)
+/// equal to the body hash, and the time window: ±`skew` in header form; in presigned form valid
+/// for `min(X-Amz-Expires, 900 s)` after `X-Amz-Date` and no more than `skew` in the future.
+///
+/// # Errors
+/// [`Error::InvalidScope`], [`Error::IncompleteSignature`] (no `host`), [`Error::ClockSkew`],
+/// [`Error::SignatureDoesNotMatch`] (content hash).
+pub fn check_request(
+    auth: &ParsedAuth,
+    req: &RequestParts<'_>,
+    services: &[&str],
+    region_ok: &dyn Fn(&str) -> bool,
+    skew: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let scope = &auth.scope;
+    if auth.terminator != TERMINATOR {
+        return Err(Error::InvalidScope(format!(
+            "Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{}'.",
+            short(&auth.terminator)
+        )));
+    }
+    if !services.contains(&scope.service.as_str()) {
+        return Err(Error::InvalidScope(format!(
+            "Credential should be scoped to correct service: '{}'. ",
+            services.first().copied().unwrap_or_default()
+        )));
+    }
+    let region_syntax = !scope.region.is_empty()
+        && scope.region.len() <= 64
+        && scope
+            .region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !region_syntax || !region_ok(&scope.region) {
+        return Err(Error::InvalidScope(format!(
+            "Credential should be scoped to a valid region, not '{}'. ",
+            short(&scope.region)
+        )));
+    }
+    let amz = canonical::format_amz_date(&auth.amz_date);
+    let amz_day = amz.get(..8).unwrap_or_default();
+    if scope.date != amz_day {
+        return Err(Error::InvalidScope(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from \
+             HTTP: '{}' != '{amz_day}', from '{amz}'.",
+            short(&scope.date)
+        )));
+    }
+    if !auth.signed_headers.iter().any(|h| h == "host") {
+        return Err(Error::IncompleteSignature(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
+        ));
+    }
+    let mut content = req.headers.get_all("x-amz-content-sha256").iter();
+    if let Some(claimed) = content.next() {
+        let body_hash = req.body_hash();
+        if content.next().is_some() || claimed.as_bytes() != body_hash.as_bytes() {
+            return Err(Error::SignatureDoesNotMatch(
+                "The provided 'x-amz-content-sha256' header does not match what was computed."
+                    .to_owned(),
+            ));
+        }
+    }
+    check_time(auth, skew, now)
+}
+
+/// The time window, with AWS's texts.
+fn check_time(auth: &ParsedAuth, skew: chrono::Duration, now: DateTime<Utc>) -> Result<(), Error> {
+    let fmt = canonical::format_amz_date;
+    let t = auth.amz_date;
+    if t > now + skew {
+        return Err(Error::ClockSkew(format!(
+            "Signature not yet current: {} is still later than {} ({} + {})",
+            fmt(&t),
+            fmt(&(now + skew)),
+            fmt(&now),
+            describe(skew)
+        )));
+    }
+    let window = match auth.form {
+        AuthForm::Header => skew,
+        AuthForm::Presigned => {
+            let secs = auth
+                .expires
+                .unwrap_or(PRESIGNED_MAX_SECS)
+                .min(PRESIGNED_MAX_SECS);
+            // `secs` is at most 900, so the conversion cannot fail.
+            chrono::Duration::seconds(i64::try_from(secs).unwrap_or(0))
+        }
+    };
+    if t < now - window {
+        return Err(Error::ClockSkew(format!(
+            "Signature expired: {} is now earlier than {} ({} - {})",
+            fmt(&t),
+            fmt(&(now - window)),
+            fmt(&now),
+            describe(window)
+        )));
+    }
+    Ok(())
+}
+
+/// `15 min.` or `90 sec.`
+fn describe(d: chrono::Duration) -> String {
+    let s = d.num_seconds();
+    if s % 60 == 0 {
+        format!("{} min.", s / 60)
+    } else {
+        format!("{s} sec.")
+    }
+}
+
+/// Echoed client input, bounded.
+fn short(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// Recomputes the signature with `secret` and compares in constant time.
+///
+/// # Errors
+/// [`Error::SignatureDoesNotMatch`].
+pub fn verify(
+    auth: &ParsedAuth,
+    req: &RequestParts<'_>,
+    secret: &SecretString,
+) -> Result<(), Error> {
+    let creq = canonical_request(req, auth.form, &auth.signed_headers)?;
+    let sts = string_to_sign(&auth.amz_date, &auth.scope, &creq);
+    let key = signing_key(
+        secret,
+        &auth.scope.date,
+        &auth.scope.region,
+        &auth.scope.service,
+    );
+    let computed = signing_key::sign(&key, sts.as_bytes());
+    if computed.ct_eq(&auth.signature) {
+        Ok(())
+    } else {
+        Err(Error::SignatureDoesNotMatch(error::MISMATCH.to_owned()))
+    }
+}
+
+/// The canonical header lines for signing: every header in `headers` except `authorization`,
+/// plus `extra` (which replace same-named headers), sorted by name.
+fn signing_lines(headers: &http::HeaderMap, extra: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+    let mut map: BTreeMap<String, Vec<&[u8]>> = BTreeMap::new();
+    for (name, value) in headers {
+        if name != http::header::AUTHORIZATION {
+            map.entry(name.as_str().to_owned())
+                .or_default()
+                .push(value.as_bytes());
+        }
+    }
+    for (name, value) in extra {
+        map.insert((*name).to_owned(), vec![value.as_bytes()]);
+    }
+    map.into_iter()
+        .map(|(name, values)| (name, canonical::header_value(values.into_iter())))
+        .collect()
+}
+
+/// For clients, tests and the load generator: signs a request in header form. Every header in
+/// `headers` is signed (include `host`; `authorization` is ignored), plus `x-amz-date` and, with a
+/// session token, `x-amz-security-token`. Returns the headers to add: `authorization`,
+/// `x-amz-date` and optionally `x-amz-security-token`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "mirrors the parts of a signing request"
+)]
+#[must_use]
+pub fn sign_request(
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    access_key_id: &str,
+    secret: &SecretString,
+    session_token: Option<&str>,
+    region: &str,
+    service: &str,
+    now: DateTime<Utc>,
+) -> Vec<(String, String)> {
+    let amz = canonical::format_amz_date(&now);
+    let mut extra = vec![("x-amz-date", amz.as_str())];
+    if let Some(t) = session_token {
+        extra.push(("x-amz-security-token", t));
+    }
+    let lines = signing_lines(headers, &extra);
+    let borrowed: Vec<(&str, Vec<u8>)> =
+        lines.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+    let creq = canonical::assemble(method, path, query, false, &borrowed, &sha256_hex(body));
+    let scope = CredentialScope {
+        date: now.format("%Y%m%d").to_string(),
+        region: region.to_owned(),
+        service: service.to_owned(),
+    };
+    let sts = string_to_sign(&now, &scope, &creq);
+    let key = signing_key(secret, &scope.date, region, service);
+    let sig = signing_key::sign(&key, sts.as_bytes());
+    let signed: Vec<&str> = borrowed.iter().map(|(n, _)| *n).collect();
+    let mut out = vec![
+        (
+            "authorization".to_owned(),
+            format!(
+                "{ALGORITHM} Credential={access_key_id}/{}/{region}/{service}/{TERMINATOR}, \
+                 SignedHeaders={}, Signature={}",
+                scope.date,
+                signed.join(";"),
+                sig.to_hex()
+            ),
+        ),
+        ("x-amz-date".to_owned(), amz),
+    ];
+    if let Some(t) = session_token {
+        out.push(("x-amz-security-token".to_owned(), t.to_owned()));
+    }
+    out
+}
+
+/// For tests and clients: the query string of a presigned request (e.g. a GET
+/// `Action=GetCallerIdentity&Version=2011-06-15` for EKS tokens). `query` holds the request's own
+/// parameters; every header in `headers` is signed (include `host`, and e.g. `x-k8s-aws-id`). The
+/// session token, if any, is added before signing, as botocore does. Returns `query` followed by
+/// the `X-Amz-*` parameters and `X-Amz-Signature`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "mirrors the parts of a signing request"
+)]
+#[must_use]
+pub fn presign_url_query(
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    access_key_id: &str,
+    secret: &SecretString,
+    session_token: Option<&str>,
+    region: &str,
+    service: &str,
+    expires_secs: u64,
+    now: DateTime<Utc>,
+) -> String {
+    let amz = canonical::format_amz_date(&now);
+    let date = now.format("%Y%m%d").to_string();
+    let lines = signing_lines(headers, &[]);
+    let signed: Vec<&str> = lines.iter().map(|(n, _)| n.as_str()).collect();
+    let credential = format!("{access_key_id}/{date}/{region}/{service}/{TERMINATOR}");
+    let mut params = vec![
+        ("X-Amz-Algorithm", ALGORITHM.to_owned()),
+        ("X-Amz-Credential", credential),
+        ("X-Amz-Date", amz),
+        ("X-Amz-Expires", expires_secs.to_string()),
+        ("X-Amz-SignedHeaders", signed.join(";")),
+    ];
+    if let Some(t) = session_token {
+        params.push(("X-Amz-Security-Token", t.to_owned()));
+    }
+    let mut full = query.to_owned();
+    for (k, v) in &params {
+        if !full.is_empty() {
+            full.push('&');
+        }
+        full.push_str(k);
+        full.push('=');
+        full.push_str(&canonical::encode(v));
+    }
+    let borrowed: Vec<(&str, Vec<u8>)> =
+        lines.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+    let creq = canonical::assemble(method, path, &full, true, &borrowed, &sha256_hex(body));
+    let scope = CredentialScope {
+        date,
+        region: region.to_owned(),
+        service: service.to_owned(),
+    };
+    let sts = string_to_sign(&now, &scope, &creq);
+    let key = signing_key(secret, &scope.date, region, service);
+    let sig = signing_key::sign(&key, sts.as_bytes());
+    full.push_str("&X-Amz-Signature=");
+    full.push_str(&sig.to_hex());
+    full
+}

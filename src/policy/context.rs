@@ -1,0 +1,229 @@
+//! The request context: who is calling, what, on which resource, with which condition keys.
+//!
+//! Condition-key names are case-insensitive (and so is the tag part of `…Tag/K`), so keys are
+//! stored lower-cased. A few keys derive from the principal when the caller did not set them:
+//! `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:userid`,
+//! `aws:username` (IAM users only) and `aws:FederatedProvider`.
+
+use std::collections::HashMap;
+
+use super::matcher::VarSource;
+
+/// The caller, as the evaluator sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestPrincipal {
+    /// Caller ARN: user ARN, assumed-role session ARN, federated-user ARN or root ARN.
+    pub arn: String,
+    /// `aws:PrincipalArn`: the role ARN (with path) for role sessions, else the same as `arn`.
+    pub principal_arn: String,
+    /// The caller's account id.
+    pub account: String,
+    /// The unique id (`AIDA…`/`AROA…`) of the user or role, if any.
+    pub unique_id: Option<String>,
+    /// True for the account root user.
+    pub is_root: bool,
+    /// The federation provider (SAML provider ARN, OIDC provider ARN or built-in host), if any.
+    pub federated_provider: Option<String>,
+    /// The AWS service principal (`ec2.amazonaws.com`), if the caller is a service.
+    pub service: Option<String>,
+}
+
+impl RequestPrincipal {
+    /// An IAM user (or root when the ARN ends in `:root`), deriving account and flags from `arn`.
+    #[must_use]
+    pub fn from_arn(arn: &str) -> Self {
+        let account = arn.split(':').nth(4).unwrap_or_default().to_owned();
+        let is_root = arn.ends_with(":root");
+        Self {
+            arn: arn.to_owned(),
+            principal_arn: arn.to_owned(),
+            account,
+            is_root,
+            ..Self::default()
+        }
+    }
+}
+
+/// One condition-key value: single or multi-valued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextValue {
+    /// A single value.
+    Single(String),
+    /// A multi-valued key (`aws:TagKeys`, …); may be empty.
+    Multi(Vec<String>),
+}
+
+/// Condition keys of one request (case-insensitive names).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    map: HashMap<String, ContextValue>,
+}
+
+impl Context {
+    /// An empty context.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a single-valued key (replacing any previous value).
+    pub fn set(&mut self, key: &str, v: impl Into<String>) {
+        self.map.insert(key.to_lowercase(), ContextValue::Single(v.into()));
+    }
+
+    /// Sets a multi-valued key. Only `ForAllValues:`/`ForAnyValue:` operators look inside it;
+    /// single-valued operators never match a multi-valued key (even a one-element list).
+    pub fn set_multi(&mut self, key: &str, vs: Vec<String>) {
+        self.map.insert(key.to_lowercase(), ContextValue::Multi(vs));
+    }
+
+    /// Removes a key.
+    pub fn remove(&mut self, key: &str) {
+        self.map.remove(&key.to_lowercase());
+    }
+
+    /// The value of a key (case-insensitive).
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&ContextValue> {
+        self.map.get(&key.to_lowercase())
+    }
+
+    /// Looks a lower-cased key up without allocating.
+    pub(crate) fn get_lc(&self, key_lc: &str) -> Option<&ContextValue> {
+        self.map.get(key_lc)
+    }
+
+    /// Number of keys set.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when no key is set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// One authorization request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// The caller.
+    pub principal: RequestPrincipal,
+    /// `service:Action`.
+    pub action: String,
+    /// The resource ARN (or `*`).
+    pub resource: String,
+    /// The account owning the resource; `None` = the caller's account.
+    pub resource_account: Option<String>,
+    /// Condition keys.
+    pub context: Context,
+}
+
+/// The values of one key, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Vals<'a> {
+    One(&'a str),
+    Many(&'a [String]),
+}
+
+impl<'a> Vals<'a> {
+    /// Iterates the values.
+    pub(crate) fn iter(self) -> impl Iterator<Item = &'a str> {
+        let (one, many): (Option<&'a str>, &'a [String]) = match self {
+            Vals::One(s) => (Some(s), &[]),
+            Vals::Many(v) => (None, v),
+        };
+        one.into_iter().chain(many.iter().map(String::as_str))
+    }
+}
+
+/// Key lookup for one request: the context, then values derived from the principal.
+pub(crate) struct Env<'a> {
+    ctx: &'a Context,
+    p: &'a RequestPrincipal,
+}
+
+impl<'a> Env<'a> {
+    pub(crate) fn new(ctx: &'a Context, p: &'a RequestPrincipal) -> Self {
+        Self { ctx, p }
+    }
+
+    /// The values of a lower-cased key; `None` if absent (an empty set counts as absent).
+    pub(crate) fn lookup(&self, key_lc: &str) -> Option<Vals<'a>> {
+        match self.ctx.get_lc(key_lc) {
+            Some(ContextValue::Single(s)) => return Some(Vals::One(s)),
+            Some(ContextValue::Multi(v)) if v.is_empty() => return None,
+            Some(ContextValue::Multi(v)) => return Some(Vals::Many(v)),
+            None => {}
+        }
+        self.derived(key_lc).map(Vals::One)
+    }
+
+    fn derived(&self, key_lc: &str) -> Option<&'a str> {
+        let p = self.p;
+        let nonempty = |s: &'a str| (!s.is_empty()).then_some(s);
+        match key_lc {
+            "aws:principalarn" => nonempty(&p.principal_arn),
+            "aws:principalaccount" => nonempty(&p.account),
+            "aws:federatedprovider" => p.federated_provider.as_deref(),
+            "aws:userid" if p.is_root => nonempty(&p.account),
+            "aws:userid" if p.arn.contains(":user/") => p.unique_id.as_deref(),
+            "aws:username" if p.arn.contains(":user/") => p.arn.rsplit('/').next(),
+            "aws:principaltype" if p.arn.is_empty() => None,
+            "aws:principaltype" => Some(if p.is_root {
+                "Account"
+            } else if p.arn.contains(":assumed-role/") {
+                "AssumedRole"
+            } else if p.arn.contains(":federated-user/") {
+                "FederatedUser"
+            } else {
+                "User"
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl VarSource for Env<'_> {
+    fn single(&self, key_lc: &str) -> Option<&str> {
+        match self.lookup(key_lc)? {
+            Vals::One(s) => Some(s),
+            Vals::Many(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_case_insensitive() {
+        let mut c = Context::new();
+        c.set("aws:PrincipalTag/Team", "red");
+        assert_eq!(c.get("AWS:principaltag/TEAM"), Some(&ContextValue::Single("red".into())));
+        c.set_multi("aws:TagKeys", vec!["a".into()]);
+        assert!(matches!(c.get("aws:tagkeys"), Some(ContextValue::Multi(v)) if v.len() == 1));
+        c.remove("AWS:TAGKEYS");
+        assert!(c.get("aws:tagkeys").is_none());
+    }
+
+    #[test]
+    fn derived_keys() {
+        let p = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/dev/alice");
+        let c = Context::new();
+        let env = Env::new(&c, &p);
+        assert_eq!(env.single("aws:username"), Some("alice"));
+        assert_eq!(env.single("aws:principalaccount"), Some("111122223333"));
+        assert_eq!(env.single("aws:principaltype"), Some("User"));
+        assert_eq!(env.single("aws:userid"), None);
+        let mut c2 = Context::new();
+        c2.set_multi("aws:tagkeys", vec![]);
+        assert!(Env::new(&c2, &p).lookup("aws:tagkeys").is_none());
+        let root = RequestPrincipal::from_arn("arn:aws:iam::111122223333:root");
+        assert!(root.is_root);
+        assert_eq!(Env::new(&c, &root).single("aws:principaltype"), Some("Account"));
+    }
+}

@@ -1,0 +1,285 @@
+//! The decision: which policies apply to a request and how their verdicts combine.
+//!
+//! Follows the IAM evaluation logic (sts-spec §10, AWS "Policy evaluation logic"):
+//! 1. an explicit Deny in any policy wins;
+//! 2. same account: a resource policy naming the user or session (or `*`, a service, a
+//!    federated provider) allows on its own; naming the role ARN allows if the boundary and
+//!    session policies also allow; naming only the account needs the identity side too;
+//! 3. cross-account: the identity side (identity ∩ boundary ∩ session) AND the resource policy;
+//! 4. otherwise the identity side alone; the root user's identity side always allows;
+//! 5. `require_resource_allow` (role trust policies): the resource policy must allow.
+
+use std::fmt;
+
+use super::context::{Env, Request};
+use super::model::{Policy, PrincipalMatch, Statement, StatementEffect};
+
+/// Names a policy in decisions: `arn:aws:iam::…:policy/x`, `inline:role/foo/name`,
+/// `trust:role/x`, `session`, …
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyId(pub String);
+
+impl fmt::Display for PolicyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Every policy that applies to one request.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet<'a> {
+    /// Identity-based policies (inline and managed, user + groups, or the role's).
+    pub identity: Vec<(PolicyId, &'a Policy)>,
+    /// The resource-based policy (for `sts:AssumeRole*`: the role trust policy).
+    pub resource: Option<(PolicyId, &'a Policy)>,
+    /// Permissions boundaries; several are merged into one (any Allow counts). Empty = none.
+    pub boundary: Vec<(PolicyId, &'a Policy)>,
+    /// Session policies passed at assume time, taken together (any Allow counts). Empty = none.
+    pub session: Vec<(PolicyId, &'a Policy)>,
+    /// The resource policy must allow explicitly (role trust policies, KMS key policies).
+    pub require_resource_allow: bool,
+}
+
+/// The final verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Effect {
+    /// Allowed.
+    Allow,
+    /// Denied by a Deny statement.
+    ExplicitDeny,
+    /// No applicable Allow.
+    ImplicitDeny,
+}
+
+impl Effect {
+    /// The simulator spelling: `allowed`, `explicitDeny`, `implicitDeny`.
+    #[must_use]
+    pub fn as_eval_decision(self) -> &'static str {
+        match self {
+            Self::Allow => "allowed",
+            Self::ExplicitDeny => "explicitDeny",
+            Self::ImplicitDeny => "implicitDeny",
+        }
+    }
+}
+
+/// A statement that took part in the decision.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MatchedStatement {
+    /// The policy it belongs to.
+    pub policy: PolicyId,
+    /// Its Sid, if any.
+    pub sid: Option<String>,
+    /// Its Effect.
+    pub effect: StatementEffect,
+}
+
+/// The decision with its explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Allow, explicit deny or implicit deny.
+    pub effect: Effect,
+    /// The deciding statements: the Deny statements for an explicit deny, the Allow statements
+    /// relied on for an allow, none for an implicit deny.
+    pub matched: Vec<MatchedStatement>,
+    /// One line for operators: which statement denied, or which policy type failed to allow.
+    pub reason: String,
+}
+
+impl Decision {
+    /// True for [`Effect::Allow`].
+    #[must_use]
+    pub fn is_allowed(&self) -> bool {
+        self.effect == Effect::Allow
+    }
+}
+
+/// Verdicts of one policy type.
+#[derive(Default)]
+struct Side {
+    allow: Vec<MatchedStatement>,
+    deny: Vec<MatchedStatement>,
+    /// Strongest principal match among Allow statements (resource policies).
+    grant: Option<PrincipalMatch>,
+}
+
+/// Does statement `s` apply to the request? `Some(principal match)` if so.
+pub(crate) fn statement_applies(
+    s: &Statement,
+    action_lc: &str,
+    req: &Request,
+    env: &Env<'_>,
+    check_principal: bool,
+) -> Option<PrincipalMatch> {
+    let action_hit = s.action.pats.iter().any(|g| g.matches(action_lc, env) == Some(true));
+    if action_hit == s.action.not {
+        return None;
+    }
+    if let Some(r) = &s.resource {
+        // An unresolvable variable makes the whole statement not apply (Resource or NotResource).
+        let mut hit = false;
+        for p in &r.pats {
+            if p.matches(&req.resource, env)? {
+                hit = true;
+                break;
+            }
+        }
+        if hit == r.not {
+            return None;
+        }
+    }
+    let pm = match (&s.principal, check_principal) {
+        (Some(p), true) => p.matches(&req.principal)?,
+        _ => PrincipalMatch::Direct,
+    };
+    s.conditions.iter().all(|c| c.eval(env)).then_some(pm)
+}
+
+fn scan(policies: &[(PolicyId, &Policy)], action_lc: &str, req: &Request, env: &Env<'_>, principal: bool) -> Side {
+    let mut side = Side::default();
+    for (id, pol) in policies {
+        for s in &pol.inner.statements {
+            let Some(pm) = statement_applies(s, action_lc, req, env, principal) else { continue };
+            let m = MatchedStatement { policy: id.clone(), sid: s.sid.clone(), effect: s.effect };
+            match s.effect {
+                StatementEffect::Deny => side.deny.push(m),
+                StatementEffect::Allow => {
+                    side.grant = side.grant.max(Some(pm));
+                    side.allow.push(m);
+                }
+            }
+        }
+    }
+    side
+}
+
+/// The state of the resource-policy side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResourceSide {
+    /// No resource policy applies to this request.
+    Absent,
+    /// There is one, but no Allow statement matched.
+    NoAllow,
+    /// An Allow matched, naming the principal this strongly.
+    Grant(PrincipalMatch),
+}
+
+/// Evaluates one request against its policies.
+#[must_use]
+pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
+    let env = Env::new(&req.context, &req.principal);
+    let action_lc = req.action.to_ascii_lowercase();
+    let identity = scan(&set.identity, &action_lc, req, &env, false);
+    let boundary = scan(&set.boundary, &action_lc, req, &env, false);
+    let session = scan(&set.session, &action_lc, req, &env, false);
+    let resource = set.resource.as_ref().map(|r| scan(std::slice::from_ref(r), &action_lc, req, &env, true));
+
+    let mut denies: Vec<MatchedStatement> = Vec::new();
+    for side in [Some(&identity), Some(&boundary), Some(&session), resource.as_ref()].into_iter().flatten() {
+        denies.extend(side.deny.iter().cloned());
+    }
+    let resource_side = match &resource {
+        None => ResourceSide::Absent,
+        Some(Side { grant: None, .. }) => ResourceSide::NoAllow,
+        Some(Side { grant: Some(g), .. }) => ResourceSide::Grant(*g),
+    };
+    let cross_account = req.resource_account.as_deref().is_some_and(|a| a != req.principal.account);
+    let identity_ok = req.principal.is_root || !identity.allow.is_empty();
+    let boundary_ok = set.boundary.is_empty() || !boundary.allow.is_empty();
+    // Session policies (inline + managed ARNs) form one policy type: any Allow among them.
+    let session_ok = set.session.is_empty() || !session.allow.is_empty();
+    let caller_ok = identity_ok && boundary_ok && session_ok;
+    let caller_fail = || -> String {
+        if !identity_ok {
+            "no identity-based policy allows the action".into()
+        } else if !boundary_ok {
+            "the permissions boundary does not allow the action".into()
+        } else {
+            "a session policy does not allow the action".into()
+        }
+    };
+    let resource_allows = || resource.as_ref().map(|s| s.allow.clone()).unwrap_or_default();
+    let caller_allows = || {
+        let mut v = identity.allow.clone();
+        v.extend(boundary.allow.iter().cloned());
+        v.extend(session.allow.iter().cloned());
+        v
+    };
+
+    // (effect, deciding statements, reason)
+    let (effect, matched, reason): (Effect, Vec<MatchedStatement>, String) =
+        match (!denies.is_empty(), resource_side, cross_account, set.require_resource_allow) {
+            // 1. Any explicit Deny, in any policy type, wins.
+            (true, ..) => {
+                let first = denies.first().map(describe).unwrap_or_default();
+                (Effect::ExplicitDeny, denies, format!("explicitly denied by {first}"))
+            }
+            // 5. The resource policy must allow, and there is none / it does not.
+            (false, ResourceSide::Absent | ResourceSide::NoAllow, _, true) => (
+                Effect::ImplicitDeny,
+                Vec::new(),
+                "the resource (trust) policy does not allow the principal".into(),
+            ),
+            // 3. Cross-account without a resource-policy Allow: the resource side is missing.
+            (false, ResourceSide::Absent | ResourceSide::NoAllow, true, false) => (
+                Effect::ImplicitDeny,
+                Vec::new(),
+                "cross-account request: no resource-based policy allows it".into(),
+            ),
+            // 4. Same account, no resource Allow: the identity side decides.
+            (false, ResourceSide::Absent | ResourceSide::NoAllow, false, false) => {
+                if caller_ok {
+                    (Effect::Allow, caller_allows(), "allowed by identity-based policy".into())
+                } else {
+                    (Effect::ImplicitDeny, Vec::new(), caller_fail())
+                }
+            }
+            // 3. Cross-account with a resource Allow: the caller's side must allow too.
+            (false, ResourceSide::Grant(_), true, _) => {
+                if caller_ok {
+                    let mut m = caller_allows();
+                    m.extend(resource_allows());
+                    (Effect::Allow, m, "allowed by identity-based and resource-based policies".into())
+                } else {
+                    (Effect::ImplicitDeny, Vec::new(), format!("cross-account request: {}", caller_fail()))
+                }
+            }
+            // 2a. Same account, user/session/`*`/service named: allowed outright.
+            (false, ResourceSide::Grant(PrincipalMatch::Direct), false, _) => (
+                Effect::Allow,
+                resource_allows(),
+                "allowed by resource-based policy naming the principal".into(),
+            ),
+            // 2b. Same account, role ARN named: boundary and session policies still cap.
+            (false, ResourceSide::Grant(PrincipalMatch::Role), false, _) => {
+                if boundary_ok && session_ok {
+                    let mut m = resource_allows();
+                    m.extend(boundary.allow.iter().cloned());
+                    m.extend(session.allow.iter().cloned());
+                    (Effect::Allow, m, "allowed by resource-based policy naming the role".into())
+                } else if !boundary_ok {
+                    (Effect::ImplicitDeny, Vec::new(), "the permissions boundary does not allow the action".into())
+                } else {
+                    (Effect::ImplicitDeny, Vec::new(), "a session policy does not allow the action".into())
+                }
+            }
+            // 2c. Same account, only the account named: the identity side must also allow.
+            (false, ResourceSide::Grant(PrincipalMatch::Account), false, _) => {
+                if caller_ok {
+                    let mut m = caller_allows();
+                    m.extend(resource_allows());
+                    (Effect::Allow, m, "allowed by resource-based policy (account principal) and identity-based policy".into())
+                } else {
+                    (Effect::ImplicitDeny, Vec::new(), format!("resource-based policy names only the account and {}", caller_fail()))
+                }
+            }
+        };
+    Decision { effect, matched, reason }
+}
+
+fn describe(m: &MatchedStatement) -> String {
+    match &m.sid {
+        Some(s) => format!("statement '{s}' of {}", m.policy),
+        None => format!("a statement of {}", m.policy),
+    }
+}

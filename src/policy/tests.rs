@@ -1,0 +1,1 @@
+//! Property and evaluation unit tests.

@@ -1,0 +1,394 @@
+//! Finding and parsing the SigV4 authentication of a request: the `Authorization` header form
+//! and the presigned (`X-Amz-*` query parameter) form. Parsing is strict and bounded; it never
+//! looks up a key and never reads the clock.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use http::header::{AUTHORIZATION, DATE};
+
+use super::canonical::decode;
+use super::error::{Error, INVALID_TOKEN};
+use super::signing_key::Signature;
+use super::{ALGORITHM, AuthForm, CredentialScope, ParsedAuth, RequestParts};
+use crate::secret::SecretString;
+
+/// Most signed headers a request may list.
+pub const MAX_SIGNED_HEADERS: usize = 64;
+/// Longest signed-header name accepted.
+const MAX_HEADER_NAME: usize = 128;
+/// Longest `Authorization` header accepted.
+pub const MAX_AUTHORIZATION_LEN: usize = 8192;
+/// Most query parameters a request may carry.
+pub const MAX_QUERY_PARAMS: usize = 1024;
+
+const X_AMZ_DATE: &str = "x-amz-date";
+const X_AMZ_SECURITY_TOKEN: &str = "x-amz-security-token";
+
+const PRESIGNED_MISSING: &str = "AWS query-string parameters must include 'X-Amz-Algorithm', \
+     'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders'. Re-examine the \
+     query-string parameters.";
+
+/// The presigned-form parameters found in a query (decoded).
+#[derive(Default)]
+struct PresignedParams {
+    algorithm: Option<String>,
+    credential: Option<String>,
+    date: Option<String>,
+    expires: Option<String>,
+    signed_headers: Option<String>,
+    signature: Option<String>,
+    security_token: Option<String>,
+}
+
+impl PresignedParams {
+    /// Whether the query claims the presigned form at all.
+    fn present(&self) -> bool {
+        self.algorithm.is_some() || self.credential.is_some() || self.signature.is_some()
+    }
+}
+
+/// See [`super::parse`].
+pub(crate) fn parse(req: &RequestParts<'_>) -> Result<Option<ParsedAuth>, Error> {
+    let mut auth_headers = req.headers.get_all(AUTHORIZATION).iter();
+    let auth_header = auth_headers.next();
+    if auth_headers.next().is_some() {
+        return Err(incomplete("Only one Authorization header is allowed."));
+    }
+    let params = presigned_params(req.query)?;
+    match (auth_header, params.present()) {
+        (Some(_), true) => Err(Error::MixedForms),
+        (Some(h), false) => {
+            let value = h.to_str().map_err(|_| {
+                incomplete("The Authorization header contains characters that are not allowed.")
+            })?;
+            parse_header_form(value, req).map(Some)
+        }
+        (None, true) => parse_presigned(params).map(Some),
+        (None, false) => Ok(None),
+    }
+}
+
+fn incomplete(msg: &str) -> Error {
+    Error::IncompleteSignature(msg.to_owned())
+}
+
+/// Collects the `X-Amz-*` parameters of the query, refusing duplicates.
+fn presigned_params(query: &str) -> Result<PresignedParams, Error> {
+    let mut p = PresignedParams::default();
+    for (count, piece) in query.split('&').filter(|s| !s.is_empty()).enumerate() {
+        if count >= MAX_QUERY_PARAMS {
+            return Err(incomplete("The query string has too many parameters."));
+        }
+        let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+        // Cheap pre-filter: every parameter of interest starts with `X-Amz-` (or its escape).
+        if !(name.starts_with("X-") || name.starts_with('%')) {
+            continue;
+        }
+        let name = decode(name);
+        let slot = match name.as_slice() {
+            b"X-Amz-Algorithm" => &mut p.algorithm,
+            b"X-Amz-Credential" => &mut p.credential,
+            b"X-Amz-Date" => &mut p.date,
+            b"X-Amz-Expires" => &mut p.expires,
+            b"X-Amz-SignedHeaders" => &mut p.signed_headers,
+            b"X-Amz-Signature" => &mut p.signature,
+            b"X-Amz-Security-Token" => &mut p.security_token,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(Error::IncompleteSignature(format!(
+                "The query parameter '{}' must appear only once.",
+                String::from_utf8_lossy(&name)
+            )));
+        }
+        let value = String::from_utf8(decode(value))
+            .map_err(|_| incomplete("A X-Amz-* query parameter is not valid UTF-8."))?;
+        *slot = Some(value);
+    }
+    Ok(p)
+}
+
+/// `AWS4-HMAC-SHA256 Credential=AKID/yyyymmdd/region/service/aws4_request, SignedHeaders=a;b,
+/// Signature=<64 hex>`.
+fn parse_header_form(value: &str, req: &RequestParts<'_>) -> Result<ParsedAuth, Error> {
+    if value.len() > MAX_AUTHORIZATION_LEN {
+        return Err(incomplete("The Authorization header is too long."));
+    }
+    let value = value.trim();
+    let (algorithm, rest) = value
+        .split_once([' ', '\t'])
+        .map_or((value, ""), |(a, r)| (a, r.trim()));
+    if algorithm != ALGORITHM {
+        if algorithm.starts_with("AWS4-") {
+            return Err(Error::IncompleteSignature(format!(
+                "Unsupported AWS 'algorithm': '{}'",
+                truncate(algorithm, 64)
+            )));
+        }
+        let no_date = header_form_date(req).map_or(true, |d| d.is_none());
+        return Err(missing_parts_error(true, true, true, no_date, value));
+    }
+
+    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+    for pair in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(Error::IncompleteSignature(format!(
+                "'{}' not a valid key=value pair (missing equal-sign) in Authorization header",
+                truncate(pair, 128)
+            )));
+        };
+        let slot = match k.trim() {
+            "Credential" => &mut credential,
+            "SignedHeaders" => &mut signed_headers,
+            "Signature" => &mut signature,
+            other => {
+                return Err(Error::IncompleteSignature(format!(
+                    "Unsupported parameter '{}' in Authorization header",
+                    truncate(other, 64)
+                )));
+            }
+        };
+        if slot.is_some() {
+            return Err(Error::IncompleteSignature(format!(
+                "Authorization header has more than one '{}' parameter.",
+                k.trim()
+            )));
+        }
+        *slot = Some(v.trim());
+    }
+
+    let amz_date = header_form_date(req)?;
+    let (Some(credential), Some(signed_headers), Some(signature), Some(amz_date)) =
+        (credential, signed_headers, signature, amz_date)
+    else {
+        return Err(missing_parts_error(
+            credential.is_none(),
+            signature.is_none(),
+            signed_headers.is_none(),
+            amz_date.is_none(),
+            value,
+        ));
+    };
+
+    let (access_key_id, scope, terminator) = parse_credential(credential)?;
+    let security_token = single_header(req, X_AMZ_SECURITY_TOKEN)?
+        .map(|v| {
+            v.to_str()
+                .map(|s| SecretString::new(s.to_owned()))
+                .map_err(|_| incomplete("The X-Amz-Security-Token header is not valid."))
+        })
+        .transpose()?;
+    Ok(ParsedAuth {
+        form: AuthForm::Header,
+        access_key_id,
+        scope,
+        terminator,
+        signed_headers: parse_signed_headers(signed_headers)?,
+        amz_date,
+        signature: parse_signature(signature)?,
+        security_token,
+        expires: None,
+    })
+}
+
+/// AWS's combined message naming every missing part of the `Authorization` header.
+fn missing_parts_error(
+    credential: bool,
+    signature: bool,
+    signed_headers: bool,
+    date: bool,
+    header: &str,
+) -> Error {
+    let mut msg = String::new();
+    if credential {
+        msg.push_str("Authorization header requires 'Credential' parameter. ");
+    }
+    if signature {
+        msg.push_str("Authorization header requires 'Signature' parameter. ");
+    }
+    if signed_headers {
+        msg.push_str("Authorization header requires 'SignedHeaders' parameter. ");
+    }
+    if date {
+        msg.push_str(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
+        );
+    }
+    msg.push_str("Authorization=");
+    msg.push_str(truncate(header, 64));
+    Error::IncompleteSignature(msg)
+}
+
+/// The request time in header form: `X-Amz-Date`, else the RFC 1123 `Date` header.
+fn header_form_date(req: &RequestParts<'_>) -> Result<Option<DateTime<Utc>>, Error> {
+    if let Some(v) = single_header(req, X_AMZ_DATE)? {
+        let s = v.to_str().map_err(|_| bad_date("(not ASCII)"))?;
+        return parse_amz_date(s).map(Some);
+    }
+    if let Some(v) = single_header(req, DATE.as_str())? {
+        let s = v.to_str().map_err(|_| bad_date("(not ASCII)"))?;
+        return DateTime::parse_from_rfc2822(s)
+            .map(|d| Some(d.with_timezone(&Utc)))
+            .map_err(|_| bad_date(s));
+    }
+    Ok(None)
+}
+
+fn single_header<'r>(
+    req: &'r RequestParts<'_>,
+    name: &str,
+) -> Result<Option<&'r http::HeaderValue>, Error> {
+    let mut it = req.headers.get_all(name).iter();
+    let first = it.next();
+    if it.next().is_some() {
+        return Err(Error::IncompleteSignature(format!(
+            "The header '{name}' must appear only once."
+        )));
+    }
+    Ok(first)
+}
+
+/// Parses `YYYYMMDDTHHMMSSZ` strictly.
+pub(crate) fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, Error> {
+    let b = s.as_bytes();
+    let shape_ok = b.len() == 16
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 => *c == b'T',
+            15 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape_ok {
+        return Err(bad_date(s));
+    }
+    NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ")
+        .map(|d| d.and_utc())
+        .map_err(|_| bad_date(s))
+}
+
+fn bad_date(s: &str) -> Error {
+    Error::IncompleteSignature(format!(
+        "Date must be in ISO-8601 'basic format'. Got '{}'. See http://en.wikipedia.org/wiki/ISO_8601",
+        truncate(s, 64)
+    ))
+}
+
+/// `AKID/yyyymmdd/region/service/terminator`.
+fn parse_credential(cred: &str) -> Result<(String, CredentialScope, String), Error> {
+    let mut parts = cred.split('/');
+    let (Some(akid), Some(date), Some(region), Some(service), Some(term), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(Error::IncompleteSignature(format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. \
+             keyid/date/region/service/term, got '{}'",
+            truncate(cred, 128)
+        )));
+    };
+    // The IAM model's AccessKeyId: `[\w]+`, at most 128 characters (AWS's own ids are 20; the
+    // published test vectors use `AKIDEXAMPLE`).
+    let akid_ok = (1..=128).contains(&akid.len())
+        && akid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !akid_ok {
+        return Err(Error::InvalidClientTokenId(INVALID_TOKEN.to_owned()));
+    }
+    Ok((
+        akid.to_owned(),
+        CredentialScope {
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+        },
+        term.to_owned(),
+    ))
+}
+
+/// `a;b;c`: lowercase header-name tokens, no duplicates, at most [`MAX_SIGNED_HEADERS`].
+fn parse_signed_headers(list: &str) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for name in list.split(';') {
+        if out.len() >= MAX_SIGNED_HEADERS {
+            return Err(Error::IncompleteSignature(format!(
+                "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
+            )));
+        }
+        let valid = !name.is_empty()
+            && name.len() <= MAX_HEADER_NAME
+            && name.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+            });
+        if !valid {
+            return Err(Error::IncompleteSignature(format!(
+                "SignedHeaders contains an invalid header name '{}'.",
+                truncate(name, 64)
+            )));
+        }
+        if out.iter().any(|n| n == name) {
+            return Err(Error::IncompleteSignature(format!(
+                "SignedHeaders lists '{name}' more than once."
+            )));
+        }
+        out.push(name.to_owned());
+    }
+    Ok(out)
+}
+
+fn parse_signature(s: &str) -> Result<Signature, Error> {
+    Signature::from_hex(s).ok_or_else(|| incomplete("Signature must be 64 hexadecimal characters."))
+}
+
+/// The presigned (query-parameter) form.
+fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth, Error> {
+    let (Some(algorithm), Some(credential), Some(signature), Some(date), Some(signed_headers)) = (
+        p.algorithm,
+        p.credential,
+        p.signature,
+        p.date,
+        p.signed_headers,
+    ) else {
+        return Err(incomplete(PRESIGNED_MISSING));
+    };
+    if algorithm != ALGORITHM {
+        return Err(Error::IncompleteSignature(format!(
+            "Unsupported AWS 'algorithm': '{}'",
+            truncate(&algorithm, 64)
+        )));
+    }
+    let expires = p
+        .expires
+        .map(|e| {
+            if e.is_empty() || e.len() > 10 || !e.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(incomplete("X-Amz-Expires should be a number"));
+            }
+            e.parse::<u64>()
+                .map_err(|_| incomplete("X-Amz-Expires should be a number"))
+        })
+        .transpose()?;
+    let (access_key_id, scope, terminator) = parse_credential(&credential)?;
+    Ok(ParsedAuth {
+        form: AuthForm::Presigned,
+        access_key_id,
+        scope,
+        terminator,
+        signed_headers: parse_signed_headers(&signed_headers)?,
+        amz_date: parse_amz_date(&date)?,
+        signature: parse_signature(&signature)?,
+        security_token: p.security_token.map(SecretString::new),
+        expires,
+    })
+}
+
+/// At most `max` bytes of `s`, cut on a character boundary (for echoing input in messages).
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}

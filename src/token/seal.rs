@@ -1,0 +1,346 @@
+//! The token wire format and the two keyed primitives: AEAD sealing and secret derivation.
+//!
+//! ```text
+//! token  = "SKS1" base64url-nopad( header ‖ nonce ‖ ciphertext )
+//! header = version (1 byte, = 1) ‖ key id (4 bytes)
+//! nonce  = 24 random bytes (XChaCha20-Poly1305)
+//! ciphertext = XChaCha20-Poly1305(seal key, nonce, aad = "SKS1" ‖ header, deflate(postcard(claims)))
+//! ```
+//!
+//! Each ring key's 32-byte master is expanded with HKDF-SHA256 into a sealing key and a
+//! derivation key. The temporary secret access key is
+//! `base64(HMAC-SHA256(derivation key, "sekisho/secret/v1" ‖ len(akid) ‖ akid ‖ nonce)[..30])`,
+//! 40 characters of `[A-Za-z0-9+/]`. It is never in the token, so the token alone proves nothing.
+//! Binding the token's random nonce (not only the access key id) means two sessions can never
+//! share a secret even if their random `ASIA` ids collided.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use rand::RngCore as _;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use super::error::{Error, InvalidReason};
+use crate::secret::SecretString;
+
+/// The textual prefix of every token of this format.
+pub const TOKEN_PREFIX: &str = "SKS1";
+
+/// Longest token accepted by `open` (and produced by `seal`), in characters.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// The binary format version in the header.
+const VERSION: u8 = 1;
+/// Key id length in bytes.
+const KEY_ID_LEN: usize = 4;
+/// Header length: version + key id.
+const HEADER_LEN: usize = 1 + KEY_ID_LEN;
+/// XChaCha20 nonce length.
+const NONCE_LEN: usize = 24;
+/// Poly1305 tag length.
+const TAG_LEN: usize = 16;
+/// HKDF salt: fixes the derivation to this scheme.
+const HKDF_SALT: &[u8] = b"sekisho/token-ring/v1";
+/// Domain separator of the secret derivation.
+const SECRET_LABEL: &[u8] = b"sekisho/secret/v1";
+
+/// The short id of a ring key, carried in every token header (4 bytes, shown as 8 hex digits).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId([u8; KEY_ID_LEN]);
+
+impl KeyId {
+    /// A random key id.
+    pub(crate) fn random() -> Self {
+        let mut b = [0_u8; KEY_ID_LEN];
+        rand::rng().fill_bytes(&mut b);
+        Self(b)
+    }
+
+    /// Parses the 8-hex-digit form.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut b = [0_u8; KEY_ID_LEN];
+        hex::decode_to_slice(s, &mut b).ok()?;
+        Some(Self(b))
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+/// The keys derived from one ring key's master secret. Zeroized on drop (the cipher zeroizes its
+/// own key).
+pub(crate) struct Subkeys {
+    /// AEAD for sealing and opening.
+    cipher: XChaCha20Poly1305,
+    /// HMAC key for secret derivation.
+    derive: Zeroizing<[u8; 32]>,
+}
+
+impl Subkeys {
+    /// HKDF-SHA256 expansion of a ring key's master secret.
+    pub(crate) fn derive(master: &[u8]) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), master);
+        let mut seal = Zeroizing::new([0_u8; 32]);
+        let mut derive = Zeroizing::new([0_u8; 32]);
+        // INVARIANT: HKDF-SHA256 fails only for outputs over 255 * 32 bytes; these are 32.
+        let expanded = hk.expand(b"seal", seal.as_mut_slice()).is_ok()
+            && hk.expand(b"derive", derive.as_mut_slice()).is_ok();
+        debug_assert!(expanded, "hkdf expand of 32 bytes cannot fail");
+        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(seal.as_slice()));
+        Self { cipher, derive }
+    }
+
+    /// Seals encoded claims under `key_id`; returns the token and its nonce.
+    pub(crate) fn seal(
+        &self,
+        key_id: KeyId,
+        plaintext: &[u8],
+    ) -> Result<(String, [u8; 24]), Error> {
+        let header = header(key_id);
+        let mut nonce = [0_u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let aad = aad(&header);
+        let ct = self
+            .cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| Error::Claims("encryption failed".into()))?;
+        let mut raw = Vec::with_capacity(HEADER_LEN + NONCE_LEN + ct.len());
+        raw.extend_from_slice(&header);
+        raw.extend_from_slice(&nonce);
+        raw.extend_from_slice(&ct);
+        let mut token = String::with_capacity(TOKEN_PREFIX.len() + raw.len() * 4 / 3 + 4);
+        token.push_str(TOKEN_PREFIX);
+        URL_SAFE_NO_PAD.encode_string(&raw, &mut token);
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(Error::Claims(format!(
+                "token would be {} characters (max {MAX_TOKEN_LEN})",
+                token.len()
+            )));
+        }
+        Ok((token, nonce))
+    }
+
+    /// Opens a parsed token; any failure is [`InvalidReason::Tampered`].
+    pub(crate) fn open(&self, parsed: &Parsed) -> Result<Vec<u8>, Error> {
+        let aad = aad(&parsed.header);
+        self.cipher
+            .decrypt(
+                XNonce::from_slice(&parsed.nonce),
+                Payload {
+                    msg: &parsed.ciphertext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| Error::Invalid(InvalidReason::Tampered))
+    }
+
+    /// The temporary secret access key of `access_key_id` in the token with `nonce`.
+    pub(crate) fn secret(
+        &self,
+        access_key_id: &str,
+        nonce: &[u8; 24],
+    ) -> Result<SecretString, Error> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.derive.as_slice())
+            .map_err(|_| Error::Claims("bad key length".into()))?;
+        let akid_len = u8::try_from(access_key_id.len())
+            .map_err(|_| Error::Claims("access key id too long".into()))?;
+        mac.update(SECRET_LABEL);
+        mac.update(&[akid_len]);
+        mac.update(access_key_id.as_bytes());
+        mac.update(nonce);
+        let mut tag = Zeroizing::new([0_u8; 32]);
+        tag.copy_from_slice(&mac.finalize().into_bytes());
+        // 30 bytes encode to exactly 40 base64 characters, no padding.
+        let head = tag
+            .get(..30)
+            .ok_or_else(|| Error::Claims("short mac".into()))?;
+        Ok(SecretString::new(STANDARD.encode(head)))
+    }
+}
+
+/// A structurally valid token, not yet authenticated.
+pub(crate) struct Parsed {
+    /// Version byte and key id, as sealed (authenticated as associated data).
+    header: [u8; HEADER_LEN],
+    /// The key id from the header.
+    pub(crate) key_id: KeyId,
+    /// The AEAD nonce.
+    pub(crate) nonce: [u8; NONCE_LEN],
+    /// Ciphertext with its tag.
+    ciphertext: Vec<u8>,
+}
+
+/// Checks length, prefix, base64, version and minimum size. Never panics on any input.
+pub(crate) fn parse(token: &str) -> Result<Parsed, Error> {
+    let bad = |r| Error::Invalid(r);
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(bad(InvalidReason::Oversize));
+    }
+    let body = token
+        .strip_prefix(TOKEN_PREFIX)
+        .ok_or(bad(InvalidReason::Malformed))?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| bad(InvalidReason::Malformed))?;
+    if raw.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
+        return Err(bad(InvalidReason::Malformed));
+    }
+    let (header, rest) = raw.split_at(HEADER_LEN);
+    let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+    let header: [u8; HEADER_LEN] = header
+        .try_into()
+        .map_err(|_| bad(InvalidReason::Malformed))?;
+    let [version, id @ ..] = header;
+    if version != VERSION {
+        return Err(bad(InvalidReason::UnknownVersion));
+    }
+    Ok(Parsed {
+        header,
+        key_id: KeyId(id),
+        nonce: nonce
+            .try_into()
+            .map_err(|_| bad(InvalidReason::Malformed))?,
+        ciphertext: ciphertext.to_vec(),
+    })
+}
+
+/// The header bytes for a key id.
+fn header(key_id: KeyId) -> [u8; HEADER_LEN] {
+    let [a, b, c, d] = key_id.0;
+    [VERSION, a, b, c, d]
+}
+
+/// Associated data: the textual prefix and the binary header.
+fn aad(header: &[u8; HEADER_LEN]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(TOKEN_PREFIX.len() + HEADER_LEN);
+    v.extend_from_slice(TOKEN_PREFIX.as_bytes());
+    v.extend_from_slice(header);
+    v
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn subkeys(b: u8) -> Subkeys {
+        Subkeys::derive(&[b; 32])
+    }
+
+    #[test]
+    fn seal_open_round_trip_and_format() {
+        let k = subkeys(1);
+        let id = KeyId([1, 2, 3, 4]);
+        let (token, nonce) = k.seal(id, b"hello").unwrap();
+        assert!(token.starts_with("SKS1"));
+        assert!(
+            token
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        let p = parse(&token).unwrap();
+        assert_eq!(p.key_id, id);
+        assert_eq!(p.nonce, nonce);
+        assert_eq!(k.open(&p).unwrap(), b"hello");
+        // Nonces are random: the same plaintext seals differently.
+        assert_ne!(k.seal(id, b"hello").unwrap().0, token);
+    }
+
+    #[test]
+    fn wrong_key_or_header_is_tampered() {
+        let (token, _) = subkeys(1).seal(KeyId([1, 2, 3, 4]), b"hello").unwrap();
+        let p = parse(&token).unwrap();
+        let e = subkeys(2).open(&p).unwrap_err();
+        assert_eq!(e.invalid_reason(), Some(InvalidReason::Tampered));
+        // Re-labelling the key id breaks the AAD.
+        let mut raw = URL_SAFE_NO_PAD
+            .decode(token.strip_prefix("SKS1").unwrap())
+            .unwrap();
+        *raw.get_mut(1).unwrap() ^= 1;
+        let relabelled = format!("SKS1{}", URL_SAFE_NO_PAD.encode(&raw));
+        let e = subkeys(1).open(&parse(&relabelled).unwrap()).unwrap_err();
+        assert_eq!(e.invalid_reason(), Some(InvalidReason::Tampered));
+    }
+
+    #[test]
+    fn parse_rejects_structure() {
+        let r = |t: &str| parse(t).err().and_then(|e| e.invalid_reason());
+        assert_eq!(r(""), Some(InvalidReason::Malformed));
+        assert_eq!(r("SKS2AAAA"), Some(InvalidReason::Malformed));
+        assert_eq!(r("SKS1!!!!"), Some(InvalidReason::Malformed));
+        assert_eq!(
+            r(&format!("SKS1{}", URL_SAFE_NO_PAD.encode([1_u8; 44]))),
+            Some(InvalidReason::Malformed)
+        );
+        assert_eq!(
+            r(&format!("SKS1{}", URL_SAFE_NO_PAD.encode([2_u8; 45]))),
+            Some(InvalidReason::UnknownVersion)
+        );
+        assert!(parse(&format!("SKS1{}", URL_SAFE_NO_PAD.encode([1_u8; 45]))).is_ok());
+        assert_eq!(
+            r(&"A".repeat(MAX_TOKEN_LEN + 1)),
+            Some(InvalidReason::Oversize)
+        );
+        // Standard-alphabet base64 and padding are not this format.
+        assert_eq!(
+            r(&format!("SKS1{}", STANDARD.encode([1_u8; 46]))),
+            Some(InvalidReason::Malformed)
+        );
+    }
+
+    #[test]
+    fn secret_shape_and_binding() {
+        let k = subkeys(1);
+        let s = k.secret("ASIAY34FZKBOKMUTVV7A", &[0; 24]).unwrap();
+        assert_eq!(s.expose().len(), 40);
+        assert!(
+            s.expose()
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+        );
+        // Deterministic per (key, akid, nonce); different if any input changes.
+        assert!(s.ct_eq(k.secret("ASIAY34FZKBOKMUTVV7A", &[0; 24]).unwrap().expose()));
+        assert!(!s.ct_eq(k.secret("ASIAY34FZKBOKMUTVV7B", &[0; 24]).unwrap().expose()));
+        assert!(!s.ct_eq(k.secret("ASIAY34FZKBOKMUTVV7A", &[1; 24]).unwrap().expose()));
+        assert!(
+            !s.ct_eq(
+                subkeys(2)
+                    .secret("ASIAY34FZKBOKMUTVV7A", &[0; 24])
+                    .unwrap()
+                    .expose()
+            )
+        );
+    }
+
+    #[test]
+    fn key_id_text_form() {
+        let id = KeyId([0xde, 0xad, 0x00, 0x01]);
+        assert_eq!(id.to_string(), "dead0001");
+        assert_eq!(KeyId::parse("dead0001"), Some(id));
+        assert_eq!(KeyId::parse("dead00"), None);
+        assert_eq!(KeyId::parse("dead00010"), None);
+        assert_eq!(KeyId::parse("zzzz0001"), None);
+    }
+}
