@@ -1117,7 +1117,7 @@ impl Iam {
                     .put(format!("pa/{arn}/{new_key}"), b"\"\"".to_vec());
             }
             for (kk, kraw) in self.scan_all(&format!("uk/{account}/{old_lc}/")).await? {
-                let Some(id) = kk.rsplit('/').next() else { continue };
+                let Some(id) = kk.rsplit('/').next().map(str::to_owned) else { continue };
                 let kkey = format!("k/{id}");
                 let Some(kv) = self.kv.get(&kkey).await? else { continue };
                 let mut ak: AccessKey = decode(&kkey, &kv)?;
