@@ -93,12 +93,12 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
             for arn in &c.session_policy_arns {
                 match iam.boundary(Some(arn)).await? {
                     Some(p) => out.session.push(p),
-                    None => out.session.push((PolicyId(arn.clone()), Arc::new(Policy::deny_all()))),
+                    None => out.session.push((PolicyId(arn.clone()), crate::iam::repo::allow_nothing()?)),
                 }
             }
             // GetFederationToken without a policy: no permissions (AWS).
             if c.kind == SessionKind::FederatedUser && !has_session_policy {
-                out.session.push((PolicyId("session".into()), Arc::new(Policy::deny_all())));
+                out.session.push((PolicyId("session".into()), crate::iam::repo::allow_nothing()?));
             }
             Ok(out)
         }
@@ -208,7 +208,7 @@ pub fn decide(caller: &Caller, pols: &CallerPolicies, ask: &Ask<'_>, ctx: Contex
     let set = PolicySet {
         identity: pols.identity.iter().map(|(id, p)| (id.clone(), p.as_ref())).collect(),
         resource: ask.resource_policy.as_ref().map(|(id, p)| (id.clone(), p.as_ref())),
-        boundary: pols.boundary.as_ref().map(|(id, p)| (id.clone(), p.as_ref())),
+        boundary: pols.boundary.iter().map(|(id, p)| (id.clone(), p.as_ref())).collect(),
         session: pols.session.iter().map(|(id, p)| (id.clone(), p.as_ref())).collect(),
         require_resource_allow: ask.require_resource_allow,
     };

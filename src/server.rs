@@ -48,18 +48,24 @@ pub fn load_aws_managed(cfg: &Config) -> Result<Vec<ManagedPolicy>, String> {
     let docs = crate::policy::load_managed(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(docs
         .into_iter()
-        .filter_map(|d| {
-            let arn = d.arn?;
-            let created = d.create_date.unwrap_or_default();
-            Some(ManagedPolicy {
+        .filter(|d| !d.arn.is_empty())
+        .map(|d| {
+            let arn = d.arn;
+            let parse_time = |s: &str| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .unwrap_or_default()
+            };
+            let created = parse_time(&d.create_date);
+            ManagedPolicy {
                 account: "aws".into(),
                 name: d.name,
-                path: d.path.unwrap_or_else(|| "/".into()),
+                path: if d.path.is_empty() { "/".into() } else { d.path },
                 id: stable_id("ANPA", &arn),
                 arn,
                 description: d.description,
                 create_date: created,
-                update_date: d.update_date.unwrap_or(created),
+                update_date: parse_time(&d.update_date),
                 default_version_id: d.default_version.clone(),
                 versions: vec![PolicyVersion {
                     version_id: d.default_version,
@@ -70,7 +76,7 @@ pub fn load_aws_managed(cfg: &Config) -> Result<Vec<ManagedPolicy>, String> {
                 attachment_count: 0,
                 tags: Vec::new(),
                 origin: Origin::Api,
-            })
+            }
         })
         .collect())
 }

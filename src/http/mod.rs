@@ -333,7 +333,7 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
     .await;
     let resp = match outcome {
         Ok(v) => {
-            let mut r = axum::Json(v).into_response();
+            let mut r = ([("content-type", "application/json")], v.to_string()).into_response();
             if let Ok(h) = axum::http::HeaderValue::from_str(&request_id) {
                 r.headers_mut().insert("x-amzn-requestid", h);
             }

@@ -84,6 +84,7 @@ pub struct Iam {
     pub policies: PolicyCache,
     aws_managed: Arc<BTreeMap<String, ManagedPolicy>>,
     trust_cache: RwLock<HashMap<[u8; 32], Arc<Policy>>>,
+    aws_parsed: RwLock<HashMap<String, Arc<Policy>>>,
     /// ARN partition.
     pub partition: String,
 }
@@ -144,6 +145,7 @@ impl Iam {
             policies: PolicyCache::new(4096),
             aws_managed: Arc::new(aws_managed),
             trust_cache: RwLock::new(HashMap::new()),
+            aws_parsed: RwLock::new(HashMap::new()),
             partition: partition.to_owned(),
         }
     }
@@ -462,7 +464,7 @@ impl Iam {
         let mut p = crate::policy::parse(&role.trust_policy, PolicyKind::Trust)
             .map_err(policy_error)?;
         p.bind_principal_ids(
-            role.trust_principal_ids.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            &role.trust_principal_ids.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         );
         let p = Arc::new(p);
         let mut cache = self.trust_cache.write().unwrap_or_else(PoisonError::into_inner);
@@ -902,15 +904,32 @@ impl Iam {
         for arn in arns {
             if let Some(p) = self.managed_policy(arn).await? {
                 if let Some(doc) = p.default_document() {
-                    let kind = if p.account == "aws" { PolicyKind::AwsManaged } else { PolicyKind::Managed };
-                    let parsed = self.policies.get_or_parse(doc, kind).map_err(|e| {
-                        ApiError::internal(format!("managed policy {arn} does not parse: {e}"))
-                    })?;
+                    let parsed = if p.account == "aws" {
+                        self.aws_policy(arn, doc)?
+                    } else {
+                        self.policies.get_or_parse(doc, PolicyKind::Managed).map_err(|e| {
+                            ApiError::internal(format!("managed policy {arn} does not parse: {e}"))
+                        })?
+                    };
                     out.push((PolicyId(arn.clone()), parsed));
                 }
             }
         }
         Ok(())
+    }
+
+    /// An AWS managed policy, parsed once (customer quotas do not apply to them).
+    fn aws_policy(&self, arn: &str, doc: &str) -> Result<Arc<Policy>, ApiError> {
+        if let Some(p) = self.aws_parsed.read().unwrap_or_else(PoisonError::into_inner).get(arn) {
+            return Ok(p.clone());
+        }
+        let opts = crate::policy::ParseOptions { max_size: None, aws_managed: true };
+        let p = Arc::new(
+            crate::policy::parse_with(doc, PolicyKind::Managed, opts)
+                .map_err(|e| ApiError::internal(format!("managed policy {arn} does not parse: {e}")))?,
+        );
+        self.aws_parsed.write().unwrap_or_else(PoisonError::into_inner).insert(arn.to_owned(), p.clone());
+        Ok(p)
     }
 
     /// A user's identity policies: inline, attached, and those of its groups.
@@ -947,10 +966,27 @@ impl Iam {
         let mut out = Vec::new();
         self.attached_docs(&[arn.to_owned()], &mut out).await?;
         // A boundary whose policy was deleted allows nothing: fail closed with an empty policy.
-        Ok(Some(out.pop().unwrap_or_else(|| {
-            (PolicyId(arn.to_owned()), Arc::new(Policy::deny_all()))
-        })))
+        match out.pop() {
+            Some(p) => Ok(Some(p)),
+            None => Ok(Some((PolicyId(arn.to_owned()), allow_nothing()?))),
+        }
     }
+}
+
+/// A policy that allows nothing (an implicit deny for every request): a deleted boundary, or
+/// GetFederationToken without a session policy.
+pub fn allow_nothing() -> Result<Arc<Policy>, ApiError> {
+    static P: std::sync::OnceLock<Result<Arc<Policy>, String>> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        crate::policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"AllowNothing","Effect":"Allow","Action":"sekisho:NoAction","Resource":"arn:aws:sekisho:::nothing"}]}"#,
+            PolicyKind::Session,
+        )
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(ApiError::internal)
 }
 
 /// Maps a policy parse error to `MalformedPolicyDocument` (or `LimitExceeded` for size).

@@ -159,7 +159,8 @@ impl Server {
 /// The AWS error code of an SDK error.
 pub fn code<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
 where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
 {
     e.as_service_error().and_then(|s| s.code().map(str::to_owned)).unwrap_or_else(|| format!("{e:?}"))
 }
