@@ -9,7 +9,7 @@ import pytest
 from conftest import ADMIN, PROD_ADMIN
 from test_sts import aws_cli
 
-READER = ("AKIARTXV5AHD2JZREADR", "readerSecretKeyreaderSecretKeyreaderSec")
+READER = ("AKIARTXV5AHD2JZREADR", "readerSecretKeyreaderSecretKeyreaderSec0")
 ACCT = "111111111111"
 S3_READ = {"Version": "2012-10-17",
            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
