@@ -183,7 +183,7 @@ async fn alice_session(s: &common::Server, role: &str) -> aws_sdk_sts::types::Cr
         .sts(ALICE.0, ALICE.1, None)
         .assume_role()
         .role_arn(format!("arn:aws:iam::{ACCT}:role/{role}"))
-        .role_session_name("s")
+        .role_session_name("sess")
         .send()
         .await
         .unwrap();
@@ -310,7 +310,7 @@ async fn trust_follows_unique_ids_not_names() {
             s.sts(k.access_key_id(), k.secret_access_key(), None)
                 .assume_role()
                 .role_arn(role_arn)
-                .role_session_name("x")
+                .role_session_name("xx")
                 .send()
                 .await
         }
@@ -444,7 +444,7 @@ async fn policy_versions_and_aws_managed_policies() {
     for v in ["v2", "v3", "v4", "v5"] {
         admin.delete_policy_version().policy_arn(&arn).version_id(v).send().await.unwrap();
     }
-    let e = admin.create_policy_version().policy_arn(&arn).policy_document(r#"{"Statement":[]}"#).send().await.unwrap_err();
+    let e = admin.create_policy_version().policy_arn(&arn).policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}"#).send().await.unwrap_err();
     assert_eq!(code(&e), "MalformedPolicyDocument");
     admin.delete_policy().policy_arn(&arn).send().await.unwrap();
 
