@@ -11,8 +11,7 @@ use sekisho::clock::Clock;
 use sekisho::iam::model::{ManagedPolicy, Origin, PolicyVersion, User};
 
 const ACCT: &str = "111111111111";
-const ALLOW_S3_GET: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+const ALLOW_S3_GET: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
 const ALLOW_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
@@ -23,7 +22,10 @@ fn trust(principal: &str) -> String {
 }
 
 fn url_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8().unwrap().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .unwrap()
+        .into_owned()
 }
 
 #[tokio::test]
@@ -31,21 +33,57 @@ async fn user_group_policy_key_lifecycle() {
     let s = common::start().await;
     let iam = s.iam(ADMIN.0, ADMIN.1, None);
 
-    let u = iam.create_user().user_name("carol").path("/eng/").send().await.unwrap();
+    let u = iam
+        .create_user()
+        .user_name("carol")
+        .path("/eng/")
+        .send()
+        .await
+        .unwrap();
     let u = u.user().unwrap();
     assert_eq!(u.arn(), format!("arn:aws:iam::{ACCT}:user/eng/carol"));
     assert!(u.user_id().starts_with("AIDA"));
-    let e = iam.create_user().user_name("CAROL").send().await.unwrap_err();
+    let e = iam
+        .create_user()
+        .user_name("CAROL")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "EntityAlreadyExists");
 
-    iam.create_group().group_name("readers").send().await.unwrap();
-    let p = iam.create_policy().policy_name("s3-read").policy_document(ALLOW_S3_GET).send().await.unwrap();
+    iam.create_group()
+        .group_name("readers")
+        .send()
+        .await
+        .unwrap();
+    let p = iam
+        .create_policy()
+        .policy_name("s3-read")
+        .policy_document(ALLOW_S3_GET)
+        .send()
+        .await
+        .unwrap();
     let parn = p.policy().unwrap().arn().unwrap().to_owned();
     assert_eq!(parn, format!("arn:aws:iam::{ACCT}:policy/s3-read"));
     assert!(p.policy().unwrap().policy_id().unwrap().starts_with("ANPA"));
-    iam.attach_group_policy().group_name("readers").policy_arn(&parn).send().await.unwrap();
-    iam.add_user_to_group().group_name("readers").user_name("carol").send().await.unwrap();
-    iam.attach_user_policy().user_name("carol").policy_arn(&parn).send().await.unwrap();
+    iam.attach_group_policy()
+        .group_name("readers")
+        .policy_arn(&parn)
+        .send()
+        .await
+        .unwrap();
+    iam.add_user_to_group()
+        .group_name("readers")
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_user_policy()
+        .user_name("carol")
+        .policy_arn(&parn)
+        .send()
+        .await
+        .unwrap();
     iam.put_user_policy()
         .user_name("carol")
         .policy_name("inl")
@@ -55,25 +93,61 @@ async fn user_group_policy_key_lifecycle() {
         .unwrap();
 
     let g = iam.get_group().group_name("readers").send().await.unwrap();
-    assert_eq!(g.users().iter().map(|u| u.user_name()).collect::<Vec<_>>(), ["carol"]);
-    let gs = iam.list_groups_for_user().user_name("carol").send().await.unwrap();
+    assert_eq!(
+        g.users().iter().map(|u| u.user_name()).collect::<Vec<_>>(),
+        ["carol"]
+    );
+    let gs = iam
+        .list_groups_for_user()
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gs.groups()[0].group_name(), "readers");
-    let att = iam.list_attached_user_policies().user_name("carol").send().await.unwrap();
+    let att = iam
+        .list_attached_user_policies()
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(att.attached_policies()[0].policy_arn(), Some(parn.as_str()));
-    let ents = iam.list_entities_for_policy().policy_arn(&parn).send().await.unwrap();
+    let ents = iam
+        .list_entities_for_policy()
+        .policy_arn(&parn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ents.policy_users().len(), 1);
     assert_eq!(ents.policy_groups().len(), 1);
     let gp = iam.get_policy().policy_arn(&parn).send().await.unwrap();
     assert_eq!(gp.policy().unwrap().attachment_count(), Some(2));
 
     // A key: the secret is answered once, and it works through STS.
-    let k1 = iam.create_access_key().user_name("carol").send().await.unwrap();
+    let k1 = iam
+        .create_access_key()
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap();
     let k1 = k1.access_key().unwrap();
     assert!(k1.access_key_id().starts_with("AKIA"));
     assert_eq!(k1.secret_access_key().len(), 40);
-    let me = s.sts(k1.access_key_id(), k1.secret_access_key(), None).get_caller_identity().send().await.unwrap();
-    assert_eq!(me.arn(), Some(format!("arn:aws:iam::{ACCT}:user/eng/carol").as_str()));
-    let listed = iam.list_access_keys().user_name("carol").send().await.unwrap();
+    let me = s
+        .sts(k1.access_key_id(), k1.secret_access_key(), None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:iam::{ACCT}:user/eng/carol").as_str())
+    );
+    let listed = iam
+        .list_access_keys()
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.access_key_metadata().len(), 1);
 
     // Deactivated: refused on the next request.
@@ -84,22 +158,56 @@ async fn user_group_policy_key_lifecycle() {
         .send()
         .await
         .unwrap();
-    let e = s.sts(k1.access_key_id(), k1.secret_access_key(), None).get_caller_identity().send().await.unwrap_err();
+    let e = s
+        .sts(k1.access_key_id(), k1.secret_access_key(), None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidClientTokenId");
 
     // Rotation: a second key; a third is over quota.
-    let k2 = iam.create_access_key().user_name("carol").send().await.unwrap();
+    let k2 = iam
+        .create_access_key()
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap();
     let k2 = k2.access_key().unwrap().clone();
-    s.sts(k2.access_key_id(), k2.secret_access_key(), None).get_caller_identity().send().await.unwrap();
-    let e = iam.create_access_key().user_name("carol").send().await.unwrap_err();
+    s.sts(k2.access_key_id(), k2.secret_access_key(), None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    let e = iam
+        .create_access_key()
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "LimitExceeded");
-    let lu = iam.get_access_key_last_used().access_key_id(k2.access_key_id()).send().await.unwrap();
+    let lu = iam
+        .get_access_key_last_used()
+        .access_key_id(k2.access_key_id())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(lu.user_name(), Some("carol"));
 
     // Delete: DeleteConflict until every dependant is gone.
-    let e = iam.delete_policy().policy_arn(&parn).send().await.unwrap_err();
+    let e = iam
+        .delete_policy()
+        .policy_arn(&parn)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "DeleteConflict");
-    let e = iam.delete_group().group_name("readers").send().await.unwrap_err();
+    let e = iam
+        .delete_group()
+        .group_name("readers")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "DeleteConflict");
     let mut steps = 0;
     loop {
@@ -110,14 +218,34 @@ async fn user_group_policy_key_lifecycle() {
                 let m = message(&e);
                 if m.contains("access keys") {
                     for k in [k1.access_key_id(), k2.access_key_id()] {
-                        iam.delete_access_key().user_name("carol").access_key_id(k).send().await.unwrap();
+                        iam.delete_access_key()
+                            .user_name("carol")
+                            .access_key_id(k)
+                            .send()
+                            .await
+                            .unwrap();
                     }
                 } else if m.contains("delete policies") {
-                    iam.delete_user_policy().user_name("carol").policy_name("inl").send().await.unwrap();
+                    iam.delete_user_policy()
+                        .user_name("carol")
+                        .policy_name("inl")
+                        .send()
+                        .await
+                        .unwrap();
                 } else if m.contains("detach") {
-                    iam.detach_user_policy().user_name("carol").policy_arn(&parn).send().await.unwrap();
+                    iam.detach_user_policy()
+                        .user_name("carol")
+                        .policy_arn(&parn)
+                        .send()
+                        .await
+                        .unwrap();
                 } else {
-                    iam.remove_user_from_group().group_name("readers").user_name("carol").send().await.unwrap();
+                    iam.remove_user_from_group()
+                        .group_name("readers")
+                        .user_name("carol")
+                        .send()
+                        .await
+                        .unwrap();
                 }
             }
         }
@@ -127,10 +255,24 @@ async fn user_group_policy_key_lifecycle() {
     let e = iam.get_user().user_name("carol").send().await.unwrap_err();
     assert_eq!(code(&e), "NoSuchEntity");
     // The deleted key is gone for authentication too.
-    let e = s.sts(k2.access_key_id(), k2.secret_access_key(), None).get_caller_identity().send().await.unwrap_err();
+    let e = s
+        .sts(k2.access_key_id(), k2.secret_access_key(), None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidClientTokenId");
-    iam.detach_group_policy().group_name("readers").policy_arn(&parn).send().await.unwrap();
-    iam.delete_group().group_name("readers").send().await.unwrap();
+    iam.detach_group_policy()
+        .group_name("readers")
+        .policy_arn(&parn)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_group()
+        .group_name("readers")
+        .send()
+        .await
+        .unwrap();
     iam.delete_policy().policy_arn(&parn).send().await.unwrap();
     let e = iam.get_policy().policy_arn(&parn).send().await.unwrap_err();
     assert_eq!(code(&e), "NoSuchEntity");
@@ -140,7 +282,12 @@ async fn user_group_policy_key_lifecycle() {
 async fn read_only_user_may_list_but_not_change() {
     let s = common::start().await;
     let admin = s.iam(ADMIN.0, ADMIN.1, None);
-    admin.create_user().user_name("viewer").send().await.unwrap();
+    admin
+        .create_user()
+        .user_name("viewer")
+        .send()
+        .await
+        .unwrap();
     admin
         .put_user_policy()
         .user_name("viewer")
@@ -149,15 +296,34 @@ async fn read_only_user_may_list_but_not_change() {
         .send()
         .await
         .unwrap();
-    let k = admin.create_access_key().user_name("viewer").send().await.unwrap();
+    let k = admin
+        .create_access_key()
+        .user_name("viewer")
+        .send()
+        .await
+        .unwrap();
     let k = k.access_key().unwrap();
     let ro = s.iam(k.access_key_id(), k.secret_access_key(), None);
     assert!(ro.list_users().send().await.unwrap().users().len() >= 3);
     ro.get_user().user_name("alice").send().await.unwrap();
     // No UserName: the caller itself.
-    assert_eq!(ro.get_user().send().await.unwrap().user().unwrap().user_name(), "viewer");
+    assert_eq!(
+        ro.get_user()
+            .send()
+            .await
+            .unwrap()
+            .user()
+            .unwrap()
+            .user_name(),
+        "viewer"
+    );
 
-    let e = ro.create_user().user_name("mallory").send().await.unwrap_err();
+    let e = ro
+        .create_user()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
     assert!(message(&e).contains("iam:CreateUser"), "{}", message(&e));
     let e = ro
@@ -168,13 +334,27 @@ async fn read_only_user_may_list_but_not_change() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
-    let e = ro.delete_user().user_name("alice").send().await.unwrap_err();
+    let e = ro
+        .delete_user()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
     let e = ro.create_access_key().send().await.unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
     // Nothing changed.
     assert!(admin.get_user().user_name("mallory").send().await.is_err());
-    assert!(admin.list_attached_user_policies().user_name("viewer").send().await.unwrap().attached_policies().is_empty());
+    assert!(
+        admin
+            .list_attached_user_policies()
+            .user_name("viewer")
+            .send()
+            .await
+            .unwrap()
+            .attached_policies()
+            .is_empty()
+    );
 }
 
 /// Creates role `name` trusting alice, with `inline` as its policy; returns alice's session.
@@ -191,7 +371,11 @@ async fn alice_session(s: &common::Server, role: &str) -> aws_sdk_sts::types::Cr
 }
 
 fn iam_from(s: &common::Server, c: &aws_sdk_sts::types::Credentials) -> aws_sdk_iam::Client {
-    s.iam(c.access_key_id(), c.secret_access_key(), Some(c.session_token()))
+    s.iam(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token()),
+    )
 }
 
 #[tokio::test]
@@ -213,21 +397,60 @@ async fn permissions_boundary_limits_a_role_session() {
         .send()
         .await
         .unwrap();
-    admin.put_role_policy().role_name("bounded").policy_name("all").policy_document(ALLOW_ALL).send().await.unwrap();
+    admin
+        .put_role_policy()
+        .role_name("bounded")
+        .policy_name("all")
+        .policy_document(ALLOW_ALL)
+        .send()
+        .await
+        .unwrap();
     // Without the boundary the session may create users.
     let c = alice_session(&s, "bounded").await;
-    iam_from(&s, &c).create_user().user_name("made-by-role").send().await.unwrap();
-    admin.put_role_permissions_boundary().role_name("bounded").permissions_boundary(&barn).send().await.unwrap();
+    iam_from(&s, &c)
+        .create_user()
+        .user_name("made-by-role")
+        .send()
+        .await
+        .unwrap();
+    admin
+        .put_role_permissions_boundary()
+        .role_name("bounded")
+        .permissions_boundary(&barn)
+        .send()
+        .await
+        .unwrap();
     let r = admin.get_role().role_name("bounded").send().await.unwrap();
-    assert_eq!(r.role().unwrap().permissions_boundary().unwrap().permissions_boundary_arn(), Some(barn.as_str()));
+    assert_eq!(
+        r.role()
+            .unwrap()
+            .permissions_boundary()
+            .unwrap()
+            .permissions_boundary_arn(),
+        Some(barn.as_str())
+    );
     // With it: list yes, create no (even for the already-issued session).
     let sess = iam_from(&s, &c);
     sess.list_users().send().await.unwrap();
-    let e = sess.create_user().user_name("nope").send().await.unwrap_err();
+    let e = sess
+        .create_user()
+        .user_name("nope")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
     // Removing the boundary restores it.
-    admin.delete_role_permissions_boundary().role_name("bounded").send().await.unwrap();
-    sess.create_user().user_name("yes-again").send().await.unwrap();
+    admin
+        .delete_role_permissions_boundary()
+        .role_name("bounded")
+        .send()
+        .await
+        .unwrap();
+    sess.create_user()
+        .user_name("yes-again")
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -257,7 +480,14 @@ async fn aws_revoke_older_sessions_policy_denies_old_sessions_only() {
     let revoke = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{cutoff}"}}}}}}]}}"#
     );
-    admin.put_role_policy().role_name("worker").policy_name("AWSRevokeOlderSessions").policy_document(revoke).send().await.unwrap();
+    admin
+        .put_role_policy()
+        .role_name("worker")
+        .policy_name("AWSRevokeOlderSessions")
+        .policy_document(revoke)
+        .send()
+        .await
+        .unwrap();
     s.clock.advance(chrono::Duration::seconds(1));
 
     let e = iam_from(&s, &old).list_users().send().await.unwrap_err();
@@ -291,7 +521,12 @@ async fn trust_follows_unique_ids_not_names() {
             .send()
             .await
             .unwrap();
-        let k = admin.create_access_key().user_name("temp").send().await.unwrap();
+        let k = admin
+            .create_access_key()
+            .user_name("temp")
+            .send()
+            .await
+            .unwrap();
         k.access_key().unwrap().clone()
     };
     let k = make_user().await;
@@ -317,8 +552,20 @@ async fn trust_follows_unique_ids_not_names() {
     };
     assume(k.clone()).await.unwrap();
     // Delete and re-create a same-named user: the old trust does not apply.
-    admin.delete_access_key().user_name("temp").access_key_id(k.access_key_id()).send().await.unwrap();
-    admin.delete_user_policy().user_name("temp").policy_name("assume").send().await.unwrap();
+    admin
+        .delete_access_key()
+        .user_name("temp")
+        .access_key_id(k.access_key_id())
+        .send()
+        .await
+        .unwrap();
+    admin
+        .delete_user_policy()
+        .user_name("temp")
+        .policy_name("assume")
+        .send()
+        .await
+        .unwrap();
     admin.delete_user().user_name("temp").send().await.unwrap();
     let k2 = make_user().await;
     let e = assume(k2.clone()).await.unwrap_err();
@@ -348,7 +595,13 @@ async fn roles_shapes_rules_and_errors() {
     let s = common::start().await;
     let admin = s.iam(ADMIN.0, ADMIN.1, None);
     let doc = trust(&format!("arn:aws:iam::{ACCT}:root"));
-    let e = admin.create_role().role_name("bad name").assume_role_policy_document(&doc).send().await.unwrap_err();
+    let e = admin
+        .create_role()
+        .role_name("bad name")
+        .assume_role_policy_document(&doc)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ValidationError");
     let e = admin
         .create_role()
@@ -359,11 +612,30 @@ async fn roles_shapes_rules_and_errors() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "ValidationError");
-    let e = admin.create_role().role_name("r").assume_role_policy_document(ALLOW_ALL).send().await.unwrap_err();
+    let e = admin
+        .create_role()
+        .role_name("r")
+        .assume_role_policy_document(ALLOW_ALL)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "MalformedPolicyDocument");
-    let e = admin.create_role().role_name("r").assume_role_policy_document("{nope").send().await.unwrap_err();
+    let e = admin
+        .create_role()
+        .role_name("r")
+        .assume_role_policy_document("{nope")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "MalformedPolicyDocument");
-    let e = admin.create_role().role_name("r").path("no-slash").assume_role_policy_document(&doc).send().await.unwrap_err();
+    let e = admin
+        .create_role()
+        .role_name("r")
+        .path("no-slash")
+        .assume_role_policy_document(&doc)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ValidationError");
 
     let r = admin
@@ -372,37 +644,115 @@ async fn roles_shapes_rules_and_errors() {
         .path("/svc/")
         .description("d")
         .assume_role_policy_document(&doc)
-        .tags(aws_sdk_iam::types::Tag::builder().key("env").value("dev").build().unwrap())
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("env")
+                .value("dev")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
     assert!(r.role().unwrap().role_id().starts_with("AROA"));
-    admin.update_role().role_name("r").max_session_duration(7200).description("d2").send().await.unwrap();
-    let e = admin.update_role().role_name("r").max_session_duration(43201).send().await.unwrap_err();
+    admin
+        .update_role()
+        .role_name("r")
+        .max_session_duration(7200)
+        .description("d2")
+        .send()
+        .await
+        .unwrap();
+    let e = admin
+        .update_role()
+        .role_name("r")
+        .max_session_duration(43201)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ValidationError");
-    admin.tag_role().role_name("r").tags(aws_sdk_iam::types::Tag::builder().key("team").value("x").build().unwrap()).send().await.unwrap();
-    admin.untag_role().role_name("r").tag_keys("ENV").send().await.unwrap();
+    admin
+        .tag_role()
+        .role_name("r")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("team")
+                .value("x")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    admin
+        .untag_role()
+        .role_name("r")
+        .tag_keys("ENV")
+        .send()
+        .await
+        .unwrap();
     let got = admin.get_role().role_name("r").send().await.unwrap();
     let role = got.role().unwrap();
     assert_eq!(role.arn(), format!("arn:aws:iam::{ACCT}:role/svc/r"));
     assert_eq!(role.max_session_duration(), Some(7200));
     assert_eq!(role.description(), Some("d2"));
     assert_eq!(url_decode(role.assume_role_policy_document().unwrap()), doc);
-    assert!(role.assume_role_policy_document().unwrap().starts_with("%7B"));
-    assert_eq!(role.tags().iter().map(|t| t.key()).collect::<Vec<_>>(), ["team"]);
+    assert!(
+        role.assume_role_policy_document()
+            .unwrap()
+            .starts_with("%7B")
+    );
+    assert_eq!(
+        role.tags().iter().map(|t| t.key()).collect::<Vec<_>>(),
+        ["team"]
+    );
     assert!(role.role_last_used().is_some());
     let tags = admin.list_role_tags().role_name("r").send().await.unwrap();
     assert_eq!(tags.tags().len(), 1);
 
-    admin.put_role_policy().role_name("r").policy_name("p").policy_document(ALLOW_S3_GET).send().await.unwrap();
-    let gp = admin.get_role_policy().role_name("r").policy_name("p").send().await.unwrap();
+    admin
+        .put_role_policy()
+        .role_name("r")
+        .policy_name("p")
+        .policy_document(ALLOW_S3_GET)
+        .send()
+        .await
+        .unwrap();
+    let gp = admin
+        .get_role_policy()
+        .role_name("r")
+        .policy_name("p")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(url_decode(gp.policy_document()), ALLOW_S3_GET);
-    assert_eq!(admin.list_role_policies().role_name("r").send().await.unwrap().policy_names(), ["p"]);
+    assert_eq!(
+        admin
+            .list_role_policies()
+            .role_name("r")
+            .send()
+            .await
+            .unwrap()
+            .policy_names(),
+        ["p"]
+    );
     let e = admin.delete_role().role_name("r").send().await.unwrap_err();
     assert_eq!(code(&e), "DeleteConflict");
-    let e = admin.get_role_policy().role_name("r").policy_name("zz").send().await.unwrap_err();
+    let e = admin
+        .get_role_policy()
+        .role_name("r")
+        .policy_name("zz")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "NoSuchEntity");
-    admin.delete_role_policy().role_name("r").policy_name("p").send().await.unwrap();
+    admin
+        .delete_role_policy()
+        .role_name("r")
+        .policy_name("p")
+        .send()
+        .await
+        .unwrap();
     admin.delete_role().role_name("r").send().await.unwrap();
     let e = admin.get_role().role_name("r").send().await.unwrap_err();
     assert_eq!(code(&e), "NoSuchEntity");
@@ -413,7 +763,13 @@ async fn roles_shapes_rules_and_errors() {
 async fn policy_versions_and_aws_managed_policies() {
     let s = common::start().await;
     let admin = s.iam(ADMIN.0, ADMIN.1, None);
-    let p = admin.create_policy().policy_name("v").policy_document(ALLOW_S3_GET).send().await.unwrap();
+    let p = admin
+        .create_policy()
+        .policy_name("v")
+        .policy_document(ALLOW_S3_GET)
+        .send()
+        .await
+        .unwrap();
     let arn = p.policy().unwrap().arn().unwrap().to_owned();
     for i in 2..=5 {
         let v = admin
@@ -424,45 +780,129 @@ async fn policy_versions_and_aws_managed_policies() {
             .send()
             .await
             .unwrap();
-        assert_eq!(v.policy_version().unwrap().version_id(), Some(format!("v{i}").as_str()));
+        assert_eq!(
+            v.policy_version().unwrap().version_id(),
+            Some(format!("v{i}").as_str())
+        );
     }
-    let e = admin.create_policy_version().policy_arn(&arn).policy_document(ALLOW_ALL).send().await.unwrap_err();
+    let e = admin
+        .create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(ALLOW_ALL)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "LimitExceeded");
     let got = admin.get_policy().policy_arn(&arn).send().await.unwrap();
     assert_eq!(got.policy().unwrap().default_version_id(), Some("v3"));
-    let e = admin.delete_policy_version().policy_arn(&arn).version_id("v3").send().await.unwrap_err();
+    let e = admin
+        .delete_policy_version()
+        .policy_arn(&arn)
+        .version_id("v3")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "DeleteConflict");
-    let v = admin.get_policy_version().policy_arn(&arn).version_id("v1").send().await.unwrap();
-    assert_eq!(url_decode(v.policy_version().unwrap().document().unwrap()), ALLOW_S3_GET);
+    let v = admin
+        .get_policy_version()
+        .policy_arn(&arn)
+        .version_id("v1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        url_decode(v.policy_version().unwrap().document().unwrap()),
+        ALLOW_S3_GET
+    );
     assert_eq!(v.policy_version().unwrap().is_default_version(), false);
-    let vs = admin.list_policy_versions().policy_arn(&arn).send().await.unwrap();
+    let vs = admin
+        .list_policy_versions()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(vs.versions().len(), 5);
     assert_eq!(vs.versions()[0].version_id(), Some("v5"));
-    admin.set_default_policy_version().policy_arn(&arn).version_id("v1").send().await.unwrap();
-    let e = admin.delete_policy().policy_arn(&arn).send().await.unwrap_err();
+    admin
+        .set_default_policy_version()
+        .policy_arn(&arn)
+        .version_id("v1")
+        .send()
+        .await
+        .unwrap();
+    let e = admin
+        .delete_policy()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "DeleteConflict");
     for v in ["v2", "v3", "v4", "v5"] {
-        admin.delete_policy_version().policy_arn(&arn).version_id(v).send().await.unwrap();
+        admin
+            .delete_policy_version()
+            .policy_arn(&arn)
+            .version_id(v)
+            .send()
+            .await
+            .unwrap();
     }
     let e = admin.create_policy_version().policy_arn(&arn).policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}"#).send().await.unwrap_err();
     assert_eq!(code(&e), "MalformedPolicyDocument");
     admin.delete_policy().policy_arn(&arn).send().await.unwrap();
 
     // AWS managed: listed, readable, attachable, never writable.
-    let aws = admin.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Aws).max_items(5).send().await.unwrap();
+    let aws = admin
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Aws)
+        .max_items(5)
+        .send()
+        .await
+        .unwrap();
     if let Some(first) = aws.policies().first() {
         let aarn = first.arn().unwrap().to_owned();
         assert!(aarn.starts_with("arn:aws:iam::aws:policy/"));
         assert!(aws.is_truncated());
         admin.get_policy().policy_arn(&aarn).send().await.unwrap();
-        admin.attach_user_policy().user_name("bob").policy_arn(&aarn).send().await.unwrap();
-        let only = admin.list_policies().only_attached(true).send().await.unwrap();
-        assert!(only.policies().iter().any(|p| p.arn() == Some(aarn.as_str())));
-        let e = admin.create_policy_version().policy_arn(&aarn).policy_document(ALLOW_ALL).send().await.unwrap_err();
+        admin
+            .attach_user_policy()
+            .user_name("bob")
+            .policy_arn(&aarn)
+            .send()
+            .await
+            .unwrap();
+        let only = admin
+            .list_policies()
+            .only_attached(true)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            only.policies()
+                .iter()
+                .any(|p| p.arn() == Some(aarn.as_str()))
+        );
+        let e = admin
+            .create_policy_version()
+            .policy_arn(&aarn)
+            .policy_document(ALLOW_ALL)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(code(&e), "AccessDenied");
-        let e = admin.delete_policy().policy_arn(&aarn).send().await.unwrap_err();
+        let e = admin
+            .delete_policy()
+            .policy_arn(&aarn)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(code(&e), "AccessDenied");
-        admin.detach_user_policy().user_name("bob").policy_arn(&aarn).send().await.unwrap();
+        admin
+            .detach_user_policy()
+            .user_name("bob")
+            .policy_arn(&aarn)
+            .send()
+            .await
+            .unwrap();
     }
 }
 
@@ -503,7 +943,11 @@ async fn pagination_returns_every_item_exactly_once() {
             create_date: now,
             update_date: now,
             default_version_id: "v1".into(),
-            versions: vec![PolicyVersion { version_id: "v1".into(), document: ALLOW_S3_GET.into(), create_date: now }],
+            versions: vec![PolicyVersion {
+                version_id: "v1".into(),
+                document: ALLOW_S3_GET.into(),
+                create_date: now,
+            }],
             next_version: 2,
             attachment_count: 0,
             tags: Vec::new(),
@@ -517,7 +961,13 @@ async fn pagination_returns_every_item_exactly_once() {
     let mut seen = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        let out = admin.list_users().max_items(97).set_marker(marker.clone()).send().await.unwrap();
+        let out = admin
+            .list_users()
+            .max_items(97)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .unwrap();
         assert!(out.users().len() <= 97);
         seen.extend(out.users().iter().map(|u| u.user_name().to_owned()));
         if !out.is_truncated() {
@@ -545,7 +995,10 @@ async fn pagination_returns_every_item_exactly_once() {
         .map(|u| u.unwrap().user_name().to_owned())
         .collect();
     assert_eq!(filtered.len(), USERS.div_ceil(3));
-    assert_eq!(filtered.iter().collect::<BTreeSet<_>>().len(), filtered.len());
+    assert_eq!(
+        filtered.iter().collect::<BTreeSet<_>>().len(),
+        filtered.len()
+    );
 
     let mut pols = Vec::new();
     let mut marker: Option<String> = None;
@@ -558,7 +1011,11 @@ async fn pagination_returns_every_item_exactly_once() {
             .send()
             .await
             .unwrap();
-        pols.extend(out.policies().iter().map(|p| p.policy_name().unwrap().to_owned()));
+        pols.extend(
+            out.policies()
+                .iter()
+                .map(|p| p.policy_name().unwrap().to_owned()),
+        );
         if !out.is_truncated() {
             break;
         }
@@ -599,7 +1056,10 @@ async fn simulation_and_account_reports() {
     let r = out.evaluation_results();
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].eval_decision().as_str(), "allowed");
-    assert_eq!(r[0].matched_statements()[0].source_policy_id(), Some("PolicyInputList.1"));
+    assert_eq!(
+        r[0].matched_statements()[0].source_policy_id(),
+        Some("PolicyInputList.1")
+    );
     assert_eq!(r[1].eval_decision().as_str(), "implicitDeny");
 
     let out = admin
@@ -612,7 +1072,12 @@ async fn simulation_and_account_reports() {
         .unwrap();
     let r = out.evaluation_results();
     assert_eq!(r[0].eval_decision().as_str(), "allowed");
-    assert_eq!(r[0].matched_statements()[0].source_policy_type().map(|t| t.as_str()), Some("user"));
+    assert_eq!(
+        r[0].matched_statements()[0]
+            .source_policy_type()
+            .map(|t| t.as_str()),
+        Some("user")
+    );
     assert_eq!(r[1].eval_decision().as_str(), "implicitDeny");
     let e = admin
         .simulate_custom_policy()
@@ -628,11 +1093,22 @@ async fn simulation_and_account_reports() {
     assert_eq!(m.get(&aws_sdk_iam::types::SummaryKeyType::Users), Some(&3));
     assert_eq!(m.get(&aws_sdk_iam::types::SummaryKeyType::Groups), Some(&1));
 
-    let d = admin.get_account_authorization_details().send().await.unwrap();
+    let d = admin
+        .get_account_authorization_details()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(d.user_detail_list().len(), 3);
-    let adm = d.user_detail_list().iter().find(|u| u.user_name() == Some("admin")).unwrap();
+    let adm = d
+        .user_detail_list()
+        .iter()
+        .find(|u| u.user_name() == Some("admin"))
+        .unwrap();
     assert_eq!(adm.group_list(), ["admins"]);
-    assert_eq!(d.group_detail_list()[0].group_policy_list()[0].policy_name(), Some("all"));
+    assert_eq!(
+        d.group_detail_list()[0].group_policy_list()[0].policy_name(),
+        Some("all")
+    );
     // Another account's entities never appear.
     assert!(d.role_detail_list().is_empty());
 }

@@ -17,7 +17,9 @@ use crate::wire::{Params, XmlWriter};
 fn key_id(p: &mut Params) -> Result<String, ApiError> {
     let id = p.req("AccessKeyId")?;
     check_len("AccessKeyId", &id, 16, 128)?;
-    check_chars("AccessKeyId", &id, "[\\w]+", |c| c.is_ascii_alphanumeric() || c == '_')?;
+    check_chars("AccessKeyId", &id, "[\\w]+", |c| {
+        c.is_ascii_alphanumeric() || c == '_'
+    })?;
     Ok(id)
 }
 
@@ -34,7 +36,11 @@ async fn owner(ctx: &Ctx, p: &mut Params) -> Result<(Option<String>, String, boo
             let (arn, u) = user_arn(ctx, &caller.account, &n).await?;
             Ok((Some(u.map_or(n, |u| u.name)), arn, true))
         }
-        None => Ok((None, format!("arn:{}:iam::{}:root", ctx.st.iam.partition, caller.account), false)),
+        None => Ok((
+            None,
+            format!("arn:{}:iam::{}:root", ctx.st.iam.partition, caller.account),
+            false,
+        )),
     }
 }
 
@@ -44,7 +50,11 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     authorize(ctx, "CreateAccessKey", &arn).await?;
     let account = common::account(ctx)?;
-    let (key, secret) = ctx.st.iam.create_access_key(&account, user.as_deref(), None, ctx.env.now).await?;
+    let (key, secret) = ctx
+        .st
+        .iam
+        .create_access_key(&account, user.as_deref(), None, ctx.env.now)
+        .await?;
     let mut w = XmlWriter::new();
     w.start("AccessKey")
         .opt("UserName", key.user.as_deref())
@@ -67,10 +77,8 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     authorize(ctx, "ListAccessKeys", &arn).await?;
     let account = common::account(ctx)?;
-    if named {
-        if let Some(u) = &user {
-            ctx.st.iam.user_required(&account, u).await?;
-        }
+    if let Some(u) = user.as_ref().filter(|_| named) {
+        ctx.st.iam.user_required(&account, u).await?;
     }
     let keys = ctx.st.iam.access_keys_of(&account, user.as_deref()).await?;
     let (items, next) = paging.page(keys, |k| k.id.clone())?;
@@ -102,8 +110,13 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     authorize(ctx, "UpdateAccessKey", &arn).await?;
     let account = common::account(ctx)?;
-    ctx.st.iam.set_access_key_status(&account, user.as_deref(), &id, status).await?;
-    Ok(common::empty(json!({ "accessKeyId": id, "userName": user, "status": status.as_str() })))
+    ctx.st
+        .iam
+        .set_access_key_status(&account, user.as_deref(), &id, status)
+        .await?;
+    Ok(common::empty(
+        json!({ "accessKeyId": id, "userName": user, "status": status.as_str() }),
+    ))
 }
 
 /// `DeleteAccessKey`.
@@ -113,8 +126,13 @@ pub async fn delete(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     authorize(ctx, "DeleteAccessKey", &arn).await?;
     let account = common::account(ctx)?;
-    ctx.st.iam.delete_access_key(&account, user.as_deref(), &id).await?;
-    Ok(common::empty(json!({ "accessKeyId": id, "userName": user })))
+    ctx.st
+        .iam
+        .delete_access_key(&account, user.as_deref(), &id)
+        .await?;
+    Ok(common::empty(
+        json!({ "accessKeyId": id, "userName": user }),
+    ))
 }
 
 /// `GetAccessKeyLastUsed`.
@@ -122,7 +140,12 @@ pub async fn last_used(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let id = key_id(p)?;
     p.finish()?;
     let caller = ctx.caller()?;
-    let not_found = || ApiError::new(Code::NoSuchEntity, format!("The Access Key with id {id} cannot be found."));
+    let not_found = || {
+        ApiError::new(
+            Code::NoSuchEntity,
+            format!("The Access Key with id {id} cannot be found."),
+        )
+    };
     let (key, _) = ctx.st.iam.access_key(&id).await?.ok_or_else(not_found)?;
     if key.account != caller.account {
         return Err(not_found());
@@ -134,10 +157,13 @@ pub async fn last_used(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     authorize(ctx, "GetAccessKeyLastUsed", &arn).await?;
     let used = ctx.st.iam.key_last_used(&id).await?;
     let mut w = XmlWriter::new();
-    w.opt("UserName", key.user.as_deref()).start("AccessKeyLastUsed");
+    w.opt("UserName", key.user.as_deref())
+        .start("AccessKeyLastUsed");
     match used {
         Some(u) => {
-            w.elem("LastUsedDate", &iso8601(u.date)).elem("ServiceName", &u.service).elem("Region", &u.region);
+            w.elem("LastUsedDate", &iso8601(u.date))
+                .elem("ServiceName", &u.service)
+                .elem("Region", &u.region);
         }
         None => {
             w.elem("ServiceName", "N/A").elem("Region", "N/A");

@@ -62,7 +62,10 @@ pub async fn summary(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let mut w = XmlWriter::new();
     w.start("SummaryMap");
     for (k, v) in entries {
-        w.start("entry").elem("key", k).elem("value", &v.to_string()).end("entry");
+        w.start("entry")
+            .elem("key", k)
+            .elem("value", &v.to_string())
+            .end("entry");
     }
     w.end("SummaryMap");
     Ok(reply(w.finish(), json!(null)))
@@ -78,7 +81,10 @@ enum Item {
 fn inline_list(w: &mut XmlWriter, tag: &str, m: &std::collections::BTreeMap<String, String>) {
     w.start(tag);
     for (n, d) in m {
-        w.start("member").elem("PolicyName", n).elem("PolicyDocument", &xml::url_encode(d)).end("member");
+        w.start("member")
+            .elem("PolicyName", n)
+            .elem("PolicyDocument", &xml::url_encode(d))
+            .end("member");
     }
     w.end(tag);
 }
@@ -96,30 +102,48 @@ pub async fn authorization_details(ctx: &Ctx, p: &mut Params) -> Result<Reply, A
     let mut items: Vec<(String, Item)> = Vec::new();
     if want("User") {
         for u in iam.list_all::<User>(&format!("u/{account}/")).await? {
-            items.push((format!("0{}", u.name.to_lowercase()), Item::User(Box::new(u))));
+            items.push((
+                format!("0{}", u.name.to_lowercase()),
+                Item::User(Box::new(u)),
+            ));
         }
     }
     if want("Group") {
         for g in iam.list_all::<Group>(&format!("g/{account}/")).await? {
-            items.push((format!("1{}", g.name.to_lowercase()), Item::Group(Box::new(g))));
+            items.push((
+                format!("1{}", g.name.to_lowercase()),
+                Item::Group(Box::new(g)),
+            ));
         }
     }
     if want("Role") {
         for r in iam.list_all::<Role>(&format!("r/{account}/")).await? {
-            items.push((format!("2{}", r.name.to_lowercase()), Item::Role(Box::new(r))));
+            items.push((
+                format!("2{}", r.name.to_lowercase()),
+                Item::Role(Box::new(r)),
+            ));
         }
     }
     if want("LocalManagedPolicy") {
-        for mp in iam.list_all::<ManagedPolicy>(&format!("p/{account}/")).await? {
+        for mp in iam
+            .list_all::<ManagedPolicy>(&format!("p/{account}/"))
+            .await?
+        {
             let n = usize::try_from(mp.attachment_count).unwrap_or(usize::MAX);
-            items.push((format!("3{}", mp.name.to_lowercase()), Item::Policy(Box::new(mp), n)));
+            items.push((
+                format!("3{}", mp.name.to_lowercase()),
+                Item::Policy(Box::new(mp), n),
+            ));
         }
     }
     if want("AWSManagedPolicy") {
         // Only the AWS managed policies attached to something in this account.
         let mut attached: BTreeSet<String> = BTreeSet::new();
         for prefix in ["u", "g", "r"] {
-            for v in iam.list_all::<serde_json::Value>(&format!("{prefix}/{account}/")).await? {
+            for v in iam
+                .list_all::<serde_json::Value>(&format!("{prefix}/{account}/"))
+                .await?
+            {
                 if let Some(list) = v.get("attached_policies").and_then(|a| a.as_array()) {
                     attached.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)));
                 }
@@ -129,7 +153,10 @@ pub async fn authorization_details(ctx: &Ctx, p: &mut Params) -> Result<Reply, A
             if let Some(mp) = iam.aws_managed().get(&arn) {
                 let mut n = 0;
                 for k in ["u", "g", "r"] {
-                    n += iam.scan_all(&format!("pa/{arn}/{k}/{account}/")).await?.len();
+                    n += iam
+                        .scan_all(&format!("pa/{arn}/{k}/{account}/"))
+                        .await?
+                        .len();
                 }
                 items.push((format!("4{arn}"), Item::Policy(Box::new(mp.clone()), n)));
             }
@@ -169,7 +196,10 @@ pub async fn authorization_details(ctx: &Ctx, p: &mut Params) -> Result<Reply, A
                 .elem("RoleId", &r.id)
                 .elem("Arn", &r.arn)
                 .elem("CreateDate", &crate::wire::xml::iso8601(r.create_date))
-                .elem("AssumeRolePolicyDocument", &xml::url_encode(&r.trust_policy));
+                .elem(
+                    "AssumeRolePolicyDocument",
+                    &xml::url_encode(&r.trust_policy),
+                );
             w.start("InstanceProfileList").end("InstanceProfileList");
             inline_list(&mut w, "RolePolicyList", &r.inline_policies);
             xml::attached(&mut w, "AttachedManagedPolicies", &r.attached_policies);
@@ -177,7 +207,8 @@ pub async fn authorization_details(ctx: &Ctx, p: &mut Params) -> Result<Reply, A
             xml::tags(&mut w, &r.tags, false);
             w.start("RoleLastUsed");
             if let Some(lu) = &r.last_used {
-                w.elem("LastUsedDate", &crate::wire::xml::iso8601(lu.date)).elem("Region", &lu.region);
+                w.elem("LastUsedDate", &crate::wire::xml::iso8601(lu.date))
+                    .elem("Region", &lu.region);
             }
             w.end("RoleLastUsed");
             w.end("member");

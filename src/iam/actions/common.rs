@@ -15,9 +15,20 @@ use crate::wire::params::{check_len, check_range};
 pub const MAX_TAGS: usize = 50;
 
 /// Authorizes `iam:{action}` on `resource` for the caller; returns the caller.
-pub async fn authorize<'a>(ctx: &'a Ctx, action: &str, resource: &str) -> Result<&'a Caller, ApiError> {
+pub async fn authorize<'a>(
+    ctx: &'a Ctx,
+    action: &str,
+    resource: &str,
+) -> Result<&'a Caller, ApiError> {
     let caller = ctx.caller()?;
-    crate::authz::authorize(&ctx.st, caller, &ctx.env, &format!("iam:{action}"), resource).await?;
+    crate::authz::authorize(
+        &ctx.st,
+        caller,
+        &ctx.env,
+        &format!("iam:{action}"),
+        resource,
+    )
+    .await?;
     Ok(caller)
 }
 
@@ -80,11 +91,18 @@ impl Paging {
         }
         let max = p.opt_i64("MaxItems")?.unwrap_or(100);
         check_range("MaxItems", max, 1, 1000)?;
-        Ok(Self { marker, max_items: usize::try_from(max).unwrap_or(100) })
+        Ok(Self {
+            marker,
+            max_items: usize::try_from(max).unwrap_or(100),
+        })
     }
 
     /// Pages an in-memory list sorted by `key`: the items whose key is after the marker.
-    pub fn page<T>(&self, mut items: Vec<T>, key: impl Fn(&T) -> String) -> Result<(Vec<T>, Option<String>), ApiError> {
+    pub fn page<T>(
+        &self,
+        mut items: Vec<T>,
+        key: impl Fn(&T) -> String,
+    ) -> Result<(Vec<T>, Option<String>), ApiError> {
         items.sort_by_key(|a| key(a));
         let after = self.marker.as_deref().map(decode_marker).transpose()?;
         let mut rest: Vec<T> = match after {
@@ -124,13 +142,20 @@ pub fn path(p: &mut Params, param: &str) -> Result<Option<String>, ApiError> {
 }
 
 fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+    c.is_alphanumeric()
+        || c.is_whitespace()
+        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 
 /// Checks one tag key.
 pub fn check_tag_key(k: &str) -> Result<(), ApiError> {
     check_len("Tags.member.key", k, 1, 128)?;
-    crate::wire::params::check_chars("Tags.member.key", k, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+", is_tag_char)
+    crate::wire::params::check_chars(
+        "Tags.member.key",
+        k,
+        "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
+        is_tag_char,
+    )
 }
 
 /// `Tags.member.N.{Key,Value}`, checked (≤ 50, no duplicate keys).
@@ -144,9 +169,17 @@ pub fn tags(p: &mut Params) -> Result<Vec<Tag>, ApiError> {
         let value = m.get("Value").cloned().unwrap_or_default();
         check_tag_key(&key)?;
         check_len("Tags.member.value", &value, 0, 256)?;
-        crate::wire::params::check_chars("Tags.member.value", &value, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*", is_tag_char)?;
+        crate::wire::params::check_chars(
+            "Tags.member.value",
+            &value,
+            "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
+            is_tag_char,
+        )?;
         if out.iter().any(|t| t.key.eq_ignore_ascii_case(&key)) {
-            return Err(ApiError::new(Code::InvalidInput, "Duplicate tag keys found. Please note that Tag keys are case insensitive."));
+            return Err(ApiError::new(
+                Code::InvalidInput,
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+            ));
         }
         out.push(Tag { key, value });
     }
@@ -176,13 +209,21 @@ pub fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> Result<(), ApiError> {
 /// A reply with a result element.
 #[must_use]
 pub fn reply(xml: String, audit: Value) -> Reply {
-    Reply { result_xml: Some(xml), result_json: None, audit }
+    Reply {
+        result_xml: Some(xml),
+        result_json: None,
+        audit,
+    }
 }
 
 /// A result-less reply (AWS answers `<XResponse><ResponseMetadata>…`).
 #[must_use]
 pub fn empty(audit: Value) -> Reply {
-    Reply { result_xml: None, result_json: None, audit }
+    Reply {
+        result_xml: None,
+        result_json: None,
+        audit,
+    }
 }
 
 /// The user an access-key action is about: `UserName`, or the caller itself (root: `None`).
@@ -199,7 +240,9 @@ pub fn key_owner(caller: &Caller, user_name: Option<String>) -> Result<Option<St
             } else if c.kind == crate::token::SessionKind::UserSession {
                 Ok(c.arn.rsplit('/').next().map(str::to_owned))
             } else {
-                Err(ApiError::validation("Must specify userName when calling with non-User credentials"))
+                Err(ApiError::validation(
+                    "Must specify userName when calling with non-User credentials",
+                ))
             }
         }
     }

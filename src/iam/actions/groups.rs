@@ -19,9 +19,16 @@ fn summary(g: &Group) -> serde_json::Value {
 }
 
 /// The ARN of a group by name (its real ARN when it exists).
-pub async fn group_arn(ctx: &Ctx, account: &str, name: &str) -> Result<(String, Option<Group>), ApiError> {
+pub async fn group_arn(
+    ctx: &Ctx,
+    account: &str,
+    name: &str,
+) -> Result<(String, Option<Group>), ApiError> {
     let g = ctx.st.iam.group(account, name).await?;
-    let arn = g.as_ref().map_or_else(|| arn_of(ctx, account, "group", "/", name), |g| g.arn.clone());
+    let arn = g.as_ref().map_or_else(
+        || arn_of(ctx, account, "group", "/", name),
+        |g| g.arn.clone(),
+    );
     Ok((arn, g))
 }
 
@@ -31,7 +38,12 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let path = common::path(p, "Path")?.unwrap_or_else(|| "/".to_owned());
     p.finish()?;
     let account = common::account(ctx)?;
-    authorize(ctx, "CreateGroup", &arn_of(ctx, &account, "group", &path, &name)).await?;
+    authorize(
+        ctx,
+        "CreateGroup",
+        &arn_of(ctx, &account, "group", &path, &name),
+    )
+    .await?;
     let g = Group {
         account: account.clone(),
         name,
@@ -58,7 +70,11 @@ pub async fn get(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let (arn, g) = group_arn(ctx, &account, &name).await?;
     authorize(ctx, "GetGroup", &arn).await?;
     let g = g.ok_or_else(|| no_such("group", &name))?;
-    let page = ctx.st.iam.group_members(&account, &name, paging.marker.as_deref(), paging.max_items).await?;
+    let page = ctx
+        .st
+        .iam
+        .group_members(&account, &name, paging.marker.as_deref(), paging.max_items)
+        .await?;
     let mut w = XmlWriter::new();
     xml::group_elem(&mut w, "Group", &g);
     w.start("Users");
@@ -80,9 +96,12 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let page = ctx
         .st
         .iam
-        .list_where(&format!("g/{account}/"), paging.marker.as_deref(), paging.max_items, |g: &Group| {
-            g.path.starts_with(&prefix)
-        })
+        .list_where(
+            &format!("g/{account}/"),
+            paging.marker.as_deref(),
+            paging.max_items,
+            |g: &Group| g.path.starts_with(&prefix),
+        )
         .await?;
     let mut w = XmlWriter::new();
     w.start("Groups");
@@ -106,11 +125,21 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let g = g.ok_or_else(|| no_such("group", &name))?;
     if let Some(n) = &new_name {
         let path = new_path.clone().unwrap_or_else(|| g.path.clone());
-        authorize(ctx, "UpdateGroup", &arn_of(ctx, &account, "group", &path, n)).await?;
+        authorize(
+            ctx,
+            "UpdateGroup",
+            &arn_of(ctx, &account, "group", &path, n),
+        )
+        .await?;
     }
-    let (before, after) =
-        ctx.st.iam.update_group(&account, &name, new_name.as_deref(), new_path.as_deref()).await?;
-    Ok(common::empty(json!({ "before": summary(&before), "after": summary(&after) })))
+    let (before, after) = ctx
+        .st
+        .iam
+        .update_group(&account, &name, new_name.as_deref(), new_path.as_deref())
+        .await?;
+    Ok(common::empty(
+        json!({ "before": summary(&before), "after": summary(&after) }),
+    ))
 }
 
 /// `DeleteGroup`.
@@ -132,7 +161,10 @@ pub async fn add_user(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let account = common::account(ctx)?;
     let (arn, _) = group_arn(ctx, &account, &group).await?;
     authorize(ctx, "AddUserToGroup", &arn).await?;
-    ctx.st.iam.add_user_to_group(&account, &group, &user).await?;
+    ctx.st
+        .iam
+        .add_user_to_group(&account, &group, &user)
+        .await?;
     Ok(common::empty(json!({ "group": arn, "addedUser": user })))
 }
 
@@ -144,7 +176,10 @@ pub async fn remove_user(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let account = common::account(ctx)?;
     let (arn, _) = group_arn(ctx, &account, &group).await?;
     authorize(ctx, "RemoveUserFromGroup", &arn).await?;
-    ctx.st.iam.remove_user_from_group(&account, &group, &user).await?;
+    ctx.st
+        .iam
+        .remove_user_from_group(&account, &group, &user)
+        .await?;
     Ok(common::empty(json!({ "group": arn, "removedUser": user })))
 }
 

@@ -58,7 +58,10 @@ pub async fn put(ctx: &Ctx, p: &mut Params, kind: EntityKind) -> Result<Reply, A
     if before.is_none() {
         return Err(no_such(kind.word(), &name));
     }
-    ctx.st.iam.put_inline_policy(kind, &account, &name, &policy_name, &doc).await?;
+    ctx.st
+        .iam
+        .put_inline_policy(kind, &account, &name, &policy_name, &doc)
+        .await?;
     let replaced = before.is_some_and(|m| m.contains_key(&policy_name));
     Ok(common::empty(json!({
         "entity": arn, "policyName": policy_name, "policyDocument": doc, "replaced": replaced
@@ -78,7 +81,10 @@ pub async fn get(ctx: &Ctx, p: &mut Params, kind: EntityKind) -> Result<Reply, A
     let doc = pols.get(&policy_name).ok_or_else(|| {
         ApiError::new(
             Code::NoSuchEntity,
-            format!("The {} policy with name {policy_name} cannot be found.", kind.word()),
+            format!(
+                "The {} policy with name {policy_name} cannot be found.",
+                kind.word()
+            ),
         )
     })?;
     let real_name = match kind {
@@ -88,7 +94,9 @@ pub async fn get(ctx: &Ctx, p: &mut Params, kind: EntityKind) -> Result<Reply, A
     }
     .unwrap_or(name);
     let mut w = XmlWriter::new();
-    w.elem(param, &real_name).elem("PolicyName", &policy_name).elem("PolicyDocument", &xml::url_encode(doc));
+    w.elem(param, &real_name)
+        .elem("PolicyName", &policy_name)
+        .elem("PolicyDocument", &xml::url_encode(doc));
     Ok(reply(w.finish(), json!(null)))
 }
 
@@ -101,8 +109,13 @@ pub async fn delete(ctx: &Ctx, p: &mut Params, kind: EntityKind) -> Result<Reply
     let account = common::account(ctx)?;
     let (arn, _) = entity(ctx, kind, &account, &name).await?;
     authorize(ctx, &format!("Delete{word}Policy"), &arn).await?;
-    ctx.st.iam.delete_inline_policy(kind, &account, &name, &policy_name).await?;
-    Ok(common::empty(json!({ "entity": arn, "deletedPolicy": policy_name })))
+    ctx.st
+        .iam
+        .delete_inline_policy(kind, &account, &name, &policy_name)
+        .await?;
+    Ok(common::empty(
+        json!({ "entity": arn, "deletedPolicy": policy_name }),
+    ))
 }
 
 /// `List{User,Group,Role}Policies`.

@@ -16,8 +16,8 @@ pub mod users;
 pub mod xml;
 
 use crate::error::{ApiError, Code};
-use crate::iam::repo::EntityKind::{Group, Role, User};
 use crate::http::{Ctx, Reply};
+use crate::iam::repo::EntityKind::{Group, Role, User};
 use crate::wire::Params;
 
 /// Runs an IAM action.

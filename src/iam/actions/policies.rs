@@ -60,7 +60,12 @@ async fn attachments_in(ctx: &Ctx, p: &ManagedPolicy, account: &str) -> Result<u
     }
     let mut n = 0;
     for kind in ["u", "g", "r"] {
-        n += ctx.st.iam.scan_all(&format!("pa/{}/{kind}/{account}/", p.arn)).await?.len();
+        n += ctx
+            .st
+            .iam
+            .scan_all(&format!("pa/{}/{kind}/{account}/", p.arn))
+            .await?
+            .len();
     }
     Ok(n)
 }
@@ -87,7 +92,12 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let tags = common::tags(p)?;
     p.finish()?;
     let account = common::account(ctx)?;
-    authorize(ctx, "CreatePolicy", &arn_of(ctx, &account, "policy", &path, &name)).await?;
+    authorize(
+        ctx,
+        "CreatePolicy",
+        &arn_of(ctx, &account, "policy", &path, &name),
+    )
+    .await?;
     let now = ctx.env.now;
     let mp = ManagedPolicy {
         account: account.clone(),
@@ -99,7 +109,11 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         create_date: now,
         update_date: now,
         default_version_id: "v1".into(),
-        versions: vec![PolicyVersion { version_id: "v1".into(), document: doc, create_date: now }],
+        versions: vec![PolicyVersion {
+            version_id: "v1".into(),
+            document: doc,
+            create_date: now,
+        }],
         next_version: 2,
         attachment_count: 0,
         tags,
@@ -139,20 +153,34 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let paging = Paging::read(p)?;
     p.finish()?;
     let account = common::account(ctx)?;
-    authorize(ctx, "ListPolicies", &arn_of(ctx, &account, "policy", "/", "")).await?;
+    authorize(
+        ctx,
+        "ListPolicies",
+        &arn_of(ctx, &account, "policy", "/", ""),
+    )
+    .await?;
     let after = paging.marker.as_deref().map(decode_marker).transpose()?;
     let max = paging.max_items;
     let mut items: Vec<(String, ManagedPolicy, usize)> = Vec::new();
     let mut truncated = false;
     let in_local = after.as_deref().is_some_and(|a| a.starts_with("L:"));
     if scope != "Local" && !in_local {
-        let start = after.as_deref().and_then(|a| a.strip_prefix("A:")).map(str::to_owned);
-        let lower = start.as_ref().map_or(Bound::Unbounded, |s| Bound::Excluded(s.clone()));
+        let start = after
+            .as_deref()
+            .and_then(|a| a.strip_prefix("A:"))
+            .map(str::to_owned);
+        let lower = start
+            .as_ref()
+            .map_or(Bound::Unbounded, |s| Bound::Excluded(s.clone()));
         for (arn, mp) in ctx.st.iam.aws_managed().range((lower, Bound::Unbounded)) {
             if !mp.path.starts_with(&prefix) {
                 continue;
             }
-            let n = if only_attached || items.len() < max { attachments_in(ctx, mp, &account).await? } else { 1 };
+            let n = if only_attached || items.len() < max {
+                attachments_in(ctx, mp, &account).await?
+            } else {
+                1
+            };
             if only_attached && n == 0 {
                 continue;
             }
@@ -164,14 +192,22 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         }
     }
     if !truncated && scope != "AWS" {
-        let start = after.as_deref().and_then(|a| a.strip_prefix("L:")).map(encode_marker);
+        let start = after
+            .as_deref()
+            .and_then(|a| a.strip_prefix("L:"))
+            .map(encode_marker);
         let want = max.saturating_sub(items.len()).max(1);
         let page = ctx
             .st
             .iam
-            .list_where(&format!("p/{account}/"), start.as_deref(), want, |mp: &ManagedPolicy| {
-                mp.path.starts_with(&prefix) && (!only_attached || mp.attachment_count > 0)
-            })
+            .list_where(
+                &format!("p/{account}/"),
+                start.as_deref(),
+                want,
+                |mp: &ManagedPolicy| {
+                    mp.path.starts_with(&prefix) && (!only_attached || mp.attachment_count > 0)
+                },
+            )
             .await?;
         if items.len() == max {
             truncated = !page.items.is_empty();
@@ -183,7 +219,11 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             }
         }
     }
-    let next = if truncated { items.last().map(|(pos, _, _)| encode_marker(pos)) } else { None };
+    let next = if truncated {
+        items.last().map(|(pos, _, _)| encode_marker(pos))
+    } else {
+        None
+    };
     let mut w = XmlWriter::new();
     w.start("Policies");
     for (_, mp, n) in &items {
@@ -212,13 +252,24 @@ pub async fn create_version(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError
     p.finish()?;
     authorize_write(ctx, "CreatePolicyVersion", &arn).await?;
     visible(ctx, &arn).await?;
-    let v = ctx.st.iam.create_policy_version(&arn, &doc, set_default, ctx.env.now).await?;
-    let default = if set_default { v.version_id.clone() } else { String::new() };
+    let v = ctx
+        .st
+        .iam
+        .create_policy_version(&arn, &doc, set_default, ctx.env.now)
+        .await?;
+    let default = if set_default {
+        v.version_id.clone()
+    } else {
+        String::new()
+    };
     let mut w = XmlWriter::new();
     w.start("PolicyVersion");
     xml::version(&mut w, &v, &default, false);
     w.end("PolicyVersion");
-    Ok(reply(w.finish(), json!({ "policyArn": arn, "versionId": v.version_id, "isDefault": set_default })))
+    Ok(reply(
+        w.finish(),
+        json!({ "policyArn": arn, "versionId": v.version_id, "isDefault": set_default }),
+    ))
 }
 
 /// `GetPolicyVersion` (the document URL-encoded).
@@ -228,9 +279,16 @@ pub async fn get_version(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     authorize(ctx, "GetPolicyVersion", &arn).await?;
     let mp = visible(ctx, &arn).await?;
-    let v = mp.versions.iter().find(|v| v.version_id == vid).ok_or_else(|| {
-        ApiError::new(Code::NoSuchEntity, format!("Policy {arn} version {vid} does not exist."))
-    })?;
+    let v = mp
+        .versions
+        .iter()
+        .find(|v| v.version_id == vid)
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::NoSuchEntity,
+                format!("Policy {arn} version {vid} does not exist."),
+            )
+        })?;
     let mut w = XmlWriter::new();
     w.start("PolicyVersion");
     xml::version(&mut w, v, &mp.default_version_id, true);
@@ -247,7 +305,13 @@ pub async fn list_versions(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError>
     let mp = visible(ctx, &arn).await?;
     // Newest first, as AWS lists them.
     let (items, next) = paging.page(mp.versions.clone(), |v| {
-        let n: u64 = v.version_id.trim_start_matches('v').split('.').next().and_then(|d| d.parse().ok()).unwrap_or(0);
+        let n: u64 = v
+            .version_id
+            .trim_start_matches('v')
+            .split('.')
+            .next()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0);
         format!("{:020}", u64::MAX - n)
     })?;
     let mut w = XmlWriter::new();
@@ -269,8 +333,13 @@ pub async fn set_default(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     authorize_write(ctx, "SetDefaultPolicyVersion", &arn).await?;
     let before = visible(ctx, &arn).await?;
-    ctx.st.iam.set_default_policy_version(&arn, &vid, ctx.env.now).await?;
-    Ok(common::empty(json!({ "policyArn": arn, "before": before.default_version_id, "after": vid })))
+    ctx.st
+        .iam
+        .set_default_policy_version(&arn, &vid, ctx.env.now)
+        .await?;
+    Ok(common::empty(
+        json!({ "policyArn": arn, "before": before.default_version_id, "after": vid }),
+    ))
 }
 
 /// `DeletePolicyVersion` (never the default).
@@ -281,7 +350,9 @@ pub async fn delete_version(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError
     authorize_write(ctx, "DeletePolicyVersion", &arn).await?;
     visible(ctx, &arn).await?;
     ctx.st.iam.delete_policy_version(&arn, &vid).await?;
-    Ok(common::empty(json!({ "policyArn": arn, "deletedVersion": vid })))
+    Ok(common::empty(
+        json!({ "policyArn": arn, "deletedVersion": vid }),
+    ))
 }
 
 fn kind_param(kind: EntityKind) -> (&'static str, usize, &'static str) {
@@ -292,7 +363,12 @@ fn kind_param(kind: EntityKind) -> (&'static str, usize, &'static str) {
     }
 }
 
-async fn entity_arn_of(ctx: &Ctx, kind: EntityKind, account: &str, name: &str) -> Result<(String, bool), ApiError> {
+async fn entity_arn_of(
+    ctx: &Ctx,
+    kind: EntityKind,
+    account: &str,
+    name: &str,
+) -> Result<(String, bool), ApiError> {
     Ok(match kind {
         EntityKind::User => {
             let (a, e) = user_arn(ctx, account, name).await?;
@@ -310,7 +386,12 @@ async fn entity_arn_of(ctx: &Ctx, kind: EntityKind, account: &str, name: &str) -
 }
 
 /// `Attach{User,Group,Role}Policy` / `Detach…` (`attach` false).
-pub async fn attach(ctx: &Ctx, p: &mut Params, kind: EntityKind, attach: bool) -> Result<Reply, ApiError> {
+pub async fn attach(
+    ctx: &Ctx,
+    p: &mut Params,
+    kind: EntityKind,
+    attach: bool,
+) -> Result<Reply, ApiError> {
     let (param, max, word) = kind_param(kind);
     let name = common::name(p, param, max)?;
     let arn = common::policy_arn(p, "PolicyArn")?;
@@ -320,14 +401,31 @@ pub async fn attach(ctx: &Ctx, p: &mut Params, kind: EntityKind, attach: bool) -
     let action = format!("{}{word}Policy", if attach { "Attach" } else { "Detach" });
     authorize(ctx, &action, &earn).await?;
     if attach {
-        if ctx.st.iam.managed_policy(&arn).await?.is_some_and(|mp| mp.account != "aws" && mp.account != account) {
-            return Err(ApiError::new(Code::NoSuchEntity, format!("Policy {arn} does not exist or is not attachable.")));
+        if ctx
+            .st
+            .iam
+            .managed_policy(&arn)
+            .await?
+            .is_some_and(|mp| mp.account != "aws" && mp.account != account)
+        {
+            return Err(ApiError::new(
+                Code::NoSuchEntity,
+                format!("Policy {arn} does not exist or is not attachable."),
+            ));
         }
-        ctx.st.iam.attach_policy(kind, &account, &name, &arn).await?;
+        ctx.st
+            .iam
+            .attach_policy(kind, &account, &name, &arn)
+            .await?;
     } else {
-        ctx.st.iam.detach_policy(kind, &account, &name, &arn).await?;
+        ctx.st
+            .iam
+            .detach_policy(kind, &account, &name, &arn)
+            .await?;
     }
-    Ok(common::empty(json!({ "entity": earn, "policyArn": arn, "attached": attach })))
+    Ok(common::empty(
+        json!({ "entity": earn, "policyArn": arn, "attached": attach }),
+    ))
 }
 
 /// `ListAttached{User,Group,Role}Policies`.
@@ -342,14 +440,27 @@ pub async fn list_attached(ctx: &Ctx, p: &mut Params, kind: EntityKind) -> Resul
     authorize(ctx, &format!("ListAttached{word}Policies"), &earn).await?;
     let iam = &ctx.st.iam;
     let arns = match kind {
-        EntityKind::User => iam.user(&account, &name).await?.map(|u| u.attached_policies),
-        EntityKind::Group => iam.group(&account, &name).await?.map(|g| g.attached_policies),
-        EntityKind::Role => iam.role(&account, &name).await?.map(|r| r.attached_policies),
+        EntityKind::User => iam
+            .user(&account, &name)
+            .await?
+            .map(|u| u.attached_policies),
+        EntityKind::Group => iam
+            .group(&account, &name)
+            .await?
+            .map(|g| g.attached_policies),
+        EntityKind::Role => iam
+            .role(&account, &name)
+            .await?
+            .map(|r| r.attached_policies),
     };
-    let arns = arns.filter(|_| exists).ok_or_else(|| no_such(kind.word(), &name))?;
+    let arns = arns
+        .filter(|_| exists)
+        .ok_or_else(|| no_such(kind.word(), &name))?;
     let arns: Vec<String> = arns
         .into_iter()
-        .filter(|a| parse_entity_arn(a, "policy").is_some_and(|(_, path, _)| path.starts_with(&prefix)))
+        .filter(|a| {
+            parse_entity_arn(a, "policy").is_some_and(|(_, path, _)| path.starts_with(&prefix))
+        })
         .collect();
     let (items, next) = paging.page(arns, Clone::clone)?;
     let mut w = XmlWriter::new();
@@ -384,9 +495,18 @@ pub async fn list_entities(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError>
             continue;
         }
         let ent = match kind {
-            EntityKind::User => iam.user(&acct, &lname).await?.map(|u| (u.path, u.name, u.id)),
-            EntityKind::Group => iam.group(&acct, &lname).await?.map(|g| (g.path, g.name, g.id)),
-            EntityKind::Role => iam.role(&acct, &lname).await?.map(|r| (r.path, r.name, r.id)),
+            EntityKind::User => iam
+                .user(&acct, &lname)
+                .await?
+                .map(|u| (u.path, u.name, u.id)),
+            EntityKind::Group => iam
+                .group(&acct, &lname)
+                .await?
+                .map(|g| (g.path, g.name, g.id)),
+            EntityKind::Role => iam
+                .role(&acct, &lname)
+                .await?
+                .map(|r| (r.path, r.name, r.id)),
         };
         if let Some((path, name, id)) = ent.filter(|(path, _, _)| path.starts_with(&prefix)) {
             let _ = path;

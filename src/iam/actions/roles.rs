@@ -31,9 +31,16 @@ fn summary(r: &Role) -> serde_json::Value {
 }
 
 /// The ARN of a role by name (its real ARN when it exists).
-pub async fn role_arn(ctx: &Ctx, account: &str, name: &str) -> Result<(String, Option<Role>), ApiError> {
+pub async fn role_arn(
+    ctx: &Ctx,
+    account: &str,
+    name: &str,
+) -> Result<(String, Option<Role>), ApiError> {
     let r = ctx.st.iam.role(account, name).await?;
-    let arn = r.as_ref().map_or_else(|| arn_of(ctx, account, "role", "/", name), |r| r.arn.clone());
+    let arn = r.as_ref().map_or_else(
+        || arn_of(ctx, account, "role", "/", name),
+        |r| r.arn.clone(),
+    );
     Ok((arn, r))
 }
 
@@ -63,7 +70,13 @@ async fn update_role(
         .iam
         .update(&entity_key(EntityKind::Role, account, name), f)
         .await
-        .map_err(|e| if e.code == Code::NoSuchEntity && e.message.ends_with("not found") { no_such("role", name) } else { e })
+        .map_err(|e| {
+            if e.code == Code::NoSuchEntity && e.message.ends_with("not found") {
+                no_such("role", name)
+            } else {
+                e
+            }
+        })
 }
 
 /// `CreateRole`.
@@ -77,7 +90,12 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let tags = common::tags(p)?;
     p.finish()?;
     let account = common::account(ctx)?;
-    authorize(ctx, "CreateRole", &arn_of(ctx, &account, "role", &path, &name)).await?;
+    authorize(
+        ctx,
+        "CreateRole",
+        &arn_of(ctx, &account, "role", &path, &name),
+    )
+    .await?;
     if let Some(b) = &boundary {
         check_boundary(ctx, b).await?;
     }
@@ -129,9 +147,12 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let page = ctx
         .st
         .iam
-        .list_where(&format!("r/{account}/"), paging.marker.as_deref(), paging.max_items, |r: &Role| {
-            r.path.starts_with(&prefix)
-        })
+        .list_where(
+            &format!("r/{account}/"),
+            paging.marker.as_deref(),
+            paging.max_items,
+            |r: &Role| r.path.starts_with(&prefix),
+        )
         .await?;
     let mut w = XmlWriter::new();
     w.start("Roles");
@@ -163,7 +184,10 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         Ok(())
     })
     .await?;
-    Ok(reply(String::new(), json!({ "before": summary(&before), "after": summary(&after) })))
+    Ok(reply(
+        String::new(),
+        json!({ "before": summary(&before), "after": summary(&after) }),
+    ))
 }
 
 /// `UpdateRoleDescription`: answers the role.
@@ -212,17 +236,27 @@ pub async fn update_trust(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> 
         Ok(())
     })
     .await?;
-    Ok(common::empty(json!({ "before": summary(&before), "after": summary(&after) })))
+    Ok(common::empty(
+        json!({ "before": summary(&before), "after": summary(&after) }),
+    ))
 }
 
 /// `PutRolePermissionsBoundary` / `DeleteRolePermissionsBoundary` (`put` false).
 pub async fn role_boundary(ctx: &Ctx, p: &mut Params, put: bool) -> Result<Reply, ApiError> {
     let name = common::name(p, "RoleName", 64)?;
-    let b = if put { Some(p.req("PermissionsBoundary")?) } else { None };
+    let b = if put {
+        Some(p.req("PermissionsBoundary")?)
+    } else {
+        None
+    };
     p.finish()?;
     let account = common::account(ctx)?;
     let (arn, before) = role_arn(ctx, &account, &name).await?;
-    let action = if put { "PutRolePermissionsBoundary" } else { "DeleteRolePermissionsBoundary" };
+    let action = if put {
+        "PutRolePermissionsBoundary"
+    } else {
+        "DeleteRolePermissionsBoundary"
+    };
     authorize(ctx, action, &arn).await?;
     let before = before.ok_or_else(|| no_such("role", &name))?;
     if let Some(b) = &b {
@@ -233,17 +267,27 @@ pub async fn role_boundary(ctx: &Ctx, p: &mut Params, put: bool) -> Result<Reply
         Ok(())
     })
     .await?;
-    Ok(common::empty(json!({ "before": summary(&before), "after": summary(&after) })))
+    Ok(common::empty(
+        json!({ "before": summary(&before), "after": summary(&after) }),
+    ))
 }
 
 /// `PutUserPermissionsBoundary` / `DeleteUserPermissionsBoundary` (`put` false).
 pub async fn user_boundary(ctx: &Ctx, p: &mut Params, put: bool) -> Result<Reply, ApiError> {
     let name = common::name(p, "UserName", 128)?;
-    let b = if put { Some(p.req("PermissionsBoundary")?) } else { None };
+    let b = if put {
+        Some(p.req("PermissionsBoundary")?)
+    } else {
+        None
+    };
     p.finish()?;
     let account = common::account(ctx)?;
     let (arn, u) = user_arn(ctx, &account, &name).await?;
-    let action = if put { "PutUserPermissionsBoundary" } else { "DeleteUserPermissionsBoundary" };
+    let action = if put {
+        "PutUserPermissionsBoundary"
+    } else {
+        "DeleteUserPermissionsBoundary"
+    };
     authorize(ctx, action, &arn).await?;
     let before = u.ok_or_else(|| no_such("user", &name))?;
     if let Some(b) = &b {
@@ -252,10 +296,13 @@ pub async fn user_boundary(ctx: &Ctx, p: &mut Params, put: bool) -> Result<Reply
     let after = ctx
         .st
         .iam
-        .update(&entity_key(EntityKind::User, &account, &name), |u: &mut User, _| {
-            u.permissions_boundary.clone_from(&b);
-            Ok(())
-        })
+        .update(
+            &entity_key(EntityKind::User, &account, &name),
+            |u: &mut User, _| {
+                u.permissions_boundary.clone_from(&b);
+                Ok(())
+            },
+        )
         .await?;
     Ok(common::empty(json!({
         "before": super::users::summary(&before), "after": super::users::summary(&after)
@@ -270,7 +317,10 @@ pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let account = common::account(ctx)?;
     let (arn, _) = role_arn(ctx, &account, &name).await?;
     authorize(ctx, "TagRole", &arn).await?;
-    let after = update_role(ctx, &account, &name, |r, _| common::merge_tags(&mut r.tags, &new)).await?;
+    let after = update_role(ctx, &account, &name, |r, _| {
+        common::merge_tags(&mut r.tags, &new)
+    })
+    .await?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }
 
@@ -286,7 +336,8 @@ pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let (arn, _) = role_arn(ctx, &account, &name).await?;
     authorize(ctx, "UntagRole", &arn).await?;
     let after = update_role(ctx, &account, &name, |r, _| {
-        r.tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+        r.tags
+            .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
         Ok(())
     })
     .await?;

@@ -14,17 +14,27 @@ use crate::iam::repo::policy_error;
 use crate::policy::{Context, Policy, PolicyId, PolicyKind, RequestPrincipal, SimulationResult};
 use crate::wire::{Params, XmlWriter};
 
+/// One context entry as sent: name, type, values by index.
+type Entry = (Option<String>, Option<String>, BTreeMap<usize, String>);
+
 /// `ContextEntries.member.N.{ContextKeyName, ContextKeyValues.member.M, ContextKeyType}`.
 fn context_entries(p: &mut Params) -> Result<Context, ApiError> {
-    let names: Vec<String> =
-        p.iter().map(|(k, _)| k.to_owned()).filter(|k| k.starts_with("ContextEntries.member.")).collect();
+    let names: Vec<String> = p
+        .iter()
+        .map(|(k, _)| k.to_owned())
+        .filter(|k| k.starts_with("ContextEntries.member."))
+        .collect();
     let _ = p.opt("ContextEntries");
-    // index → (name, type, values by index)
-    let mut entries: BTreeMap<usize, (Option<String>, Option<String>, BTreeMap<usize, String>)> = BTreeMap::new();
+    let mut entries: BTreeMap<usize, Entry> = BTreeMap::new();
     for k in names {
         let v = p.opt(&k).unwrap_or_default();
         let rest = k.get("ContextEntries.member.".len()..).unwrap_or_default();
-        let bad = || ApiError::new(Code::InvalidParameterValue, format!("Invalid list parameter {k}"));
+        let bad = || {
+            ApiError::new(
+                Code::InvalidParameterValue,
+                format!("Invalid list parameter {k}"),
+            )
+        };
         let (idx, field) = rest.split_once('.').ok_or_else(bad)?;
         let idx: usize = idx.parse().map_err(|_| bad())?;
         let e = entries.entry(idx).or_default();
@@ -32,7 +42,10 @@ fn context_entries(p: &mut Params) -> Result<Context, ApiError> {
             "ContextKeyName" => e.0 = Some(v),
             "ContextKeyType" => e.1 = Some(v),
             f => {
-                let i = f.strip_prefix("ContextKeyValues.member.").and_then(|i| i.parse().ok()).ok_or_else(bad)?;
+                let i = f
+                    .strip_prefix("ContextKeyValues.member.")
+                    .and_then(|i| i.parse().ok())
+                    .ok_or_else(bad)?;
                 e.2.insert(i, v);
             }
         }
@@ -64,7 +77,12 @@ fn parse_inputs(
     docs.iter()
         .enumerate()
         .map(|(i, d)| {
-            let p = ctx.st.iam.policies.get_or_parse(d, kind).map_err(policy_error)?;
+            let p = ctx
+                .st
+                .iam
+                .policies
+                .get_or_parse(d, kind)
+                .map_err(policy_error)?;
             Ok((PolicyId(format!("{list}.{}", i + 1)), p))
         })
         .collect()
@@ -84,7 +102,14 @@ fn source(id: &PolicyId) -> (String, &'static str) {
         return (name.to_owned(), ty);
     }
     if let Some((acct, _, name)) = parse_entity_arn(s, "policy") {
-        return (name.to_owned(), if acct == "aws" { "aws-managed" } else { "user-managed" });
+        return (
+            name.to_owned(),
+            if acct == "aws" {
+                "aws-managed"
+            } else {
+                "user-managed"
+            },
+        );
     }
     if s == "ResourcePolicy" {
         return (s.to_owned(), "resource");
@@ -105,7 +130,10 @@ fn render(results: &[SimulationResult], paging: &Paging) -> Result<Reply, ApiErr
             .start("MatchedStatements");
         for m in &r.matched {
             let (id, ty) = source(&m.policy);
-            w.start("member").elem("SourcePolicyId", &id).elem("SourcePolicyType", ty).end("member");
+            w.start("member")
+                .elem("SourcePolicyId", &id)
+                .elem("SourcePolicyType", ty)
+                .end("member");
         }
         w.end("MatchedStatements").start("MissingContextValues");
         for k in &r.missing_context_keys {
@@ -152,7 +180,17 @@ fn read_common(p: &mut Params, inputs_required: bool) -> Result<Common, ApiError
     let context = context_entries(p)?;
     let paging = Paging::read(p)?;
     p.finish()?;
-    Ok(Common { inputs, boundaries, actions, resources, resource_policy, owner, caller_arn, context, paging })
+    Ok(Common {
+        inputs,
+        boundaries,
+        actions,
+        resources,
+        resource_policy,
+        owner,
+        caller_arn,
+        context,
+        paging,
+    })
 }
 
 fn run(
@@ -162,19 +200,39 @@ fn run(
     mut boundary: Vec<(PolicyId, Arc<Policy>)>,
     principal: RequestPrincipal,
 ) -> Result<Reply, ApiError> {
-    identity.extend(parse_inputs(ctx, &c.inputs, "PolicyInputList", PolicyKind::Identity)?);
+    identity.extend(parse_inputs(
+        ctx,
+        &c.inputs,
+        "PolicyInputList",
+        PolicyKind::Identity,
+    )?);
     if !c.boundaries.is_empty() {
-        boundary = parse_inputs(ctx, &c.boundaries, "PermissionsBoundaryPolicyInputList", PolicyKind::Boundary)?;
+        boundary = parse_inputs(
+            ctx,
+            &c.boundaries,
+            "PermissionsBoundaryPolicyInputList",
+            PolicyKind::Boundary,
+        )?;
     }
     let resource = match &c.resource_policy {
         Some(d) => Some((
             PolicyId("ResourcePolicy".into()),
-            ctx.st.iam.policies.get_or_parse(d, PolicyKind::Resource).map_err(policy_error)?,
+            ctx.st
+                .iam
+                .policies
+                .get_or_parse(d, PolicyKind::Resource)
+                .map_err(policy_error)?,
         )),
         None => None,
     };
-    let id_refs: Vec<(PolicyId, &Policy)> = identity.iter().map(|(i, p)| (i.clone(), p.as_ref())).collect();
-    let b_refs: Vec<(PolicyId, &Policy)> = boundary.iter().map(|(i, p)| (i.clone(), p.as_ref())).collect();
+    let id_refs: Vec<(PolicyId, &Policy)> = identity
+        .iter()
+        .map(|(i, p)| (i.clone(), p.as_ref()))
+        .collect();
+    let b_refs: Vec<(PolicyId, &Policy)> = boundary
+        .iter()
+        .map(|(i, p)| (i.clone(), p.as_ref()))
+        .collect();
     let r_ref = resource.as_ref().map(|(i, p)| (i.clone(), p.as_ref()));
     let results = crate::policy::simulate_with_owner(
         &id_refs,
@@ -208,47 +266,77 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let iam = &ctx.st.iam;
     let invalid = || ApiError::new(Code::InvalidInput, format!("Invalid ARN {source_arn}"));
     let foreign = |a: &str| if a == account { Ok(()) } else { Err(invalid()) };
-    let (identity, boundary, principal) = if let Some((a, _, name)) = parse_entity_arn(&source_arn, "user") {
-        foreign(a)?;
-        let u = iam.user(a, name).await?.filter(|u| u.arn == source_arn).ok_or_else(|| {
-            ApiError::new(Code::NoSuchEntity, format!("The user with name {name} cannot be found."))
-        })?;
-        let b = iam.boundary(u.permissions_boundary.as_deref()).await?.into_iter().collect();
-        let mut pr = RequestPrincipal::from_arn(c.caller_arn.as_deref().unwrap_or(&u.arn));
-        pr.unique_id = Some(u.id.clone());
-        (iam.user_policies(&u).await?, b, pr)
-    } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "role") {
-        foreign(a)?;
-        let r = iam.role_by_arn(&source_arn).await?.ok_or_else(|| {
-            ApiError::new(Code::NoSuchEntity, format!("The role with name {name} cannot be found."))
-        })?;
-        let b = iam.boundary(r.permissions_boundary.as_deref()).await?.into_iter().collect();
-        let mut pr = RequestPrincipal::from_arn(&r.arn);
-        pr.unique_id = Some(r.id.clone());
-        (iam.role_policies(&r).await?, b, pr)
-    } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "group") {
-        foreign(a)?;
-        let g = iam.group(a, name).await?.filter(|g| g.arn == source_arn).ok_or_else(|| {
-            ApiError::new(Code::NoSuchEntity, format!("The group with name {name} cannot be found."))
-        })?;
-        // A group's policies, as a member without other policies would have them.
-        let probe = crate::iam::model::User {
-            account: a.to_owned(),
-            name: String::new(),
-            path: "/".into(),
-            id: String::new(),
-            arn: source_arn.clone(),
-            create_date: g.create_date,
-            tags: Vec::new(),
-            permissions_boundary: None,
-            inline_policies: BTreeMap::new(),
-            attached_policies: Vec::new(),
-            groups: vec![g.name.clone()],
-            origin: crate::iam::model::Origin::Api,
+    let (identity, boundary, principal) =
+        if let Some((a, _, name)) = parse_entity_arn(&source_arn, "user") {
+            foreign(a)?;
+            let u = iam
+                .user(a, name)
+                .await?
+                .filter(|u| u.arn == source_arn)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        Code::NoSuchEntity,
+                        format!("The user with name {name} cannot be found."),
+                    )
+                })?;
+            let b = iam
+                .boundary(u.permissions_boundary.as_deref())
+                .await?
+                .into_iter()
+                .collect();
+            let mut pr = RequestPrincipal::from_arn(c.caller_arn.as_deref().unwrap_or(&u.arn));
+            pr.unique_id = Some(u.id.clone());
+            (iam.user_policies(&u).await?, b, pr)
+        } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "role") {
+            foreign(a)?;
+            let r = iam.role_by_arn(&source_arn).await?.ok_or_else(|| {
+                ApiError::new(
+                    Code::NoSuchEntity,
+                    format!("The role with name {name} cannot be found."),
+                )
+            })?;
+            let b = iam
+                .boundary(r.permissions_boundary.as_deref())
+                .await?
+                .into_iter()
+                .collect();
+            let mut pr = RequestPrincipal::from_arn(&r.arn);
+            pr.unique_id = Some(r.id.clone());
+            (iam.role_policies(&r).await?, b, pr)
+        } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "group") {
+            foreign(a)?;
+            let g = iam
+                .group(a, name)
+                .await?
+                .filter(|g| g.arn == source_arn)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        Code::NoSuchEntity,
+                        format!("The group with name {name} cannot be found."),
+                    )
+                })?;
+            // A group's policies, as a member without other policies would have them.
+            let probe = crate::iam::model::User {
+                account: a.to_owned(),
+                name: String::new(),
+                path: "/".into(),
+                id: String::new(),
+                arn: source_arn.clone(),
+                create_date: g.create_date,
+                tags: Vec::new(),
+                permissions_boundary: None,
+                inline_policies: BTreeMap::new(),
+                attached_policies: Vec::new(),
+                groups: vec![g.name.clone()],
+                origin: crate::iam::model::Origin::Api,
+            };
+            (
+                iam.user_policies(&probe).await?,
+                Vec::new(),
+                RequestPrincipal::from_arn(&source_arn),
+            )
+        } else {
+            return Err(invalid());
         };
-        (iam.user_policies(&probe).await?, Vec::new(), RequestPrincipal::from_arn(&source_arn))
-    } else {
-        return Err(invalid());
-    };
     run(ctx, &c, identity, boundary, principal)
 }

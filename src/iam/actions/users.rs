@@ -27,9 +27,16 @@ pub fn summary(u: &User) -> serde_json::Value {
 }
 
 /// The ARN of a user by name: its real ARN when it exists, `user/name` otherwise.
-pub async fn user_arn(ctx: &Ctx, account: &str, name: &str) -> Result<(String, Option<User>), ApiError> {
+pub async fn user_arn(
+    ctx: &Ctx,
+    account: &str,
+    name: &str,
+) -> Result<(String, Option<User>), ApiError> {
     let u = ctx.st.iam.user(account, name).await?;
-    let arn = u.as_ref().map_or_else(|| arn_of(ctx, account, "user", "/", name), |u| u.arn.clone());
+    let arn = u.as_ref().map_or_else(
+        || arn_of(ctx, account, "user", "/", name),
+        |u| u.arn.clone(),
+    );
     Ok((arn, u))
 }
 
@@ -37,7 +44,12 @@ pub async fn user_arn(ctx: &Ctx, account: &str, name: &str) -> Result<(String, O
 pub async fn check_boundary(ctx: &Ctx, arn: &str) -> Result<(), ApiError> {
     crate::wire::params::check_len("PermissionsBoundary", arn, 20, 2048)?;
     match ctx.st.iam.managed_policy(arn).await? {
-        Some(p) if p.account == "aws" || ctx.caller.as_ref().is_some_and(|c| c.account == p.account) => Ok(()),
+        Some(p)
+            if p.account == "aws"
+                || ctx.caller.as_ref().is_some_and(|c| c.account == p.account) =>
+        {
+            Ok(())
+        }
         _ => Err(ApiError::new(
             Code::NoSuchEntity,
             format!("Scope ARN: {arn} does not exist or is not attachable."),
@@ -53,7 +65,12 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let tags = common::tags(p)?;
     p.finish()?;
     let account = common::account(ctx)?;
-    authorize(ctx, "CreateUser", &arn_of(ctx, &account, "user", &path, &name)).await?;
+    authorize(
+        ctx,
+        "CreateUser",
+        &arn_of(ctx, &account, "user", &path, &name),
+    )
+    .await?;
     if let Some(b) = &boundary {
         check_boundary(ctx, b).await?;
     }
@@ -89,7 +106,13 @@ pub async fn get(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             Some(n) => n,
             None => {
                 authorize(ctx, "GetUser", &caller.arn).await?;
-                let created = ctx.st.iam.account(&account).await?.map(|a| a.create_date).unwrap_or_default();
+                let created = ctx
+                    .st
+                    .iam
+                    .account(&account)
+                    .await?
+                    .map(|a| a.create_date)
+                    .unwrap_or_default();
                 let mut w = XmlWriter::new();
                 w.start("User")
                     .elem("UserId", &account)
@@ -118,9 +141,12 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let page = ctx
         .st
         .iam
-        .list_where(&format!("u/{account}/"), paging.marker.as_deref(), paging.max_items, |u: &User| {
-            u.path.starts_with(&prefix)
-        })
+        .list_where(
+            &format!("u/{account}/"),
+            paging.marker.as_deref(),
+            paging.max_items,
+            |u: &User| u.path.starts_with(&prefix),
+        )
         .await?;
     let mut w = XmlWriter::new();
     w.start("Users");
@@ -146,12 +172,20 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     }
     if let Some(n) = &new_name {
         // Renaming is authorized on both the old and the new ARN (AWS).
-        let path = new_path.clone().or_else(|| u.as_ref().map(|u| u.path.clone())).unwrap_or_default();
+        let path = new_path
+            .clone()
+            .or_else(|| u.as_ref().map(|u| u.path.clone()))
+            .unwrap_or_default();
         authorize(ctx, "UpdateUser", &arn_of(ctx, &account, "user", &path, n)).await?;
     }
-    let (before, after) =
-        ctx.st.iam.update_user(&account, &name, new_name.as_deref(), new_path.as_deref()).await?;
-    Ok(common::empty(json!({ "before": summary(&before), "after": summary(&after) })))
+    let (before, after) = ctx
+        .st
+        .iam
+        .update_user(&account, &name, new_name.as_deref(), new_path.as_deref())
+        .await?;
+    Ok(common::empty(
+        json!({ "before": summary(&before), "after": summary(&after) }),
+    ))
 }
 
 /// `DeleteUser`.
@@ -177,9 +211,17 @@ pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let after = ctx
         .st
         .iam
-        .update(&key, |u: &mut User, _| common::merge_tags(&mut u.tags, &new))
+        .update(&key, |u: &mut User, _| {
+            common::merge_tags(&mut u.tags, &new)
+        })
         .await
-        .map_err(|e| if e.code == Code::NoSuchEntity { no_such("user", &name) } else { e })?;
+        .map_err(|e| {
+            if e.code == Code::NoSuchEntity {
+                no_such("user", &name)
+            } else {
+                e
+            }
+        })?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }
 
@@ -199,11 +241,18 @@ pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         .st
         .iam
         .update(&key, |u: &mut User, _| {
-            u.tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+            u.tags
+                .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
             Ok(())
         })
         .await
-        .map_err(|e| if e.code == Code::NoSuchEntity { no_such("user", &name) } else { e })?;
+        .map_err(|e| {
+            if e.code == Code::NoSuchEntity {
+                no_such("user", &name)
+            } else {
+                e
+            }
+        })?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }
 
@@ -226,5 +275,7 @@ pub async fn list_tags(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
 /// Whether the caller is the account root (root-only shortcuts).
 #[must_use]
 pub fn is_root(ctx: &Ctx) -> bool {
-    ctx.caller.as_ref().is_some_and(|c| matches!(c.principal, Principal::Root))
+    ctx.caller
+        .as_ref()
+        .is_some_and(|c| matches!(c.principal, Principal::Root))
 }

@@ -8,7 +8,11 @@ use crate::wire::xml::iso8601;
 
 /// RFC 3986 unreserved characters stay; everything else is percent-encoded (how IAM returns
 /// policy documents).
-const DOC: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const DOC: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A policy document URL-encoded as IAM returns it.
 #[must_use]
@@ -29,7 +33,10 @@ pub fn tags(w: &mut XmlWriter, tags: &[Tag], always: bool) {
     }
     w.start("Tags");
     for t in tags {
-        w.start("member").elem("Key", &t.key).elem("Value", &t.value).end("member");
+        w.start("member")
+            .elem("Key", &t.key)
+            .elem("Value", &t.value)
+            .end("member");
     }
     w.end("Tags");
 }
@@ -95,7 +102,8 @@ pub fn role(w: &mut XmlWriter, r: &Role, full: bool) {
         tags(w, &r.tags, false);
         w.start("RoleLastUsed");
         if let Some(lu) = &r.last_used {
-            w.elem("LastUsedDate", &iso8601(lu.date)).elem("Region", &lu.region);
+            w.elem("LastUsedDate", &iso8601(lu.date))
+                .elem("Region", &lu.region);
         }
         w.end("RoleLastUsed");
     }
@@ -121,14 +129,21 @@ pub fn policy(w: &mut XmlWriter, p: &ManagedPolicy, attachments: usize, full: bo
     if full {
         w.opt("Description", p.description.as_deref());
     }
-    w.elem("CreateDate", &iso8601(p.create_date)).elem("UpdateDate", &iso8601(p.update_date));
+    w.elem("CreateDate", &iso8601(p.create_date))
+        .elem("UpdateDate", &iso8601(p.update_date));
     if full {
         tags(w, &p.tags, false);
     }
 }
 
 /// `<tag>` wrapping [`policy`].
-pub fn policy_elem(w: &mut XmlWriter, tag: &str, p: &ManagedPolicy, attachments: usize, full: bool) {
+pub fn policy_elem(
+    w: &mut XmlWriter,
+    tag: &str,
+    p: &ManagedPolicy,
+    attachments: usize,
+    full: bool,
+) {
     w.start(tag);
     policy(w, p, attachments, full);
     w.end(tag);
@@ -140,7 +155,14 @@ pub fn version(w: &mut XmlWriter, v: &PolicyVersion, default_id: &str, with_docu
         w.elem("Document", &url_encode(&v.document));
     }
     w.elem("VersionId", &v.version_id)
-        .elem("IsDefaultVersion", if v.version_id == default_id { "true" } else { "false" })
+        .elem(
+            "IsDefaultVersion",
+            if v.version_id == default_id {
+                "true"
+            } else {
+                "false"
+            },
+        )
         .elem("CreateDate", &iso8601(v.create_date));
 }
 
@@ -159,7 +181,10 @@ pub fn attached(w: &mut XmlWriter, tag: &str, arns: &[String]) {
     w.start(tag);
     for arn in arns {
         let name = arn.rsplit('/').next().unwrap_or(arn);
-        w.start("member").elem("PolicyName", name).elem("PolicyArn", arn).end("member");
+        w.start("member")
+            .elem("PolicyName", name)
+            .elem("PolicyArn", arn)
+            .end("member");
     }
     w.end(tag);
 }
