@@ -7,7 +7,6 @@ use serde_json::json;
 
 use super::common::{self, Paging, arn_of, authorize, reply};
 use super::xml;
-use crate::authn::Principal;
 use crate::error::{ApiError, Code};
 use crate::http::{Ctx, Reply};
 use crate::iam::model::{Origin, User};
@@ -270,12 +269,4 @@ pub async fn list_tags(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     xml::tags(&mut w, &items, true);
     xml::page_end(&mut w, next.as_deref());
     Ok(reply(w.finish(), json!(null)))
-}
-
-/// Whether the caller is the account root (root-only shortcuts).
-#[must_use]
-pub fn is_root(ctx: &Ctx) -> bool {
-    ctx.caller
-        .as_ref()
-        .is_some_and(|c| matches!(c.principal, Principal::Root))
 }
