@@ -25,7 +25,9 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::at_rest::AtRestKey;
-use super::model::{AccessKey, Account, Group, KeyStatus, LastUsed, ManagedPolicy, Role, User};
+use super::model::{
+    AccessKey, Account, Group, KeyStatus, LastUsed, ManagedPolicy, PolicyVersion, Role, User,
+};
 use super::names::{entity_arn, no_such, parse_entity_arn};
 use crate::error::{ApiError, Code};
 use crate::policy::{Policy, PolicyCache, PolicyId, PolicyKind};
@@ -1210,4 +1212,459 @@ fn capitalise(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
+}
+
+// ----- IAM API additions: listings, updates, deletes (with DeleteConflict), versions -----
+
+/// Store key of a customer managed policy.
+#[must_use]
+pub fn policy_key(account: &str, name: &str) -> String {
+    format!("p/{account}/{}", name.to_lowercase())
+}
+
+fn delete_conflict(msg: &str) -> ApiError {
+    ApiError::new(Code::DeleteConflict, msg)
+}
+
+fn decode<T: DeserializeOwned>(key: &str, raw: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(raw).map_err(|e| {
+        ApiError::from(crate::store::Error::Corrupt { key: key.to_owned(), reason: e.to_string() })
+    })
+}
+
+/// The owner segment of access-key index keys (`#root` for the account root).
+#[must_use]
+pub fn key_owner(user: Option<&str>) -> String {
+    user.map_or_else(|| "#root".to_owned(), str::to_lowercase)
+}
+
+impl Iam {
+    /// Whether any key exists under `prefix`.
+    pub async fn any_under(&self, prefix: &str) -> Result<bool, ApiError> {
+        Ok(!self.kv.scan(prefix, None, 1).await?.is_empty())
+    }
+
+    /// Every key and raw value under `prefix` (O(n); for summaries and small indexes).
+    pub async fn scan_all(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let rows = self.kv.scan(prefix, after.as_deref(), 1000).await?;
+            let done = rows.len() < 1000;
+            after = rows.last().map(|(k, _)| k.clone());
+            out.extend(rows);
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Every JSON value under `prefix`.
+    pub async fn list_all<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, ApiError> {
+        self.scan_all(prefix).await?.iter().map(|(k, v)| decode(k, v)).collect()
+    }
+
+    /// A page of the JSON values under `prefix` that satisfy `keep`. Costs O(page) store reads
+    /// when most values are kept; the marker is the key of the last item returned.
+    pub async fn list_where<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+        marker: Option<&str>,
+        max_items: usize,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Page<T>, ApiError> {
+        let mut after = marker.map(decode_marker).transpose()?;
+        let max_items = max_items.clamp(1, 1000);
+        let chunk = max_items + 1;
+        let mut items = Vec::new();
+        let mut last_kept: Option<String> = None;
+        loop {
+            let rows = self.kv.scan(prefix, after.as_deref(), chunk).await?;
+            let done = rows.len() < chunk;
+            for (k, v) in rows {
+                let t: T = decode(&k, &v)?;
+                if keep(&t) {
+                    if items.len() == max_items {
+                        return Ok(Page { items, next_marker: last_kept.map(|k| encode_marker(&k)) });
+                    }
+                    items.push(t);
+                    last_kept = Some(k.clone());
+                }
+                after = Some(k);
+            }
+            if done {
+                return Ok(Page { items, next_marker: None });
+            }
+        }
+    }
+
+    /// Deletes a user that has no access keys, policies or group memberships.
+    pub async fn delete_user(&self, account: &str, name: &str) -> Result<User, ApiError> {
+        let key = entity_key(EntityKind::User, account, name);
+        let raw = self.kv.get(&key).await?.ok_or_else(|| no_such("user", name))?;
+        let u: User = decode(&key, &raw)?;
+        if self.any_under(&format!("uk/{account}/{}/", key_owner(Some(name)))).await? {
+            return Err(delete_conflict("Cannot delete entity, must delete access keys first."));
+        }
+        if !u.inline_policies.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must delete policies first."));
+        }
+        if !u.attached_policies.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+        }
+        if !u.groups.is_empty() {
+            return Err(delete_conflict(
+                "Cannot delete entity, must remove user from all groups first.",
+            ));
+        }
+        let batch = Batch::new()
+            .check(Check::Equals(key.clone(), raw))
+            .delete(key)
+            .delete(format!("uid/{}", u.id));
+        self.kv.commit(batch).await?;
+        Ok(u)
+    }
+
+    /// Changes a user's name and/or path. A rename moves every index entry (groups, policy
+    /// attachments, access keys) in the same atomic batch; the unique id is kept.
+    pub async fn update_user(
+        &self,
+        account: &str,
+        name: &str,
+        new_name: Option<&str>,
+        new_path: Option<&str>,
+    ) -> Result<(User, User), ApiError> {
+        let key = entity_key(EntityKind::User, account, name);
+        let raw = self.kv.get(&key).await?.ok_or_else(|| no_such("user", name))?;
+        let before: User = decode(&key, &raw)?;
+        let mut u = before.clone();
+        if let Some(p) = new_path {
+            u.path = p.to_owned();
+        }
+        if let Some(n) = new_name {
+            u.name = n.to_owned();
+        }
+        u.arn = entity_arn(&self.partition, account, "user", &u.path, &u.name);
+        let new_key = entity_key(EntityKind::User, account, &u.name);
+        let mut batch = Batch::new().check(Check::Equals(key.clone(), raw));
+        if new_key != key {
+            let (old_lc, new_lc) = (before.name.to_lowercase(), u.name.to_lowercase());
+            batch = batch.check(Check::Absent(new_key.clone())).delete(key.clone());
+            batch = batch.put(format!("uid/{}", u.id), to_json(&new_key)?);
+            for g in &u.groups {
+                let g = g.to_lowercase();
+                batch = batch
+                    .delete(format!("gm/{account}/{g}/{old_lc}"))
+                    .put(format!("gm/{account}/{g}/{new_lc}"), b"\"\"".to_vec());
+            }
+            for arn in &u.attached_policies {
+                batch = batch
+                    .delete(format!("pa/{arn}/{key}"))
+                    .put(format!("pa/{arn}/{new_key}"), b"\"\"".to_vec());
+            }
+            for (kk, kraw) in self.scan_all(&format!("uk/{account}/{old_lc}/")).await? {
+                let Some(id) = kk.rsplit('/').next().map(str::to_owned) else { continue };
+                let kkey = format!("k/{id}");
+                let Some(kv) = self.kv.get(&kkey).await? else { continue };
+                let mut ak: AccessKey = decode(&kkey, &kv)?;
+                ak.user = Some(u.name.clone());
+                batch = batch
+                    .check(Check::Equals(kkey.clone(), kv))
+                    .put(kkey, to_json(&ak)?)
+                    .delete(kk)
+                    .put(format!("uk/{account}/{new_lc}/{id}"), kraw);
+            }
+        }
+        batch = batch.put(new_key, to_json(&u)?);
+        match self.kv.commit(batch).await {
+            Ok(()) => Ok((before, u)),
+            Err(crate::store::Error::Conflict(k)) if k.starts_with("u/") && k != key => {
+                Err(ApiError::new(
+                    Code::EntityAlreadyExists,
+                    format!("User with name {} already exists.", u.name),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Users in a group (lowercase names), one page of the membership index.
+    pub async fn group_members(
+        &self,
+        account: &str,
+        group: &str,
+        marker: Option<&str>,
+        max_items: usize,
+    ) -> Result<Page<User>, ApiError> {
+        let prefix = format!("gm/{account}/{}/", group.to_lowercase());
+        let start = marker.map(decode_marker).transpose()?;
+        let max_items = max_items.clamp(1, 1000);
+        let rows = self.kv.scan(&prefix, start.as_deref(), max_items + 1).await?;
+        let truncated = rows.len() > max_items;
+        let rows: Vec<_> = rows.into_iter().take(max_items).collect();
+        let keys: Vec<String> = rows
+            .iter()
+            .filter_map(|(k, _)| k.get(prefix.len()..))
+            .map(|u| entity_key(EntityKind::User, account, u))
+            .collect();
+        let mut items = Vec::with_capacity(keys.len());
+        for (k, v) in keys.iter().zip(self.kv.get_many(&keys).await?) {
+            if let Some(v) = v {
+                items.push(decode(k, &v)?);
+            }
+        }
+        let next_marker =
+            if truncated { rows.last().map(|(k, _)| encode_marker(k)) } else { None };
+        Ok(Page { items, next_marker })
+    }
+
+    /// Deletes a group without members or policies.
+    pub async fn delete_group(&self, account: &str, name: &str) -> Result<Group, ApiError> {
+        let key = entity_key(EntityKind::Group, account, name);
+        let raw = self.kv.get(&key).await?.ok_or_else(|| no_such("group", name))?;
+        let g: Group = decode(&key, &raw)?;
+        if self.any_under(&format!("gm/{account}/{}/", name.to_lowercase())).await? {
+            return Err(delete_conflict("Cannot delete entity, must remove users from group first."));
+        }
+        if !g.inline_policies.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must delete policies first."));
+        }
+        if !g.attached_policies.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+        }
+        self.kv.commit(Batch::new().check(Check::Equals(key.clone(), raw)).delete(key)).await?;
+        Ok(g)
+    }
+
+    /// Changes a group's name and/or path; a rename moves the membership and attachment indexes
+    /// and then renames the group in each member's record.
+    pub async fn update_group(
+        &self,
+        account: &str,
+        name: &str,
+        new_name: Option<&str>,
+        new_path: Option<&str>,
+    ) -> Result<(Group, Group), ApiError> {
+        let key = entity_key(EntityKind::Group, account, name);
+        let raw = self.kv.get(&key).await?.ok_or_else(|| no_such("group", name))?;
+        let before: Group = decode(&key, &raw)?;
+        let mut g = before.clone();
+        if let Some(p) = new_path {
+            g.path = p.to_owned();
+        }
+        if let Some(n) = new_name {
+            g.name = n.to_owned();
+        }
+        g.arn = entity_arn(&self.partition, account, "group", &g.path, &g.name);
+        let new_key = entity_key(EntityKind::Group, account, &g.name);
+        let mut batch = Batch::new().check(Check::Equals(key.clone(), raw));
+        let mut members = Vec::new();
+        if new_key != key {
+            let (old_lc, new_lc) = (before.name.to_lowercase(), g.name.to_lowercase());
+            batch = batch.check(Check::Absent(new_key.clone())).delete(key.clone());
+            for (mk, mv) in self.scan_all(&format!("gm/{account}/{old_lc}/")).await? {
+                if let Some(u) = mk.rsplit('/').next() {
+                    members.push(u.to_owned());
+                    batch = batch.put(format!("gm/{account}/{new_lc}/{u}"), mv);
+                }
+                batch = batch.delete(mk);
+            }
+            for arn in &g.attached_policies {
+                batch = batch
+                    .delete(format!("pa/{arn}/{key}"))
+                    .put(format!("pa/{arn}/{new_key}"), b"\"\"".to_vec());
+            }
+        }
+        batch = batch.put(new_key, to_json(&g)?);
+        match self.kv.commit(batch).await {
+            Ok(()) => {}
+            Err(crate::store::Error::Conflict(k)) if k.starts_with("g/") && k != key => {
+                return Err(ApiError::new(
+                    Code::EntityAlreadyExists,
+                    format!("Group with name {} already exists.", g.name),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        for u in members {
+            let ukey = entity_key(EntityKind::User, account, &u);
+            let res = self
+                .update(&ukey, |x: &mut User, _| {
+                    for gn in &mut x.groups {
+                        if gn.eq_ignore_ascii_case(&before.name) {
+                            gn.clone_from(&g.name);
+                        }
+                    }
+                    Ok(())
+                })
+                .await;
+            match res {
+                Ok(_) => {}
+                Err(e) if e.code == Code::NoSuchEntity => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((before, g))
+    }
+
+    /// Deletes a role without policies.
+    pub async fn delete_role(&self, account: &str, name: &str) -> Result<Role, ApiError> {
+        let key = entity_key(EntityKind::Role, account, name);
+        let raw = self.kv.get(&key).await?.ok_or_else(|| no_such("role", name))?;
+        let r: Role = decode(&key, &raw)?;
+        if !r.inline_policies.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must delete policies first."));
+        }
+        if !r.attached_policies.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+        }
+        let batch = Batch::new()
+            .check(Check::Equals(key.clone(), raw))
+            .delete(key)
+            .delete(format!("rid/{}", r.id));
+        self.kv.commit(batch).await?;
+        Ok(r)
+    }
+
+    /// Removes an inline policy; `NoSuchEntity` when the entity or the policy is absent.
+    pub async fn delete_inline_policy(
+        &self,
+        kind: EntityKind,
+        account: &str,
+        name: &str,
+        policy_name: &str,
+    ) -> Result<(), ApiError> {
+        let ekey = entity_key(kind, account, name);
+        let missing = || {
+            ApiError::new(
+                Code::NoSuchEntity,
+                format!("The {} policy with name {policy_name} cannot be found.", kind.word()),
+            )
+        };
+        let del = |m: &mut BTreeMap<String, String>| m.remove(policy_name).map(|_| ()).ok_or_else(missing);
+        let res = match kind {
+            EntityKind::User => self.update(&ekey, |u: &mut User, _| del(&mut u.inline_policies)).await.map(|_| ()),
+            EntityKind::Group => self.update(&ekey, |g: &mut Group, _| del(&mut g.inline_policies)).await.map(|_| ()),
+            EntityKind::Role => self.update(&ekey, |r: &mut Role, _| del(&mut r.inline_policies)).await.map(|_| ()),
+        };
+        res.map_err(|e| {
+            if e.code == Code::NoSuchEntity && !e.message.contains(" policy with name ") {
+                no_such(kind.word(), name)
+            } else {
+                e
+            }
+        })
+    }
+
+    /// A customer managed policy of `account` by ARN, with its store key, or `NoSuchEntity`.
+    async fn customer_policy(&self, arn: &str) -> Result<(String, ManagedPolicy), ApiError> {
+        let p = self.managed_policy(arn).await?.filter(|p| p.account != "aws").ok_or_else(|| {
+            ApiError::new(Code::NoSuchEntity, format!("Policy {arn} does not exist or is not attachable."))
+        })?;
+        Ok((policy_key(&p.account, &p.name), p))
+    }
+
+    /// Adds a version (at most [`MAX_POLICY_VERSIONS`]), optionally making it the default.
+    pub async fn create_policy_version(
+        &self,
+        arn: &str,
+        document: &str,
+        set_default: bool,
+        now: DateTime<Utc>,
+    ) -> Result<PolicyVersion, ApiError> {
+        self.policies.get_or_parse(document, PolicyKind::Managed).map_err(policy_error)?;
+        let (key, _) = self.customer_policy(arn).await?;
+        let mut created = None;
+        self.update(&key, |p: &mut ManagedPolicy, _| {
+            if p.versions.len() >= MAX_POLICY_VERSIONS {
+                return Err(ApiError::new(
+                    Code::LimitExceeded,
+                    format!(
+                        "A managed policy can have up to {MAX_POLICY_VERSIONS} versions. Before you \
+                         create a new version, you must delete an existing version."
+                    ),
+                ));
+            }
+            let v = PolicyVersion {
+                version_id: format!("v{}", p.next_version),
+                document: document.to_owned(),
+                create_date: now,
+            };
+            p.next_version += 1;
+            if set_default {
+                p.default_version_id.clone_from(&v.version_id);
+            }
+            p.update_date = now;
+            p.versions.push(v.clone());
+            created = Some(v);
+            Ok(())
+        })
+        .await?;
+        created.ok_or_else(|| ApiError::internal("policy version not created"))
+    }
+
+    /// Makes a version the default.
+    pub async fn set_default_policy_version(
+        &self,
+        arn: &str,
+        version_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let (key, _) = self.customer_policy(arn).await?;
+        self.update(&key, |p: &mut ManagedPolicy, _| {
+            if !p.versions.iter().any(|v| v.version_id == version_id) {
+                return Err(ApiError::new(
+                    Code::NoSuchEntity,
+                    format!("Policy {arn} version {version_id} does not exist."),
+                ));
+            }
+            p.default_version_id = version_id.to_owned();
+            p.update_date = now;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a non-default version.
+    pub async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<(), ApiError> {
+        let (key, _) = self.customer_policy(arn).await?;
+        self.update(&key, |p: &mut ManagedPolicy, _| {
+            if p.default_version_id == version_id {
+                return Err(delete_conflict("Cannot delete the default version of a policy."));
+            }
+            let before = p.versions.len();
+            p.versions.retain(|v| v.version_id != version_id);
+            if p.versions.len() == before {
+                return Err(ApiError::new(
+                    Code::NoSuchEntity,
+                    format!("Policy {arn} version {version_id} does not exist or is not deletable."),
+                ));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a customer managed policy: refused while attached or while it has versions other
+    /// than the default (AWS: delete those first).
+    pub async fn delete_policy(&self, arn: &str) -> Result<ManagedPolicy, ApiError> {
+        let (key, _) = self.customer_policy(arn).await?;
+        let raw = self.kv.get(&key).await?.ok_or_else(|| {
+            ApiError::new(Code::NoSuchEntity, format!("Policy {arn} was not found."))
+        })?;
+        let p: ManagedPolicy = decode(&key, &raw)?;
+        if self.any_under(&format!("pa/{arn}/")).await? {
+            return Err(delete_conflict("Cannot delete a policy attached to entities."));
+        }
+        if p.versions.len() > 1 {
+            return Err(delete_conflict(
+                "This policy has more than one version. Before you delete a policy, you must \
+                 delete the policy's versions. The default version is deleted with the policy.",
+            ));
+        }
+        self.kv.commit(Batch::new().check(Check::Equals(key.clone(), raw)).delete(key)).await?;
+        Ok(p)
+    }
 }

@@ -1,9 +1,23 @@
-//! The IAM Query API (Version 2010-05-08): one module per action (or tight action group).
+//! The IAM Query API (Version 2010-05-08): one module per action group. Every action reads and
+//! checks its parameters, authorizes `iam:{Action}` on the entity's ARN in the caller's account
+//! (`common::authorize`), then calls the repository, which commits before returning; mutations
+//! put a before/after summary (no secrets) into `Reply::audit`.
 
+pub mod access_keys;
+pub mod account;
+pub mod common;
+pub mod groups;
+pub mod inline_policies;
+pub mod policies;
 pub mod revoke_sessions;
+pub mod roles;
+pub mod simulate;
+pub mod users;
+pub mod xml;
 
 use crate::error::{ApiError, Code};
 use crate::http::{Ctx, Reply};
+use crate::iam::repo::EntityKind::{Group, Role, User};
 use crate::wire::Params;
 
 /// Runs an IAM action.
@@ -25,6 +39,84 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
     }
     match action {
         "RevokeSessions" => revoke_sessions::run(ctx, p).await,
+        // users
+        "CreateUser" => users::create(ctx, p).await,
+        "GetUser" => users::get(ctx, p).await,
+        "ListUsers" => users::list(ctx, p).await,
+        "UpdateUser" => users::update(ctx, p).await,
+        "DeleteUser" => users::delete(ctx, p).await,
+        "TagUser" => users::tag(ctx, p).await,
+        "UntagUser" => users::untag(ctx, p).await,
+        "ListUserTags" => users::list_tags(ctx, p).await,
+        "PutUserPermissionsBoundary" => roles::user_boundary(ctx, p, true).await,
+        "DeleteUserPermissionsBoundary" => roles::user_boundary(ctx, p, false).await,
+        // groups
+        "CreateGroup" => groups::create(ctx, p).await,
+        "GetGroup" => groups::get(ctx, p).await,
+        "ListGroups" => groups::list(ctx, p).await,
+        "UpdateGroup" => groups::update(ctx, p).await,
+        "DeleteGroup" => groups::delete(ctx, p).await,
+        "AddUserToGroup" => groups::add_user(ctx, p).await,
+        "RemoveUserFromGroup" => groups::remove_user(ctx, p).await,
+        "ListGroupsForUser" => groups::list_for_user(ctx, p).await,
+        // access keys
+        "CreateAccessKey" => access_keys::create(ctx, p).await,
+        "ListAccessKeys" => access_keys::list(ctx, p).await,
+        "UpdateAccessKey" => access_keys::update(ctx, p).await,
+        "DeleteAccessKey" => access_keys::delete(ctx, p).await,
+        "GetAccessKeyLastUsed" => access_keys::last_used(ctx, p).await,
+        // roles
+        "CreateRole" => roles::create(ctx, p).await,
+        "GetRole" => roles::get(ctx, p).await,
+        "ListRoles" => roles::list(ctx, p).await,
+        "UpdateRole" => roles::update(ctx, p).await,
+        "UpdateRoleDescription" => roles::update_description(ctx, p).await,
+        "DeleteRole" => roles::delete(ctx, p).await,
+        "UpdateAssumeRolePolicy" => roles::update_trust(ctx, p).await,
+        "PutRolePermissionsBoundary" => roles::role_boundary(ctx, p, true).await,
+        "DeleteRolePermissionsBoundary" => roles::role_boundary(ctx, p, false).await,
+        "TagRole" => roles::tag(ctx, p).await,
+        "UntagRole" => roles::untag(ctx, p).await,
+        "ListRoleTags" => roles::list_tags(ctx, p).await,
+        // managed policies
+        "CreatePolicy" => policies::create(ctx, p).await,
+        "GetPolicy" => policies::get(ctx, p).await,
+        "ListPolicies" => policies::list(ctx, p).await,
+        "DeletePolicy" => policies::delete(ctx, p).await,
+        "CreatePolicyVersion" => policies::create_version(ctx, p).await,
+        "GetPolicyVersion" => policies::get_version(ctx, p).await,
+        "ListPolicyVersions" => policies::list_versions(ctx, p).await,
+        "SetDefaultPolicyVersion" => policies::set_default(ctx, p).await,
+        "DeletePolicyVersion" => policies::delete_version(ctx, p).await,
+        "AttachUserPolicy" => policies::attach(ctx, p, User, true).await,
+        "AttachGroupPolicy" => policies::attach(ctx, p, Group, true).await,
+        "AttachRolePolicy" => policies::attach(ctx, p, Role, true).await,
+        "DetachUserPolicy" => policies::attach(ctx, p, User, false).await,
+        "DetachGroupPolicy" => policies::attach(ctx, p, Group, false).await,
+        "DetachRolePolicy" => policies::attach(ctx, p, Role, false).await,
+        "ListAttachedUserPolicies" => policies::list_attached(ctx, p, User).await,
+        "ListAttachedGroupPolicies" => policies::list_attached(ctx, p, Group).await,
+        "ListAttachedRolePolicies" => policies::list_attached(ctx, p, Role).await,
+        "ListEntitiesForPolicy" => policies::list_entities(ctx, p).await,
+        // inline policies
+        "PutUserPolicy" => inline_policies::put(ctx, p, User).await,
+        "PutGroupPolicy" => inline_policies::put(ctx, p, Group).await,
+        "PutRolePolicy" => inline_policies::put(ctx, p, Role).await,
+        "GetUserPolicy" => inline_policies::get(ctx, p, User).await,
+        "GetGroupPolicy" => inline_policies::get(ctx, p, Group).await,
+        "GetRolePolicy" => inline_policies::get(ctx, p, Role).await,
+        "DeleteUserPolicy" => inline_policies::delete(ctx, p, User).await,
+        "DeleteGroupPolicy" => inline_policies::delete(ctx, p, Group).await,
+        "DeleteRolePolicy" => inline_policies::delete(ctx, p, Role).await,
+        "ListUserPolicies" => inline_policies::list(ctx, p, User).await,
+        "ListGroupPolicies" => inline_policies::list(ctx, p, Group).await,
+        "ListRolePolicies" => inline_policies::list(ctx, p, Role).await,
+        // account
+        "GetAccountSummary" => account::summary(ctx, p).await,
+        "GetAccountAuthorizationDetails" => account::authorization_details(ctx, p).await,
+        // simulation
+        "SimulatePrincipalPolicy" => simulate::principal(ctx, p).await,
+        "SimulateCustomPolicy" => simulate::custom(ctx, p).await,
         _ => Err(ApiError::new(
             Code::InvalidAction,
             format!("Could not find operation {action} for version 2010-05-08"),

@@ -1,0 +1,249 @@
+//! Shared pieces of the IAM actions: authorization, pagination parameters, tags, replies.
+
+use serde_json::Value;
+
+use crate::authn::{Caller, Principal};
+use crate::error::{ApiError, Code};
+use crate::http::{Ctx, Reply};
+use crate::iam::model::Tag;
+use crate::iam::names::{check_name, entity_arn};
+use crate::iam::repo::{decode_marker, encode_marker};
+use crate::wire::Params;
+use crate::wire::params::{check_len, check_range};
+
+/// Quota: tags per user or role.
+pub const MAX_TAGS: usize = 50;
+
+/// Authorizes `iam:{action}` on `resource` for the caller; returns the caller.
+pub async fn authorize<'a>(
+    ctx: &'a Ctx,
+    action: &str,
+    resource: &str,
+) -> Result<&'a Caller, ApiError> {
+    let caller = ctx.caller()?;
+    crate::authz::authorize(
+        &ctx.st,
+        caller,
+        &ctx.env,
+        &format!("iam:{action}"),
+        resource,
+    )
+    .await?;
+    Ok(caller)
+}
+
+/// The ARN an entity of the caller's account has (or would have, at `/`).
+#[must_use]
+pub fn arn_of(ctx: &Ctx, account: &str, kind: &str, path: &str, name: &str) -> String {
+    entity_arn(&ctx.st.iam.partition, account, kind, path, name)
+}
+
+/// The caller's account id.
+pub fn account(ctx: &Ctx) -> Result<String, ApiError> {
+    Ok(ctx.caller()?.account.clone())
+}
+
+/// A required entity name parameter, checked.
+pub fn name(p: &mut Params, param: &str, max: usize) -> Result<String, ApiError> {
+    let v = p.req(param)?;
+    check_name(param, &v, max)?;
+    Ok(v)
+}
+
+/// An optional entity name parameter, checked.
+pub fn opt_name(p: &mut Params, param: &str, max: usize) -> Result<Option<String>, ApiError> {
+    let v = p.opt(param);
+    if let Some(v) = &v {
+        check_name(param, v, max)?;
+    }
+    Ok(v)
+}
+
+/// A policy document parameter (1..=131072 characters; the policy engine checks the rest).
+pub fn document(p: &mut Params, param: &str) -> Result<String, ApiError> {
+    let v = p.req(param)?;
+    check_len(param, &v, 1, 131_072)?;
+    Ok(v)
+}
+
+/// A policy ARN parameter (20..=2048).
+pub fn policy_arn(p: &mut Params, param: &str) -> Result<String, ApiError> {
+    let v = p.req(param)?;
+    check_len(param, &v, 20, 2048)?;
+    Ok(v)
+}
+
+/// Pagination input: `Marker` and `MaxItems` (1..=1000, default 100).
+#[derive(Debug, Clone)]
+pub struct Paging {
+    /// The opaque marker.
+    pub marker: Option<String>,
+    /// Page size.
+    pub max_items: usize,
+}
+
+impl Paging {
+    /// Reads `Marker` and `MaxItems`.
+    pub fn read(p: &mut Params) -> Result<Self, ApiError> {
+        let marker = p.opt("Marker");
+        if let Some(m) = &marker {
+            check_len("Marker", m, 1, 320)?;
+        }
+        let max = p.opt_i64("MaxItems")?.unwrap_or(100);
+        check_range("MaxItems", max, 1, 1000)?;
+        Ok(Self {
+            marker,
+            max_items: usize::try_from(max).unwrap_or(100),
+        })
+    }
+
+    /// Pages an in-memory list sorted by `key`: the items whose key is after the marker.
+    pub fn page<T>(
+        &self,
+        mut items: Vec<T>,
+        key: impl Fn(&T) -> String,
+    ) -> Result<(Vec<T>, Option<String>), ApiError> {
+        items.sort_by_key(|a| key(a));
+        let after = self.marker.as_deref().map(decode_marker).transpose()?;
+        let mut rest: Vec<T> = match after {
+            Some(a) => items.into_iter().filter(|t| key(t) > a).collect(),
+            None => items,
+        };
+        if rest.len() > self.max_items {
+            rest.truncate(self.max_items);
+            let next = rest.last().map(|t| encode_marker(&key(t)));
+            Ok((rest, next))
+        } else {
+            Ok((rest, None))
+        }
+    }
+}
+
+/// `PathPrefix` (default `/`): `\u002F[\u0021-\u007F]*`, 1..=512.
+pub fn path_prefix(p: &mut Params) -> Result<String, ApiError> {
+    let v = p.opt("PathPrefix").unwrap_or_else(|| "/".to_owned());
+    check_len("PathPrefix", &v, 1, 512)?;
+    if !v.starts_with('/') || !v.chars().all(|c| ('\u{21}'..='\u{7f}').contains(&c)) {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{v}' at 'pathPrefix' failed to satisfy \
+             constraint: Member must satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*"
+        )));
+    }
+    Ok(v)
+}
+
+/// An optional `Path` (default `/`).
+pub fn path(p: &mut Params, param: &str) -> Result<Option<String>, ApiError> {
+    let v = p.opt(param);
+    if let Some(v) = &v {
+        crate::iam::names::check_path(param, v)?;
+    }
+    Ok(v)
+}
+
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || c.is_whitespace()
+        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+}
+
+/// Checks one tag key.
+pub fn check_tag_key(k: &str) -> Result<(), ApiError> {
+    check_len("Tags.member.key", k, 1, 128)?;
+    crate::wire::params::check_chars(
+        "Tags.member.key",
+        k,
+        "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
+        is_tag_char,
+    )
+}
+
+/// `Tags.member.N.{Key,Value}`, checked (≤ 50, no duplicate keys).
+pub fn tags(p: &mut Params) -> Result<Vec<Tag>, ApiError> {
+    let raw = p.struct_list("Tags", &["Key", "Value"])?;
+    let mut out: Vec<Tag> = Vec::with_capacity(raw.len());
+    for m in raw {
+        let key = m.get("Key").cloned().ok_or_else(|| {
+            ApiError::validation("1 validation error detected: Value null at 'tags.member.key' failed to satisfy constraint: Member must not be null")
+        })?;
+        let value = m.get("Value").cloned().unwrap_or_default();
+        check_tag_key(&key)?;
+        check_len("Tags.member.value", &value, 0, 256)?;
+        crate::wire::params::check_chars(
+            "Tags.member.value",
+            &value,
+            "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
+            is_tag_char,
+        )?;
+        if out.iter().any(|t| t.key.eq_ignore_ascii_case(&key)) {
+            return Err(ApiError::new(
+                Code::InvalidInput,
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+            ));
+        }
+        out.push(Tag { key, value });
+    }
+    if out.len() > MAX_TAGS {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_TAGS}"
+        )));
+    }
+    Ok(out)
+}
+
+/// Merges `new` into `tags` (keys are case-insensitive; a new value replaces), enforcing 50.
+pub fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> Result<(), ApiError> {
+    for t in new {
+        tags.retain(|x| !x.key.eq_ignore_ascii_case(&t.key));
+        tags.push(t.clone());
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::new(
+            Code::LimitExceeded,
+            format!("The number of tags has reached the maximum limit of {MAX_TAGS}."),
+        ));
+    }
+    Ok(())
+}
+
+/// A reply with a result element.
+#[must_use]
+pub fn reply(xml: String, audit: Value) -> Reply {
+    Reply {
+        result_xml: Some(xml),
+        result_json: None,
+        audit,
+    }
+}
+
+/// A result-less reply (AWS answers `<XResponse><ResponseMetadata>…`).
+#[must_use]
+pub fn empty(audit: Value) -> Reply {
+    Reply {
+        result_xml: None,
+        result_json: None,
+        audit,
+    }
+}
+
+/// The user an access-key action is about: `UserName`, or the caller itself (root: `None`).
+pub fn key_owner(caller: &Caller, user_name: Option<String>) -> Result<Option<String>, ApiError> {
+    if user_name.is_some() {
+        return Ok(user_name);
+    }
+    match &caller.principal {
+        Principal::Root => Ok(None),
+        Principal::User(u) => Ok(Some(u.name.clone())),
+        Principal::Session(c) => {
+            if c.principal_id == c.account {
+                Ok(None)
+            } else if c.kind == crate::token::SessionKind::UserSession {
+                Ok(c.arn.rsplit('/').next().map(str::to_owned))
+            } else {
+                Err(ApiError::validation(
+                    "Must specify userName when calling with non-User credentials",
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! `SimulatePrincipalPolicy` and `SimulateCustomPolicy`, answered in AWS's `EvaluationResults`
+//! shape, using the policy engine's simulator.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::common::{self, Paging, authorize, reply};
+use crate::error::{ApiError, Code};
+use crate::http::{Ctx, Reply};
+use crate::iam::names::parse_entity_arn;
+use crate::iam::repo::policy_error;
+use crate::policy::{Context, Policy, PolicyId, PolicyKind, RequestPrincipal, SimulationResult};
+use crate::wire::{Params, XmlWriter};
+
+/// One context entry as sent: name, type, values by index.
+type Entry = (Option<String>, Option<String>, BTreeMap<usize, String>);
+
+/// `ContextEntries.member.N.{ContextKeyName, ContextKeyValues.member.M, ContextKeyType}`.
+fn context_entries(p: &mut Params) -> Result<Context, ApiError> {
+    let names: Vec<String> = p
+        .iter()
+        .map(|(k, _)| k.to_owned())
+        .filter(|k| k.starts_with("ContextEntries.member."))
+        .collect();
+    let _ = p.opt("ContextEntries");
+    let mut entries: BTreeMap<usize, Entry> = BTreeMap::new();
+    for k in names {
+        let v = p.opt(&k).unwrap_or_default();
+        let rest = k.get("ContextEntries.member.".len()..).unwrap_or_default();
+        let bad = || {
+            ApiError::new(
+                Code::InvalidParameterValue,
+                format!("Invalid list parameter {k}"),
+            )
+        };
+        let (idx, field) = rest.split_once('.').ok_or_else(bad)?;
+        let idx: usize = idx.parse().map_err(|_| bad())?;
+        let e = entries.entry(idx).or_default();
+        match field {
+            "ContextKeyName" => e.0 = Some(v),
+            "ContextKeyType" => e.1 = Some(v),
+            f => {
+                let i = f
+                    .strip_prefix("ContextKeyValues.member.")
+                    .and_then(|i| i.parse().ok())
+                    .ok_or_else(bad)?;
+                e.2.insert(i, v);
+            }
+        }
+    }
+    let mut ctx = Context::new();
+    for (name, ty, values) in entries.into_values() {
+        let name = name.ok_or_else(|| {
+            ApiError::validation("1 validation error detected: Value null at 'contextEntries.member.contextKeyName' failed to satisfy constraint: Member must not be null")
+        })?;
+        let values: Vec<String> = values.into_values().collect();
+        match ty.as_deref() {
+            Some(t) if t.ends_with("List") => ctx.set_multi(&name, values),
+            _ => {
+                if let Some(v) = values.into_iter().next() {
+                    ctx.set(&name, v);
+                }
+            }
+        }
+    }
+    Ok(ctx)
+}
+
+fn parse_inputs(
+    ctx: &Ctx,
+    docs: &[String],
+    list: &str,
+    kind: PolicyKind,
+) -> Result<Vec<(PolicyId, Arc<Policy>)>, ApiError> {
+    docs.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let p = ctx
+                .st
+                .iam
+                .policies
+                .get_or_parse(d, kind)
+                .map_err(policy_error)?;
+            Ok((PolicyId(format!("{list}.{}", i + 1)), p))
+        })
+        .collect()
+}
+
+/// `SourcePolicyId` and `SourcePolicyType` of a matched statement's policy.
+fn source(id: &PolicyId) -> (String, &'static str) {
+    let s = id.0.as_str();
+    if let Some((owner, name)) = s.split_once("#inline/") {
+        let ty = if owner.contains(":group/") {
+            "group"
+        } else if owner.contains(":role/") {
+            "role"
+        } else {
+            "user"
+        };
+        return (name.to_owned(), ty);
+    }
+    if let Some((acct, _, name)) = parse_entity_arn(s, "policy") {
+        return (
+            name.to_owned(),
+            if acct == "aws" {
+                "aws-managed"
+            } else {
+                "user-managed"
+            },
+        );
+    }
+    if s == "ResourcePolicy" {
+        return (s.to_owned(), "resource");
+    }
+    (s.to_owned(), "none")
+}
+
+fn render(results: &[SimulationResult], paging: &Paging) -> Result<Reply, ApiError> {
+    let indexed: Vec<(usize, &SimulationResult)> = results.iter().enumerate().collect();
+    let (items, next) = paging.page(indexed, |(i, _)| format!("{i:08}"))?;
+    let mut w = XmlWriter::new();
+    w.start("EvaluationResults");
+    for (_, r) in &items {
+        w.start("member")
+            .elem("EvalActionName", &r.action)
+            .elem("EvalResourceName", &r.resource)
+            .elem("EvalDecision", r.decision)
+            .start("MatchedStatements");
+        for m in &r.matched {
+            let (id, ty) = source(&m.policy);
+            w.start("member")
+                .elem("SourcePolicyId", &id)
+                .elem("SourcePolicyType", ty)
+                .end("member");
+        }
+        w.end("MatchedStatements").start("MissingContextValues");
+        for k in &r.missing_context_keys {
+            w.elem("member", k);
+        }
+        w.end("MissingContextValues").end("member");
+    }
+    w.end("EvaluationResults");
+    super::xml::page_end(&mut w, next.as_deref());
+    Ok(reply(w.finish(), json!(null)))
+}
+
+struct Common {
+    inputs: Vec<String>,
+    boundaries: Vec<String>,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    resource_policy: Option<String>,
+    owner: Option<String>,
+    caller_arn: Option<String>,
+    context: Context,
+    paging: Paging,
+}
+
+fn read_common(p: &mut Params, inputs_required: bool) -> Result<Common, ApiError> {
+    let inputs = p.list("PolicyInputList")?;
+    if inputs_required && inputs.is_empty() {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null",
+        ));
+    }
+    let boundaries = p.list("PermissionsBoundaryPolicyInputList")?;
+    let actions = p.list("ActionNames")?;
+    if actions.is_empty() {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value null at 'actionNames' failed to satisfy constraint: Member must not be null",
+        ));
+    }
+    let resources = p.list("ResourceArns")?;
+    let resource_policy = p.opt("ResourcePolicy");
+    let owner = p.opt("ResourceOwner");
+    let caller_arn = p.opt("CallerArn");
+    let _ = p.opt("ResourceHandlingOption");
+    let context = context_entries(p)?;
+    let paging = Paging::read(p)?;
+    p.finish()?;
+    Ok(Common {
+        inputs,
+        boundaries,
+        actions,
+        resources,
+        resource_policy,
+        owner,
+        caller_arn,
+        context,
+        paging,
+    })
+}
+
+fn run(
+    ctx: &Ctx,
+    c: &Common,
+    mut identity: Vec<(PolicyId, Arc<Policy>)>,
+    mut boundary: Vec<(PolicyId, Arc<Policy>)>,
+    principal: RequestPrincipal,
+) -> Result<Reply, ApiError> {
+    identity.extend(parse_inputs(
+        ctx,
+        &c.inputs,
+        "PolicyInputList",
+        PolicyKind::Identity,
+    )?);
+    if !c.boundaries.is_empty() {
+        boundary = parse_inputs(
+            ctx,
+            &c.boundaries,
+            "PermissionsBoundaryPolicyInputList",
+            PolicyKind::Boundary,
+        )?;
+    }
+    let resource = match &c.resource_policy {
+        Some(d) => Some((
+            PolicyId("ResourcePolicy".into()),
+            ctx.st
+                .iam
+                .policies
+                .get_or_parse(d, PolicyKind::Resource)
+                .map_err(policy_error)?,
+        )),
+        None => None,
+    };
+    let id_refs: Vec<(PolicyId, &Policy)> = identity
+        .iter()
+        .map(|(i, p)| (i.clone(), p.as_ref()))
+        .collect();
+    let b_refs: Vec<(PolicyId, &Policy)> = boundary
+        .iter()
+        .map(|(i, p)| (i.clone(), p.as_ref()))
+        .collect();
+    let r_ref = resource.as_ref().map(|(i, p)| (i.clone(), p.as_ref()));
+    let results = crate::policy::simulate_with_owner(
+        &id_refs,
+        &b_refs,
+        r_ref,
+        &c.actions,
+        &c.resources,
+        &c.context,
+        principal,
+        c.owner.as_deref(),
+    );
+    render(&results, &c.paging)
+}
+
+/// `SimulateCustomPolicy`.
+pub async fn custom(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
+    let c = read_common(p, true)?;
+    let caller = authorize(ctx, "SimulateCustomPolicy", "*").await?;
+    let principal = RequestPrincipal::from_arn(c.caller_arn.as_deref().unwrap_or(&caller.arn));
+    run(ctx, &c, Vec::new(), Vec::new(), principal)
+}
+
+/// `SimulatePrincipalPolicy`: the user's (with its groups'), group's or role's policies and
+/// boundary, plus any `PolicyInputList`.
+pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
+    let source_arn = p.req("PolicySourceArn")?;
+    crate::wire::params::check_len("PolicySourceArn", &source_arn, 20, 2048)?;
+    let c = read_common(p, false)?;
+    authorize(ctx, "SimulatePrincipalPolicy", &source_arn).await?;
+    let account = common::account(ctx)?;
+    let iam = &ctx.st.iam;
+    let invalid = || ApiError::new(Code::InvalidInput, format!("Invalid ARN {source_arn}"));
+    let foreign = |a: &str| if a == account { Ok(()) } else { Err(invalid()) };
+    let (identity, boundary, principal) =
+        if let Some((a, _, name)) = parse_entity_arn(&source_arn, "user") {
+            foreign(a)?;
+            let u = iam
+                .user(a, name)
+                .await?
+                .filter(|u| u.arn == source_arn)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        Code::NoSuchEntity,
+                        format!("The user with name {name} cannot be found."),
+                    )
+                })?;
+            let b = iam
+                .boundary(u.permissions_boundary.as_deref())
+                .await?
+                .into_iter()
+                .collect();
+            let mut pr = RequestPrincipal::from_arn(c.caller_arn.as_deref().unwrap_or(&u.arn));
+            pr.unique_id = Some(u.id.clone());
+            (iam.user_policies(&u).await?, b, pr)
+        } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "role") {
+            foreign(a)?;
+            let r = iam.role_by_arn(&source_arn).await?.ok_or_else(|| {
+                ApiError::new(
+                    Code::NoSuchEntity,
+                    format!("The role with name {name} cannot be found."),
+                )
+            })?;
+            let b = iam
+                .boundary(r.permissions_boundary.as_deref())
+                .await?
+                .into_iter()
+                .collect();
+            let mut pr = RequestPrincipal::from_arn(&r.arn);
+            pr.unique_id = Some(r.id.clone());
+            (iam.role_policies(&r).await?, b, pr)
+        } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "group") {
+            foreign(a)?;
+            let g = iam
+                .group(a, name)
+                .await?
+                .filter(|g| g.arn == source_arn)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        Code::NoSuchEntity,
+                        format!("The group with name {name} cannot be found."),
+                    )
+                })?;
+            // A group's policies, as a member without other policies would have them.
+            let probe = crate::iam::model::User {
+                account: a.to_owned(),
+                name: String::new(),
+                path: "/".into(),
+                id: String::new(),
+                arn: source_arn.clone(),
+                create_date: g.create_date,
+                tags: Vec::new(),
+                permissions_boundary: None,
+                inline_policies: BTreeMap::new(),
+                attached_policies: Vec::new(),
+                groups: vec![g.name.clone()],
+                origin: crate::iam::model::Origin::Api,
+            };
+            (
+                iam.user_policies(&probe).await?,
+                Vec::new(),
+                RequestPrincipal::from_arn(&source_arn),
+            )
+        } else {
+            return Err(invalid());
+        };
+    run(ctx, &c, identity, boundary, principal)
+}
