@@ -47,7 +47,9 @@ pub fn revoke_params(a: &RevokeArgs) -> Result<Vec<(String, String)>, String> {
         (None, None, None, true, None) => ("all", String::new()),
         (None, None, None, false, Some(k)) => ("access-key", k.clone()),
         _ => {
-            return Err("give exactly one of --role, --user, --account, --all, --access-key".into());
+            return Err(
+                "give exactly one of --role, --user, --account, --all, --access-key".into(),
+            );
         }
     };
     let mut p = vec![

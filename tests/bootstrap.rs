@@ -1,6 +1,11 @@
 //! The declarative bootstrap: idempotent, leaves API changes to undeclared entities alone,
 //! brings declared attributes back, survives restarts of a durable store.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use std::sync::Arc;
 
@@ -52,15 +57,27 @@ async fn applying_twice_changes_nothing_and_keys_are_generated_once() {
     assert!(first.changed.len() >= 6, "{:?}", first.changed);
     assert_eq!(first.generated_keys.len(), 1, "carol's key is generated");
     let second = apply(&iam, &file, Utc::now()).await.unwrap();
-    assert!(second.changed.is_empty(), "re-apply wrote: {:?}", second.changed);
+    assert!(
+        second.changed.is_empty(),
+        "re-apply wrote: {:?}",
+        second.changed
+    );
     assert!(second.generated_keys.is_empty());
 
     let alice = iam.user("111111111111", "ALICE").await.unwrap().unwrap();
     assert_eq!(alice.origin, Origin::Bootstrap);
     assert_eq!(alice.groups, vec!["devs"]);
     let role = iam.role("111111111111", "ops").await.unwrap().unwrap();
-    assert_eq!(role.trust_principal_ids.get("arn:aws:iam::111111111111:user/alice"), Some(&alice.id));
-    let (key, secret) = iam.access_key("AKIARTXV5AHD2JZALICE").await.unwrap().unwrap();
+    assert_eq!(
+        role.trust_principal_ids
+            .get("arn:aws:iam::111111111111:user/alice"),
+        Some(&alice.id)
+    );
+    let (key, secret) = iam
+        .access_key("AKIARTXV5AHD2JZALICE")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(key.user.as_deref(), Some("alice"));
     assert_eq!(secret.expose(), "aliceSecretKeyaliceSecretKeyaliceSecret0");
 }
@@ -90,19 +107,41 @@ async fn api_changes_to_undeclared_entities_survive_and_declared_attributes_come
     .await
     .unwrap();
     // A policy attached through the API to a declared user, and a declared tag changed.
-    iam.attach_policy(EntityKind::User, "111111111111", "alice", "arn:aws:iam::111111111111:policy/ReadS3").await.unwrap();
-    iam.update(&sekisho::iam::repo::entity_key(EntityKind::User, "111111111111", "alice"), |u: &mut User, _| {
-        u.tags[0].value = "changed".into();
-        Ok(())
-    })
+    iam.attach_policy(
+        EntityKind::User,
+        "111111111111",
+        "alice",
+        "arn:aws:iam::111111111111:policy/ReadS3",
+    )
+    .await
+    .unwrap();
+    iam.update(
+        &sekisho::iam::repo::entity_key(EntityKind::User, "111111111111", "alice"),
+        |u: &mut User, _| {
+            u.tags[0].value = "changed".into();
+            Ok(())
+        },
+    )
     .await
     .unwrap();
     let again = apply(&iam, &file, Utc::now()).await.unwrap();
-    assert_eq!(again.changed.len(), 1, "only alice's declared tags are restored: {:?}", again.changed);
+    assert_eq!(
+        again.changed.len(),
+        1,
+        "only alice's declared tags are restored: {:?}",
+        again.changed
+    );
     let alice = iam.user("111111111111", "alice").await.unwrap().unwrap();
     assert_eq!(alice.tags[0].value, "a");
-    assert_eq!(alice.attached_policies, vec!["arn:aws:iam::111111111111:policy/ReadS3"], "API attachment kept");
-    assert!(iam.user("111111111111", "dave").await.unwrap().is_some(), "undeclared user untouched");
+    assert_eq!(
+        alice.attached_policies,
+        vec!["arn:aws:iam::111111111111:policy/ReadS3"],
+        "API attachment kept"
+    );
+    assert!(
+        iam.user("111111111111", "dave").await.unwrap().is_some(),
+        "undeclared user untouched"
+    );
 }
 
 #[tokio::test]
@@ -122,7 +161,10 @@ trust_policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principa
     assert!(e.message.contains("Invalid principal"), "{}", e.message);
     let bad_account: BootstrapFile = toml::from_str("[[accounts]]\nid = \"123\"\n").unwrap();
     assert!(apply(&iam, &bad_account, Utc::now()).await.is_err());
-    assert!(toml::from_str::<BootstrapFile>("[[accounts]]\nid = \"111111111111\"\nbogus = 1\n").is_err());
+    assert!(
+        toml::from_str::<BootstrapFile>("[[accounts]]\nid = \"111111111111\"\nbogus = 1\n")
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -132,11 +174,26 @@ async fn embedded_store_keeps_entities_across_reopen() {
     let file: BootstrapFile = toml::from_str(FILE).unwrap();
     {
         let kv: Arc<dyn Kv> = Arc::new(EmbeddedKv::open(&dir.path().join("db.redb")).unwrap());
-        apply(&iam(kv, key.clone()), &file, Utc::now()).await.unwrap();
+        apply(&iam(kv, key.clone()), &file, Utc::now())
+            .await
+            .unwrap();
     }
     let kv: Arc<dyn Kv> = Arc::new(EmbeddedKv::open(&dir.path().join("db.redb")).unwrap());
-    let iam = iam(kv, AtRestKey::load_or_create(&dir.path().join("store.key")).unwrap());
-    let (_, secret) = iam.access_key("AKIARTXV5AHD2JZALICE").await.unwrap().unwrap();
+    let iam = iam(
+        kv,
+        AtRestKey::load_or_create(&dir.path().join("store.key")).unwrap(),
+    );
+    let (_, secret) = iam
+        .access_key("AKIARTXV5AHD2JZALICE")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(secret.expose(), "aliceSecretKeyaliceSecretKeyaliceSecret0");
-    assert!(apply(&iam, &file, Utc::now()).await.unwrap().changed.is_empty());
+    assert!(
+        apply(&iam, &file, Utc::now())
+            .await
+            .unwrap()
+            .changed
+            .is_empty()
+    );
 }

@@ -1,6 +1,12 @@
 //! End to end through the official `aws-sdk-iam` client: the IAM Query API's lifecycle,
 //! authorization, quotas and errors, pagination, simulation, and AWS's way of revoking sessions.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::bool_assert_comparison,
+    clippy::expect_used,
+    reason = "tests"
+)]
 
 mod common;
 

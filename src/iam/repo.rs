@@ -1228,7 +1228,10 @@ fn delete_conflict(msg: &str) -> ApiError {
 
 fn decode<T: DeserializeOwned>(key: &str, raw: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(raw).map_err(|e| {
-        ApiError::from(crate::store::Error::Corrupt { key: key.to_owned(), reason: e.to_string() })
+        ApiError::from(crate::store::Error::Corrupt {
+            key: key.to_owned(),
+            reason: e.to_string(),
+        })
     })
 }
 
@@ -1261,7 +1264,11 @@ impl Iam {
 
     /// Every JSON value under `prefix`.
     pub async fn list_all<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, ApiError> {
-        self.scan_all(prefix).await?.iter().map(|(k, v)| decode(k, v)).collect()
+        self.scan_all(prefix)
+            .await?
+            .iter()
+            .map(|(k, v)| decode(k, v))
+            .collect()
     }
 
     /// A page of the JSON values under `prefix` that satisfy `keep`. Costs O(page) store reads
@@ -1285,7 +1292,10 @@ impl Iam {
                 let t: T = decode(&k, &v)?;
                 if keep(&t) {
                     if items.len() == max_items {
-                        return Ok(Page { items, next_marker: last_kept.map(|k| encode_marker(&k)) });
+                        return Ok(Page {
+                            items,
+                            next_marker: last_kept.map(|k| encode_marker(&k)),
+                        });
                     }
                     items.push(t);
                     last_kept = Some(k.clone());
@@ -1293,7 +1303,10 @@ impl Iam {
                 after = Some(k);
             }
             if done {
-                return Ok(Page { items, next_marker: None });
+                return Ok(Page {
+                    items,
+                    next_marker: None,
+                });
             }
         }
     }
@@ -1301,16 +1314,29 @@ impl Iam {
     /// Deletes a user that has no access keys, policies or group memberships.
     pub async fn delete_user(&self, account: &str, name: &str) -> Result<User, ApiError> {
         let key = entity_key(EntityKind::User, account, name);
-        let raw = self.kv.get(&key).await?.ok_or_else(|| no_such("user", name))?;
+        let raw = self
+            .kv
+            .get(&key)
+            .await?
+            .ok_or_else(|| no_such("user", name))?;
         let u: User = decode(&key, &raw)?;
-        if self.any_under(&format!("uk/{account}/{}/", key_owner(Some(name)))).await? {
-            return Err(delete_conflict("Cannot delete entity, must delete access keys first."));
+        if self
+            .any_under(&format!("uk/{account}/{}/", key_owner(Some(name))))
+            .await?
+        {
+            return Err(delete_conflict(
+                "Cannot delete entity, must delete access keys first.",
+            ));
         }
         if !u.inline_policies.is_empty() {
-            return Err(delete_conflict("Cannot delete entity, must delete policies first."));
+            return Err(delete_conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
         }
         if !u.attached_policies.is_empty() {
-            return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+            return Err(delete_conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
         }
         if !u.groups.is_empty() {
             return Err(delete_conflict(
@@ -1335,7 +1361,11 @@ impl Iam {
         new_path: Option<&str>,
     ) -> Result<(User, User), ApiError> {
         let key = entity_key(EntityKind::User, account, name);
-        let raw = self.kv.get(&key).await?.ok_or_else(|| no_such("user", name))?;
+        let raw = self
+            .kv
+            .get(&key)
+            .await?
+            .ok_or_else(|| no_such("user", name))?;
         let before: User = decode(&key, &raw)?;
         let mut u = before.clone();
         if let Some(p) = new_path {
@@ -1349,7 +1379,9 @@ impl Iam {
         let mut batch = Batch::new().check(Check::Equals(key.clone(), raw));
         if new_key != key {
             let (old_lc, new_lc) = (before.name.to_lowercase(), u.name.to_lowercase());
-            batch = batch.check(Check::Absent(new_key.clone())).delete(key.clone());
+            batch = batch
+                .check(Check::Absent(new_key.clone()))
+                .delete(key.clone());
             batch = batch.put(format!("uid/{}", u.id), to_json(&new_key)?);
             for g in &u.groups {
                 let g = g.to_lowercase();
@@ -1363,9 +1395,13 @@ impl Iam {
                     .put(format!("pa/{arn}/{new_key}"), b"\"\"".to_vec());
             }
             for (kk, kraw) in self.scan_all(&format!("uk/{account}/{old_lc}/")).await? {
-                let Some(id) = kk.rsplit('/').next().map(str::to_owned) else { continue };
+                let Some(id) = kk.rsplit('/').next().map(str::to_owned) else {
+                    continue;
+                };
                 let kkey = format!("k/{id}");
-                let Some(kv) = self.kv.get(&kkey).await? else { continue };
+                let Some(kv) = self.kv.get(&kkey).await? else {
+                    continue;
+                };
                 let mut ak: AccessKey = decode(&kkey, &kv)?;
                 ak.user = Some(u.name.clone());
                 batch = batch
@@ -1399,7 +1435,10 @@ impl Iam {
         let prefix = format!("gm/{account}/{}/", group.to_lowercase());
         let start = marker.map(decode_marker).transpose()?;
         let max_items = max_items.clamp(1, 1000);
-        let rows = self.kv.scan(&prefix, start.as_deref(), max_items + 1).await?;
+        let rows = self
+            .kv
+            .scan(&prefix, start.as_deref(), max_items + 1)
+            .await?;
         let truncated = rows.len() > max_items;
         let rows: Vec<_> = rows.into_iter().take(max_items).collect();
         let keys: Vec<String> = rows
@@ -1413,26 +1452,48 @@ impl Iam {
                 items.push(decode(k, &v)?);
             }
         }
-        let next_marker =
-            if truncated { rows.last().map(|(k, _)| encode_marker(k)) } else { None };
+        let next_marker = if truncated {
+            rows.last().map(|(k, _)| encode_marker(k))
+        } else {
+            None
+        };
         Ok(Page { items, next_marker })
     }
 
     /// Deletes a group without members or policies.
     pub async fn delete_group(&self, account: &str, name: &str) -> Result<Group, ApiError> {
         let key = entity_key(EntityKind::Group, account, name);
-        let raw = self.kv.get(&key).await?.ok_or_else(|| no_such("group", name))?;
+        let raw = self
+            .kv
+            .get(&key)
+            .await?
+            .ok_or_else(|| no_such("group", name))?;
         let g: Group = decode(&key, &raw)?;
-        if self.any_under(&format!("gm/{account}/{}/", name.to_lowercase())).await? {
-            return Err(delete_conflict("Cannot delete entity, must remove users from group first."));
+        if self
+            .any_under(&format!("gm/{account}/{}/", name.to_lowercase()))
+            .await?
+        {
+            return Err(delete_conflict(
+                "Cannot delete entity, must remove users from group first.",
+            ));
         }
         if !g.inline_policies.is_empty() {
-            return Err(delete_conflict("Cannot delete entity, must delete policies first."));
+            return Err(delete_conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
         }
         if !g.attached_policies.is_empty() {
-            return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+            return Err(delete_conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
         }
-        self.kv.commit(Batch::new().check(Check::Equals(key.clone(), raw)).delete(key)).await?;
+        self.kv
+            .commit(
+                Batch::new()
+                    .check(Check::Equals(key.clone(), raw))
+                    .delete(key),
+            )
+            .await?;
         Ok(g)
     }
 
@@ -1446,7 +1507,11 @@ impl Iam {
         new_path: Option<&str>,
     ) -> Result<(Group, Group), ApiError> {
         let key = entity_key(EntityKind::Group, account, name);
-        let raw = self.kv.get(&key).await?.ok_or_else(|| no_such("group", name))?;
+        let raw = self
+            .kv
+            .get(&key)
+            .await?
+            .ok_or_else(|| no_such("group", name))?;
         let before: Group = decode(&key, &raw)?;
         let mut g = before.clone();
         if let Some(p) = new_path {
@@ -1461,7 +1526,9 @@ impl Iam {
         let mut members = Vec::new();
         if new_key != key {
             let (old_lc, new_lc) = (before.name.to_lowercase(), g.name.to_lowercase());
-            batch = batch.check(Check::Absent(new_key.clone())).delete(key.clone());
+            batch = batch
+                .check(Check::Absent(new_key.clone()))
+                .delete(key.clone());
             for (mk, mv) in self.scan_all(&format!("gm/{account}/{old_lc}/")).await? {
                 if let Some(u) = mk.rsplit('/').next() {
                     members.push(u.to_owned());
@@ -1510,13 +1577,21 @@ impl Iam {
     /// Deletes a role without policies.
     pub async fn delete_role(&self, account: &str, name: &str) -> Result<Role, ApiError> {
         let key = entity_key(EntityKind::Role, account, name);
-        let raw = self.kv.get(&key).await?.ok_or_else(|| no_such("role", name))?;
+        let raw = self
+            .kv
+            .get(&key)
+            .await?
+            .ok_or_else(|| no_such("role", name))?;
         let r: Role = decode(&key, &raw)?;
         if !r.inline_policies.is_empty() {
-            return Err(delete_conflict("Cannot delete entity, must delete policies first."));
+            return Err(delete_conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
         }
         if !r.attached_policies.is_empty() {
-            return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+            return Err(delete_conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
         }
         let batch = Batch::new()
             .check(Check::Equals(key.clone(), raw))
@@ -1538,14 +1613,28 @@ impl Iam {
         let missing = || {
             ApiError::new(
                 Code::NoSuchEntity,
-                format!("The {} policy with name {policy_name} cannot be found.", kind.word()),
+                format!(
+                    "The {} policy with name {policy_name} cannot be found.",
+                    kind.word()
+                ),
             )
         };
-        let del = |m: &mut BTreeMap<String, String>| m.remove(policy_name).map(|_| ()).ok_or_else(missing);
+        let del = |m: &mut BTreeMap<String, String>| {
+            m.remove(policy_name).map(|_| ()).ok_or_else(missing)
+        };
         let res = match kind {
-            EntityKind::User => self.update(&ekey, |u: &mut User, _| del(&mut u.inline_policies)).await.map(|_| ()),
-            EntityKind::Group => self.update(&ekey, |g: &mut Group, _| del(&mut g.inline_policies)).await.map(|_| ()),
-            EntityKind::Role => self.update(&ekey, |r: &mut Role, _| del(&mut r.inline_policies)).await.map(|_| ()),
+            EntityKind::User => self
+                .update(&ekey, |u: &mut User, _| del(&mut u.inline_policies))
+                .await
+                .map(|_| ()),
+            EntityKind::Group => self
+                .update(&ekey, |g: &mut Group, _| del(&mut g.inline_policies))
+                .await
+                .map(|_| ()),
+            EntityKind::Role => self
+                .update(&ekey, |r: &mut Role, _| del(&mut r.inline_policies))
+                .await
+                .map(|_| ()),
         };
         res.map_err(|e| {
             if e.code == Code::NoSuchEntity && !e.message.contains(" policy with name ") {
@@ -1558,9 +1647,16 @@ impl Iam {
 
     /// A customer managed policy of `account` by ARN, with its store key, or `NoSuchEntity`.
     async fn customer_policy(&self, arn: &str) -> Result<(String, ManagedPolicy), ApiError> {
-        let p = self.managed_policy(arn).await?.filter(|p| p.account != "aws").ok_or_else(|| {
-            ApiError::new(Code::NoSuchEntity, format!("Policy {arn} does not exist or is not attachable."))
-        })?;
+        let p = self
+            .managed_policy(arn)
+            .await?
+            .filter(|p| p.account != "aws")
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::NoSuchEntity,
+                    format!("Policy {arn} does not exist or is not attachable."),
+                )
+            })?;
         Ok((policy_key(&p.account, &p.name), p))
     }
 
@@ -1572,7 +1668,9 @@ impl Iam {
         set_default: bool,
         now: DateTime<Utc>,
     ) -> Result<PolicyVersion, ApiError> {
-        self.policies.get_or_parse(document, PolicyKind::Managed).map_err(policy_error)?;
+        self.policies
+            .get_or_parse(document, PolicyKind::Managed)
+            .map_err(policy_error)?;
         let (key, _) = self.customer_policy(arn).await?;
         let mut created = None;
         self.update(&key, |p: &mut ManagedPolicy, _| {
@@ -1631,14 +1729,18 @@ impl Iam {
         let (key, _) = self.customer_policy(arn).await?;
         self.update(&key, |p: &mut ManagedPolicy, _| {
             if p.default_version_id == version_id {
-                return Err(delete_conflict("Cannot delete the default version of a policy."));
+                return Err(delete_conflict(
+                    "Cannot delete the default version of a policy.",
+                ));
             }
             let before = p.versions.len();
             p.versions.retain(|v| v.version_id != version_id);
             if p.versions.len() == before {
                 return Err(ApiError::new(
                     Code::NoSuchEntity,
-                    format!("Policy {arn} version {version_id} does not exist or is not deletable."),
+                    format!(
+                        "Policy {arn} version {version_id} does not exist or is not deletable."
+                    ),
                 ));
             }
             Ok(())
@@ -1656,7 +1758,9 @@ impl Iam {
         })?;
         let p: ManagedPolicy = decode(&key, &raw)?;
         if self.any_under(&format!("pa/{arn}/")).await? {
-            return Err(delete_conflict("Cannot delete a policy attached to entities."));
+            return Err(delete_conflict(
+                "Cannot delete a policy attached to entities.",
+            ));
         }
         if p.versions.len() > 1 {
             return Err(delete_conflict(
@@ -1664,7 +1768,13 @@ impl Iam {
                  delete the policy's versions. The default version is deleted with the policy.",
             ));
         }
-        self.kv.commit(Batch::new().check(Check::Equals(key.clone(), raw)).delete(key)).await?;
+        self.kv
+            .commit(
+                Batch::new()
+                    .check(Check::Equals(key.clone(), raw))
+                    .delete(key),
+            )
+            .await?;
         Ok(p)
     }
 }
