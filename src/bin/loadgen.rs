@@ -2,7 +2,12 @@
 //! minimal axum server that answers a fixed body (the floor). Reports requests/s, p50 and p99
 //! for each, and their ratio, so noisy machines still give comparable figures.
 //!
-//! `sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam]`
+//! `sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam]
+//! [--users N] [--endpoint HOST:PORT]`
+//!
+//! Without `--endpoint` it starts its own Sekisho (embedded store, temporary directory) in this
+//! process. With `--endpoint` it replays `GetCallerIdentity` against an already running server
+//! (e.g. `make run`), signed with `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
 
 #![allow(
     clippy::indexing_slicing,
@@ -58,6 +63,7 @@ inline_policies.work = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","
 }
 
 struct Args {
+    endpoint: Option<SocketAddr>,
     seconds: u64,
     concurrency: usize,
     scenario: String,
@@ -66,6 +72,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        endpoint: None,
         seconds: 5,
         concurrency: 16,
         scenario: "all".into(),
@@ -80,6 +87,10 @@ fn args() -> Args {
             Some("--concurrency") => a.concurrency = val.parse().unwrap_or(16),
             Some("--scenario") => a.scenario = val,
             Some("--users") => a.users = val.parse().unwrap_or(0),
+            Some("--endpoint") => {
+                let v = val.trim_start_matches("http://").trim_end_matches('/');
+                a.endpoint = Some(v.parse().unwrap_or_else(|e| panic_exit(&e)));
+            }
             _ => {
                 eprintln!(
                     "usage: sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam] [--users N]"
@@ -101,7 +112,20 @@ struct Prepared {
     body: Bytes,
 }
 
+fn key() -> (String, String) {
+    match (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Ok(k), Ok(s)) if ENDPOINT_MODE.get().copied().unwrap_or(false) => (k, s),
+        _ => (KEY.0.to_owned(), KEY.1.to_owned()),
+    }
+}
+
+static ENDPOINT_MODE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 fn sign(addr: SocketAddr, path: &str, body: &str, content_type: &str, service: &str) -> Prepared {
+    let (key_id, secret) = key();
     let mut h = http::HeaderMap::new();
     h.insert(
         "host",
@@ -119,8 +143,8 @@ fn sign(addr: SocketAddr, path: &str, body: &str, content_type: &str, service: &
         "",
         &h,
         body.as_bytes(),
-        KEY.0,
-        &SecretString::from(KEY.1),
+        &key_id,
+        &SecretString::new(secret),
         None,
         "us-east-1",
         service,
@@ -281,7 +305,11 @@ async fn main() {
     let a = args();
     let dir = tempfile_dir();
     let floor = floor_server().await;
-    let sek = sekisho_server(&dir, a.users).await;
+    let _ = ENDPOINT_MODE.set(a.endpoint.is_some());
+    let sek = match a.endpoint {
+        Some(e) => e,
+        None => sekisho_server(&dir, a.users).await,
+    };
     let form = "application/x-www-form-urlencoded; charset=utf-8";
     let gci = "Action=GetCallerIdentity&Version=2011-06-15";
     let mk = |addr, path: &str, body: &str, ct: &str, svc: &str| {
@@ -303,7 +331,8 @@ async fn main() {
     )
     .await;
     report("floor (fixed body)", &floor_stats, &floor_stats);
-    let want = |s: &str| a.scenario == "all" || a.scenario == s;
+    let external = a.endpoint.is_some();
+    let want = |s: &str| (a.scenario == "all" && (!external || s == "gci")) || a.scenario == s;
     if want("gci") {
         let s = drive(
             sek,
