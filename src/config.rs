@@ -52,7 +52,9 @@ pub struct TestingConfig {
 pub struct ServerConfig {
     /// Address to listen on. Default: `127.0.0.1:8080`.
     pub listen: SocketAddr,
-    /// The URL clients use to reach Sekisho. Default: `http://127.0.0.1:8080`.
+    /// The URL clients use to reach Sekisho. When it starts with `https://` (TLS terminated by a
+    /// proxy in front), requests count as `aws:SecureTransport = true`.
+    /// Default: `http://127.0.0.1:8080`.
     pub public_url: String,
     /// Regions accepted in SigV4 scopes; empty accepts any syntactically valid region.
     /// Default: `[]`.

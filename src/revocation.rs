@@ -206,3 +206,138 @@ impl Revocations {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+    use super::*;
+    use crate::store::memory::MemoryKv;
+    use crate::token::SessionKind;
+
+    fn claims(issued_at: i64) -> SessionClaims {
+        SessionClaims {
+            kind: SessionKind::AssumedRole,
+            account: "111111111111".into(),
+            access_key_id: "ASIAEXAMPLEEXAMPLE01".into(),
+            arn: "arn:aws:sts::111111111111:assumed-role/r/s".into(),
+            principal_arn: "arn:aws:iam::111111111111:role/r".into(),
+            principal_id: "AROAROLEID".into(),
+            session_name: Some("s".into()),
+            issued_at,
+            expires_at: issued_at + 3600,
+            mfa_auth_time: None,
+            source_identity: None,
+            tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            session_policy: None,
+            session_policy_arns: Vec::new(),
+            parent_access_key_id: Some("AKIAPARENT".into()),
+            parent_user_id: Some("AIDAUSERID".into()),
+            chained: false,
+            federated_provider: None,
+            federation_claims: Vec::new(),
+        }
+    }
+
+    async fn set() -> Arc<Revocations> {
+        Revocations::start(
+            Arc::new(MemoryKv::new()),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+    }
+
+    fn at(t: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(t, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_scope_cuts_off_older_sessions_only() {
+        let scopes = [
+            Scope::Global,
+            Scope::Account("111111111111".into()),
+            Scope::Role("AROAROLEID".into()),
+            Scope::User("AIDAUSERID".into()),
+        ];
+        for scope in scopes {
+            let r = set().await;
+            r.revoke(&scope, at(1000)).await.unwrap();
+            assert!(r.check(&claims(999)).is_err(), "{scope:?} kills older");
+            assert!(
+                r.check(&claims(1000)).is_err(),
+                "{scope:?} kills the same second"
+            );
+            assert!(r.check(&claims(1001)).is_ok(), "{scope:?} spares newer");
+        }
+        // Other roles, users and accounts are untouched.
+        let r = set().await;
+        r.revoke(&Scope::Role("AROAOTHER".into()), at(1000))
+            .await
+            .unwrap();
+        r.revoke(&Scope::Account("222222222222".into()), at(1000))
+            .await
+            .unwrap();
+        r.revoke(&Scope::User("AIDAOTHER".into()), at(1000))
+            .await
+            .unwrap();
+        assert!(r.check(&claims(1)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn single_session_and_monotonic_cutoffs() {
+        let r = set().await;
+        r.revoke(&Scope::Session("ASIAEXAMPLEEXAMPLE01".into()), at(99_999))
+            .await
+            .unwrap();
+        assert!(r.check(&claims(5000)).is_err());
+        let mut other = claims(5000);
+        other.access_key_id = "ASIAEXAMPLEEXAMPLE02".into();
+        assert!(r.check(&other).is_ok());
+        // A later revoke with an older time keeps the newer cut-off.
+        r.revoke(&Scope::Global, at(2000)).await.unwrap();
+        assert_eq!(r.revoke(&Scope::Global, at(1000)).await.unwrap(), 2000);
+        assert!(r.check(&claims(1500)).is_err());
+        // Expired single-session entries are purged.
+        assert_eq!(r.purge_expired(at(100_000)).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_stale_set_fails_closed() {
+        let r = Revocations::start(
+            Arc::new(MemoryKv::new()),
+            Duration::from_secs(60),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let e = r.check(&claims(1)).unwrap_err();
+        assert_eq!(e.code, Code::ServiceUnavailable);
+    }
+
+    #[tokio::test]
+    async fn another_node_sees_a_revocation_through_the_shared_store() {
+        let kv: Arc<dyn Kv> = Arc::new(MemoryKv::new());
+        let a = Revocations::start(
+            kv.clone(),
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+        let b = Revocations::start(kv, Duration::from_secs(3600), Duration::from_secs(3600))
+            .await
+            .unwrap();
+        a.revoke(&Scope::Global, at(1000)).await.unwrap();
+        // b refreshes on the notification, not on its (hour-long) timer.
+        for _ in 0..100 {
+            if b.check(&claims(10)).is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the other node never saw the revocation");
+    }
+}

@@ -249,7 +249,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
             now,
             source_ip: source_ip.clone(),
             user_agent: user_agent.clone(),
-            secure: false,
+            secure: st.config.server.public_url.starts_with("https://"),
             region: caller
                 .as_ref()
                 .map(|c| c.region.clone())
@@ -355,7 +355,7 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
             now,
             source_ip: source_ip.clone(),
             user_agent: header_str(&parts.headers, "user-agent").to_owned(),
-            secure: false,
+            secure: st.config.server.public_url.starts_with("https://"),
             region: caller.region.clone(),
         };
         crate::authz::authorize(&st, &caller, &env, "sekisho:VerifyRequest", "*").await?;
