@@ -7,6 +7,8 @@ use libfuzzer_sys::fuzz_target;
 use sekisho::config::Config;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let _ = Config::parse(text, Path::new("x.toml"));
 });

@@ -8,7 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use sekisho::token::KeyRing;
 
 fn now() -> DateTime<Utc> {
-    Utc.timestamp_opt(1_750_000_000, 0).single().unwrap_or_default()
+    Utc.timestamp_opt(1_750_000_000, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 fn ring() -> &'static KeyRing {
