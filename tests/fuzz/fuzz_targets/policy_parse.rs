@@ -9,11 +9,21 @@ use sekisho::policy::{
 };
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    for kind in [PolicyKind::Identity, PolicyKind::Resource, PolicyKind::Trust, PolicyKind::Session] {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for kind in [
+        PolicyKind::Identity,
+        PolicyKind::Resource,
+        PolicyKind::Trust,
+        PolicyKind::Session,
+    ] {
         if let Ok(p) = parse(text, kind) {
             // The canonical form may be longer (arrays), so quotas are not re-checked.
-            let opts = ParseOptions { max_size: None, aws_managed: true };
+            let opts = ParseOptions {
+                max_size: None,
+                aws_managed: true,
+            };
             let again = parse_with(&p.to_json(), kind, opts).expect("canonical form must re-parse");
             assert_eq!(again.to_json(), p.to_json());
             let req = Request {
@@ -22,7 +32,13 @@ fuzz_target!(|data: &[u8]| {
                 resource: "arn:aws:s3:::b/k".into(),
                 ..Request::default()
             };
-            let _ = evaluate(&req, &PolicySet { identity: vec![(PolicyId("f".into()), &p)], ..PolicySet::default() });
+            let _ = evaluate(
+                &req,
+                &PolicySet {
+                    identity: vec![(PolicyId("f".into()), &p)],
+                    ..PolicySet::default()
+                },
+            );
         }
     }
 });
