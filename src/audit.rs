@@ -7,9 +7,11 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
 
 use crate::config::{AuditConfig, AuditSink};
 
@@ -35,8 +37,21 @@ pub const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
 /// Where events go.
 #[derive(Debug, Clone)]
 pub struct Auditor {
-    tx: Option<mpsc::Sender<String>>,
+    inner: Option<Arc<Shared>>,
 }
+
+/// Events waiting for the writer, and whether the sink has failed.
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<Vec<String>>,
+    failed: AtomicBool,
+}
+
+/// How often the writer drains the queue. Requests never wait for it, and it never wakes per
+/// event (a wake-up per request cost a third of the throughput in the load test).
+const FLUSH_EVERY: Duration = Duration::from_millis(20);
+/// Queue length beyond which requests wait for the writer (back-pressure, bounded memory).
+const MAX_QUEUED: usize = 100_000;
 
 /// The audit sink failed; the request must not proceed.
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +61,8 @@ pub struct AuditUnavailable;
 impl Auditor {
     /// Starts the writer for the configured sink.
     pub fn start(cfg: &AuditConfig) -> std::io::Result<Self> {
-        let mut out: Box<dyn Write + Send> = match cfg.sink {
-            AuditSink::None => return Ok(Self { tx: None }),
+        let out: Box<dyn Write + Send> = match cfg.sink {
+            AuditSink::None => return Ok(Self { inner: None }),
             AuditSink::Stdout => Box::new(std::io::stdout()),
             AuditSink::File => {
                 if let Some(dir) = cfg.path.parent() {
@@ -56,38 +71,64 @@ impl Auditor {
                 Box::new(open_append(&cfg.path)?)
             }
         };
-        let (tx, mut rx) = mpsc::channel::<String>(8192);
+        let shared = Arc::new(Shared::default());
+        let writer = shared.clone();
         std::thread::Builder::new()
             .name("sekisho-audit".into())
             .spawn(move || {
-                while let Some(line) = rx.blocking_recv() {
-                    let mut ok = writeln!(out, "{line}").is_ok();
-                    // Drain what is queued, then flush once.
-                    while let Ok(line) = rx.try_recv() {
-                        ok &= writeln!(out, "{line}").is_ok();
+                let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
+                loop {
+                    std::thread::sleep(FLUSH_EVERY);
+                    let shared = &writer;
+                    let batch = std::mem::take(
+                        &mut *shared.queue.lock().unwrap_or_else(PoisonError::into_inner),
+                    );
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    let mut ok = true;
+                    for line in &batch {
+                        ok &=
+                            out.write_all(line.as_bytes()).is_ok() && out.write_all(b"\n").is_ok();
                     }
                     ok &= out.flush().is_ok();
                     if !ok {
+                        shared.failed.store(true, Ordering::SeqCst);
                         tracing::error!("audit sink write failed; refusing further requests");
                         break;
                     }
                 }
             })?;
-        Ok(Self { tx: Some(tx) })
+        Ok(Self {
+            inner: Some(shared),
+        })
     }
 
     /// An auditor that discards events (unit tests).
     #[must_use]
     pub fn discard() -> Self {
-        Self { tx: None }
+        Self { inner: None }
     }
 
-    /// Records an event.
+    /// Records an event (written within [`FLUSH_EVERY`]); fails once the sink has failed.
     pub async fn record(&self, event: Value) -> Result<(), AuditUnavailable> {
-        let Some(tx) = &self.tx else { return Ok(()) };
-        tx.send(event.to_string())
-            .await
-            .map_err(|_| AuditUnavailable)
+        let Some(shared) = &self.inner else {
+            return Ok(());
+        };
+        let line = event.to_string();
+        loop {
+            if shared.failed.load(Ordering::SeqCst) {
+                return Err(AuditUnavailable);
+            }
+            {
+                let mut q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                if q.len() < MAX_QUEUED {
+                    q.push(line);
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(FLUSH_EVERY).await;
+        }
     }
 }
 
@@ -155,7 +196,40 @@ pub fn event(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
+
+    #[tokio::test]
+    async fn events_reach_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = AuditConfig {
+            sink: AuditSink::File,
+            path: dir.path().join("a/audit.jsonl"),
+        };
+        let a = Auditor::start(&cfg).unwrap();
+        for i in 0..3 {
+            assert!(a.record(json!({ "n": i })).await.is_ok());
+        }
+        tokio::time::sleep(FLUSH_EVERY * 5).await;
+        let text = std::fs::read_to_string(&cfg.path).unwrap_or_default();
+        assert_eq!(text, "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_failing_sink_fails_closed() {
+        let cfg = AuditConfig {
+            sink: AuditSink::File,
+            path: "/dev/full".into(),
+        };
+        let a = Auditor::start(&cfg).unwrap();
+        assert!(a.record(json!({ "n": 1 })).await.is_ok(), "queued");
+        tokio::time::sleep(FLUSH_EVERY * 5).await;
+        assert!(
+            a.record(json!({ "n": 2 })).await.is_err(),
+            "refused after the write failed"
+        );
+    }
 
     #[test]
     fn secrets_are_hidden() {

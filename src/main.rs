@@ -218,7 +218,10 @@ async fn serve(config: PathBuf) -> Result<(), String> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    // Let the audit writer drain its last batch.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    Ok(())
 }
 
 fn init_logging(cfg: &Config) {

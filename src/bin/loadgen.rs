@@ -273,7 +273,11 @@ async fn sekisho_server(dir: &std::path::Path, users: usize) -> SocketAddr {
     cfg.store.path = dir.join("sekisho.redb");
     cfg.store.secret_key_path = dir.join("store.key");
     cfg.keys.path = dir.join("keyring.json");
-    cfg.audit.sink = AuditSink::File;
+    cfg.audit.sink = if std::env::var("LOADGEN_AUDIT").as_deref() == Ok("none") {
+        AuditSink::None
+    } else {
+        AuditSink::File
+    };
     cfg.audit.path = dir.join("audit.jsonl");
     cfg.iam.bootstrap = Some(boot);
     let (st, _) = sekisho::server::build(cfg, Arc::new(SystemClock))
