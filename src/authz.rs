@@ -147,10 +147,7 @@ pub fn request_principal(caller: &Caller) -> RequestPrincipal {
 #[must_use]
 pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
     let mut ctx = Context::new();
-    ctx.set(
-        "aws:CurrentTime",
-        env.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    );
+    ctx.set("aws:CurrentTime", crate::wire::xml::iso8601(env.now));
     ctx.set("aws:EpochTime", env.now.timestamp().to_string());
     ctx.set("aws:SourceIp", env.source_ip.clone());
     ctx.set("aws:SecureTransport", env.secure.to_string());
@@ -202,10 +199,7 @@ pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
 }
 
 fn fmt_time(t: i64) -> String {
-    DateTime::from_timestamp(t, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    crate::wire::xml::iso8601(DateTime::from_timestamp(t, 0).unwrap_or_default())
 }
 
 /// A request to authorize.

@@ -152,13 +152,27 @@ impl SessionClaims {
     /// postcard + deflate.
     pub(crate) fn encode(&self) -> Result<Vec<u8>, Error> {
         let raw = postcard::to_allocvec(self).map_err(|e| Error::Claims(e.to_string()))?;
-        deflate(&raw)
+        // Small claims gain little from deflate and it is most of the sealing cost: store them
+        // as they are. The first byte says which (the AEAD covers it like the rest).
+        if raw.len() <= STORE_RAW_UP_TO {
+            let mut out = Vec::with_capacity(raw.len() + 1);
+            out.push(FORM_RAW);
+            out.extend_from_slice(&raw);
+            return Ok(out);
+        }
+        let mut out = vec![FORM_DEFLATE];
+        out.extend_from_slice(&deflate(&raw)?);
+        Ok(out)
     }
 
     /// Inverse of [`Self::encode`]; any failure is [`InvalidReason::Decode`].
     pub(crate) fn decode(compressed: &[u8]) -> Result<Self, Error> {
         let invalid = || Error::Invalid(InvalidReason::Decode);
-        let raw = inflate(compressed, MAX_CLAIMS_BYTES).ok_or_else(invalid)?;
+        let raw = match compressed.split_first() {
+            Some((&FORM_RAW, rest)) if rest.len() <= STORE_RAW_UP_TO => rest.to_vec(),
+            Some((&FORM_DEFLATE, rest)) => inflate(rest, MAX_CLAIMS_BYTES).ok_or_else(invalid)?,
+            _ => return Err(invalid()),
+        };
         let (claims, rest) = postcard::take_from_bytes::<Self>(&raw).map_err(|_| invalid())?;
         if !rest.is_empty() {
             return Err(invalid());
@@ -176,6 +190,9 @@ pub fn packed_size_percent(
     policy_arns: &[String],
     tags: &[(String, String)],
 ) -> u32 {
+    if policy.is_none() && policy_arns.is_empty() && tags.is_empty() {
+        return 0;
+    }
     let Ok(raw) = postcard::to_allocvec(&(policy, policy_arns, tags)) else {
         return u32::MAX;
     };
@@ -188,6 +205,13 @@ pub fn packed_size_percent(
         .div_ceil(PACKED_BUDGET_BYTES);
     u32::try_from(pct).unwrap_or(u32::MAX)
 }
+
+/// Claims encoded up to this many bytes are stored without compression.
+const STORE_RAW_UP_TO: usize = 512;
+/// Encoding form byte: postcard bytes as they are.
+const FORM_RAW: u8 = 0;
+/// Encoding form byte: raw deflate of the postcard bytes.
+const FORM_DEFLATE: u8 = 1;
 
 thread_local! {
     /// Per-thread deflate state: miniz_oxide's compressor holds ~300 KB of tables, and allocating
@@ -312,23 +336,55 @@ pub(crate) mod tests {
         assert_eq!(SessionClaims::decode(&enc).unwrap(), c);
     }
 
+    fn deflated(raw: &[u8]) -> Vec<u8> {
+        let mut out = vec![FORM_DEFLATE];
+        out.extend_from_slice(&deflate(raw).unwrap());
+        out
+    }
+
+    fn stored(raw: &[u8]) -> Vec<u8> {
+        let mut out = vec![FORM_RAW];
+        out.extend_from_slice(raw);
+        out
+    }
+
     #[test]
     fn decode_rejects_trailing_and_garbage() {
         let raw = postcard::to_allocvec(&typical()).unwrap();
         let mut extra = raw.clone();
         extra.push(0);
-        let e = SessionClaims::decode(&deflate(&extra).unwrap()).unwrap_err();
-        assert_eq!(e.invalid_reason(), Some(InvalidReason::Decode));
-        let e = SessionClaims::decode(&deflate(raw.get(..raw.len() / 2).unwrap()).unwrap())
-            .unwrap_err();
-        assert_eq!(e.invalid_reason(), Some(InvalidReason::Decode));
+        for form in [deflated, stored] {
+            assert_eq!(
+                SessionClaims::decode(&form(&raw)).unwrap(),
+                typical(),
+                "both forms decode"
+            );
+            let e = SessionClaims::decode(&form(&extra)).unwrap_err();
+            assert_eq!(e.invalid_reason(), Some(InvalidReason::Decode));
+            let e = SessionClaims::decode(&form(raw.get(..raw.len() / 2).unwrap())).unwrap_err();
+            assert_eq!(e.invalid_reason(), Some(InvalidReason::Decode));
+        }
         assert!(SessionClaims::decode(b"\xff\xff\xff").is_err());
+        assert!(SessionClaims::decode(b"").is_err());
+        // A stored form longer than the raw limit is refused (it would have been deflated).
+        assert!(SessionClaims::decode(&stored(&vec![0; STORE_RAW_UP_TO + 1])).is_err());
+    }
+
+    #[test]
+    fn small_claims_are_stored_and_large_ones_deflated() {
+        assert_eq!(typical().encode().unwrap().first(), Some(&FORM_RAW));
+        let mut big = typical();
+        big.session_policy = Some(format!("{{\"Statement\":[{}]}}", "{}".repeat(300)));
+        let enc = big.encode().unwrap();
+        assert_eq!(enc.first(), Some(&FORM_DEFLATE));
+        assert_eq!(SessionClaims::decode(&enc).unwrap(), big);
+        assert_eq!(packed_size_percent(None, &[], &[]), 0);
     }
 
     #[test]
     fn decode_bounds_decompression() {
         // A deflate bomb: 1 MB of zeros compresses to ~1 KB.
-        let bomb = deflate(&vec![0_u8; 1 << 20]).unwrap();
+        let bomb = deflated(&vec![0_u8; 1 << 20]);
         assert!(bomb.len() < 4096);
         let e = SessionClaims::decode(&bomb).unwrap_err();
         assert_eq!(e.invalid_reason(), Some(InvalidReason::Decode));

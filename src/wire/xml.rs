@@ -82,27 +82,38 @@ impl XmlWriter {
 
 /// Escapes `&`, `<`, `>`, `"` and `'`.
 pub fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
+    let mut rest = s;
+    while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+        let (plain, tail) = rest.split_at(i);
+        out.push_str(plain);
+        let mut chars = tail.chars();
+        out.push_str(match chars.next() {
+            Some('&') => "&amp;",
+            Some('<') => "&lt;",
+            Some('>') => "&gt;",
+            Some('"') => "&quot;",
+            _ => "&apos;",
+        });
+        rest = chars.as_str();
     }
+    out.push_str(rest);
 }
 
 /// Formats a time the way AWS Query responses do (`2026-11-22T19:04:05Z`).
 #[must_use]
 pub fn iso8601(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso8601_is_aws_shape() {
+        let t = chrono::DateTime::from_timestamp(1_795_434_902, 123_000_000).unwrap_or_default();
+        assert_eq!(iso8601(t), "2026-11-23T11:55:02Z");
+    }
 
     #[test]
     fn escapes() {
