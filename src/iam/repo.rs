@@ -237,6 +237,36 @@ impl Iam {
         })
     }
 
+    /// Writes a new entity (and an optional index entry) if its key is free; otherwise
+    /// `EntityAlreadyExists` with `exists` as the message.
+    async fn insert_new<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        index: Option<(String, Vec<u8>)>,
+        exists: String,
+    ) -> Result<(), ApiError> {
+        let mut batch = Batch::new()
+            .check(Check::Absent(key.to_owned()))
+            .put(key, to_json(value)?);
+        batch.puts.extend(index);
+        match self.kv.commit(batch).await {
+            Ok(()) => Ok(()),
+            Err(crate::store::Error::Conflict(_)) => {
+                Err(ApiError::new(Code::EntityAlreadyExists, exists))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Follows an index entry (`uid/…`, `rid/…`) to the entity it names.
+    async fn by_index<T: DeserializeOwned>(&self, index: &str) -> Result<Option<T>, ApiError> {
+        match self.get_json::<String>(index).await? {
+            Some(key) => self.get_json(&key).await,
+            None => Ok(None),
+        }
+    }
+
     // ----- accounts -----
 
     /// An account.
@@ -297,10 +327,7 @@ impl Iam {
 
     /// A user by unique id.
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, ApiError> {
-        match self.get_json::<String>(&format!("uid/{id}")).await? {
-            Some(key) => self.get_json(&key).await,
-            None => Ok(None),
-        }
+        self.by_index(&format!("uid/{id}")).await
     }
 
     /// Creates a user.
@@ -313,18 +340,10 @@ impl Iam {
             &user.path,
             &user.name,
         );
-        let batch = Batch::new()
-            .check(Check::Absent(key.clone()))
-            .put(&key, to_json(&user)?)
-            .put(format!("uid/{}", user.id), to_json(&key)?);
-        match self.kv.commit(batch).await {
-            Ok(()) => Ok(user),
-            Err(crate::store::Error::Conflict(_)) => Err(ApiError::new(
-                Code::EntityAlreadyExists,
-                format!("User with name {} already exists.", user.name),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        let index = Some((format!("uid/{}", user.id), to_json(&key)?));
+        let exists = format!("User with name {} already exists.", user.name);
+        self.insert_new(&key, &user, index, exists).await?;
+        Ok(user)
     }
 
     // ----- groups -----
@@ -345,17 +364,9 @@ impl Iam {
             &group.path,
             &group.name,
         );
-        let batch = Batch::new()
-            .check(Check::Absent(key.clone()))
-            .put(&key, to_json(&group)?);
-        match self.kv.commit(batch).await {
-            Ok(()) => Ok(group),
-            Err(crate::store::Error::Conflict(_)) => Err(ApiError::new(
-                Code::EntityAlreadyExists,
-                format!("Group with name {} already exists.", group.name),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        let exists = format!("Group with name {} already exists.", group.name);
+        self.insert_new(&key, &group, None, exists).await?;
+        Ok(group)
     }
 
     /// Adds a user to a group (at most 10 groups per user).
@@ -465,10 +476,7 @@ impl Iam {
 
     /// A role by unique id.
     pub async fn role_by_id(&self, id: &str) -> Result<Option<Role>, ApiError> {
-        match self.get_json::<String>(&format!("rid/{id}")).await? {
-            Some(key) => self.get_json(&key).await,
-            None => Ok(None),
-        }
+        self.by_index(&format!("rid/{id}")).await
     }
 
     /// Creates a role. The trust policy must already be validated and its principals resolved.
@@ -481,18 +489,10 @@ impl Iam {
             &role.path,
             &role.name,
         );
-        let batch = Batch::new()
-            .check(Check::Absent(key.clone()))
-            .put(&key, to_json(&role)?)
-            .put(format!("rid/{}", role.id), to_json(&key)?);
-        match self.kv.commit(batch).await {
-            Ok(()) => Ok(role),
-            Err(crate::store::Error::Conflict(_)) => Err(ApiError::new(
-                Code::EntityAlreadyExists,
-                format!("Role with name {} already exists.", role.name),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        let index = Some((format!("rid/{}", role.id), to_json(&key)?));
+        let exists = format!("Role with name {} already exists.", role.name);
+        self.insert_new(&key, &role, index, exists).await?;
+        Ok(role)
     }
 
     /// Validates a trust policy and resolves the user/role ARNs it names to unique ids (AWS
@@ -605,20 +605,12 @@ impl Iam {
         }
         let key = format!("p/{}/{}", p.account, p.name.to_lowercase());
         p.arn = entity_arn(&self.partition, &p.account, "policy", &p.path, &p.name);
-        let batch = Batch::new()
-            .check(Check::Absent(key.clone()))
-            .put(&key, to_json(&p)?);
-        match self.kv.commit(batch).await {
-            Ok(()) => Ok(p),
-            Err(crate::store::Error::Conflict(_)) => Err(ApiError::new(
-                Code::EntityAlreadyExists,
-                format!(
-                    "A policy called {} already exists. Duplicate names are not allowed.",
-                    p.name
-                ),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        let exists = format!(
+            "A policy called {} already exists. Duplicate names are not allowed.",
+            p.name
+        );
+        self.insert_new(&key, &p, None, exists).await?;
+        Ok(p)
     }
 
     /// Attaches a managed policy to a user, group or role.
