@@ -110,18 +110,9 @@ impl Revocations {
     /// Re-reads every cut-off from the store.
     pub async fn refresh(&self) -> Result<(), ApiError> {
         let mut cutoffs = HashMap::new();
-        let mut after: Option<String> = None;
-        loop {
-            let rows = self.kv.scan("rv/", after.as_deref(), 1000).await?;
-            let done = rows.len() < 1000;
-            for (k, v) in &rows {
-                if let Ok(t) = serde_json::from_slice::<i64>(v) {
-                    cutoffs.insert(k.clone(), t);
-                }
-            }
-            after = rows.last().map(|(k, _)| k.clone());
-            if done {
-                break;
+        for (k, v) in crate::store::scan_all(self.kv.as_ref(), "rv/").await? {
+            if let Ok(t) = serde_json::from_slice::<i64>(&v) {
+                cutoffs.insert(k, t);
             }
         }
         let mut s = self.snap.write().unwrap_or_else(PoisonError::into_inner);

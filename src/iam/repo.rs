@@ -207,36 +207,6 @@ impl Iam {
         )))
     }
 
-    /// A page of JSON values under `prefix`.
-    pub async fn list<T: DeserializeOwned>(
-        &self,
-        prefix: &str,
-        marker: Option<&str>,
-        max_items: usize,
-    ) -> Result<Page<T>, ApiError> {
-        let start = marker.map(decode_marker).transpose()?;
-        let max_items = max_items.clamp(1, 1000);
-        let rows = self
-            .kv
-            .scan(prefix, start.as_deref(), max_items + 1)
-            .await?;
-        let truncated = rows.len() > max_items;
-        let mut items = Vec::with_capacity(rows.len().min(max_items));
-        let mut last = None;
-        for (k, v) in rows.into_iter().take(max_items) {
-            items.push(serde_json::from_slice(&v).map_err(ApiError::internal)?);
-            last = Some(k);
-        }
-        Ok(Page {
-            items,
-            next_marker: if truncated {
-                last.map(|k| encode_marker(&k))
-            } else {
-                None
-            },
-        })
-    }
-
     /// Writes a new entity (and an optional index entry) if its key is free; otherwise
     /// `EntityAlreadyExists` with `exists` as the message.
     async fn insert_new<T: Serialize>(
@@ -770,26 +740,17 @@ impl Iam {
     ) -> Result<Vec<(EntityKind, String, String)>, ApiError> {
         let prefix = format!("pa/{policy_arn}/");
         let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let rows = self.kv.scan(&prefix, after.as_deref(), 1000).await?;
-            let done = rows.len() < 1000;
-            for (k, _) in &rows {
-                let rest = k.get(prefix.len()..).unwrap_or_default();
-                let mut it = rest.splitn(3, '/');
-                let kind = match it.next() {
-                    Some("u") => EntityKind::User,
-                    Some("g") => EntityKind::Group,
-                    Some("r") => EntityKind::Role,
-                    _ => continue,
-                };
-                if let (Some(a), Some(n)) = (it.next(), it.next()) {
-                    out.push((kind, a.to_owned(), n.to_owned()));
-                }
-            }
-            after = rows.last().map(|(k, _)| k.clone());
-            if done {
-                break;
+        for (k, _) in self.scan_all(&prefix).await? {
+            let rest = k.get(prefix.len()..).unwrap_or_default();
+            let mut it = rest.splitn(3, '/');
+            let kind = match it.next() {
+                Some("u") => EntityKind::User,
+                Some("g") => EntityKind::Group,
+                Some("r") => EntityKind::Role,
+                _ => continue,
+            };
+            if let (Some(a), Some(n)) = (it.next(), it.next()) {
+                out.push((kind, a.to_owned(), n.to_owned()));
             }
         }
         Ok(out)
@@ -1241,17 +1202,7 @@ impl Iam {
 
     /// Every key and raw value under `prefix` (O(n); for summaries and small indexes).
     pub async fn scan_all(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let rows = self.kv.scan(prefix, after.as_deref(), 1000).await?;
-            let done = rows.len() < 1000;
-            after = rows.last().map(|(k, _)| k.clone());
-            out.extend(rows);
-            if done {
-                return Ok(out);
-            }
-        }
+        Ok(crate::store::scan_all(self.kv.as_ref(), prefix).await?)
     }
 
     /// Every JSON value under `prefix`.

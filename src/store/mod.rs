@@ -129,3 +129,20 @@ pub trait Kv: Send + Sync + 'static {
     /// A short name for logs and metrics (`memory`, `embedded`, `redis`).
     fn backend_name(&self) -> &'static str;
 }
+
+/// Every entry under `prefix`, read in pages of 1,000 (O(n): for small sets such as revocation
+/// cut-offs and indexes, and for summaries).
+pub async fn scan_all(kv: &dyn Kv, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    const PAGE: usize = 1000;
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let rows = kv.scan(prefix, after.as_deref(), PAGE).await?;
+        let done = rows.len() < PAGE;
+        after = rows.last().map(|(k, _)| k.clone());
+        out.extend(rows);
+        if done {
+            return Ok(out);
+        }
+    }
+}
