@@ -187,7 +187,7 @@ pub fn event(
         "sourceIPAddress": source_ip,
         "userAgent": user_agent,
         "requestID": request_id,
-        "eventID": uuid::Uuid::new_v4().to_string(),
+        "eventID": crate::ids::new_request_id(),
         "eventType": "AwsApiCall",
         "readOnly": read_only,
         "managementEvent": true,

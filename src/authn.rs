@@ -25,8 +25,8 @@ use crate::token::{SessionClaims, SessionKind};
 pub enum Principal {
     /// The account root, with a long-term key.
     Root,
-    /// An IAM user, with a long-term key.
-    User(Box<User>),
+    /// An IAM user, with a long-term key (shared with the repository's memo).
+    User(Arc<User>),
     /// Temporary credentials.
     Session(Box<SessionClaims>),
 }
@@ -145,7 +145,8 @@ pub async fn authenticate(
             .keyring()
             .open_and_derive(token.expose(), &key_id, now)
             .map_err(|e| ApiError::invalid_token().with_detail(format!("session token: {e}")))?;
-        sigv4::verify(&auth, parts, &secret).map_err(ApiError::from)?;
+        sigv4::verify_with(&auth, parts, &secret, Some(&st.signing_keys))
+            .map_err(ApiError::from)?;
         if claims.expires_at <= now.timestamp() {
             return Err(ApiError::expired_token().with_detail("session expired"));
         }
@@ -181,12 +182,14 @@ pub async fn authenticate(
             ApiError::invalid_token().with_detail("session token sent with a long-term key")
         );
     }
-    let (key, secret) = st
+    let found = st
         .iam
         .access_key(&key_id)
         .await?
         .ok_or_else(|| ApiError::invalid_token().with_detail("unknown access key"))?;
-    sigv4::verify(&auth, parts, &secret).map_err(ApiError::from)?;
+    let key = &found.key;
+    sigv4::verify_with(&auth, parts, &found.secret, Some(&st.signing_keys))
+        .map_err(ApiError::from)?;
     if key.status != KeyStatus::Active {
         return Err(ApiError::invalid_token().with_detail("access key is inactive"));
     }
@@ -201,14 +204,18 @@ pub async fn authenticate(
             service: service.to_owned(),
         },
         Some(name) => {
-            let user = st.iam.user(&key.account, name).await?.ok_or_else(|| {
-                ApiError::invalid_token().with_detail("the key's user no longer exists")
-            })?;
+            let user = st
+                .iam
+                .user_shared(&key.account, name)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid_token().with_detail("the key's user no longer exists")
+                })?;
             Caller {
                 account: key.account.clone(),
                 arn: user.arn.clone(),
                 user_id: user.id.clone(),
-                principal: Principal::User(Box::new(user)),
+                principal: Principal::User(user),
                 access_key_id: key_id.clone(),
                 region: region.clone(),
                 service: service.to_owned(),

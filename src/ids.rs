@@ -81,9 +81,17 @@ pub fn new_secret_access_key() -> SecretString {
 }
 
 /// A new request id (UUID v4, lowercase hyphenated), as AWS puts in `RequestId`.
+///
+/// The bytes come from the thread-local CSPRNG rather than one `getrandom` system call per id
+/// (`Uuid::new_v4`): ids need to be unique, not secret, and there are two per request.
 #[must_use]
 pub fn new_request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    let mut b = [0_u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// Whether `s` is a 12-digit account id.

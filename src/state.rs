@@ -13,6 +13,9 @@ use crate::iam::Iam;
 use crate::revocation::Revocations;
 use crate::token::KeyRing;
 
+/// How many derived signing keys are kept (one per key, day, region and service in use).
+const SIGNING_KEYS: usize = 100_000;
+
 /// Request counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -50,6 +53,8 @@ pub struct AppState {
     pub last_used_written: Mutex<HashMap<String, Instant>>,
     /// Counters.
     pub metrics: Metrics,
+    /// Derived SigV4 signing keys.
+    pub signing_keys: crate::sigv4::SigningKeyCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -80,6 +85,7 @@ impl AppState {
             audit,
             last_used_written: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
+            signing_keys: crate::sigv4::SigningKeyCache::new(SIGNING_KEYS),
         }
     }
 

@@ -73,13 +73,16 @@ async fn applying_twice_changes_nothing_and_keys_are_generated_once() {
             .get("arn:aws:iam::111111111111:user/alice"),
         Some(&alice.id)
     );
-    let (key, secret) = iam
+    let found = iam
         .access_key("AKIARTXV5AHD2JZALICE")
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(key.user.as_deref(), Some("alice"));
-    assert_eq!(secret.expose(), "aliceSecretKeyaliceSecretKeyaliceSecret0");
+    assert_eq!(found.key.user.as_deref(), Some("alice"));
+    assert_eq!(
+        found.secret.expose(),
+        "aliceSecretKeyaliceSecretKeyaliceSecret0"
+    );
 }
 
 #[tokio::test]
@@ -183,12 +186,15 @@ async fn embedded_store_keeps_entities_across_reopen() {
         kv,
         AtRestKey::load_or_create(&dir.path().join("store.key")).unwrap(),
     );
-    let (_, secret) = iam
+    let found = iam
         .access_key("AKIARTXV5AHD2JZALICE")
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(secret.expose(), "aliceSecretKeyaliceSecretKeyaliceSecret0");
+    assert_eq!(
+        found.secret.expose(),
+        "aliceSecretKeyaliceSecretKeyaliceSecret0"
+    );
     assert!(
         apply(&iam, &file, Utc::now())
             .await

@@ -512,7 +512,10 @@ async fn revoke_before_now_kills_old_sessions_only() {
     let role = s.state.iam.role_by_arn(DEPLOYER).await.unwrap().unwrap();
     s.state
         .revocations
-        .revoke(&sekisho::revocation::Scope::Role(role.id), s.clock.now())
+        .revoke(
+            &sekisho::revocation::Scope::Role(role.id.clone()),
+            s.clock.now(),
+        )
         .await
         .unwrap();
     let e = old_client.get_caller_identity().send().await.unwrap_err();

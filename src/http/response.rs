@@ -27,7 +27,7 @@ fn build(
 }
 
 fn httpdate(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+    crate::wire::time::http_date(&t)
 }
 
 /// A success envelope.

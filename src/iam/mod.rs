@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod at_rest;
 pub mod bootstrap;
+mod memo;
 pub mod model;
 pub mod names;
 pub mod repo;

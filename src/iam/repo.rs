@@ -43,6 +43,18 @@ pub const MAX_ATTACHED: usize = 10;
 /// Quota: versions per managed policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
 
+/// How many decoded entities the memo keeps (the read cache's own bound is larger; a miss here
+/// costs one decode).
+const MEMO_ENTRIES: usize = 50_000;
+
+/// An access key with its secret opened (hot path of every long-term-key request).
+pub struct KeyWithSecret {
+    /// The key record.
+    pub key: AccessKey,
+    /// The secret access key, decrypted.
+    pub secret: SecretString,
+}
+
 /// Which kind of entity a policy is attached to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntityKind {
@@ -84,6 +96,8 @@ pub struct Iam {
     pub policies: PolicyCache,
     aws_managed: Arc<BTreeMap<String, ManagedPolicy>>,
     trust_cache: RwLock<HashMap<[u8; 32], Arc<Policy>>>,
+    /// Decoded entities, by the bytes they were decoded from.
+    memo: super::memo::Memo,
     aws_parsed: RwLock<HashMap<String, Arc<Policy>>>,
     /// ARN partition.
     pub partition: String,
@@ -150,6 +164,7 @@ impl Iam {
             policies: PolicyCache::new(4096),
             aws_managed: Arc::new(aws_managed),
             trust_cache: RwLock::new(HashMap::new()),
+            memo: super::memo::Memo::new(MEMO_ENTRIES),
             aws_parsed: RwLock::new(HashMap::new()),
             partition: partition.to_owned(),
         }
@@ -161,17 +176,44 @@ impl Iam {
         &self.kv
     }
 
-    /// Reads and decodes a JSON value.
-    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ApiError> {
-        match self.kv.get(key).await? {
-            None => Ok(None),
-            Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+    /// Reads and decodes a JSON value (a copy of the memoized decoding).
+    pub async fn get_json<T>(&self, key: &str) -> Result<Option<T>, ApiError>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        Ok(self.get_shared::<T>(key).await?.map(Arc::unwrap_or_clone))
+    }
+
+    /// Reads a JSON value, decoded once per stored version (see [`super::memo`]).
+    pub async fn get_shared<T>(&self, key: &str) -> Result<Option<Arc<T>>, ApiError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        self.get_decoded(key, |b| {
+            serde_json::from_slice(b).map_err(|e| {
                 ApiError::from(crate::store::Error::Corrupt {
                     key: key.to_owned(),
                     reason: e.to_string(),
                 })
-            }),
+            })
+        })
+        .await
+    }
+
+    async fn get_decoded<T, F>(&self, key: &str, decode: F) -> Result<Option<Arc<T>>, ApiError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce(&[u8]) -> Result<T, ApiError>,
+    {
+        let Some(bytes) = self.kv.get(key).await? else {
+            return Ok(None);
+        };
+        if let Some(v) = self.memo.get::<T>(key, &bytes) {
+            return Ok(Some(v));
         }
+        let v = Arc::new(decode(&bytes)?);
+        self.memo.put(key, bytes, v.clone());
+        Ok(Some(v))
     }
 
     /// Read-modify-write of one JSON value with optimistic concurrency. `f` may add more writes
@@ -230,9 +272,12 @@ impl Iam {
     }
 
     /// Follows an index entry (`uid/…`, `rid/…`) to the entity it names.
-    async fn by_index<T: DeserializeOwned>(&self, index: &str) -> Result<Option<T>, ApiError> {
-        match self.get_json::<String>(index).await? {
-            Some(key) => self.get_json(&key).await,
+    async fn by_index<T>(&self, index: &str) -> Result<Option<Arc<T>>, ApiError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        match self.get_shared::<String>(index).await? {
+            Some(key) => self.get_shared(&key).await,
             None => Ok(None),
         }
     }
@@ -288,6 +333,16 @@ impl Iam {
             .await
     }
 
+    /// A user by name, shared (no copy; the request path).
+    pub async fn user_shared(
+        &self,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<Arc<User>>, ApiError> {
+        self.get_shared(&entity_key(EntityKind::User, account, name))
+            .await
+    }
+
     /// A user by name, or `NoSuchEntity`.
     pub async fn user_required(&self, account: &str, name: &str) -> Result<User, ApiError> {
         self.user(account, name)
@@ -296,7 +351,7 @@ impl Iam {
     }
 
     /// A user by unique id.
-    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, ApiError> {
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<Arc<User>>, ApiError> {
         self.by_index(&format!("uid/{id}")).await
     }
 
@@ -434,18 +489,18 @@ impl Iam {
     }
 
     /// A role by ARN (the path in the ARN must match the role's path).
-    pub async fn role_by_arn(&self, arn: &str) -> Result<Option<Role>, ApiError> {
+    pub async fn role_by_arn(&self, arn: &str) -> Result<Option<Arc<Role>>, ApiError> {
         let Some((account, path, name)) = parse_entity_arn(arn, "role") else {
             return Ok(None);
         };
         Ok(self
-            .role(account, name)
+            .get_shared::<Role>(&entity_key(EntityKind::Role, account, name))
             .await?
             .filter(|r| r.path == path && r.arn == arn))
     }
 
     /// A role by unique id.
-    pub async fn role_by_id(&self, id: &str) -> Result<Option<Role>, ApiError> {
+    pub async fn role_by_id(&self, id: &str) -> Result<Option<Arc<Role>>, ApiError> {
         self.by_index(&format!("rid/{id}")).await
     }
 
@@ -483,7 +538,7 @@ impl Iam {
                     .filter(|u| u.arn == arn)
                     .map(|u| u.id)
             } else if parse_entity_arn(&arn, "role").is_some() {
-                self.role_by_arn(&arn).await?.map(|r| r.id)
+                self.role_by_arn(&arn).await?.map(|r| r.id.clone())
             } else {
                 continue;
             };
@@ -883,18 +938,22 @@ impl Iam {
     }
 
     /// An access key and its secret.
-    pub async fn access_key(
-        &self,
-        id: &str,
-    ) -> Result<Option<(AccessKey, SecretString)>, ApiError> {
-        let Some(k) = self.get_json::<AccessKey>(&format!("k/{id}")).await? else {
-            return Ok(None);
-        };
-        let secret = self
-            .at_rest
-            .open(&k.id, &k.secret_sealed)
-            .map_err(ApiError::internal)?;
-        Ok(Some((k, secret)))
+    pub async fn access_key(&self, id: &str) -> Result<Option<Arc<KeyWithSecret>>, ApiError> {
+        let key = format!("k/{id}");
+        self.get_decoded(&key, |b| {
+            let k: AccessKey = serde_json::from_slice(b).map_err(|e| {
+                ApiError::from(crate::store::Error::Corrupt {
+                    key: key.clone(),
+                    reason: e.to_string(),
+                })
+            })?;
+            let secret = self
+                .at_rest
+                .open(&k.id, &k.secret_sealed)
+                .map_err(ApiError::internal)?;
+            Ok(KeyWithSecret { key: k, secret })
+        })
+        .await
     }
 
     /// The access keys of a user (or root).
@@ -1029,18 +1088,29 @@ impl Iam {
         out: &mut Vec<(PolicyId, Arc<Policy>)>,
     ) -> Result<(), ApiError> {
         for arn in arns {
-            if let Some(p) = self.managed_policy(arn).await?
-                && let Some(doc) = p.default_document()
-            {
-                let parsed = if p.account == "aws" {
-                    self.aws_policy(arn, doc)?
-                } else {
-                    self.policies
-                        .get_or_parse(doc, PolicyKind::Managed)
-                        .map_err(|e| {
-                            ApiError::internal(format!("managed policy {arn} does not parse: {e}"))
-                        })?
-                };
+            if let Some(p) = self.aws_managed.get(arn) {
+                if let Some(doc) = p.default_document() {
+                    out.push((PolicyId(arn.clone()), self.aws_policy(arn, doc)?));
+                }
+                continue;
+            }
+            let Some((account, path, name)) = parse_entity_arn(arn, "policy") else {
+                continue;
+            };
+            let Some(p) = self
+                .get_shared::<ManagedPolicy>(&format!("p/{account}/{}", name.to_lowercase()))
+                .await?
+                .filter(|p| p.path == path && &p.arn == arn)
+            else {
+                continue;
+            };
+            if let Some(doc) = p.default_document() {
+                let parsed = self
+                    .policies
+                    .get_or_parse(doc, PolicyKind::Managed)
+                    .map_err(|e| {
+                        ApiError::internal(format!("managed policy {arn} does not parse: {e}"))
+                    })?;
                 out.push((PolicyId(arn.clone()), parsed));
             }
         }
@@ -1088,7 +1158,10 @@ impl Iam {
         self.attached_docs(&user.attached_policies, &mut out)
             .await?;
         for gname in &user.groups {
-            if let Some(g) = self.group(&user.account, gname).await? {
+            if let Some(g) = self
+                .get_shared::<Group>(&entity_key(EntityKind::Group, &user.account, gname))
+                .await?
+            {
                 for (name, doc) in &g.inline_policies {
                     out.push((
                         PolicyId(format!("{}#inline/{name}", g.arn)),

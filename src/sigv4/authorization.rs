@@ -2,7 +2,7 @@
 //! and the presigned (`X-Amz-*` query parameter) form. Parsing is strict and bounded; it never
 //! looks up a key and never reads the clock.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use http::header::{AUTHORIZATION, DATE};
 
 use super::canonical::decode;
@@ -259,9 +259,7 @@ pub(crate) fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, Error> {
     if !shape_ok {
         return Err(bad_date(s));
     }
-    NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ")
-        .map(|d| d.and_utc())
-        .map_err(|_| bad_date(s))
+    crate::wire::time::parse_amz_date(s).ok_or_else(|| bad_date(s))
 }
 
 fn bad_date(s: &str) -> Error {

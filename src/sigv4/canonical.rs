@@ -67,7 +67,7 @@ pub fn string_to_sign(
 
 /// `YYYYMMDDTHHMMSSZ`.
 pub(crate) fn format_amz_date(t: &DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
+    crate::wire::time::amz_date(t)
 }
 
 /// Joins the six parts. `header_lines` holds (lowercase name, canonical value) in the order of

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 pub use authorization::{MAX_AUTHORIZATION_LEN, MAX_QUERY_PARAMS, MAX_SIGNED_HEADERS};
 pub use canonical::{canonical_query, canonical_request, canonical_uri, string_to_sign};
 pub use error::Error;
-pub use signing_key::{Signature, sha256_hex, signing_key};
+pub use signing_key::{Signature, SigningKeyCache, sha256_hex, signing_key};
 
 use crate::secret::SecretString;
 
@@ -243,14 +243,26 @@ pub fn verify(
     req: &RequestParts<'_>,
     secret: &SecretString,
 ) -> Result<(), Error> {
+    verify_with(auth, req, secret, None)
+}
+
+/// [`verify`], taking the signing key from `cache` when given.
+///
+/// # Errors
+/// [`Error::SignatureDoesNotMatch`].
+pub fn verify_with(
+    auth: &ParsedAuth,
+    req: &RequestParts<'_>,
+    secret: &SecretString,
+    cache: Option<&SigningKeyCache>,
+) -> Result<(), Error> {
     let creq = canonical_request(req, auth.form, &auth.signed_headers)?;
     let sts = string_to_sign(&auth.amz_date, &auth.scope, &creq);
-    let key = signing_key(
-        secret,
-        &auth.scope.date,
-        &auth.scope.region,
-        &auth.scope.service,
-    );
+    let (date, region, service) = (&auth.scope.date, &auth.scope.region, &auth.scope.service);
+    let key = match cache {
+        Some(c) => c.get(secret, date, region, service),
+        None => signing_key(secret, date, region, service),
+    };
     let computed = signing_key::sign(&key, sts.as_bytes());
     if computed.ct_eq(&auth.signature) {
         Ok(())
@@ -310,7 +322,7 @@ pub fn sign_request(
         lines.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
     let creq = canonical::assemble(method, path, query, false, &borrowed, &sha256_hex(body));
     let scope = CredentialScope {
-        date: now.format("%Y%m%d").to_string(),
+        date: crate::wire::time::ymd(&now),
         region: region.to_owned(),
         service: service.to_owned(),
     };
@@ -362,7 +374,7 @@ pub fn presign_url_query(
     now: DateTime<Utc>,
 ) -> String {
     let amz = canonical::format_amz_date(&now);
-    let date = now.format("%Y%m%d").to_string();
+    let date = crate::wire::time::ymd(&now);
     let lines = signing_lines(headers, &[]);
     let signed: Vec<&str> = lines.iter().map(|(n, _)| n.as_str()).collect();
     let credential = format!("{access_key_id}/{date}/{region}/{service}/{TERMINATOR}");

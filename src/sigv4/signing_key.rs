@@ -1,6 +1,8 @@
 //! Key derivation and the final HMAC (sts-spec.md §4, "Signing key").
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{PoisonError, RwLock};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -81,6 +83,68 @@ pub fn signing_key(
     Zeroizing::new(hmac_sha256(k_service.as_ref(), b"aws4_request"))
 }
 
+/// Derived signing keys, by a SHA-256 digest of (secret, date, region, service).
+///
+/// A signing key is fixed for a secret, day, region and service, and deriving it is four
+/// HMACs, the largest part of verifying a signature. The digest stands for the secret in the
+/// map, so the map never holds the secret itself, and a different secret under the same access
+/// key id (a forged session token naming a real `ASIA` id) can never hit another secret's key.
+/// Bounded: cleared when full.
+pub struct SigningKeyCache {
+    map: RwLock<HashMap<[u8; 32], Zeroizing<[u8; 32]>>>,
+    max_entries: usize,
+}
+
+impl fmt::Debug for SigningKeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKeyCache(<redacted>)")
+    }
+}
+
+impl SigningKeyCache {
+    /// An empty cache of at most `max_entries` keys.
+    #[must_use]
+    pub fn new(max_entries: usize) -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+            max_entries,
+        }
+    }
+
+    /// The signing key for `secret` in this scope, derived once.
+    #[must_use]
+    pub fn get(
+        &self,
+        secret: &SecretString,
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> Zeroizing<[u8; 32]> {
+        let mut h = Sha256::new();
+        for part in [secret.expose(), date, region, service] {
+            // Length-prefixed, so no two different tuples share an input.
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        let id: [u8; 32] = h.finalize().into();
+        if let Some(k) = self
+            .map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+        {
+            return k.clone();
+        }
+        let key = signing_key(secret, date, region, service);
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.max_entries {
+            map.clear();
+        }
+        map.insert(id, key.clone());
+        key
+    }
+}
+
 /// The signature of `string_to_sign` under a derived signing key.
 #[must_use]
 pub fn sign(key: &[u8; 32], string_to_sign: &[u8]) -> Signature {
@@ -108,6 +172,36 @@ mod tests {
         let b = sign(&[1; 32], b"y");
         assert!(a.ct_eq(&a.clone()));
         assert!(!a.ct_eq(&b));
+    }
+
+    #[test]
+    fn cache_gives_the_derived_key_and_separates_secrets_and_scopes() {
+        let cache = SigningKeyCache::new(2);
+        let a = SecretString::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+        let b = SecretString::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ");
+        for _ in 0..2 {
+            assert_eq!(
+                *cache.get(&a, "20120215", "us-east-1", "iam"),
+                *signing_key(&a, "20120215", "us-east-1", "iam")
+            );
+            assert_eq!(
+                *cache.get(&b, "20120215", "us-east-1", "iam"),
+                *signing_key(&b, "20120215", "us-east-1", "iam")
+            );
+        }
+        assert_ne!(
+            *cache.get(&a, "20120215", "us-east-1", "iam"),
+            *cache.get(&b, "20120215", "us-east-1", "iam")
+        );
+        // Shifting a character between fields must not collide.
+        assert_ne!(
+            *cache.get(&a, "20120215", "us-east-1", "iam"),
+            *cache.get(&a, "20120215", "us-east-1i", "am")
+        );
+        assert!(
+            cache.map.read().map(|m| m.len()).unwrap_or(0) <= 2,
+            "bounded"
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub fn escape_into(out: &mut String, s: &str) {
 /// Formats a time the way AWS Query responses do (`2026-11-22T19:04:05Z`).
 #[must_use]
 pub fn iso8601(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    super::time::iso8601(&t)
 }
 
 #[cfg(test)]

@@ -146,7 +146,8 @@ pub async fn last_used(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             format!("The Access Key with id {id} cannot be found."),
         )
     };
-    let (key, _) = ctx.st.iam.access_key(&id).await?.ok_or_else(not_found)?;
+    let found = ctx.st.iam.access_key(&id).await?.ok_or_else(not_found)?;
+    let key = &found.key;
     if key.account != caller.account {
         return Err(not_found());
     }

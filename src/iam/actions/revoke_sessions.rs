@@ -63,7 +63,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                 )
             })?;
             same_account(&role.account)?;
-            (Scope::Role(role.id), role.arn, at)
+            (Scope::Role(role.id.clone()), role.arn.clone(), at)
         }
         "user" => {
             let arn = need_target()?;

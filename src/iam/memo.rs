@@ -1,0 +1,81 @@
+//! Decoded values memoized by their exact stored bytes.
+//!
+//! The read cache ([`crate::cache::CachedKv`]) keeps raw bytes; decoding them (JSON, dates, and
+//! for access keys the at-rest decryption of the secret) cost more than the rest of a
+//! GetCallerIdentity. This memo keeps the decoded value beside a copy of the bytes it came from
+//! and hands it out only while a fresh read returns exactly those bytes, so it needs no
+//! invalidation of its own and can never serve a value the store no longer holds: whatever the
+//! cache answers (including another node's write) is what gets compared.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// One memoized value and the bytes it was decoded from.
+struct Entry {
+    bytes: Vec<u8>,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+/// The memo (bounded: cleared when full, like the read cache).
+pub(crate) struct Memo {
+    entries: RwLock<HashMap<String, Entry>>,
+    max_entries: usize,
+}
+
+impl Memo {
+    /// An empty memo holding at most `max_entries` values.
+    pub(crate) fn new(max_entries: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            max_entries,
+        }
+    }
+
+    /// The value decoded from `bytes` at `key`, if memoized with type `T`.
+    pub(crate) fn get<T: Any + Send + Sync>(&self, key: &str, bytes: &[u8]) -> Option<Arc<T>> {
+        let map = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let e = map.get(key)?;
+        if e.bytes != bytes {
+            return None;
+        }
+        e.value.clone().downcast::<T>().ok()
+    }
+
+    /// Remembers `value` as the decoding of `bytes` at `key`.
+    pub(crate) fn put<T: Any + Send + Sync>(&self, key: &str, bytes: Vec<u8>, value: Arc<T>) {
+        let mut map = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.max_entries && !map.contains_key(key) {
+            map.clear();
+        }
+        map.insert(key.to_owned(), Entry { bytes, value });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_same_bytes_and_type_hit() {
+        let m = Memo::new(10);
+        m.put("k", b"v1".to_vec(), Arc::new(1_u32));
+        assert_eq!(m.get::<u32>("k", b"v1").as_deref(), Some(&1));
+        assert!(m.get::<u32>("k", b"v2").is_none(), "changed bytes miss");
+        assert!(m.get::<u64>("k", b"v1").is_none(), "other type misses");
+        assert!(m.get::<u32>("other", b"v1").is_none());
+        m.put("k", b"v2".to_vec(), Arc::new(2_u32));
+        assert!(m.get::<u32>("k", b"v1").is_none(), "replaced");
+        assert_eq!(m.get::<u32>("k", b"v2").as_deref(), Some(&2));
+    }
+
+    #[test]
+    fn bounded() {
+        let m = Memo::new(3);
+        for i in 0..10_u32 {
+            m.put(&format!("k{i}"), vec![0], Arc::new(i));
+            assert!(m.entries.read().map(|e| e.len()).unwrap_or(0) <= 3);
+        }
+        assert_eq!(m.get::<u32>("k9", &[0]).as_deref(), Some(&9));
+    }
+}
