@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::config::{AuditConfig, AuditSink};
 
@@ -111,11 +112,12 @@ impl Auditor {
     }
 
     /// Records an event (written within [`FLUSH_EVERY`]); fails once the sink has failed.
-    pub async fn record(&self, event: Value) -> Result<(), AuditUnavailable> {
+    pub async fn record(&self, event: &impl Serialize) -> Result<(), AuditUnavailable> {
         let Some(shared) = &self.inner else {
             return Ok(());
         };
-        let line = event.to_string();
+        // Serializing plain data into a String cannot fail; if it ever did, fail closed.
+        let line = serde_json::to_string(event).map_err(|_| AuditUnavailable)?;
         loop {
             if shared.failed.load(Ordering::SeqCst) {
                 return Err(AuditUnavailable);
@@ -165,38 +167,92 @@ pub fn request_parameters<'a>(params: impl Iterator<Item = (&'a str, &'a str)>) 
     Value::Object(m)
 }
 
-/// Builds the event skeleton; the HTTP layer fills it.
-#[must_use]
-#[allow(clippy::too_many_arguments, reason = "one flat CloudTrail record")]
-pub fn event(
-    time: chrono::DateTime<chrono::Utc>,
-    service: &str,
-    action: &str,
-    region: &str,
-    source_ip: &str,
-    user_agent: &str,
-    request_id: &str,
+/// One CloudTrail-shaped record. The HTTP layer creates it with [`Event::new`] and fills the
+/// rest as the request proceeds; it is serialized once, straight into the audit line.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    event_version: &'static str,
+    event_time: String,
+    event_source: &'static str,
+    event_name: String,
+    /// SigV4 region of the caller.
+    pub aws_region: String,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: String,
+    user_agent: String,
+    /// CloudTrail `userIdentity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_identity: Option<Value>,
+    /// Request parameters (secrets hidden).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_parameters: Option<Value>,
+    /// Response elements (secrets removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_elements: Option<Value>,
+    /// AWS error code of a failed request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'static str>,
+    /// Its message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// Operator detail (why a request was refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_event_data: Option<Value>,
+    #[serde(rename = "requestID")]
+    request_id: String,
+    #[serde(rename = "eventID")]
+    event_id: String,
+    event_type: &'static str,
     read_only: bool,
-) -> Value {
-    json!({
-        "eventVersion": "1.08",
-        "eventTime": crate::wire::xml::iso8601(time),
-        "eventSource": format!("{service}.amazonaws.com"),
-        "eventName": action,
-        "awsRegion": region,
-        "sourceIPAddress": source_ip,
-        "userAgent": user_agent,
-        "requestID": request_id,
-        "eventID": crate::ids::new_request_id(),
-        "eventType": "AwsApiCall",
-        "readOnly": read_only,
-        "managementEvent": true,
-    })
+    management_event: bool,
+    /// The caller's account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_account_id: Option<String>,
+}
+
+impl Event {
+    /// The skeleton of a request's record.
+    #[must_use]
+    pub fn new(
+        time: chrono::DateTime<chrono::Utc>,
+        service: &str,
+        action: &str,
+        source_ip: &str,
+        user_agent: &str,
+        request_id: &str,
+        read_only: bool,
+    ) -> Self {
+        Self {
+            event_version: "1.08",
+            event_time: crate::wire::time::iso8601(&time),
+            event_source: match service {
+                "iam" => "iam.amazonaws.com",
+                _ => "sts.amazonaws.com",
+            },
+            event_name: action.to_owned(),
+            aws_region: String::new(),
+            source_ip_address: source_ip.to_owned(),
+            user_agent: user_agent.to_owned(),
+            user_identity: None,
+            request_parameters: None,
+            response_elements: None,
+            error_code: None,
+            error_message: None,
+            additional_event_data: None,
+            request_id: request_id.to_owned(),
+            event_id: crate::ids::new_request_id(),
+            event_type: "AwsApiCall",
+            read_only,
+            management_event: true,
+            recipient_account_id: None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
 
     #[tokio::test]
@@ -208,7 +264,7 @@ mod tests {
         };
         let a = Auditor::start(&cfg).unwrap();
         for i in 0..3 {
-            assert!(a.record(json!({ "n": i })).await.is_ok());
+            assert!(a.record(&serde_json::json!({ "n": i })).await.is_ok());
         }
         tokio::time::sleep(FLUSH_EVERY * 5).await;
         let text = std::fs::read_to_string(&cfg.path).unwrap_or_default();
@@ -223,11 +279,36 @@ mod tests {
             path: "/dev/full".into(),
         };
         let a = Auditor::start(&cfg).unwrap();
-        assert!(a.record(json!({ "n": 1 })).await.is_ok(), "queued");
+        assert!(
+            a.record(&serde_json::json!({ "n": 1 })).await.is_ok(),
+            "queued"
+        );
         tokio::time::sleep(FLUSH_EVERY * 5).await;
         assert!(
-            a.record(json!({ "n": 2 })).await.is_err(),
+            a.record(&serde_json::json!({ "n": 2 })).await.is_err(),
             "refused after the write failed"
+        );
+    }
+
+    #[test]
+    fn event_shape() {
+        let t = chrono::DateTime::from_timestamp(1_795_434_902, 0).unwrap();
+        let mut e = Event::new(t, "iam", "GetUser", "10.0.0.1", "aws-cli/2", "req-1", true);
+        e.error_code = Some("NoSuchEntity");
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["eventTime"], "2026-11-23T11:55:02Z");
+        assert_eq!(v["eventSource"], "iam.amazonaws.com");
+        assert_eq!(v["eventName"], "GetUser");
+        assert_eq!(v["sourceIPAddress"], "10.0.0.1");
+        assert_eq!(v["requestID"], "req-1");
+        assert_eq!(v["readOnly"], true);
+        assert_eq!(v["errorCode"], "NoSuchEntity");
+        assert!(v.get("userIdentity").is_none(), "absent, not null");
+        assert_ne!(
+            v["eventID"],
+            Event::new(t, "sts", "X", "", "", "", false)
+                .event_id
+                .as_str()
         );
     }
 

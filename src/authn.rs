@@ -28,7 +28,7 @@ pub enum Principal {
     /// An IAM user, with a long-term key (shared with the repository's memo).
     User(Arc<User>),
     /// Temporary credentials.
-    Session(Box<SessionClaims>),
+    Session(Arc<SessionClaims>),
 }
 
 /// An authenticated caller.
@@ -170,7 +170,7 @@ pub async fn authenticate(
             account: claims.account.clone(),
             arn: claims.arn.clone(),
             user_id,
-            principal: Principal::Session(Box::new(claims)),
+            principal: Principal::Session(claims),
             access_key_id: key_id,
             region,
             service: service.to_owned(),

@@ -147,22 +147,22 @@ pub fn request_principal(caller: &Caller) -> RequestPrincipal {
 #[must_use]
 pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
     let mut ctx = Context::new();
-    ctx.set("aws:CurrentTime", crate::wire::xml::iso8601(env.now));
-    ctx.set("aws:EpochTime", env.now.timestamp().to_string());
-    ctx.set("aws:SourceIp", env.source_ip.clone());
-    ctx.set("aws:SecureTransport", env.secure.to_string());
-    ctx.set("aws:UserAgent", env.user_agent.clone());
-    ctx.set("aws:RequestedRegion", env.region.clone());
-    ctx.set("aws:PrincipalAccount", caller.account.clone());
-    ctx.set("aws:PrincipalType", caller.principal_type());
-    ctx.set("aws:userid", caller.user_id.clone());
+    ctx.set_lc("aws:currenttime", crate::wire::xml::iso8601(env.now));
+    ctx.set_lc("aws:epochtime", env.now.timestamp().to_string());
+    ctx.set_lc("aws:sourceip", env.source_ip.clone());
+    ctx.set_lc("aws:securetransport", env.secure.to_string());
+    ctx.set_lc("aws:useragent", env.user_agent.clone());
+    ctx.set_lc("aws:requestedregion", env.region.clone());
+    ctx.set_lc("aws:principalaccount", caller.account.clone());
+    ctx.set_lc("aws:principaltype", caller.principal_type());
+    ctx.set_lc("aws:userid", caller.user_id.clone());
     let principal_arn = match &caller.principal {
         Principal::Session(c) => c.principal_arn.clone(),
         _ => caller.arn.clone(),
     };
-    ctx.set("aws:PrincipalArn", principal_arn);
+    ctx.set_lc("aws:principalarn", principal_arn);
     if let Principal::User(u) = &caller.principal {
-        ctx.set("aws:username", u.name.clone());
+        ctx.set_lc("aws:username", u.name.clone());
     }
     for t in tags {
         ctx.set(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
@@ -171,25 +171,25 @@ pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
         if c.kind == SessionKind::UserSession {
             // GetSessionToken credentials act as the user.
             if let Some(name) = c.arn.rsplit('/').next() {
-                ctx.set("aws:username", name);
+                ctx.set_lc("aws:username", name);
             }
         }
-        ctx.set("aws:TokenIssueTime", fmt_time(c.issued_at));
-        ctx.set(
-            "aws:MultiFactorAuthPresent",
+        ctx.set_lc("aws:tokenissuetime", fmt_time(c.issued_at));
+        ctx.set_lc(
+            "aws:multifactorauthpresent",
             c.mfa_auth_time.is_some().to_string(),
         );
         if let Some(t) = c.mfa_auth_time {
-            ctx.set(
-                "aws:MultiFactorAuthAge",
+            ctx.set_lc(
+                "aws:multifactorauthage",
                 (env.now.timestamp() - t).max(0).to_string(),
             );
         }
         if let Some(s) = &c.source_identity {
-            ctx.set("aws:SourceIdentity", s.clone());
+            ctx.set_lc("aws:sourceidentity", s.clone());
         }
         if let Some(p) = &c.federated_provider {
-            ctx.set("aws:FederatedProvider", p.clone());
+            ctx.set_lc("aws:federatedprovider", p.clone());
         }
         for (k, v) in &c.federation_claims {
             ctx.set(k, v.clone());

@@ -9,11 +9,6 @@
 //! HTTP: `POST /verify` (JSON in, JSON out), itself SigV4-signed by the resource server (scope
 //! service `sts`) and allowed by `sekisho:VerifyRequest`. Rust: [`verify_request`].
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "serde_json objects built here are always objects; IndexMut cannot panic on them"
-)]
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -69,12 +64,113 @@ pub struct VerifyInput {
     pub source_ip: Option<String>,
 }
 
+/// The answer to a verification question (the JSON body of `POST /verify`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyAnswer {
+    /// Whether the signature, credentials and session are valid.
+    pub authenticated: bool,
+    /// Why not, when not authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<AnswerError>,
+    /// Who signed the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<AnswerPrincipal>,
+    /// Facts of the session, for temporary credentials.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<AnswerSession>,
+    /// The authorization decision, when an action was asked about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<AnswerDecision>,
+}
+
+/// An authentication failure, as the AWS error the signer would have got.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AnswerError {
+    /// AWS error code (`SignatureDoesNotMatch`, `ExpiredToken`, …).
+    pub code: String,
+    /// AWS error message.
+    pub message: String,
+    /// HTTP status AWS would answer with.
+    pub status: u16,
+}
+
+/// The authenticated principal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerPrincipal {
+    /// Caller ARN.
+    pub arn: String,
+    /// Account id.
+    pub account: String,
+    /// `aws:userid`.
+    pub user_id: String,
+    /// `aws:PrincipalType`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The access key id that signed.
+    pub access_key_id: String,
+    /// The role (or user) ARN behind a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_arn: Option<String>,
+    /// The session name, for sessions (`null` when the session has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_name: Option<Option<String>>,
+}
+
+/// Session facts (temporary credentials only).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerSession {
+    /// Session tags.
+    pub session_tags: BTreeMap<String, String>,
+    /// Keys of the transitive tags.
+    pub transitive_tag_keys: Vec<String>,
+    /// Source identity, if set.
+    pub source_identity: Option<String>,
+    /// Issue time (Unix seconds).
+    pub issued_at: i64,
+    /// Expiry (Unix seconds).
+    pub expiration: i64,
+    /// Whether the session was MFA-authenticated.
+    pub mfa_authenticated: bool,
+}
+
+/// The decision, with the statements that decided it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerDecision {
+    /// `Allow`, `ExplicitDeny` or `ImplicitDeny`.
+    pub effect: String,
+    /// Statements that matched.
+    pub matched: Vec<AnswerStatement>,
+    /// The engine's explanation.
+    pub reason: String,
+    /// For denials: an authorization message for `sts:DecodeAuthorizationMessage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoded_message: Option<String>,
+    /// For denials: AWS's AccessDenied wording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A statement that matched.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AnswerStatement {
+    /// Policy id (ARN, or ARN#inline/name, …).
+    pub policy: String,
+    /// Statement id, if any.
+    pub sid: Option<String>,
+    /// `Allow` or `Deny`.
+    pub effect: String,
+}
+
 /// Verifies a signed request and, when an action is given, authorizes it. Authentication
 /// failures are answers (`authenticated: false` with the AWS error code), not errors.
 pub async fn verify_request(
     st: &Arc<AppState>,
     input: &VerifyInput,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<VerifyAnswer, ApiError> {
     let now = st.clock.now();
     let mut headers = http::HeaderMap::new();
     for (k, v) in &input.request.headers {
@@ -148,17 +244,27 @@ pub async fn verify_request(
         Effect::ExplicitDeny => "ExplicitDeny",
         Effect::ImplicitDeny => "ImplicitDeny",
     };
-    let matched: Vec<_> = d
+    let matched: Vec<AnswerStatement> = d
         .matched
         .iter()
-        .map(|m| json!({ "policy": m.policy.0, "sid": m.sid, "effect": format!("{:?}", m.effect) }))
+        .map(|m| AnswerStatement {
+            policy: m.policy.0.clone(),
+            sid: m.sid.clone(),
+            effect: format!("{:?}", m.effect),
+        })
         .collect();
-    let mut decision = json!({ "effect": effect, "matched": matched, "reason": d.reason });
+    let mut decision = AnswerDecision {
+        effect: effect.to_owned(),
+        matched,
+        reason: d.reason.clone(),
+        encoded_message: None,
+        message: None,
+    };
     if d.effect != Effect::Allow {
         let message = json!({
             "allowed": false,
             "explicitDeny": d.effect == Effect::ExplicitDeny,
-            "matchedStatements": { "items": matched },
+            "matchedStatements": { "items": decision.matched },
             "failures": { "items": [] },
             "reason": d.reason,
             "context": {
@@ -168,51 +274,54 @@ pub async fn verify_request(
                 "conditions": { "items": input.context.iter().map(|(k, v)| json!({"key": k, "values": {"items": [v]}})).collect::<Vec<_>>() },
             },
         });
-        decision["encodedMessage"] = encode_message(st, &message.to_string())?.into();
-        decision["message"] = format!(
+        decision.encoded_message = Some(encode_message(st, &message.to_string())?);
+        decision.message = Some(format!(
             "User: {} is not authorized to perform: {action} on resource: {resource}",
             caller.arn
-        )
-        .into();
+        ));
     }
-    out["decision"] = decision;
+    out.decision = Some(decision);
     Ok(out)
 }
 
-fn unauthenticated(e: &ApiError) -> serde_json::Value {
-    json!({
-        "authenticated": false,
-        "error": { "code": e.code.as_str(), "message": e.message, "status": e.code.status() },
-    })
+fn unauthenticated(e: &ApiError) -> VerifyAnswer {
+    VerifyAnswer {
+        authenticated: false,
+        error: Some(AnswerError {
+            code: e.code.as_str().to_owned(),
+            message: e.message.clone(),
+            status: e.code.status(),
+        }),
+        principal: None,
+        session: None,
+        decision: None,
+    }
 }
 
-fn describe(c: &Caller) -> serde_json::Value {
-    let mut v = json!({
-        "authenticated": true,
-        "principal": {
-            "arn": c.arn,
-            "account": c.account,
-            "userId": c.user_id,
-            "type": c.principal_type(),
-            "accessKeyId": c.access_key_id,
-        },
-    });
-    if let Some(s) = c.session() {
-        let tags: serde_json::Map<String, serde_json::Value> = s
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().into()))
-            .collect();
-        v["principal"]["principalArn"] = s.principal_arn.clone().into();
-        v["principal"]["sessionName"] = s.session_name.clone().into();
-        v["sessionTags"] = tags.into();
-        v["transitiveTagKeys"] = s.transitive_tag_keys.clone().into();
-        v["sourceIdentity"] = s.source_identity.clone().into();
-        v["issuedAt"] = s.issued_at.into();
-        v["expiration"] = s.expires_at.into();
-        v["mfaAuthenticated"] = s.mfa_auth_time.is_some().into();
+fn describe(c: &Caller) -> VerifyAnswer {
+    let s = c.session();
+    VerifyAnswer {
+        authenticated: true,
+        error: None,
+        principal: Some(AnswerPrincipal {
+            arn: c.arn.clone(),
+            account: c.account.clone(),
+            user_id: c.user_id.clone(),
+            kind: c.principal_type().to_owned(),
+            access_key_id: c.access_key_id.clone(),
+            principal_arn: s.map(|s| s.principal_arn.clone()),
+            session_name: s.map(|s| s.session_name.clone()),
+        }),
+        session: s.map(|s| AnswerSession {
+            session_tags: s.tags.iter().cloned().collect(),
+            transitive_tag_keys: s.transitive_tag_keys.clone(),
+            source_identity: s.source_identity.clone(),
+            issued_at: s.issued_at,
+            expiration: s.expires_at,
+            mfa_authenticated: s.mfa_auth_time.is_some(),
+        }),
+        decision: None,
     }
-    v
 }
 
 const MESSAGE_OWNER: &str = "sekisho-authorization-message";

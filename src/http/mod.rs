@@ -201,7 +201,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
         _ => Service::Sts,
     };
     let action = params.peek("Action").unwrap_or_default().to_owned();
-    let mut event = crate::audit::event(
+    let mut event = crate::audit::Event::new(
         now,
         service.name(),
         if action.is_empty() {
@@ -209,13 +209,12 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
         } else {
             &action
         },
-        "",
         &source_ip,
         &user_agent,
         &request_id,
         action.starts_with("Get") || action.starts_with("List"),
     );
-    event["requestParameters"] = crate::audit::request_parameters(params.iter());
+    event.request_parameters = Some(crate::audit::request_parameters(params.iter()));
 
     let outcome = async {
         decoded?;
@@ -269,26 +268,26 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
     }
     .await;
 
-    let (result, caller) = match outcome {
+    let (mut result, caller) = match outcome {
         Ok((ctx, res)) => (res, ctx.caller),
         Err(e) => (Err(e), None),
     };
     if let Some(c) = &caller {
-        event["userIdentity"] = c.audit_identity();
-        event["awsRegion"] = c.region.clone().into();
-        event["recipientAccountId"] = c.account.clone().into();
+        event.user_identity = Some(c.audit_identity());
+        event.aws_region.clone_from(&c.region);
+        event.recipient_account_id = Some(c.account.clone());
     }
-    let resp = match &result {
+    let resp = match &mut result {
         Ok(reply) => {
-            event["responseElements"] = reply.audit.clone();
+            event.response_elements = Some(std::mem::take(&mut reply.audit));
             response::success(&action, service, reply, &request_id, wants_json)
         }
         Err(e) => {
             Metrics::inc(&st.metrics.errors);
-            event["errorCode"] = e.code.as_str().into();
-            event["errorMessage"] = e.message.clone().into();
+            event.error_code = Some(e.code.as_str());
+            event.error_message = Some(e.message.clone());
             if let Some(d) = &e.detail {
-                event["additionalEventData"] = serde_json::json!({ "reason": d });
+                event.additional_event_data = Some(serde_json::json!({ "reason": d }));
             }
             if e.code == Code::InternalFailure {
                 tracing::error!(
@@ -300,7 +299,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
             response::error(e, service, &request_id, wants_json)
         }
     };
-    if st.audit.record(event).await.is_err() {
+    if st.audit.record(&event).await.is_err() {
         let e = ApiError::new(
             Code::ServiceUnavailable,
             "Service is unavailable. Please retry.",
@@ -320,11 +319,10 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
     let (parts, body) = req.into_parts();
-    let mut event = crate::audit::event(
+    let mut event = crate::audit::Event::new(
         now,
         "sts",
         "VerifyRequest",
-        "",
         &source_ip,
         header_str(&parts.headers, "user-agent"),
         &request_id,
@@ -350,7 +348,9 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
                     "Request is missing Authentication Token",
                 )
             })?;
-        event["userIdentity"] = caller.audit_identity();
+        event.user_identity = Some(caller.audit_identity());
+        event.aws_region.clone_from(&caller.region);
+        event.recipient_account_id = Some(caller.account.clone());
         let env = Env {
             now,
             source_ip: source_ip.clone(),
@@ -362,20 +362,20 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
         let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
             .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
         let answer = crate::verify::verify_request(&st, &input).await?;
-        event["requestParameters"] = serde_json::json!({
+        event.request_parameters = Some(serde_json::json!({
             "service": input.service, "action": input.action, "resource": input.resource,
-        });
-        event["responseElements"] = serde_json::json!({
-            "authenticated": answer["authenticated"],
-            "principal": answer["principal"]["arn"],
-            "decision": answer["decision"]["effect"],
-        });
-        Ok::<_, ApiError>(answer)
+        }));
+        event.response_elements = Some(serde_json::json!({
+            "authenticated": answer.authenticated,
+            "principal": answer.principal.as_ref().map(|p| &p.arn),
+            "decision": answer.decision.as_ref().map(|d| &d.effect),
+        }));
+        serde_json::to_string(&answer).map_err(ApiError::internal)
     }
     .await;
     let resp = match outcome {
-        Ok(v) => {
-            let mut r = ([("content-type", "application/json")], v.to_string()).into_response();
+        Ok(body) => {
+            let mut r = ([("content-type", "application/json")], body).into_response();
             if let Ok(h) = axum::http::HeaderValue::from_str(&request_id) {
                 r.headers_mut().insert("x-amzn-requestid", h);
             }
@@ -383,12 +383,12 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
         }
         Err(e) => {
             Metrics::inc(&st.metrics.errors);
-            event["errorCode"] = e.code.as_str().into();
-            event["errorMessage"] = e.message.clone().into();
+            event.error_code = Some(e.code.as_str());
+            event.error_message = Some(e.message.clone());
             response::error(&e, Service::Sts, &request_id, true)
         }
     };
-    if st.audit.record(event).await.is_err() {
+    if st.audit.record(&event).await.is_err() {
         let e = ApiError::new(
             Code::ServiceUnavailable,
             "Service is unavailable. Please retry.",

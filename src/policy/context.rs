@@ -5,6 +5,7 @@
 //! `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:userid`,
 //! `aws:username` (IAM users only) and `aws:FederatedProvider`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::matcher::VarSource;
@@ -56,7 +57,7 @@ pub enum ContextValue {
 /// Condition keys of one request (case-insensitive names).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
-    map: HashMap<String, ContextValue>,
+    map: HashMap<Cow<'static, str>, ContextValue>,
 }
 
 impl Context {
@@ -68,25 +69,39 @@ impl Context {
 
     /// Sets a single-valued key (replacing any previous value).
     pub fn set(&mut self, key: &str, v: impl Into<String>) {
+        self.map.insert(
+            Cow::Owned(key.to_lowercase()),
+            ContextValue::Single(v.into()),
+        );
+    }
+
+    /// [`Self::set`] for a fixed key already in lower case (no allocation for the name).
+    pub fn set_lc(&mut self, key_lc: &'static str, v: impl Into<String>) {
+        debug_assert_eq!(
+            key_lc,
+            key_lc.to_lowercase(),
+            "set_lc needs a lower-case key"
+        );
         self.map
-            .insert(key.to_lowercase(), ContextValue::Single(v.into()));
+            .insert(Cow::Borrowed(key_lc), ContextValue::Single(v.into()));
     }
 
     /// Sets a multi-valued key. Only `ForAllValues:`/`ForAnyValue:` operators look inside it;
     /// single-valued operators never match a multi-valued key (even a one-element list).
     pub fn set_multi(&mut self, key: &str, vs: Vec<String>) {
-        self.map.insert(key.to_lowercase(), ContextValue::Multi(vs));
+        self.map
+            .insert(Cow::Owned(key.to_lowercase()), ContextValue::Multi(vs));
     }
 
     /// Removes a key.
     pub fn remove(&mut self, key: &str) {
-        self.map.remove(&key.to_lowercase());
+        self.map.remove(key.to_lowercase().as_str());
     }
 
     /// The value of a key (case-insensitive).
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
-        self.map.get(&key.to_lowercase())
+        self.map.get(key.to_lowercase().as_str())
     }
 
     /// Looks a lower-cased key up without allocating.

@@ -17,6 +17,7 @@
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -133,14 +134,38 @@ pub struct Minted {
     pub claims: SessionClaims,
 }
 
-/// The sealing key ring. Cheap to share behind an `Arc`; immutable once built (rotation builds a
-/// new ring).
+/// The sealing key ring. Cheap to share behind an `Arc`; its keys are immutable once built
+/// (rotation builds a new ring, with an empty memo).
 pub struct KeyRing {
     /// The key that seals new tokens.
     active: RingKey,
     /// Rotated-out keys, still able to open until their `open_until`.
     older: Vec<RingKey>,
+    /// Tokens this ring has opened (see [`OpenMemo`]).
+    opened: OpenMemo,
 }
+
+/// Tokens already opened by this ring, by their exact text: a client reuses its session token
+/// for every request, and opening (AEAD, decoding, secret derivation) is the largest part of
+/// authenticating one. A hit still re-checks what depends on the moment or the caller: the
+/// sealing key's horizon, and the access key id in constant time; expiry and revocation are
+/// checked by the caller as for a fresh open. Bounded: cleared when full.
+#[derive(Default)]
+struct OpenMemo {
+    map: std::sync::RwLock<std::collections::HashMap<Box<str>, Opened>>,
+}
+
+/// A memoized open: the claims, the derived secret, and which ring key sealed the token
+/// (0: active, `i + 1`: `older[i]`).
+#[derive(Clone)]
+struct Opened {
+    claims: Arc<SessionClaims>,
+    secret: SecretString,
+    key: usize,
+}
+
+/// How many opened tokens a ring remembers (about 1 KiB each).
+const OPEN_MEMO_ENTRIES: usize = 20_000;
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -203,7 +228,9 @@ impl KeyRing {
         if retain < Duration::zero() {
             return Err(Error::Claims("retain must not be negative".into()));
         }
-        let Self { mut active, older } = self;
+        let Self {
+            mut active, older, ..
+        } = self;
         active.retired_at = Some(now);
         active.open_until = Some(
             now.checked_add_signed(retain)
@@ -216,6 +243,7 @@ impl KeyRing {
         Ok(Self {
             active: new_active,
             older: keys,
+            opened: OpenMemo::default(),
         })
     }
 
@@ -230,6 +258,7 @@ impl KeyRing {
             Self {
                 active: RingKey::from_parts(KeyId::random(), now, None, None, master),
                 older: Vec::new(),
+                opened: OpenMemo::default(),
             }
         })
     }
@@ -239,6 +268,7 @@ impl KeyRing {
         Ok(Self {
             active: RingKey::generate(now, &[])?,
             older: Vec::new(),
+            opened: OpenMemo::default(),
         })
     }
 
@@ -308,13 +338,63 @@ impl KeyRing {
         token: &str,
         access_key_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<(SessionClaims, SecretString), Error> {
-        let (claims, key, nonce) = self.open_inner(token, now)?;
-        if !crate::secret::ct_eq(claims.access_key_id.as_bytes(), access_key_id.as_bytes()) {
+    ) -> Result<(Arc<SessionClaims>, SecretString), Error> {
+        let hit = self
+            .opened
+            .map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .cloned();
+        let opened = match hit {
+            Some(o) => {
+                let key = if o.key == 0 {
+                    Some(&self.active)
+                } else {
+                    self.older.get(o.key - 1)
+                };
+                if !key.is_some_and(|k| k.opens_at(now)) {
+                    return Err(Error::Invalid(InvalidReason::KeyRetired));
+                }
+                o
+            }
+            None => {
+                let (claims, key, nonce) = self.open_inner(token, now)?;
+                // The secret belongs to the id the token was minted for; a mismatch is refused
+                // below, on this and every later use.
+                let secret = key.subkeys.secret(&claims.access_key_id, &nonce)?;
+                let index = if std::ptr::eq(key, &self.active) {
+                    0
+                } else {
+                    self.older
+                        .iter()
+                        .position(|k| std::ptr::eq(k, key))
+                        .map_or(usize::MAX, |i| i + 1)
+                };
+                let o = Opened {
+                    claims: Arc::new(claims),
+                    secret,
+                    key: index,
+                };
+                let mut map = self
+                    .opened
+                    .map
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if map.len() >= OPEN_MEMO_ENTRIES {
+                    map.clear();
+                }
+                map.insert(token.into(), o.clone());
+                o
+            }
+        };
+        if !crate::secret::ct_eq(
+            opened.claims.access_key_id.as_bytes(),
+            access_key_id.as_bytes(),
+        ) {
             return Err(Error::Invalid(InvalidReason::AccessKeyMismatch));
         }
-        let secret = key.subkeys.secret(access_key_id, &nonce)?;
-        Ok((claims, secret))
+        Ok((opened.claims, opened.secret))
     }
 
     /// Mints temporary credentials: a new `ASIA` id for `claims.account` (replacing
@@ -449,7 +529,11 @@ impl KeyRing {
             }
         }
         let active = active.ok_or_else(|| corrupt("no active key".into()))?;
-        Ok(Self { active, older })
+        Ok(Self {
+            active,
+            older,
+            opened: OpenMemo::default(),
+        })
     }
 }
 

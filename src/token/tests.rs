@@ -58,7 +58,7 @@ fn mint_then_open_and_derive() {
     let (claims, secret) = ring
         .open_and_derive(m.token.expose(), &m.access_key_id, t0())
         .unwrap();
-    assert_eq!(claims, m.claims);
+    assert_eq!(*claims, m.claims);
     assert!(secret.ct_eq(m.secret.expose()));
     assert_eq!(ring.open_at(m.token.expose(), t0()).unwrap(), m.claims);
 
@@ -88,6 +88,58 @@ fn token_is_bound_to_its_access_key_id() {
         .open_and_derive(a.token.expose(), "", t0())
         .unwrap_err();
     assert_eq!(e.invalid_reason(), Some(InvalidReason::AccessKeyMismatch));
+}
+
+#[test]
+fn remembered_tokens_are_checked_again_on_every_use() {
+    let ring = KeyRing::generate_in_memory(t0())
+        .rotated(t0(), DEFAULT_RETAIN)
+        .unwrap();
+    let a = ring.mint_at(typical(), t0()).unwrap();
+    let b = ring.mint_at(typical(), t0()).unwrap();
+    // The first open fills the memo; the next ones are hits with the same answer.
+    for _ in 0..3 {
+        let (c, s) = ring
+            .open_and_derive(a.token.expose(), &a.access_key_id, t0())
+            .unwrap();
+        assert_eq!(*c, a.claims);
+        assert!(s.ct_eq(a.secret.expose()));
+    }
+    // A hit still checks the access key id.
+    assert_eq!(
+        reason(ring.open_and_derive(a.token.expose(), &b.access_key_id, t0())),
+        Some(InvalidReason::AccessKeyMismatch)
+    );
+    // A changed character makes another token, which is opened (and refused) afresh.
+    let mut chars: Vec<char> = a.token.expose().chars().collect();
+    if let Some(c) = chars.get_mut(20) {
+        *c = if *c == 'A' { 'B' } else { 'A' };
+    }
+    let tampered: String = chars.into_iter().collect();
+    assert!(
+        ring.open_and_derive(&tampered, &a.access_key_id, t0())
+            .is_err()
+    );
+
+    // A remembered token sealed by a rotated-out key is refused once that key passes its
+    // horizon, like a fresh open.
+    let old = KeyRing::generate_in_memory(t0());
+    let t = old.mint_at(typical(), t0()).unwrap();
+    let r1 = t0() + Duration::minutes(5);
+    let ring = old.rotated(r1, Duration::hours(1)).unwrap();
+    assert!(
+        ring.open_and_derive(t.token.expose(), &t.access_key_id, r1)
+            .is_ok()
+    );
+    assert_eq!(
+        reason(ring.open_and_derive(t.token.expose(), &t.access_key_id, r1 + Duration::hours(1))),
+        Some(InvalidReason::KeyRetired)
+    );
+    assert!(
+        ring.open_and_derive(t.token.expose(), &t.access_key_id, r1)
+            .is_ok(),
+        "still within the horizon"
+    );
 }
 
 #[test]
@@ -301,7 +353,7 @@ fn rotation_retains_then_refuses_then_prunes() {
     let (c, s) = ring
         .open_and_derive(old.token.expose(), &old.access_key_id, r1)
         .unwrap();
-    assert_eq!(c, old.claims);
+    assert_eq!(*c, old.claims);
     assert!(s.ct_eq(old.secret.expose()));
     // New tokens use the new key.
     let new = ring.mint_at(typical(), r1).unwrap();
@@ -541,7 +593,7 @@ proptest! {
         let now = DateTime::from_timestamp(claims.issued_at, 0).unwrap();
         let m = ring.mint_at(claims, now).unwrap();
         let (c, s) = ring.open_and_derive(m.token.expose(), &m.access_key_id, now).unwrap();
-        prop_assert_eq!(&c, &m.claims);
+        prop_assert_eq!(&*c, &m.claims);
         prop_assert!(s.ct_eq(m.secret.expose()));
         prop_assert_eq!(ids::account_from_access_key_id(&m.access_key_id), Some(c.account.clone()));
     }

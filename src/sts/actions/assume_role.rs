@@ -290,18 +290,18 @@ fn add_assume_keys(
     source_identity: Option<&str>,
     parent: Option<&SessionClaims>,
 ) {
-    ctx.set("sts:RoleSessionName", input.session_name.clone());
+    ctx.set_lc("sts:rolesessionname", input.session_name.clone());
     if let Some(x) = &input.external_id {
-        ctx.set("sts:ExternalId", x.clone());
+        ctx.set_lc("sts:externalid", x.clone());
     }
     if let Some(s) = &input.source_identity {
-        ctx.set("sts:SourceIdentity", s.clone());
+        ctx.set_lc("sts:sourceidentity", s.clone());
     }
     if let Some(s) = parent
         .and_then(|c| c.source_identity.as_deref())
         .or(source_identity)
     {
-        ctx.set("aws:SourceIdentity", s);
+        ctx.set_lc("aws:sourceidentity", s);
     }
     if !input.transitive.is_empty() {
         ctx.set_multi("sts:TransitiveTagKeys", input.transitive.clone());
