@@ -183,7 +183,7 @@ pub struct Event {
     user_agent: String,
     /// CloudTrail `userIdentity`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_identity: Option<Value>,
+    pub user_identity: Option<UserIdentity>,
     /// Request parameters (secrets hidden).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_parameters: Option<Value>,
@@ -209,6 +209,49 @@ pub struct Event {
     /// The caller's account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient_account_id: Option<String>,
+}
+
+/// CloudTrail's `userIdentity`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity {
+    /// `Root`, `IAMUser`, `AssumedRole` or `FederatedUser`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `aws:userid`.
+    pub principal_id: String,
+    /// Caller ARN.
+    pub arn: String,
+    /// Account id.
+    pub account_id: String,
+    /// The access key id that signed.
+    pub access_key_id: String,
+    /// IAM user name (long-term user keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// Session facts (temporary credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_context: Option<SessionContext>,
+}
+
+/// `userIdentity.sessionContext`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionContext {
+    /// Attributes.
+    pub attributes: SessionAttributes,
+    /// Source identity, if set (`null` otherwise, as CloudTrail writes it).
+    pub source_identity: Option<String>,
+}
+
+/// `userIdentity.sessionContext.attributes`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAttributes {
+    /// When the session was issued.
+    pub creation_date: String,
+    /// `"true"` or `"false"`, a string as in CloudTrail.
+    pub mfa_authenticated: &'static str,
 }
 
 impl Event {

@@ -5,11 +5,6 @@
 //! Order (s3s): parse → stateless checks (scope, skew, expiry) → key lookup → signature →
 //! expiry/revocation. Every failure means deny.
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "serde_json objects built here are always objects; IndexMut cannot panic on them"
-)]
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -76,7 +71,7 @@ impl Caller {
 
     /// CloudTrail's `userIdentity`.
     #[must_use]
-    pub fn audit_identity(&self) -> serde_json::Value {
+    pub fn audit_identity(&self) -> crate::audit::UserIdentity {
         let ty = match &self.principal {
             Principal::Root => "Root",
             Principal::User(_) => "IAMUser",
@@ -86,27 +81,30 @@ impl Caller {
                 _ => "AssumedRole",
             },
         };
-        let mut v = serde_json::json!({
-            "type": ty,
-            "principalId": self.user_id,
-            "arn": self.arn,
-            "accountId": self.account,
-            "accessKeyId": self.access_key_id,
-        });
-        if let Principal::User(u) = &self.principal {
-            v["userName"] = u.name.clone().into();
-        }
-        if let Principal::Session(c) = &self.principal {
-            v["sessionContext"] = serde_json::json!({
-                "attributes": {
-                    "creationDate": crate::wire::xml::iso8601(
-                        DateTime::from_timestamp(c.issued_at, 0).unwrap_or_default()),
-                    "mfaAuthenticated": c.mfa_auth_time.is_some().to_string(),
+        crate::audit::UserIdentity {
+            kind: ty,
+            principal_id: self.user_id.clone(),
+            arn: self.arn.clone(),
+            account_id: self.account.clone(),
+            access_key_id: self.access_key_id.clone(),
+            user_name: match &self.principal {
+                Principal::User(u) => Some(u.name.clone()),
+                _ => None,
+            },
+            session_context: self.session().map(|c| crate::audit::SessionContext {
+                attributes: crate::audit::SessionAttributes {
+                    creation_date: crate::wire::time::iso8601(
+                        &DateTime::from_timestamp(c.issued_at, 0).unwrap_or_default(),
+                    ),
+                    mfa_authenticated: if c.mfa_auth_time.is_some() {
+                        "true"
+                    } else {
+                        "false"
+                    },
                 },
-                "sourceIdentity": c.source_identity,
-            });
+                source_identity: c.source_identity.clone(),
+            }),
         }
-        v
     }
 }
 

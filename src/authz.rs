@@ -72,12 +72,12 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
                     }
                 }
                 _ => {
-                    let r = iam.role_by_id(&c.principal_id).await?.ok_or_else(|| {
+                    let v = iam.role_view_by_id(&c.principal_id).await?.ok_or_else(|| {
                         ApiError::invalid_token().with_detail("the session's role no longer exists")
                     })?;
-                    out.identity = iam.role_policies(&r).await?;
-                    out.boundary = iam.boundary(r.permissions_boundary.as_deref()).await?;
-                    out.tags = r.tags.clone();
+                    out.identity = iam.role_view_policies(&v).await?;
+                    out.boundary = iam.boundary(v.role.permissions_boundary.as_deref()).await?;
+                    out.tags = v.role.tags.clone();
                 }
             }
             // Session tags override entity tags with the same key (case-insensitive).

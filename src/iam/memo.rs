@@ -7,19 +7,21 @@
 //! invalidation of its own and can never serve a value the store no longer holds: whatever the
 //! cache answers (including another node's write) is what gets compared.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
-/// One memoized value and the bytes it was decoded from.
+/// One memoized value, its type, and the bytes it was decoded from.
 struct Entry {
+    type_id: TypeId,
     bytes: Vec<u8>,
     value: Arc<dyn Any + Send + Sync>,
 }
 
-/// The memo (bounded: cleared when full, like the read cache).
+/// The memo (bounded: cleared when full, like the read cache). A key may hold one value per
+/// type (a role as a `Role`, and as a view with its policies parsed).
 pub(crate) struct Memo {
-    entries: RwLock<HashMap<String, Entry>>,
+    entries: RwLock<HashMap<String, Vec<Entry>>>,
     max_entries: usize,
 }
 
@@ -35,7 +37,10 @@ impl Memo {
     /// The value decoded from `bytes` at `key`, if memoized with type `T`.
     pub(crate) fn get<T: Any + Send + Sync>(&self, key: &str, bytes: &[u8]) -> Option<Arc<T>> {
         let map = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let e = map.get(key)?;
+        let e = map
+            .get(key)?
+            .iter()
+            .find(|e| e.type_id == TypeId::of::<T>())?;
         if e.bytes != bytes {
             return None;
         }
@@ -48,7 +53,16 @@ impl Memo {
         if map.len() >= self.max_entries && !map.contains_key(key) {
             map.clear();
         }
-        map.insert(key.to_owned(), Entry { bytes, value });
+        let entry = Entry {
+            type_id: TypeId::of::<T>(),
+            bytes,
+            value,
+        };
+        let slot = map.entry(key.to_owned()).or_default();
+        match slot.iter_mut().find(|e| e.type_id == entry.type_id) {
+            Some(e) => *e = entry,
+            None => slot.push(entry),
+        }
     }
 }
 
@@ -63,6 +77,13 @@ mod tests {
         assert_eq!(m.get::<u32>("k", b"v1").as_deref(), Some(&1));
         assert!(m.get::<u32>("k", b"v2").is_none(), "changed bytes miss");
         assert!(m.get::<u64>("k", b"v1").is_none(), "other type misses");
+        m.put("k", b"v1".to_vec(), Arc::new(7_u64));
+        assert_eq!(
+            m.get::<u64>("k", b"v1").as_deref(),
+            Some(&7),
+            "one value per type"
+        );
+        assert_eq!(m.get::<u32>("k", b"v1").as_deref(), Some(&1), "both kept");
         assert!(m.get::<u32>("other", b"v1").is_none());
         m.put("k", b"v2".to_vec(), Arc::new(2_u32));
         assert!(m.get::<u32>("k", b"v1").is_none(), "replaced");

@@ -22,7 +22,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
 use super::at_rest::AtRestKey;
 use super::model::{
@@ -46,6 +45,21 @@ pub const MAX_POLICY_VERSIONS: usize = 5;
 /// How many decoded entities the memo keeps (the read cache's own bound is larger; a miss here
 /// costs one decode).
 const MEMO_ENTRIES: usize = 50_000;
+
+/// A role with its policies parsed: decoded once per stored version of the role.
+pub struct RoleView {
+    /// The role.
+    pub role: Role,
+    inline: Result<Vec<(PolicyId, Arc<Policy>)>, ApiError>,
+    trust: Result<Arc<Policy>, ApiError>,
+}
+
+impl RoleView {
+    /// The trust policy, with its principals bound to the unique ids resolved at write time.
+    pub fn trust(&self) -> Result<Arc<Policy>, ApiError> {
+        self.trust.clone()
+    }
+}
 
 /// An access key with its secret opened (hot path of every long-term-key request).
 pub struct KeyWithSecret {
@@ -95,7 +109,6 @@ pub struct Iam {
     /// Parsed-policy cache (by content).
     pub policies: PolicyCache,
     aws_managed: Arc<BTreeMap<String, ManagedPolicy>>,
-    trust_cache: RwLock<HashMap<[u8; 32], Arc<Policy>>>,
     /// Decoded entities, by the bytes they were decoded from.
     memo: super::memo::Memo,
     aws_parsed: RwLock<HashMap<String, Arc<Policy>>>,
@@ -163,7 +176,6 @@ impl Iam {
             at_rest,
             policies: PolicyCache::new(4096),
             aws_managed: Arc::new(aws_managed),
-            trust_cache: RwLock::new(HashMap::new()),
             memo: super::memo::Memo::new(MEMO_ENTRIES),
             aws_parsed: RwLock::new(HashMap::new()),
             partition: partition.to_owned(),
@@ -499,11 +511,6 @@ impl Iam {
             .filter(|r| r.path == path && r.arn == arn))
     }
 
-    /// A role by unique id.
-    pub async fn role_by_id(&self, id: &str) -> Result<Option<Arc<Role>>, ApiError> {
-        self.by_index(&format!("rid/{id}")).await
-    }
-
     /// Creates a role. The trust policy must already be validated and its principals resolved.
     pub async fn create_role(&self, mut role: Role) -> Result<Role, ApiError> {
         let key = entity_key(EntityKind::Role, &role.account, &role.name);
@@ -557,46 +564,63 @@ impl Iam {
         Ok((policy, ids))
     }
 
-    /// The role's trust policy, parsed, with its principal ids bound (cached).
-    pub fn trust_policy(&self, role: &Role) -> Result<Arc<Policy>, ApiError> {
-        let mut h = Sha256::new();
-        h.update(role.id.as_bytes());
-        h.update([0]);
-        h.update(role.trust_policy.as_bytes());
-        for (k, v) in &role.trust_principal_ids {
-            h.update([0]);
-            h.update(k.as_bytes());
-            h.update([1]);
-            h.update(v.as_bytes());
+    /// A role by ARN with its trust and inline policies parsed, once per stored version (the
+    /// path of AssumeRole).
+    pub async fn role_view_by_arn(&self, arn: &str) -> Result<Option<Arc<RoleView>>, ApiError> {
+        let Some((account, path, name)) = parse_entity_arn(arn, "role") else {
+            return Ok(None);
+        };
+        Ok(self
+            .role_view(&entity_key(EntityKind::Role, account, name))
+            .await?
+            .filter(|v| v.role.path == path && v.role.arn == arn))
+    }
+
+    /// A role by unique id, as a [`RoleView`] (the path of every role session's request).
+    pub async fn role_view_by_id(&self, id: &str) -> Result<Option<Arc<RoleView>>, ApiError> {
+        match self.get_shared::<String>(&format!("rid/{id}")).await? {
+            Some(key) => self.role_view(&key).await,
+            None => Ok(None),
         }
-        let digest: [u8; 32] = h.finalize().into();
-        if let Some(p) = self
-            .trust_cache
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&digest)
-        {
-            return Ok(p.clone());
-        }
-        let mut p =
-            crate::policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(policy_error)?;
-        p.bind_principal_ids(
-            &role
-                .trust_principal_ids
+    }
+
+    async fn role_view(&self, key: &str) -> Result<Option<Arc<RoleView>>, ApiError> {
+        self.get_decoded(key, |b| {
+            let role: Role = serde_json::from_slice(b).map_err(|e| {
+                ApiError::from(crate::store::Error::Corrupt {
+                    key: key.to_owned(),
+                    reason: e.to_string(),
+                })
+            })?;
+            let inline = role
+                .inline_policies
                 .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        );
-        let p = Arc::new(p);
-        let mut cache = self
-            .trust_cache
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if cache.len() > 4096 {
-            cache.clear();
-        }
-        cache.insert(digest, p.clone());
-        Ok(p)
+                .map(|(name, doc)| {
+                    Ok((
+                        PolicyId(format!("{}#inline/{name}", role.arn)),
+                        self.parse_identity(doc)?,
+                    ))
+                })
+                .collect();
+            let trust = crate::policy::parse(&role.trust_policy, PolicyKind::Trust)
+                .map_err(policy_error)
+                .map(|mut p| {
+                    p.bind_principal_ids(
+                        &role
+                            .trust_principal_ids
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    );
+                    Arc::new(p)
+                });
+            Ok(RoleView {
+                role,
+                inline,
+                trust,
+            })
+        })
+        .await
     }
 
     // ----- managed policies -----
@@ -1171,6 +1195,17 @@ impl Iam {
                 self.attached_docs(&g.attached_policies, &mut out).await?;
             }
         }
+        Ok(out)
+    }
+
+    /// A role's identity policies, from its view (inline policies already parsed).
+    pub async fn role_view_policies(
+        &self,
+        view: &RoleView,
+    ) -> Result<Vec<(PolicyId, Arc<Policy>)>, ApiError> {
+        let mut out = view.inline.clone()?;
+        self.attached_docs(&view.role.attached_policies, &mut out)
+            .await?;
         Ok(out)
     }
 

@@ -1,20 +1,25 @@
-//! A bounded, thread-safe cache of parsed policies keyed by (kind, SHA-256 of the text).
+//! A bounded, thread-safe cache of parsed policies keyed by (kind, text).
+//!
+//! Keyed by the text itself (shared with the eviction queue), so a lookup is one hash of the
+//! text and one comparison, with no digest to compute.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use sha2::{Digest, Sha256};
 
 use super::error::PolicyError;
 use super::model::{Policy, PolicyKind};
 use super::parse::parse;
 
-type Key = (PolicyKind, [u8; 32]);
-
 #[derive(Default)]
 struct Inner {
-    map: HashMap<Key, Arc<Policy>>,
-    order: VecDeque<Key>,
+    maps: HashMap<PolicyKind, HashMap<Arc<str>, Arc<Policy>>>,
+    order: VecDeque<(PolicyKind, Arc<str>)>,
+}
+
+impl Inner {
+    fn get(&self, kind: PolicyKind, text: &str) -> Option<Arc<Policy>> {
+        self.maps.get(&kind)?.get(text).cloned()
+    }
 }
 
 /// Parsed policies, shared; the oldest entry is evicted once `capacity` is reached.
@@ -55,32 +60,37 @@ impl PolicyCache {
     /// # Errors
     /// As [`parse`].
     pub fn get_or_parse(&self, text: &str, kind: PolicyKind) -> Result<Arc<Policy>, PolicyError> {
-        let key: Key = (kind, Sha256::digest(text.as_bytes()).into());
-        if let Some(p) = self.lock().map.get(&key) {
-            return Ok(Arc::clone(p));
+        if let Some(p) = self.lock().get(kind, text) {
+            return Ok(p);
         }
         let parsed = Arc::new(parse(text, kind)?);
         let mut g = self.lock();
-        if let Some(p) = g.map.get(&key) {
-            return Ok(Arc::clone(p));
+        if let Some(p) = g.get(kind, text) {
+            return Ok(p);
         }
-        while g.map.len() >= self.capacity {
+        while g.order.len() >= self.capacity {
             match g.order.pop_front() {
-                Some(old) => {
-                    g.map.remove(&old);
+                Some((k, t)) => {
+                    if let Some(m) = g.maps.get_mut(&k) {
+                        m.remove(&t);
+                    }
                 }
                 None => break,
             }
         }
-        g.map.insert(key, Arc::clone(&parsed));
-        g.order.push_back(key);
+        let key: Arc<str> = Arc::from(text);
+        g.maps
+            .entry(kind)
+            .or_default()
+            .insert(Arc::clone(&key), Arc::clone(&parsed));
+        g.order.push_back((kind, key));
         Ok(parsed)
     }
 
     /// Number of cached policies.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.lock().map.len()
+        self.lock().order.len()
     }
 
     /// True when empty.

@@ -61,10 +61,13 @@ pub struct Context {
 }
 
 impl Context {
-    /// An empty context.
+    /// An empty context (with room for the ~20 global keys a request carries, so filling it
+    /// does not rehash).
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            map: HashMap::with_capacity(32),
+        }
     }
 
     /// Sets a single-valued key (replacing any previous value).

@@ -114,11 +114,12 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         .with_detail("no MFA device is registered: virtual MFA devices are not supported yet"));
     }
 
-    let role = st
+    let view = st
         .iam
-        .role_by_arn(&input.role_arn)
+        .role_view_by_arn(&input.role_arn)
         .await?
         .ok_or_else(|| not_authorized("sts:AssumeRole", "no such role"))?;
+    let role = &view.role;
 
     // Durations: the role's maximum, and one hour when chaining.
     let default = ctx
@@ -183,12 +184,12 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
 
     // Trust evaluation, with the caller's side.
     let pols = authz::caller_policies(st, caller).await?;
-    let trust = st.iam.trust_policy(&role)?;
+    let trust = view.trust()?;
     let mut context = authz::base_context(caller, &ctx.env, &pols.tags);
     add_assume_keys(
         &mut context,
         &input,
-        &role,
+        role,
         &tags,
         &transitive,
         source_identity.as_deref(),
@@ -245,7 +246,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             .unwrap_or_default(),
     };
     let issued = mint::mint(st, claims, now)?;
-    record_role_use(ctx, &role);
+    record_role_use(ctx, role);
 
     let assumed_id = format!("{}:{}", role.id, input.session_name);
     let mut w = XmlWriter::new();
