@@ -175,13 +175,41 @@ struct Stats {
     errors: usize,
 }
 
-async fn drive(addr: SocketAddr, reqs: Arc<Vec<Prepared>>, secs: u64, conc: usize) -> Stats {
+/// What one slice of load measured.
+#[derive(Default)]
+struct Run {
+    lat: Vec<Duration>,
+    elapsed: f64,
+    errors: usize,
+}
+
+impl Stats {
+    /// Totals over several slices: requests over time, percentiles over all latencies.
+    fn of(runs: &[Run]) -> Self {
+        let mut all: Vec<Duration> = runs.iter().flat_map(|r| r.lat.iter().copied()).collect();
+        all.sort();
+        let elapsed: f64 = runs.iter().map(|r| r.elapsed).sum();
+        let pct = |p: f64| {
+            all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        Self {
+            rps: all.len() as f64 / elapsed.max(f64::MIN_POSITIVE),
+            p50: pct(0.50),
+            p99: pct(0.99),
+            errors: runs.iter().map(|r| r.errors).sum(),
+        }
+    }
+}
+
+async fn drive(addr: SocketAddr, reqs: Arc<Vec<Prepared>>, span: Duration, conc: usize) -> Run {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(conc)
         .build(connector);
-    let deadline = Instant::now() + Duration::from_secs(secs);
+    let deadline = Instant::now() + span;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..conc {
@@ -228,17 +256,9 @@ async fn drive(addr: SocketAddr, reqs: Arc<Vec<Prepared>>, secs: u64, conc: usiz
             errors += e;
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Stats {
-        rps: all.len() as f64 / elapsed,
-        p50: pct(0.50),
-        p99: pct(0.99),
+    Run {
+        lat: all,
+        elapsed: start.elapsed().as_secs_f64(),
         errors,
     }
 }
@@ -329,46 +349,36 @@ async fn main() {
         )
     };
     println!(
-        "{} s per run, {} connections, embedded store",
+        "{} s per side, in alternating 0.5 s slices; {} connections; embedded store",
         a.seconds, a.concurrency
     );
     let floor_reqs = mk(floor, "/", gci, form, "sts");
-    // The floor is measured right before and right after each scenario and averaged, so drift
-    // on a noisy machine hits both sides of each ratio alike. It is driven with the signed
-    // GetCallerIdentity request (the spine issue's floor) and, for scenarios whose requests
-    // differ, also with the scenario's own requests, byte for byte (a floor that reads what
-    // the client must send but does nothing with it).
-    let avg = |x: &Stats, y: &Stats| Stats {
-        rps: (x.rps + y.rps) / 2.0,
-        p50: (x.p50 + y.p50) / 2,
-        p99: (x.p99 + y.p99) / 2,
-        errors: x.errors + y.errors,
-    };
+    // The machine's speed drifts by tens of percent within a minute (shared hosts), so the
+    // floor and Sekisho are measured in alternating half-second slices, `seconds` in all on
+    // each side: drift hits both sides of each ratio alike. The floor is driven with the
+    // signed GetCallerIdentity request (the spine issue's floor) and, for scenarios whose
+    // requests differ, also with the scenario's own requests, byte for byte (a floor that
+    // reads what the client must send but does nothing with it).
+    let slice = Duration::from_millis(500);
+    let rounds = (a.seconds * 2).max(1);
     let paired = |name: &'static str, reqs: Arc<Vec<Prepared>>, same_shape: bool| {
         let floor_reqs = floor_reqs.clone();
         async move {
-            let f1 = drive(floor, floor_reqs.clone(), a.seconds, a.concurrency).await;
-            let g1 = if same_shape {
-                Some(drive(floor, reqs.clone(), a.seconds, a.concurrency).await)
-            } else {
-                None
-            };
-            let s = drive(sek, reqs.clone(), a.seconds, a.concurrency).await;
-            let g2 = if same_shape {
-                Some(drive(floor, reqs, a.seconds, a.concurrency).await)
-            } else {
-                None
-            };
-            let f2 = drive(floor, floor_reqs, a.seconds, a.concurrency).await;
-            let f = avg(&f1, &f2);
+            let (mut f, mut g, mut s) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                f.push(drive(floor, floor_reqs.clone(), slice, a.concurrency).await);
+                if same_shape {
+                    g.push(drive(floor, reqs.clone(), slice, a.concurrency).await);
+                }
+                s.push(drive(sek, reqs.clone(), slice, a.concurrency).await);
+            }
+            let (f, s) = (Stats::of(&f), Stats::of(&s));
             report("  floor (fixed body, same run)", &f, &f);
-            if let (Some(g1), Some(g2)) = (g1, g2) {
-                let g = avg(&g1, &g2);
-                report("  floor, fed this scenario's requests", &g, &g);
-                report(name, &s, &f);
-                report("  ... vs the same-request floor", &s, &g);
-            } else {
-                report(name, &s, &f);
+            report(name, &s, &f);
+            if same_shape {
+                let g = Stats::of(&g);
+                report("  floor fed this scenario's requests", &g, &g);
+                report("  ... ratio vs that floor", &s, &g);
             }
         }
     };
