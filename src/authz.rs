@@ -100,9 +100,10 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
             for arn in &c.session_policy_arns {
                 match iam.boundary(Some(arn)).await? {
                     Some(p) => out.session.push(p),
-                    None => out
-                        .session
-                        .push((PolicyId(arn.clone()), crate::iam::repo::allow_nothing()?)),
+                    None => out.session.push((
+                        PolicyId(arn.clone().into()),
+                        crate::iam::repo::allow_nothing()?,
+                    )),
                 }
             }
             // GetFederationToken without a policy: no permissions (AWS).

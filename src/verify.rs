@@ -248,9 +248,13 @@ pub async fn verify_request(
         .matched
         .iter()
         .map(|m| AnswerStatement {
-            policy: m.policy.0.clone(),
+            policy: m.policy.0.to_string(),
             sid: m.sid.clone(),
-            effect: format!("{:?}", m.effect),
+            effect: match m.effect {
+                crate::policy::StatementEffect::Allow => "Allow",
+                crate::policy::StatementEffect::Deny => "Deny",
+            }
+            .to_owned(),
         })
         .collect();
     let mut decision = AnswerDecision {

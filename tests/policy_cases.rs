@@ -125,7 +125,7 @@ fn run_case(c: &Value) -> Result<(), String> {
             .enumerate()
             .map(|(i, d)| {
                 parse(&doc_text(d), kind)
-                    .map(|p| (PolicyId(format!("{key}[{i}]")), p))
+                    .map(|p| (PolicyId(format!("{key}[{i}]").into()), p))
                     .map_err(|e| format!("{key}[{i}]: {e}"))
             })
             .collect()
@@ -416,7 +416,7 @@ fn every_aws_managed_policy_parses_and_evaluates() {
             over_customer_limit += 1;
         }
         let set = PolicySet {
-            identity: vec![(PolicyId(d.arn.clone()), &p)],
+            identity: vec![(PolicyId(d.arn.clone().into()), &p)],
             ..PolicySet::default()
         };
         let dec = evaluate(&req, &set);

@@ -597,7 +597,7 @@ impl Iam {
                 .iter()
                 .map(|(name, doc)| {
                     Ok((
-                        PolicyId(format!("{}#inline/{name}", role.arn)),
+                        PolicyId(format!("{}#inline/{name}", role.arn).into()),
                         self.parse_identity(doc)?,
                     ))
                 })
@@ -1114,7 +1114,7 @@ impl Iam {
         for arn in arns {
             if let Some(p) = self.aws_managed.get(arn) {
                 if let Some(doc) = p.default_document() {
-                    out.push((PolicyId(arn.clone()), self.aws_policy(arn, doc)?));
+                    out.push((PolicyId(arn.clone().into()), self.aws_policy(arn, doc)?));
                 }
                 continue;
             }
@@ -1135,7 +1135,7 @@ impl Iam {
                     .map_err(|e| {
                         ApiError::internal(format!("managed policy {arn} does not parse: {e}"))
                     })?;
-                out.push((PolicyId(arn.clone()), parsed));
+                out.push((PolicyId(arn.clone().into()), parsed));
             }
         }
         Ok(())
@@ -1175,7 +1175,7 @@ impl Iam {
         let mut out = Vec::new();
         for (name, doc) in &user.inline_policies {
             out.push((
-                PolicyId(format!("{}#inline/{name}", user.arn)),
+                PolicyId(format!("{}#inline/{name}", user.arn).into()),
                 self.parse_identity(doc)?,
             ));
         }
@@ -1188,7 +1188,7 @@ impl Iam {
             {
                 for (name, doc) in &g.inline_policies {
                     out.push((
-                        PolicyId(format!("{}#inline/{name}", g.arn)),
+                        PolicyId(format!("{}#inline/{name}", g.arn).into()),
                         self.parse_identity(doc)?,
                     ));
                 }
@@ -1217,7 +1217,7 @@ impl Iam {
         let mut out = Vec::new();
         for (name, doc) in &role.inline_policies {
             out.push((
-                PolicyId(format!("{}#inline/{name}", role.arn)),
+                PolicyId(format!("{}#inline/{name}", role.arn).into()),
                 self.parse_identity(doc)?,
             ));
         }
@@ -1237,7 +1237,7 @@ impl Iam {
         // A boundary whose policy was deleted allows nothing: fail closed with an empty policy.
         match out.pop() {
             Some(p) => Ok(Some(p)),
-            None => Ok(Some((PolicyId(arn.to_owned()), allow_nothing()?))),
+            None => Ok(Some((PolicyId(arn.to_owned().into()), allow_nothing()?))),
         }
     }
 }

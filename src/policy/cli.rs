@@ -61,7 +61,7 @@ pub fn simulate(
     for (i, t) in policy_texts.iter().enumerate() {
         let p = parse(t, PolicyKind::Identity)
             .map_err(|e| format!("policy {i}: {}: {e}", e.aws_code()))?;
-        policies.push((PolicyId(format!("policy{i}")), p));
+        policies.push((PolicyId(format!("policy{i}").into()), p));
     }
     let refs: Vec<(PolicyId, &_)> = policies.iter().map(|(id, p)| (id.clone(), p)).collect();
     let mut ctx = Context::new();

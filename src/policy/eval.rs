@@ -17,7 +17,7 @@ use super::model::{Policy, PrincipalMatch, Statement, StatementEffect};
 /// Names a policy in decisions: `arn:aws:iam::…:policy/x`, `inline:role/foo/name`,
 /// `trust:role/x`, `session`, …
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PolicyId(pub String);
+pub struct PolicyId(pub std::sync::Arc<str>);
 
 impl fmt::Display for PolicyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

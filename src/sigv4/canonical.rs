@@ -173,8 +173,8 @@ fn needs_squeeze(v: &[u8]) -> bool {
 pub fn canonical_uri(raw_path: &str) -> String {
     let mut out = Vec::new();
     canonical_uri_into(raw_path, &mut out);
-    // Only ASCII is ever written.
-    String::from_utf8_lossy(&out).into_owned()
+    // Only ASCII is ever written, so this never copies.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn canonical_uri_into(raw_path: &str, out: &mut Vec<u8>) {
@@ -236,8 +236,8 @@ pub fn canonical_query(raw_query: &str, presigned: bool) -> String {
         out.push(b'=');
         out.extend_from_slice(v);
     }
-    // Only ASCII is ever written.
-    String::from_utf8_lossy(&out).into_owned()
+    // Only ASCII is ever written, so this never copies.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Query-component decoding: `+` is a space, `%XX` a byte; a `%` not followed by two hex
@@ -297,7 +297,8 @@ fn hex_digit(n: u8) -> u8 {
 pub(crate) fn encode(s: &str) -> String {
     let mut out = Vec::with_capacity(s.len());
     encode_into(s.as_bytes(), &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    // Percent-encoding leaves only ASCII, so this never copies.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! profiles. Years outside 0000–9999 fall back to chrono so the output is always what chrono
 //! would print (the property tests below compare both).
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 
 /// Whether the fast path applies (four-digit years).
 fn fast(t: &DateTime<Utc>) -> bool {
@@ -23,7 +23,9 @@ fn push4(out: &mut String, n: u32) {
     push2(out, n % 100);
 }
 
-fn year(t: &DateTime<Utc>) -> u32 {
+// The fields are read from the naive UTC time: `DateTime<Utc>`'s own accessors re-apply the
+// (zero) offset on every call.
+fn year(t: &NaiveDateTime) -> u32 {
     u32::try_from(t.year()).unwrap_or(0)
 }
 
@@ -33,6 +35,7 @@ pub fn ymd(t: &DateTime<Utc>) -> String {
     if !fast(t) {
         return t.format("%Y%m%d").to_string();
     }
+    let t = &t.naive_utc();
     let mut s = String::with_capacity(8);
     push4(&mut s, year(t));
     push2(&mut s, t.month());
@@ -46,6 +49,7 @@ pub fn amz_date(t: &DateTime<Utc>) -> String {
     if !fast(t) {
         return t.format("%Y%m%dT%H%M%SZ").to_string();
     }
+    let t = &t.naive_utc();
     let mut s = String::with_capacity(16);
     push4(&mut s, year(t));
     push2(&mut s, t.month());
@@ -64,6 +68,7 @@ pub fn iso8601(t: &DateTime<Utc>) -> String {
     if !fast(t) {
         return t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     }
+    let t = &t.naive_utc();
     let mut s = String::with_capacity(20);
     push4(&mut s, year(t));
     s.push('-');
@@ -96,6 +101,7 @@ pub fn http_date(t: &DateTime<Utc>) -> String {
     if !fast(t) {
         return t.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     }
+    let t = &t.naive_utc();
     let mut s = String::with_capacity(29);
     s.push_str(day);
     s.push_str(", ");

@@ -83,14 +83,14 @@ fn parse_inputs(
                 .policies
                 .get_or_parse(d, kind)
                 .map_err(policy_error)?;
-            Ok((PolicyId(format!("{list}.{}", i + 1)), p))
+            Ok((PolicyId(format!("{list}.{}", i + 1).into()), p))
         })
         .collect()
 }
 
 /// `SourcePolicyId` and `SourcePolicyType` of a matched statement's policy.
 fn source(id: &PolicyId) -> (String, &'static str) {
-    let s = id.0.as_str();
+    let s: &str = &id.0;
     if let Some((owner, name)) = s.split_once("#inline/") {
         let ty = if owner.contains(":group/") {
             "group"

@@ -199,7 +199,10 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         action,
         resource: &role.arn,
         resource_account: Some(&role.account),
-        resource_policy: Some((PolicyId(format!("{}#trust", role.arn)), trust.clone())),
+        resource_policy: Some((
+            PolicyId(format!("{}#trust", role.arn).into()),
+            trust.clone(),
+        )),
         require_resource_allow: true,
     };
     let mut needed = vec!["sts:AssumeRole"];
