@@ -1324,7 +1324,7 @@ impl Iam {
 
     /// A page of the JSON values under `prefix` that satisfy `keep`. Costs O(page) store reads
     /// when most values are kept; the marker is the key of the last item returned.
-    pub async fn list_where<T: DeserializeOwned>(
+    pub async fn list_where<T: DeserializeOwned + Clone + Send + Sync + 'static>(
         &self,
         prefix: &str,
         marker: Option<&str>,
@@ -1340,7 +1340,15 @@ impl Iam {
             let rows = self.kv.scan(prefix, after.as_deref(), chunk).await?;
             let done = rows.len() < chunk;
             for (k, v) in rows {
-                let t: T = decode(&k, &v)?;
+                // Through the memo: a page of users decoded once per stored version.
+                let t: T = match self.memo.get::<T>(&k, &v) {
+                    Some(t) => Arc::unwrap_or_clone(t),
+                    None => {
+                        let t: T = decode(&k, &v)?;
+                        self.memo.put(&k, v, Arc::new(t.clone()));
+                        t
+                    }
+                };
                 if keep(&t) {
                     if items.len() == max_items {
                         return Ok(Page {
