@@ -201,15 +201,7 @@ impl Iam {
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
-        self.get_decoded(key, |b| {
-            serde_json::from_slice(b).map_err(|e| {
-                ApiError::from(crate::store::Error::Corrupt {
-                    key: key.to_owned(),
-                    reason: e.to_string(),
-                })
-            })
-        })
-        .await
+        self.get_decoded(key, |b| decode(key, b)).await
     }
 
     async fn get_decoded<T, F>(&self, key: &str, decode: F) -> Result<Option<Arc<T>>, ApiError>
@@ -586,12 +578,7 @@ impl Iam {
 
     async fn role_view(&self, key: &str) -> Result<Option<Arc<RoleView>>, ApiError> {
         self.get_decoded(key, |b| {
-            let role: Role = serde_json::from_slice(b).map_err(|e| {
-                ApiError::from(crate::store::Error::Corrupt {
-                    key: key.to_owned(),
-                    reason: e.to_string(),
-                })
-            })?;
+            let role: Role = decode(key, b)?;
             let inline = role
                 .inline_policies
                 .iter()
@@ -965,12 +952,7 @@ impl Iam {
     pub async fn access_key(&self, id: &str) -> Result<Option<Arc<KeyWithSecret>>, ApiError> {
         let key = format!("k/{id}");
         self.get_decoded(&key, |b| {
-            let k: AccessKey = serde_json::from_slice(b).map_err(|e| {
-                ApiError::from(crate::store::Error::Corrupt {
-                    key: key.clone(),
-                    reason: e.to_string(),
-                })
-            })?;
+            let k: AccessKey = decode(&key, b)?;
             let secret = self
                 .at_rest
                 .open(&k.id, &k.secret_sealed)

@@ -29,17 +29,32 @@ fn year(t: &NaiveDateTime) -> u32 {
     u32::try_from(t.year()).unwrap_or(0)
 }
 
+/// Year, month and day, `sep` between them.
+fn push_date(s: &mut String, t: &NaiveDateTime, sep: &str) {
+    push4(s, year(t));
+    s.push_str(sep);
+    push2(s, t.month());
+    s.push_str(sep);
+    push2(s, t.day());
+}
+
+/// Hours, minutes and seconds, `sep` between them.
+fn push_time(s: &mut String, t: &NaiveDateTime, sep: &str) {
+    push2(s, t.hour());
+    s.push_str(sep);
+    push2(s, t.minute());
+    s.push_str(sep);
+    push2(s, t.second());
+}
+
 /// `YYYYMMDD` (SigV4 credential scope date).
 #[must_use]
 pub fn ymd(t: &DateTime<Utc>) -> String {
     if !fast(t) {
         return t.format("%Y%m%d").to_string();
     }
-    let t = &t.naive_utc();
     let mut s = String::with_capacity(8);
-    push4(&mut s, year(t));
-    push2(&mut s, t.month());
-    push2(&mut s, t.day());
+    push_date(&mut s, &t.naive_utc(), "");
     s
 }
 
@@ -51,13 +66,9 @@ pub fn amz_date(t: &DateTime<Utc>) -> String {
     }
     let t = &t.naive_utc();
     let mut s = String::with_capacity(16);
-    push4(&mut s, year(t));
-    push2(&mut s, t.month());
-    push2(&mut s, t.day());
+    push_date(&mut s, t, "");
     s.push('T');
-    push2(&mut s, t.hour());
-    push2(&mut s, t.minute());
-    push2(&mut s, t.second());
+    push_time(&mut s, t, "");
     s.push('Z');
     s
 }
@@ -70,17 +81,9 @@ pub fn iso8601(t: &DateTime<Utc>) -> String {
     }
     let t = &t.naive_utc();
     let mut s = String::with_capacity(20);
-    push4(&mut s, year(t));
-    s.push('-');
-    push2(&mut s, t.month());
-    s.push('-');
-    push2(&mut s, t.day());
+    push_date(&mut s, t, "-");
     s.push('T');
-    push2(&mut s, t.hour());
-    s.push(':');
-    push2(&mut s, t.minute());
-    s.push(':');
-    push2(&mut s, t.second());
+    push_time(&mut s, t, ":");
     s.push('Z');
     s
 }
@@ -111,11 +114,7 @@ pub fn http_date(t: &DateTime<Utc>) -> String {
     s.push(' ');
     push4(&mut s, year(t));
     s.push(' ');
-    push2(&mut s, t.hour());
-    s.push(':');
-    push2(&mut s, t.minute());
-    s.push(':');
-    push2(&mut s, t.second());
+    push_time(&mut s, t, ":");
     s.push_str(" GMT");
     s
 }
