@@ -25,39 +25,29 @@ pub fn canonical_request(
     form: AuthForm,
     signed_headers: &[String],
 ) -> Result<Vec<u8>, Error> {
-    // Written straight into one buffer (the same bytes as `assemble`, which the signing side
-    // uses): this runs on every request, and a session token header alone is ~500 bytes.
-    let payload_hash = req.body_hash();
-    let mut out =
-        Vec::with_capacity(512 + req.path.len() + req.query.len() + 64 * signed_headers.len());
-    out.extend_from_slice(req.method.as_bytes());
-    out.push(b'\n');
-    canonical_uri_into(req.path, &mut out);
-    out.push(b'\n');
-    out.extend_from_slice(canonical_query(req.query, form == AuthForm::Presigned).as_bytes());
-    out.push(b'\n');
+    let mut lines: Vec<(&str, Vec<&[u8]>)> = Vec::with_capacity(signed_headers.len());
     for name in signed_headers {
-        let mut values = req.headers.get_all(name.as_str()).iter().peekable();
-        if values.peek().is_none() {
+        let values: Vec<&[u8]> = req
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .map(http::HeaderValue::as_bytes)
+            .collect();
+        if values.is_empty() {
             return Err(Error::SignatureDoesNotMatch(format!(
                 "The header '{name}' is listed in SignedHeaders but absent from the request."
             )));
         }
-        out.extend_from_slice(name.as_bytes());
-        out.push(b':');
-        header_value_into(values.map(http::HeaderValue::as_bytes), &mut out);
-        out.push(b'\n');
+        lines.push((name.as_str(), values));
     }
-    out.push(b'\n');
-    for (i, name) in signed_headers.iter().enumerate() {
-        if i > 0 {
-            out.push(b';');
-        }
-        out.extend_from_slice(name.as_bytes());
-    }
-    out.push(b'\n');
-    out.extend_from_slice(payload_hash.as_bytes());
-    Ok(out)
+    Ok(assemble(
+        req.method,
+        req.path,
+        req.query,
+        form == AuthForm::Presigned,
+        &lines,
+        &req.body_hash(),
+    ))
 }
 
 /// The string to sign: algorithm, timestamp, scope and the hash of the canonical request.
@@ -82,27 +72,28 @@ pub(crate) fn format_amz_date(t: &DateTime<Utc>) -> String {
     crate::wire::time::amz_date(t)
 }
 
-/// Joins the six parts. `header_lines` holds (lowercase name, canonical value) in the order of
-/// the signed-headers list.
+/// Joins the six parts, for verifying and for signing alike. `header_lines` holds (lowercase
+/// name, raw values) in the order of the signed-headers list; each line is canonicalized
+/// straight into the buffer (a session token header alone is ~500 bytes).
 pub(crate) fn assemble(
     method: &str,
     path: &str,
     query: &str,
     presigned: bool,
-    header_lines: &[(&str, Vec<u8>)],
+    header_lines: &[(&str, Vec<&[u8]>)],
     payload_hash: &str,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + path.len() + query.len());
+    let mut out = Vec::with_capacity(512 + path.len() + query.len() + 64 * header_lines.len());
     out.extend_from_slice(method.as_bytes());
     out.push(b'\n');
     canonical_uri_into(path, &mut out);
     out.push(b'\n');
     out.extend_from_slice(canonical_query(query, presigned).as_bytes());
     out.push(b'\n');
-    for (name, value) in header_lines {
+    for (name, values) in header_lines {
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
-        out.extend_from_slice(value);
+        header_value_into(values.iter().copied(), &mut out);
         out.push(b'\n');
     }
     out.push(b'\n');
@@ -117,15 +108,9 @@ pub(crate) fn assemble(
     out
 }
 
-/// The canonical form of one header: each value trimmed of spaces and tabs, inner runs of
-/// whitespace collapsed to one space, repeated values joined with `,` in arrival order.
-pub(crate) fn header_value<'v>(values: impl Iterator<Item = &'v [u8]>) -> Vec<u8> {
-    let mut out = Vec::new();
-    header_value_into(values, &mut out);
-    out
-}
-
-/// [`header_value`], appended to `out`.
+/// Appends the canonical form of one header to `out`: each value trimmed of spaces and tabs,
+/// inner runs of whitespace collapsed to one space, repeated values joined with `,` in arrival
+/// order.
 fn header_value_into<'v>(values: impl Iterator<Item = &'v [u8]>, out: &mut Vec<u8>) {
     for (i, v) in values.enumerate() {
         if i > 0 {
@@ -355,6 +340,12 @@ mod tests {
             canonical_query("X-Amz-Signature=ab&a=1", false),
             "X-Amz-Signature=ab&a=1"
         );
+    }
+
+    fn header_value<'v>(values: impl Iterator<Item = &'v [u8]>) -> Vec<u8> {
+        let mut out = Vec::new();
+        header_value_into(values, &mut out);
+        out
     }
 
     #[test]

@@ -271,9 +271,12 @@ pub fn verify_with(
     }
 }
 
-/// The canonical header lines for signing: every header in `headers` except `authorization`,
-/// plus `extra` (which replace same-named headers), sorted by name.
-fn signing_lines(headers: &http::HeaderMap, extra: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+/// The header lines for signing: every header in `headers` except `authorization`, plus
+/// `extra` (which replace same-named headers), sorted by name, with their raw values.
+fn signing_lines<'a>(
+    headers: &'a http::HeaderMap,
+    extra: &[(&str, &'a str)],
+) -> Vec<(String, Vec<&'a [u8]>)> {
     let mut map: BTreeMap<String, Vec<&[u8]>> = BTreeMap::new();
     for (name, value) in headers {
         if name != http::header::AUTHORIZATION {
@@ -285,9 +288,7 @@ fn signing_lines(headers: &http::HeaderMap, extra: &[(&str, &str)]) -> Vec<(Stri
     for (name, value) in extra {
         map.insert((*name).to_owned(), vec![value.as_bytes()]);
     }
-    map.into_iter()
-        .map(|(name, values)| (name, canonical::header_value(values.into_iter())))
-        .collect()
+    map.into_iter().collect()
 }
 
 /// For clients, tests and the load generator: signs a request in header form. Every header in
@@ -318,7 +319,7 @@ pub fn sign_request(
         extra.push(("x-amz-security-token", t));
     }
     let lines = signing_lines(headers, &extra);
-    let borrowed: Vec<(&str, Vec<u8>)> =
+    let borrowed: Vec<(&str, Vec<&[u8]>)> =
         lines.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
     let creq = canonical::assemble(method, path, query, false, &borrowed, &sha256_hex(body));
     let scope = CredentialScope {
@@ -397,7 +398,7 @@ pub fn presign_url_query(
         full.push('=');
         full.push_str(&canonical::encode(v));
     }
-    let borrowed: Vec<(&str, Vec<u8>)> =
+    let borrowed: Vec<(&str, Vec<&[u8]>)> =
         lines.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
     let creq = canonical::assemble(method, path, &full, true, &borrowed, &sha256_hex(body));
     let scope = CredentialScope {
