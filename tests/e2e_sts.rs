@@ -509,7 +509,14 @@ async fn revoke_before_now_kills_old_sessions_only() {
     assert_eq!(status, 403, "cross-account revoke refused: {body}");
     old_client.get_caller_identity().send().await.unwrap();
     // The role's own account revokes (through the library, as the admin action does).
-    let role = s.state.iam.role_by_arn(DEPLOYER).await.unwrap().unwrap();
+    let role = &s
+        .state
+        .iam
+        .role_view_by_arn(DEPLOYER)
+        .await
+        .unwrap()
+        .unwrap()
+        .role;
     s.state
         .revocations
         .revoke(

@@ -492,17 +492,6 @@ impl Iam {
             .await
     }
 
-    /// A role by ARN (the path in the ARN must match the role's path).
-    pub async fn role_by_arn(&self, arn: &str) -> Result<Option<Arc<Role>>, ApiError> {
-        let Some((account, path, name)) = parse_entity_arn(arn, "role") else {
-            return Ok(None);
-        };
-        Ok(self
-            .get_shared::<Role>(&entity_key(EntityKind::Role, account, name))
-            .await?
-            .filter(|r| r.path == path && r.arn == arn))
-    }
-
     /// Creates a role. The trust policy must already be validated and its principals resolved.
     pub async fn create_role(&self, mut role: Role) -> Result<Role, ApiError> {
         let key = entity_key(EntityKind::Role, &role.account, &role.name);
@@ -537,7 +526,9 @@ impl Iam {
                     .filter(|u| u.arn == arn)
                     .map(|u| u.id)
             } else if parse_entity_arn(&arn, "role").is_some() {
-                self.role_by_arn(&arn).await?.map(|r| r.id.clone())
+                self.role_view_by_arn(&arn)
+                    .await?
+                    .map(|v| v.role.id.clone())
             } else {
                 continue;
             };
@@ -556,8 +547,8 @@ impl Iam {
         Ok((policy, ids))
     }
 
-    /// A role by ARN with its trust and inline policies parsed, once per stored version (the
-    /// path of AssumeRole).
+    /// A role by ARN (the path in the ARN must match the role's path), with its trust and
+    /// inline policies parsed once per stored version.
     pub async fn role_view_by_arn(&self, arn: &str) -> Result<Option<Arc<RoleView>>, ApiError> {
         let Some((account, path, name)) = parse_entity_arn(arn, "role") else {
             return Ok(None);
@@ -1187,23 +1178,6 @@ impl Iam {
     ) -> Result<Vec<(PolicyId, Arc<Policy>)>, ApiError> {
         let mut out = view.inline.clone()?;
         self.attached_docs(&view.role.attached_policies, &mut out)
-            .await?;
-        Ok(out)
-    }
-
-    /// A role's identity policies.
-    pub async fn role_policies(
-        &self,
-        role: &Role,
-    ) -> Result<Vec<(PolicyId, Arc<Policy>)>, ApiError> {
-        let mut out = Vec::new();
-        for (name, doc) in &role.inline_policies {
-            out.push((
-                PolicyId(format!("{}#inline/{name}", role.arn).into()),
-                self.parse_identity(doc)?,
-            ));
-        }
-        self.attached_docs(&role.attached_policies, &mut out)
             .await?;
         Ok(out)
     }

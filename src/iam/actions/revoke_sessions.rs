@@ -56,12 +56,13 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let (revoke_scope, resource, at) = match scope.as_str() {
         "role" => {
             let arn = need_target()?;
-            let role = st.iam.role_by_arn(&arn).await?.ok_or_else(|| {
+            let view = st.iam.role_view_by_arn(&arn).await?.ok_or_else(|| {
                 ApiError::new(
                     Code::NoSuchEntity,
                     format!("The role with ARN {arn} cannot be found."),
                 )
             })?;
+            let role = &view.role;
             same_account(&role.account)?;
             (Scope::Role(role.id.clone()), role.arn.clone(), at)
         }

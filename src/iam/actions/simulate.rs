@@ -289,12 +289,13 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             (iam.user_policies(&u).await?, b, pr)
         } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "role") {
             foreign(a)?;
-            let r = iam.role_by_arn(&source_arn).await?.ok_or_else(|| {
+            let view = iam.role_view_by_arn(&source_arn).await?.ok_or_else(|| {
                 ApiError::new(
                     Code::NoSuchEntity,
                     format!("The role with name {name} cannot be found."),
                 )
             })?;
+            let r = &view.role;
             let b = iam
                 .boundary(r.permissions_boundary.as_deref())
                 .await?
@@ -302,7 +303,7 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                 .collect();
             let mut pr = RequestPrincipal::from_arn(&r.arn);
             pr.unique_id = Some(r.id.clone());
-            (iam.role_policies(&r).await?, b, pr)
+            (iam.role_view_policies(&view).await?, b, pr)
         } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "group") {
             foreign(a)?;
             let g = iam
