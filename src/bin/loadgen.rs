@@ -176,7 +176,6 @@ struct Stats {
 }
 
 /// What one slice of load measured.
-#[derive(Default)]
 struct Run {
     lat: Vec<Duration>,
     elapsed: f64,

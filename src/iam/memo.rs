@@ -18,15 +18,15 @@ struct Entry {
     value: Arc<dyn Any + Send + Sync>,
 }
 
-/// The memo (bounded: cleared when full, like the read cache). A key may hold one value per
-/// type (a role as a `Role`, and as a view with its policies parsed).
+/// The memo (bounded by the number of keys: cleared when full, like the read cache). A key may
+/// hold one value per type (a role as a `Role`, and as a view with its policies parsed).
 pub(crate) struct Memo {
     entries: RwLock<HashMap<String, Vec<Entry>>>,
     max_entries: usize,
 }
 
 impl Memo {
-    /// An empty memo holding at most `max_entries` values.
+    /// An empty memo holding values for at most `max_entries` keys.
     pub(crate) fn new(max_entries: usize) -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),

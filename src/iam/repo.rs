@@ -209,15 +209,24 @@ impl Iam {
         T: Send + Sync + 'static,
         F: FnOnce(&[u8]) -> Result<T, ApiError>,
     {
-        let Some(bytes) = self.kv.get(key).await? else {
-            return Ok(None);
-        };
+        match self.kv.get(key).await? {
+            Some(bytes) => self.memoized(key, bytes, decode).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The memoized decoding of `bytes` read at `key`, decoding (and remembering) on a miss.
+    fn memoized<T, F>(&self, key: &str, bytes: Vec<u8>, decode: F) -> Result<Arc<T>, ApiError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce(&[u8]) -> Result<T, ApiError>,
+    {
         if let Some(v) = self.memo.get::<T>(key, &bytes) {
-            return Ok(Some(v));
+            return Ok(v);
         }
         let v = Arc::new(decode(&bytes)?);
         self.memo.put(key, bytes, v.clone());
-        Ok(Some(v))
+        Ok(v)
     }
 
     /// Read-modify-write of one JSON value with optimistic concurrency. `f` may add more writes
@@ -1297,14 +1306,7 @@ impl Iam {
             let done = rows.len() < chunk;
             for (k, v) in rows {
                 // Through the memo: a page of users decoded once per stored version.
-                let t: T = match self.memo.get::<T>(&k, &v) {
-                    Some(t) => Arc::unwrap_or_clone(t),
-                    None => {
-                        let t: T = decode(&k, &v)?;
-                        self.memo.put(&k, v, Arc::new(t.clone()));
-                        t
-                    }
-                };
+                let t: T = Arc::unwrap_or_clone(self.memoized(&k, v, |b| decode(&k, b))?);
                 if keep(&t) {
                     if items.len() == max_items {
                         return Ok(Page {
