@@ -189,6 +189,30 @@ async fn main() {
             "{name:<20} {:>7.2} µs per request (in-process, no network)",
             t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
         );
+        if std::env::var_os("SHOW").is_some() {
+            let mut req = http::Request::builder().method("POST").uri(path);
+            for (k, v) in &headers {
+                req = req.header(k, v);
+            }
+            let answer = call(
+                &app,
+                req.body(axum::body::Body::from(body.clone())).unwrap(),
+            )
+            .await;
+            println!("request body ({} bytes): {body}", body.len());
+            println!(
+                "answer ({} bytes): {}",
+                answer.len(),
+                String::from_utf8_lossy(&answer)
+            );
+        }
+    }
+    if std::env::var_os("SHOW").is_some() {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap_or_default();
+        if let Some(last) = audit.lines().last() {
+            println!("last audit line ({} bytes): {last}", last.len());
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -129,8 +129,8 @@ pub async fn authenticate(
     let skew = chrono::Duration::seconds(st.config.auth.clock_skew_seconds);
     sigv4::check_request(&auth, parts, &[service], &region_ok, skew, now)
         .map_err(ApiError::from)?;
-    let region = auth.scope.region.clone();
-    let key_id = auth.access_key_id.clone();
+    let region = auth.scope.region.clone().into_owned();
+    let key_id = auth.access_key_id.clone().into_owned();
 
     if key_id.starts_with("ASIA") {
         let token = auth.security_token.as_ref().ok_or_else(|| {

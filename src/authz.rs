@@ -148,34 +148,20 @@ pub fn request_principal(caller: &Caller) -> RequestPrincipal {
 #[must_use]
 pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
     let mut ctx = Context::new();
-    ctx.set_lc("aws:currenttime", crate::wire::xml::iso8601(env.now));
-    ctx.set_lc("aws:epochtime", env.now.timestamp().to_string());
+    // aws:CurrentTime, aws:EpochTime and aws:TokenIssueTime are formatted on first read;
+    // aws:PrincipalArn, aws:PrincipalAccount and aws:username derive from the request's
+    // principal (see `policy::context`), which carries the same values.
+    ctx.set_times(env.now, caller.session().map(|c| c.issued_at));
     ctx.set_lc("aws:sourceip", env.source_ip.clone());
     ctx.set_lc("aws:securetransport", env.secure.to_string());
     ctx.set_lc("aws:useragent", env.user_agent.clone());
     ctx.set_lc("aws:requestedregion", env.region.clone());
-    ctx.set_lc("aws:principalaccount", caller.account.clone());
     ctx.set_lc("aws:principaltype", caller.principal_type());
     ctx.set_lc("aws:userid", caller.user_id.clone());
-    let principal_arn = match &caller.principal {
-        Principal::Session(c) => c.principal_arn.clone(),
-        _ => caller.arn.clone(),
-    };
-    ctx.set_lc("aws:principalarn", principal_arn);
-    if let Principal::User(u) = &caller.principal {
-        ctx.set_lc("aws:username", u.name.clone());
-    }
     for t in tags {
         ctx.set(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
     }
     if let Some(c) = caller.session() {
-        if c.kind == SessionKind::UserSession {
-            // GetSessionToken credentials act as the user.
-            if let Some(name) = c.arn.rsplit('/').next() {
-                ctx.set_lc("aws:username", name);
-            }
-        }
-        ctx.set_lc("aws:tokenissuetime", fmt_time(c.issued_at));
         ctx.set_lc(
             "aws:multifactorauthpresent",
             c.mfa_auth_time.is_some().to_string(),
@@ -197,10 +183,6 @@ pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
         }
     }
     ctx
-}
-
-fn fmt_time(t: i64) -> String {
-    crate::wire::xml::iso8601(DateTime::from_timestamp(t, 0).unwrap_or_default())
 }
 
 /// A request to authorize.

@@ -11,6 +11,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
@@ -18,8 +19,9 @@ use crate::store::{Batch, Error, Kv};
 
 const TOPIC_PREFIX: &str = "kv:";
 
-/// A cached answer (`None`: the key is absent) and when it was read.
-type Entry = (Option<Vec<u8>>, Instant);
+/// A cached answer (`None`: the key is absent) and when it was read. The bytes are shared:
+/// [`Kv::cached`] hands them out without copying.
+type Entry = (Option<Bytes>, Instant);
 
 /// The caching wrapper.
 pub struct CachedKv {
@@ -79,14 +81,14 @@ impl CachedKv {
             .clear();
     }
 
-    fn lookup(&self, key: &str) -> Option<Option<Vec<u8>>> {
+    fn lookup(&self, key: &str) -> Option<Option<Bytes>> {
         let map = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         map.get(key)
             .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(v, _)| v.clone())
     }
 
-    fn fill(&self, epoch: u64, key: &str, value: Option<Vec<u8>>) {
+    fn fill(&self, epoch: u64, key: &str, value: Option<Bytes>) {
         let mut map = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if self.epoch.load(Ordering::SeqCst) != epoch {
             return;
@@ -102,16 +104,19 @@ impl CachedKv {
 impl Kv for CachedKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         if let Some(v) = self.lookup(key) {
-            return Ok(v);
+            return Ok(v.map(Vec::from));
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
         let v = self.inner.get(key).await?;
-        self.fill(epoch, key, v.clone());
+        self.fill(epoch, key, v.clone().map(Bytes::from));
         Ok(v)
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
-        let mut out: Vec<Option<Option<Vec<u8>>>> = keys.iter().map(|k| self.lookup(k)).collect();
+        let mut out: Vec<Option<Option<Vec<u8>>>> = keys
+            .iter()
+            .map(|k| self.lookup(k).map(|v| v.map(Vec::from)))
+            .collect();
         let missing: Vec<String> = keys
             .iter()
             .zip(&out)
@@ -124,7 +129,7 @@ impl Kv for CachedKv {
             for (slot, key) in out.iter_mut().zip(keys) {
                 if slot.is_none() {
                     let v = fetched.next().flatten();
-                    self.fill(epoch, key, v.clone());
+                    self.fill(epoch, key, v.clone().map(Bytes::from));
                     *slot = Some(v);
                 }
             }
@@ -182,5 +187,52 @@ impl Kv for CachedKv {
 
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
+    }
+
+    fn cached(&self, key: &str) -> Option<Option<Bytes>> {
+        self.lookup(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use crate::store::memory::MemoryKv;
+
+    fn cache() -> Arc<CachedKv> {
+        CachedKv::new(Arc::new(MemoryKv::new()), Duration::from_secs(60), 100)
+    }
+
+    #[tokio::test]
+    async fn cached_answers_only_what_a_read_put_there_and_writes_drop_it() {
+        let c = cache();
+        c.commit(Batch::new().put("k", b"v1".to_vec()))
+            .await
+            .unwrap();
+        assert!(c.cached("k").is_none(), "nothing read yet");
+        assert_eq!(c.get("k").await.unwrap().as_deref(), Some(&b"v1"[..]));
+        let a = c.cached("k").unwrap().unwrap();
+        let b = c.cached("k").unwrap().unwrap();
+        assert_eq!(&a[..], b"v1");
+        assert_eq!(a.as_ptr(), b.as_ptr(), "hits share one buffer");
+        c.commit(Batch::new().put("k", b"v2".to_vec()))
+            .await
+            .unwrap();
+        assert!(c.cached("k").is_none(), "a write drops the entry");
+        assert_eq!(c.get("k").await.unwrap().as_deref(), Some(&b"v2"[..]));
+        assert_eq!(&c.cached("k").unwrap().unwrap()[..], b"v2");
+        assert!(c.get("absent").await.unwrap().is_none());
+        assert_eq!(c.cached("absent"), Some(None), "absence is cached too");
+    }
+
+    #[tokio::test]
+    async fn cached_entries_expire() {
+        let c = CachedKv::new(Arc::new(MemoryKv::new()), Duration::ZERO, 100);
+        c.commit(Batch::new().put("k", b"v".to_vec()))
+            .await
+            .unwrap();
+        c.get("k").await.unwrap();
+        assert!(c.cached("k").is_none(), "older than the TTL");
     }
 }

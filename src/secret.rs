@@ -42,6 +42,45 @@ impl From<&str> for SecretString {
     }
 }
 
+/// A secret read from a request (a session token): borrowed from the request where it can be,
+/// owned where it had to be decoded. Redacted in `Debug`; an owned copy is zeroized on drop.
+#[derive(Clone)]
+pub struct SecretCow<'a>(std::borrow::Cow<'a, str>);
+
+impl<'a> SecretCow<'a> {
+    /// Wraps a secret borrowed from the request.
+    #[must_use]
+    pub fn borrowed(s: &'a str) -> Self {
+        Self(std::borrow::Cow::Borrowed(s))
+    }
+
+    /// Wraps a decoded copy.
+    #[must_use]
+    pub fn owned(s: String) -> Self {
+        Self(std::borrow::Cow::Owned(s))
+    }
+
+    /// The secret itself.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for SecretCow<'_> {
+    fn drop(&mut self) {
+        if let std::borrow::Cow::Owned(s) = &mut self.0 {
+            s.zeroize();
+        }
+    }
+}
+
+impl fmt::Debug for SecretCow<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretCow(<redacted>)")
+    }
+}
+
 /// Secret bytes (keys).
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SecretBytes(Vec<u8>);

@@ -9,6 +9,7 @@
 //! HTTP: `POST /verify` (JSON in, JSON out), itself SigV4-signed by the resource server (scope
 //! service `sts`) and allowed by `sekisho:VerifyRequest`. Rust: [`verify_request`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -22,46 +23,53 @@ use crate::policy::Effect;
 use crate::secret::SecretString;
 use crate::state::AppState;
 
-/// The signed request being verified.
+/// The signed request being verified. Strings borrow from the JSON body where they can (no
+/// escapes), so parsing a question copies little.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct SignedRequest {
+pub struct SignedRequest<'a> {
     /// HTTP method.
-    pub method: String,
+    #[serde(borrow)]
+    pub method: Cow<'a, str>,
     /// Raw path as received.
-    pub path: String,
+    #[serde(borrow)]
+    pub path: Cow<'a, str>,
     /// Raw query string, without `?`.
-    #[serde(default)]
-    pub query: String,
+    #[serde(borrow, default)]
+    pub query: Cow<'a, str>,
     /// Headers as received (at least the signed ones and `Authorization`).
-    pub headers: Vec<(String, String)>,
+    #[serde(borrow)]
+    pub headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Hex SHA-256 of the body (or `UNSIGNED-PAYLOAD` where the service allows it).
-    pub payload_hash: String,
+    #[serde(borrow)]
+    pub payload_hash: Cow<'a, str>,
 }
 
 /// A verification question.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyInput {
+pub struct VerifyInput<'a> {
     /// The request.
-    pub request: SignedRequest,
+    #[serde(borrow)]
+    pub request: SignedRequest<'a>,
     /// The service the request was signed for (`s3`, `execute-api`, …).
-    pub service: String,
+    #[serde(borrow)]
+    pub service: Cow<'a, str>,
     /// `service:Action` to authorize; omit to authenticate only.
-    #[serde(default)]
-    pub action: Option<String>,
+    #[serde(borrow, default)]
+    pub action: Option<Cow<'a, str>>,
     /// The resource ARN. Default: `*`.
-    #[serde(default)]
-    pub resource: Option<String>,
+    #[serde(borrow, default)]
+    pub resource: Option<Cow<'a, str>>,
     /// The resource's account, for the cross-account rule.
-    #[serde(default)]
-    pub resource_account: Option<String>,
+    #[serde(borrow, default)]
+    pub resource_account: Option<Cow<'a, str>>,
     /// Extra condition keys (service keys such as `s3:prefix`); strings or lists of strings.
     #[serde(default)]
     pub context: BTreeMap<String, serde_json::Value>,
     /// The original client's address (for `aws:SourceIp`).
-    #[serde(default)]
-    pub source_ip: Option<String>,
+    #[serde(borrow, default)]
+    pub source_ip: Option<Cow<'a, str>>,
 }
 
 /// The answer to a verification question (the JSON body of `POST /verify`).
@@ -169,7 +177,7 @@ pub struct AnswerStatement {
 /// failures are answers (`authenticated: false` with the AWS error code), not errors.
 pub async fn verify_request(
     st: &Arc<AppState>,
-    input: &VerifyInput,
+    input: &VerifyInput<'_>,
 ) -> Result<VerifyAnswer, ApiError> {
     let now = st.clock.now();
     let mut headers = http::HeaderMap::new();
@@ -205,10 +213,10 @@ pub async fn verify_request(
     let Some(action) = &input.action else {
         return Ok(out);
     };
-    let resource = input.resource.clone().unwrap_or_else(|| "*".into());
+    let resource = input.resource.as_deref().unwrap_or("*");
     let env = Env {
         now,
-        source_ip: input.source_ip.clone().unwrap_or_default(),
+        source_ip: input.source_ip.as_deref().unwrap_or_default().to_owned(),
         user_agent: headers
             .get("user-agent")
             .and_then(|v| v.to_str().ok())
@@ -233,7 +241,7 @@ pub async fn verify_request(
     }
     let ask = Ask {
         action,
-        resource: &resource,
+        resource,
         resource_account: input.resource_account.as_deref(),
         resource_policy: None,
         require_resource_allow: false,

@@ -11,10 +11,12 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use bytes::Bytes;
+
 /// One memoized value, its type, and the bytes it was decoded from.
 struct Entry {
     type_id: TypeId,
-    bytes: Vec<u8>,
+    bytes: Bytes,
     value: Arc<dyn Any + Send + Sync>,
 }
 
@@ -41,14 +43,19 @@ impl Memo {
             .get(key)?
             .iter()
             .find(|e| e.type_id == TypeId::of::<T>())?;
-        if e.bytes != bytes {
+        // The read cache hands out the very bytes the memo was given, so the usual hit is the
+        // same buffer (which the memo keeps alive and nobody can change, so an equal pointer
+        // and length mean equal bytes); anything else is compared in full.
+        let same = (e.bytes.as_ptr() == bytes.as_ptr() && e.bytes.len() == bytes.len())
+            || e.bytes == bytes;
+        if !same {
             return None;
         }
         e.value.clone().downcast::<T>().ok()
     }
 
     /// Remembers `value` as the decoding of `bytes` at `key`.
-    pub(crate) fn put<T: Any + Send + Sync>(&self, key: &str, bytes: Vec<u8>, value: Arc<T>) {
+    pub(crate) fn put<T: Any + Send + Sync>(&self, key: &str, bytes: Bytes, value: Arc<T>) {
         let mut map = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= self.max_entries && !map.contains_key(key) {
             map.clear();
@@ -73,11 +80,11 @@ mod tests {
     #[test]
     fn only_the_same_bytes_and_type_hit() {
         let m = Memo::new(10);
-        m.put("k", b"v1".to_vec(), Arc::new(1_u32));
+        m.put("k", Bytes::from_static(b"v1"), Arc::new(1_u32));
         assert_eq!(m.get::<u32>("k", b"v1").as_deref(), Some(&1));
         assert!(m.get::<u32>("k", b"v2").is_none(), "changed bytes miss");
         assert!(m.get::<u64>("k", b"v1").is_none(), "other type misses");
-        m.put("k", b"v1".to_vec(), Arc::new(7_u64));
+        m.put("k", Bytes::from_static(b"v1"), Arc::new(7_u64));
         assert_eq!(
             m.get::<u64>("k", b"v1").as_deref(),
             Some(&7),
@@ -85,16 +92,27 @@ mod tests {
         );
         assert_eq!(m.get::<u32>("k", b"v1").as_deref(), Some(&1), "both kept");
         assert!(m.get::<u32>("other", b"v1").is_none());
-        m.put("k", b"v2".to_vec(), Arc::new(2_u32));
+        m.put("k", Bytes::from_static(b"v2"), Arc::new(2_u32));
         assert!(m.get::<u32>("k", b"v1").is_none(), "replaced");
         assert_eq!(m.get::<u32>("k", b"v2").as_deref(), Some(&2));
+    }
+
+    #[test]
+    fn equal_bytes_in_another_buffer_hit_and_changed_bytes_miss() {
+        let m = Memo::new(10);
+        m.put("k", Bytes::from(b"value".to_vec()), Arc::new(1_u32));
+        let copy = b"value".to_vec();
+        assert_eq!(m.get::<u32>("k", &copy).as_deref(), Some(&1));
+        let same_len = b"valuf".to_vec();
+        assert!(m.get::<u32>("k", &same_len).is_none());
+        assert!(m.get::<u32>("k", b"valu").is_none(), "a prefix misses");
     }
 
     #[test]
     fn bounded() {
         let m = Memo::new(3);
         for i in 0..10_u32 {
-            m.put(&format!("k{i}"), vec![0], Arc::new(i));
+            m.put(&format!("k{i}"), Bytes::from_static(&[0]), Arc::new(i));
             assert!(m.entries.read().map(|e| e.len()).unwrap_or(0) <= 3);
         }
         assert_eq!(m.get::<u32>("k9", &[0]).as_deref(), Some(&9));

@@ -19,6 +19,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -209,14 +210,24 @@ impl Iam {
         T: Send + Sync + 'static,
         F: FnOnce(&[u8]) -> Result<T, ApiError>,
     {
-        match self.kv.get(key).await? {
+        let bytes = match self.kv.cached(key) {
+            Some(hit) => hit,
+            // Now in the read cache (unless a write raced): memoize against its buffer, so the
+            // next hit compares pointers rather than bytes.
+            None => self
+                .kv
+                .get(key)
+                .await?
+                .map(|v| self.kv.cached(key).flatten().unwrap_or_else(|| v.into())),
+        };
+        match bytes {
             Some(bytes) => self.memoized(key, bytes, decode).map(Some),
             None => Ok(None),
         }
     }
 
     /// The memoized decoding of `bytes` read at `key`, decoding (and remembering) on a miss.
-    fn memoized<T, F>(&self, key: &str, bytes: Vec<u8>, decode: F) -> Result<Arc<T>, ApiError>
+    fn memoized<T, F>(&self, key: &str, bytes: Bytes, decode: F) -> Result<Arc<T>, ApiError>
     where
         T: Send + Sync + 'static,
         F: FnOnce(&[u8]) -> Result<T, ApiError>,
@@ -1306,7 +1317,7 @@ impl Iam {
             let done = rows.len() < chunk;
             for (k, v) in rows {
                 // Through the memo: a page of users decoded once per stored version.
-                let t: T = Arc::unwrap_or_clone(self.memoized(&k, v, |b| decode(&k, b))?);
+                let t: T = Arc::unwrap_or_clone(self.memoized(&k, v.into(), |b| decode(&k, b))?);
                 if keep(&t) {
                     if items.len() == max_items {
                         return Ok(Page {

@@ -12,7 +12,8 @@ use super::parse::parse;
 
 #[derive(Default)]
 struct Inner {
-    maps: HashMap<PolicyKind, HashMap<Arc<str>, Arc<Policy>>>,
+    /// foldhash: a policy text is hashed on every lookup and can be several KiB.
+    maps: HashMap<PolicyKind, HashMap<Arc<str>, Arc<Policy>, foldhash::fast::RandomState>>,
     order: VecDeque<(PolicyKind, Arc<str>)>,
 }
 

@@ -7,6 +7,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
 
 use super::matcher::VarSource;
 
@@ -55,9 +58,25 @@ pub enum ContextValue {
 }
 
 /// Condition keys of one request (case-insensitive names).
+///
+/// Hashed with foldhash rather than SipHash: a context is built and read once per request
+/// (hashing was 1% of a verification), its keys are bounded by the request-size limits, and
+/// foldhash still seeds every map randomly.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
-    map: HashMap<Cow<'static, str>, ContextValue>,
+    map: HashMap<Cow<'static, str>, ContextValue, foldhash::fast::RandomState>,
+    times: Option<Times>,
+}
+
+/// The time keys of a request, formatted only if a policy reads them (most policies never
+/// do, and every request carries them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Times {
+    now: DateTime<Utc>,
+    issued_at: Option<i64>,
+    current_time: OnceLock<String>,
+    epoch_time: OnceLock<String>,
+    token_issue_time: OnceLock<String>,
 }
 
 impl Context {
@@ -66,7 +85,39 @@ impl Context {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            map: HashMap::with_capacity(32),
+            map: HashMap::with_capacity_and_hasher(32, foldhash::fast::RandomState::default()),
+            times: None,
+        }
+    }
+
+    /// Provides `aws:CurrentTime` and `aws:EpochTime` (from `now`) and, for sessions,
+    /// `aws:TokenIssueTime` (from `issued_at`, Unix seconds), formatted on first read. Keys
+    /// set explicitly take precedence.
+    pub fn set_times(&mut self, now: DateTime<Utc>, issued_at: Option<i64>) {
+        self.times = Some(Times {
+            now,
+            issued_at,
+            current_time: OnceLock::new(),
+            epoch_time: OnceLock::new(),
+            token_issue_time: OnceLock::new(),
+        });
+    }
+
+    /// A time key provided by [`Self::set_times`].
+    fn time_key(&self, key_lc: &str) -> Option<&str> {
+        let t = self.times.as_ref()?;
+        let iso = |d: &DateTime<Utc>| crate::wire::time::iso8601(d);
+        match key_lc {
+            "aws:currenttime" => Some(t.current_time.get_or_init(|| iso(&t.now))),
+            "aws:epochtime" => Some(t.epoch_time.get_or_init(|| t.now.timestamp().to_string())),
+            "aws:tokenissuetime" => {
+                let at = t.issued_at?;
+                Some(
+                    t.token_issue_time
+                        .get_or_init(|| iso(&DateTime::from_timestamp(at, 0).unwrap_or_default())),
+                )
+            }
+            _ => None,
         }
     }
 
@@ -101,7 +152,8 @@ impl Context {
         self.map.remove(key.to_lowercase().as_str());
     }
 
-    /// The value of a key (case-insensitive).
+    /// The value of a key set explicitly (case-insensitive; not the time keys of
+    /// [`Self::set_times`], which only the evaluator reads).
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
         self.map.get(key.to_lowercase().as_str())
@@ -112,7 +164,7 @@ impl Context {
         self.map.get(key_lc)
     }
 
-    /// Number of keys set.
+    /// Number of keys set explicitly.
     #[must_use]
     pub fn len(&self) -> usize {
         self.map.len()
@@ -177,6 +229,9 @@ impl<'a> Env<'a> {
             Some(ContextValue::Multi(v)) => return Some(Vals::Many(v)),
             None => {}
         }
+        if let Some(t) = self.ctx.time_key(key_lc) {
+            return Some(Vals::One(t));
+        }
         self.derived(key_lc).map(Vals::One)
     }
 
@@ -230,6 +285,34 @@ mod tests {
         assert!(matches!(c.get("aws:tagkeys"), Some(ContextValue::Multi(v)) if v.len() == 1));
         c.remove("AWS:TAGKEYS");
         assert!(c.get("aws:tagkeys").is_none());
+    }
+
+    #[test]
+    fn time_keys_are_formatted_on_read_and_explicit_values_win() {
+        let p = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/alice");
+        let now = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        let mut c = Context::new();
+        assert!(Env::new(&c, &p).single("aws:currenttime").is_none());
+        c.set_times(now, Some(1_767_222_000));
+        let env = Env::new(&c, &p);
+        assert_eq!(env.single("aws:currenttime"), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(env.single("aws:epochtime"), Some("1767225600"));
+        assert_eq!(
+            env.single("aws:tokenissuetime"),
+            Some("2025-12-31T23:00:00Z")
+        );
+        let mut no_session = Context::new();
+        no_session.set_times(now, None);
+        assert!(
+            Env::new(&no_session, &p)
+                .single("aws:tokenissuetime")
+                .is_none()
+        );
+        c.set("aws:CurrentTime", "2030-01-01T00:00:00Z");
+        assert_eq!(
+            Env::new(&c, &p).single("aws:currenttime"),
+            Some("2030-01-01T00:00:00Z")
+        );
     }
 
     #[test]

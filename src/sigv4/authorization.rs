@@ -2,6 +2,8 @@
 //! and the presigned (`X-Amz-*` query parameter) form. Parsing is strict and bounded; it never
 //! looks up a key and never reads the clock.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use http::header::{AUTHORIZATION, DATE};
 
@@ -9,7 +11,7 @@ use super::canonical::decode;
 use super::error::{Error, INVALID_TOKEN};
 use super::signing_key::Signature;
 use super::{ALGORITHM, AuthForm, CredentialScope, ParsedAuth, RequestParts};
-use crate::secret::SecretString;
+use crate::secret::SecretCow;
 
 /// Most signed headers a request may list.
 pub const MAX_SIGNED_HEADERS: usize = 64;
@@ -47,7 +49,7 @@ impl PresignedParams {
 }
 
 /// See [`super::parse`].
-pub(crate) fn parse(req: &RequestParts<'_>) -> Result<Option<ParsedAuth>, Error> {
+pub(crate) fn parse<'a>(req: &RequestParts<'a>) -> Result<Option<ParsedAuth<'a>>, Error> {
     let mut auth_headers = req.headers.get_all(AUTHORIZATION).iter();
     let auth_header = auth_headers.next();
     if auth_headers.next().is_some() {
@@ -109,7 +111,7 @@ fn presigned_params(query: &str) -> Result<PresignedParams, Error> {
 
 /// `AWS4-HMAC-SHA256 Credential=AKID/yyyymmdd/region/service/aws4_request, SignedHeaders=a;b,
 /// Signature=<64 hex>`.
-fn parse_header_form(value: &str, req: &RequestParts<'_>) -> Result<ParsedAuth, Error> {
+fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<ParsedAuth<'a>, Error> {
     if value.len() > MAX_AUTHORIZATION_LEN {
         return Err(incomplete("The Authorization header is too long."));
     }
@@ -169,11 +171,11 @@ fn parse_header_form(value: &str, req: &RequestParts<'_>) -> Result<ParsedAuth, 
         ));
     };
 
-    let (access_key_id, scope, terminator) = parse_credential(credential)?;
+    let (access_key_id, scope, terminator) = parse_credential(Cow::Borrowed(credential))?;
     let security_token = single_header(req, X_AMZ_SECURITY_TOKEN)?
         .map(|v| {
             v.to_str()
-                .map(|s| SecretString::new(s.to_owned()))
+                .map(SecretCow::borrowed)
                 .map_err(|_| incomplete("The X-Amz-Security-Token header is not valid."))
         })
         .transpose()?;
@@ -182,7 +184,7 @@ fn parse_header_form(value: &str, req: &RequestParts<'_>) -> Result<ParsedAuth, 
         access_key_id,
         scope,
         terminator,
-        signed_headers: parse_signed_headers(signed_headers)?,
+        signed_headers: parse_signed_headers(Cow::Borrowed(signed_headers))?,
         amz_date,
         signature: parse_signature(signature)?,
         security_token,
@@ -233,10 +235,10 @@ fn header_form_date(req: &RequestParts<'_>) -> Result<Option<DateTime<Utc>>, Err
     Ok(None)
 }
 
-fn single_header<'r>(
-    req: &'r RequestParts<'_>,
+fn single_header<'a>(
+    req: &RequestParts<'a>,
     name: &str,
-) -> Result<Option<&'r http::HeaderValue>, Error> {
+) -> Result<Option<&'a http::HeaderValue>, Error> {
     let mut it = req.headers.get_all(name).iter();
     let first = it.next();
     if it.next().is_some() {
@@ -269,8 +271,29 @@ fn bad_date(s: &str) -> Error {
     ))
 }
 
+/// The parts of a credential, borrowed from the header or owned (decoded from the query).
+type CredentialParts<'a> = (Cow<'a, str>, CredentialScope<'a>, Cow<'a, str>);
+
 /// `AKID/yyyymmdd/region/service/terminator`.
-fn parse_credential(cred: &str) -> Result<(String, CredentialScope, String), Error> {
+fn parse_credential(cred: Cow<'_, str>) -> Result<CredentialParts<'_>, Error> {
+    match cred {
+        Cow::Borrowed(c) => split_credential(c),
+        Cow::Owned(c) => split_credential(&c).map(|(a, s, t)| {
+            let own = |x: Cow<'_, str>| Cow::Owned(x.into_owned());
+            (
+                own(a),
+                CredentialScope {
+                    date: own(s.date),
+                    region: own(s.region),
+                    service: own(s.service),
+                },
+                own(t),
+            )
+        }),
+    }
+}
+
+fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
     let mut parts = cred.split('/');
     let (Some(akid), Some(date), Some(region), Some(service), Some(term), None) = (
         parts.next(),
@@ -294,19 +317,29 @@ fn parse_credential(cred: &str) -> Result<(String, CredentialScope, String), Err
         return Err(Error::InvalidClientTokenId(INVALID_TOKEN.to_owned()));
     }
     Ok((
-        akid.to_owned(),
+        akid.into(),
         CredentialScope {
-            date: date.to_owned(),
-            region: region.to_owned(),
-            service: service.to_owned(),
+            date: date.into(),
+            region: region.into(),
+            service: service.into(),
         },
-        term.to_owned(),
+        term.into(),
     ))
 }
 
 /// `a;b;c`: lowercase header-name tokens, no duplicates, at most [`MAX_SIGNED_HEADERS`].
-fn parse_signed_headers(list: &str) -> Result<Vec<String>, Error> {
-    let mut out: Vec<String> = Vec::new();
+fn parse_signed_headers(list: Cow<'_, str>) -> Result<Vec<Cow<'_, str>>, Error> {
+    match list {
+        Cow::Borrowed(l) => split_signed_headers(l),
+        Cow::Owned(l) => Ok(split_signed_headers(&l)?
+            .into_iter()
+            .map(|n| Cow::Owned(n.into_owned()))
+            .collect()),
+    }
+}
+
+fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
+    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(list.split(';').count());
     for name in list.split(';') {
         if out.len() >= MAX_SIGNED_HEADERS {
             return Err(Error::IncompleteSignature(format!(
@@ -329,7 +362,7 @@ fn parse_signed_headers(list: &str) -> Result<Vec<String>, Error> {
                 "SignedHeaders lists '{name}' more than once."
             )));
         }
-        out.push(name.to_owned());
+        out.push(name.into());
     }
     Ok(out)
 }
@@ -339,7 +372,7 @@ fn parse_signature(s: &str) -> Result<Signature, Error> {
 }
 
 /// The presigned (query-parameter) form.
-fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth, Error> {
+fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth<'static>, Error> {
     let (Some(algorithm), Some(credential), Some(signature), Some(date), Some(signed_headers)) = (
         p.algorithm,
         p.credential,
@@ -365,16 +398,16 @@ fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth, Error> {
                 .map_err(|_| incomplete("X-Amz-Expires should be a number"))
         })
         .transpose()?;
-    let (access_key_id, scope, terminator) = parse_credential(&credential)?;
+    let (access_key_id, scope, terminator) = parse_credential(Cow::Owned(credential))?;
     Ok(ParsedAuth {
         form: AuthForm::Presigned,
         access_key_id,
         scope,
         terminator,
-        signed_headers: parse_signed_headers(&signed_headers)?,
+        signed_headers: parse_signed_headers(Cow::Owned(signed_headers))?,
         amz_date: parse_amz_date(&date)?,
         signature: parse_signature(&signature)?,
-        security_token: p.security_token.map(SecretString::new),
+        security_token: p.security_token.map(SecretCow::owned),
         expires,
     })
 }

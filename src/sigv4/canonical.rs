@@ -23,13 +23,13 @@ pub(crate) const SIGNATURE_PARAM: &[u8] = b"X-Amz-Signature";
 pub fn canonical_request(
     req: &RequestParts<'_>,
     form: AuthForm,
-    signed_headers: &[String],
+    signed_headers: &[std::borrow::Cow<'_, str>],
 ) -> Result<Vec<u8>, Error> {
     let mut lines: Vec<(&str, Vec<&[u8]>)> = Vec::with_capacity(signed_headers.len());
     for name in signed_headers {
         let values: Vec<&[u8]> = req
             .headers
-            .get_all(name.as_str())
+            .get_all(&**name)
             .iter()
             .map(http::HeaderValue::as_bytes)
             .collect();
@@ -38,7 +38,7 @@ pub fn canonical_request(
                 "The header '{name}' is listed in SignedHeaders but absent from the request."
             )));
         }
-        lines.push((name.as_str(), values));
+        lines.push((&**name, values));
     }
     Ok(assemble(
         req.method,
@@ -54,17 +54,31 @@ pub fn canonical_request(
 #[must_use]
 pub fn string_to_sign(
     amz_date: &DateTime<Utc>,
-    scope: &CredentialScope,
+    scope: &CredentialScope<'_>,
     canonical_request: &[u8],
 ) -> String {
-    format!(
-        "{ALGORITHM}\n{}\n{}/{}/{}/{TERMINATOR}\n{}",
-        format_amz_date(amz_date),
-        scope.date,
-        scope.region,
-        scope.service,
-        sha256_hex(canonical_request)
-    )
+    let date = format_amz_date(amz_date);
+    let digest = sha256_hex(canonical_request);
+    let parts = [
+        ALGORITHM,
+        "\n",
+        &date,
+        "\n",
+        &scope.date,
+        "/",
+        &scope.region,
+        "/",
+        &scope.service,
+        "/",
+        TERMINATOR,
+        "\n",
+        &digest,
+    ];
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
 }
 
 /// `YYYYMMDDTHHMMSSZ`.

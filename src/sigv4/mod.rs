@@ -11,6 +11,7 @@ mod signing_key;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +21,7 @@ pub use canonical::{canonical_query, canonical_request, canonical_uri, string_to
 pub use error::Error;
 pub use signing_key::{Signature, SigningKeyCache, sha256_hex, signing_key};
 
-use crate::secret::SecretString;
+use crate::secret::{SecretCow, SecretString};
 
 /// The only algorithm accepted.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -70,35 +71,36 @@ pub enum AuthForm {
 /// The credential scope `yyyymmdd/region/service` (the terminator is kept apart, in
 /// [`ParsedAuth::terminator`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialScope {
+pub struct CredentialScope<'a> {
     /// `yyyymmdd`, as written by the client (checked against `X-Amz-Date` by [`check_request`]).
-    pub date: String,
+    pub date: Cow<'a, str>,
     /// The region the client signed for.
-    pub region: String,
+    pub region: Cow<'a, str>,
     /// The service the client signed for (`sts`, `iam`).
-    pub service: String,
+    pub service: Cow<'a, str>,
 }
 
 /// A request's parsed SigV4 authentication; nothing in it is trusted until [`check_request`] and
-/// [`verify`] pass.
+/// [`verify`] pass. In header form it borrows from the request's headers (parsing copies
+/// nothing); in presigned form the percent-decoded query values are owned.
 #[derive(Debug, Clone)]
-pub struct ParsedAuth {
+pub struct ParsedAuth<'a> {
     /// Header or presigned form.
     pub form: AuthForm,
     /// The access key id (well formed: 1–128 ASCII letters, digits and `_`).
-    pub access_key_id: String,
+    pub access_key_id: Cow<'a, str>,
     /// The credential scope.
-    pub scope: CredentialScope,
+    pub scope: CredentialScope<'a>,
     /// The scope's last element; must be `aws4_request`.
-    pub terminator: String,
+    pub terminator: Cow<'a, str>,
     /// The signed header names, lowercase, in the client's order.
-    pub signed_headers: Vec<String>,
+    pub signed_headers: Vec<Cow<'a, str>>,
     /// The request time (`X-Amz-Date`, or the `Date` header in header form).
     pub amz_date: DateTime<Utc>,
     /// The signature the client sent.
     pub signature: Signature,
     /// The session token (`X-Amz-Security-Token` header or query parameter), if any.
-    pub security_token: Option<SecretString>,
+    pub security_token: Option<SecretCow<'a>>,
     /// Presigned `X-Amz-Expires`, in seconds.
     pub expires: Option<u64>,
 }
@@ -110,7 +112,7 @@ pub struct ParsedAuth {
 /// [`Error::MixedForms`] for both forms at once; [`Error::IncompleteSignature`] for malformed
 /// input (missing parts, duplicates, unknown algorithm, bad signature or date);
 /// [`Error::InvalidClientTokenId`] for a malformed access key id.
-pub fn parse(req: &RequestParts<'_>) -> Result<Option<ParsedAuth>, Error> {
+pub fn parse<'a>(req: &RequestParts<'a>) -> Result<Option<ParsedAuth<'a>>, Error> {
     authorization::parse(req)
 }
 
@@ -124,7 +126,7 @@ pub fn parse(req: &RequestParts<'_>) -> Result<Option<ParsedAuth>, Error> {
 /// [`Error::InvalidScope`], [`Error::IncompleteSignature`] (no `host`), [`Error::ClockSkew`],
 /// [`Error::SignatureDoesNotMatch`] (content hash).
 pub fn check_request(
-    auth: &ParsedAuth,
+    auth: &ParsedAuth<'_>,
     req: &RequestParts<'_>,
     services: &[&str],
     region_ok: &dyn Fn(&str) -> bool,
@@ -138,7 +140,7 @@ pub fn check_request(
             short(&auth.terminator)
         )));
     }
-    if !services.contains(&scope.service.as_str()) {
+    if !services.contains(&&*scope.service) {
         return Err(Error::InvalidScope(format!(
             "Credential should be scoped to correct service: '{}'. ",
             services.first().copied().unwrap_or_default()
@@ -184,7 +186,11 @@ pub fn check_request(
 }
 
 /// The time window, with AWS's texts.
-fn check_time(auth: &ParsedAuth, skew: chrono::Duration, now: DateTime<Utc>) -> Result<(), Error> {
+fn check_time(
+    auth: &ParsedAuth<'_>,
+    skew: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let fmt = canonical::format_amz_date;
     let t = auth.amz_date;
     if t > now + skew {
@@ -239,7 +245,7 @@ fn short(s: &str) -> String {
 /// # Errors
 /// [`Error::SignatureDoesNotMatch`].
 pub fn verify(
-    auth: &ParsedAuth,
+    auth: &ParsedAuth<'_>,
     req: &RequestParts<'_>,
     secret: &SecretString,
 ) -> Result<(), Error> {
@@ -251,7 +257,7 @@ pub fn verify(
 /// # Errors
 /// [`Error::SignatureDoesNotMatch`].
 pub fn verify_with(
-    auth: &ParsedAuth,
+    auth: &ParsedAuth<'_>,
     req: &RequestParts<'_>,
     secret: &SecretString,
     cache: Option<&SigningKeyCache>,
@@ -323,9 +329,9 @@ pub fn sign_request(
         lines.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
     let creq = canonical::assemble(method, path, query, false, &borrowed, &sha256_hex(body));
     let scope = CredentialScope {
-        date: crate::wire::time::ymd(&now),
-        region: region.to_owned(),
-        service: service.to_owned(),
+        date: crate::wire::time::ymd(&now).into(),
+        region: region.into(),
+        service: service.into(),
     };
     let sts = string_to_sign(&now, &scope, &creq);
     let key = signing_key(secret, &scope.date, region, service);
@@ -402,9 +408,9 @@ pub fn presign_url_query(
         lines.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
     let creq = canonical::assemble(method, path, &full, true, &borrowed, &sha256_hex(body));
     let scope = CredentialScope {
-        date,
-        region: region.to_owned(),
-        service: service.to_owned(),
+        date: date.into(),
+        region: region.into(),
+        service: service.into(),
     };
     let sts = string_to_sign(&now, &scope, &creq);
     let key = signing_key(secret, &scope.date, region, service);

@@ -74,11 +74,11 @@ fn req<'a>(h: &'a HeaderMap, query: &'a str, body: &'a [u8]) -> RequestParts<'a>
     }
 }
 
-fn check(auth: &ParsedAuth, r: &RequestParts<'_>, now: DateTime<Utc>) -> Result<(), Error> {
+fn check(auth: &ParsedAuth<'_>, r: &RequestParts<'_>, now: DateTime<Utc>) -> Result<(), Error> {
     check_request(auth, r, &["sts"], &any_region, Duration::minutes(15), now)
 }
 
-fn parse_ok(r: &RequestParts<'_>) -> ParsedAuth {
+fn parse_ok<'a>(r: &RequestParts<'a>) -> ParsedAuth<'a> {
     parse(r).unwrap().expect("authentication present")
 }
 
@@ -355,10 +355,7 @@ fn session_token_is_parsed_and_signed() {
         auth.security_token.as_ref().unwrap().expose(),
         "FQoGZXIvYXdzEXAMPLE+/="
     );
-    assert!(
-        auth.signed_headers
-            .contains(&"x-amz-security-token".to_owned())
-    );
+    assert!(auth.signed_headers.contains(&"x-amz-security-token".into()));
     verify(&auth, &r, &secret()).unwrap();
     let mut swapped = h.clone();
     swapped.insert("x-amz-security-token", HeaderValue::from_static("other"));
@@ -373,11 +370,7 @@ fn date_header_fallback() {
         "date",
         HeaderValue::from_static("Thu, 01 Jan 2026 00:00:00 GMT"),
     );
-    let signed = vec![
-        "content-type".to_owned(),
-        "date".to_owned(),
-        "host".to_owned(),
-    ];
+    let signed = vec!["content-type".into(), "date".into(), "host".into()];
     let r = req(&h, "", BODY);
     let creq = canonical_request(&r, AuthForm::Header, &signed).unwrap();
     let scope = CredentialScope {

@@ -128,6 +128,13 @@ pub trait Kv: Send + Sync + 'static {
 
     /// A short name for logs and metrics (`memory`, `embedded`, `redis`).
     fn backend_name(&self) -> &'static str;
+
+    /// The answer [`Kv::get`] would give, if it can be had without I/O, as shared bytes (the
+    /// read cache's; a plain store has none). `None`: not known here, ask [`Kv::get`].
+    fn cached(&self, key: &str) -> Option<Option<bytes::Bytes>> {
+        let _ = key;
+        None
+    }
 }
 
 /// Every entry under `prefix`, read in pages of 1,000 (O(n): for small sets such as revocation
