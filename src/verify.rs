@@ -22,9 +22,11 @@ use crate::error::{ApiError, Code};
 use crate::policy::Effect;
 use crate::secret::SecretString;
 use crate::state::AppState;
+use crate::wire::json::Text;
 
 /// The signed request being verified. Strings borrow from the JSON body where they can (no
-/// escapes), so parsing a question copies little.
+/// escapes), so parsing a question copies little (`Cow` fields borrow on their own; strings
+/// inside an `Option` or a list need [`Text`]).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedRequest<'a> {
@@ -39,7 +41,7 @@ pub struct SignedRequest<'a> {
     pub query: Cow<'a, str>,
     /// Headers as received (at least the signed ones and `Authorization`).
     #[serde(borrow)]
-    pub headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub headers: Vec<(Text<'a>, Text<'a>)>,
     /// Hex SHA-256 of the body (or `UNSIGNED-PAYLOAD` where the service allows it).
     #[serde(borrow)]
     pub payload_hash: Cow<'a, str>,
@@ -57,19 +59,19 @@ pub struct VerifyInput<'a> {
     pub service: Cow<'a, str>,
     /// `service:Action` to authorize; omit to authenticate only.
     #[serde(borrow, default)]
-    pub action: Option<Cow<'a, str>>,
+    pub action: Option<Text<'a>>,
     /// The resource ARN. Default: `*`.
     #[serde(borrow, default)]
-    pub resource: Option<Cow<'a, str>>,
+    pub resource: Option<Text<'a>>,
     /// The resource's account, for the cross-account rule.
     #[serde(borrow, default)]
-    pub resource_account: Option<Cow<'a, str>>,
+    pub resource_account: Option<Text<'a>>,
     /// Extra condition keys (service keys such as `s3:prefix`); strings or lists of strings.
     #[serde(default)]
     pub context: BTreeMap<String, serde_json::Value>,
     /// The original client's address (for `aws:SourceIp`).
     #[serde(borrow, default)]
-    pub source_ip: Option<Cow<'a, str>>,
+    pub source_ip: Option<Text<'a>>,
 }
 
 /// The answer to a verification question (the JSON body of `POST /verify`).

@@ -328,7 +328,7 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
         &request_id,
         true,
     );
-    let outcome = async {
+    let outcome: Result<Vec<u8>, ApiError> = async {
         let body = axum::body::to_bytes(body, st.config.server.max_body_bytes)
             .await
             .map_err(|_| ApiError::new(Code::RequestEntityTooLarge, "Request body is too large"))?;
@@ -370,7 +370,9 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
             "principal": answer.principal.as_ref().map(|p| &p.arn),
             "decision": answer.decision.as_ref().map(|d| &d.effect),
         }));
-        serde_json::to_string(&answer).map_err(ApiError::internal)
+        let mut out = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut out, &answer).map_err(ApiError::internal)?;
+        Ok(out)
     }
     .await;
     let resp = match outcome {

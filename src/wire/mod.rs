@@ -1,5 +1,6 @@
 //! The AWS Query wire format: request parameters in, XML out.
 
+pub mod json;
 pub mod params;
 pub mod time;
 pub mod xml;
