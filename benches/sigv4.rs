@@ -65,7 +65,7 @@ fn typical_sts_post(c: &mut Criterion) {
         method: "POST",
         path: "/",
         query: "",
-        headers: &headers,
+        headers: (&headers).into(),
         body,
         payload_hash: None,
     };

@@ -182,19 +182,26 @@ pub async fn verify_request(
     input: &VerifyInput<'_>,
 ) -> Result<VerifyAnswer, ApiError> {
     let now = st.clock.now();
-    let mut headers = http::HeaderMap::new();
+    // The headers are read where they lie (no map is built), after the checks a map would
+    // have made: token-character names, values without control characters.
+    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(input.request.headers.len());
     for (k, v) in &input.request.headers {
-        let name = http::HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| ApiError::validation(format!("invalid header name {k:?}")))?;
-        let value = http::HeaderValue::from_str(v)
-            .map_err(|_| ApiError::validation(format!("invalid value for header {k}")))?;
-        headers.append(name, value);
+        if !valid_header_name(k) {
+            return Err(ApiError::validation(format!("invalid header name {k:?}")));
+        }
+        if !valid_header_value(v) {
+            return Err(ApiError::validation(format!(
+                "invalid value for header {k}"
+            )));
+        }
+        headers.push((k, v));
     }
+    let headers = crate::sigv4::Headers::List(&headers);
     let parts = crate::sigv4::RequestParts {
         method: &input.request.method,
         path: &input.request.path,
         query: &input.request.query,
-        headers: &headers,
+        headers,
         body: b"",
         payload_hash: Some(&input.request.payload_hash),
     };
@@ -219,11 +226,7 @@ pub async fn verify_request(
     let env = Env {
         now,
         source_ip: input.source_ip.as_deref().unwrap_or_default().to_owned(),
-        user_agent: headers
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .into(),
+        user_agent: headers.single_str("user-agent").unwrap_or("").into(),
         secure: true,
         region: caller.region.clone(),
     };
@@ -296,6 +299,19 @@ pub async fn verify_request(
     }
     out.decision = Some(decision);
     Ok(out)
+}
+
+/// An HTTP header name: one or more token characters (RFC 9110), as `http::HeaderName`
+/// accepts them.
+fn valid_header_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// An HTTP header value as `http::HeaderValue` accepts it: no control characters but tab.
+fn valid_header_value(v: &str) -> bool {
+    v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 fn unauthenticated(e: &ApiError) -> VerifyAnswer {

@@ -287,6 +287,18 @@ async fn verify(
     creds: &aws_sdk_sts::types::Credentials,
     action: &str,
 ) -> serde_json::Value {
+    let body = verify_question(s, creds, action).to_string();
+    let (status, answer) = verify_raw(s, caller, body).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+/// The `/verify` question for an S3 GET signed with `creds`.
+fn verify_question(
+    s: &common::Server,
+    creds: &aws_sdk_sts::types::Credentials,
+    action: &str,
+) -> serde_json::Value {
     let now = s.clock.now();
     let mut h = http::HeaderMap::new();
     h.insert("host", "bucket.s3.local".parse().unwrap());
@@ -306,7 +318,7 @@ async fn verify(
     );
     let mut headers: Vec<(String, String)> = vec![("host".into(), "bucket.s3.local".into())];
     headers.extend(signed);
-    let input = serde_json::json!({
+    serde_json::json!({
         "request": {
             "method": "GET", "path": "/key.txt", "query": "", "headers": headers,
             "payload_hash": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)),
@@ -314,8 +326,16 @@ async fn verify(
         "service": "s3",
         "action": action,
         "resource": "arn:aws:s3:::bucket/key.txt",
-    });
-    let body = input.to_string();
+    })
+}
+
+/// Posts `body` to `/verify`, signed by `caller`: the HTTP status and the JSON answer.
+async fn verify_raw(
+    s: &common::Server,
+    caller: (&str, &str),
+    body: String,
+) -> (u16, serde_json::Value) {
+    let now = s.clock.now();
     let mut vh = http::HeaderMap::new();
     let host = s.endpoint.trim_start_matches("http://").to_owned();
     vh.insert("host", host.parse().unwrap());
@@ -348,10 +368,80 @@ async fn verify(
         .request(req.body(Full::new(bytes::Bytes::from(body))).unwrap())
         .await
         .unwrap();
-    let status = resp.status();
+    let status = resp.status().as_u16();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
-    serde_json::from_slice(&bytes).unwrap()
+    if status == 200 {
+        (status, serde_json::from_slice(&bytes).unwrap())
+    } else {
+        (
+            status,
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        )
+    }
+}
+
+#[tokio::test]
+async fn verify_reads_header_lists_as_sent_and_refuses_malformed_ones() {
+    let s = common::start().await;
+    let out = s
+        .sts(ALICE.0, ALICE.1, None)
+        .assume_role()
+        .role_arn(DEPLOYER)
+        .role_session_name("headers")
+        .external_id("ext-123")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let question = verify_question(&s, c, "s3:GetObject");
+    let with_headers = |edit: &dyn Fn(&mut Vec<serde_json::Value>)| {
+        let mut q = question.clone();
+        let list = q["request"]["headers"].as_array_mut().unwrap();
+        edit(list);
+        q
+    };
+
+    // Names in any case, and JSON escapes in names and values, are read as sent.
+    let upper = with_headers(&|list| {
+        for pair in list.iter_mut() {
+            let name = pair[0].as_str().unwrap().to_ascii_uppercase();
+            pair[0] = serde_json::Value::String(name);
+        }
+    });
+    let (status, answer) = verify_raw(&s, ADMIN, upper.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["authenticated"], true, "{answer}");
+    let escaped = question
+        .to_string()
+        .replacen("\"host\"", "\"\\u0068ost\"", 1)
+        .replacen("\"x-amz-date\"", "\"x-amz-\\u0064ate\"", 1);
+    assert!(escaped.contains("\\u0068ost") && escaped.contains("\\u0064ate"));
+    let (status, answer) = verify_raw(&s, ADMIN, escaped).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["authenticated"], true, "{answer}");
+
+    // A signed header sent twice is refused as AWS refuses it.
+    let twice = with_headers(&|list| {
+        let date = list.iter().find(|p| p[0] == "x-amz-date").unwrap().clone();
+        list.push(date);
+    });
+    let (status, answer) = verify_raw(&s, ADMIN, twice.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["authenticated"], false);
+    assert_eq!(answer["error"]["code"], "IncompleteSignature", "{answer}");
+
+    // Control characters in a value, or a name that is not a token: a ValidationError.
+    for bad in [
+        serde_json::json!(["x-note", "line\nbreak"]),
+        serde_json::json!(["x-note", "bell\u{7}"]),
+        serde_json::json!(["bad name", "v"]),
+        serde_json::json!(["", "v"]),
+    ] {
+        let q = with_headers(&|list| list.push(bad.clone()));
+        let (status, answer) = verify_raw(&s, ADMIN, q.to_string()).await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+        assert!(answer.to_string().contains("ValidationError"), "{answer}");
+    }
 }
 
 #[tokio::test]

@@ -203,7 +203,7 @@ impl Received {
             method: &self.method,
             path: &self.path,
             query: &self.query,
-            headers: &self.headers,
+            headers: (&self.headers).into(),
             body: &self.body,
             payload_hash: None,
         }

@@ -49,7 +49,7 @@ impl RawRequest {
             method: &self.method,
             path: &self.path,
             query: &self.query,
-            headers: &self.headers,
+            headers: (&self.headers).into(),
             body: &self.body,
             payload_hash: None,
         }

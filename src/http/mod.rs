@@ -233,7 +233,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
             method: parts.method.as_str(),
             path: raw_path,
             query: parts.uri.query().unwrap_or(""),
-            headers: &parts.headers,
+            headers: (&parts.headers).into(),
             body: &body,
             payload_hash: None,
         };
@@ -336,7 +336,7 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
             method: parts.method.as_str(),
             path: parts.uri.path(),
             query: parts.uri.query().unwrap_or(""),
-            headers: &parts.headers,
+            headers: (&parts.headers).into(),
             body: &body,
             payload_hash: None,
         };

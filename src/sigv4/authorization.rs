@@ -50,7 +50,7 @@ impl PresignedParams {
 
 /// See [`super::parse`].
 pub(crate) fn parse<'a>(req: &RequestParts<'a>) -> Result<Option<ParsedAuth<'a>>, Error> {
-    let mut auth_headers = req.headers.get_all(AUTHORIZATION).iter();
+    let mut auth_headers = req.headers.get_all(AUTHORIZATION.as_str());
     let auth_header = auth_headers.next();
     if auth_headers.next().is_some() {
         return Err(incomplete("Only one Authorization header is allowed."));
@@ -59,7 +59,7 @@ pub(crate) fn parse<'a>(req: &RequestParts<'a>) -> Result<Option<ParsedAuth<'a>>
     match (auth_header, params.present()) {
         (Some(_), true) => Err(Error::MixedForms),
         (Some(h), false) => {
-            let value = h.to_str().map_err(|_| {
+            let value = super::ascii_str(h).ok_or_else(|| {
                 incomplete("The Authorization header contains characters that are not allowed.")
             })?;
             parse_header_form(value, req).map(Some)
@@ -174,9 +174,9 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
     let (access_key_id, scope, terminator) = parse_credential(Cow::Borrowed(credential))?;
     let security_token = single_header(req, X_AMZ_SECURITY_TOKEN)?
         .map(|v| {
-            v.to_str()
+            super::ascii_str(v)
                 .map(SecretCow::borrowed)
-                .map_err(|_| incomplete("The X-Amz-Security-Token header is not valid."))
+                .ok_or_else(|| incomplete("The X-Amz-Security-Token header is not valid."))
         })
         .transpose()?;
     Ok(ParsedAuth {
@@ -223,11 +223,11 @@ fn missing_parts_error(
 /// The request time in header form: `X-Amz-Date`, else the RFC 1123 `Date` header.
 fn header_form_date(req: &RequestParts<'_>) -> Result<Option<DateTime<Utc>>, Error> {
     if let Some(v) = single_header(req, X_AMZ_DATE)? {
-        let s = v.to_str().map_err(|_| bad_date("(not ASCII)"))?;
+        let s = super::ascii_str(v).ok_or_else(|| bad_date("(not ASCII)"))?;
         return parse_amz_date(s).map(Some);
     }
     if let Some(v) = single_header(req, DATE.as_str())? {
-        let s = v.to_str().map_err(|_| bad_date("(not ASCII)"))?;
+        let s = super::ascii_str(v).ok_or_else(|| bad_date("(not ASCII)"))?;
         return DateTime::parse_from_rfc2822(s)
             .map(|d| Some(d.with_timezone(&Utc)))
             .map_err(|_| bad_date(s));
@@ -235,11 +235,8 @@ fn header_form_date(req: &RequestParts<'_>) -> Result<Option<DateTime<Utc>>, Err
     Ok(None)
 }
 
-fn single_header<'a>(
-    req: &RequestParts<'a>,
-    name: &str,
-) -> Result<Option<&'a http::HeaderValue>, Error> {
-    let mut it = req.headers.get_all(name).iter();
+fn single_header<'a>(req: &RequestParts<'a>, name: &str) -> Result<Option<&'a [u8]>, Error> {
+    let mut it = req.headers.get_all(name);
     let first = it.next();
     if it.next().is_some() {
         return Err(Error::IncompleteSignature(format!(

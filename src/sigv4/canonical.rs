@@ -27,12 +27,7 @@ pub fn canonical_request(
 ) -> Result<Vec<u8>, Error> {
     let mut lines: Vec<(&str, Vec<&[u8]>)> = Vec::with_capacity(signed_headers.len());
     for name in signed_headers {
-        let values: Vec<&[u8]> = req
-            .headers
-            .get_all(&**name)
-            .iter()
-            .map(http::HeaderValue::as_bytes)
-            .collect();
+        let values: Vec<&[u8]> = req.headers.get_all(name).collect();
         if values.is_empty() {
             return Err(Error::SignatureDoesNotMatch(format!(
                 "The header '{name}' is listed in SignedHeaders but absent from the request."

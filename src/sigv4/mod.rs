@@ -41,13 +41,72 @@ pub struct RequestParts<'a> {
     /// The query string as received, without the leading `?` (empty when there is none).
     pub query: &'a str,
     /// The request headers.
-    pub headers: &'a http::HeaderMap,
+    pub headers: Headers<'a>,
     /// The (size-limited) body.
     pub body: &'a [u8],
     /// The payload hash when the body itself is not at hand (a resource server asking
     /// `/verify` sends the hash, or `UNSIGNED-PAYLOAD` where its service allows it). `None`:
     /// hash `body`.
     pub payload_hash: Option<&'a str>,
+}
+
+/// A request's headers: the map of a request Sekisho received, or the name/value list a
+/// resource server sent to `/verify` (names in any case; values already checked to hold no
+/// control characters), read where they lie instead of being copied into a map.
+#[derive(Debug, Clone, Copy)]
+pub enum Headers<'a> {
+    /// A received request's headers.
+    Map(&'a http::HeaderMap),
+    /// Name/value pairs, in the order sent.
+    List(&'a [(&'a str, &'a str)]),
+}
+
+impl<'a> From<&'a http::HeaderMap> for Headers<'a> {
+    fn from(m: &'a http::HeaderMap) -> Self {
+        Headers::Map(m)
+    }
+}
+
+impl<'a> Headers<'a> {
+    /// The raw values of every header named `name` (lower case), in order.
+    pub fn get_all(self, name: &str) -> impl Iterator<Item = &'a [u8]> {
+        let (map, list) = match self {
+            Headers::Map(m) => (Some(m.get_all(name).iter()), None),
+            Headers::List(l) => (None, Some(l.iter())),
+        };
+        map.into_iter()
+            .flatten()
+            .map(http::HeaderValue::as_bytes)
+            .chain(
+                list.into_iter()
+                    .flatten()
+                    .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_bytes()),
+            )
+    }
+
+    /// The value of `name` if it appears exactly once as visible ASCII (`None` when absent,
+    /// several times, or not ASCII).
+    #[must_use]
+    pub fn single_str(self, name: &str) -> Option<&'a str> {
+        let mut it = self.get_all(name);
+        let first = it.next()?;
+        if it.next().is_some() {
+            return None;
+        }
+        ascii_str(first)
+    }
+}
+
+/// A header value as text when it is ASCII (header values never hold control characters, so
+/// this is `HeaderValue::to_str`'s visible-ASCII rule; checked a word at a time).
+#[must_use]
+pub fn ascii_str(v: &[u8]) -> Option<&str> {
+    if v.is_ascii() {
+        std::str::from_utf8(v).ok()
+    } else {
+        None
+    }
 }
 
 impl RequestParts<'_> {
@@ -172,10 +231,10 @@ pub fn check_request(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
         ));
     }
-    let mut content = req.headers.get_all("x-amz-content-sha256").iter();
+    let mut content = req.headers.get_all("x-amz-content-sha256");
     if let Some(claimed) = content.next() {
         let body_hash = req.body_hash();
-        if content.next().is_some() || claimed.as_bytes() != body_hash.as_bytes() {
+        if content.next().is_some() || claimed != body_hash.as_bytes() {
             return Err(Error::SignatureDoesNotMatch(
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
                     .to_owned(),

@@ -68,7 +68,7 @@ fn req<'a>(h: &'a HeaderMap, query: &'a str, body: &'a [u8]) -> RequestParts<'a>
         method: "POST",
         path: "/",
         query,
-        headers: h,
+        headers: h.into(),
         body,
         payload_hash: None,
     }
@@ -450,7 +450,7 @@ fn get<'a>(h: &'a HeaderMap, query: &'a str) -> RequestParts<'a> {
         method: "GET",
         path: "/",
         query,
-        headers: h,
+        headers: h.into(),
         body: b"",
         payload_hash: None,
     }
@@ -747,4 +747,34 @@ proptest! {
         }
         let _ = canonical_query(&query, true);
     }
+}
+
+#[test]
+fn header_lists_are_read_like_maps() {
+    let list = [
+        ("Host", "example.com"),
+        ("X-Amz-Date", "20260101T000000Z"),
+        ("x-multi", "a"),
+        ("X-MULTI", "b"),
+        ("x-utf8", "caf\u{e9}"),
+    ];
+    let h = Headers::List(&list);
+    assert_eq!(h.get_all("host").collect::<Vec<_>>(), [b"example.com"]);
+    assert_eq!(
+        h.get_all("x-multi").collect::<Vec<_>>(),
+        [&b"a"[..], &b"b"[..]],
+        "all values, in order, any case"
+    );
+    assert_eq!(h.single_str("x-amz-date"), Some("20260101T000000Z"));
+    assert_eq!(h.single_str("x-multi"), None, "not single");
+    assert_eq!(h.single_str("absent"), None);
+    assert_eq!(h.single_str("x-utf8"), None, "not ASCII");
+    let mut m = HeaderMap::new();
+    m.insert("x-obs", HeaderValue::from_bytes(b"\xe9t\xe9").unwrap());
+    assert_eq!(
+        Headers::Map(&m).single_str("x-obs"),
+        None,
+        "obs-text is not text"
+    );
+    assert_eq!(ascii_str(b"ok\tvalue"), Some("ok\tvalue"));
 }

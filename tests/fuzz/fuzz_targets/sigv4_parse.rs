@@ -13,7 +13,7 @@ fn run(query: &str, headers: &HeaderMap) {
         method: "POST",
         path: "/",
         query,
-        headers,
+        headers: headers.into(),
         body: b"",
         payload_hash: None,
     };
