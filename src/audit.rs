@@ -189,10 +189,10 @@ pub struct Event {
     pub user_identity: Option<UserIdentity>,
     /// Request parameters (secrets hidden).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_parameters: Option<Value>,
+    pub request_parameters: Option<Elements>,
     /// Response elements (secrets removed).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_elements: Option<Value>,
+    pub response_elements: Option<Elements>,
     /// AWS error code of a failed request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<&'static str>,
@@ -212,6 +212,42 @@ pub struct Event {
     /// The caller's account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient_account_id: Option<String>,
+}
+
+/// `requestParameters` or `responseElements`: a JSON object built from the request (Query
+/// actions), or the fixed shape of a verification, typed so it is written without building a
+/// JSON tree first.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Elements {
+    /// Any JSON object.
+    Json(Value),
+    /// `VerifyRequest`'s parameters.
+    #[serde(rename_all = "camelCase")]
+    VerifyQuestion {
+        /// The service the verified request was signed for.
+        service: String,
+        /// The action asked about.
+        action: Option<String>,
+        /// The resource asked about.
+        resource: Option<String>,
+    },
+    /// `VerifyRequest`'s answer, in short.
+    #[serde(rename_all = "camelCase")]
+    VerifyAnswer {
+        /// Whether the verified request's signer was authenticated.
+        authenticated: bool,
+        /// Who signed it.
+        principal: Option<String>,
+        /// The decision, when an action was asked about.
+        decision: Option<std::borrow::Cow<'static, str>>,
+    },
+}
+
+impl From<Value> for Elements {
+    fn from(v: Value) -> Self {
+        Self::Json(v)
+    }
 }
 
 /// CloudTrail's `userIdentity`.
@@ -356,6 +392,35 @@ mod tests {
                 .event_id
                 .as_str()
         );
+    }
+
+    #[test]
+    fn verification_elements_shape() {
+        let t = chrono::DateTime::from_timestamp(1_795_434_902, 0).unwrap();
+        let mut e = Event::new(t, "sts", "VerifyRequest", "", "", "req-2", true);
+        e.request_parameters = Some(Elements::VerifyQuestion {
+            service: "s3".into(),
+            action: Some("s3:GetObject".into()),
+            resource: None,
+        });
+        e.response_elements = Some(Elements::VerifyAnswer {
+            authenticated: true,
+            principal: Some("arn:aws:sts::1:assumed-role/r/s".into()),
+            decision: Some("Allow".into()),
+        });
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v["requestParameters"],
+            serde_json::json!({"service": "s3", "action": "s3:GetObject", "resource": null})
+        );
+        assert_eq!(
+            v["responseElements"],
+            serde_json::json!({"authenticated": true,
+                "principal": "arn:aws:sts::1:assumed-role/r/s", "decision": "Allow"})
+        );
+        e.request_parameters = Some(serde_json::json!({"roleArn": "x"}).into());
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["requestParameters"], serde_json::json!({"roleArn": "x"}));
     }
 
     #[test]

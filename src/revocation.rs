@@ -10,7 +10,6 @@
 //! whole seconds, so "revoke now" must include the current second). `rv/key/{ASIA…}` holds the
 //! session's expiry: that one session is dead, and the entry can be purged once it expires.
 
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -52,7 +51,7 @@ impl Scope {
 
 #[derive(Debug, Default)]
 struct Snapshot {
-    cutoffs: HashMap<String, i64>,
+    cutoffs: crate::cache::FastMap<String, i64>,
     loaded_at: Option<Instant>,
 }
 
@@ -109,7 +108,7 @@ impl Revocations {
 
     /// Re-reads every cut-off from the store.
     pub async fn refresh(&self) -> Result<(), ApiError> {
-        let mut cutoffs = HashMap::new();
+        let mut cutoffs = crate::cache::FastMap::default();
         for (k, v) in crate::store::scan_all(self.kv.as_ref(), "rv/").await? {
             if let Ok(t) = serde_json::from_slice::<i64>(&v) {
                 cutoffs.insert(k, t);

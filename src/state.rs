@@ -1,6 +1,5 @@
 //! Everything a request handler needs, built once at start.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -50,7 +49,7 @@ pub struct AppState {
     /// Audit sink.
     pub audit: Auditor,
     /// When each access key's last use was last written (debounce).
-    pub last_used_written: Mutex<HashMap<String, Instant>>,
+    pub last_used_written: Mutex<crate::cache::FastMap<String, Instant>>,
     /// Counters.
     pub metrics: Metrics,
     /// Derived SigV4 signing keys.
@@ -83,7 +82,7 @@ impl AppState {
             keyring_path,
             revocations,
             audit,
-            last_used_written: Mutex::new(HashMap::new()),
+            last_used_written: Mutex::new(crate::cache::FastMap::default()),
             metrics: Metrics::default(),
             signing_keys: crate::sigv4::SigningKeyCache::new(SIGNING_KEYS),
         }

@@ -151,7 +151,7 @@ pub struct AnswerSession {
 #[serde(rename_all = "camelCase")]
 pub struct AnswerDecision {
     /// `Allow`, `ExplicitDeny` or `ImplicitDeny`.
-    pub effect: String,
+    pub effect: Cow<'static, str>,
     /// Statements that matched.
     pub matched: Vec<AnswerStatement>,
     /// The engine's explanation.
@@ -172,7 +172,7 @@ pub struct AnswerStatement {
     /// Statement id, if any.
     pub sid: Option<String>,
     /// `Allow` or `Deny`.
-    pub effect: String,
+    pub effect: Cow<'static, str>,
 }
 
 /// Verifies a signed request and, when an action is given, authorizes it. Authentication
@@ -263,15 +263,14 @@ pub async fn verify_request(
         .map(|m| AnswerStatement {
             policy: m.policy.0.to_string(),
             sid: m.sid.clone(),
-            effect: match m.effect {
+            effect: Cow::Borrowed(match m.effect {
                 crate::policy::StatementEffect::Allow => "Allow",
                 crate::policy::StatementEffect::Deny => "Deny",
-            }
-            .to_owned(),
+            }),
         })
         .collect();
     let mut decision = AnswerDecision {
-        effect: effect.to_owned(),
+        effect: Cow::Borrowed(effect),
         matched,
         reason: d.reason.clone(),
         encoded_message: None,

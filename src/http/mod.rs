@@ -234,7 +234,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
         &request_id,
         action.starts_with("Get") || action.starts_with("List"),
     );
-    event.request_parameters = Some(crate::audit::request_parameters(params.iter()));
+    event.request_parameters = Some(crate::audit::request_parameters(params.iter()).into());
 
     let outcome = async {
         decoded?;
@@ -299,7 +299,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
     }
     let resp = match &mut result {
         Ok(reply) => {
-            event.response_elements = Some(std::mem::take(&mut reply.audit));
+            event.response_elements = Some(std::mem::take(&mut reply.audit).into());
             response::success(&action, service, reply, &request_id, wants_json)
         }
         Err(e) => {
@@ -382,14 +382,16 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
         let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
             .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
         let answer = crate::verify::verify_request(&st, &input).await?;
-        event.request_parameters = Some(serde_json::json!({
-            "service": input.service, "action": input.action, "resource": input.resource,
-        }));
-        event.response_elements = Some(serde_json::json!({
-            "authenticated": answer.authenticated,
-            "principal": answer.principal.as_ref().map(|p| &p.arn),
-            "decision": answer.decision.as_ref().map(|d| &d.effect),
-        }));
+        event.request_parameters = Some(crate::audit::Elements::VerifyQuestion {
+            service: input.service.to_string(),
+            action: input.action.as_deref().map(str::to_owned),
+            resource: input.resource.as_deref().map(str::to_owned),
+        });
+        event.response_elements = Some(crate::audit::Elements::VerifyAnswer {
+            authenticated: answer.authenticated,
+            principal: answer.principal.as_ref().map(|p| p.arn.clone()),
+            decision: answer.decision.as_ref().map(|d| d.effect.clone()),
+        });
         let mut out = Vec::with_capacity(1024);
         serde_json::to_writer(&mut out, &answer).map_err(ApiError::internal)?;
         Ok(out)

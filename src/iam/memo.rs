@@ -8,10 +8,11 @@
 //! cache answers (including another node's write) is what gets compared.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::Bytes;
+
+use crate::cache::FastMap;
 
 /// One memoized value, its type, and the bytes it was decoded from.
 struct Entry {
@@ -23,7 +24,7 @@ struct Entry {
 /// The memo (bounded by the number of keys: cleared when full, like the read cache). A key may
 /// hold one value per type (a role as a `Role`, and as a view with its policies parsed).
 pub(crate) struct Memo {
-    entries: RwLock<HashMap<String, Vec<Entry>>>,
+    entries: RwLock<FastMap<String, Vec<Entry>>>,
     max_entries: usize,
 }
 
@@ -31,7 +32,7 @@ impl Memo {
     /// An empty memo holding values for at most `max_entries` keys.
     pub(crate) fn new(max_entries: usize) -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(FastMap::default()),
             max_entries,
         }
     }

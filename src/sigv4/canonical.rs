@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::error::Error;
-use super::signing_key::sha256_hex;
+use super::signing_key::push_sha256_hex;
 use super::{ALGORITHM, AuthForm, CredentialScope, RequestParts, TERMINATOR};
 
 /// The presigned-form parameter that carries the signature; it is left out of the canonical
@@ -25,24 +25,49 @@ pub fn canonical_request(
     form: AuthForm,
     signed_headers: &[std::borrow::Cow<'_, str>],
 ) -> Result<Vec<u8>, Error> {
-    let mut lines: Vec<(&str, Vec<&[u8]>)> = Vec::with_capacity(signed_headers.len());
+    // Every value of every signed header, in one list; each line takes the next `count`.
+    let mut values: Vec<&[u8]> = Vec::with_capacity(signed_headers.len() + 2);
+    let mut lines: Vec<(&str, usize)> = Vec::with_capacity(signed_headers.len());
     for name in signed_headers {
-        let values: Vec<&[u8]> = req.headers.get_all(name).collect();
-        if values.is_empty() {
+        let before = values.len();
+        values.extend(req.headers.get_all(name));
+        if values.len() == before {
             return Err(Error::SignatureDoesNotMatch(format!(
                 "The header '{name}' is listed in SignedHeaders but absent from the request."
             )));
         }
-        lines.push((&**name, values));
+        lines.push((&**name, values.len() - before));
     }
     Ok(assemble(
         req.method,
         req.path,
         req.query,
         form == AuthForm::Presigned,
-        &lines,
+        &HeaderLines {
+            lines: &lines,
+            values: &values,
+        },
         &req.body_hash(),
     ))
+}
+
+/// The signed headers' lines: (lowercase name, how many of `values` are its values), in the
+/// order of the signed-headers list.
+pub(crate) struct HeaderLines<'a> {
+    pub(crate) lines: &'a [(&'a str, usize)],
+    pub(crate) values: &'a [&'a [u8]],
+}
+
+impl HeaderLines<'_> {
+    /// Each name with its values.
+    fn iter(&self) -> impl Iterator<Item = (&str, &[&[u8]])> {
+        let mut rest = self.values;
+        self.lines.iter().map(move |&(name, n)| {
+            let (mine, others) = rest.split_at(n.min(rest.len()));
+            rest = others;
+            (name, mine)
+        })
+    }
 }
 
 /// The string to sign: algorithm, timestamp, scope and the hash of the canonical request.
@@ -52,27 +77,26 @@ pub fn string_to_sign(
     scope: &CredentialScope<'_>,
     canonical_request: &[u8],
 ) -> String {
-    let date = format_amz_date(amz_date);
-    let digest = sha256_hex(canonical_request);
-    let parts = [
-        ALGORITHM,
-        "\n",
-        &date,
-        "\n",
-        &scope.date,
-        "/",
-        &scope.region,
-        "/",
-        &scope.service,
-        "/",
-        TERMINATOR,
-        "\n",
-        &digest,
-    ];
-    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        out.push_str(p);
+    let mut out = String::with_capacity(
+        ALGORITHM.len()
+            + 16
+            + scope.date.len()
+            + scope.region.len()
+            + scope.service.len()
+            + TERMINATOR.len()
+            + 64
+            + 8,
+    );
+    out.push_str(ALGORITHM);
+    out.push('\n');
+    crate::wire::time::push_amz_date(&mut out, amz_date);
+    out.push('\n');
+    for part in [&*scope.date, "/", &scope.region, "/", &scope.service, "/"] {
+        out.push_str(part);
     }
+    out.push_str(TERMINATOR);
+    out.push('\n');
+    push_sha256_hex(&mut out, canonical_request);
     out
 }
 
@@ -89,24 +113,31 @@ pub(crate) fn assemble(
     path: &str,
     query: &str,
     presigned: bool,
-    header_lines: &[(&str, Vec<&[u8]>)],
+    header_lines: &HeaderLines<'_>,
     payload_hash: &str,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512 + path.len() + query.len() + 64 * header_lines.len());
+    let values: usize = header_lines.values.iter().map(|v| v.len() + 1).sum();
+    let names: usize = header_lines
+        .lines
+        .iter()
+        .map(|(n, _)| 2 * n.len() + 2)
+        .sum();
+    let mut out =
+        Vec::with_capacity(64 + path.len() + 2 * query.len() + values + names + payload_hash.len());
     out.extend_from_slice(method.as_bytes());
     out.push(b'\n');
     canonical_uri_into(path, &mut out);
     out.push(b'\n');
     out.extend_from_slice(canonical_query(query, presigned).as_bytes());
     out.push(b'\n');
-    for (name, values) in header_lines {
+    for (name, values) in header_lines.iter() {
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
         header_value_into(values.iter().copied(), &mut out);
         out.push(b'\n');
     }
     out.push(b'\n');
-    for (i, (name, _)) in header_lines.iter().enumerate() {
+    for (i, (name, _)) in header_lines.lines.iter().enumerate() {
         if i > 0 {
             out.push(b';');
         }
@@ -172,6 +203,23 @@ pub fn canonical_uri(raw_path: &str) -> String {
 }
 
 fn canonical_uri_into(raw_path: &str, out: &mut Vec<u8>) {
+    // Fast path: an absolute path with nothing to remove (no empty, `.` or `..` segment) is
+    // only encoded, segment by segment, without collecting the segments first.
+    if let Some(rest) = raw_path.strip_prefix('/')
+        && !rest.is_empty()
+        && rest.split('/').all(|s| !matches!(s, "" | "." | ".."))
+    {
+        for seg in rest.split('/') {
+            out.push(b'/');
+            encode_into(seg.as_bytes(), out);
+        }
+        return;
+    }
+    normalized_uri_into(raw_path, out);
+}
+
+/// [`canonical_uri_into`] the long way: segments collected, dot segments applied.
+fn normalized_uri_into(raw_path: &str, out: &mut Vec<u8>) {
     let mut segments: Vec<&str> = Vec::new();
     for seg in raw_path.split('/') {
         match seg {
@@ -370,6 +418,14 @@ mod tests {
             let words: Vec<&str> = v.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
             let expected = words.join(" ");
             proptest::prop_assert_eq!(header_value([v.as_bytes()].into_iter()), expected.into_bytes());
+        }
+
+        #[test]
+        fn uri_fast_path_agrees_with_normalization(p in "[/a.%2 ]{0,12}") {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            canonical_uri_into(&p, &mut fast);
+            normalized_uri_into(&p, &mut slow);
+            proptest::prop_assert_eq!(fast, slow);
         }
     }
 }

@@ -112,9 +112,9 @@ pub fn ascii_str(v: &[u8]) -> Option<&str> {
 impl RequestParts<'_> {
     /// The payload line of the canonical request.
     #[must_use]
-    pub fn body_hash(&self) -> String {
+    pub fn body_hash(&self) -> Cow<'_, str> {
         self.payload_hash
-            .map_or_else(|| sha256_hex(self.body), str::to_owned)
+            .map_or_else(|| Cow::Owned(sha256_hex(self.body)), Cow::Borrowed)
     }
 }
 
@@ -338,10 +338,7 @@ pub fn verify_with(
 
 /// The header lines for signing: every header in `headers` except `authorization`, plus
 /// `extra` (which replace same-named headers), sorted by name, with their raw values.
-fn signing_lines<'a>(
-    headers: &'a http::HeaderMap,
-    extra: &[(&str, &'a str)],
-) -> Vec<(String, Vec<&'a [u8]>)> {
+fn signing_lines<'a>(headers: &'a http::HeaderMap, extra: &[(&str, &'a str)]) -> SigningLines<'a> {
     let mut map: BTreeMap<String, Vec<&[u8]>> = BTreeMap::new();
     for (name, value) in headers {
         if name != http::header::AUTHORIZATION {
@@ -353,7 +350,27 @@ fn signing_lines<'a>(
     for (name, value) in extra {
         map.insert((*name).to_owned(), vec![value.as_bytes()]);
     }
-    map.into_iter().collect()
+    let mut out = SigningLines::default();
+    for (name, vs) in map {
+        out.names.push((name, vs.len()));
+        out.values.extend(vs);
+    }
+    out
+}
+
+/// The header lines a signer covers, sorted by name: each name with how many of `values` are
+/// its own.
+#[derive(Default)]
+struct SigningLines<'a> {
+    names: Vec<(String, usize)>,
+    values: Vec<&'a [u8]>,
+}
+
+impl SigningLines<'_> {
+    /// The names, borrowed, with their value counts (for [`canonical::HeaderLines`]).
+    fn lines(&self) -> Vec<(&str, usize)> {
+        self.names.iter().map(|(n, c)| (n.as_str(), *c)).collect()
+    }
 }
 
 /// For clients, tests and the load generator: signs a request in header form. Every header in
@@ -384,9 +401,12 @@ pub fn sign_request(
         extra.push(("x-amz-security-token", t));
     }
     let lines = signing_lines(headers, &extra);
-    let borrowed: Vec<(&str, Vec<&[u8]>)> =
-        lines.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
-    let creq = canonical::assemble(method, path, query, false, &borrowed, &sha256_hex(body));
+    let names = lines.lines();
+    let view = canonical::HeaderLines {
+        lines: &names,
+        values: &lines.values,
+    };
+    let creq = canonical::assemble(method, path, query, false, &view, &sha256_hex(body));
     let scope = CredentialScope {
         date: crate::wire::time::ymd(&now).into(),
         region: region.into(),
@@ -395,7 +415,7 @@ pub fn sign_request(
     let sts = string_to_sign(&now, &scope, &creq);
     let key = signing_key(secret, &scope.date, region, service);
     let sig = signing_key::sign(&key, sts.as_bytes());
-    let signed: Vec<&str> = borrowed.iter().map(|(n, _)| *n).collect();
+    let signed: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
     let mut out = vec![
         (
             "authorization".to_owned(),
@@ -442,7 +462,8 @@ pub fn presign_url_query(
     let amz = canonical::format_amz_date(&now);
     let date = crate::wire::time::ymd(&now);
     let lines = signing_lines(headers, &[]);
-    let signed: Vec<&str> = lines.iter().map(|(n, _)| n.as_str()).collect();
+    let names = lines.lines();
+    let signed: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
     let credential = format!("{access_key_id}/{date}/{region}/{service}/{TERMINATOR}");
     let mut params = vec![
         ("X-Amz-Algorithm", ALGORITHM.to_owned()),
@@ -463,9 +484,11 @@ pub fn presign_url_query(
         full.push('=');
         full.push_str(&canonical::encode(v));
     }
-    let borrowed: Vec<(&str, Vec<&[u8]>)> =
-        lines.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
-    let creq = canonical::assemble(method, path, &full, true, &borrowed, &sha256_hex(body));
+    let view = canonical::HeaderLines {
+        lines: &names,
+        values: &lines.values,
+    };
+    let creq = canonical::assemble(method, path, &full, true, &view, &sha256_hex(body));
     let scope = CredentialScope {
         date: date.into(),
         region: region.into(),

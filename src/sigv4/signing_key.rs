@@ -1,6 +1,5 @@
 //! Key derivation and the final HMAC (sts-spec.md §4, "Signing key").
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{PoisonError, RwLock};
 
@@ -32,7 +31,9 @@ impl Signature {
     /// The lowercase hex form, as written in requests.
     #[must_use]
     pub fn to_hex(&self) -> String {
-        hex_lower(&self.0)
+        let mut out = String::with_capacity(64);
+        push_hex_lower(&mut out, &self.0);
+        out
     }
 
     /// Constant-time equality.
@@ -62,19 +63,25 @@ pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 /// Lowercase hex of SHA-256 of `data`.
 #[must_use]
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex_lower(&Sha256::digest(data))
+    let mut out = String::with_capacity(64);
+    push_sha256_hex(&mut out, data);
+    out
+}
+
+/// [`sha256_hex`], appended to `out`.
+pub fn push_sha256_hex(out: &mut String, data: &[u8]) {
+    push_hex_lower(out, &Sha256::digest(data));
 }
 
 /// Lowercase hex, written directly (`hex::encode` goes a `char` at a time through an iterator,
 /// which showed in profiles: two digests are written per verified request).
-fn hex_lower(bytes: &[u8]) -> String {
+fn push_hex_lower(out: &mut String, bytes: &[u8]) {
     let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 });
-    let mut out = String::with_capacity(bytes.len() * 2);
+    out.reserve(bytes.len() * 2);
     for &b in bytes {
         out.push(digit(b >> 4));
         out.push(digit(b & 0x0f));
     }
-    out
 }
 
 /// Derives the signing key: `kDate = HMAC("AWS4"+secret, date)`, then region, service and
@@ -103,7 +110,7 @@ pub fn signing_key(
 /// key id (a forged session token naming a real `ASIA` id) can never hit another secret's key.
 /// Bounded: cleared when full.
 pub struct SigningKeyCache {
-    map: RwLock<HashMap<[u8; 32], Zeroizing<[u8; 32]>>>,
+    map: RwLock<crate::cache::FastMap<[u8; 32], Zeroizing<[u8; 32]>>>,
     max_entries: usize,
 }
 
@@ -118,7 +125,7 @@ impl SigningKeyCache {
     #[must_use]
     pub fn new(max_entries: usize) -> Self {
         Self {
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(crate::cache::FastMap::default()),
             max_entries,
         }
     }
@@ -181,7 +188,9 @@ mod tests {
     #[test]
     fn hex_matches_the_hex_crate() {
         let all: Vec<u8> = (0..=255).collect();
-        assert_eq!(hex_lower(&all), hex::encode(&all));
+        let mut out = String::new();
+        push_hex_lower(&mut out, &all);
+        assert_eq!(out, hex::encode(&all));
         assert_eq!(
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -61,16 +61,22 @@ pub fn ymd(t: &DateTime<Utc>) -> String {
 /// `YYYYMMDDTHHMMSSZ` (SigV4 `X-Amz-Date`).
 #[must_use]
 pub fn amz_date(t: &DateTime<Utc>) -> String {
+    let mut s = String::with_capacity(16);
+    push_amz_date(&mut s, t);
+    s
+}
+
+/// [`amz_date`], appended to `out`.
+pub fn push_amz_date(out: &mut String, t: &DateTime<Utc>) {
     if !fast(t) {
-        return t.format("%Y%m%dT%H%M%SZ").to_string();
+        out.push_str(&t.format("%Y%m%dT%H%M%SZ").to_string());
+        return;
     }
     let t = &t.naive_utc();
-    let mut s = String::with_capacity(16);
-    push_date(&mut s, t, "");
-    s.push('T');
-    push_time(&mut s, t, "");
-    s.push('Z');
-    s
+    push_date(out, t, "");
+    out.push('T');
+    push_time(out, t, "");
+    out.push('Z');
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, whole seconds (Query responses, CloudTrail `eventTime`).
