@@ -71,7 +71,7 @@ impl Caller {
 
     /// CloudTrail's `userIdentity`.
     #[must_use]
-    pub fn audit_identity(&self) -> crate::audit::UserIdentity {
+    pub fn into_audit_identity(self) -> crate::audit::UserIdentity {
         let ty = match &self.principal {
             Principal::Root => "Root",
             Principal::User(_) => "IAMUser",
@@ -83,10 +83,6 @@ impl Caller {
         };
         crate::audit::UserIdentity {
             kind: ty,
-            principal_id: self.user_id.clone(),
-            arn: self.arn.clone(),
-            account_id: self.account.clone(),
-            access_key_id: self.access_key_id.clone(),
             user_name: match &self.principal {
                 Principal::User(u) => Some(u.name.clone()),
                 _ => None,
@@ -104,6 +100,10 @@ impl Caller {
                 },
                 source_identity: c.source_identity.clone(),
             }),
+            principal_id: self.user_id,
+            arn: self.arn,
+            account_id: self.account,
+            access_key_id: self.access_key_id,
         }
     }
 }

@@ -153,7 +153,7 @@ pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
     // principal (see `policy::context`), which carries the same values.
     ctx.set_times(env.now, caller.session().map(|c| c.issued_at));
     ctx.set_lc("aws:sourceip", env.source_ip.clone());
-    ctx.set_lc("aws:securetransport", env.secure.to_string());
+    ctx.set_lc("aws:securetransport", bool_str(env.secure));
     ctx.set_lc("aws:useragent", env.user_agent.clone());
     ctx.set_lc("aws:requestedregion", env.region.clone());
     ctx.set_lc("aws:principaltype", caller.principal_type());
@@ -164,7 +164,7 @@ pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
     if let Some(c) = caller.session() {
         ctx.set_lc(
             "aws:multifactorauthpresent",
-            c.mfa_auth_time.is_some().to_string(),
+            bool_str(c.mfa_auth_time.is_some()),
         );
         if let Some(t) = c.mfa_auth_time {
             ctx.set_lc(
@@ -183,6 +183,11 @@ pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
         }
     }
     ctx
+}
+
+/// A boolean condition-key value.
+fn bool_str(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
 }
 
 /// A request to authorize.

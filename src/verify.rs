@@ -218,9 +218,8 @@ pub async fn verify_request(
         }
         Err(e) => return Ok(unauthenticated(&e)),
     };
-    let mut out = describe(&caller);
     let Some(action) = &input.action else {
-        return Ok(out);
+        return Ok(describe(caller));
     };
     let resource = input.resource.as_deref().unwrap_or("*");
     let env = Env {
@@ -296,6 +295,7 @@ pub async fn verify_request(
             caller.arn
         ));
     }
+    let mut out = describe(caller);
     out.decision = Some(decision);
     Ok(out)
 }
@@ -327,28 +327,33 @@ fn unauthenticated(e: &ApiError) -> VerifyAnswer {
     }
 }
 
-fn describe(c: &Caller) -> VerifyAnswer {
+/// The answer's description of `c` (its strings moved, not copied).
+fn describe(c: Caller) -> VerifyAnswer {
+    let kind = c.principal_type().to_owned();
     let s = c.session();
+    let session = s.map(|s| AnswerSession {
+        session_tags: s.tags.iter().cloned().collect(),
+        transitive_tag_keys: s.transitive_tag_keys.clone(),
+        source_identity: s.source_identity.clone(),
+        issued_at: s.issued_at,
+        expiration: s.expires_at,
+        mfa_authenticated: s.mfa_auth_time.is_some(),
+    });
+    let principal_arn = s.map(|s| s.principal_arn.clone());
+    let session_name = s.map(|s| s.session_name.clone());
     VerifyAnswer {
         authenticated: true,
         error: None,
         principal: Some(AnswerPrincipal {
-            arn: c.arn.clone(),
-            account: c.account.clone(),
-            user_id: c.user_id.clone(),
-            kind: c.principal_type().to_owned(),
-            access_key_id: c.access_key_id.clone(),
-            principal_arn: s.map(|s| s.principal_arn.clone()),
-            session_name: s.map(|s| s.session_name.clone()),
+            arn: c.arn,
+            account: c.account,
+            user_id: c.user_id,
+            kind,
+            access_key_id: c.access_key_id,
+            principal_arn,
+            session_name,
         }),
-        session: s.map(|s| AnswerSession {
-            session_tags: s.tags.iter().cloned().collect(),
-            transitive_tag_keys: s.transitive_tag_keys.clone(),
-            source_identity: s.source_identity.clone(),
-            issued_at: s.issued_at,
-            expiration: s.expires_at,
-            mfa_authenticated: s.mfa_auth_time.is_some(),
-        }),
+        session,
         decision: None,
     }
 }

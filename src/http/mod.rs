@@ -292,10 +292,8 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
         Ok((ctx, res)) => (res, ctx.caller),
         Err(e) => (Err(e), None),
     };
-    if let Some(c) = &caller {
-        event.user_identity = Some(c.audit_identity());
-        event.aws_region.clone_from(&c.region);
-        event.recipient_account_id = Some(c.account.clone());
+    if let Some(c) = caller {
+        audit_caller(&mut event, c);
     }
     let resp = match &mut result {
         Ok(reply) => {
@@ -368,9 +366,6 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
                     "Request is missing Authentication Token",
                 )
             })?;
-        event.user_identity = Some(caller.audit_identity());
-        event.aws_region.clone_from(&caller.region);
-        event.recipient_account_id = Some(caller.account.clone());
         let env = Env {
             now,
             source_ip: source_ip.clone(),
@@ -378,7 +373,10 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
             secure: st.config.server.public_url.starts_with("https://"),
             region: caller.region.clone(),
         };
-        crate::authz::authorize(&st, &caller, &env, "sekisho:VerifyRequest", "*").await?;
+        let allowed =
+            crate::authz::authorize(&st, &caller, &env, "sekisho:VerifyRequest", "*").await;
+        audit_caller(&mut event, caller);
+        allowed?;
         let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
             .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
         let answer = crate::verify::verify_request(&st, &input).await?;
@@ -420,6 +418,13 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
         return response::error(&e, Service::Sts, &request_id, true);
     }
     resp
+}
+
+/// Records the caller in the request's audit event (moving its strings, not copying them).
+fn audit_caller(event: &mut crate::audit::Event, mut caller: Caller) {
+    event.aws_region = std::mem::take(&mut caller.region);
+    event.recipient_account_id = Some(caller.account.clone());
+    event.user_identity = Some(caller.into_audit_identity());
 }
 
 /// Serves `app` on an already-bound listener until `shutdown` resolves.

@@ -73,7 +73,7 @@ pub fn simulate(
         // Repeated keys become multi-valued.
         match ctx.get(k).cloned() {
             Some(super::context::ContextValue::Single(prev)) => {
-                ctx.set_multi(k, vec![prev, v.clone()])
+                ctx.set_multi(k, vec![prev.into_owned(), v.clone()])
             }
             Some(super::context::ContextValue::Multi(mut vs)) => {
                 vs.push(v.clone());

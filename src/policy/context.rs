@@ -51,8 +51,8 @@ impl RequestPrincipal {
 /// One condition-key value: single or multi-valued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContextValue {
-    /// A single value.
-    Single(String),
+    /// A single value (fixed values such as `true` or a principal type are not copied).
+    Single(Cow<'static, str>),
     /// A multi-valued key (`aws:TagKeys`, …); may be empty.
     Multi(Vec<String>),
 }
@@ -122,7 +122,7 @@ impl Context {
     }
 
     /// Sets a single-valued key (replacing any previous value).
-    pub fn set(&mut self, key: &str, v: impl Into<String>) {
+    pub fn set(&mut self, key: &str, v: impl Into<Cow<'static, str>>) {
         self.map.insert(
             Cow::Owned(key.to_lowercase()),
             ContextValue::Single(v.into()),
@@ -130,7 +130,7 @@ impl Context {
     }
 
     /// [`Self::set`] for a fixed key already in lower case (no allocation for the name).
-    pub fn set_lc(&mut self, key_lc: &'static str, v: impl Into<String>) {
+    pub fn set_lc(&mut self, key_lc: &'static str, v: impl Into<Cow<'static, str>>) {
         debug_assert_eq!(
             key_lc,
             key_lc.to_lowercase(),

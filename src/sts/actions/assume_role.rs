@@ -305,7 +305,7 @@ fn add_assume_keys(
         .and_then(|c| c.source_identity.as_deref())
         .or(source_identity)
     {
-        ctx.set_lc("aws:sourceidentity", s);
+        ctx.set_lc("aws:sourceidentity", s.to_owned());
     }
     if !input.transitive.is_empty() {
         ctx.set_multi("sts:TransitiveTagKeys", input.transitive.clone());
