@@ -172,6 +172,9 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
+/// The request-id response header, named once.
+static X_AMZN_REQUESTID: http::HeaderName = http::HeaderName::from_static("x-amzn-requestid");
+
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
@@ -397,9 +400,15 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
     .await;
     let resp = match outcome {
         Ok(body) => {
-            let mut r = ([("content-type", "application/json")], body).into_response();
-            if let Ok(h) = axum::http::HeaderValue::from_str(&request_id) {
-                r.headers_mut().insert("x-amzn-requestid", h);
+            let mut r = Response::new(Body::from(body));
+            let h = r.headers_mut();
+            h.reserve(2);
+            h.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+                h.insert(X_AMZN_REQUESTID.clone(), v);
             }
             r
         }

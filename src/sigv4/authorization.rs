@@ -115,10 +115,11 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
     if value.len() > MAX_AUTHORIZATION_LEN {
         return Err(incomplete("The Authorization header is too long."));
     }
-    let value = value.trim();
+    // The value is ASCII (checked by the caller), so ASCII trimming is `trim`.
+    let value = value.trim_ascii();
     let (algorithm, rest) = value
         .split_once([' ', '\t'])
-        .map_or((value, ""), |(a, r)| (a, r.trim()));
+        .map_or((value, ""), |(a, r)| (a, r.trim_ascii()));
     if algorithm != ALGORITHM {
         if algorithm.starts_with("AWS4-") {
             return Err(Error::IncompleteSignature(format!(
@@ -131,14 +132,18 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
     }
 
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-    for pair in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for pair in rest
+        .split(',')
+        .map(str::trim_ascii)
+        .filter(|s| !s.is_empty())
+    {
         let Some((k, v)) = pair.split_once('=') else {
             return Err(Error::IncompleteSignature(format!(
                 "'{}' not a valid key=value pair (missing equal-sign) in Authorization header",
                 truncate(pair, 128)
             )));
         };
-        let slot = match k.trim() {
+        let slot = match k.trim_ascii() {
             "Credential" => &mut credential,
             "SignedHeaders" => &mut signed_headers,
             "Signature" => &mut signature,
@@ -152,10 +157,10 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         if slot.is_some() {
             return Err(Error::IncompleteSignature(format!(
                 "Authorization header has more than one '{}' parameter.",
-                k.trim()
+                k.trim_ascii()
             )));
         }
-        *slot = Some(v.trim());
+        *slot = Some(v.trim_ascii());
     }
 
     let amz_date = header_form_date(req)?;
@@ -324,6 +329,13 @@ fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
     ))
 }
 
+/// Whether `b` may appear in a signed header name: a lowercase token character (RFC 9110).
+fn lower_token(b: u8) -> bool {
+    matches!(b,
+        b'a'..=b'z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
 /// `a;b;c`: lowercase header-name tokens, no duplicates, at most [`MAX_SIGNED_HEADERS`].
 fn parse_signed_headers(list: Cow<'_, str>) -> Result<Vec<Cow<'_, str>>, Error> {
     match list {
@@ -343,11 +355,8 @@ fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
                 "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
             )));
         }
-        let valid = !name.is_empty()
-            && name.len() <= MAX_HEADER_NAME
-            && name.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
-            });
+        let valid =
+            !name.is_empty() && name.len() <= MAX_HEADER_NAME && name.bytes().all(lower_token);
         if !valid {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders contains an invalid header name '{}'.",
