@@ -155,7 +155,7 @@ pub struct AnswerDecision {
     /// Statements that matched.
     pub matched: Vec<AnswerStatement>,
     /// The engine's explanation.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     /// For denials: an authorization message for `sts:DecodeAuthorizationMessage`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoded_message: Option<String>,

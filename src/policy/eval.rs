@@ -9,6 +9,7 @@
 //! 4. otherwise the identity side alone; the root user's identity side always allows;
 //! 5. `require_resource_allow` (role trust policies): the resource policy must allow.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::context::{Env, Request};
@@ -83,7 +84,7 @@ pub struct Decision {
     /// relied on for an allow, none for an implicit deny.
     pub matched: Vec<MatchedStatement>,
     /// One line for operators: which statement denied, or which policy type failed to allow.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
 }
 
 impl Decision {
@@ -222,7 +223,7 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
     // Session policies (inline + managed ARNs) form one policy type: any Allow among them.
     let session_ok = set.session.is_empty() || !session.allow.is_empty();
     let caller_ok = identity_ok && boundary_ok && session_ok;
-    let caller_fail = || -> String {
+    let caller_fail = || -> Cow<'static, str> {
         if !identity_ok {
             "no identity-based policy allows the action".into()
         } else if !boundary_ok {
@@ -245,7 +246,7 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
     };
 
     // (effect, deciding statements, reason)
-    let (effect, matched, reason): (Effect, Vec<MatchedStatement>, String) = match (
+    let (effect, matched, reason): (Effect, Vec<MatchedStatement>, Cow<'static, str>) = match (
         !denies.is_empty(),
         resource_side,
         cross_account,
@@ -257,7 +258,7 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
             (
                 Effect::ExplicitDeny,
                 denies,
-                format!("explicitly denied by {first}"),
+                format!("explicitly denied by {first}").into(),
             )
         }
         // 5. The resource policy must allow, and there is none / it does not.
@@ -298,7 +299,7 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
                 (
                     Effect::ImplicitDeny,
                     Vec::new(),
-                    format!("cross-account request: {}", caller_fail()),
+                    format!("cross-account request: {}", caller_fail()).into(),
                 )
             }
         }
@@ -346,7 +347,8 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
                     format!(
                         "resource-based policy names only the account and {}",
                         caller_fail()
-                    ),
+                    )
+                    .into(),
                 )
             }
         }

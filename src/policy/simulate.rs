@@ -87,7 +87,7 @@ pub fn simulate_with_owner(
                 decision: d.effect.as_eval_decision(),
                 matched: d.matched,
                 missing_context_keys: missing_keys(&set, &req),
-                reason: d.reason,
+                reason: d.reason.into_owned(),
             });
         }
     }
