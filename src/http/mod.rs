@@ -100,7 +100,7 @@ pub fn app(st: Arc<AppState>) -> Router {
 }
 
 /// Wraps `routes` in the guards of [`guarded`], as one layer (each axum layer boxes the
-/// request's future again: three layers cost about 0.7 µs a request, this one 0.25).
+/// request's future again: three layers cost about 0.7 µs a request in process, this one 0.35).
 fn with_guards<S: Clone + Send + Sync + 'static>(
     routes: Router<S>,
     max_concurrent: usize,
