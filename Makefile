@@ -4,6 +4,8 @@ CARGO ?= cargo
 VENV := .venv
 PY := $(VENV)/bin/python
 export SEKISHO_CORPORA ?= $(abspath ../shared/corpora)
+# Where cargo puts binaries (honours CARGO_TARGET_DIR, as cargo does).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 .PHONY: run build test deps sysdeps pydeps lint rust-test compat-test bench loadtest clean-demo
 
@@ -11,7 +13,7 @@ export SEKISHO_CORPORA ?= $(abspath ../shared/corpora)
 run:
 	$(CARGO) build --release --bin sekisho
 	mkdir -p var/demo
-	./target/release/sekisho serve --config config/demo.toml
+	$(TARGET_DIR)/release/sekisho serve --config config/demo.toml
 
 ## Install what is missing, then run every test (lint, Rust unit/integration/e2e, Redis, pytest).
 test: deps lint rust-test compat-test
@@ -55,7 +57,7 @@ bench:
 ## Load test: Sekisho vs a minimal axum floor server, in the same run.
 loadtest:
 	$(CARGO) build --release --bin sekisho --bin sekisho-loadgen
-	./target/release/sekisho-loadgen --seconds 10
+	$(TARGET_DIR)/release/sekisho-loadgen --seconds 10
 
 clean-demo:
 	rm -rf var/demo
