@@ -173,32 +173,23 @@ async fn main() {
         // One signature, replayed: the server does not cache anything per signature.
         let proto = signed(path, &body, ct);
         let headers = proto.headers().clone();
-        let t = Instant::now();
-        for _ in 0..n {
+        let request = || {
             let mut req = http::Request::builder().method("POST").uri(path);
             for (k, v) in &headers {
                 req = req.header(k, v);
             }
-            let _ = call(
-                &app,
-                req.body(axum::body::Body::from(body.clone())).unwrap(),
-            )
-            .await;
+            req.body(axum::body::Body::from(body.clone())).unwrap()
+        };
+        let t = Instant::now();
+        for _ in 0..n {
+            let _ = call(&app, request()).await;
         }
         println!(
             "{name:<20} {:>7.2} µs per request (in-process, no network)",
             t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
         );
         if std::env::var_os("SHOW").is_some() {
-            let mut req = http::Request::builder().method("POST").uri(path);
-            for (k, v) in &headers {
-                req = req.header(k, v);
-            }
-            let answer = call(
-                &app,
-                req.body(axum::body::Body::from(body.clone())).unwrap(),
-            )
-            .await;
+            let answer = call(&app, request()).await;
             println!("request body ({} bytes): {body}", body.len());
             println!(
                 "answer ({} bytes): {}",

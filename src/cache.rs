@@ -5,7 +5,6 @@
 //! publishes them with [`Kv::notify`], so the other nodes drop them too; a TTL bounds how long a
 //! missed notification can keep a stale value. Negative answers are cached as well.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -15,13 +14,10 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
+use crate::FastMap;
 use crate::store::{Batch, Error, Kv};
 
 const TOPIC_PREFIX: &str = "kv:";
-
-/// The map type of the in-memory caches on the request path: foldhash (randomly seeded per
-/// map) instead of SipHash, which showed in profiles at several lookups a request.
-pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A cached answer (`None`: the key is absent) and when it was read. The bytes are shared:
 /// [`Kv::cached`] hands them out without copying.

@@ -18,6 +18,11 @@
 //! | [`config`] | the TOML configuration |
 //! | [`clock`], [`secret`], [`ids`] | injected time, secret wrappers, identifier formats |
 
+/// The map type of per-request and request-path maps (contexts, caches, memos): foldhash,
+/// randomly seeded per map, instead of SipHash, which showed in profiles at several lookups a
+/// request. Keys are bounded by the request-size limits and the caches' bounds.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 pub mod audit;
 pub mod authn;
 pub mod authz;

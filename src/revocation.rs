@@ -51,7 +51,7 @@ impl Scope {
 
 #[derive(Debug, Default)]
 struct Snapshot {
-    cutoffs: crate::cache::FastMap<String, i64>,
+    cutoffs: crate::FastMap<String, i64>,
     loaded_at: Option<Instant>,
 }
 
@@ -108,7 +108,7 @@ impl Revocations {
 
     /// Re-reads every cut-off from the store.
     pub async fn refresh(&self) -> Result<(), ApiError> {
-        let mut cutoffs = crate::cache::FastMap::default();
+        let mut cutoffs = crate::FastMap::default();
         for (k, v) in crate::store::scan_all(self.kv.as_ref(), "rv/").await? {
             if let Ok(t) = serde_json::from_slice::<i64>(&v) {
                 cutoffs.insert(k, t);

@@ -49,7 +49,7 @@ pub struct AppState {
     /// Audit sink.
     pub audit: Auditor,
     /// When each access key's last use was last written (debounce).
-    pub last_used_written: Mutex<crate::cache::FastMap<String, Instant>>,
+    pub last_used_written: Mutex<crate::FastMap<String, Instant>>,
     /// Counters.
     pub metrics: Metrics,
     /// Derived SigV4 signing keys.
@@ -82,7 +82,7 @@ impl AppState {
             keyring_path,
             revocations,
             audit,
-            last_used_written: Mutex::new(crate::cache::FastMap::default()),
+            last_used_written: Mutex::new(crate::FastMap::default()),
             metrics: Metrics::default(),
             signing_keys: crate::sigv4::SigningKeyCache::new(SIGNING_KEYS),
         }

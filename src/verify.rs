@@ -303,9 +303,7 @@ pub async fn verify_request(
 /// An HTTP header name: one or more token characters (RFC 9110), as `http::HeaderName`
 /// accepts them.
 fn valid_header_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !n.is_empty() && n.bytes().all(crate::sigv4::is_token_char)
 }
 
 /// An HTTP header value as `http::HeaderValue` accepts it: no control characters but tab.

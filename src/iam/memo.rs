@@ -12,7 +12,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::Bytes;
 
-use crate::cache::FastMap;
+use crate::FastMap;
 
 /// One memoized value, its type, and the bytes it was decoded from.
 struct Entry {

@@ -12,8 +12,8 @@ use super::parse::parse;
 
 #[derive(Default)]
 struct Inner {
-    /// foldhash: a policy text is hashed on every lookup and can be several KiB.
-    maps: HashMap<PolicyKind, HashMap<Arc<str>, Arc<Policy>, foldhash::fast::RandomState>>,
+    /// Fast hashing: a policy text is hashed on every lookup and can be several KiB.
+    maps: HashMap<PolicyKind, crate::FastMap<Arc<str>, Arc<Policy>>>,
     order: VecDeque<(PolicyKind, Arc<str>)>,
 }
 

@@ -6,7 +6,6 @@
 //! `aws:username` (IAM users only) and `aws:FederatedProvider`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
@@ -59,12 +58,11 @@ pub enum ContextValue {
 
 /// Condition keys of one request (case-insensitive names).
 ///
-/// Hashed with foldhash rather than SipHash: a context is built and read once per request
-/// (hashing was 1% of a verification), its keys are bounded by the request-size limits, and
-/// foldhash still seeds every map randomly.
+/// A [`crate::FastMap`]: a context is built and read once per request (SipHash was 1% of a
+/// verification).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
-    map: HashMap<Cow<'static, str>, ContextValue, foldhash::fast::RandomState>,
+    map: crate::FastMap<Cow<'static, str>, ContextValue>,
     times: Option<Times>,
 }
 
@@ -85,7 +83,7 @@ impl Context {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            map: HashMap::with_capacity_and_hasher(32, foldhash::fast::RandomState::default()),
+            map: crate::FastMap::with_capacity_and_hasher(32, Default::default()),
             times: None,
         }
     }

@@ -329,13 +329,6 @@ fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
     ))
 }
 
-/// Whether `b` may appear in a signed header name: a lowercase token character (RFC 9110).
-fn lower_token(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
-        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
-}
-
 /// `a;b;c`: lowercase header-name tokens, no duplicates, at most [`MAX_SIGNED_HEADERS`].
 fn parse_signed_headers(list: Cow<'_, str>) -> Result<Vec<Cow<'_, str>>, Error> {
     match list {
@@ -355,8 +348,11 @@ fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
                 "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
             )));
         }
-        let valid =
-            !name.is_empty() && name.len() <= MAX_HEADER_NAME && name.bytes().all(lower_token);
+        let valid = !name.is_empty()
+            && name.len() <= MAX_HEADER_NAME
+            && name
+                .bytes()
+                .all(|b| super::is_token_char(b) && !b.is_ascii_uppercase());
         if !valid {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders contains an invalid header name '{}'.",

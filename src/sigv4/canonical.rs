@@ -52,20 +52,25 @@ pub fn canonical_request(
 }
 
 /// The signed headers' lines: (lowercase name, how many of `values` are its values), in the
-/// order of the signed-headers list.
-pub(crate) struct HeaderLines<'a> {
-    pub(crate) lines: &'a [(&'a str, usize)],
+/// order of the signed-headers list. Names are borrowed (verifying) or owned (signing).
+pub(crate) struct HeaderLines<'a, N: AsRef<str> = &'a str> {
+    pub(crate) lines: &'a [(N, usize)],
     pub(crate) values: &'a [&'a [u8]],
 }
 
-impl HeaderLines<'_> {
+impl<N: AsRef<str>> HeaderLines<'_, N> {
+    /// The names, in order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().map(|(name, _)| name.as_ref())
+    }
+
     /// Each name with its values.
     fn iter(&self) -> impl Iterator<Item = (&str, &[&[u8]])> {
         let mut rest = self.values;
-        self.lines.iter().map(move |&(name, n)| {
-            let (mine, others) = rest.split_at(n.min(rest.len()));
+        self.lines.iter().map(move |(name, n)| {
+            let (mine, others) = rest.split_at((*n).min(rest.len()));
             rest = others;
-            (name, mine)
+            (name.as_ref(), mine)
         })
     }
 }
@@ -113,15 +118,11 @@ pub(crate) fn assemble(
     path: &str,
     query: &str,
     presigned: bool,
-    header_lines: &HeaderLines<'_>,
+    header_lines: &HeaderLines<'_, impl AsRef<str>>,
     payload_hash: &str,
 ) -> Vec<u8> {
     let values: usize = header_lines.values.iter().map(|v| v.len() + 1).sum();
-    let names: usize = header_lines
-        .lines
-        .iter()
-        .map(|(n, _)| 2 * n.len() + 2)
-        .sum();
+    let names: usize = header_lines.names().map(|n| 2 * n.len() + 2).sum();
     let mut out =
         Vec::with_capacity(64 + path.len() + 2 * query.len() + values + names + payload_hash.len());
     out.extend_from_slice(method.as_bytes());
@@ -137,7 +138,7 @@ pub(crate) fn assemble(
         out.push(b'\n');
     }
     out.push(b'\n');
-    for (i, (name, _)) in header_lines.lines.iter().enumerate() {
+    for (i, name) in header_lines.names().enumerate() {
         if i > 0 {
             out.push(b';');
         }

@@ -98,6 +98,29 @@ impl<'a> Headers<'a> {
     }
 }
 
+/// Whether `b` may appear in an HTTP header name: a token character (RFC 9110 `tchar`).
+#[must_use]
+pub fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
 /// A header value as text when it is ASCII (header values never hold control characters, so
 /// this is `HeaderValue::to_str`'s visible-ASCII rule; checked a word at a time).
 #[must_use]
@@ -367,9 +390,12 @@ struct SigningLines<'a> {
 }
 
 impl SigningLines<'_> {
-    /// The names, borrowed, with their value counts (for [`canonical::HeaderLines`]).
-    fn lines(&self) -> Vec<(&str, usize)> {
-        self.names.iter().map(|(n, c)| (n.as_str(), *c)).collect()
+    /// The lines, as the canonical request takes them.
+    fn view(&self) -> canonical::HeaderLines<'_, String> {
+        canonical::HeaderLines {
+            lines: &self.names,
+            values: &self.values,
+        }
     }
 }
 
@@ -401,12 +427,8 @@ pub fn sign_request(
         extra.push(("x-amz-security-token", t));
     }
     let lines = signing_lines(headers, &extra);
-    let names = lines.lines();
-    let view = canonical::HeaderLines {
-        lines: &names,
-        values: &lines.values,
-    };
-    let creq = canonical::assemble(method, path, query, false, &view, &sha256_hex(body));
+    let lines = lines.view();
+    let creq = canonical::assemble(method, path, query, false, &lines, &sha256_hex(body));
     let scope = CredentialScope {
         date: crate::wire::time::ymd(&now).into(),
         region: region.into(),
@@ -415,7 +437,7 @@ pub fn sign_request(
     let sts = string_to_sign(&now, &scope, &creq);
     let key = signing_key(secret, &scope.date, region, service);
     let sig = signing_key::sign(&key, sts.as_bytes());
-    let signed: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+    let signed: Vec<&str> = lines.names().collect();
     let mut out = vec![
         (
             "authorization".to_owned(),
@@ -462,8 +484,8 @@ pub fn presign_url_query(
     let amz = canonical::format_amz_date(&now);
     let date = crate::wire::time::ymd(&now);
     let lines = signing_lines(headers, &[]);
-    let names = lines.lines();
-    let signed: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+    let lines = lines.view();
+    let signed: Vec<&str> = lines.names().collect();
     let credential = format!("{access_key_id}/{date}/{region}/{service}/{TERMINATOR}");
     let mut params = vec![
         ("X-Amz-Algorithm", ALGORITHM.to_owned()),
@@ -484,11 +506,7 @@ pub fn presign_url_query(
         full.push('=');
         full.push_str(&canonical::encode(v));
     }
-    let view = canonical::HeaderLines {
-        lines: &names,
-        values: &lines.values,
-    };
-    let creq = canonical::assemble(method, path, &full, true, &view, &sha256_hex(body));
+    let creq = canonical::assemble(method, path, &full, true, &lines, &sha256_hex(body));
     let scope = CredentialScope {
         date: date.into(),
         region: region.into(),

@@ -152,9 +152,8 @@ pub struct KeyRing {
 /// checked by the caller as for a fresh open. Bounded: cleared when full.
 #[derive(Default)]
 struct OpenMemo {
-    /// foldhash (randomly seeded): the key is a whole token, ~1 KiB, hashed on every request.
-    map:
-        std::sync::RwLock<std::collections::HashMap<Box<str>, Opened, foldhash::fast::RandomState>>,
+    /// A [`crate::FastMap`]: the key is a whole token, ~1 KiB, hashed on every request.
+    map: std::sync::RwLock<crate::FastMap<Box<str>, Opened>>,
 }
 
 /// A memoized open: the claims, the derived secret, and which ring key sealed the token
