@@ -27,9 +27,14 @@ pub struct RevokeArgs {
     /// Revoke one session by its temporary access key id (`ASIA…`).
     #[arg(long, group = "scope")]
     pub access_key: Option<String>,
-    /// Cut-off: `now` or an RFC 3339 time. Sessions issued before it are refused.
+    /// Cut-off: `now` or an RFC 3339 time no later than now (plus the allowed clock skew).
+    /// Sessions issued before it are refused. With `--lower`, `none` removes the cut-off.
     #[arg(long, default_value = "now")]
     pub before: String,
+    /// Set the cut-off exactly, lower than the one in force if need be (operators only:
+    /// `revocation.operators`). Audited like every call.
+    #[arg(long)]
+    pub lower: bool,
     /// Server URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub endpoint_url: String,
@@ -60,6 +65,9 @@ pub fn revoke_params(a: &RevokeArgs) -> Result<Vec<(String, String)>, String> {
     ];
     if !target.is_empty() {
         p.push(("Target".to_owned(), target));
+    }
+    if a.lower {
+        p.push(("Lower".to_owned(), "true".to_owned()));
     }
     Ok(p)
 }

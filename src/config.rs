@@ -217,7 +217,7 @@ impl Default for AuditConfig {
 }
 
 /// `[iam]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IamConfig {
     /// Declarative bootstrap file applied at start (optional). Default: none.
@@ -225,6 +225,20 @@ pub struct IamConfig {
     /// The AWS managed policy collection (JSON); missing file → no AWS managed policies.
     /// Default: none.
     pub managed_policies: Option<PathBuf>,
+    /// Where the secrets of keys the bootstrap generates (`generate = true`) are written, once,
+    /// appended to a file only its owner can read (mode 0600): never to the console or the log,
+    /// which end up in container logs. Default: `generated-keys.txt` beside the config file.
+    pub generated_keys_path: PathBuf,
+}
+
+impl Default for IamConfig {
+    fn default() -> Self {
+        Self {
+            bootstrap: None,
+            managed_policies: None,
+            generated_keys_path: PathBuf::from("generated-keys.txt"),
+        }
+    }
 }
 
 /// `[revocation]`
@@ -236,6 +250,14 @@ pub struct RevocationConfig {
     /// Seconds the node keeps serving from its cache when the store is unreachable; after that
     /// it fails closed. Default: `60`.
     pub max_staleness_seconds: u64,
+    /// The operators: principal ARNs (IAM users, account roots, or roles, meaning any session
+    /// of that role) allowed to revoke across accounts, to use scope `all`, and to lower or
+    /// remove a cut-off (`Lower=true`). Tenant policy cannot grant any of this: an account's
+    /// administrator can only revoke sessions of its own account. Default: none.
+    pub operators: Vec<String>,
+    /// The most single-session revocations (`--access-key`) one account may hold at once;
+    /// entries are purged when their session would have expired. Default: `1000`.
+    pub max_session_revocations_per_account: usize,
 }
 
 impl Default for RevocationConfig {
@@ -243,6 +265,8 @@ impl Default for RevocationConfig {
         Self {
             refresh_seconds: 5,
             max_staleness_seconds: 60,
+            operators: Vec::new(),
+            max_session_revocations_per_account: 1000,
         }
     }
 }
@@ -396,6 +420,21 @@ impl Config {
                 "must be at least revocation.refresh_seconds",
             ));
         }
+        if let Some(bad_arn) = self.revocation.operators.iter().find(|a| {
+            !(a.starts_with("arn:")
+                && (a.ends_with(":root") || a.contains(":user/") || a.contains(":role/")))
+        }) {
+            return Err(bad(
+                "revocation.operators",
+                &format!("'{bad_arn}' is not a user, role or root ARN"),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.revocation.max_session_revocations_per_account) {
+            return Err(bad(
+                "revocation.max_session_revocations_per_account",
+                "must be between 1 and 1000000",
+            ));
+        }
         if self.store.namespace.is_empty() || self.store.namespace.contains(char::is_whitespace) {
             return Err(bad("store.namespace", "must be a non-empty word"));
         }
@@ -415,6 +454,7 @@ impl Config {
         fix(&mut self.store.secret_key_path);
         fix(&mut self.keys.path);
         fix(&mut self.audit.path);
+        fix(&mut self.iam.generated_keys_path);
         if let Some(p) = self.iam.bootstrap.as_mut() {
             fix(p);
         }

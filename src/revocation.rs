@@ -15,11 +15,18 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use crate::clock::Clock;
 use crate::error::{ApiError, Code};
-use crate::store::{Batch, Kv};
+use crate::store::{Batch, Check, Kv};
 use crate::token::SessionClaims;
 
 const TOPIC: &str = "rv";
+
+/// How often expired single-session entries are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// How many times a conditional cut-off write is retried when other writers keep winning.
+const CAS_ATTEMPTS: usize = 32;
 
 /// What a revocation applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +45,9 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn key(&self) -> String {
+    /// The store key of this scope's entry.
+    #[must_use]
+    pub fn key(&self) -> String {
         match self {
             Self::Global => "rv/global".into(),
             Self::Account(a) => format!("rv/acct/{a}"),
@@ -53,6 +62,8 @@ impl Scope {
 struct Snapshot {
     cutoffs: crate::FastMap<String, i64>,
     loaded_at: Option<Instant>,
+    /// A stored entry that could not be decoded: every check fails closed until it is mended.
+    corrupt: Option<String>,
 }
 
 /// The cached revocation set.
@@ -62,6 +73,14 @@ pub struct Revocations {
     max_staleness: Duration,
 }
 
+fn decode_cutoff(key: &str, raw: &[u8]) -> Result<i64, ApiError> {
+    serde_json::from_slice::<i64>(raw).map_err(|e| {
+        ApiError::internal(format!(
+            "corrupt revocation entry {key} ({e}): failing closed until it is mended"
+        ))
+    })
+}
+
 impl std::fmt::Debug for Revocations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Revocations").finish_non_exhaustive()
@@ -69,11 +88,14 @@ impl std::fmt::Debug for Revocations {
 }
 
 impl Revocations {
-    /// Loads the set and starts the refresher task.
+    /// Loads the set and starts the refresher task, which also purges expired single-session
+    /// entries every minute (by `clock`). A stored entry that cannot be decoded fails the start:
+    /// a revocation is never silently ignored.
     pub async fn start(
         kv: Arc<dyn Kv>,
         refresh: Duration,
         max_staleness: Duration,
+        clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, ApiError> {
         let me = Arc::new(Self {
             kv,
@@ -85,6 +107,7 @@ impl Revocations {
         let mut rx = me.kv.watch();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(refresh);
+            let mut last_purge = Instant::now();
             loop {
                 let changed = tokio::select! {
                     _ = tick.tick() => true,
@@ -99,51 +122,125 @@ impl Revocations {
                 };
                 let Some(me) = weak.upgrade() else { break };
                 if changed && let Err(e) = me.refresh().await {
-                    tracing::warn!(error = %e, "revocation refresh failed; serving cached set");
+                    tracing::error!(error = %e, detail = e.detail.as_deref().unwrap_or(""),
+                        "revocation refresh failed; serving the cached set until it is stale");
+                }
+                if last_purge.elapsed() >= PURGE_EVERY {
+                    last_purge = Instant::now();
+                    if let Err(e) = me.purge_expired(clock.now()).await {
+                        tracing::warn!(error = %e, "purging expired session revocations failed");
+                    }
                 }
             }
         });
         Ok(me)
     }
 
-    /// Re-reads every cut-off from the store.
+    /// Re-reads every cut-off from the store. An entry that cannot be decoded fails closed: the
+    /// snapshot is marked corrupt (every check refuses) and the error is returned.
     pub async fn refresh(&self) -> Result<(), ApiError> {
         let mut cutoffs = crate::FastMap::default();
+        let mut corrupt = None;
         for (k, v) in crate::store::scan_all(self.kv.as_ref(), "rv/").await? {
-            if let Ok(t) = serde_json::from_slice::<i64>(&v) {
-                cutoffs.insert(k, t);
+            match decode_cutoff(&k, &v) {
+                Ok(t) => {
+                    cutoffs.insert(k, t);
+                }
+                Err(e) => {
+                    corrupt = Some(e);
+                    break;
+                }
             }
         }
         let mut s = self.snap.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = corrupt {
+            s.corrupt = Some(e.detail.clone().unwrap_or_default());
+            return Err(e);
+        }
         s.cutoffs = cutoffs;
         s.loaded_at = Some(Instant::now());
+        s.corrupt = None;
         Ok(())
     }
 
     /// Records a revocation durably, tells the other nodes, and applies it here before returning.
     /// For [`Scope::Session`] `at` is the session's expiry; otherwise it is the cut-off. A cut-off
-    /// never moves backwards (revoking again with an older time keeps the newer one).
+    /// never moves backwards (revoking again with an older time keeps the newer one): the write
+    /// is conditional on the value it replaces, so concurrent revocations cannot lose the later
+    /// cut-off. Returns the cut-off now in force.
     pub async fn revoke(&self, scope: &Scope, at: DateTime<Utc>) -> Result<i64, ApiError> {
         let key = scope.key();
-        let mut t = at.timestamp();
-        if !matches!(scope, Scope::Session(_))
-            && let Some(old) = self.kv.get(&key).await?
-            && let Ok(old) = serde_json::from_slice::<i64>(&old)
-        {
-            t = t.max(old);
+        for _ in 0..CAS_ATTEMPTS {
+            let old = self.kv.get(&key).await?;
+            let mut t = at.timestamp();
+            let check = match &old {
+                Some(raw) => {
+                    let prev = decode_cutoff(&key, raw)?;
+                    if !matches!(scope, Scope::Session(_)) {
+                        t = t.max(prev);
+                    }
+                    Check::Equals(key.clone(), raw.clone())
+                }
+                None => Check::Absent(key.clone()),
+            };
+            let v = serde_json::to_vec(&t).map_err(ApiError::internal)?;
+            match self.kv.commit(Batch::new().check(check).put(&key, v)).await {
+                Ok(()) => {
+                    self.announce().await?;
+                    return Ok(t);
+                }
+                Err(crate::store::Error::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        let v = serde_json::to_vec(&t).map_err(ApiError::internal)?;
-        self.kv.commit(Batch::new().put(&key, v)).await?;
+        Err(ApiError::from(crate::store::Error::Conflict(key)))
+    }
+
+    /// Sets a cut-off to exactly `at`, lower than the one in force if need be, or removes it
+    /// (`None`). For operators only (the caller checks): it is the one way a cut-off moves back.
+    pub async fn set(&self, scope: &Scope, at: Option<DateTime<Utc>>) -> Result<(), ApiError> {
+        let key = scope.key();
+        let batch = match at {
+            Some(at) => {
+                let v = serde_json::to_vec(&at.timestamp()).map_err(ApiError::internal)?;
+                Batch::new().put(&key, v)
+            }
+            None => Batch::new().delete(&key),
+        };
+        self.kv.commit(batch).await?;
+        self.announce().await
+    }
+
+    /// Tells the other nodes and re-reads the set here, so a change applies on this node before
+    /// the answer.
+    async fn announce(&self) -> Result<(), ApiError> {
         if let Err(e) = self.kv.notify(TOPIC).await {
             tracing::warn!(error = %e, "revocation notify failed; other nodes refresh on their timer");
         }
-        self.refresh().await?;
-        Ok(t)
+        self.refresh().await
+    }
+
+    /// How many single-session revocations of `account` are in force (from the cached set).
+    #[must_use]
+    pub fn single_sessions_of(&self, account: &str) -> usize {
+        let s = self.snap.read().unwrap_or_else(PoisonError::into_inner);
+        s.cutoffs
+            .keys()
+            .filter_map(|k| k.strip_prefix("rv/key/"))
+            .filter(|id| crate::ids::account_from_access_key_id(id).as_deref() == Some(account))
+            .count()
     }
 
     /// Checks a session against the cut-offs. Fails closed when the cache is too stale.
     pub fn check(&self, c: &SessionClaims) -> Result<(), ApiError> {
         let s = self.snap.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(why) = &s.corrupt {
+            return Err(ApiError::new(
+                Code::ServiceUnavailable,
+                "Service is unavailable. Please retry.",
+            )
+            .with_detail(why.clone()));
+        }
         match s.loaded_at {
             Some(at) if at.elapsed() <= self.max_staleness => {}
             _ => {
@@ -185,10 +282,12 @@ impl Revocations {
 
     /// Deletes single-session entries whose sessions have expired anyway.
     pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, ApiError> {
-        let rows = self.kv.scan("rv/key/", None, 10_000).await?;
+        let rows = crate::store::scan_all(self.kv.as_ref(), "rv/key/").await?;
         let mut batch = Batch::new();
         for (k, v) in rows {
-            if serde_json::from_slice::<i64>(&v).is_ok_and(|exp| exp < now.timestamp()) {
+            // Conditional on the value read, so a renewed entry written meanwhile survives.
+            if decode_cutoff(&k, &v)? < now.timestamp() {
+                batch.checks.push(Check::Equals(k.clone(), v));
                 batch.deletes.push(k);
             }
         }
@@ -238,6 +337,7 @@ mod tests {
             Arc::new(MemoryKv::new()),
             Duration::from_secs(60),
             Duration::from_secs(60),
+            Arc::new(crate::clock::SystemClock),
         )
         .await
         .unwrap()
@@ -298,11 +398,113 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_corrupt_entry_fails_closed_and_is_reported() {
+        let kv: Arc<dyn Kv> = Arc::new(MemoryKv::new());
+        let r = Revocations::start(
+            kv.clone(),
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+            Arc::new(crate::clock::SystemClock),
+        )
+        .await
+        .unwrap();
+        assert!(r.check(&claims(1)).is_ok());
+        kv.commit(Batch::new().put("rv/role/AROAROLEID", b"not a time".to_vec()))
+            .await
+            .unwrap();
+        let e = r.refresh().await.unwrap_err();
+        assert!(
+            e.detail
+                .as_deref()
+                .unwrap_or("")
+                .contains("rv/role/AROAROLEID"),
+            "{e:?}"
+        );
+        // Not ignored: every check refuses until the entry is mended.
+        let e = r.check(&claims(1)).unwrap_err();
+        assert_eq!(e.code, Code::ServiceUnavailable);
+        // Revoking over it does not silently replace it either.
+        assert!(
+            r.revoke(&Scope::Role("AROAROLEID".into()), at(5))
+                .await
+                .is_err()
+        );
+        // An operator's explicit set mends it.
+        r.set(&Scope::Role("AROAROLEID".into()), Some(at(5)))
+            .await
+            .unwrap();
+        assert!(r.check(&claims(1)).is_err(), "cut-off at 5 applies");
+        assert!(r.check(&claims(6)).is_ok());
+        // A node starting on a corrupt store refuses to start.
+        kv.commit(Batch::new().put("rv/global", b"{}".to_vec()))
+            .await
+            .unwrap();
+        assert!(
+            Revocations::start(
+                kv,
+                Duration::from_secs(3600),
+                Duration::from_secs(3600),
+                Arc::new(crate::clock::SystemClock),
+            )
+            .await
+            .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_revocations_keep_the_latest_cutoff() {
+        let r = set().await;
+        let mut tasks = Vec::new();
+        for i in 0..40_i64 {
+            let r = r.clone();
+            // Interleaved times: the largest must win whatever the order of commits.
+            let t = if i % 2 == 0 { 1000 + i } else { 2000 - i };
+            tasks.push(tokio::spawn(async move {
+                r.revoke(&Scope::Account("111111111111".into()), at(t))
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            r.revoke(&Scope::Account("111111111111".into()), at(0))
+                .await
+                .unwrap(),
+            1999
+        );
+    }
+
+    #[tokio::test]
+    async fn operators_can_lower_or_remove_a_cutoff() {
+        let r = set().await;
+        r.revoke(&Scope::Global, at(5000)).await.unwrap();
+        assert!(r.check(&claims(4000)).is_err());
+        r.set(&Scope::Global, Some(at(3000))).await.unwrap();
+        assert!(r.check(&claims(4000)).is_ok(), "lowered");
+        assert!(r.check(&claims(3000)).is_err());
+        r.set(&Scope::Global, None).await.unwrap();
+        assert!(r.check(&claims(1)).is_ok(), "removed");
+    }
+
+    #[tokio::test]
+    async fn single_sessions_are_counted_per_account() {
+        let r = set().await;
+        let mine = crate::ids::new_access_key_id("ASIA", "111111111111");
+        let theirs = crate::ids::new_access_key_id("ASIA", "222222222222");
+        r.revoke(&Scope::Session(mine), at(99_999)).await.unwrap();
+        r.revoke(&Scope::Session(theirs), at(99_999)).await.unwrap();
+        assert_eq!(r.single_sessions_of("111111111111"), 1);
+        assert_eq!(r.single_sessions_of("333333333333"), 0);
+    }
+
+    #[tokio::test]
     async fn a_stale_set_fails_closed() {
         let r = Revocations::start(
             Arc::new(MemoryKv::new()),
             Duration::from_secs(60),
             Duration::ZERO,
+            Arc::new(crate::clock::SystemClock),
         )
         .await
         .unwrap();
@@ -318,12 +520,18 @@ mod tests {
             kv.clone(),
             Duration::from_secs(3600),
             Duration::from_secs(3600),
+            Arc::new(crate::clock::SystemClock),
         )
         .await
         .unwrap();
-        let b = Revocations::start(kv, Duration::from_secs(3600), Duration::from_secs(3600))
-            .await
-            .unwrap();
+        let b = Revocations::start(
+            kv,
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+            Arc::new(crate::clock::SystemClock),
+        )
+        .await
+        .unwrap();
         a.revoke(&Scope::Global, at(1000)).await.unwrap();
         // b refreshes on the notification, not on its (hour-long) timer.
         for _ in 0..100 {

@@ -581,6 +581,7 @@ async fn revoke_before_now_kills_old_sessions_only() {
         all: false,
         access_key: None,
         before: "now".into(),
+        lower: false,
         endpoint_url: s.endpoint.clone(),
         region: "us-east-1".into(),
     })
