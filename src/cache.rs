@@ -3,7 +3,9 @@
 //! Hot-path lookups (the caller's access key, user, role, policies) come from here. A commit
 //! made through this node drops the touched keys before it returns (read-your-writes) and
 //! publishes them with [`Kv::notify`], so the other nodes drop them too; a TTL bounds how long a
-//! missed notification can keep a stale value. Negative answers are cached as well.
+//! missed notification can keep a stale value. Negative answers are cached as well, in a map of
+//! their own with a smaller bound: anyone can ask for keys that do not exist (random access key
+//! ids in unauthenticated requests), and filling that map must never flush real entities.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -19,14 +21,18 @@ use crate::store::{Batch, Error, Kv};
 
 const TOPIC_PREFIX: &str = "kv:";
 
-/// A cached answer (`None`: the key is absent) and when it was read. The bytes are shared:
-/// [`Kv::cached`] hands them out without copying.
-type Entry = (Option<Bytes>, Instant);
+/// The cached entries: values by key and when they were read (the bytes are shared:
+/// [`Kv::cached`] hands them out without copying), and keys known to be absent.
+#[derive(Default)]
+struct Entries {
+    present: FastMap<String, (Bytes, Instant)>,
+    absent: FastMap<String, Instant>,
+}
 
 /// The caching wrapper.
 pub struct CachedKv {
     inner: Arc<dyn Kv>,
-    entries: RwLock<FastMap<String, Entry>>,
+    entries: RwLock<Entries>,
     // Bumped by every invalidation; a read that started before a bump does not fill the cache.
     epoch: AtomicU64,
     ttl: Duration,
@@ -39,7 +45,7 @@ impl CachedKv {
     pub fn new(inner: Arc<dyn Kv>, ttl: Duration, max_entries: usize) -> Arc<Self> {
         let me = Arc::new(Self {
             inner,
-            entries: RwLock::new(FastMap::default()),
+            entries: RwLock::new(Entries::default()),
             epoch: AtomicU64::new(0),
             ttl,
             max_entries,
@@ -68,24 +74,29 @@ impl CachedKv {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         let mut map = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         for k in keys {
-            map.remove(k);
+            map.present.remove(k);
+            map.absent.remove(k);
         }
     }
 
     /// Drops everything.
     pub fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.entries
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        *self.entries.write().unwrap_or_else(PoisonError::into_inner) = Entries::default();
     }
 
     fn lookup(&self, key: &str) -> Option<Option<Bytes>> {
         let map = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(v, _)| v.clone())
+        let fresh = |at: &Instant| at.elapsed() < self.ttl;
+        if let Some((v, at)) = map.present.get(key) {
+            return fresh(at).then(|| Some(v.clone()));
+        }
+        map.absent.get(key).filter(|at| fresh(at)).map(|_| None)
+    }
+
+    /// The bound of the map of absent keys: an eighth of the whole, at least 16.
+    fn max_absent(&self) -> usize {
+        (self.max_entries / 8).max(16)
     }
 
     fn fill(&self, epoch: u64, key: &str, value: Option<Bytes>) {
@@ -93,10 +104,20 @@ impl CachedKv {
         if self.epoch.load(Ordering::SeqCst) != epoch {
             return;
         }
-        if map.len() >= self.max_entries {
-            map.clear();
+        match value {
+            Some(v) => {
+                if map.present.len() >= self.max_entries {
+                    map.present.clear();
+                }
+                map.present.insert(key.to_owned(), (v, Instant::now()));
+            }
+            None => {
+                if map.absent.len() >= self.max_absent() {
+                    map.absent.clear();
+                }
+                map.absent.insert(key.to_owned(), Instant::now());
+            }
         }
-        map.insert(key.to_owned(), (value, Instant::now()));
     }
 }
 
@@ -224,6 +245,25 @@ mod tests {
         assert_eq!(&c.cached("k").unwrap().unwrap()[..], b"v2");
         assert!(c.get("absent").await.unwrap().is_none());
         assert_eq!(c.cached("absent"), Some(None), "absence is cached too");
+    }
+
+    #[tokio::test]
+    async fn lookups_of_absent_keys_never_flush_present_ones() {
+        let c = cache();
+        c.commit(Batch::new().put("k/real", b"v".to_vec()))
+            .await
+            .unwrap();
+        c.get("k/real").await.unwrap();
+        for i in 0..10_000 {
+            assert!(c.get(&format!("k/random{i}")).await.unwrap().is_none());
+        }
+        assert_eq!(
+            c.cached("k/real").unwrap().as_deref(),
+            Some(&b"v"[..]),
+            "a flood of unknown keys left the real entry cached"
+        );
+        let absent = c.entries.read().unwrap().absent.len();
+        assert!(absent <= c.max_absent(), "absences bounded: {absent}");
     }
 
     #[tokio::test]

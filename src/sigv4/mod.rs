@@ -347,12 +347,19 @@ pub fn verify_with(
     let creq = canonical_request(req, auth.form, &auth.signed_headers)?;
     let sts = string_to_sign(&auth.amz_date, &auth.scope, &creq);
     let (date, region, service) = (&auth.scope.date, &auth.scope.region, &auth.scope.service);
-    let key = match cache {
-        Some(c) => c.get(secret, date, region, service),
-        None => signing_key(secret, date, region, service),
+    let (key, lookup) = match cache {
+        Some(c) => {
+            let l = c.get(secret, date, region, service);
+            (l.key.clone(), Some(l))
+        }
+        None => (signing_key(secret, date, region, service), None),
     };
     let computed = signing_key::sign(&key, sts.as_bytes());
     if computed.ct_eq(&auth.signature) {
+        // Only a key that verified a signature is cached: wrong signatures never fill it.
+        if let (Some(c), Some(l)) = (cache, lookup) {
+            c.remember(l);
+        }
         Ok(())
     } else {
         Err(Error::SignatureDoesNotMatch(error::MISMATCH.to_owned()))

@@ -130,38 +130,56 @@ impl SigningKeyCache {
         }
     }
 
-    /// The signing key for `secret` in this scope, derived once.
-    #[must_use]
-    pub fn get(
-        &self,
-        secret: &SecretString,
-        date: &str,
-        region: &str,
-        service: &str,
-    ) -> Zeroizing<[u8; 32]> {
+    /// The map key standing for (secret, date, region, service).
+    fn id(secret: &SecretString, date: &str, region: &str, service: &str) -> [u8; 32] {
         let mut h = Sha256::new();
         for part in [secret.expose(), date, region, service] {
             // Length-prefixed, so no two different tuples share an input.
             h.update((part.len() as u64).to_be_bytes());
             h.update(part.as_bytes());
         }
-        let id: [u8; 32] = h.finalize().into();
+        h.finalize().into()
+    }
+
+    /// The signing key for `secret` in this scope: the cached one, or a freshly derived one
+    /// that is not cached yet. Call [`Self::remember`] only once a signature made with it has
+    /// matched, so requests with wrong signatures never fill (or flush) the cache.
+    #[must_use]
+    pub fn get(&self, secret: &SecretString, date: &str, region: &str, service: &str) -> Lookup {
+        let id = Self::id(secret, date, region, service);
         if let Some(k) = self
             .map
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&id)
         {
-            return k.clone();
+            return Lookup {
+                key: k.clone(),
+                id: None,
+            };
         }
-        let key = signing_key(secret, date, region, service);
+        Lookup {
+            key: signing_key(secret, date, region, service),
+            id: Some(id),
+        }
+    }
+
+    /// Caches a key [`Self::get`] derived, after it verified a signature.
+    pub fn remember(&self, lookup: Lookup) {
+        let Some(id) = lookup.id else { return };
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= self.max_entries {
             map.clear();
         }
-        map.insert(id, key.clone());
-        key
+        map.insert(id, lookup.key);
     }
+}
+
+/// A signing key from [`SigningKeyCache::get`]; `id` is set when it was derived, not cached.
+pub struct Lookup {
+    /// The signing key.
+    pub key: Zeroizing<[u8; 32]>,
+    id: Option<[u8; 32]>,
 }
 
 /// The signature of `string_to_sign` under a derived signing key.
@@ -208,31 +226,51 @@ mod tests {
     #[test]
     fn cache_gives_the_derived_key_and_separates_secrets_and_scopes() {
         let cache = SigningKeyCache::new(2);
+        let get = |s: &SecretString, d: &str, r: &str, v: &str| {
+            let l = cache.get(s, d, r, v);
+            let k = l.key.clone();
+            cache.remember(l);
+            k
+        };
         let a = SecretString::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
         let b = SecretString::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ");
         for _ in 0..2 {
             assert_eq!(
-                *cache.get(&a, "20120215", "us-east-1", "iam"),
+                *get(&a, "20120215", "us-east-1", "iam"),
                 *signing_key(&a, "20120215", "us-east-1", "iam")
             );
             assert_eq!(
-                *cache.get(&b, "20120215", "us-east-1", "iam"),
+                *get(&b, "20120215", "us-east-1", "iam"),
                 *signing_key(&b, "20120215", "us-east-1", "iam")
             );
         }
         assert_ne!(
-            *cache.get(&a, "20120215", "us-east-1", "iam"),
-            *cache.get(&b, "20120215", "us-east-1", "iam")
+            *get(&a, "20120215", "us-east-1", "iam"),
+            *get(&b, "20120215", "us-east-1", "iam")
         );
         // Shifting a character between fields must not collide.
         assert_ne!(
-            *cache.get(&a, "20120215", "us-east-1", "iam"),
-            *cache.get(&a, "20120215", "us-east-1i", "am")
+            *get(&a, "20120215", "us-east-1", "iam"),
+            *get(&a, "20120215", "us-east-1i", "am")
         );
         assert!(
             cache.map.read().map(|m| m.len()).unwrap_or(0) <= 2,
             "bounded"
         );
+    }
+
+    #[test]
+    fn only_remembered_keys_are_cached() {
+        let cache = SigningKeyCache::new(8);
+        let a = SecretString::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+        let l = cache.get(&a, "20120215", "us-east-1", "iam");
+        drop(l); // a signature that did not match: never remembered
+        assert_eq!(cache.map.read().map(|m| m.len()).unwrap_or(9), 0);
+        let l = cache.get(&a, "20120215", "us-east-1", "iam");
+        cache.remember(l);
+        assert_eq!(cache.map.read().map(|m| m.len()).unwrap_or(9), 1);
+        let l = cache.get(&a, "20120215", "us-east-1", "iam");
+        assert!(l.id.is_none(), "served from the cache");
     }
 
     #[test]
