@@ -149,6 +149,7 @@ pub async fn authenticate(
             return Err(ApiError::expired_token().with_detail("session expired"));
         }
         st.revocations.check(&claims)?;
+        principal_still_exists(st, &claims).await?;
         let user_id = match claims.kind {
             SessionKind::FederatedUser => {
                 format!(
@@ -209,6 +210,11 @@ pub async fn authenticate(
                 .ok_or_else(|| {
                     ApiError::invalid_token().with_detail("the key's user no longer exists")
                 })?;
+            // The key belongs to the user it was created for, not to a later user of that name.
+            if key.user_id.as_ref().is_some_and(|id| *id != user.id) {
+                return Err(ApiError::invalid_token()
+                    .with_detail("the key's user was deleted and re-created"));
+            }
             Caller {
                 account: key.account.clone(),
                 arn: user.arn.clone(),
@@ -234,6 +240,24 @@ pub async fn authenticate(
         });
     }
     Ok(Some(caller))
+}
+
+/// A session is bound to the unique id of its role (or user): once that entity is deleted the
+/// session is dead, even if an entity of the same name is created again (it has a new id).
+/// The lookups go through the cache and the entity memo.
+async fn principal_still_exists(st: &AppState, c: &SessionClaims) -> Result<(), ApiError> {
+    let exists = match c.kind {
+        SessionKind::UserSession | SessionKind::FederatedUser => {
+            // Root's sessions carry the account id: the account cannot be deleted.
+            c.principal_id == c.account || st.iam.user_by_id(&c.principal_id).await?.is_some()
+        }
+        _ => st.iam.role_view_by_id(&c.principal_id).await?.is_some(),
+    };
+    if exists {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_token().with_detail("the session's role or user no longer exists"))
+    }
 }
 
 /// Refuses anonymous callers.

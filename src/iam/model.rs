@@ -231,6 +231,11 @@ pub struct AccessKey {
     pub account: String,
     /// Owning user; `None` for the account root.
     pub user: Option<String>,
+    /// The owning user's unique id (`AIDA…`) when the key was created: a key authenticates
+    /// only as that very user, never as a later user given the same name. Absent in keys
+    /// stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     /// Encrypted secret (base64 of nonce ‖ ciphertext).
     pub secret_sealed: String,
     /// Status.

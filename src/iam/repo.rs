@@ -904,12 +904,12 @@ impl Iam {
         given: Option<(String, SecretString)>,
         now: DateTime<Utc>,
     ) -> Result<(AccessKey, SecretString), ApiError> {
-        let owner = match user {
+        let (owner, user_id) = match user {
             Some(u) => {
                 let user = self.user_required(account, u).await?;
-                user.name.to_lowercase()
+                (user.name.to_lowercase(), Some(user.id))
             }
-            None => "#root".to_owned(),
+            None => ("#root".to_owned(), None),
         };
         let existing = self
             .kv
@@ -936,6 +936,7 @@ impl Iam {
             id: id.clone(),
             account: account.to_owned(),
             user: user.map(str::to_owned),
+            user_id,
             secret_sealed: sealed,
             status: KeyStatus::Active,
             create_date: now,
@@ -1551,7 +1552,6 @@ impl Iam {
         g.arn = entity_arn(&self.partition, account, "group", &g.path, &g.name);
         let new_key = entity_key(EntityKind::Group, account, &g.name);
         let mut batch = Batch::new().check(Check::Equals(key.clone(), raw));
-        let mut members = Vec::new();
         if new_key != key {
             let (old_lc, new_lc) = (before.name.to_lowercase(), g.name.to_lowercase());
             batch = batch
@@ -1559,8 +1559,21 @@ impl Iam {
                 .delete(key.clone());
             for (mk, mv) in self.scan_all(&format!("gm/{account}/{old_lc}/")).await? {
                 if let Some(u) = mk.rsplit('/').next() {
-                    members.push(u.to_owned());
                     batch = batch.put(format!("gm/{account}/{new_lc}/{u}"), mv);
+                    // The member's own record names its groups: renamed in the same batch,
+                    // conditional on the record read, so the rename is one atomic write.
+                    let ukey = entity_key(EntityKind::User, account, u);
+                    if let Some(uraw) = self.kv.get(&ukey).await? {
+                        let mut member: User = decode(&ukey, &uraw)?;
+                        for gn in &mut member.groups {
+                            if gn.eq_ignore_ascii_case(&before.name) {
+                                gn.clone_from(&g.name);
+                            }
+                        }
+                        batch = batch
+                            .check(Check::Equals(ukey.clone(), uraw))
+                            .put(ukey, to_json(&member)?);
+                    }
                 }
                 batch = batch.delete(mk);
             }
@@ -1572,34 +1585,15 @@ impl Iam {
         }
         batch = batch.put(new_key, to_json(&g)?);
         match self.kv.commit(batch).await {
-            Ok(()) => {}
+            Ok(()) => Ok((before, g)),
             Err(crate::store::Error::Conflict(k)) if k.starts_with("g/") && k != key => {
-                return Err(ApiError::new(
+                Err(ApiError::new(
                     Code::EntityAlreadyExists,
                     format!("Group with name {} already exists.", g.name),
-                ));
+                ))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
-        for u in members {
-            let ukey = entity_key(EntityKind::User, account, &u);
-            let res = self
-                .update(&ukey, |x: &mut User, _| {
-                    for gn in &mut x.groups {
-                        if gn.eq_ignore_ascii_case(&before.name) {
-                            gn.clone_from(&g.name);
-                        }
-                    }
-                    Ok(())
-                })
-                .await;
-            match res {
-                Ok(_) => {}
-                Err(e) if e.code == Code::NoSuchEntity => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok((before, g))
     }
 
     /// Deletes a role without policies.

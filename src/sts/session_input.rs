@@ -51,13 +51,20 @@ pub fn read_policies(
 }
 
 /// Checks session policies: the inline one parses as a session policy, each ARN names an
-/// existing managed policy. Returns the parsed inline policy.
+/// existing managed policy of `account` (the role's, or the caller's for GetFederationToken) or
+/// an AWS managed policy. Policies of other accounts get the same answer as missing ones, before
+/// any lookup, so the check reveals nothing about other accounts. Returns the parsed inline
+/// policy.
 pub async fn check_policies(
     iam: &Iam,
     sp: &SessionPolicies,
+    account: &str,
 ) -> Result<Option<Arc<Policy>>, ApiError> {
+    let own = format!("arn:{}:iam::{account}:policy/", iam.partition);
+    let aws = format!("arn:{}:iam::aws:policy/", iam.partition);
     for arn in &sp.arns {
-        if iam.managed_policy(arn).await?.is_none() {
+        let reachable = arn.starts_with(&own) || arn.starts_with(&aws);
+        if !reachable || iam.managed_policy(arn).await?.is_none() {
             return Err(ApiError::validation(format!(
                 "Policy {arn} does not exist or is not attachable."
             )));

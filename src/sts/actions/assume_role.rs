@@ -99,6 +99,16 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
 
     // Who may chain, and what carries over.
     let parent = caller.session();
+    // AWS refuses the root user, with its keys or with its own GetSessionToken session.
+    let root = matches!(caller.principal, Principal::Root)
+        || parent
+            .is_some_and(|c| c.kind == SessionKind::UserSession && c.principal_id == c.account);
+    if root {
+        return Err(
+            ApiError::access_denied("Roles may not be assumed by root accounts.")
+                .with_detail("the caller is the account root"),
+        );
+    }
     if parent.is_some_and(|c| c.kind == SessionKind::FederatedUser) {
         return Err(not_authorized(
             "sts:AssumeRole",
@@ -179,7 +189,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         (None, new) => new.clone(),
     };
 
-    si::check_policies(&st.iam, &input.policies).await?;
+    si::check_policies(&st.iam, &input.policies, &role.account).await?;
     let packed = si::packed_size(&input.policies, &tags)?;
 
     // Trust evaluation, with the caller's side.

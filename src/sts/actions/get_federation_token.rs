@@ -43,7 +43,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     if !tags.is_empty() {
         authz::authorize(st, caller, &ctx.env, "sts:TagSession", &fed_arn).await?;
     }
-    si::check_policies(&st.iam, &policies).await?;
+    si::check_policies(&st.iam, &policies, &caller.account).await?;
     let packed = si::packed_size(&policies, &tags)?;
     let mut secs = duration.unwrap_or(if is_root { 3600 } else { 43200 });
     if is_root {
