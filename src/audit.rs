@@ -112,6 +112,14 @@ impl Auditor {
         Self { inner: None }
     }
 
+    /// Whether the sink is still writing (a discarding auditor always is).
+    #[must_use]
+    pub fn healthy(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_none_or(|s| !s.failed.load(Ordering::SeqCst))
+    }
+
     /// Records an event (written within [`FLUSH_EVERY`]); fails once the sink has failed.
     pub async fn record(&self, event: &impl Serialize) -> Result<(), AuditUnavailable> {
         let Some(shared) = &self.inner else {
@@ -207,7 +215,8 @@ pub struct Event {
     #[serde(rename = "eventID")]
     event_id: String,
     event_type: &'static str,
-    read_only: bool,
+    /// Whether the call only reads (`Get*`, `List*`).
+    pub read_only: bool,
     management_event: bool,
     /// The caller's account.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -205,13 +205,20 @@ async fn serve(config: PathBuf) -> Result<(), String> {
             offset,
         )))
     };
+    let secrets_path = cfg.iam.generated_keys_path.clone();
     let (st, applied) = sekisho::server::build(cfg, clock).await?;
     for c in &applied.changed {
         tracing::info!(change = %c, "bootstrap applied");
     }
-    for (owner, id, secret) in &applied.generated_keys {
-        // Printed once, on the console only (never logged): the operator must save it now.
-        println!("generated access key for {owner}: {id} {}", secret.expose());
+    if !applied.generated_keys.is_empty() {
+        sekisho::iam::bootstrap::write_generated_keys(&secrets_path, &applied.generated_keys)?;
+    }
+    for (owner, id, _) in &applied.generated_keys {
+        // The secret goes to the 0600 file only: the console ends up in container logs.
+        println!(
+            "generated access key for {owner}: {id} (secret in {})",
+            secrets_path.display()
+        );
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -141,6 +141,7 @@ pub async fn build_with_store(
         cached,
         Duration::from_secs(cfg.revocation.refresh_seconds),
         Duration::from_secs(cfg.revocation.max_staleness_seconds),
+        clock.clone(),
     )
     .await
     .map_err(|e| format!("revocations: {e}"))?;
@@ -158,7 +159,9 @@ pub async fn build_with_store(
     Ok((st, applied))
 }
 
-/// Re-reads the key ring file when `sekisho keys rotate` changed it.
+/// Re-reads the key ring file when `sekisho keys rotate` changed it. The watcher never creates a
+/// ring: if the file disappears or cannot be read, the node keeps the ring it holds, logs an
+/// error at every check, and reports not ready (`/readyz`) until the file is back.
 fn spawn_keyring_watcher(st: &Arc<AppState>) {
     let Some(path) = st.keyring_path.clone() else {
         return;
@@ -170,16 +173,24 @@ fn spawn_keyring_watcher(st: &Arc<AppState>) {
             tokio::time::sleep(Duration::from_secs(2)).await;
             let Some(st) = weak.upgrade() else { break };
             let m = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-            if m != last {
-                last = m;
-                match KeyRing::load_or_create(&path, st.clock.now()) {
-                    Ok(r) => {
-                        st.set_keyring(r);
-                        tracing::info!("key ring reloaded");
+            if m.is_some() && m == last && st.keyring_problem().is_none() {
+                continue;
+            }
+            last = m;
+            match KeyRing::load(&path) {
+                Ok(r) => {
+                    st.set_keyring(r);
+                    if st.keyring_problem().is_some() {
+                        tracing::warn!(path = %path.display(), "key ring file is back; ready again");
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, "key ring reload failed; keeping the old one")
-                    }
+                    st.set_keyring_problem(None);
+                    tracing::info!("key ring reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e,
+                        "key ring file cannot be read; keeping the ring in memory and reporting \
+                         not ready; restore the file (a new ring is never created while running)");
+                    st.set_keyring_problem(Some(e.to_string()));
                 }
             }
         }

@@ -44,6 +44,9 @@ pub struct AppState {
     keyring: RwLock<Arc<KeyRing>>,
     /// Where the key ring lives (re-read when it changes on disk).
     pub keyring_path: Option<PathBuf>,
+    /// Why the key ring file cannot be read (missing, corrupt), while that lasts: the node keeps
+    /// the ring it holds and reports not ready.
+    pub keyring_problem: RwLock<Option<String>>,
     /// Revocation cut-offs.
     pub revocations: Arc<Revocations>,
     /// Audit sink.
@@ -80,6 +83,7 @@ impl AppState {
             iam,
             keyring: RwLock::new(Arc::new(keyring)),
             keyring_path,
+            keyring_problem: RwLock::new(None),
             revocations,
             audit,
             last_used_written: Mutex::new(crate::FastMap::default()),
@@ -100,6 +104,23 @@ impl AppState {
     /// Replaces the key ring (after `sekisho keys rotate` changed the file).
     pub fn set_keyring(&self, ring: KeyRing) {
         *self.keyring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+    }
+
+    /// Records (or clears, with `None`) a problem with the key ring file.
+    pub fn set_keyring_problem(&self, problem: Option<String>) {
+        *self
+            .keyring_problem
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = problem;
+    }
+
+    /// The current problem with the key ring file, if any.
+    #[must_use]
+    pub fn keyring_problem(&self) -> Option<String> {
+        self.keyring_problem
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether a key's last use should be written now (at most once a minute per key).

@@ -152,6 +152,13 @@ async fn not_found() -> Response {
 }
 
 async fn ready(State(st): State<Arc<AppState>>) -> Response {
+    if let Some(problem) = st.keyring_problem() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("key ring: {problem}"),
+        )
+            .into_response();
+    }
     match st.iam.kv().get("a/ready-probe").await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")).into_response(),
@@ -241,6 +248,14 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
 
     let outcome = async {
         decoded?;
+        // Fail closed before doing anything: no change is made while it could not be audited.
+        if !st.audit.healthy() {
+            return Err(ApiError::new(
+                Code::ServiceUnavailable,
+                "Service is unavailable. Please retry.",
+            )
+            .with_detail("the audit sink has failed"));
+        }
         if action.is_empty() {
             return Err(ApiError::new(Code::MissingAction, "Missing Action"));
         }
@@ -321,6 +336,15 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
         }
     };
     if st.audit.record(&event).await.is_err() {
+        // The sink failed while this request ran. A call that changed something has happened:
+        // its answer stands (a CreateAccessKey secret must not be lost behind a 503), and its
+        // event goes to the error log instead, which holds no secrets either. Anything else is
+        // refused, as every later request will be.
+        if result.is_ok() && !event.read_only {
+            tracing::error!(event = %serde_json::to_string(&event).unwrap_or_default(),
+                "audit sink failed after a change was made; its event follows");
+            return resp;
+        }
         let e = ApiError::new(
             Code::ServiceUnavailable,
             "Service is unavailable. Please retry.",

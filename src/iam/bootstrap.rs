@@ -173,6 +173,34 @@ pub struct Applied {
     pub generated_keys: Vec<(String, String, SecretString)>,
 }
 
+/// Appends generated keys (`owner-arn key-id secret`, one a line) to `path`, creating it readable
+/// by its owner only (mode 0600; an existing file is tightened to 0600 too), and syncs it.
+///
+/// # Errors
+/// The file cannot be created, written or synced.
+pub fn write_generated_keys(
+    path: &Path,
+    keys: &[(String, String, SecretString)],
+) -> Result<(), String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(fail)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(fail)?;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    for (owner, id, secret) in keys {
+        text.push_str(&format!("{owner} {id} {}\n", secret.expose()));
+    }
+    f.write_all(text.as_bytes()).map_err(fail)?;
+    f.sync_all().map_err(fail)
+}
+
 /// Reads and applies a bootstrap file.
 pub async fn apply_file(iam: &Iam, path: &Path, now: DateTime<Utc>) -> Result<Applied, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -181,6 +181,16 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
+    /// Loads the ring from `path`, which must exist (a running server re-reading its ring never
+    /// creates one: a new ring would end every session and set this node apart from the others).
+    ///
+    /// # Errors
+    /// [`Error::Io`] on I/O failure (a missing file included), [`Error::CorruptKeyRing`] if the
+    /// file is not a valid ring.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        Self::from_json_at(&read_file(path)?, path)
+    }
+
     /// Loads the ring from `path`, or, if the file does not exist, creates it with one fresh key.
     ///
     /// Creation never overwrites: if another process created the file meanwhile, that file is
