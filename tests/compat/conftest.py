@@ -37,11 +37,12 @@ def free_port():
 class Sekisho:
     """One Sekisho process over a state directory; can be killed and restarted on it."""
 
-    def __init__(self, state_dir, backend="embedded", offset=0):
+    def __init__(self, state_dir, backend="embedded", offset=0, extra_config=""):
         self.dir = pathlib.Path(state_dir)
         self.backend = backend
         self.port = free_port()
         self.offset = offset
+        self.extra_config = extra_config
         self.proc = None
 
     @property
@@ -68,8 +69,10 @@ path = "audit.jsonl"
 bootstrap = "{ROOT / 'tests/compat/iam.toml'}"
 [revocation]
 refresh_seconds = 1
+operators = ["arn:aws:iam::333333333333:user/ops"]
 [testing]
 insecure_clock_offset_seconds = {self.offset}
+{self.extra_config}
 """
         (self.dir / "sekisho.toml").write_text(cfg)
 
