@@ -17,6 +17,8 @@
     reason = "tests"
 )]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -245,10 +247,10 @@ fn corpora() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        println!(
-            "skipping: corpora directory {} not found (set SEKISHO_CORPORA)",
+        common::skip(&format!(
+            "corpora directory {} not found (set SEKISHO_CORPORA)",
             p.display()
-        );
+        ));
         None
     }
 }
