@@ -65,6 +65,20 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// Seconds a request may take before it is answered with an error. Default: `30`.
     pub request_timeout_seconds: u64,
+    /// Seconds a client has to send a request's headers, from the moment its connection is
+    /// accepted (or its next request's first byte arrives on a kept-alive connection); the
+    /// connection is closed when they are not complete by then. Default: `10`.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may wait, idle, for its next request before it is
+    /// closed. Default: `60`.
+    pub idle_timeout_seconds: u64,
+    /// Most connections open at once; more are answered `503` and closed at once. Lowered at
+    /// start to the descriptor limit less a reserve for files and the store. Default: `8192`.
+    pub max_connections: usize,
+    /// Most connections open at once from one source address (behind a proxy or load balancer
+    /// every connection comes from its address: raise this to `max_connections`).
+    /// Default: `1024`.
+    pub max_connections_per_ip: usize,
     /// The partition written in ARNs. Default: `aws`.
     pub partition: String,
 }
@@ -78,6 +92,10 @@ impl Default for ServerConfig {
             max_body_bytes: 256 * 1024,
             max_concurrent_requests: 1024,
             request_timeout_seconds: 30,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            max_connections: 8192,
+            max_connections_per_ip: 1024,
             partition: "aws".into(),
         }
     }
@@ -342,6 +360,30 @@ impl Config {
             return Err(bad(
                 "server.request_timeout_seconds",
                 "must be between 1 and 600",
+            ));
+        }
+        if !(1..=300).contains(&self.server.header_read_timeout_seconds) {
+            return Err(bad(
+                "server.header_read_timeout_seconds",
+                "must be between 1 and 300",
+            ));
+        }
+        if !(1..=3600).contains(&self.server.idle_timeout_seconds) {
+            return Err(bad(
+                "server.idle_timeout_seconds",
+                "must be between 1 and 3600",
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            return Err(bad(
+                "server.max_connections",
+                "must be between 1 and 1000000",
+            ));
+        }
+        if !(1..=self.server.max_connections).contains(&self.server.max_connections_per_ip) {
+            return Err(bad(
+                "server.max_connections_per_ip",
+                "must be between 1 and server.max_connections",
             ));
         }
         if !["aws", "aws-cn", "aws-us-gov"].contains(&self.server.partition.as_str()) {

@@ -6,6 +6,7 @@
     reason = "serde_json objects built here are always objects; IndexMut cannot panic on them"
 )]
 
+pub mod listener;
 pub mod response;
 
 use std::net::SocketAddr;
@@ -436,18 +437,14 @@ fn audit_caller(event: &mut crate::audit::Event, mut caller: Caller) {
     event.user_identity = Some(caller.into_audit_identity());
 }
 
-/// Serves `app` on an already-bound listener until `shutdown` resolves.
+/// Serves `app` on an already-bound listener until `shutdown` resolves, under the connection
+/// caps and timeouts of `[server]` (see [`listener`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     st: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(st).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listener::serve(listener, app(st.clone()), st, shutdown).await
 }
 
 #[cfg(test)]

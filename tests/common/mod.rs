@@ -81,6 +81,11 @@ pub struct Server {
 /// Starts a server with the test bootstrap (or `bootstrap`), a memory store, and a fixed clock
 /// set to the real time (so SDK clients that use [`Server::time_source`] agree with it).
 pub async fn start_with(bootstrap: &str) -> Server {
+    start_configured(bootstrap, |_| {}).await
+}
+
+/// [`start_with`], with the configuration changed by `configure` before the server starts.
+pub async fn start_configured(bootstrap: &str, configure: impl FnOnce(&mut Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let boot = dir.path().join("iam.toml");
     std::fs::write(&boot, bootstrap).unwrap();
@@ -97,6 +102,7 @@ pub async fn start_with(bootstrap: &str) -> Server {
     if managed.exists() {
         cfg.iam.managed_policies = Some(managed);
     }
+    configure(&mut cfg);
     let clock = FixedClock::new(chrono::Utc::now());
     let (state, _) = sekisho::server::build(cfg, Arc::new(clock.clone()))
         .await
