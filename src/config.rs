@@ -221,8 +221,20 @@ pub enum AuditSink {
 pub struct AuditConfig {
     /// `file`, `stdout` or `none`. Default: `file`.
     pub sink: AuditSink,
-    /// File for the `file` sink. Default: `var/audit.jsonl`.
+    /// File for the `file` sink. Sekisho reopens it on `SIGHUP` (after logrotate moved it).
+    /// Default: `var/audit.jsonl`.
     pub path: PathBuf,
+    /// Size in bytes at which the `file` sink rotates the file itself (`audit.jsonl` becomes
+    /// `audit.jsonl.1`, `.1` becomes `.2`, …); `0` leaves rotation to logrotate or a shipper.
+    /// At least `65536` when set. Default: `0`.
+    pub max_file_bytes: u64,
+    /// Rotated files kept by size rotation (`.1` … `.N`); the oldest beyond that is deleted.
+    /// Default: `10`.
+    pub max_files: u32,
+    /// Free bytes on the audit file's file system below which `/readyz` answers not ready, so a
+    /// load balancer drains the node before a full disk makes its requests fail.
+    /// Default: `268435456` (256 MiB).
+    pub min_free_bytes: u64,
 }
 
 impl Default for AuditConfig {
@@ -230,6 +242,9 @@ impl Default for AuditConfig {
         Self {
             sink: AuditSink::File,
             path: "var/audit.jsonl".into(),
+            max_file_bytes: 0,
+            max_files: 10,
+            min_free_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -386,6 +401,15 @@ impl Config {
                 "must be between 1 and server.max_connections",
             ));
         }
+        if self.audit.max_file_bytes != 0 && self.audit.max_file_bytes < 65536 {
+            return Err(bad(
+                "audit.max_file_bytes",
+                "must be 0 (no size rotation) or at least 65536",
+            ));
+        }
+        if !(1..=1000).contains(&self.audit.max_files) {
+            return Err(bad("audit.max_files", "must be between 1 and 1000"));
+        }
         if !["aws", "aws-cn", "aws-us-gov"].contains(&self.server.partition.as_str()) {
             return Err(bad("server.partition", "must be aws, aws-cn or aws-us-gov"));
         }
@@ -509,6 +533,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("server.regions"), "{e}");
+    }
+
+    #[test]
+    fn connection_and_audit_file_settings_are_checked() {
+        let c = Config::parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(c.server.header_read_timeout_seconds, 10);
+        assert_eq!(c.server.idle_timeout_seconds, 60);
+        assert_eq!(
+            c.audit.max_file_bytes, 0,
+            "size rotation is off unless asked for"
+        );
+        for (text, key) in [
+            (
+                "[server]\nheader_read_timeout_seconds = 0\n",
+                "server.header_read_timeout_seconds",
+            ),
+            (
+                "[server]\nidle_timeout_seconds = 0\n",
+                "server.idle_timeout_seconds",
+            ),
+            ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            (
+                "[server]\nmax_connections = 10\nmax_connections_per_ip = 11\n",
+                "server.max_connections_per_ip",
+            ),
+            ("[audit]\nmax_file_bytes = 1000\n", "audit.max_file_bytes"),
+            ("[audit]\nmax_files = 0\n", "audit.max_files"),
+        ] {
+            let e = Config::parse(text, Path::new("x.toml")).unwrap_err();
+            assert!(e.to_string().contains(key), "{text}: {e}");
+        }
+        let c = Config::parse(
+            "[audit]\nmax_file_bytes = 65536\nmax_files = 1\nmin_free_bytes = 0\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!((c.audit.max_file_bytes, c.audit.max_files), (65536, 1));
     }
 
     #[test]
