@@ -6,6 +6,7 @@
     reason = "serde_json objects built here are always objects; IndexMut cannot panic on them"
 )]
 
+pub mod listener;
 pub mod response;
 
 use std::net::SocketAddr;
@@ -151,6 +152,8 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
+/// Ready when the audit sink is writing with room to spare (`audit.min_free_bytes`) and the
+/// store answers; a node that is not ready still serves, so a load balancer can drain it first.
 async fn ready(State(st): State<Arc<AppState>>) -> Response {
     if let Some(problem) = st.keyring_problem() {
         return (
@@ -159,6 +162,9 @@ async fn ready(State(st): State<Arc<AppState>>) -> Response {
         )
             .into_response();
     }
+    if let Err(why) = st.audit.readiness() {
+        return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    }
     match st.iam.kv().get("a/ready-probe").await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")).into_response(),
@@ -166,16 +172,93 @@ async fn ready(State(st): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    use std::fmt::Write;
     use std::sync::atomic::Ordering::Relaxed;
     let m = &st.metrics;
-    let body = format!(
-        "# TYPE sekisho_requests_total counter\nsekisho_requests_total {}\n\
-         # TYPE sekisho_errors_total counter\nsekisho_errors_total {}\n\
-         # TYPE sekisho_credentials_minted_total counter\nsekisho_credentials_minted_total {}\n",
+    let a = st.audit.stats();
+    let mut body = String::with_capacity(2048);
+    let mut put = |kind: &str, name: &str, help: &str, value: u64| {
+        let _ = write!(
+            body,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        );
+    };
+    let counter = "counter";
+    let gauge = "gauge";
+    put(
+        counter,
+        "sekisho_requests_total",
+        "Requests answered.",
         m.requests.load(Relaxed),
-        m.errors.load(Relaxed),
-        m.minted.load(Relaxed)
     );
+    put(
+        counter,
+        "sekisho_errors_total",
+        "Requests answered with an error.",
+        m.errors.load(Relaxed),
+    );
+    put(
+        counter,
+        "sekisho_credentials_minted_total",
+        "Credentials minted.",
+        m.minted.load(Relaxed),
+    );
+    put(
+        gauge,
+        "sekisho_connections_open",
+        "Connections open.",
+        m.connections_open.load(Relaxed),
+    );
+    put(
+        counter,
+        "sekisho_connections_refused_total",
+        "Connections refused at once by server.max_connections or max_connections_per_ip.",
+        m.connections_refused.load(Relaxed),
+    );
+    put(
+        counter,
+        "sekisho_connections_timed_out_total",
+        "Connections closed by the header-read or idle timeout.",
+        m.connections_timed_out.load(Relaxed),
+    );
+    put(
+        gauge,
+        "sekisho_audit_sink_failing",
+        "1 while audit writes fail (requests are refused).",
+        u64::from(a.failing),
+    );
+    put(
+        counter,
+        "sekisho_audit_write_errors_total",
+        "Failed audit writes, reopenings and rotations.",
+        a.write_errors,
+    );
+    put(
+        counter,
+        "sekisho_audit_events_written_total",
+        "Audit events written.",
+        a.events_written,
+    );
+    put(
+        counter,
+        "sekisho_audit_bytes_written_total",
+        "Audit bytes written.",
+        a.bytes_written,
+    );
+    put(
+        counter,
+        "sekisho_audit_rotations_total",
+        "Audit file rotations by size.",
+        a.rotations,
+    );
+    if let Some(free) = a.free_bytes {
+        put(
+            gauge,
+            "sekisho_audit_free_bytes",
+            "Free bytes on the audit file's file system.",
+            free,
+        );
+    }
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -460,18 +543,14 @@ fn audit_caller(event: &mut crate::audit::Event, mut caller: Caller) {
     event.user_identity = Some(caller.into_audit_identity());
 }
 
-/// Serves `app` on an already-bound listener until `shutdown` resolves.
+/// Serves `app` on an already-bound listener until `shutdown` resolves, under the connection
+/// caps and timeouts of `[server]` (see [`listener`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     st: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(st).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listener::serve(listener, app(st.clone()), st, shutdown).await
 }
 
 #[cfg(test)]
