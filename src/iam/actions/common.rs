@@ -59,11 +59,27 @@ pub fn opt_name(p: &mut Params, param: &str, max: usize) -> Result<Option<String
     Ok(v)
 }
 
-/// A policy document parameter (1..=131072 characters; the policy engine checks the rest).
+/// A policy document parameter: 1..=131072 characters of AWS's `policyDocumentType` class
+/// `[\u0009\u000A\u000D\u0020-\u00FF]+`; the policy engine checks the rest.
 pub fn document(p: &mut Params, param: &str) -> Result<String, ApiError> {
     let v = p.req(param)?;
     check_len(param, &v, 1, 131_072)?;
+    crate::wire::params::check_chars(param, &v, "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+", |c| {
+        matches!(c, '\t' | '\n' | '\r' | ' '..='\u{ff}')
+    })?;
     Ok(v)
+}
+
+/// A role description (`roleDescriptionType`): 0..=1000 characters of
+/// `[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*`.
+pub fn check_role_description(param: &str, d: &str) -> Result<(), ApiError> {
+    check_len(param, d, 0, 1000)?;
+    crate::wire::params::check_chars(
+        param,
+        d,
+        "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
+        |c| matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{a1}'..='\u{ff}'),
+    )
 }
 
 /// A policy ARN parameter (20..=2048).
@@ -141,9 +157,11 @@ pub fn path(p: &mut Params, param: &str) -> Result<Option<String>, ApiError> {
     Ok(v)
 }
 
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`. `\p{Z}` (separators) is white space without the control
+/// characters (tab, line feed, vertical tab, …, which `char::is_whitespace` also counts).
 fn is_tag_char(c: char) -> bool {
     c.is_alphanumeric()
-        || c.is_whitespace()
+        || (c.is_whitespace() && !c.is_control())
         || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 

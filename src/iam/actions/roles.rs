@@ -18,7 +18,7 @@ use crate::http::{Ctx, Reply};
 use crate::iam::model::{Origin, Role, User};
 use crate::iam::names::no_such;
 use crate::iam::repo::{EntityKind, entity_key};
-use crate::wire::params::{check_len, check_range};
+use crate::wire::params::check_range;
 use crate::wire::{Params, XmlWriter};
 
 fn summary(r: &Role) -> serde_json::Value {
@@ -47,7 +47,7 @@ pub async fn role_arn(
 fn description(p: &mut Params) -> Result<Option<String>, ApiError> {
     let d = p.opt("Description");
     if let Some(d) = &d {
-        check_len("Description", d, 0, 1000)?;
+        common::check_role_description("Description", d)?;
     }
     Ok(d)
 }
@@ -194,7 +194,7 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
 pub async fn update_description(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let name = common::name(p, "RoleName", 64)?;
     let desc = p.req("Description")?;
-    check_len("Description", &desc, 0, 1000)?;
+    common::check_role_description("Description", &desc)?;
     p.finish()?;
     let account = common::account(ctx)?;
     let (arn, _) = role_arn(ctx, &account, &name).await?;
