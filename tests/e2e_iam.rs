@@ -1118,3 +1118,130 @@ async fn simulation_and_account_reports() {
     // Another account's entities never appear.
     assert!(d.role_detail_list().is_empty());
 }
+
+/// A listing marker for the last key `key` (markers are URL-safe base64 of the last key).
+fn base64_marker(key: &str) -> String {
+    sekisho::iam::repo::encode_marker(key)
+}
+
+/// Security issue 15, finding 2: simulation work is bounded. A request at Sekisho's list limits
+/// (400 actions × 400 resources: 160,000 results) answers its pages quickly; lists over
+/// the limits, a second boundary or a too-short action name are `ValidationError`s.
+#[tokio::test]
+async fn simulation_is_bounded_and_pages_the_whole_grid() {
+    let s = common::start().await;
+    let iam = s.iam(ADMIN.0, ADMIN.1, None);
+    let actions: Vec<String> = (0..400).map(|i| format!("s3:GetObject{i}")).collect();
+    let resources: Vec<String> = (0..400)
+        .map(|i| format!("arn:aws:s3:::bucket/{i}"))
+        .collect();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject*","Resource":"*"},{"Sid":"No7","Effect":"Deny","Action":"*","Resource":"arn:aws:s3:::bucket/7"}]}"#;
+    let started = std::time::Instant::now();
+    let first = iam
+        .simulate_custom_policy()
+        .policy_input_list(policy)
+        .set_action_names(Some(actions.clone()))
+        .set_resource_arns(Some(resources.clone()))
+        .max_items(1000)
+        .send()
+        .await
+        .unwrap();
+    let r = first.evaluation_results();
+    assert_eq!(r.len(), 1000);
+    assert!(first.is_truncated());
+    assert_eq!(r[0].eval_action_name(), "s3:GetObject0");
+    assert_eq!(r[7].eval_decision().as_str(), "explicitDeny");
+    assert_eq!(r[8].eval_decision().as_str(), "allowed");
+    assert_eq!(r[999].eval_action_name(), "s3:GetObject2");
+    assert_eq!(r[999].eval_resource_name(), Some("arn:aws:s3:::bucket/199"));
+    // The next page continues the grid.
+    let second = iam
+        .simulate_custom_policy()
+        .policy_input_list(policy)
+        .set_action_names(Some(actions.clone()))
+        .set_resource_arns(Some(resources.clone()))
+        .max_items(2)
+        .marker(first.marker().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let r2 = second.evaluation_results();
+    assert_eq!(r2.len(), 2);
+    assert_eq!(r2[0].eval_action_name(), "s3:GetObject2");
+    assert_eq!(r2[0].eval_resource_name(), Some("arn:aws:s3:::bucket/200"));
+    // The last page, straight from a marker near the end.
+    let last = iam
+        .simulate_custom_policy()
+        .policy_input_list(policy)
+        .set_action_names(Some(actions.clone()))
+        .set_resource_arns(Some(resources.clone()))
+        .marker(base64_marker("00159997"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(last.evaluation_results().len(), 2);
+    assert!(!last.is_truncated());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "three pages of a 160,000-result grid took {:?}",
+        started.elapsed()
+    );
+
+    fn over<E, R>(e: aws_sdk_iam::error::SdkError<E, R>) -> String
+    where
+        E: aws_sdk_iam::error::ProvideErrorMetadata + std::fmt::Debug,
+        R: std::fmt::Debug,
+    {
+        assert_eq!(code(&e), "ValidationError", "{e:?}");
+        message(&e)
+    }
+    let mut many = actions.clone();
+    many.push("s3:PutObject".into());
+    let m = over(
+        iam.simulate_custom_policy()
+            .policy_input_list(policy)
+            .set_action_names(Some(many))
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert!(m.contains("actionNames"), "{m}");
+    let mut many = resources.clone();
+    many.push("arn:aws:s3:::other".into());
+    let m = over(
+        iam.simulate_custom_policy()
+            .policy_input_list(policy)
+            .action_names("s3:GetObject")
+            .set_resource_arns(Some(many))
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert!(m.contains("resourceArns"), "{m}");
+    over(
+        iam.simulate_custom_policy()
+            .set_policy_input_list(Some(vec![ALLOW_ALL.to_owned(); 101]))
+            .action_names("s3:GetObject")
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    over(
+        iam.simulate_custom_policy()
+            .policy_input_list(policy)
+            .permissions_boundary_policy_input_list(ALLOW_ALL)
+            .permissions_boundary_policy_input_list(ALLOW_ALL)
+            .action_names("s3:GetObject")
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    over(
+        iam.simulate_principal_policy()
+            .policy_source_arn(format!("arn:aws:iam::{ACCT}:user/alice"))
+            .action_names("s3")
+            .send()
+            .await
+            .unwrap_err(),
+    );
+}
