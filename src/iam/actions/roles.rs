@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::common::{self, Paging, arn_of, authorize, reply};
+use super::condition_keys::RequestFacts;
 use super::users::{check_boundary, user_arn};
 use super::xml;
 use crate::error::{ApiError, Code};
@@ -90,10 +91,15 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let tags = common::tags(p)?;
     p.finish()?;
     let account = common::account(ctx)?;
-    authorize(
+    common::authorize_with(
         ctx,
         "CreateRole",
         &arn_of(ctx, &account, "role", &path, &name),
+        &RequestFacts {
+            tags: &tags,
+            boundary: boundary.as_deref(),
+            ..RequestFacts::default()
+        },
     )
     .await?;
     if let Some(b) = &boundary {
@@ -257,7 +263,16 @@ pub async fn role_boundary(ctx: &Ctx, p: &mut Params, put: bool) -> Result<Reply
     } else {
         "DeleteRolePermissionsBoundary"
     };
-    authorize(ctx, action, &arn).await?;
+    common::authorize_with(
+        ctx,
+        action,
+        &arn,
+        &RequestFacts {
+            boundary: b.as_deref(),
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let before = before.ok_or_else(|| no_such("role", &name))?;
     if let Some(b) = &b {
         check_boundary(ctx, b).await?;
@@ -288,7 +303,16 @@ pub async fn user_boundary(ctx: &Ctx, p: &mut Params, put: bool) -> Result<Reply
     } else {
         "DeleteUserPermissionsBoundary"
     };
-    authorize(ctx, action, &arn).await?;
+    common::authorize_with(
+        ctx,
+        action,
+        &arn,
+        &RequestFacts {
+            boundary: b.as_deref(),
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let before = u.ok_or_else(|| no_such("user", &name))?;
     if let Some(b) = &b {
         check_boundary(ctx, b).await?;
@@ -316,7 +340,16 @@ pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     let account = common::account(ctx)?;
     let (arn, _) = role_arn(ctx, &account, &name).await?;
-    authorize(ctx, "TagRole", &arn).await?;
+    common::authorize_with(
+        ctx,
+        "TagRole",
+        &arn,
+        &RequestFacts {
+            tags: &new,
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let after = update_role(ctx, &account, &name, |r, _| {
         common::merge_tags(&mut r.tags, &new)
     })
@@ -334,7 +367,16 @@ pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     }
     let account = common::account(ctx)?;
     let (arn, _) = role_arn(ctx, &account, &name).await?;
-    authorize(ctx, "UntagRole", &arn).await?;
+    common::authorize_with(
+        ctx,
+        "UntagRole",
+        &arn,
+        &RequestFacts {
+            tag_keys: &keys,
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let after = update_role(ctx, &account, &name, |r, _| {
         r.tags
             .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
