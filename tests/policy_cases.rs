@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use sekisho::policy::{
     Context, Decision, Effect, ParseOptions, Policy, PolicyId, PolicyKind, PolicySet, Request,
-    RequestPrincipal, evaluate, load_managed, parse, parse_with, simulate_with_owner,
+    RequestPrincipal, Simulation, evaluate, load_managed, parse, parse_with,
 };
 use serde_json::Value;
 
@@ -328,16 +328,18 @@ fn politest_corpus() {
             .iter()
             .map(doc_text)
             .collect();
-        let results = simulate_with_owner(
+        let actions = [c["action"].as_str().unwrap().to_owned()];
+        let simulation = Simulation::new(
             &id,
             &b,
             resource.as_ref().map(|p| (PolicyId("resource".into()), p)),
-            &[c["action"].as_str().unwrap().to_owned()],
+            &actions,
             &resources,
             &ctx,
             principal,
             owner.as_deref(),
         );
+        let results = simulation.all();
         // One EvalDecision over several ResourceArns: any explicit deny, else all allowed.
         let got = if results.iter().any(|r| r.decision == "explicitDeny") {
             "explicitDeny"
@@ -352,8 +354,11 @@ fn politest_corpus() {
             let why: Vec<String> = results
                 .iter()
                 .map(|r| {
-                    let sids: Vec<&str> =
-                        r.matched.iter().filter_map(|m| m.sid.as_deref()).collect();
+                    let sids: Vec<&str> = r
+                        .matched
+                        .iter()
+                        .filter_map(|m| simulation.statement(*m)?.sid)
+                        .collect();
                     format!(
                         "{} [{}] {:?}",
                         r.reason,

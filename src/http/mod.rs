@@ -485,11 +485,12 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
         };
         let allowed =
             crate::authz::authorize(&st, &caller, &env, "sekisho:VerifyRequest", "*").await;
+        let asker_account = caller.account.clone();
         audit_caller(&mut event, caller);
         allowed?;
         let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
             .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
-        let answer = crate::verify::verify_request(&st, &input).await?;
+        let answer = crate::verify::verify_request(&st, &input, Some(&asker_account)).await?;
         event.request_parameters = Some(crate::audit::Elements::VerifyQuestion {
             service: input.service.to_string(),
             action: input.action.as_deref().map(str::to_owned),

@@ -1,11 +1,13 @@
 //! The IAM Query API (Version 2010-05-08): one module per action group. Every action reads and
 //! checks its parameters, authorizes `iam:{Action}` on the entity's ARN in the caller's account
-//! (`common::authorize`), then calls the repository, which commits before returning; mutations
+//! (`common::authorize`, with the action's condition keys: `condition_keys`), then calls the
+//! repository, which commits before returning; mutations
 //! put a before/after summary (no secrets) into `Reply::audit`.
 
 pub mod access_keys;
 pub mod account;
 pub mod common;
+pub mod condition_keys;
 pub mod groups;
 pub mod inline_policies;
 pub mod policies;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::common::{self, Paging, arn_of, authorize, reply};
+use super::condition_keys::RequestFacts;
 use super::xml;
 use crate::error::{ApiError, Code};
 use crate::http::{Ctx, Reply};
@@ -64,10 +65,15 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let tags = common::tags(p)?;
     p.finish()?;
     let account = common::account(ctx)?;
-    authorize(
+    common::authorize_with(
         ctx,
         "CreateUser",
         &arn_of(ctx, &account, "user", &path, &name),
+        &RequestFacts {
+            tags: &tags,
+            boundary: boundary.as_deref(),
+            ..RequestFacts::default()
+        },
     )
     .await?;
     if let Some(b) = &boundary {
@@ -205,7 +211,16 @@ pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     let account = common::account(ctx)?;
     let (arn, _) = user_arn(ctx, &account, &name).await?;
-    authorize(ctx, "TagUser", &arn).await?;
+    common::authorize_with(
+        ctx,
+        "TagUser",
+        &arn,
+        &RequestFacts {
+            tags: &new,
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let key = entity_key(EntityKind::User, &account, &name);
     let after = ctx
         .st
@@ -234,7 +249,16 @@ pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     }
     let account = common::account(ctx)?;
     let (arn, _) = user_arn(ctx, &account, &name).await?;
-    authorize(ctx, "UntagUser", &arn).await?;
+    common::authorize_with(
+        ctx,
+        "UntagUser",
+        &arn,
+        &RequestFacts {
+            tag_keys: &keys,
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let key = entity_key(EntityKind::User, &account, &name);
     let after = ctx
         .st
