@@ -346,7 +346,7 @@ pub async fn verify_request(
                 "conditions": { "items": input.context.iter().map(|(k, v)| json!({"key": k, "values": {"items": [v]}})).collect::<Vec<_>>() },
             },
         });
-        decision.encoded_message = Some(encode_message(st, &message.to_string())?);
+        decision.encoded_message = Some(encode_message(st, &caller.account, &message.to_string())?);
         decision.message = Some(format!(
             "User: {} is not authorized to perform: {action} on resource: {resource}",
             caller.arn
@@ -471,16 +471,20 @@ fn describe(c: Caller) -> VerifyAnswer {
 
 const MESSAGE_OWNER: &str = "sekisho-authorization-message";
 
-/// Seals an authorization message so only Sekisho can read it.
-pub fn encode_message(st: &AppState, json: &str) -> Result<String, ApiError> {
-    st.iam
-        .seal_message(MESSAGE_OWNER, &SecretString::new(json.to_owned()))
+/// Seals an authorization message so only Sekisho can read it, bound to `account` (the account
+/// of the denied principal, whose policies it describes): only that account can decode it.
+pub fn encode_message(st: &AppState, account: &str, json: &str) -> Result<String, ApiError> {
+    st.iam.seal_message(
+        &format!("{MESSAGE_OWNER}/{account}"),
+        &SecretString::new(json.to_owned()),
+    )
 }
 
-/// Opens an encoded authorization message.
+/// Opens an encoded authorization message for a caller of `account`; a message about another
+/// account does not open.
 #[must_use]
-pub fn decode_message(st: &AppState, encoded: &str) -> Option<String> {
+pub fn decode_message(st: &AppState, account: &str, encoded: &str) -> Option<String> {
     st.iam
-        .open_message(MESSAGE_OWNER, encoded)
+        .open_message(&format!("{MESSAGE_OWNER}/{account}"), encoded)
         .map(|s| s.expose().to_owned())
 }
