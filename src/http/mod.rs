@@ -20,71 +20,12 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::action::{Ctx, Service};
 use crate::authn::{self, Caller};
 use crate::authz::Env;
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, Metrics};
 use crate::wire::Params;
-
-/// Which Query API a request addresses (chosen by `Version`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    /// STS, `2011-06-15`.
-    Sts,
-    /// IAM, `2010-05-08`.
-    Iam,
-}
-
-impl Service {
-    /// SigV4 scope service name.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sts => "sts",
-            Self::Iam => "iam",
-        }
-    }
-
-    /// XML namespace.
-    #[must_use]
-    pub fn namespace(self) -> &'static str {
-        match self {
-            Self::Sts => crate::wire::xml::STS_NS,
-            Self::Iam => crate::wire::xml::IAM_NS,
-        }
-    }
-}
-
-/// A successful action's answer.
-#[derive(Debug, Default)]
-pub struct Reply {
-    /// Inner XML of `<{Action}Result>`; `None` for actions with no result element.
-    pub result_xml: Option<String>,
-    /// JSON form of the result (answered when the client asks for `application/json`).
-    pub result_json: Option<serde_json::Value>,
-    /// CloudTrail `responseElements` (secrets removed).
-    pub audit: serde_json::Value,
-}
-
-/// Per-request context handed to actions.
-#[derive(Debug)]
-pub struct Ctx {
-    /// Shared state.
-    pub st: Arc<AppState>,
-    /// The authenticated caller, if any.
-    pub caller: Option<Caller>,
-    /// Request facts for conditions.
-    pub env: Env,
-    /// Request id.
-    pub request_id: String,
-}
-
-impl Ctx {
-    /// The caller, or `MissingAuthenticationToken`.
-    pub fn caller(&self) -> Result<&Caller, ApiError> {
-        authn::require(self.caller.as_ref())
-    }
-}
 
 /// Builds the router.
 pub fn app(st: Arc<AppState>) -> Router {
@@ -270,10 +211,6 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
 }
 
 /// Actions that SDKs send unsigned.
-fn unsigned_allowed(action: &str) -> bool {
-    matches!(action, "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity")
-}
-
 async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response {
     let request_id = crate::ids::new_request_id();
     let now = st.clock.now();
@@ -359,7 +296,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
             payload_hash: None,
         };
         let caller = authn::authenticate(&st, &rp, service.name(), now).await?;
-        if caller.is_none() && !unsigned_allowed(&action) {
+        if caller.is_none() && !crate::action::unsigned_allowed(&action) {
             return Err(ApiError::new(
                 Code::MissingAuthenticationToken,
                 "Request is missing Authentication Token",

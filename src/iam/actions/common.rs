@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::condition_keys::{self, RequestFacts, ResourceFacts, TagKeys};
+use crate::action::{Ctx, Reply};
 use crate::authn::{Caller, Principal};
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::iam::model::Tag;
 use crate::iam::names::{check_name, entity_arn, parse_entity_arn};
 use crate::iam::repo::{decode_marker, encode_marker};

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::common::{self, Paging, authorize, reply};
+use crate::action::{Ctx, Reply};
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::iam::names::parse_entity_arn;
 use crate::iam::repo::{decode_marker, encode_marker, policy_error};
 use crate::policy::{Context, Policy, PolicyId, PolicyKind, RequestPrincipal, Simulation};

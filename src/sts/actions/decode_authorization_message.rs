@@ -3,9 +3,9 @@
 //! for callers of the account it is about (the denied principal's): another account gets the
 //! answer an invalid message gets.
 
+use crate::action::{Ctx, Reply};
 use crate::authz;
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::wire::params::check_len;
 use crate::wire::{Params, XmlWriter};
 

@@ -2,10 +2,10 @@
 //! long-term keys. Permissions = the user's ∩ the session policies; no session policy means no
 //! permissions (AWS). Users: 900–129600 s (default 43200); root: at most 3600 (clamped).
 
+use crate::action::{Ctx, Reply};
 use crate::authn::Principal;
 use crate::authz;
 use crate::error::ApiError;
-use crate::http::{Ctx, Reply};
 use crate::sts::mint;
 use crate::sts::session_input as si;
 use crate::token::{SessionClaims, SessionKind, SessionSubject};
@@ -29,7 +29,9 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let (principal_id, parent_user, is_root) = match &caller.principal {
         Principal::Root => (caller.account.clone(), None, true),
         Principal::User(u) => (u.id.clone(), Some(u.id.clone()), false),
-        Principal::Session(_) => {
+        // Refused before dispatch (`action::session_may_call`); the arm keeps the match total.
+        Principal::Session(c) => {
+            crate::action::session_may_call(crate::action::Service::Sts, "GetFederationToken", c)?;
             return Err(ApiError::access_denied(
                 "Cannot call GetFederationToken with session credentials",
             ));

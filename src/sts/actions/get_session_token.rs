@@ -2,9 +2,9 @@
 //! only. Users: 900–129600 s (default 43200); root: at most 3600 (longer is clamped, as AWS
 //! does). MFA parameters are validated, then refused until MFA devices exist.
 
+use crate::action::{Ctx, Reply};
 use crate::authn::Principal;
 use crate::error::ApiError;
-use crate::http::{Ctx, Reply};
 use crate::sts::mint;
 use crate::token::{SessionClaims, SessionKind, SessionSubject};
 use crate::wire::params::{check_chars, check_len, check_range};
@@ -33,7 +33,9 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let (principal_id, parent_user_id, is_root) = match &caller.principal {
         Principal::Root => (caller.account.clone(), None, true),
         Principal::User(u) => (u.id.clone(), Some(u.id.clone()), false),
-        Principal::Session(_) => {
+        // Refused before dispatch (`action::session_may_call`); the arm keeps the match total.
+        Principal::Session(c) => {
+            crate::action::session_may_call(crate::action::Service::Sts, "GetSessionToken", c)?;
             return Err(ApiError::access_denied(
                 "Cannot call GetSessionToken with session credentials",
             ));

@@ -8,10 +8,10 @@
 
 mod plan;
 
+use crate::action::{Ctx, Reply};
 use crate::authn::{Caller, Principal};
 use crate::authz::{self, Ask};
 use crate::error::ApiError;
-use crate::http::{Ctx, Reply};
 use crate::iam::model::Role;
 use crate::policy::{Effect, PolicyId};
 use crate::sts::mint;
