@@ -834,3 +834,32 @@ async fn verify_names_policies_of_the_askers_own_account() {
         "{a}"
     );
 }
+
+#[tokio::test]
+async fn a_malformed_role_arn_is_a_validation_error_not_a_denial() {
+    let s = common::start().await;
+    let alice = s.sts(ALICE.0, ALICE.1, None);
+    for arn in [
+        "arn:aws:iam:222222222222:role/ops/deployer",
+        "arn:aws:iam::222222222222:user/ops/deployer",
+        "this-is-not-an-arn-at-all",
+    ] {
+        let e = alice
+            .assume_role()
+            .role_arn(arn)
+            .role_session_name("x1")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "ValidationError", "{arn}");
+    }
+    // A well-formed ARN of a role that does not exist is a denial, as AWS answers it.
+    let e = alice
+        .assume_role()
+        .role_arn("arn:aws:iam::222222222222:role/nosuchrole")
+        .role_session_name("x1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+}

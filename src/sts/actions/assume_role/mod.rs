@@ -13,6 +13,7 @@ use crate::authn::{Caller, Principal};
 use crate::authz::{self, Ask};
 use crate::error::ApiError;
 use crate::iam::model::Role;
+use crate::iam::names::EntityArn;
 use crate::policy::{Effect, PolicyId};
 use crate::sts::mint;
 use crate::sts::session_input::{self as si, SessionPolicies};
@@ -22,7 +23,7 @@ use crate::wire::{Params, XmlWriter};
 /// The parsed request.
 #[derive(Debug)]
 pub(crate) struct Input {
-    role_arn: String,
+    role_arn: EntityArn,
     session_name: String,
     duration: Option<i64>,
     external_id: Option<String>,
@@ -53,7 +54,7 @@ fn parse(p: &mut Params) -> Result<Input, ApiError> {
         ));
     }
     p.finish()?;
-    check_len("RoleArn", &role_arn, 20, 2048)?;
+    let role_arn = EntityArn::parse("RoleArn", &role_arn, "role")?;
     si::check_session_name("RoleSessionName", &session_name, 64)?;
     if let Some(d) = duration {
         check_range("DurationSeconds", d, 900, 43200)?;
@@ -97,7 +98,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     plan::check_caller(caller, &input)?;
     let view = st
         .iam
-        .role_view_by_arn(&input.role_arn)
+        .role_view_by_arn(&input.role_arn.text)
         .await?
         .ok_or_else(|| plan::not_authorized(caller, &input, "sts:AssumeRole", "no such role"))?;
     let role = &view.role;
