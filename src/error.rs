@@ -31,7 +31,7 @@ pub enum Code {
     InternalFailure,
     /// 400 — unknown action or version.
     InvalidAction,
-    /// 400 — MFA code wrong (IAM device calls).
+    /// 403 — MFA code wrong (IAM device calls).
     InvalidAuthenticationCode,
     /// 400 — DecodeAuthorizationMessage input invalid.
     InvalidAuthorizationMessageException,
@@ -125,6 +125,7 @@ impl Code {
             Self::AccessDenied
             | Self::ExpiredToken
             | Self::IdpRejectedClaim
+            | Self::InvalidAuthenticationCode
             | Self::InvalidClientTokenId
             | Self::MissingAuthenticationToken
             | Self::SignatureDoesNotMatch => 403,
@@ -140,7 +141,6 @@ impl Code {
             | Self::IdpCommunicationError
             | Self::IncompleteSignature
             | Self::InvalidAction
-            | Self::InvalidAuthenticationCode
             | Self::InvalidAuthorizationMessageException
             | Self::InvalidIdentityToken
             | Self::InvalidInput

@@ -12,6 +12,7 @@
 //! | [`policy`] | the IAM policy language: parse, evaluate, simulate, summarise |
 //! | [`store`] | the storage trait, its backends and their conformance suite |
 //! | [`iam`] | IAM entities (model, repository over the store, cache) and the IAM Query API |
+//! | [`mfa`] | virtual MFA: TOTP verification (pure), per-device replay/throttle state, QR enrolment |
 //! | [`sts`] | the STS actions, one file each, and the AWS error table |
 //! | [`authn`] | who is calling: SigV4 + key lookup or token opening, revocation |
 //! | [`revocation`] | revoke-before-T cut-offs and single-session deny list, cached |
@@ -36,6 +37,7 @@ pub mod error;
 pub mod http;
 pub mod iam;
 pub mod ids;
+pub mod mfa;
 pub mod policy;
 pub mod revocation;
 pub mod secret;
