@@ -205,6 +205,23 @@ fn bounded_list(
     Ok(v)
 }
 
+/// The account of `ResourceOwner`: an ARN naming an account (`arn:aws:iam::A:root`, or any
+/// ARN whose account field is 12 digits) or a bare account id.
+fn owner_account(owner: &str) -> Result<String, ApiError> {
+    let account = match crate::iam::names::parse_arn(owner) {
+        Some(arn) => arn.account.to_owned(),
+        None => owner.to_owned(),
+    };
+    if crate::ids::is_valid_account_id(&account) {
+        Ok(account)
+    } else {
+        Err(ApiError::new(
+            Code::InvalidInput,
+            format!("Invalid ResourceOwner {owner}: it must name a 12-digit account"),
+        ))
+    }
+}
+
 fn lower_first(s: &str) -> String {
     let mut c = s.chars();
     c.next()
@@ -225,12 +242,14 @@ struct Common {
 }
 
 fn read_common(p: &mut Params, inputs_required: bool) -> Result<Common, ApiError> {
-    let inputs = bounded_list(p, "PolicyInputList", MAX_POLICY_INPUTS, None)?;
-    if inputs_required && inputs.is_empty() {
+    // Required means given: an empty list (`PolicyInputList=`, how botocore sends `[]`) is a
+    // list, and a simulation of a resource policy alone needs no identity policy.
+    if inputs_required && p.list_given("PolicyInputList")?.is_none() {
         return Err(ApiError::validation(
             "1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null",
         ));
     }
+    let inputs = bounded_list(p, "PolicyInputList", MAX_POLICY_INPUTS, None)?;
     let boundaries = bounded_list(
         p,
         "PermissionsBoundaryPolicyInputList",
@@ -245,7 +264,10 @@ fn read_common(p: &mut Params, inputs_required: bool) -> Result<Common, ApiError
     }
     let resources = bounded_list(p, "ResourceArns", MAX_RESOURCES, Some((1, 2048)))?;
     let resource_policy = p.opt("ResourcePolicy");
-    let owner = p.opt("ResourceOwner");
+    let owner = p
+        .opt("ResourceOwner")
+        .map(|o| owner_account(&o))
+        .transpose()?;
     let caller_arn = p.opt("CallerArn");
     let _ = p.opt("ResourceHandlingOption");
     let context = context_entries(p)?;
