@@ -20,7 +20,6 @@ use crate::authn::{self, Caller};
 use crate::authz::{self, Ask, Env};
 use crate::error::{ApiError, Code};
 use crate::policy::Effect;
-use crate::secret::SecretString;
 use crate::state::AppState;
 use crate::wire::json::Text;
 
@@ -356,18 +355,16 @@ fn describe(c: Caller) -> VerifyAnswer {
     }
 }
 
-const MESSAGE_OWNER: &str = "sekisho-authorization-message";
-
 /// Seals an authorization message so only Sekisho can read it.
 pub fn encode_message(st: &AppState, json: &str) -> Result<String, ApiError> {
     st.iam
-        .seal_message(MESSAGE_OWNER, &SecretString::new(json.to_owned()))
+        .at_rest()
+        .seal_message(json)
+        .map_err(ApiError::internal)
 }
 
 /// Opens an encoded authorization message.
 #[must_use]
 pub fn decode_message(st: &AppState, encoded: &str) -> Option<String> {
-    st.iam
-        .open_message(MESSAGE_OWNER, encoded)
-        .map(|s| s.expose().to_owned())
+    st.iam.at_rest().open_message(encoded)
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::common::{self, Paging, authorize, reply};
+use crate::authz::policies;
 use crate::error::{ApiError, Code};
 use crate::http::{Ctx, Reply};
 use crate::iam::names::parse_entity_arn;
@@ -279,14 +280,13 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                         format!("The user with name {name} cannot be found."),
                     )
                 })?;
-            let b = iam
-                .boundary(u.permissions_boundary.as_deref())
+            let b = policies::boundary(iam, u.permissions_boundary.as_deref())
                 .await?
                 .into_iter()
                 .collect();
             let mut pr = RequestPrincipal::from_arn(c.caller_arn.as_deref().unwrap_or(&u.arn));
             pr.unique_id = Some(u.id.clone());
-            (iam.user_policies(&u).await?, b, pr)
+            (policies::user_policies(iam, &u).await?, b, pr)
         } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "role") {
             foreign(a)?;
             let view = iam.role_view_by_arn(&source_arn).await?.ok_or_else(|| {
@@ -296,14 +296,13 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                 )
             })?;
             let r = &view.role;
-            let b = iam
-                .boundary(r.permissions_boundary.as_deref())
+            let b = policies::boundary(iam, r.permissions_boundary.as_deref())
                 .await?
                 .into_iter()
                 .collect();
             let mut pr = RequestPrincipal::from_arn(&r.arn);
             pr.unique_id = Some(r.id.clone());
-            (iam.role_view_policies(&view).await?, b, pr)
+            (policies::role_view_policies(iam, &view).await?, b, pr)
         } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "group") {
             foreign(a)?;
             let g = iam
@@ -332,7 +331,7 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                 origin: crate::iam::model::Origin::Api,
             };
             (
-                iam.user_policies(&probe).await?,
+                policies::user_policies(iam, &probe).await?,
                 Vec::new(),
                 RequestPrincipal::from_arn(&source_arn),
             )
