@@ -14,7 +14,7 @@
 //!
 //! Every write is one atomic [`Batch`] with preconditions (optimistic concurrency, retried),
 //! durable before it returns; renames included. Reads of single keys go through the
-//! invalidating cache and the decoded-entity memo ([`super::memo`]).
+//! invalidating cache and the decoded-entity memo (`iam::memo`).
 
 mod access_keys;
 mod accounts;
