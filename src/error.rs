@@ -309,13 +309,13 @@ impl From<crate::iam::repo::Error> for ApiError {
             ),
             E::LimitExceeded(l) => Self::new(Code::LimitExceeded, limit(&l)),
             e @ E::Malformed { .. } => Self::internal(e),
-            E::NotInGroup { user, group } => Self::new(
-                Code::NoSuchEntity,
-                format!("The user with name {user} is not in group {group}."),
-            ),
             E::NotFound { kind, name } => Self::new(
                 Code::NoSuchEntity,
                 format!("The {kind} with name {name} cannot be found."),
+            ),
+            E::NotInGroup { user, group } => Self::new(
+                Code::NoSuchEntity,
+                format!("The user with name {user} is not in group {group}."),
             ),
             E::PolicyExists { name } => Self::new(
                 Code::EntityAlreadyExists,
@@ -341,7 +341,6 @@ impl From<crate::iam::repo::Error> for ApiError {
                     format!("Policy {arn} version {version} does not exist.")
                 },
             ),
-            // The enum is non-exhaustive for other crates only; every variant is mapped above.
         }
     }
 }
@@ -353,8 +352,8 @@ fn delete_conflict(d: crate::iam::repo::Dependants) -> &'static str {
         D::AccessKeys => "Cannot delete entity, must delete access keys first.",
         D::AttachedPolicies => "Cannot delete entity, must detach all policies first.",
         D::DefaultVersion => "Cannot delete the default version of a policy.",
-        D::GroupMemberships => "Cannot delete entity, must remove user from all groups first.",
         D::GroupMembers => "Cannot delete entity, must remove users from group first.",
+        D::GroupMemberships => "Cannot delete entity, must remove user from all groups first.",
         D::InlinePolicies => "Cannot delete entity, must delete policies first.",
         D::PolicyAttachments => "Cannot delete a policy attached to entities.",
         D::PolicyVersions => {

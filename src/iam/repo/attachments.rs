@@ -169,7 +169,7 @@ impl Iam {
 
     /// Adds the moves of an entity's attachment index entries from `old_key` to `new_key` to a
     /// rename's batch.
-    pub(crate) fn move_attachments(arns: &[String], old_key: &str, new_key: &str, b: &mut Batch) {
+    pub(super) fn move_attachments(arns: &[String], old_key: &str, new_key: &str, b: &mut Batch) {
         for arn in arns {
             b.deletes.push(keys::attachment(arn, old_key));
             b.puts

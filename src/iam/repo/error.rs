@@ -68,14 +68,6 @@ pub enum Error {
         /// The parser's complaint.
         reason: String,
     },
-    /// The user is not a member of the group.
-    #[error("user {user} is not in group {group}")]
-    NotInGroup {
-        /// The user name.
-        user: String,
-        /// The group name.
-        group: String,
-    },
     /// No entity of this kind and name.
     #[error("the {kind} with name {name} cannot be found")]
     NotFound {
@@ -83,6 +75,14 @@ pub enum Error {
         kind: &'static str,
         /// The name asked for.
         name: String,
+    },
+    /// The user is not a member of the group.
+    #[error("user {user} is not in group {group}")]
+    NotInGroup {
+        /// The user name.
+        user: String,
+        /// The group name.
+        group: String,
     },
     /// A customer managed policy of this name exists already.
     #[error("policy {name} already exists")]
@@ -134,7 +134,7 @@ impl Error {
     }
 
     /// `NotFound` of an entity.
-    pub(crate) fn not_found(kind: &'static str, name: &str) -> Self {
+    pub(super) fn not_found(kind: &'static str, name: &str) -> Self {
         Self::NotFound {
             kind,
             name: name.to_owned(),
@@ -151,10 +151,10 @@ pub enum Dependants {
     AttachedPolicies,
     /// The default version of a managed policy cannot be deleted by itself.
     DefaultVersion,
-    /// A user's group memberships.
-    GroupMemberships,
     /// A group's members.
     GroupMembers,
+    /// A user's group memberships.
+    GroupMemberships,
     /// Inline policies of a user, group or role.
     InlinePolicies,
     /// A managed policy's attachments.

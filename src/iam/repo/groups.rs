@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use super::kind::{Kind, NameRules, PolicyHolder};
 use super::{Dependants, Error, Iam, Limit, MAX_GROUPS_PER_USER, Page, decode, keys, to_json};
 use crate::iam::model::{Group, User};
-use crate::iam::repo::kind::{EntityKind, Kind, NameRules, PolicyHolder};
 use crate::store::{Batch, Check};
 
 impl Kind for Group {
@@ -76,7 +76,6 @@ impl Kind for Group {
 }
 
 impl PolicyHolder for Group {
-    const HOLDER: EntityKind = EntityKind::Group;
     const INLINE_LIMIT: usize = 5120;
     fn inline_policies(&self) -> &BTreeMap<String, String> {
         &self.inline_policies

@@ -81,8 +81,6 @@ pub trait Tagged: Kind {
 
 /// Users, groups and roles: inline policies and attached managed policies.
 pub trait PolicyHolder: Kind {
-    /// The kind at run time.
-    const HOLDER: EntityKind;
     /// Limit of the aggregate non-whitespace size of the inline policies.
     const INLINE_LIMIT: usize;
     /// Inline policies: name → document.

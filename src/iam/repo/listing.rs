@@ -38,17 +38,17 @@ pub fn decode_marker(marker: &str) -> Result<String, Error> {
 
 impl Iam {
     /// Whether any key exists under `prefix`.
-    pub(crate) async fn any_under(&self, prefix: &str) -> Result<bool, Error> {
+    pub(super) async fn any_under(&self, prefix: &str) -> Result<bool, Error> {
         Ok(!self.kv.scan(prefix, None, 1).await?.is_empty())
     }
 
     /// Every key and raw value under `prefix` (O(n); for summaries and small indexes).
-    pub(crate) async fn scan_all(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    pub(super) async fn scan_all(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
         Ok(crate::store::scan_all(self.kv.as_ref(), prefix).await?)
     }
 
     /// Every JSON value under `prefix`.
-    pub(crate) async fn list_all<T: DeserializeOwned>(
+    pub(super) async fn list_all<T: DeserializeOwned>(
         &self,
         prefix: &str,
     ) -> Result<Vec<T>, Error> {
@@ -61,7 +61,7 @@ impl Iam {
 
     /// One page of raw entries under `prefix` after `marker`, with the marker of the next page
     /// when there are more.
-    pub(crate) async fn scan_page(
+    pub(super) async fn scan_page(
         &self,
         prefix: &str,
         marker: Option<&str>,
@@ -85,7 +85,7 @@ impl Iam {
 
     /// A page of the JSON values under `prefix` that satisfy `keep`. Costs O(page) store reads
     /// when most values are kept; the marker is the key of the last item returned.
-    pub(crate) async fn list_where<T: DeserializeOwned + Clone + Send + Sync + 'static>(
+    pub(super) async fn list_where<T: DeserializeOwned + Clone + Send + Sync + 'static>(
         &self,
         prefix: &str,
         marker: Option<&str>,

@@ -139,7 +139,7 @@ impl Iam {
     }
 
     /// Reads and decodes a JSON value (a copy of the memoized decoding).
-    pub(crate) async fn get_json<T>(&self, key: &str) -> Result<Option<T>, Error>
+    async fn get_json<T>(&self, key: &str) -> Result<Option<T>, Error>
     where
         T: DeserializeOwned + Clone + Send + Sync + 'static,
     {
@@ -147,7 +147,7 @@ impl Iam {
     }
 
     /// Reads a JSON value, decoded once per stored version (see [`super::memo`]).
-    pub(crate) async fn get_shared<T>(&self, key: &str) -> Result<Option<Arc<T>>, Error>
+    async fn get_shared<T>(&self, key: &str) -> Result<Option<Arc<T>>, Error>
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
@@ -192,7 +192,7 @@ impl Iam {
     /// Read-modify-write of one JSON value with optimistic concurrency. `f` may add more writes
     /// to the batch (indexes) and may fail, which aborts. `missing` is the error when the key
     /// is absent. Returns the new value.
-    pub(crate) async fn update_at<T, F>(
+    async fn update_at<T, F>(
         &self,
         key: &str,
         missing: impl Fn() -> Error,

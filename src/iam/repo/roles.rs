@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use super::kind::{Kind, NameRules, PolicyHolder, Tagged};
 use super::{Dependants, Error, Iam, decode, keys};
 use crate::iam::model::{Role, Tag, User};
 use crate::iam::names::parse_entity_arn;
-use crate::iam::repo::kind::{EntityKind, Kind, NameRules, PolicyHolder, Tagged};
 use crate::policy::{Policy, PolicyId, PolicyKind};
 use crate::store::Batch;
 
@@ -90,7 +90,6 @@ impl Tagged for Role {
 }
 
 impl PolicyHolder for Role {
-    const HOLDER: EntityKind = EntityKind::Role;
     const INLINE_LIMIT: usize = 10240;
     fn inline_policies(&self) -> &BTreeMap<String, String> {
         &self.inline_policies

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::kind::{Kind, NameRules, PolicyHolder, Tagged};
 use super::{Dependants, Error, Iam, decode, keys, to_json};
 use crate::iam::model::{AccessKey, Tag, User};
-use crate::iam::repo::kind::{EntityKind, Kind, NameRules, PolicyHolder, Tagged};
 use crate::store::{Batch, Check};
 
 impl Kind for User {
@@ -98,7 +98,6 @@ impl Tagged for User {
 }
 
 impl PolicyHolder for User {
-    const HOLDER: EntityKind = EntityKind::User;
     const INLINE_LIMIT: usize = 2048;
     fn inline_policies(&self) -> &BTreeMap<String, String> {
         &self.inline_policies
