@@ -6,6 +6,7 @@
 mod access_keys;
 mod errors;
 mod groups;
+mod new_kind;
 mod policies;
 mod roles;
 mod users;
