@@ -1,12 +1,7 @@
 //! Regression tests for the security review (issue 15): tenancy of revocation, sessions bound to
 //! the entities they were issued for, root and cross-account limits on AssumeRole.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 mod common;
 
