@@ -4,6 +4,8 @@ CARGO ?= cargo
 VENV := .venv
 PY := $(VENV)/bin/python
 export SEKISHO_CORPORA ?= $(abspath ../shared/corpora)
+# Tests that would skip for want of an input (corpora, Redis) fail instead under make test.
+export SEKISHO_REQUIRE_ALL ?= 1
 # Where cargo puts binaries (honours CARGO_TARGET_DIR, as cargo does).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 

@@ -139,10 +139,7 @@ pub async fn authenticate(
         if token.expose().len() > st.config.sessions.max_token_bytes {
             return Err(ApiError::invalid_token().with_detail("session token too large"));
         }
-        let (claims, secret) = st
-            .keyring()
-            .open_and_derive(token.expose(), &key_id, now)
-            .map_err(|e| ApiError::invalid_token().with_detail(format!("session token: {e}")))?;
+        let (claims, secret) = st.keyring().open_and_derive(token.expose(), &key_id, now)?;
         sigv4::verify_with(&auth, parts, &secret, Some(&st.signing_keys))
             .map_err(ApiError::from)?;
         if claims.expires_at <= now.timestamp() {
@@ -268,19 +265,4 @@ pub fn require(caller: Option<&Caller>) -> Result<&Caller, ApiError> {
             "Request is missing Authentication Token",
         )
     })
-}
-
-impl From<sigv4::Error> for ApiError {
-    fn from(e: sigv4::Error) -> Self {
-        let code = match e.aws_code() {
-            "MissingAuthenticationToken" => Code::MissingAuthenticationToken,
-            "IncompleteSignature" => Code::IncompleteSignature,
-            "SignatureDoesNotMatch" => Code::SignatureDoesNotMatch,
-            "InvalidClientTokenId" => Code::InvalidClientTokenId,
-            "AccessDenied" => Code::AccessDenied,
-            "InvalidParameterValue" => Code::InvalidParameterValue,
-            _ => Code::IncompleteSignature,
-        };
-        ApiError::new(code, e.to_string())
-    }
 }

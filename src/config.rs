@@ -65,6 +65,20 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// Seconds a request may take before it is answered with an error. Default: `30`.
     pub request_timeout_seconds: u64,
+    /// Seconds a client has to send a request's headers, from the moment its connection is
+    /// accepted (or its next request's first byte arrives on a kept-alive connection); the
+    /// connection is closed when they are not complete by then. Default: `10`.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may wait, idle, for its next request before it is
+    /// closed. Default: `60`.
+    pub idle_timeout_seconds: u64,
+    /// Most connections open at once; more are answered `503` and closed at once. Lowered at
+    /// start to the descriptor limit less a reserve for files and the store. Default: `8192`.
+    pub max_connections: usize,
+    /// Most connections open at once from one source address (behind a proxy or load balancer
+    /// every connection comes from its address: raise this to `max_connections`).
+    /// Default: `1024`.
+    pub max_connections_per_ip: usize,
     /// The partition written in ARNs. Default: `aws`.
     pub partition: String,
 }
@@ -78,6 +92,10 @@ impl Default for ServerConfig {
             max_body_bytes: 256 * 1024,
             max_concurrent_requests: 1024,
             request_timeout_seconds: 30,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            max_connections: 8192,
+            max_connections_per_ip: 1024,
             partition: "aws".into(),
         }
     }
@@ -203,8 +221,20 @@ pub enum AuditSink {
 pub struct AuditConfig {
     /// `file`, `stdout` or `none`. Default: `file`.
     pub sink: AuditSink,
-    /// File for the `file` sink. Default: `var/audit.jsonl`.
+    /// File for the `file` sink. Sekisho reopens it on `SIGHUP` (after logrotate moved it).
+    /// Default: `var/audit.jsonl`.
     pub path: PathBuf,
+    /// Size in bytes at which the `file` sink rotates the file itself (`audit.jsonl` becomes
+    /// `audit.jsonl.1`, `.1` becomes `.2`, …); `0` leaves rotation to logrotate or a shipper.
+    /// At least `65536` when set. Default: `0`.
+    pub max_file_bytes: u64,
+    /// Rotated files kept by size rotation (`.1` … `.N`); the oldest beyond that is deleted.
+    /// Default: `10`.
+    pub max_files: u32,
+    /// Free bytes on the audit file's file system below which `/readyz` answers not ready, so a
+    /// load balancer drains the node before a full disk makes its requests fail.
+    /// Default: `268435456` (256 MiB).
+    pub min_free_bytes: u64,
 }
 
 impl Default for AuditConfig {
@@ -212,6 +242,9 @@ impl Default for AuditConfig {
         Self {
             sink: AuditSink::File,
             path: "var/audit.jsonl".into(),
+            max_file_bytes: 0,
+            max_files: 10,
+            min_free_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -368,6 +401,39 @@ impl Config {
                 "must be between 1 and 600",
             ));
         }
+        if !(1..=300).contains(&self.server.header_read_timeout_seconds) {
+            return Err(bad(
+                "server.header_read_timeout_seconds",
+                "must be between 1 and 300",
+            ));
+        }
+        if !(1..=3600).contains(&self.server.idle_timeout_seconds) {
+            return Err(bad(
+                "server.idle_timeout_seconds",
+                "must be between 1 and 3600",
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            return Err(bad(
+                "server.max_connections",
+                "must be between 1 and 1000000",
+            ));
+        }
+        if !(1..=self.server.max_connections).contains(&self.server.max_connections_per_ip) {
+            return Err(bad(
+                "server.max_connections_per_ip",
+                "must be between 1 and server.max_connections",
+            ));
+        }
+        if self.audit.max_file_bytes != 0 && self.audit.max_file_bytes < 65536 {
+            return Err(bad(
+                "audit.max_file_bytes",
+                "must be 0 (no size rotation) or at least 65536",
+            ));
+        }
+        if !(1..=1000).contains(&self.audit.max_files) {
+            return Err(bad("audit.max_files", "must be between 1 and 1000"));
+        }
         if !["aws", "aws-cn", "aws-us-gov"].contains(&self.server.partition.as_str()) {
             return Err(bad("server.partition", "must be aws, aws-cn or aws-us-gov"));
         }
@@ -507,6 +573,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("server.regions"), "{e}");
+    }
+
+    #[test]
+    fn connection_and_audit_file_settings_are_checked() {
+        let c = Config::parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(c.server.header_read_timeout_seconds, 10);
+        assert_eq!(c.server.idle_timeout_seconds, 60);
+        assert_eq!(
+            c.audit.max_file_bytes, 0,
+            "size rotation is off unless asked for"
+        );
+        for (text, key) in [
+            (
+                "[server]\nheader_read_timeout_seconds = 0\n",
+                "server.header_read_timeout_seconds",
+            ),
+            (
+                "[server]\nidle_timeout_seconds = 0\n",
+                "server.idle_timeout_seconds",
+            ),
+            ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            (
+                "[server]\nmax_connections = 10\nmax_connections_per_ip = 11\n",
+                "server.max_connections_per_ip",
+            ),
+            ("[audit]\nmax_file_bytes = 1000\n", "audit.max_file_bytes"),
+            ("[audit]\nmax_files = 0\n", "audit.max_files"),
+        ] {
+            let e = Config::parse(text, Path::new("x.toml")).unwrap_err();
+            assert!(e.to_string().contains(key), "{text}: {e}");
+        }
+        let c = Config::parse(
+            "[audit]\nmax_file_bytes = 65536\nmax_files = 1\nmin_free_bytes = 0\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!((c.audit.max_file_bytes, c.audit.max_files), (65536, 1));
     }
 
     #[test]

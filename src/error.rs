@@ -266,14 +266,42 @@ impl From<crate::store::Error> for ApiError {
     }
 }
 
-/// A policy document that does not parse: `MalformedPolicyDocument`, or `LimitExceeded` for a
-/// size error (as AWS answers it).
-#[must_use]
-pub fn policy_error(e: crate::policy::PolicyError) -> ApiError {
-    if e.is_size_limit() {
-        ApiError::new(Code::LimitExceeded, e.to_string())
-    } else {
-        ApiError::new(Code::MalformedPolicyDocument, e.to_string())
+/// SigV4 failures, as AWS answers them: a missed time window, a wrong scope and a wrong
+/// signature are all `SignatureDoesNotMatch` (403); malformed authentication is
+/// `IncompleteSignature` (400).
+impl From<crate::sigv4::Error> for ApiError {
+    fn from(e: crate::sigv4::Error) -> Self {
+        use crate::sigv4::Error as E;
+        let code = match &e {
+            E::ClockSkew(_) | E::InvalidScope(_) | E::SignatureDoesNotMatch(_) => {
+                Code::SignatureDoesNotMatch
+            }
+            E::IncompleteSignature(_) | E::MixedForms => Code::IncompleteSignature,
+            E::InvalidClientTokenId(_) => Code::InvalidClientTokenId,
+            E::MissingAuthenticationToken => Code::MissingAuthenticationToken,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+/// A policy document that does not parse: `MalformedPolicyDocument`, or `LimitExceeded` when it
+/// is too large (as IAM answers both).
+impl From<crate::policy::PolicyError> for ApiError {
+    fn from(e: crate::policy::PolicyError) -> Self {
+        let code = if e.is_size_limit() {
+            Code::LimitExceeded
+        } else {
+            Code::MalformedPolicyDocument
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+/// A session token that does not open (tampered, unknown key, another access key id…): the
+/// client sees AWS's "security token is invalid"; the reason goes to the detail (audit, logs).
+impl From<crate::token::Error> for ApiError {
+    fn from(e: crate::token::Error) -> Self {
+        Self::invalid_token().with_detail(format!("session token: {e}"))
     }
 }
 
@@ -301,7 +329,7 @@ impl From<crate::iam::repo::Error> for ApiError {
                 Code::NoSuchEntity,
                 format!("The {kind} policy with name {policy} cannot be found."),
             ),
-            E::Invalid(e) => policy_error(e),
+            E::Invalid(e) => Self::from(e),
             E::InvalidMarker => Self::new(Code::InvalidInput, "Invalid Marker"),
             E::InvalidPrincipal { arn } => Self::new(
                 Code::MalformedPolicyDocument,
@@ -394,6 +422,61 @@ fn capitalised(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sigv4_failures_map_to_aws_codes_and_statuses() {
+        use crate::sigv4::Error as E;
+        let cases = [
+            (
+                E::ClockSkew(String::new()),
+                Code::SignatureDoesNotMatch,
+                403,
+            ),
+            (
+                E::IncompleteSignature(String::new()),
+                Code::IncompleteSignature,
+                400,
+            ),
+            (
+                E::InvalidClientTokenId(String::new()),
+                Code::InvalidClientTokenId,
+                403,
+            ),
+            (
+                E::InvalidScope(String::new()),
+                Code::SignatureDoesNotMatch,
+                403,
+            ),
+            (
+                E::MissingAuthenticationToken,
+                Code::MissingAuthenticationToken,
+                403,
+            ),
+            (E::MixedForms, Code::IncompleteSignature, 400),
+            (
+                E::SignatureDoesNotMatch(String::new()),
+                Code::SignatureDoesNotMatch,
+                403,
+            ),
+        ];
+        for (e, code, status) in cases {
+            let a = ApiError::from(e.clone());
+            assert_eq!(a.code, code, "{e:?}");
+            assert_eq!(a.code.status(), status, "{e:?}");
+            assert_eq!(a.message, e.to_string());
+        }
+    }
+
+    #[test]
+    #[expect(clippy::unwrap_used, reason = "test")]
+    fn policy_errors_keep_size_apart() {
+        let m = ApiError::from(crate::policy::PolicyError::malformed("Statement", "bad"));
+        assert_eq!(m.code, Code::MalformedPolicyDocument);
+        let big = crate::policy::parse(&"x".repeat(200_000), crate::policy::PolicyKind::Identity)
+            .unwrap_err();
+        assert!(big.is_size_limit());
+        assert_eq!(ApiError::from(big).code, Code::LimitExceeded);
+    }
 
     #[test]
     fn statuses_follow_aws() {

@@ -4,7 +4,8 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`http`] | axum router, layers (body limit, request id, panic catcher), the one error renderer |
+//! | [`http`] | axum router, accept loop (timeouts, connection caps), guard layer, the one renderer |
+//! | [`action`] | what an action is apart from HTTP (`Ctx`, `Reply`) and which callers may call what |
 //! | [`wire`] | AWS Query decoding (form/query → typed parameters) and XML writing |
 //! | [`sigv4`] | pure SigV4 verification (header and presigned forms) |
 //! | [`token`] | sealed session tokens, the key ring, temporary key ids and secrets |
@@ -26,6 +27,7 @@
 /// request. Keys are bounded by the request-size limits and the caches' bounds.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+pub mod action;
 pub mod audit;
 pub mod authn;
 pub mod authz;

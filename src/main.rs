@@ -207,6 +207,8 @@ async fn serve(config: PathBuf) -> Result<(), String> {
     };
     let secrets_path = cfg.iam.generated_keys_path.clone();
     let (st, applied) = sekisho::server::build(cfg, clock).await?;
+    #[cfg(unix)]
+    reopen_audit_on_sighup(st.audit.clone())?;
     for c in &applied.changed {
         tracing::info!(change = %c, "bootstrap applied");
     }
@@ -226,13 +228,51 @@ async fn serve(config: PathBuf) -> Result<(), String> {
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%bound, %public, backend = st.iam.kv().backend_name(), "sekisho listening");
     println!("sekisho listening on http://{bound}");
-    sekisho::http::serve(listener, st, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    sekisho::http::serve(listener, st, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
     // Let the audit writer drain its last batch.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C, or on `SIGTERM` (systemd, Kubernetes), so open requests finish and the
+/// audit writer drains before the process exits.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no SIGTERM handler; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Reopens the audit file on `SIGHUP`, the logrotate `postrotate` convention (see
+/// `deploy/logrotate/sekisho`). Without a handler, `SIGHUP` would end the process.
+#[cfg(unix)]
+fn reopen_audit_on_sighup(audit: sekisho::audit::Auditor) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("SIGHUP handler: {e}"))?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reopening the audit file");
+            audit.reopen();
+        }
+    });
     Ok(())
 }
 

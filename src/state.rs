@@ -24,6 +24,12 @@ pub struct Metrics {
     pub errors: AtomicU64,
     /// Credentials minted.
     pub minted: AtomicU64,
+    /// Connections open now.
+    pub connections_open: AtomicU64,
+    /// Connections refused at once because a connection cap was reached.
+    pub connections_refused: AtomicU64,
+    /// Connections closed by the header-read or idle timeout.
+    pub connections_timed_out: AtomicU64,
 }
 
 impl Metrics {

@@ -44,6 +44,12 @@ pub struct SignedRequest<'a> {
     /// Hex SHA-256 of the body (or `UNSIGNED-PAYLOAD` where the service allows it).
     #[serde(borrow)]
     pub payload_hash: Cow<'a, str>,
+    /// How the resource server received the request: `https` or `http`. It is the source of
+    /// `aws:SecureTransport` (only the resource server knows whether its client used TLS);
+    /// when omitted the key is absent, so a policy that needs it to be `true` does not allow
+    /// and one that denies when it is `false` needs `BoolIfExists` to deny.
+    #[serde(borrow, default)]
+    pub scheme: Option<Text<'a>>,
 }
 
 /// A verification question.
@@ -65,7 +71,9 @@ pub struct VerifyInput<'a> {
     /// The resource's account, for the cross-account rule.
     #[serde(borrow, default)]
     pub resource_account: Option<Text<'a>>,
-    /// Extra condition keys (service keys such as `s3:prefix`); strings or lists of strings.
+    /// Extra condition keys: service keys such as `s3:prefix` (strings or lists of strings).
+    /// Global and federation keys (`aws:`, `sts:`, `iam:`, `saml:`, `host.example.com:…`)
+    /// are Sekisho's to set and are refused ([`check_context_key`]).
     #[serde(default)]
     pub context: BTreeMap<String, serde_json::Value>,
     /// The original client's address (for `aws:SourceIp`).
@@ -176,9 +184,14 @@ pub struct AnswerStatement {
 
 /// Verifies a signed request and, when an action is given, authorizes it. Authentication
 /// failures are answers (`authenticated: false` with the AWS error code), not errors.
+///
+/// `asker_account` is the account of whoever asks (the resource server's): the deciding
+/// statements are named only when their policy belongs to it (or is AWS managed). `None`
+/// (the library used in process, by the operator) names them all.
 pub async fn verify_request(
     st: &Arc<AppState>,
     input: &VerifyInput<'_>,
+    asker_account: Option<&str>,
 ) -> Result<VerifyAnswer, ApiError> {
     let now = st.clock.now();
     // The headers are read where they lie (no map is built), after the checks a map would
@@ -221,15 +234,34 @@ pub async fn verify_request(
         return Ok(describe(caller));
     };
     let resource = input.resource.as_deref().unwrap_or("*");
+    let secure = match input.request.scheme.as_deref() {
+        None => None,
+        Some(s) if s.eq_ignore_ascii_case("https") => Some(true),
+        Some(s) if s.eq_ignore_ascii_case("http") => Some(false),
+        Some(s) => {
+            return Err(ApiError::validation(format!(
+                "invalid request scheme {s:?}: expected \"https\" or \"http\""
+            )));
+        }
+    };
     let env = Env {
         now,
         source_ip: input.source_ip.as_deref().unwrap_or_default().to_owned(),
         user_agent: headers.single_str("user-agent").unwrap_or("").into(),
-        secure: true,
+        secure: secure.unwrap_or(false),
         region: caller.region.clone(),
     };
     let pols = authz::caller_policies(st, &caller).await?;
     let mut ctx = authz::base_context(&caller, &env, &pols.tags);
+    if secure.is_none() {
+        ctx.remove("aws:SecureTransport");
+    }
+    for k in input.context.keys() {
+        check_context_key(k)?;
+        if ctx.get(k).is_some() {
+            return Err(refused_key(k));
+        }
+    }
     for (k, v) in &input.context {
         match v {
             serde_json::Value::String(s) => ctx.set(k, s.clone()),
@@ -267,10 +299,35 @@ pub async fn verify_request(
             }),
         })
         .collect();
+    // The asker sees which of the signer's policies decided only when they are its own
+    // account's (or AWS managed); the sealed message keeps them for the signer's account.
+    let visible = |m: &AnswerStatement| policy_visible(&m.policy, &caller.account, asker_account);
+    let all_visible = matched.iter().all(visible);
     let mut decision = AnswerDecision {
         effect: Cow::Borrowed(effect),
-        matched,
-        reason: d.reason.clone(),
+        matched: matched
+            .iter()
+            .map(|m| {
+                if visible(m) {
+                    m.clone()
+                } else {
+                    AnswerStatement {
+                        policy: HIDDEN.to_owned(),
+                        sid: None,
+                        effect: m.effect.clone(),
+                    }
+                }
+            })
+            .collect(),
+        reason: if all_visible {
+            d.reason.clone()
+        } else {
+            Cow::Borrowed(match d.effect {
+                Effect::Allow => "allowed",
+                Effect::ExplicitDeny => "explicitly denied by a policy of the signer's account",
+                Effect::ImplicitDeny => "no policy of the signer's account allows the action",
+            })
+        },
         encoded_message: None,
         message: None,
     };
@@ -278,7 +335,7 @@ pub async fn verify_request(
         let message = json!({
             "allowed": false,
             "explicitDeny": d.effect == Effect::ExplicitDeny,
-            "matchedStatements": { "items": decision.matched },
+            "matchedStatements": { "items": matched },
             "failures": { "items": [] },
             "reason": d.reason,
             "context": {
@@ -288,7 +345,7 @@ pub async fn verify_request(
                 "conditions": { "items": input.context.iter().map(|(k, v)| json!({"key": k, "values": {"items": [v]}})).collect::<Vec<_>>() },
             },
         });
-        decision.encoded_message = Some(encode_message(st, &message.to_string())?);
+        decision.encoded_message = Some(encode_message(st, &caller.account, &message.to_string())?);
         decision.message = Some(format!(
             "User: {} is not authorized to perform: {action} on resource: {resource}",
             caller.arn
@@ -297,6 +354,62 @@ pub async fn verify_request(
     let mut out = describe(caller);
     out.decision = Some(decision);
     Ok(out)
+}
+
+/// What a hidden policy id reads as (the audit's wording for hidden values).
+const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
+
+/// Condition-key namespaces that Sekisho sets from facts it established itself (the global
+/// keys, STS/IAM keys, SAML and other federation claims, Sekisho's own actions): never taken
+/// from the question's `context`.
+const RESERVED_PREFIXES: &[&str] = &["aws", "sts", "iam", "saml", "sekisho"];
+
+/// Checks that a `context` key is a service key the asker may supply: `service:name` with a
+/// plain service prefix (letters, digits, `-`) that is not a reserved namespace. Federation
+/// claims (`accounts.google.com:sub`, `cognito-identity.amazonaws.com:aud`,
+/// `token.actions.githubusercontent.com:sub`, …) have a host as prefix and are refused too.
+///
+/// # Errors
+/// `ValidationError` naming the key.
+pub fn check_context_key(key: &str) -> Result<(), ApiError> {
+    let Some((prefix, name)) = key.split_once(':') else {
+        return Err(refused_key(key));
+    };
+    let plain = !prefix.is_empty()
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !plain
+        || name.is_empty()
+        || RESERVED_PREFIXES
+            .iter()
+            .any(|r| prefix.eq_ignore_ascii_case(r))
+    {
+        return Err(refused_key(key));
+    }
+    Ok(())
+}
+
+fn refused_key(key: &str) -> ApiError {
+    ApiError::validation(format!(
+        "context key {key:?} is refused: only service condition keys (such as s3:prefix) may \
+         be given; global, STS, IAM and federation keys are set by Sekisho"
+    ))
+}
+
+/// Whether a deciding policy may be named to an asker of `asker`'s account: AWS managed
+/// policies, and policies of the asker's own account. Ids that are not ARNs (`session`) belong
+/// to the signer's account.
+fn policy_visible(policy: &str, signer_account: &str, asker: Option<&str>) -> bool {
+    let Some(asker) = asker else {
+        return true;
+    };
+    let owner = if policy.starts_with("arn:") {
+        policy.split(':').nth(4).unwrap_or_default()
+    } else {
+        signer_account
+    };
+    owner == "aws" || owner == asker
 }
 
 /// An HTTP header name: one or more token characters (RFC 9110), as `http::HeaderName`
@@ -355,16 +468,18 @@ fn describe(c: Caller) -> VerifyAnswer {
     }
 }
 
-/// Seals an authorization message so only Sekisho can read it.
-pub fn encode_message(st: &AppState, json: &str) -> Result<String, ApiError> {
+/// Seals an authorization message so only Sekisho can read it, bound to `account` (the account
+/// of the denied principal, whose policies it describes): only that account can decode it.
+pub fn encode_message(st: &AppState, account: &str, json: &str) -> Result<String, ApiError> {
     st.iam
         .at_rest()
-        .seal_message(json)
+        .seal_message(account, json)
         .map_err(ApiError::internal)
 }
 
-/// Opens an encoded authorization message.
+/// Opens an encoded authorization message for a caller of `account`; a message about another
+/// account does not open.
 #[must_use]
-pub fn decode_message(st: &AppState, encoded: &str) -> Option<String> {
-    st.iam.at_rest().open_message(encoded)
+pub fn decode_message(st: &AppState, account: &str, encoded: &str) -> Option<String> {
+    st.iam.at_rest().open_message(account, encoded)
 }

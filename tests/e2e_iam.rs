@@ -1118,3 +1118,445 @@ async fn simulation_and_account_reports() {
     // Another account's entities never appear.
     assert!(d.role_detail_list().is_empty());
 }
+
+/// A listing marker for the last key `key` (markers are URL-safe base64 of the last key).
+fn base64_marker(key: &str) -> String {
+    sekisho::iam::repo::encode_marker(key)
+}
+
+/// Security issue 15, finding 2: simulation work is bounded. A request at Sekisho's list limits
+/// (400 actions × 400 resources: 160,000 results) answers its pages quickly; lists over
+/// the limits, a second boundary or a too-short action name are `ValidationError`s.
+#[tokio::test]
+async fn simulation_is_bounded_and_pages_the_whole_grid() {
+    let s = common::start().await;
+    let iam = s.iam(ADMIN.0, ADMIN.1, None);
+    let actions: Vec<String> = (0..400).map(|i| format!("s3:GetObject{i}")).collect();
+    let resources: Vec<String> = (0..400)
+        .map(|i| format!("arn:aws:s3:::bucket/{i}"))
+        .collect();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject*","Resource":"*"},{"Sid":"No7","Effect":"Deny","Action":"*","Resource":"arn:aws:s3:::bucket/7"}]}"#;
+    let started = std::time::Instant::now();
+    let first = iam
+        .simulate_custom_policy()
+        .policy_input_list(policy)
+        .set_action_names(Some(actions.clone()))
+        .set_resource_arns(Some(resources.clone()))
+        .max_items(1000)
+        .send()
+        .await
+        .unwrap();
+    let r = first.evaluation_results();
+    assert_eq!(r.len(), 1000);
+    assert!(first.is_truncated());
+    assert_eq!(r[0].eval_action_name(), "s3:GetObject0");
+    assert_eq!(r[7].eval_decision().as_str(), "explicitDeny");
+    assert_eq!(r[8].eval_decision().as_str(), "allowed");
+    assert_eq!(r[999].eval_action_name(), "s3:GetObject2");
+    assert_eq!(r[999].eval_resource_name(), Some("arn:aws:s3:::bucket/199"));
+    // The next page continues the grid.
+    let second = iam
+        .simulate_custom_policy()
+        .policy_input_list(policy)
+        .set_action_names(Some(actions.clone()))
+        .set_resource_arns(Some(resources.clone()))
+        .max_items(2)
+        .marker(first.marker().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let r2 = second.evaluation_results();
+    assert_eq!(r2.len(), 2);
+    assert_eq!(r2[0].eval_action_name(), "s3:GetObject2");
+    assert_eq!(r2[0].eval_resource_name(), Some("arn:aws:s3:::bucket/200"));
+    // The last page, straight from a marker near the end.
+    let last = iam
+        .simulate_custom_policy()
+        .policy_input_list(policy)
+        .set_action_names(Some(actions.clone()))
+        .set_resource_arns(Some(resources.clone()))
+        .marker(base64_marker("00159997"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(last.evaluation_results().len(), 2);
+    assert!(!last.is_truncated());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "three pages of a 160,000-result grid took {:?}",
+        started.elapsed()
+    );
+
+    fn over<E, R>(e: aws_sdk_iam::error::SdkError<E, R>) -> String
+    where
+        E: aws_sdk_iam::error::ProvideErrorMetadata + std::fmt::Debug,
+        R: std::fmt::Debug,
+    {
+        assert_eq!(code(&e), "ValidationError", "{e:?}");
+        message(&e)
+    }
+    let mut many = actions.clone();
+    many.push("s3:PutObject".into());
+    let m = over(
+        iam.simulate_custom_policy()
+            .policy_input_list(policy)
+            .set_action_names(Some(many))
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert!(m.contains("actionNames"), "{m}");
+    let mut many = resources.clone();
+    many.push("arn:aws:s3:::other".into());
+    let m = over(
+        iam.simulate_custom_policy()
+            .policy_input_list(policy)
+            .action_names("s3:GetObject")
+            .set_resource_arns(Some(many))
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert!(m.contains("resourceArns"), "{m}");
+    over(
+        iam.simulate_custom_policy()
+            .set_policy_input_list(Some(vec![ALLOW_ALL.to_owned(); 101]))
+            .action_names("s3:GetObject")
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    over(
+        iam.simulate_custom_policy()
+            .policy_input_list(policy)
+            .permissions_boundary_policy_input_list(ALLOW_ALL)
+            .permissions_boundary_policy_input_list(ALLOW_ALL)
+            .action_names("s3:GetObject")
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    over(
+        iam.simulate_principal_policy()
+            .policy_source_arn(format!("arn:aws:iam::{ACCT}:user/alice"))
+            .action_names("s3")
+            .send()
+            .await
+            .unwrap_err(),
+    );
+}
+
+fn iam_tag(k: &str, v: &str) -> aws_sdk_iam::types::Tag {
+    aws_sdk_iam::types::Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+        .unwrap()
+}
+
+/// Security issue 15, finding 3: IAM actions carry the condition keys AWS documents for them,
+/// so account guardrails apply — on users, roles and managed policies (their tags), on tagging
+/// (`aws:RequestTag/*`, `aws:TagKeys`), on boundaries (`iam:PermissionsBoundary`) and on
+/// attaching policies to groups, users and roles (`iam:PolicyARN`). The same actions still
+/// succeed where the guardrail does not apply.
+#[tokio::test]
+async fn iam_guardrails_apply_to_iam_actions() {
+    let s = common::start().await;
+    let admin = s.iam(ADMIN.0, ADMIN.1, None);
+    let bound = format!("arn:aws:iam::{ACCT}:policy/bound");
+    let forbidden = format!("arn:aws:iam::{ACCT}:policy/forbidden");
+    for name in ["bound", "forbidden", "plain"] {
+        admin
+            .create_policy()
+            .policy_name(name)
+            .policy_document(ALLOW_S3_GET)
+            .send()
+            .await
+            .unwrap();
+    }
+    let guardrails = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Allow","Action":"*","Resource":"*"}},
+        {{"Sid":"Protected","Effect":"Deny","Action":"iam:*","Resource":"*",
+          "Condition":{{"StringEquals":{{"aws:ResourceTag/protected":"true"}}}}}},
+        {{"Sid":"ProtectedIam","Effect":"Deny","Action":"iam:DeleteUser","Resource":"*",
+          "Condition":{{"StringEquals":{{"iam:ResourceTag/owner":"security"}}}}}},
+        {{"Sid":"NoSelfProtect","Effect":"Deny","Action":["iam:Tag*","iam:Untag*","iam:Create*"],"Resource":"*",
+          "Condition":{{"ForAnyValue:StringEqualsIgnoreCase":{{"aws:TagKeys":["protected"]}}}}}},
+        {{"Sid":"TeamTag","Effect":"Deny","Action":"iam:CreateRole","Resource":"*",
+          "Condition":{{"StringNotEqualsIfExists":{{"aws:RequestTag/team":"red"}}}}}},
+        {{"Sid":"Bounded","Effect":"Deny","Action":["iam:CreateUser","iam:PutUserPermissionsBoundary","iam:PutRolePermissionsBoundary"],"Resource":"*",
+          "Condition":{{"StringNotEquals":{{"iam:PermissionsBoundary":"{bound}"}}}}}},
+        {{"Sid":"KeepBound","Effect":"Deny","Action":["iam:DeleteUserPermissionsBoundary","iam:PutUserPolicy"],"Resource":"*",
+          "Condition":{{"StringEquals":{{"iam:PermissionsBoundary":"{bound}"}}}}}},
+        {{"Sid":"NoForbidden","Effect":"Deny","Action":["iam:AttachGroupPolicy","iam:AttachUserPolicy","iam:AttachRolePolicy"],"Resource":"*",
+          "Condition":{{"ArnEquals":{{"iam:PolicyARN":"{forbidden}"}}}}}}]}}"#
+    );
+    admin
+        .create_policy()
+        .policy_name("guardrails")
+        .policy_document(&guardrails)
+        .send()
+        .await
+        .unwrap();
+    admin.create_user().user_name("ops").send().await.unwrap();
+    admin
+        .attach_user_policy()
+        .user_name("ops")
+        .policy_arn(format!("arn:aws:iam::{ACCT}:policy/guardrails"))
+        .send()
+        .await
+        .unwrap();
+    let k = admin
+        .create_access_key()
+        .user_name("ops")
+        .send()
+        .await
+        .unwrap();
+    let k = k.access_key().unwrap();
+    let ops = s.iam(k.access_key_id(), k.secret_access_key(), None);
+    let denied = |e: &str, what: &str| assert_eq!(e, "AccessDenied", "{what}");
+
+    // Roles: the admin protects one; ops may change the other but not the protected one.
+    for name in ["open-role", "guarded-role"] {
+        let mut c = admin
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust(&format!("arn:aws:iam::{ACCT}:root")));
+        if name == "guarded-role" {
+            c = c.tags(iam_tag("protected", "true"));
+        }
+        c.send().await.unwrap();
+    }
+    for role in ["open-role", "guarded-role"] {
+        let put = ops
+            .put_role_policy()
+            .role_name(role)
+            .policy_name("p")
+            .policy_document(ALLOW_S3_GET)
+            .send()
+            .await;
+        let trust_update = ops
+            .update_assume_role_policy()
+            .role_name(role)
+            .policy_document(trust(&format!("arn:aws:iam::{ACCT}:root")))
+            .send()
+            .await;
+        let untag = ops
+            .untag_role()
+            .role_name(role)
+            .tag_keys("team")
+            .send()
+            .await;
+        let attach = ops
+            .attach_role_policy()
+            .role_name(role)
+            .policy_arn(format!("arn:aws:iam::{ACCT}:policy/plain"))
+            .send()
+            .await;
+        if role == "open-role" {
+            put.unwrap();
+            trust_update.unwrap();
+            untag.unwrap();
+            attach.unwrap();
+        } else {
+            denied(
+                &code(&put.unwrap_err()),
+                "PutRolePolicy on a protected role",
+            );
+            denied(&code(&trust_update.unwrap_err()), "UpdateAssumeRolePolicy");
+            denied(&code(&untag.unwrap_err()), "UntagRole");
+            denied(&code(&attach.unwrap_err()), "AttachRolePolicy");
+        }
+    }
+
+    // Users: aws:ResourceTag and iam:ResourceTag of the target user.
+    for (name, tag) in [
+        ("u-open", None),
+        ("u-guarded", Some(("protected", "true"))),
+        ("u-owned", Some(("owner", "security"))),
+    ] {
+        let mut c = admin.create_user().user_name(name);
+        if let Some((k, v)) = tag {
+            c = c.tags(iam_tag(k, v));
+        }
+        c.send().await.unwrap();
+    }
+    ops.create_access_key()
+        .user_name("u-open")
+        .send()
+        .await
+        .unwrap();
+    let e = ops
+        .create_access_key()
+        .user_name("u-guarded")
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "CreateAccessKey on a protected user");
+    let e = ops
+        .delete_user()
+        .user_name("u-owned")
+        .send()
+        .await
+        .unwrap_err();
+    denied(
+        &code(&e),
+        "DeleteUser on an iam:ResourceTag/owner=security user",
+    );
+    admin
+        .create_user()
+        .user_name("u-temp")
+        .send()
+        .await
+        .unwrap();
+    ops.delete_user().user_name("u-temp").send().await.unwrap();
+
+    // Managed policies: aws:ResourceTag of the policy.
+    admin
+        .tag_role()
+        .role_name("open-role")
+        .tags(iam_tag("team", "blue"))
+        .send()
+        .await
+        .unwrap();
+    let guarded_policy = admin
+        .create_policy()
+        .policy_name("guarded-policy")
+        .policy_document(ALLOW_S3_GET)
+        .tags(iam_tag("protected", "true"))
+        .send()
+        .await
+        .unwrap();
+    let e = ops
+        .create_policy_version()
+        .policy_arn(guarded_policy.policy().unwrap().arn().unwrap())
+        .policy_document(ALLOW_ALL)
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "CreatePolicyVersion on a protected policy");
+    ops.create_policy_version()
+        .policy_arn(format!("arn:aws:iam::{ACCT}:policy/plain"))
+        .policy_document(ALLOW_ALL)
+        .send()
+        .await
+        .unwrap();
+
+    // Tagging: aws:TagKeys and aws:RequestTag/*.
+    let e = ops
+        .tag_role()
+        .role_name("open-role")
+        .tags(iam_tag("Protected", "true"))
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "TagRole adding the protected key");
+    ops.tag_role()
+        .role_name("open-role")
+        .tags(iam_tag("cost", "1"))
+        .send()
+        .await
+        .unwrap();
+    let e = ops
+        .untag_user()
+        .user_name("u-open")
+        .tag_keys("protected")
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "UntagUser of the protected key");
+    let e = ops
+        .create_role()
+        .role_name("blue-role")
+        .assume_role_policy_document(trust(&format!("arn:aws:iam::{ACCT}:root")))
+        .tags(iam_tag("team", "blue"))
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "CreateRole with team=blue");
+    ops.create_role()
+        .role_name("red-role")
+        .assume_role_policy_document(trust(&format!("arn:aws:iam::{ACCT}:root")))
+        .tags(iam_tag("team", "red"))
+        .send()
+        .await
+        .unwrap();
+
+    // Boundaries: the requested boundary, then the target's current one.
+    let e = ops
+        .create_user()
+        .user_name("unbounded")
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "CreateUser without the boundary");
+    ops.create_user()
+        .user_name("bounded")
+        .permissions_boundary(&bound)
+        .send()
+        .await
+        .unwrap();
+    let e = ops
+        .put_user_permissions_boundary()
+        .user_name("bounded")
+        .permissions_boundary(&forbidden)
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "PutUserPermissionsBoundary to another policy");
+    let e = ops
+        .delete_user_permissions_boundary()
+        .user_name("bounded")
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "DeleteUserPermissionsBoundary of the bound user");
+    let e = ops
+        .put_user_policy()
+        .user_name("bounded")
+        .policy_name("p")
+        .policy_document(ALLOW_S3_GET)
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "PutUserPolicy on a user with the boundary");
+    ops.put_user_policy()
+        .user_name("u-open")
+        .policy_name("p")
+        .policy_document(ALLOW_S3_GET)
+        .send()
+        .await
+        .unwrap();
+    ops.put_role_permissions_boundary()
+        .role_name("open-role")
+        .permissions_boundary(&bound)
+        .send()
+        .await
+        .unwrap();
+
+    // Groups (and users): iam:PolicyARN.
+    admin.create_group().group_name("g").send().await.unwrap();
+    let e = ops
+        .attach_group_policy()
+        .group_name("g")
+        .policy_arn(&forbidden)
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "AttachGroupPolicy of the forbidden policy");
+    ops.attach_group_policy()
+        .group_name("g")
+        .policy_arn(format!("arn:aws:iam::{ACCT}:policy/plain"))
+        .send()
+        .await
+        .unwrap();
+    let e = ops
+        .attach_user_policy()
+        .user_name("u-open")
+        .policy_arn(&forbidden)
+        .send()
+        .await
+        .unwrap_err();
+    denied(&code(&e), "AttachUserPolicy of the forbidden policy");
+}

@@ -484,16 +484,16 @@ async fn session_policy_narrows_and_tags_are_visible_to_resource_servers() {
         .as_str()
         .unwrap()
         .to_owned();
-    let decoded = s
+    // The message is about account 222222222222's policies: the asker (another account) cannot
+    // read it (tests/security.rs decodes it from the signer's own account).
+    let e = s
         .sts(ADMIN.0, ADMIN.1, None)
         .decode_authorization_message()
         .encoded_message(&encoded)
         .send()
         .await
-        .unwrap();
-    let msg: serde_json::Value = serde_json::from_str(decoded.decoded_message().unwrap()).unwrap();
-    assert_eq!(msg["allowed"], false);
-    assert_eq!(msg["context"]["action"], "s3:PutObject");
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidAuthorizationMessageException");
     let e = s
         .sts(BOB.0, BOB.1, None)
         .decode_authorization_message()
@@ -674,4 +674,192 @@ async fn federation_token() {
         "AccessDenied",
         "bob may not call GetFederationToken"
     );
+}
+
+/// Security issue 15, finding 4: the question's `context` cannot set keys Sekisho owns, the
+/// transport comes from the described request, and another account's policies are not named.
+#[tokio::test]
+async fn verify_context_cannot_override_global_keys() {
+    let s = common::start().await;
+    let out = s
+        .sts(ALICE.0, ALICE.1, None)
+        .assume_role()
+        .role_arn(DEPLOYER)
+        .role_session_name("revoked")
+        .external_id("ext-123")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    s.clock.advance(chrono::Duration::seconds(5));
+    // The AWS way of revoking: deny sessions issued before now.
+    let cutoff = sekisho::wire::time::iso8601(&s.clock.now());
+    let revoke = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"RevokeOlder","Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{cutoff}"}}}}}}]}}"#
+    );
+    s.state
+        .iam
+        .put_inline_policy(
+            sekisho::iam::repo::EntityKind::Role,
+            "222222222222",
+            "deployer",
+            "revoke",
+            &revoke,
+        )
+        .await
+        .unwrap();
+    let denied = verify(&s, ADMIN, c, "s3:GetObject").await;
+    assert_eq!(denied["decision"]["effect"], "ExplicitDeny", "{denied}");
+
+    // Every global key is refused, whatever its case; so are STS/IAM/SAML/federation keys and
+    // keys without a service prefix.
+    let future = "2099-01-01T00:00:00Z";
+    for (key, value) in [
+        ("aws:TokenIssueTime", serde_json::json!(future)),
+        ("AWS:tokenissuetime", serde_json::json!(future)),
+        ("aws:PrincipalTag/team", serde_json::json!("admins")),
+        (
+            "aws:PrincipalArn",
+            serde_json::json!("arn:aws:iam::222222222222:root"),
+        ),
+        ("aws:userid", serde_json::json!("AIDAEXAMPLE")),
+        ("aws:MultiFactorAuthPresent", serde_json::json!("true")),
+        ("aws:SecureTransport", serde_json::json!("true")),
+        ("aws:SourceIp", serde_json::json!("10.0.0.1")),
+        ("sts:ExternalId", serde_json::json!("x")),
+        ("iam:PolicyARN", serde_json::json!("x")),
+        ("saml:aud", serde_json::json!("x")),
+        ("accounts.google.com:sub", serde_json::json!("x")),
+        (
+            "cognito-identity.amazonaws.com:amr",
+            serde_json::json!(["authenticated"]),
+        ),
+        (
+            "token.actions.githubusercontent.com:sub",
+            serde_json::json!("repo:x"),
+        ),
+        ("noprefix", serde_json::json!("x")),
+    ] {
+        let mut q = verify_question(&s, c, "s3:GetObject");
+        q["context"] = serde_json::json!({ key: value });
+        let (status, answer) = verify_raw(&s, ADMIN, q.to_string()).await;
+        assert_eq!(status, 400, "{key}: {answer}");
+        assert!(answer.to_string().contains("ValidationError"), "{answer}");
+    }
+    // The revoked session stays denied; service keys are still taken.
+    let mut q = verify_question(&s, c, "s3:GetObject");
+    q["context"] = serde_json::json!({ "s3:prefix": "logs/" });
+    let (status, answer) = verify_raw(&s, ADMIN, q.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["decision"]["effect"], "ExplicitDeny", "{answer}");
+
+    // The asker (account 111111111111) is not told which of 222222222222's policies decided.
+    let text = answer.to_string();
+    assert!(
+        !text.contains("RevokeOlder") && !text.contains("deployer#inline"),
+        "{text}"
+    );
+    assert_eq!(
+        answer["decision"]["matched"][0]["policy"],
+        "HIDDEN_DUE_TO_SECURITY_REASONS"
+    );
+    assert_eq!(answer["decision"]["matched"][0]["effect"], "Deny");
+}
+
+#[tokio::test]
+async fn verify_takes_secure_transport_from_the_described_request() {
+    let s = common::start().await;
+    let out = s
+        .sts(ALICE.0, ALICE.1, None)
+        .assume_role()
+        .role_arn(DEPLOYER)
+        .role_session_name("tls")
+        .external_id("ext-123")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let tls_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"BoolIfExists":{"aws:SecureTransport":"false"}}}]}"#;
+    s.state
+        .iam
+        .put_inline_policy(
+            sekisho::iam::repo::EntityKind::Role,
+            "222222222222",
+            "deployer",
+            "tls",
+            tls_only,
+        )
+        .await
+        .unwrap();
+    let ask = |scheme: Option<&str>| {
+        let mut q = verify_question(&s, c, "s3:GetObject");
+        if let Some(sch) = scheme {
+            q["request"]["scheme"] = serde_json::json!(sch);
+        }
+        q.to_string()
+    };
+    let effect = |a: &serde_json::Value| a["decision"]["effect"].as_str().unwrap().to_owned();
+    let (_, a) = verify_raw(&s, ADMIN, ask(Some("https"))).await;
+    assert_eq!(effect(&a), "Allow", "{a}");
+    let (_, a) = verify_raw(&s, ADMIN, ask(Some("HTTP"))).await;
+    assert_eq!(effect(&a), "ExplicitDeny", "{a}");
+    // Unknown transport: the key is absent, so the IfExists guardrail denies.
+    let (_, a) = verify_raw(&s, ADMIN, ask(None)).await;
+    assert_eq!(effect(&a), "ExplicitDeny", "{a}");
+    let (status, _) = verify_raw(&s, ADMIN, ask(Some("ftp"))).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn verify_names_policies_of_the_askers_own_account() {
+    let s = common::start().await;
+    let out = s
+        .sts(ALICE.0, ALICE.1, None)
+        .get_session_token()
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    // alice (111111111111) may not put objects; admin of the same account asks.
+    let (status, a) = verify_raw(
+        &s,
+        ADMIN,
+        verify_question(&s, c, "sts:GetFederationToken").to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["decision"]["effect"], "Allow", "{a}");
+    assert_eq!(
+        a["decision"]["matched"][0]["policy"], "arn:aws:iam::111111111111:user/alice#inline/assume",
+        "{a}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_role_arn_is_a_validation_error_not_a_denial() {
+    let s = common::start().await;
+    let alice = s.sts(ALICE.0, ALICE.1, None);
+    for arn in [
+        "arn:aws:iam:222222222222:role/ops/deployer",
+        "arn:aws:iam::222222222222:user/ops/deployer",
+        "this-is-not-an-arn-at-all",
+    ] {
+        let e = alice
+            .assume_role()
+            .role_arn(arn)
+            .role_session_name("x1")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "ValidationError", "{arn}");
+    }
+    // A well-formed ARN of a role that does not exist is a denial, as AWS answers it.
+    let e = alice
+        .assume_role()
+        .role_arn("arn:aws:iam::222222222222:role/nosuchrole")
+        .role_session_name("x1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
 }

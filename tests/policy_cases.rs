@@ -17,14 +17,75 @@
     reason = "tests"
 )]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use sekisho::policy::{
     Context, Decision, Effect, ParseOptions, Policy, PolicyId, PolicyKind, PolicySet, Request,
-    RequestPrincipal, evaluate, load_managed, parse, parse_with, simulate_with_owner,
+    RequestPrincipal, Simulation, evaluate, load_managed, parse, parse_with,
 };
 use serde_json::Value;
+
+/// The shape of one case in `tests/policy_cases/*.json`. Every case is read through it first, so
+/// a misspelt key (`"sid"` for `"sids"`, `"expected"` for `"expect"`) fails the case instead of
+/// being ignored; the evaluation below reads the same fields.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "the fields exist to be checked; run_case reads them as JSON"
+)]
+struct Case {
+    name: String,
+    // Parse cases.
+    document: Option<Value>,
+    kind: Option<String>,
+    error: Option<String>,
+    size_limit: Option<bool>,
+    max_size: Option<u64>,
+    // Evaluation cases.
+    identity: Option<Value>,
+    boundary: Option<Value>,
+    session: Option<Value>,
+    resource_policy: Option<Value>,
+    resource_kind: Option<String>,
+    trust: Option<bool>,
+    bind: Option<serde_json::Map<String, Value>>,
+    principal: Option<PrincipalCase>,
+    action: Option<String>,
+    resource: Option<String>,
+    resource_account: Option<String>,
+    context: Option<serde_json::Map<String, Value>>,
+    expect: Option<Expect>,
+    sids: Option<Vec<String>>,
+}
+
+/// The request principal of an evaluation case.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "the fields exist to be checked; principal_from reads them"
+)]
+struct PrincipalCase {
+    arn: Option<String>,
+    principal_arn: Option<String>,
+    account: Option<String>,
+    unique_id: Option<String>,
+    federated_provider: Option<String>,
+    service: Option<String>,
+    is_root: Option<bool>,
+}
+
+/// The decisions a case may expect.
+#[derive(Debug, serde::Deserialize)]
+enum Expect {
+    Allow,
+    ExplicitDeny,
+    ImplicitDeny,
+}
 
 fn doc_text(v: &Value) -> String {
     match v {
@@ -76,6 +137,11 @@ fn kind_from(v: Option<&Value>, default: PolicyKind) -> PolicyKind {
 
 /// Runs one of our cases; returns an error description on mismatch.
 fn run_case(c: &Value) -> Result<(), String> {
+    let case: Case =
+        serde_json::from_value(c.clone()).map_err(|e| format!("malformed case: {e}"))?;
+    if case.document.is_none() && (case.action.is_none() || case.expect.is_none()) {
+        return Err("an evaluation case needs action and expect".into());
+    }
     if let Some(doc) = c.get("document") {
         let kind = kind_from(c.get("kind"), PolicyKind::Identity);
         let opts = ParseOptions {
@@ -245,10 +311,10 @@ fn corpora() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        println!(
-            "skipping: corpora directory {} not found (set SEKISHO_CORPORA)",
+        common::skip(&format!(
+            "corpora directory {} not found (set SEKISHO_CORPORA)",
             p.display()
-        );
+        ));
         None
     }
 }
@@ -326,16 +392,18 @@ fn politest_corpus() {
             .iter()
             .map(doc_text)
             .collect();
-        let results = simulate_with_owner(
+        let actions = [c["action"].as_str().unwrap().to_owned()];
+        let simulation = Simulation::new(
             &id,
             &b,
             resource.as_ref().map(|p| (PolicyId("resource".into()), p)),
-            &[c["action"].as_str().unwrap().to_owned()],
+            &actions,
             &resources,
             &ctx,
             principal,
             owner.as_deref(),
         );
+        let results = simulation.all();
         // One EvalDecision over several ResourceArns: any explicit deny, else all allowed.
         let got = if results.iter().any(|r| r.decision == "explicitDeny") {
             "explicitDeny"
@@ -350,8 +418,11 @@ fn politest_corpus() {
             let why: Vec<String> = results
                 .iter()
                 .map(|r| {
-                    let sids: Vec<&str> =
-                        r.matched.iter().filter_map(|m| m.sid.as_deref()).collect();
+                    let sids: Vec<&str> = r
+                        .matched
+                        .iter()
+                        .filter_map(|m| simulation.statement(*m)?.sid)
+                        .collect();
                     format!(
                         "{} [{}] {:?}",
                         r.reason,
@@ -448,4 +519,23 @@ fn every_aws_managed_policy_parses_and_evaluates() {
         over_customer_limit > 0,
         "the size check should trip on some AWS policies"
     );
+}
+
+#[test]
+fn a_misspelt_case_key_fails_the_case() {
+    let good = serde_json::json!({
+        "name": "x", "identity": [], "action": "s3:GetObject", "expect": "ImplicitDeny"
+    });
+    assert_eq!(run_case(&good), Ok(()));
+    for (k, v) in [
+        ("sid", serde_json::json!(["A"])),
+        ("expected", serde_json::json!("Allow")),
+    ] {
+        let mut bad = good.clone();
+        bad[k] = v;
+        assert!(run_case(&bad).is_err(), "{k} accepted");
+    }
+    let mut bad = good.clone();
+    bad["expect"] = serde_json::json!("Allowed");
+    assert!(run_case(&bad).is_err());
 }

@@ -1,7 +1,12 @@
 //! Regression tests for the security review (issue 15): tenancy of revocation, sessions bound to
 //! the entities they were issued for, root and cross-account limits on AssumeRole.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 mod common;
 
@@ -485,4 +490,28 @@ async fn session_policy_arns_only_from_the_roles_account_or_aws() {
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn an_authorization_message_decodes_only_in_the_account_it_is_about() {
+    let s = start().await;
+    let json = r#"{"allowed":false,"context":{"action":"s3:PutObject"}}"#;
+    let encoded = sekisho::verify::encode_message(&s.state, "222222222222", json).unwrap();
+    let decoded = s
+        .sts(PROD_ADMIN.0, PROD_ADMIN.1, None)
+        .decode_authorization_message()
+        .encoded_message(&encoded)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decoded.decoded_message(), Some(json));
+    // An administrator of another account, allowed sts:DecodeAuthorizationMessage, cannot.
+    let e = s
+        .sts(ADMIN.0, ADMIN.1, None)
+        .decode_authorization_message()
+        .encoded_message(&encoded)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidAuthorizationMessageException");
 }

@@ -8,6 +8,8 @@
     reason = "tests"
 )]
 
+mod common;
+
 use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
@@ -188,7 +190,7 @@ fn s(v: &Value) -> &str {
 #[test]
 fn aws_sigv4_test_suite_2015() {
     let Some(dir) = corpus_dir() else {
-        println!("SKIPPED: SigV4 corpus not found (set SEKISHO_CORPORA)");
+        common::skip("SigV4 corpus not found (set SEKISHO_CORPORA)");
         return;
     };
     let suite = load(&dir, "aws-sig-v4-test-suite.json");
@@ -252,7 +254,7 @@ fn unnormalised(path: &str) -> bool {
 #[test]
 fn aws_c_auth_v4_suite() {
     let Some(dir) = corpus_dir() else {
-        println!("SKIPPED: SigV4 corpus not found (set SEKISHO_CORPORA)");
+        common::skip("SigV4 corpus not found (set SEKISHO_CORPORA)");
         return;
     };
     let suite = load(&dir, "aws-c-auth-v4.json");

@@ -2,12 +2,14 @@
 //! across close and reopen.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod conformance;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use sekisho::store::embedded::EmbeddedKv;
-use sekisho::store::{Batch, Check, Error, Kv, conformance};
+use sekisho::store::{Batch, Check, Error, Kv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_passes_conformance_suite() {

@@ -2,19 +2,20 @@
 //! it in `make test`); otherwise each test prints why it was skipped and passes.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::io::Write;
+mod common;
+mod conformance;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sekisho::store::redis::RedisKv;
-use sekisho::store::{Batch, Check, Error, Kv, conformance};
+use sekisho::store::{Batch, Check, Error, Kv};
 
 fn redis_url() -> Option<String> {
     match std::env::var("REDIS_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            // Straight to stderr (not `eprintln!`), so libtest's capture does not hide it.
-            let _ = writeln!(std::io::stderr(), "skipped: REDIS_URL not set");
+            common::skip("REDIS_URL not set (scripts/with-redis.sh starts one)");
             None
         }
     }

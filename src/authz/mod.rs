@@ -250,8 +250,22 @@ pub async fn authorize(
     action: &str,
     resource: &str,
 ) -> Result<Decision, ApiError> {
+    authorize_with(st, caller, env, action, resource, |_| {}).await
+}
+
+/// [`authorize`] with the action's own condition keys added by `extend` to the global ones
+/// (e.g. `iam::actions::condition_keys`).
+pub async fn authorize_with(
+    st: &AppState,
+    caller: &Caller,
+    env: &Env,
+    action: &str,
+    resource: &str,
+    extend: impl FnOnce(&mut Context),
+) -> Result<Decision, ApiError> {
     let pols = caller_policies(st, caller).await?;
-    let ctx = base_context(caller, env, &pols.tags);
+    let mut ctx = base_context(caller, env, &pols.tags);
+    extend(&mut ctx);
     let ask = Ask {
         action,
         resource,

@@ -6,6 +6,7 @@
     reason = "serde_json objects built here are always objects; IndexMut cannot panic on them"
 )]
 
+pub mod listener;
 pub mod response;
 
 use std::net::SocketAddr;
@@ -19,71 +20,12 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::action::{Ctx, Service};
 use crate::authn::{self, Caller};
 use crate::authz::Env;
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, Metrics};
 use crate::wire::Params;
-
-/// Which Query API a request addresses (chosen by `Version`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    /// STS, `2011-06-15`.
-    Sts,
-    /// IAM, `2010-05-08`.
-    Iam,
-}
-
-impl Service {
-    /// SigV4 scope service name.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sts => "sts",
-            Self::Iam => "iam",
-        }
-    }
-
-    /// XML namespace.
-    #[must_use]
-    pub fn namespace(self) -> &'static str {
-        match self {
-            Self::Sts => crate::wire::xml::STS_NS,
-            Self::Iam => crate::wire::xml::IAM_NS,
-        }
-    }
-}
-
-/// A successful action's answer.
-#[derive(Debug, Default)]
-pub struct Reply {
-    /// Inner XML of `<{Action}Result>`; `None` for actions with no result element.
-    pub result_xml: Option<String>,
-    /// JSON form of the result (answered when the client asks for `application/json`).
-    pub result_json: Option<serde_json::Value>,
-    /// CloudTrail `responseElements` (secrets removed).
-    pub audit: serde_json::Value,
-}
-
-/// Per-request context handed to actions.
-#[derive(Debug)]
-pub struct Ctx {
-    /// Shared state.
-    pub st: Arc<AppState>,
-    /// The authenticated caller, if any.
-    pub caller: Option<Caller>,
-    /// Request facts for conditions.
-    pub env: Env,
-    /// Request id.
-    pub request_id: String,
-}
-
-impl Ctx {
-    /// The caller, or `MissingAuthenticationToken`.
-    pub fn caller(&self) -> Result<&Caller, ApiError> {
-        authn::require(self.caller.as_ref())
-    }
-}
 
 /// Builds the router.
 pub fn app(st: Arc<AppState>) -> Router {
@@ -151,6 +93,8 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
+/// Ready when the audit sink is writing with room to spare (`audit.min_free_bytes`) and the
+/// store answers; a node that is not ready still serves, so a load balancer can drain it first.
 async fn ready(State(st): State<Arc<AppState>>) -> Response {
     if let Some(problem) = st.keyring_problem() {
         return (
@@ -159,23 +103,103 @@ async fn ready(State(st): State<Arc<AppState>>) -> Response {
         )
             .into_response();
     }
-    match st.iam.kv().get("a/ready-probe").await {
+    if let Err(why) = st.audit.readiness() {
+        return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    }
+    match st.iam.kv().get(crate::iam::repo::keys::ready_probe()).await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")).into_response(),
     }
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    use std::fmt::Write;
     use std::sync::atomic::Ordering::Relaxed;
     let m = &st.metrics;
-    let body = format!(
-        "# TYPE sekisho_requests_total counter\nsekisho_requests_total {}\n\
-         # TYPE sekisho_errors_total counter\nsekisho_errors_total {}\n\
-         # TYPE sekisho_credentials_minted_total counter\nsekisho_credentials_minted_total {}\n",
+    let a = st.audit.stats();
+    let mut body = String::with_capacity(2048);
+    let mut put = |kind: &str, name: &str, help: &str, value: u64| {
+        let _ = write!(
+            body,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        );
+    };
+    let counter = "counter";
+    let gauge = "gauge";
+    put(
+        counter,
+        "sekisho_requests_total",
+        "Requests answered.",
         m.requests.load(Relaxed),
-        m.errors.load(Relaxed),
-        m.minted.load(Relaxed)
     );
+    put(
+        counter,
+        "sekisho_errors_total",
+        "Requests answered with an error.",
+        m.errors.load(Relaxed),
+    );
+    put(
+        counter,
+        "sekisho_credentials_minted_total",
+        "Credentials minted.",
+        m.minted.load(Relaxed),
+    );
+    put(
+        gauge,
+        "sekisho_connections_open",
+        "Connections open.",
+        m.connections_open.load(Relaxed),
+    );
+    put(
+        counter,
+        "sekisho_connections_refused_total",
+        "Connections refused at once by server.max_connections or max_connections_per_ip.",
+        m.connections_refused.load(Relaxed),
+    );
+    put(
+        counter,
+        "sekisho_connections_timed_out_total",
+        "Connections closed by the header-read or idle timeout.",
+        m.connections_timed_out.load(Relaxed),
+    );
+    put(
+        gauge,
+        "sekisho_audit_sink_failing",
+        "1 while audit writes fail (requests are refused).",
+        u64::from(a.failing),
+    );
+    put(
+        counter,
+        "sekisho_audit_write_errors_total",
+        "Failed audit writes, reopenings and rotations.",
+        a.write_errors,
+    );
+    put(
+        counter,
+        "sekisho_audit_events_written_total",
+        "Audit events written.",
+        a.events_written,
+    );
+    put(
+        counter,
+        "sekisho_audit_bytes_written_total",
+        "Audit bytes written.",
+        a.bytes_written,
+    );
+    put(
+        counter,
+        "sekisho_audit_rotations_total",
+        "Audit file rotations by size.",
+        a.rotations,
+    );
+    if let Some(free) = a.free_bytes {
+        put(
+            gauge,
+            "sekisho_audit_free_bytes",
+            "Free bytes on the audit file's file system.",
+            free,
+        );
+    }
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -187,10 +211,6 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
 }
 
 /// Actions that SDKs send unsigned.
-fn unsigned_allowed(action: &str) -> bool {
-    matches!(action, "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity")
-}
-
 async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response {
     let request_id = crate::ids::new_request_id();
     let now = st.clock.now();
@@ -276,7 +296,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
             payload_hash: None,
         };
         let caller = authn::authenticate(&st, &rp, service.name(), now).await?;
-        if caller.is_none() && !unsigned_allowed(&action) {
+        if caller.is_none() && !crate::action::unsigned_allowed(&action) {
             return Err(ApiError::new(
                 Code::MissingAuthenticationToken,
                 "Request is missing Authentication Token",
@@ -402,11 +422,12 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
         };
         let allowed =
             crate::authz::authorize(&st, &caller, &env, "sekisho:VerifyRequest", "*").await;
+        let asker_account = caller.account.clone();
         audit_caller(&mut event, caller);
         allowed?;
         let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
             .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
-        let answer = crate::verify::verify_request(&st, &input).await?;
+        let answer = crate::verify::verify_request(&st, &input, Some(&asker_account)).await?;
         event.request_parameters = Some(crate::audit::Elements::VerifyQuestion {
             service: input.service.to_string(),
             action: input.action.as_deref().map(str::to_owned),
@@ -460,18 +481,14 @@ fn audit_caller(event: &mut crate::audit::Event, mut caller: Caller) {
     event.user_identity = Some(caller.into_audit_identity());
 }
 
-/// Serves `app` on an already-bound listener until `shutdown` resolves.
+/// Serves `app` on an already-bound listener until `shutdown` resolves, under the connection
+/// caps and timeouts of `[server]` (see [`listener`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     st: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(st).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listener::serve(listener, app(st.clone()), st, shutdown).await
 }
 
 #[cfg(test)]

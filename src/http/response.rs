@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode};
 
-use super::{Reply, Service};
+use crate::action::{Reply, Service};
 use crate::error::ApiError;
 use crate::wire::XmlWriter;
 

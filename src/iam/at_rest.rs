@@ -144,15 +144,20 @@ impl AtRestKey {
     }
 
     /// Seals an authorization message (the JSON of a denial's reason) so only Sekisho can read
-    /// it, bound to its purpose so no other sealed value opens as one.
-    pub fn seal_message(&self, json: &str) -> Result<String, AtRestError> {
-        self.seal(MESSAGE_OWNER, &SecretString::new(json.to_owned()))
+    /// it, bound to its purpose and to `account` (whose policies it describes), so no other
+    /// sealed value opens as one and another account's message does not open.
+    pub fn seal_message(&self, account: &str, json: &str) -> Result<String, AtRestError> {
+        self.seal(
+            &format!("{MESSAGE_OWNER}/{account}"),
+            &SecretString::new(json.to_owned()),
+        )
     }
 
-    /// Opens a message sealed by [`AtRestKey::seal_message`]; `None` if it is not one.
+    /// Opens a message sealed by [`AtRestKey::seal_message`] for `account`; `None` if it is
+    /// not one, or is another account's.
     #[must_use]
-    pub fn open_message(&self, sealed: &str) -> Option<String> {
-        self.open(MESSAGE_OWNER, sealed)
+    pub fn open_message(&self, account: &str, sealed: &str) -> Option<String> {
+        self.open(&format!("{MESSAGE_OWNER}/{account}"), sealed)
             .ok()
             .map(|s| s.expose().to_owned())
     }
@@ -184,14 +189,21 @@ mod tests {
     }
 
     #[test]
-    fn messages_round_trip_and_are_not_secrets() {
+    fn messages_round_trip_for_their_account_only_and_are_not_secrets() {
         let k = AtRestKey::ephemeral();
-        let sealed = k.seal_message(r#"{"allowed":false}"#).unwrap();
-        assert_eq!(k.open_message(&sealed).unwrap(), r#"{"allowed":false}"#);
-        assert!(k.open_message("garbage").is_none());
+        let sealed = k.seal_message("111", r#"{"allowed":false}"#).unwrap();
+        assert_eq!(
+            k.open_message("111", &sealed).unwrap(),
+            r#"{"allowed":false}"#
+        );
+        assert!(
+            k.open_message("222", &sealed).is_none(),
+            "another account's"
+        );
+        assert!(k.open_message("111", "garbage").is_none());
         let secret = k.seal("AKIA1", &SecretString::from("s")).unwrap();
         assert!(
-            k.open_message(&secret).is_none(),
+            k.open_message("111", &secret).is_none(),
             "a key's secret is no message"
         );
     }

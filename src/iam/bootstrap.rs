@@ -359,7 +359,7 @@ async fn apply_policy(
             if existing.default_document() != Some(p.document.as_str()) {
                 iam.policies
                     .get_or_parse(&p.document, crate::policy::PolicyKind::Managed)
-                    .map_err(crate::error::policy_error)?;
+                    .map_err(ApiError::from)?;
                 let doc = p.document.clone();
                 let mp = iam
                     .update_policy(account, &p.name, |mp: &mut ManagedPolicy, _| {

@@ -86,6 +86,47 @@ pub fn parse_entity_arn<'a>(s: &'a str, kind: &str) -> Option<(&'a str, String, 
     Some((arn.account, path, name))
 }
 
+/// An IAM entity ARN (`arn:P:iam::A:KIND/path/NAME`), parsed where the request is decoded so a
+/// malformed one gets AWS's `ValidationError` rather than the answer a missing entity gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityArn {
+    /// The ARN as given.
+    pub text: String,
+    /// The 12-digit account.
+    pub account: String,
+    /// The path, `/` or `/a/b/`.
+    pub path: String,
+    /// The entity's name.
+    pub name: String,
+}
+
+impl EntityArn {
+    /// Parses `text` as an ARN of an entity of `kind` (`role`, `user`, `saml-provider`, …) in a
+    /// 12-digit account, with a name of IAM's name characters.
+    ///
+    /// # Errors
+    /// `ValidationError` with AWS's wording (`Request ARN is invalid`).
+    pub fn parse(param: &str, text: &str, kind: &str) -> Result<Self, ApiError> {
+        check_len(param, text, 20, 2048)?;
+        let invalid = || {
+            ApiError::validation("Request ARN is invalid").with_detail(format!(
+                "{param} is not an IAM {kind} ARN of a 12-digit account"
+            ))
+        };
+        let (account, path, name) = parse_entity_arn(text, kind).ok_or_else(invalid)?;
+        let name_ok = name.len() <= 128 && name.chars().all(is_name_char);
+        if !crate::ids::is_valid_account_id(account) || !name_ok {
+            return Err(invalid());
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            account: account.to_owned(),
+            path,
+            name: name.to_owned(),
+        })
+    }
+}
+
 /// `arn:P:iam::A:KIND{path}NAME`.
 #[must_use]
 pub fn entity_arn(partition: &str, account: &str, kind: &str, path: &str, name: &str) -> String {
@@ -119,6 +160,33 @@ mod tests {
             entity_arn("aws", "1", "role", "/a/", "R"),
             "arn:aws:iam::1:role/a/R"
         );
+    }
+
+    #[test]
+    fn entity_arns_are_checked_at_the_edge() {
+        let r = EntityArn::parse(
+            "RoleArn",
+            "arn:aws:iam::123456789012:role/ops/deployer",
+            "role",
+        )
+        .unwrap();
+        assert_eq!(
+            (r.account.as_str(), r.path.as_str()),
+            ("123456789012", "/ops/")
+        );
+        assert_eq!(r.name, "deployer");
+        for bad in [
+            "arn:aws:iam:123456789012:role/deployer",
+            "arn:aws:iam::12345:role/deployer",
+            "arn:aws:iam::123456789012:user/deployer",
+            "arn:aws:sts::123456789012:role/deployer",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/bad name",
+            "not an arn at all, but long",
+        ] {
+            let e = EntityArn::parse("RoleArn", bad, "role").unwrap_err();
+            assert_eq!(e.code, Code::ValidationError, "{bad}");
+        }
     }
 
     #[test]

@@ -82,29 +82,32 @@ pub fn simulate(
             None => ctx.set(k, v.clone()),
         }
     }
-    let results = sim::simulate(
+    let actions = [action.to_owned()];
+    let resources = [resource.to_owned()];
+    let simulation = sim::Simulation::new(
         &refs,
         &[],
         None,
-        &[action.to_owned()],
-        &[resource.to_owned()],
+        &actions,
+        &resources,
         &ctx,
         RequestPrincipal::from_arn(&arn),
+        None,
     );
     let mut out = String::new();
-    for r in results {
+    for r in simulation.all() {
         let _ = writeln!(
             out,
             "{} {} {}: {}",
             r.action, r.resource, r.decision, r.reason
         );
-        for m in &r.matched {
+        for m in r.matched.iter().filter_map(|m| simulation.statement(*m)) {
             let _ = writeln!(
                 out,
                 "  matched {} {} sid={}",
                 m.effect.as_str(),
                 m.policy,
-                m.sid.as_deref().unwrap_or("-")
+                m.sid.unwrap_or("-")
             );
         }
         if !r.missing_context_keys.is_empty() {

@@ -41,5 +41,7 @@ pub use parse::{
     API_POLICY_MAX, MANAGED_POLICY_MAX, ParseOptions, SESSION_POLICY_MAX, TRUST_POLICY_MAX,
     non_whitespace_len, parse, parse_with,
 };
-pub use simulate::{SimulationResult, simulate, simulate_with_owner};
+pub use simulate::{
+    MatchRef, Simulation, SimulationPage, SimulationResult, StatementInfo, simulate,
+};
 pub use summary::{ACCESS_LEVELS, ActionCatalogue, ServiceSummary, summary};

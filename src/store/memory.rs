@@ -176,16 +176,10 @@ impl Kv for MemoryKv {
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
-    use std::sync::Arc;
 
     use chrono::TimeZone;
 
     use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn memory_passes_conformance_suite() {
-        crate::store::conformance::run_suite(Arc::new(MemoryKv::new())).await;
-    }
 
     #[test]
     fn scan_start_picks_the_later_bound() {

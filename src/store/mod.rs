@@ -3,12 +3,11 @@
 //! Every backend implements [`Kv`]: an ordered key/value map with atomic, conditional batches,
 //! expiring marks (replay caches) and change notifications. The typed layers (IAM entities in
 //! `crate::iam::repo`, revocation cut-offs in `crate::revocation`) are written once on top of it,
-//! so every backend behaves the same; [`conformance::run_suite`] proves it.
+//! so every backend behaves the same; the conformance suite in `tests/conformance/` proves it.
 //!
 //! Backends: [`memory::MemoryKv`] (unit tests), [`embedded::EmbeddedKv`] (redb, the default,
 //! durable single node) and [`redis::RedisKv`] (shared by several nodes).
 
-pub mod conformance;
 pub mod embedded;
 pub mod memory;
 pub mod redis;

@@ -30,8 +30,14 @@ pub fn mint(st: &AppState, claims: SessionClaims, now: DateTime<Utc>) -> Result<
         .keyring()
         .mint_at(claims, now)
         .map_err(ApiError::internal)?;
+    // An expiry that is not a representable time is refused, never turned into 1970.
+    let expiration = m.claims.expiration().ok_or_else(|| {
+        ApiError::internal(format!(
+            "session expiry {} is not a representable time",
+            m.claims.expires_at
+        ))
+    })?;
     Metrics::inc(&st.metrics.minted);
-    let expiration = DateTime::from_timestamp(m.claims.expires_at, 0).unwrap_or_default();
     Ok(Issued {
         access_key_id: m.access_key_id,
         secret: m.secret,

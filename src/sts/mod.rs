@@ -4,28 +4,15 @@ pub mod actions;
 pub mod mint;
 pub mod session_input;
 
+use crate::action::{Ctx, Reply, Service};
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::wire::Params;
 
 /// Runs an STS action.
 pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, ApiError> {
     use actions as a;
-    // Credentials from GetFederationToken may call only GetCallerIdentity; GetSessionToken
-    // credentials only AssumeRole and GetCallerIdentity (sts-spec §2.1).
     if let Some(c) = ctx.caller.as_ref().and_then(|c| c.session()) {
-        let allowed = match c.kind {
-            crate::token::SessionKind::FederatedUser => action == "GetCallerIdentity",
-            crate::token::SessionKind::UserSession => {
-                matches!(action, "GetCallerIdentity" | "AssumeRole")
-            }
-            _ => true,
-        };
-        if !allowed {
-            return Err(ApiError::access_denied(format!(
-                "Cannot call {action} with session credentials"
-            )));
-        }
+        crate::action::session_may_call(Service::Sts, action, c)?;
     }
     let reply = match action {
         "AssumeRole" => a::assume_role::run(ctx, p).await,

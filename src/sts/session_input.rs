@@ -76,7 +76,11 @@ pub async fn check_policies(
             .policies
             .get_or_parse(text, PolicyKind::Session)
             .map(Some)
-            .map_err(|e| ApiError::new(Code::MalformedPolicyDocument, e.to_string())),
+            .map_err(|e| {
+                // A session policy too large for the packed budget is AWS's PackedPolicyTooLarge
+                // (checked after this); one that does not parse is MalformedPolicyDocument.
+                ApiError::new(Code::MalformedPolicyDocument, e.to_string())
+            }),
     }
 }
 

@@ -106,7 +106,104 @@ pub struct SessionClaims {
     pub federation_claims: Vec<(String, String)>,
 }
 
+/// Who a new session is: the fields every kind of session sets.
+#[derive(Debug, Clone)]
+pub struct SessionSubject {
+    /// The account the session acts in.
+    pub account: String,
+    /// The session's own ARN (assumed-role, federated-user, or the user/root ARN).
+    pub arn: String,
+    /// The role or user behind it.
+    pub principal_arn: String,
+    /// Its unique id (`AROA…`, `AIDA…`), or the account id for root.
+    pub principal_id: String,
+}
+
 impl SessionClaims {
+    /// The one way claims are built: a session of `kind` for `who`, issued at `now` (Unix
+    /// seconds) for `seconds`, with no name, tags, policies, lineage, MFA or federation; the
+    /// `with_*` methods add those. The access key id is filled in when the token is minted.
+    #[must_use]
+    pub fn new(kind: SessionKind, who: SessionSubject, now: i64, seconds: i64) -> Self {
+        Self {
+            kind,
+            account: who.account,
+            access_key_id: String::new(),
+            arn: who.arn,
+            principal_arn: who.principal_arn,
+            principal_id: who.principal_id,
+            session_name: None,
+            issued_at: now,
+            expires_at: now.saturating_add(seconds),
+            mfa_auth_time: None,
+            source_identity: None,
+            tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            session_policy: None,
+            session_policy_arns: Vec::new(),
+            parent_access_key_id: None,
+            parent_user_id: None,
+            chained: false,
+            federated_provider: None,
+            federation_claims: Vec::new(),
+        }
+    }
+
+    /// Sets the role session name or federated user name.
+    #[must_use]
+    pub fn with_session_name(mut self, name: impl Into<String>) -> Self {
+        self.session_name = Some(name.into());
+        self
+    }
+
+    /// Sets the long-term key and user the chain started from.
+    #[must_use]
+    pub fn with_lineage(mut self, key: Option<String>, user: Option<String>) -> Self {
+        self.parent_access_key_id = key;
+        self.parent_user_id = user;
+        self
+    }
+
+    /// Sets session tags and which of them are transitive.
+    #[must_use]
+    pub fn with_tags(mut self, tags: Vec<(String, String)>, transitive: Vec<String>) -> Self {
+        self.tags = tags;
+        self.transitive_tag_keys = transitive;
+        self
+    }
+
+    /// Sets the session policies (inline JSON and managed ARNs).
+    #[must_use]
+    pub fn with_policies(mut self, inline: Option<String>, arns: Vec<String>) -> Self {
+        self.session_policy = inline;
+        self.session_policy_arns = arns;
+        self
+    }
+
+    /// Sets when MFA was last verified for this chain.
+    #[must_use]
+    pub fn with_mfa_auth_time(mut self, at: Option<i64>) -> Self {
+        self.mfa_auth_time = at;
+        self
+    }
+
+    /// Sets the source identity.
+    #[must_use]
+    pub fn with_source_identity(mut self, s: Option<String>) -> Self {
+        self.source_identity = s;
+        self
+    }
+
+    /// Marks the session as chained from another session, carrying its federation claims.
+    #[must_use]
+    pub fn chained_from(mut self, parent: Option<&SessionClaims>) -> Self {
+        if let Some(p) = parent {
+            self.chained = true;
+            self.federation_claims.clone_from(&p.federation_claims);
+        }
+        self
+    }
+
     /// Whether the session has expired at `now` (expiry is exclusive: valid while
     /// `now < expires_at`).
     #[must_use]

@@ -19,7 +19,9 @@ pub mod error;
 pub mod keyring;
 pub mod seal;
 
-pub use claims::{PACKED_BUDGET_BYTES, SessionClaims, SessionKind, packed_size_percent};
+pub use claims::{
+    PACKED_BUDGET_BYTES, SessionClaims, SessionKind, SessionSubject, packed_size_percent,
+};
 pub use error::{Error, InvalidReason};
 pub use keyring::{DEFAULT_RETAIN, KeyInfo, KeyRing, Minted};
 pub use seal::{KeyId, MAX_TOKEN_LEN, TOKEN_PREFIX};

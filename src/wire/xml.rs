@@ -1,4 +1,8 @@
-//! A small XML writer for AWS Query responses. Text and attribute values are always escaped.
+//! A small XML writer for AWS Query responses. Text and attribute values are always escaped,
+//! and the writer never emits a character XML 1.0 forbids (§2.2 `Char`): such a character is
+//! written as U+FFFD, since XML 1.0 forbids it even as a character reference. Inputs are
+//! validated before they are stored; this is the defence in depth that keeps one bad value
+//! from breaking every listing that contains it.
 
 /// Namespace of STS responses.
 pub const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -80,10 +84,11 @@ impl XmlWriter {
     }
 }
 
-/// Escapes `&`, `<`, `>`, `"` and `'`.
+/// Escapes `&`, `<`, `>`, `"` and `'`; writes a carriage return as `&#xD;` (a raw one would
+/// be read back as a line feed) and a character outside XML 1.0's `Char` production as U+FFFD.
 pub fn escape_into(out: &mut String, s: &str) {
     let mut rest = s;
-    while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+    while let Some(i) = rest.find(needs_care) {
         let (plain, tail) = rest.split_at(i);
         out.push_str(plain);
         let mut chars = tail.chars();
@@ -92,11 +97,25 @@ pub fn escape_into(out: &mut String, s: &str) {
             Some('<') => "&lt;",
             Some('>') => "&gt;",
             Some('"') => "&quot;",
-            _ => "&apos;",
+            Some('\'') => "&apos;",
+            Some('\r') => "&#xD;",
+            _ => "\u{FFFD}",
         });
         rest = chars.as_str();
     }
     out.push_str(rest);
+}
+
+/// A character [`escape_into`] does not copy as it is.
+fn needs_care(c: char) -> bool {
+    matches!(c, '&' | '<' | '>' | '"' | '\'' | '\r') || !is_xml_char(c)
+}
+
+/// XML 1.0 `Char`: `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`
+/// (a Rust `char` is never a surrogate).
+#[must_use]
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
 }
 
 /// Formats a time the way AWS Query responses do (`2026-11-22T19:04:05Z`).
@@ -126,5 +145,20 @@ mod tests {
             w.finish(),
             "<R xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><A>&lt;&amp;&quot;&apos;&gt;</A></R>"
         );
+    }
+
+    #[test]
+    fn never_writes_a_character_xml_forbids() {
+        let mut w = XmlWriter::new();
+        w.elem(
+            "D",
+            "x\u{1}y\u{b}z\u{0}\u{1f}\t\n\r\u{7f}é\u{fffe}\u{ffff}\u{10000}",
+        );
+        let out = w.finish();
+        assert_eq!(
+            out,
+            "<D>x\u{FFFD}y\u{FFFD}z\u{FFFD}\u{FFFD}\t\n&#xD;\u{7f}é\u{FFFD}\u{FFFD}\u{10000}</D>"
+        );
+        assert!(out.chars().all(is_xml_char));
     }
 }

@@ -69,6 +69,18 @@ pub const BOB: (&str, &str) = (
     "bobSecretKeybobSecretKeybobSecretKeybob0",
 );
 
+/// Called where a test would skip for want of an input (the shared corpora, a Redis server):
+/// under CI (`CI` set) or `make test` (`SEKISHO_REQUIRE_ALL` set) that is a failure, not a
+/// silent pass; elsewhere it says why it skipped, on stderr past libtest's capture.
+pub fn skip(why: &str) {
+    use std::io::Write as _;
+    let required = ["CI", "SEKISHO_REQUIRE_ALL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    assert!(!required, "required test input missing: {why}");
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
+}
+
 /// A running server.
 pub struct Server {
     pub endpoint: String,

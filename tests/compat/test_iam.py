@@ -198,3 +198,44 @@ def test_revoke_older_sessions_the_aws_way(server):
     time.sleep(1.1)
     c = server.sts(ADMIN).assume_role(RoleArn=arn, RoleSessionName="new")["Credentials"]
     server.client("iam", (c["AccessKeyId"], c["SecretAccessKey"]), c["SessionToken"]).list_users()
+
+
+TRUST_ADMIN = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:root"},
+    "Action": "sts:AssumeRole"}]})
+
+
+def test_control_characters_are_refused_and_never_break_listings(server):
+    iam = server.client("iam", ADMIN)
+    iam.create_role(RoleName="fine", AssumeRolePolicyDocument=TRUST_ADMIN,
+                    Description="tab\there, Latin-1 é")
+    # AWS's classes: role descriptions [\t\n\r\x20-\x7e\xa1-\xff]*, tags [\p{L}\p{Z}\p{N}_.:/=+\-@]*,
+    # policy documents [\t\n\r\x20-\xff]+.
+    bad = [
+        dict(RoleName="bad1", AssumeRolePolicyDocument=TRUST_ADMIN, Description="x\x01y"),
+        dict(RoleName="bad2", AssumeRolePolicyDocument=TRUST_ADMIN, Description="x\x7fy"),
+        dict(RoleName="bad3", AssumeRolePolicyDocument=TRUST_ADMIN, Description="emoji \U0001F600"),
+        dict(RoleName="bad4", AssumeRolePolicyDocument=TRUST_ADMIN,
+             Tags=[{"Key": "k", "Value": "a\x0bb"}]),
+        dict(RoleName="bad5", AssumeRolePolicyDocument=TRUST_ADMIN.replace("sts:", "\x01sts:")),
+    ]
+    for kw in bad:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            iam.create_role(**kw)
+        assert err(e) == "ValidationError", kw
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.update_role_description(RoleName="fine", Description="x\x02")
+    assert err(e) == "ValidationError"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.put_role_policy(RoleName="fine", PolicyName="p",
+                            PolicyDocument=json.dumps(S3_READ).replace("s3:", "\x1fs3:"))
+    assert err(e) == "ValidationError"
+    names = [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert "fine" in names and not any(n.startswith("bad") for n in names)
+    # A policy description has no character class at AWS (length only): the writer replaces what
+    # XML 1.0 cannot carry, so the account's listings stay readable.
+    iam.create_policy(PolicyName="odd", PolicyDocument=json.dumps(S3_READ), Description="x\x01y")
+    listed = iam.list_policies(Scope="Local")["Policies"]
+    odd = [p for p in listed if p["PolicyName"] == "odd"]
+    assert odd and iam.get_policy(PolicyArn=odd[0]["Arn"])["Policy"]["Description"] == "x\ufffdy"

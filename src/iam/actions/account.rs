@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::common::{self, Paging, authorize, reply};
 use super::xml;
+use crate::action::{Ctx, Reply};
 use crate::error::ApiError;
-use crate::http::{Ctx, Reply};
 use crate::iam::model::{Group, ManagedPolicy, Role, User};
 use crate::iam::repo::{MAX_ACCESS_KEYS, MAX_ATTACHED, MAX_GROUPS_PER_USER, MAX_POLICY_VERSIONS};
 use crate::wire::{Params, XmlWriter};

@@ -2,33 +2,89 @@
 
 use serde_json::Value;
 
+use super::condition_keys::{self, RequestFacts, ResourceFacts, TagKeys};
+use crate::action::{Ctx, Reply};
 use crate::authn::{Caller, Principal};
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::iam::model::Tag;
-use crate::iam::names::{check_name, entity_arn};
+use crate::iam::names::{check_name, entity_arn, parse_entity_arn};
 use crate::iam::repo::{decode_marker, encode_marker};
 use crate::wire::Params;
 use crate::wire::params::{check_len, check_range};
 
 pub use crate::iam::repo::MAX_TAGS;
 
-/// Authorizes `iam:{action}` on `resource` for the caller; returns the caller.
+/// Authorizes `iam:{action}` on `resource` for the caller, with the condition keys AWS
+/// documents for the action (see [`authorize_with`]); returns the caller.
 pub async fn authorize<'a>(
     ctx: &'a Ctx,
     action: &str,
     resource: &str,
 ) -> Result<&'a Caller, ApiError> {
+    authorize_with(ctx, action, resource, &RequestFacts::default()).await
+}
+
+/// Authorizes `iam:{action}` on `resource` for the caller; returns the caller. The request
+/// context carries the keys [`condition_keys::ACTIONS`] lists for the action, from `req` (what
+/// the request says) and from the user, role or managed policy `resource` names (its tags and
+/// boundary, as stored now).
+pub async fn authorize_with<'a>(
+    ctx: &'a Ctx,
+    action: &str,
+    resource: &str,
+    req: &RequestFacts<'_>,
+) -> Result<&'a Caller, ApiError> {
     let caller = ctx.caller()?;
-    crate::authz::authorize(
+    let target = resource_facts(ctx, &caller.account, resource).await?;
+    crate::authz::authorize_with(
         &ctx.st,
         caller,
         &ctx.env,
         &format!("iam:{action}"),
         resource,
+        |c| condition_keys::fill(c, action, &target, req),
     )
     .await?;
     Ok(caller)
+}
+
+/// The stored tags and boundary of the user, role or managed policy `resource` names in
+/// `account` (nothing for other resources, or when it does not exist).
+async fn resource_facts(
+    ctx: &Ctx,
+    account: &str,
+    resource: &str,
+) -> Result<ResourceFacts, ApiError> {
+    let iam = &ctx.st.iam;
+    if let Some((a, _, name)) = parse_entity_arn(resource, "user") {
+        if a == account
+            && let Some(u) = iam.user_shared(a, name).await?
+            && u.arn == resource
+        {
+            return Ok(ResourceFacts {
+                tags: Some((TagKeys::AwsAndIam, u.tags.clone())),
+                boundary: u.permissions_boundary.clone(),
+            });
+        }
+    } else if let Some((a, _, _)) = parse_entity_arn(resource, "role") {
+        if a == account
+            && let Some(v) = iam.role_view_by_arn(resource).await?
+        {
+            return Ok(ResourceFacts {
+                tags: Some((TagKeys::AwsAndIam, v.role.tags.clone())),
+                boundary: v.role.permissions_boundary.clone(),
+            });
+        }
+    } else if let Some((a, _, _)) = parse_entity_arn(resource, "policy")
+        && a == account
+        && let Some(p) = iam.managed_policy(resource).await?
+    {
+        return Ok(ResourceFacts {
+            tags: Some((TagKeys::Aws, p.tags)),
+            boundary: None,
+        });
+    }
+    Ok(ResourceFacts::default())
 }
 
 /// The ARN an entity of the caller's account has (or would have, at `/`).
@@ -58,11 +114,27 @@ pub fn opt_name(p: &mut Params, param: &str, max: usize) -> Result<Option<String
     Ok(v)
 }
 
-/// A policy document parameter (1..=131072 characters; the policy engine checks the rest).
+/// A policy document parameter: 1..=131072 characters of AWS's `policyDocumentType` class
+/// `[\u0009\u000A\u000D\u0020-\u00FF]+`; the policy engine checks the rest.
 pub fn document(p: &mut Params, param: &str) -> Result<String, ApiError> {
     let v = p.req(param)?;
     check_len(param, &v, 1, 131_072)?;
+    crate::wire::params::check_chars(param, &v, "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+", |c| {
+        matches!(c, '\t' | '\n' | '\r' | ' '..='\u{ff}')
+    })?;
     Ok(v)
+}
+
+/// A role description (`roleDescriptionType`): 0..=1000 characters of
+/// `[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*`.
+pub fn check_role_description(param: &str, d: &str) -> Result<(), ApiError> {
+    check_len(param, d, 0, 1000)?;
+    crate::wire::params::check_chars(
+        param,
+        d,
+        "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
+        |c| matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{a1}'..='\u{ff}'),
+    )
 }
 
 /// A policy ARN parameter (20..=2048).
@@ -140,9 +212,11 @@ pub fn path(p: &mut Params, param: &str) -> Result<Option<String>, ApiError> {
     Ok(v)
 }
 
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`. `\p{Z}` (separators) is white space without the control
+/// characters (tab, line feed, vertical tab, …, which `char::is_whitespace` also counts).
 fn is_tag_char(c: char) -> bool {
     c.is_alphanumeric()
-        || c.is_whitespace()
+        || (c.is_whitespace() && !c.is_control())
         || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 

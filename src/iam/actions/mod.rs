@@ -1,11 +1,13 @@
 //! The IAM Query API (Version 2010-05-08): one module per action group. Every action reads and
 //! checks its parameters, authorizes `iam:{Action}` on the entity's ARN in the caller's account
-//! (`common::authorize`), then calls the repository, which commits before returning; mutations
+//! (`common::authorize`, with the action's condition keys: `condition_keys`), then calls the
+//! repository, which commits before returning; mutations
 //! put a before/after summary (no secrets) into `Reply::audit`.
 
 pub mod access_keys;
 pub mod account;
 pub mod common;
+pub mod condition_keys;
 pub mod groups;
 pub mod inline_policies;
 pub mod policies;
@@ -15,27 +17,15 @@ pub mod simulate;
 pub mod users;
 pub mod xml;
 
+use crate::action::{Ctx, Reply, Service};
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::iam::repo::EntityKind::{Group, Role, User};
 use crate::wire::Params;
 
 /// Runs an IAM action.
 pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, ApiError> {
-    // Credentials from GetFederationToken cannot call IAM; GetSessionToken credentials only with
-    // MFA, and otherwise get InvalidClientTokenId (sts-spec §2.1).
     if let Some(c) = ctx.caller.as_ref().and_then(|c| c.session()) {
-        match c.kind {
-            crate::token::SessionKind::FederatedUser => {
-                return Err(ApiError::access_denied(format!(
-                    "Cannot call {action} with federated-user credentials"
-                )));
-            }
-            crate::token::SessionKind::UserSession if c.mfa_auth_time.is_none() => {
-                return Err(ApiError::invalid_token());
-            }
-            _ => {}
-        }
+        crate::action::session_may_call(Service::Iam, action, c)?;
     }
     match action {
         "RevokeSessions" => revoke_sessions::run(ctx, p).await,

@@ -7,12 +7,13 @@ use std::ops::Bound;
 use serde_json::json;
 
 use super::common::{self, Paging, arn_of, authorize, reply};
+use super::condition_keys::RequestFacts;
 use super::groups::group_arn;
 use super::roles::role_arn;
 use super::users::user_arn;
 use super::xml;
+use crate::action::{Ctx, Reply};
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::iam::Iam;
 use crate::iam::model::{ManagedPolicy, Origin, PolicyVersion};
 use crate::iam::names::{no_such, parse_entity_arn};
@@ -84,10 +85,14 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let tags = common::tags(p)?;
     p.finish()?;
     let account = common::account(ctx)?;
-    authorize(
+    common::authorize_with(
         ctx,
         "CreatePolicy",
         &arn_of(ctx, &account, "policy", &path, &name),
+        &RequestFacts {
+            tags: &tags,
+            ..RequestFacts::default()
+        },
     )
     .await?;
     let now = ctx.env.now;
@@ -387,7 +392,16 @@ pub async fn attach(
     let account = common::account(ctx)?;
     let (earn, _) = entity_arn_of(ctx, kind, &account, &name).await?;
     let action = format!("{}{word}Policy", if attach { "Attach" } else { "Detach" });
-    authorize(ctx, &action, &earn).await?;
+    common::authorize_with(
+        ctx,
+        &action,
+        &earn,
+        &RequestFacts {
+            policy_arn: Some(&arn),
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     if attach {
         if ctx
             .st

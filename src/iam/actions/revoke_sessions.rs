@@ -14,10 +14,10 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::action::{Ctx, Reply};
 use crate::authn::Caller;
 use crate::authz;
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::iam::names::parse_entity_arn;
 use crate::revocation::Scope;
 use crate::state::AppState;

@@ -11,13 +11,14 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::common::{self, Paging, arn_of, authorize, reply};
+use super::condition_keys::RequestFacts;
 use super::users::{check_boundary, user_arn};
 use super::xml;
+use crate::action::{Ctx, Reply};
 use crate::error::ApiError;
-use crate::http::{Ctx, Reply};
 use crate::iam::model::{Origin, Role, User};
 use crate::iam::names::no_such;
-use crate::wire::params::{check_len, check_range};
+use crate::wire::params::check_range;
 use crate::wire::{Params, XmlWriter};
 
 fn summary(r: &Role) -> serde_json::Value {
@@ -46,7 +47,7 @@ pub async fn role_arn(
 fn description(p: &mut Params) -> Result<Option<String>, ApiError> {
     let d = p.opt("Description");
     if let Some(d) = &d {
-        check_len("Description", d, 0, 1000)?;
+        common::check_role_description("Description", d)?;
     }
     Ok(d)
 }
@@ -79,10 +80,15 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let tags = common::tags(p)?;
     p.finish()?;
     let account = common::account(ctx)?;
-    authorize(
+    common::authorize_with(
         ctx,
         "CreateRole",
         &arn_of(ctx, &account, "role", &path, &name),
+        &RequestFacts {
+            tags: &tags,
+            boundary: boundary.as_deref(),
+            ..RequestFacts::default()
+        },
     )
     .await?;
     if let Some(b) = &boundary {
@@ -183,7 +189,7 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
 pub async fn update_description(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let name = common::name(p, "RoleName", 64)?;
     let desc = p.req("Description")?;
-    check_len("Description", &desc, 0, 1000)?;
+    common::check_role_description("Description", &desc)?;
     p.finish()?;
     let account = common::account(ctx)?;
     let (arn, _) = role_arn(ctx, &account, &name).await?;
@@ -246,7 +252,16 @@ pub async fn role_boundary(ctx: &Ctx, p: &mut Params, put: bool) -> Result<Reply
     } else {
         "DeleteRolePermissionsBoundary"
     };
-    authorize(ctx, action, &arn).await?;
+    common::authorize_with(
+        ctx,
+        action,
+        &arn,
+        &RequestFacts {
+            boundary: b.as_deref(),
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let before = before.ok_or_else(|| no_such("role", &name))?;
     if let Some(b) = &b {
         check_boundary(ctx, b).await?;
@@ -277,7 +292,16 @@ pub async fn user_boundary(ctx: &Ctx, p: &mut Params, put: bool) -> Result<Reply
     } else {
         "DeleteUserPermissionsBoundary"
     };
-    authorize(ctx, action, &arn).await?;
+    common::authorize_with(
+        ctx,
+        action,
+        &arn,
+        &RequestFacts {
+            boundary: b.as_deref(),
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let before = u.ok_or_else(|| no_such("user", &name))?;
     if let Some(b) = &b {
         check_boundary(ctx, b).await?;
@@ -302,7 +326,16 @@ pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     let account = common::account(ctx)?;
     let (arn, _) = role_arn(ctx, &account, &name).await?;
-    authorize(ctx, "TagRole", &arn).await?;
+    common::authorize_with(
+        ctx,
+        "TagRole",
+        &arn,
+        &RequestFacts {
+            tags: &new,
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let after: Role = ctx.st.iam.tag(&account, &name, &new).await?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }
@@ -317,7 +350,16 @@ pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     }
     let account = common::account(ctx)?;
     let (arn, _) = role_arn(ctx, &account, &name).await?;
-    authorize(ctx, "UntagRole", &arn).await?;
+    common::authorize_with(
+        ctx,
+        "UntagRole",
+        &arn,
+        &RequestFacts {
+            tag_keys: &keys,
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let after: Role = ctx.st.iam.untag(&account, &name, &keys).await?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }

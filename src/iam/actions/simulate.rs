@@ -1,5 +1,12 @@
 //! `SimulatePrincipalPolicy` and `SimulateCustomPolicy`, answered in AWS's `EvaluationResults`
 //! shape, using the policy engine's simulator.
+//!
+//! Bounded work: AWS documents no bound on the number of `ActionNames`, `ResourceArns` or
+//! `PolicyInputList` members, only on each member (an action name 3..=128 characters, a
+//! resource ARN 1..=2048, a policy document 1..=131072) and one permissions boundary; Sekisho
+//! also caps the lists ([`MAX_ACTIONS`], [`MAX_RESOURCES`], [`MAX_POLICY_INPUTS`]). Only the page
+//! asked for is evaluated, on the blocking pool, and a page holds fewer than `MaxItems` results
+//! (still `IsTruncated`) when its evaluation reaches [`PAGE_BUDGET`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,13 +14,28 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::common::{self, Paging, authorize, reply};
+use crate::action::{Ctx, Reply};
 use crate::authz::policies;
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::iam::names::parse_entity_arn;
-use crate::iam::repo::policy_error;
-use crate::policy::{Context, Policy, PolicyId, PolicyKind, RequestPrincipal, SimulationResult};
+use crate::iam::repo::{decode_marker, encode_marker};
+use crate::policy::{Context, Policy, PolicyId, PolicyKind, RequestPrincipal, Simulation};
+use crate::wire::params::check_len;
 use crate::wire::{Params, XmlWriter};
+
+/// Most `ActionNames` members per call (Sekisho's bound; AWS documents none). With
+/// [`MAX_RESOURCES`] and [`MAX_POLICY_INPUTS`] it fits in one request's
+/// [`crate::wire::params::MAX_PARAMS`].
+pub const MAX_ACTIONS: usize = 400;
+/// Most `ResourceArns` members per call (Sekisho's bound; AWS documents none).
+pub const MAX_RESOURCES: usize = 400;
+/// Most `PolicyInputList` members per call (Sekisho's bound; AWS documents none).
+pub const MAX_POLICY_INPUTS: usize = 100;
+/// Most `PermissionsBoundaryPolicyInputList` members: AWS takes one boundary.
+pub const MAX_BOUNDARY_INPUTS: usize = 1;
+/// The work one page may do, in policy patterns examined
+/// ([`Simulation::cost_per_result`]): about a tenth of a second on one core.
+pub const PAGE_BUDGET: usize = 2_000_000;
 
 /// One context entry as sent: name, type, values by index.
 type Entry = (Option<String>, Option<String>, BTreeMap<usize, String>);
@@ -83,7 +105,7 @@ fn parse_inputs(
                 .iam
                 .policies
                 .get_or_parse(d, kind)
-                .map_err(policy_error)?;
+                .map_err(ApiError::from)?;
             Ok((PolicyId(format!("{list}.{}", i + 1).into()), p))
         })
         .collect()
@@ -118,19 +140,28 @@ fn source(id: &PolicyId) -> (String, &'static str) {
     (s.to_owned(), "none")
 }
 
-fn render(results: &[SimulationResult], paging: &Paging) -> Result<Reply, ApiError> {
-    let indexed: Vec<(usize, &SimulationResult)> = results.iter().enumerate().collect();
-    let (items, next) = paging.page(indexed, |(i, _)| format!("{i:08}"))?;
+/// Evaluates and renders the page `paging` asks for. Markers are the grid index of the last
+/// result returned (as before: `{index:08}`), so a page starts right after it.
+fn render(sim: &Simulation<'_>, paging: &Paging) -> Result<String, ApiError> {
+    let start = match paging.marker.as_deref() {
+        None => 0,
+        Some(m) => decode_marker(m)?
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| i.checked_add(1))
+            .ok_or_else(|| ApiError::new(Code::InvalidInput, "Invalid Marker"))?,
+    };
+    let page = sim.page(start, paging.max_items, PAGE_BUDGET);
     let mut w = XmlWriter::new();
     w.start("EvaluationResults");
-    for (_, r) in &items {
+    for r in &page.results {
         w.start("member")
             .elem("EvalActionName", &r.action)
             .elem("EvalResourceName", &r.resource)
             .elem("EvalDecision", r.decision)
             .start("MatchedStatements");
-        for m in &r.matched {
-            let (id, ty) = source(&m.policy);
+        for m in r.matched.iter().filter_map(|m| sim.statement(*m)) {
+            let (id, ty) = source(m.policy);
             w.start("member")
                 .elem("SourcePolicyId", &id)
                 .elem("SourcePolicyType", ty)
@@ -143,8 +174,43 @@ fn render(results: &[SimulationResult], paging: &Paging) -> Result<Reply, ApiErr
         w.end("MissingContextValues").end("member");
     }
     w.end("EvaluationResults");
+    let next = page
+        .results
+        .last()
+        .filter(|_| page.next.is_some())
+        .map(|r| encode_marker(&format!("{:08}", r.index)));
     super::xml::page_end(&mut w, next.as_deref());
-    Ok(reply(w.finish(), json!(null)))
+    Ok(w.finish())
+}
+
+/// A list parameter of at most `max` members, each `min_len..=max_len` characters.
+fn bounded_list(
+    p: &mut Params,
+    name: &str,
+    max: usize,
+    member_len: Option<(usize, usize)>,
+) -> Result<Vec<String>, ApiError> {
+    let v = p.list(name)?;
+    if v.len() > max {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at '{}' failed to satisfy constraint: Member \
+             must have length less than or equal to {max}",
+            lower_first(name)
+        )));
+    }
+    if let Some((lo, hi)) = member_len {
+        for m in &v {
+            check_len(&format!("{name}.member"), m, lo, hi)?;
+        }
+    }
+    Ok(v)
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
 
 struct Common {
@@ -160,20 +226,25 @@ struct Common {
 }
 
 fn read_common(p: &mut Params, inputs_required: bool) -> Result<Common, ApiError> {
-    let inputs = p.list("PolicyInputList")?;
+    let inputs = bounded_list(p, "PolicyInputList", MAX_POLICY_INPUTS, None)?;
     if inputs_required && inputs.is_empty() {
         return Err(ApiError::validation(
             "1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null",
         ));
     }
-    let boundaries = p.list("PermissionsBoundaryPolicyInputList")?;
-    let actions = p.list("ActionNames")?;
+    let boundaries = bounded_list(
+        p,
+        "PermissionsBoundaryPolicyInputList",
+        MAX_BOUNDARY_INPUTS,
+        None,
+    )?;
+    let actions = bounded_list(p, "ActionNames", MAX_ACTIONS, Some((3, 128)))?;
     if actions.is_empty() {
         return Err(ApiError::validation(
             "1 validation error detected: Value null at 'actionNames' failed to satisfy constraint: Member must not be null",
         ));
     }
-    let resources = p.list("ResourceArns")?;
+    let resources = bounded_list(p, "ResourceArns", MAX_RESOURCES, Some((1, 2048)))?;
     let resource_policy = p.opt("ResourcePolicy");
     let owner = p.opt("ResourceOwner");
     let caller_arn = p.opt("CallerArn");
@@ -194,7 +265,7 @@ fn read_common(p: &mut Params, inputs_required: bool) -> Result<Common, ApiError
     })
 }
 
-fn run(
+async fn run(
     ctx: &Ctx,
     c: &Common,
     mut identity: Vec<(PolicyId, Arc<Policy>)>,
@@ -222,30 +293,41 @@ fn run(
                 .iam
                 .policies
                 .get_or_parse(d, PolicyKind::Resource)
-                .map_err(policy_error)?,
+                .map_err(ApiError::from)?,
         )),
         None => None,
     };
-    let id_refs: Vec<(PolicyId, &Policy)> = identity
-        .iter()
-        .map(|(i, p)| (i.clone(), p.as_ref()))
-        .collect();
-    let b_refs: Vec<(PolicyId, &Policy)> = boundary
-        .iter()
-        .map(|(i, p)| (i.clone(), p.as_ref()))
-        .collect();
-    let r_ref = resource.as_ref().map(|(i, p)| (i.clone(), p.as_ref()));
-    let results = crate::policy::simulate_with_owner(
-        &id_refs,
-        &b_refs,
-        r_ref,
-        &c.actions,
-        &c.resources,
-        &c.context,
-        principal,
-        c.owner.as_deref(),
-    );
-    render(&results, &c.paging)
+    let actions = c.actions.clone();
+    let resources = c.resources.clone();
+    let context = c.context.clone();
+    let owner = c.owner.clone();
+    let paging = c.paging.clone();
+    // The evaluation is CPU work proportional to the page: off the async workers.
+    let xml = tokio::task::spawn_blocking(move || {
+        let id_refs: Vec<(PolicyId, &Policy)> = identity
+            .iter()
+            .map(|(i, p)| (i.clone(), p.as_ref()))
+            .collect();
+        let b_refs: Vec<(PolicyId, &Policy)> = boundary
+            .iter()
+            .map(|(i, p)| (i.clone(), p.as_ref()))
+            .collect();
+        let r_ref = resource.as_ref().map(|(i, p)| (i.clone(), p.as_ref()));
+        let sim = Simulation::new(
+            &id_refs,
+            &b_refs,
+            r_ref,
+            &actions,
+            &resources,
+            &context,
+            principal,
+            owner.as_deref(),
+        );
+        render(&sim, &paging)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(reply(xml, json!(null)))
 }
 
 /// `SimulateCustomPolicy`.
@@ -253,7 +335,7 @@ pub async fn custom(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let c = read_common(p, true)?;
     let caller = authorize(ctx, "SimulateCustomPolicy", "*").await?;
     let principal = RequestPrincipal::from_arn(c.caller_arn.as_deref().unwrap_or(&caller.arn));
-    run(ctx, &c, Vec::new(), Vec::new(), principal)
+    run(ctx, &c, Vec::new(), Vec::new(), principal).await
 }
 
 /// `SimulatePrincipalPolicy`: the user's (with its groups'), group's or role's policies and
@@ -338,5 +420,5 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         } else {
             return Err(invalid());
         };
-    run(ctx, &c, identity, boundary, principal)
+    run(ctx, &c, identity, boundary, principal).await
 }

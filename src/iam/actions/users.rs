@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::common::{self, Paging, arn_of, authorize, reply};
+use super::condition_keys::RequestFacts;
 use super::xml;
+use crate::action::{Ctx, Reply};
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::iam::model::{Origin, User};
 use crate::iam::names::no_such;
 use crate::wire::{Params, XmlWriter};
@@ -63,10 +64,15 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let tags = common::tags(p)?;
     p.finish()?;
     let account = common::account(ctx)?;
-    authorize(
+    common::authorize_with(
         ctx,
         "CreateUser",
         &arn_of(ctx, &account, "user", &path, &name),
+        &RequestFacts {
+            tags: &tags,
+            boundary: boundary.as_deref(),
+            ..RequestFacts::default()
+        },
     )
     .await?;
     if let Some(b) = &boundary {
@@ -204,7 +210,16 @@ pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     let account = common::account(ctx)?;
     let (arn, _) = user_arn(ctx, &account, &name).await?;
-    authorize(ctx, "TagUser", &arn).await?;
+    common::authorize_with(
+        ctx,
+        "TagUser",
+        &arn,
+        &RequestFacts {
+            tags: &new,
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let after: User = ctx.st.iam.tag(&account, &name, &new).await?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }
@@ -219,7 +234,16 @@ pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     }
     let account = common::account(ctx)?;
     let (arn, _) = user_arn(ctx, &account, &name).await?;
-    authorize(ctx, "UntagUser", &arn).await?;
+    common::authorize_with(
+        ctx,
+        "UntagUser",
+        &arn,
+        &RequestFacts {
+            tag_keys: &keys,
+            ..RequestFacts::default()
+        },
+    )
+    .await?;
     let after: User = ctx.st.iam.untag(&account, &name, &keys).await?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }

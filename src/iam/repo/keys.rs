@@ -36,6 +36,12 @@ pub fn account(id: &str) -> String {
     format!("a/{id}")
 }
 
+/// `a/ready-probe`: read (never written) by `/readyz` to see that the store answers.
+#[must_use]
+pub fn ready_probe() -> &'static str {
+    "a/ready-probe"
+}
+
 /// `{prefix}/{acct}/{name}`: an entity of the kind whose key prefix is `prefix`.
 #[must_use]
 pub fn entity(prefix: &str, account: &str, name: &str) -> String {
@@ -159,6 +165,7 @@ mod tests {
     #[test]
     fn layout_is_unchanged() {
         assert_eq!(account("1"), "a/1");
+        assert_eq!(ready_probe(), "a/ready-probe");
         assert_eq!(entity(USER, "1", "Alice"), "u/1/alice");
         assert_eq!(entity(GROUP, "1", "Ops"), "g/1/ops");
         assert_eq!(entity(ROLE, "1", "R"), "r/1/r");

@@ -46,8 +46,6 @@ pub use self::listing::{Page, decode_marker, encode_marker};
 pub use self::roles::RoleView;
 use super::at_rest::AtRestKey;
 use super::model::ManagedPolicy;
-/// Kept at its old path for the actions: the mapping itself lives in `crate::error`.
-pub use crate::error::policy_error;
 use crate::policy::{Policy, PolicyCache};
 use crate::store::{Batch, Check, Kv};
 

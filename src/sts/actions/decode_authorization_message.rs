@@ -1,9 +1,11 @@
 //! `DecodeAuthorizationMessage`: decodes the encoded reason that a denial carried (from the
-//! verification endpoint). Needs `sts:DecodeAuthorizationMessage`.
+//! verification endpoint). Needs `sts:DecodeAuthorizationMessage`, and a message decodes only
+//! for callers of the account it is about (the denied principal's): another account gets the
+//! answer an invalid message gets.
 
+use crate::action::{Ctx, Reply};
 use crate::authz;
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::wire::params::check_len;
 use crate::wire::{Params, XmlWriter};
 
@@ -21,12 +23,13 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         "*",
     )
     .await?;
-    let decoded = crate::verify::decode_message(&ctx.st, &msg).ok_or_else(|| {
-        ApiError::new(
-            Code::InvalidAuthorizationMessageException,
-            "The message is invalid.",
-        )
-    })?;
+    let decoded =
+        crate::verify::decode_message(&ctx.st, &caller.account, &msg).ok_or_else(|| {
+            ApiError::new(
+                Code::InvalidAuthorizationMessageException,
+                "The message is invalid.",
+            )
+        })?;
     let mut w = XmlWriter::new();
     w.elem("DecodedMessage", &decoded);
     Ok(Reply {

@@ -2,9 +2,9 @@
 //! (sts-spec §3.2), so it answers for any well-formed key, known here or not. Needs
 //! `sts:GetAccessKeyInfo`.
 
+use crate::action::{Ctx, Reply};
 use crate::authz;
 use crate::error::{ApiError, Code};
-use crate::http::{Ctx, Reply};
 use crate::wire::params::check_len;
 use crate::wire::{Params, XmlWriter};
 

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
+use crate::action::{Ctx, Reply};
 use crate::error::ApiError;
-use crate::http::{Ctx, Reply};
 use crate::wire::{Params, XmlWriter};
 
 /// Runs the action.

@@ -2,13 +2,13 @@
 //! long-term keys. Permissions = the user's ∩ the session policies; no session policy means no
 //! permissions (AWS). Users: 900–129600 s (default 43200); root: at most 3600 (clamped).
 
+use crate::action::{Ctx, Reply};
 use crate::authn::Principal;
 use crate::authz;
 use crate::error::ApiError;
-use crate::http::{Ctx, Reply};
 use crate::sts::mint;
 use crate::sts::session_input as si;
-use crate::token::{SessionClaims, SessionKind};
+use crate::token::{SessionClaims, SessionKind, SessionSubject};
 use crate::wire::params::check_range;
 use crate::wire::{Params, XmlWriter};
 
@@ -29,7 +29,9 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let (principal_id, parent_user, is_root) = match &caller.principal {
         Principal::Root => (caller.account.clone(), None, true),
         Principal::User(u) => (u.id.clone(), Some(u.id.clone()), false),
-        Principal::Session(_) => {
+        // Refused before dispatch (`action::session_may_call`); the arm keeps the match total.
+        Principal::Session(c) => {
+            crate::action::session_may_call(crate::action::Service::Sts, "GetFederationToken", c)?;
             return Err(ApiError::access_denied(
                 "Cannot call GetFederationToken with session credentials",
             ));
@@ -49,28 +51,17 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     if is_root {
         secs = secs.min(3600);
     }
-    let claims = SessionClaims {
-        kind: SessionKind::FederatedUser,
+    let who = SessionSubject {
         account: caller.account.clone(),
-        access_key_id: String::new(),
         arn: fed_arn.clone(),
         principal_arn: caller.arn.clone(),
         principal_id,
-        session_name: Some(name.clone()),
-        issued_at: now.timestamp(),
-        expires_at: now.timestamp() + secs,
-        mfa_auth_time: None,
-        source_identity: None,
-        tags,
-        transitive_tag_keys: Vec::new(),
-        session_policy: policies.inline.clone(),
-        session_policy_arns: policies.arns.clone(),
-        parent_access_key_id: Some(caller.access_key_id.clone()),
-        parent_user_id: parent_user,
-        chained: false,
-        federated_provider: None,
-        federation_claims: Vec::new(),
     };
+    let claims = SessionClaims::new(SessionKind::FederatedUser, who, now.timestamp(), secs)
+        .with_session_name(name.clone())
+        .with_tags(tags, Vec::new())
+        .with_policies(policies.inline.clone(), policies.arns.clone())
+        .with_lineage(Some(caller.access_key_id.clone()), parent_user);
     let issued = mint::mint(st, claims, now)?;
     let fed_id = format!("{}:{name}", caller.account);
     let mut w = XmlWriter::new();

@@ -2,11 +2,11 @@
 //! only. Users: 900–129600 s (default 43200); root: at most 3600 (longer is clamped, as AWS
 //! does). MFA parameters are validated, then refused until MFA devices exist.
 
+use crate::action::{Ctx, Reply};
 use crate::authn::Principal;
 use crate::error::ApiError;
-use crate::http::{Ctx, Reply};
 use crate::sts::mint;
-use crate::token::{SessionClaims, SessionKind};
+use crate::token::{SessionClaims, SessionKind, SessionSubject};
 use crate::wire::params::{check_chars, check_len, check_range};
 use crate::wire::{Params, XmlWriter};
 
@@ -33,7 +33,9 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let (principal_id, parent_user_id, is_root) = match &caller.principal {
         Principal::Root => (caller.account.clone(), None, true),
         Principal::User(u) => (u.id.clone(), Some(u.id.clone()), false),
-        Principal::Session(_) => {
+        // Refused before dispatch (`action::session_may_call`); the arm keeps the match total.
+        Principal::Session(c) => {
+            crate::action::session_may_call(crate::action::Service::Sts, "GetSessionToken", c)?;
             return Err(ApiError::access_denied(
                 "Cannot call GetSessionToken with session credentials",
             ));
@@ -56,28 +58,14 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     if is_root {
         secs = secs.min(3600);
     }
-    let claims = SessionClaims {
-        kind: SessionKind::UserSession,
+    let who = SessionSubject {
         account: caller.account.clone(),
-        access_key_id: String::new(),
         arn: caller.arn.clone(),
         principal_arn: caller.arn.clone(),
         principal_id,
-        session_name: None,
-        issued_at: now.timestamp(),
-        expires_at: now.timestamp() + secs,
-        mfa_auth_time: None,
-        source_identity: None,
-        tags: Vec::new(),
-        transitive_tag_keys: Vec::new(),
-        session_policy: None,
-        session_policy_arns: Vec::new(),
-        parent_access_key_id: Some(caller.access_key_id.clone()),
-        parent_user_id,
-        chained: false,
-        federated_provider: None,
-        federation_claims: Vec::new(),
     };
+    let claims = SessionClaims::new(SessionKind::UserSession, who, now.timestamp(), secs)
+        .with_lineage(Some(caller.access_key_id.clone()), parent_user_id);
     let issued = mint::mint(&ctx.st, claims, now)?;
     let mut w = XmlWriter::new();
     mint::credentials_xml(&mut w, &issued);

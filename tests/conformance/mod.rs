@@ -1,13 +1,16 @@
 //! The conformance suite every [`Kv`] backend must pass, so the typed layers above the trait can
 //! rely on one behaviour whatever the backend.
 //!
-//! It is test support: [`run_suite`] panics (through `assert!`) on the first deviation. It writes
+//! Test support only, so none of it ships in the binary: `mod conformance;` in the store
+//! tests (`store_memory.rs`, `store_embedded.rs`, `store_redis.rs`). [`run_suite`] panics
+//! (through `assert!`) on the first deviation. It writes
 //! only under a fresh random prefix and uses mark keys under that prefix, so it can run against
 //! a store that already holds data (a shared Redis) and several runs do not interfere.
 
-#![expect(
+#![allow(
     clippy::panic,
     clippy::expect_used,
+    clippy::unwrap_used,
     reason = "conformance assertions: failing loudly is the point"
 )]
 
@@ -17,7 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{Batch, Check, Error, Kv};
+use sekisho::store::{Batch, Check, Error, Kv};
 
 /// How many keys the pagination test writes.
 const PAGINATION_KEYS: usize = 2_500;

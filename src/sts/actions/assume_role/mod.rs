@@ -1,0 +1,204 @@
+//! `AssumeRole`: temporary credentials for a role, for an IAM user, the root, or another session
+//! (role chaining). The trust policy is evaluated as the resource policy with the full request
+//! context; the caller's own policies must allow `sts:AssumeRole` unless the trust policy names
+//! the caller in the same account; cross-account needs both sides (sts-spec §5, §9).
+//!
+//! `mod.rs` decodes the request and does the I/O; [`plan`] decides, purely, what the session
+//! will be (durations, tags, source identity, chaining) and what must be authorized.
+
+mod plan;
+
+use crate::action::{Ctx, Reply};
+use crate::authn::{Caller, Principal};
+use crate::authz::{self, Ask};
+use crate::error::ApiError;
+use crate::iam::model::Role;
+use crate::iam::names::EntityArn;
+use crate::policy::{Effect, PolicyId};
+use crate::sts::mint;
+use crate::sts::session_input::{self as si, SessionPolicies};
+use crate::wire::params::{check_chars, check_len, check_range};
+use crate::wire::{Params, XmlWriter};
+
+/// The parsed request.
+#[derive(Debug)]
+pub(crate) struct Input {
+    role_arn: EntityArn,
+    session_name: String,
+    duration: Option<i64>,
+    external_id: Option<String>,
+    policies: SessionPolicies,
+    tags: Vec<(String, String)>,
+    transitive: Vec<String>,
+    source_identity: Option<String>,
+    mfa: bool,
+}
+
+fn parse(p: &mut Params) -> Result<Input, ApiError> {
+    let role_arn = p.req("RoleArn")?;
+    let session_name = p.req("RoleSessionName")?;
+    let duration = p.opt_i64("DurationSeconds")?;
+    let external_id = p.opt("ExternalId");
+    let policies = si::read_policies(p, None)?;
+    let tags = si::read_tags(p)?;
+    let transitive = si::read_transitive(p, &tags)?;
+    let source_identity = p.opt("SourceIdentity");
+    let serial = p.opt("SerialNumber");
+    let code = p.opt("TokenCode");
+    if !p
+        .struct_list("ProvidedContexts", &["ProviderArn", "ContextAssertion"])?
+        .is_empty()
+    {
+        return Err(ApiError::validation(
+            "ProvidedContexts are not supported by this broker",
+        ));
+    }
+    p.finish()?;
+    let role_arn = EntityArn::parse("RoleArn", &role_arn, "role")?;
+    si::check_session_name("RoleSessionName", &session_name, 64)?;
+    if let Some(d) = duration {
+        check_range("DurationSeconds", d, 900, 43200)?;
+    }
+    if let Some(x) = &external_id {
+        check_len("ExternalId", x, 2, 1224)?;
+        check_chars("ExternalId", x, "[\\w+=,.@:\\/-]*", |c| {
+            crate::wire::params::is_name_char(c) || c == ':' || c == '/'
+        })?;
+    }
+    if let Some(s) = &source_identity {
+        si::check_source_identity(s)?;
+    }
+    if let Some(s) = &serial {
+        check_len("SerialNumber", s, 9, 256)?;
+    }
+    if let Some(c) = &code {
+        check_len("TokenCode", c, 6, 6)?;
+        check_chars("TokenCode", c, "[\\d]*", |c| c.is_ascii_digit())?;
+    }
+    Ok(Input {
+        role_arn,
+        session_name,
+        duration,
+        external_id,
+        policies,
+        tags,
+        transitive,
+        source_identity,
+        mfa: serial.is_some() || code.is_some(),
+    })
+}
+
+/// Runs the action: the I/O (role, session policies, the caller's policies, minting) around the
+/// pure [`plan`].
+pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
+    let input = parse(p)?;
+    let caller = ctx.caller()?;
+    let st = &ctx.st;
+    let now = ctx.env.now;
+    plan::check_caller(caller, &input)?;
+    let view = st
+        .iam
+        .role_view_by_arn(&input.role_arn.text)
+        .await?
+        .ok_or_else(|| plan::not_authorized(caller, &input, "sts:AssumeRole", "no such role"))?;
+    let role = &view.role;
+    let plan = plan::plan(
+        &input,
+        caller,
+        role,
+        &st.config.sessions,
+        &st.iam.partition,
+        now,
+    )?;
+    si::check_policies(&st.iam, &input.policies, &role.account).await?;
+    let packed = si::packed_size(&input.policies, &plan.claims.tags)?;
+
+    // Trust evaluation, with the caller's side.
+    let pols = authz::caller_policies(st, caller).await?;
+    let trust = view.trust()?;
+    let context = plan.context(
+        authz::base_context(caller, &ctx.env, &pols.tags),
+        &input,
+        role,
+        caller,
+    );
+    let ask = |action: &'static str| Ask {
+        action,
+        resource: &role.arn,
+        resource_account: Some(&role.account),
+        resource_policy: Some((
+            PolicyId(format!("{}#trust", role.arn).into()),
+            trust.clone(),
+        )),
+        require_resource_allow: true,
+    };
+    for action in plan.needed() {
+        let d = authz::decide(caller, &pols, &ask(action), context.clone());
+        if d.effect != Effect::Allow {
+            return Err(authz::denied(&caller.arn, action, &role.arn, &d));
+        }
+    }
+
+    let issued = mint::mint(st, plan.claims, now)?;
+    record_role_use(ctx, role);
+
+    let session_arn = issued.claims.arn.clone();
+    let source_identity = issued.claims.source_identity.clone();
+    let assumed_id = format!("{}:{}", role.id, input.session_name);
+    let mut w = XmlWriter::new();
+    mint::credentials_xml(&mut w, &issued);
+    w.start("AssumedRoleUser")
+        .elem("AssumedRoleId", &assumed_id)
+        .elem("Arn", &session_arn)
+        .end("AssumedRoleUser");
+    if input.policies.inline.is_some()
+        || !input.policies.arns.is_empty()
+        || !issued.claims.tags.is_empty()
+    {
+        w.elem("PackedPolicySize", &packed.to_string());
+    }
+    w.opt("SourceIdentity", source_identity.as_deref());
+    Ok(Reply {
+        result_xml: Some(w.finish()),
+        result_json: None,
+        audit: serde_json::json!({
+            "credentials": mint::credentials_audit(&issued),
+            "assumedRoleUser": { "assumedRoleId": assumed_id, "arn": session_arn },
+            "packedPolicySize": packed,
+        }),
+    })
+}
+
+/// The long-term key and user a chain started from (for revocation by user).
+pub fn lineage(caller: &Caller) -> (Option<String>, Option<String>) {
+    match &caller.principal {
+        Principal::Root => (Some(caller.access_key_id.clone()), None),
+        Principal::User(u) => (Some(caller.access_key_id.clone()), Some(u.id.clone())),
+        Principal::Session(c) => (c.parent_access_key_id.clone(), c.parent_user_id.clone()),
+    }
+}
+
+fn record_role_use(ctx: &Ctx, role: &Role) {
+    if !ctx.st.should_record_use(&format!("role:{}", role.id)) {
+        return;
+    }
+    let st = ctx.st.clone();
+    let (account, name) = (role.account.clone(), role.name.clone());
+    let used = crate::iam::model::LastUsed {
+        date: ctx.env.now,
+        service: "sts".into(),
+        region: ctx.env.region.clone(),
+    };
+    tokio::spawn(async move {
+        let r = st
+            .iam
+            .update(&account, &name, |r: &mut Role, _| {
+                r.last_used = Some(used.clone());
+                Ok(())
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "recording role last use failed");
+        }
+    });
+}
