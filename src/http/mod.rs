@@ -106,7 +106,7 @@ async fn ready(State(st): State<Arc<AppState>>) -> Response {
     if let Err(why) = st.audit.readiness() {
         return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
     }
-    match st.iam.kv().get("a/ready-probe").await {
+    match st.iam.kv().get(crate::iam::repo::keys::ready_probe()).await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")).into_response(),
     }

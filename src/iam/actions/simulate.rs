@@ -15,9 +15,10 @@ use serde_json::json;
 
 use super::common::{self, Paging, authorize, reply};
 use crate::action::{Ctx, Reply};
+use crate::authz::policies;
 use crate::error::{ApiError, Code};
 use crate::iam::names::parse_entity_arn;
-use crate::iam::repo::{decode_marker, encode_marker, policy_error};
+use crate::iam::repo::{decode_marker, encode_marker};
 use crate::policy::{Context, Policy, PolicyId, PolicyKind, RequestPrincipal, Simulation};
 use crate::wire::params::check_len;
 use crate::wire::{Params, XmlWriter};
@@ -104,7 +105,7 @@ fn parse_inputs(
                 .iam
                 .policies
                 .get_or_parse(d, kind)
-                .map_err(policy_error)?;
+                .map_err(ApiError::from)?;
             Ok((PolicyId(format!("{list}.{}", i + 1).into()), p))
         })
         .collect()
@@ -314,7 +315,7 @@ async fn run(
                 .iam
                 .policies
                 .get_or_parse(d, PolicyKind::Resource)
-                .map_err(policy_error)?,
+                .map_err(ApiError::from)?,
         )),
         None => None,
     };
@@ -383,14 +384,13 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                         format!("The user with name {name} cannot be found."),
                     )
                 })?;
-            let b = iam
-                .boundary(u.permissions_boundary.as_deref())
+            let b = policies::boundary(iam, u.permissions_boundary.as_deref())
                 .await?
                 .into_iter()
                 .collect();
             let mut pr = RequestPrincipal::from_arn(c.caller_arn.as_deref().unwrap_or(&u.arn));
             pr.unique_id = Some(u.id.clone());
-            (iam.user_policies(&u).await?, b, pr)
+            (policies::user_policies(iam, &u).await?, b, pr)
         } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "role") {
             foreign(a)?;
             let view = iam.role_view_by_arn(&source_arn).await?.ok_or_else(|| {
@@ -400,14 +400,13 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                 )
             })?;
             let r = &view.role;
-            let b = iam
-                .boundary(r.permissions_boundary.as_deref())
+            let b = policies::boundary(iam, r.permissions_boundary.as_deref())
                 .await?
                 .into_iter()
                 .collect();
             let mut pr = RequestPrincipal::from_arn(&r.arn);
             pr.unique_id = Some(r.id.clone());
-            (iam.role_view_policies(&view).await?, b, pr)
+            (policies::role_view_policies(iam, &view).await?, b, pr)
         } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "group") {
             foreign(a)?;
             let g = iam
@@ -436,7 +435,7 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                 origin: crate::iam::model::Origin::Api,
             };
             (
-                iam.user_policies(&probe).await?,
+                policies::user_policies(iam, &probe).await?,
                 Vec::new(),
                 RequestPrincipal::from_arn(&source_arn),
             )
