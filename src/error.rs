@@ -305,6 +305,120 @@ impl From<crate::token::Error> for ApiError {
     }
 }
 
+/// The IAM repository's errors, in AWS's codes and words.
+impl From<crate::iam::repo::Error> for ApiError {
+    fn from(e: crate::iam::repo::Error) -> Self {
+        use crate::iam::repo::Error as E;
+        match e {
+            E::AccessKeyExists { id } => Self::new(
+                Code::EntityAlreadyExists,
+                format!("Access key {id} already exists."),
+            ),
+            E::AccessKeyNotFound { id } => Self::new(
+                Code::NoSuchEntity,
+                format!("The Access Key with id {id} cannot be found."),
+            ),
+            E::AlreadyExists { kind, name } => Self::new(
+                Code::EntityAlreadyExists,
+                format!("{} with name {name} already exists.", capitalised(kind)),
+            ),
+            E::AtRest(e) => Self::internal(e),
+            E::Conflict(key) => Self::from(crate::store::Error::Conflict(key)),
+            E::DeleteConflict(d) => Self::new(Code::DeleteConflict, delete_conflict(d)),
+            E::InlinePolicyNotFound { kind, policy } => Self::new(
+                Code::NoSuchEntity,
+                format!("The {kind} policy with name {policy} cannot be found."),
+            ),
+            E::Invalid(e) => Self::from(e),
+            E::InvalidMarker => Self::new(Code::InvalidInput, "Invalid Marker"),
+            E::InvalidPrincipal { arn } => Self::new(
+                Code::MalformedPolicyDocument,
+                format!("Invalid principal in policy: \"AWS\":\"{arn}\""),
+            ),
+            E::LimitExceeded(l) => Self::new(Code::LimitExceeded, limit(&l)),
+            e @ E::Malformed { .. } => Self::internal(e),
+            E::NotFound { kind, name } => Self::new(
+                Code::NoSuchEntity,
+                format!("The {kind} with name {name} cannot be found."),
+            ),
+            E::NotInGroup { user, group } => Self::new(
+                Code::NoSuchEntity,
+                format!("The user with name {user} is not in group {group}."),
+            ),
+            E::PolicyExists { name } => Self::new(
+                Code::EntityAlreadyExists,
+                format!("A policy called {name} already exists. Duplicate names are not allowed."),
+            ),
+            E::PolicyNotAttachable { arn } => Self::new(
+                Code::NoSuchEntity,
+                format!("Policy {arn} does not exist or is not attachable."),
+            ),
+            E::PolicyNotFound { arn } => {
+                Self::new(Code::NoSuchEntity, format!("Policy {arn} was not found."))
+            }
+            E::Store(e) => Self::from(e),
+            E::VersionNotFound {
+                arn,
+                version,
+                deleting,
+            } => Self::new(
+                Code::NoSuchEntity,
+                if deleting {
+                    format!("Policy {arn} version {version} does not exist or is not deletable.")
+                } else {
+                    format!("Policy {arn} version {version} does not exist.")
+                },
+            ),
+        }
+    }
+}
+
+/// AWS's words for what must go before a delete.
+fn delete_conflict(d: crate::iam::repo::Dependants) -> &'static str {
+    use crate::iam::repo::Dependants as D;
+    match d {
+        D::AccessKeys => "Cannot delete entity, must delete access keys first.",
+        D::AttachedPolicies => "Cannot delete entity, must detach all policies first.",
+        D::DefaultVersion => "Cannot delete the default version of a policy.",
+        D::GroupMembers => "Cannot delete entity, must remove users from group first.",
+        D::GroupMemberships => "Cannot delete entity, must remove user from all groups first.",
+        D::InlinePolicies => "Cannot delete entity, must delete policies first.",
+        D::PolicyAttachments => "Cannot delete a policy attached to entities.",
+        D::PolicyVersions => {
+            "This policy has more than one version. Before you delete a policy, you must delete \
+             the policy's versions. The default version is deleted with the policy."
+        }
+    }
+}
+
+/// AWS's words for a quota reached.
+fn limit(l: &crate::iam::repo::Limit) -> String {
+    use crate::iam::repo::Limit as L;
+    match l {
+        L::AccessKeysPerUser(n) => format!("Cannot exceed quota for AccessKeysPerUser: {n}"),
+        L::AttachedPolicies(element, n) => {
+            format!("Cannot exceed quota for PoliciesPer{element}: {n}")
+        }
+        L::GroupsPerUser(n) => format!("Cannot exceed quota for GroupsPerUser: {n}"),
+        L::InlinePolicySize { kind, name, limit } => {
+            format!("Maximum policy size of {limit} bytes exceeded for {kind} {name}")
+        }
+        L::PolicyVersions(n) => format!(
+            "A managed policy can have up to {n} versions. Before you create a new version, you \
+             must delete an existing version."
+        ),
+        L::Tags(n) => format!("The number of tags has reached the maximum limit of {n}."),
+    }
+}
+
+/// `user` → `User`.
+fn capitalised(word: &str) -> String {
+    let mut c = word.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,10 +11,13 @@
 //! | [`token`] | sealed session tokens, the key ring, temporary key ids and secrets |
 //! | [`policy`] | the IAM policy language: parse, evaluate, simulate, summarise |
 //! | [`store`] | the storage trait, its backends and their conformance suite |
-//! | [`iam`] | IAM entities (model, repository over the store, cache) and the IAM Query API |
+//! | [`iam`] | IAM entities: model, the repository (`iam::repo`: `keys` names every store key, |
+//! | | `kind` serves every entity kind generically, one file per kind, its own error), the |
+//! | | decoded-entity memo, secrets sealed at rest, bootstrap, and the IAM Query API |
 //! | [`mfa`] | virtual MFA: TOTP verification (pure), per-device replay/throttle state, QR enrolment |
 //! | [`sts`] | the STS actions, one file each, and the AWS error table |
 //! | [`authn`] | who is calling: SigV4 + key lookup or token opening, revocation |
+//! | [`authz`] | what they may do: effective policies (`authz::policies`) + context → engine |
 //! | [`revocation`] | revoke-before-T cut-offs and single-session deny list, cached |
 //! | [`audit`] | CloudTrail-shaped events, secrets redacted |
 //! | [`config`] | the TOML configuration |

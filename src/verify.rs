@@ -20,7 +20,6 @@ use crate::authn::{self, Caller};
 use crate::authz::{self, Ask, Env};
 use crate::error::{ApiError, Code};
 use crate::policy::Effect;
-use crate::secret::SecretString;
 use crate::state::AppState;
 use crate::wire::json::Text;
 
@@ -469,22 +468,18 @@ fn describe(c: Caller) -> VerifyAnswer {
     }
 }
 
-const MESSAGE_OWNER: &str = "sekisho-authorization-message";
-
 /// Seals an authorization message so only Sekisho can read it, bound to `account` (the account
 /// of the denied principal, whose policies it describes): only that account can decode it.
 pub fn encode_message(st: &AppState, account: &str, json: &str) -> Result<String, ApiError> {
-    st.iam.seal_message(
-        &format!("{MESSAGE_OWNER}/{account}"),
-        &SecretString::new(json.to_owned()),
-    )
+    st.iam
+        .at_rest()
+        .seal_message(account, json)
+        .map_err(ApiError::internal)
 }
 
 /// Opens an encoded authorization message for a caller of `account`; a message about another
 /// account does not open.
 #[must_use]
 pub fn decode_message(st: &AppState, account: &str, encoded: &str) -> Option<String> {
-    st.iam
-        .open_message(&format!("{MESSAGE_OWNER}/{account}"), encoded)
-        .map(|s| s.expose().to_owned())
+    st.iam.at_rest().open_message(account, encoded)
 }

@@ -118,13 +118,10 @@ async fn api_changes_to_undeclared_entities_survive_and_declared_attributes_come
     )
     .await
     .unwrap();
-    iam.update(
-        &sekisho::iam::repo::entity_key(EntityKind::User, "111111111111", "alice"),
-        |u: &mut User, _| {
-            u.tags[0].value = "changed".into();
-            Ok(())
-        },
-    )
+    iam.update("111111111111", "alice", |u: &mut User, _| {
+        u.tags[0].value = "changed".into();
+        Ok(())
+    })
     .await
     .unwrap();
     let again = apply(&iam, &file, Utc::now()).await.unwrap();

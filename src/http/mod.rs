@@ -106,7 +106,7 @@ async fn ready(State(st): State<Arc<AppState>>) -> Response {
     if let Err(why) = st.audit.readiness() {
         return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
     }
-    match st.iam.kv().get("a/ready-probe").await {
+    match st.iam.kv().get(crate::iam::repo::keys::ready_probe()).await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")).into_response(),
     }
@@ -279,8 +279,15 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
         if action.is_empty() {
             return Err(ApiError::new(Code::MissingAction, "Missing Action"));
         }
+        // The operation is resolved before authentication, as AWS does: an unknown action is
+        // InvalidAction (400) whoever asks, signed or not.
         let version = params.peek("Version").unwrap_or_default().to_owned();
-        if version != "2011-06-15" && version != "2010-05-08" {
+        let known = match version.as_str() {
+            "2011-06-15" => crate::sts::ACTIONS.contains(&action.as_str()),
+            "2010-05-08" => crate::iam::actions::ACTIONS.contains(&action.as_str()),
+            _ => false,
+        };
+        if !known {
             return Err(ApiError::new(
                 Code::InvalidAction,
                 format!("Could not find operation {action} for version {version}"),

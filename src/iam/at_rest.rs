@@ -1,4 +1,6 @@
-//! Encryption of long-term secrets at rest (access key secrets; later MFA seeds).
+//! Encryption of long-term secrets at rest (access key secrets; later MFA seeds), and the
+//! sealing of authorization messages (the encoded reason of a denial, which only Sekisho may
+//! read back through `DecodeAuthorizationMessage`).
 //!
 //! SigV4 needs the secret itself, so it cannot be hashed: it is sealed with XChaCha20-Poly1305
 //! under a store key kept in a file (mode 0600, created on first start), with the owning key id as
@@ -28,7 +30,7 @@ impl std::fmt::Debug for AtRestKey {
 }
 
 /// Failure to load, seal or open.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AtRestError {
     /// File problem.
     #[error("store key file {path}: {reason}")]
@@ -140,7 +142,29 @@ impl AtRestKey {
         let s = String::from_utf8(pt).map_err(|_| AtRestError::Open)?;
         Ok(SecretString::new(s))
     }
+
+    /// Seals an authorization message (the JSON of a denial's reason) so only Sekisho can read
+    /// it, bound to its purpose and to `account` (whose policies it describes), so no other
+    /// sealed value opens as one and another account's message does not open.
+    pub fn seal_message(&self, account: &str, json: &str) -> Result<String, AtRestError> {
+        self.seal(
+            &format!("{MESSAGE_OWNER}/{account}"),
+            &SecretString::new(json.to_owned()),
+        )
+    }
+
+    /// Opens a message sealed by [`AtRestKey::seal_message`] for `account`; `None` if it is
+    /// not one, or is another account's.
+    #[must_use]
+    pub fn open_message(&self, account: &str, sealed: &str) -> Option<String> {
+        self.open(&format!("{MESSAGE_OWNER}/{account}"), sealed)
+            .ok()
+            .map(|s| s.expose().to_owned())
+    }
 }
+
+/// The associated data of sealed authorization messages.
+const MESSAGE_OWNER: &str = "sekisho-authorization-message";
 
 #[cfg(test)]
 mod tests {
@@ -162,6 +186,26 @@ mod tests {
         let mut raw = STANDARD.decode(&sealed).unwrap();
         raw[30] ^= 1;
         assert!(k.open("AKIA1", &STANDARD.encode(raw)).is_err(), "tampered");
+    }
+
+    #[test]
+    fn messages_round_trip_for_their_account_only_and_are_not_secrets() {
+        let k = AtRestKey::ephemeral();
+        let sealed = k.seal_message("111", r#"{"allowed":false}"#).unwrap();
+        assert_eq!(
+            k.open_message("111", &sealed).unwrap(),
+            r#"{"allowed":false}"#
+        );
+        assert!(
+            k.open_message("222", &sealed).is_none(),
+            "another account's"
+        );
+        assert!(k.open_message("111", "garbage").is_none());
+        let secret = k.seal("AKIA1", &SecretString::from("s")).unwrap();
+        assert!(
+            k.open_message("111", &secret).is_none(),
+            "a key's secret is no message"
+        );
     }
 
     #[test]

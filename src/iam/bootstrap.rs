@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::model::{Group, ManagedPolicy, Origin, PolicyVersion, Role, Tag, User};
 use super::names::{check_name, check_path};
-use super::repo::{EntityKind, Iam, entity_key};
+use super::repo::{EntityKind, Iam};
 use crate::error::ApiError;
 use crate::secret::SecretString;
 
@@ -330,8 +330,7 @@ async fn apply_policy(
 ) -> Result<(), ApiError> {
     check_name("PolicyName", &p.name, 128)?;
     check_path("Path", &p.path)?;
-    let key = format!("p/{account}/{}", p.name.to_lowercase());
-    match iam.get_json::<ManagedPolicy>(&key).await? {
+    match iam.customer_policy_named(account, &p.name).await? {
         None => {
             let mp = ManagedPolicy {
                 account: account.to_owned(),
@@ -360,10 +359,10 @@ async fn apply_policy(
             if existing.default_document() != Some(p.document.as_str()) {
                 iam.policies
                     .get_or_parse(&p.document, crate::policy::PolicyKind::Managed)
-                    .map_err(super::repo::policy_error)?;
+                    .map_err(ApiError::from)?;
                 let doc = p.document.clone();
                 let mp = iam
-                    .update(&key, |mp: &mut ManagedPolicy, _| {
+                    .update_policy(account, &p.name, |mp: &mut ManagedPolicy, _| {
                         let vid = format!("v{}", mp.next_version);
                         mp.next_version += 1;
                         mp.versions.push(PolicyVersion {
@@ -459,7 +458,6 @@ async fn apply_user(
         };
         out.changed.push(iam.create_user(user).await?.arn);
     }
-    let key = entity_key(EntityKind::User, account, &u.name);
     let user = iam.user_required(account, &u.name).await?;
     let want_tags = tags(&u.tags);
     if user.tags != want_tags
@@ -467,7 +465,7 @@ async fn apply_user(
         || user.path != u.path
     {
         let path_arn = super::names::entity_arn(&iam.partition, account, "user", &u.path, &u.name);
-        iam.update(&key, |x: &mut User, _| {
+        iam.update(account, &u.name, |x: &mut User, _| {
             x.tags.clone_from(&want_tags);
             x.permissions_boundary.clone_from(&u.permissions_boundary);
             x.path.clone_from(&u.path);
@@ -543,7 +541,6 @@ async fn apply_role(
         };
         out.changed.push(iam.create_role(role).await?.arn);
     }
-    let key = entity_key(EntityKind::Role, account, &r.name);
     let role = iam
         .role(account, &r.name)
         .await?
@@ -555,7 +552,7 @@ async fn apply_role(
         || role.permissions_boundary != r.permissions_boundary
         || role.tags != want_tags
     {
-        iam.update(&key, |x: &mut Role, _| {
+        iam.update(account, &r.name, |x: &mut Role, _| {
             x.trust_policy.clone_from(&r.trust_policy);
             x.trust_principal_ids.clone_from(&ids);
             x.description.clone_from(&r.description);

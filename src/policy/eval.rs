@@ -104,6 +104,21 @@ struct Side {
     grant: Option<PrincipalMatch>,
 }
 
+/// How [`evaluate_with`] reads a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvalOptions {
+    /// The simulator's resource `*` (no resource given) stands for "some resource": an Allow
+    /// statement applies whatever its `Resource`/`NotResource`, as AWS's policy simulator
+    /// answers it, while a Deny applies only where its patterns match `*` itself (a Deny of one
+    /// resource does not deny "some resource"). Never set for real requests.
+    pub any_resource: bool,
+}
+
+/// The one action every principal may always call (AWS: "No permissions are required to
+/// perform this operation. If an administrator attaches a policy to your identity that
+/// explicitly denies access to the sts:GetCallerIdentity action, you can still perform it").
+const ALWAYS_ALLOWED: &str = "sts:getcalleridentity";
+
 /// Does statement `s` apply to the request? `Some(principal match)` if so.
 pub(crate) fn statement_applies(
     s: &Statement,
@@ -111,6 +126,7 @@ pub(crate) fn statement_applies(
     req: &Request,
     env: &Env<'_>,
     check_principal: bool,
+    opts: EvalOptions,
 ) -> Option<PrincipalMatch> {
     let action_hit = s
         .action
@@ -120,7 +136,8 @@ pub(crate) fn statement_applies(
     if action_hit == s.action.not {
         return None;
     }
-    if let Some(r) = &s.resource {
+    let any_resource = opts.any_resource && s.effect == StatementEffect::Allow;
+    if let Some(r) = s.resource.as_ref().filter(|_| !any_resource) {
         // An unresolvable variable makes the whole statement not apply (Resource or NotResource).
         let mut hit = false;
         for p in &r.pats {
@@ -146,11 +163,12 @@ fn scan(
     req: &Request,
     env: &Env<'_>,
     principal: bool,
+    opts: EvalOptions,
 ) -> Side {
     let mut side = Side::default();
     for (id, pol) in policies {
         for s in &pol.inner.statements {
-            let Some(pm) = statement_applies(s, action_lc, req, env, principal) else {
+            let Some(pm) = statement_applies(s, action_lc, req, env, principal, opts) else {
                 continue;
             };
             let m = MatchedStatement {
@@ -184,15 +202,28 @@ enum ResourceSide {
 /// Evaluates one request against its policies.
 #[must_use]
 pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
-    let env = Env::new(&req.context, &req.principal);
+    evaluate_with(req, set, EvalOptions::default())
+}
+
+/// [`evaluate`], with options (the simulator's reading of resource `*`).
+#[must_use]
+pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> Decision {
     let action_lc = req.action.to_ascii_lowercase();
-    let identity = scan(&set.identity, &action_lc, req, &env, false);
-    let boundary = scan(&set.boundary, &action_lc, req, &env, false);
-    let session = scan(&set.session, &action_lc, req, &env, false);
+    if action_lc == ALWAYS_ALLOWED {
+        return Decision {
+            effect: Effect::Allow,
+            matched: Vec::new(),
+            reason: "sts:GetCallerIdentity needs no permission; no Deny applies to it".into(),
+        };
+    }
+    let env = Env::new(&req.context, &req.principal);
+    let identity = scan(&set.identity, &action_lc, req, &env, false, opts);
+    let boundary = scan(&set.boundary, &action_lc, req, &env, false, opts);
+    let session = scan(&set.session, &action_lc, req, &env, false, opts);
     let resource = set
         .resource
         .as_ref()
-        .map(|r| scan(std::slice::from_ref(r), &action_lc, req, &env, true));
+        .map(|r| scan(std::slice::from_ref(r), &action_lc, req, &env, true, opts));
 
     let mut denies: Vec<MatchedStatement> = Vec::new();
     for side in [

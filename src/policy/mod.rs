@@ -34,7 +34,9 @@ pub use cache::PolicyCache;
 pub use condition::{BaseOp, OPERATORS, Operator, SetOp};
 pub use context::{Context, ContextValue, Request, RequestPrincipal};
 pub use error::{PolicyError, PolicyErrorKind};
-pub use eval::{Decision, Effect, MatchedStatement, PolicyId, PolicySet, evaluate};
+pub use eval::{
+    Decision, Effect, EvalOptions, MatchedStatement, PolicyId, PolicySet, evaluate, evaluate_with,
+};
 pub use managed::{ManagedPolicyDoc, load_managed};
 pub use model::{Policy, PolicyKind, StatementEffect, Version};
 pub use parse::{

@@ -144,7 +144,7 @@ pub(crate) struct PrincipalBlock {
 }
 
 impl PrincipalBlock {
-    /// How the principal is matched by this block (for `NotPrincipal`: not listed → Account).
+    /// How the principal is matched by this block (for `NotPrincipal`: not listed → Direct, as `"*"`).
     pub(crate) fn matches(&self, p: &RequestPrincipal) -> Option<PrincipalMatch> {
         let best = if self.star {
             Some(PrincipalMatch::Direct)
@@ -156,11 +156,11 @@ impl PrincipalBlock {
                 .max()
         };
         if self.not {
-            // NotPrincipal applies to everyone *not* listed; it never names the caller
-            // specifically, so it counts as an account-level grant.
+            // NotPrincipal applies to every principal *not* listed, as `"*"` would (AWS: with
+            // Allow it grants everyone but those listed, anonymous callers included).
             match best {
                 Some(_) => None,
-                None => Some(PrincipalMatch::Account),
+                None => Some(PrincipalMatch::Direct),
             }
         } else {
             best

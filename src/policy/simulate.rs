@@ -9,7 +9,7 @@
 
 use super::condition::key_present;
 use super::context::{Context, Env, Request, RequestPrincipal};
-use super::eval::{MatchedStatement, PolicyId, PolicySet, evaluate};
+use super::eval::{EvalOptions, MatchedStatement, PolicyId, PolicySet, evaluate_with};
 use super::model::{Policy, StatementEffect};
 
 /// A statement that decided a simulated request, by position: the policy (an index into the
@@ -195,14 +195,19 @@ impl<'a> Simulation<'a> {
         let resource = self.resources.get(i % r).map_or("*", String::as_str);
         req.action.clone_from(action);
         resource.clone_into(&mut req.resource);
-        let d = evaluate(req, &self.set);
+        // The resource `*` (the default when none is given) stands for "some resource", as
+        // AWS's simulator reads it.
+        let opts = EvalOptions {
+            any_resource: resource == "*",
+        };
+        let d = evaluate_with(req, &self.set, opts);
         Some(SimulationResult {
             index: i,
             action: action.clone(),
             resource: resource.to_owned(),
             decision: d.effect.as_eval_decision(),
             matched: d.matched.iter().filter_map(|m| self.locate(m)).collect(),
-            missing_context_keys: missing_keys(&self.set, req),
+            missing_context_keys: missing_keys(&self.set, req, opts),
             reason: d.reason.into_owned(),
         })
     }
@@ -243,7 +248,7 @@ pub fn simulate(
 }
 
 /// Condition keys of statements whose action and resource match, absent from the request.
-fn missing_keys(set: &PolicySet<'_>, req: &Request) -> Vec<String> {
+fn missing_keys(set: &PolicySet<'_>, req: &Request, opts: EvalOptions) -> Vec<String> {
     let env = Env::new(&req.context, &req.principal);
     let action_lc = req.action.to_ascii_lowercase();
     let mut out: Vec<String> = Vec::new();
@@ -261,12 +266,13 @@ fn missing_keys(set: &PolicySet<'_>, req: &Request) -> Vec<String> {
                 .iter()
                 .any(|g| g.matches(&action_lc, &env) == Some(true))
                 != s.action.not;
-            let r = s.resource.as_ref().is_none_or(|r| {
-                r.pats
-                    .iter()
-                    .any(|p| p.matches(&req.resource, &env) == Some(true))
-                    != r.not
-            });
+            let r = (opts.any_resource && s.effect == StatementEffect::Allow)
+                || s.resource.as_ref().is_none_or(|r| {
+                    r.pats
+                        .iter()
+                        .any(|p| p.matches(&req.resource, &env) == Some(true))
+                        != r.not
+                });
             if !(a && r) {
                 continue;
             }
@@ -289,6 +295,43 @@ mod tests {
 
     fn grid(n: usize, prefix: &str) -> Vec<String> {
         (0..n).map(|i| format!("{prefix}{i}")).collect()
+    }
+
+    #[test]
+    fn the_default_resource_star_reads_as_some_resource() {
+        let p = parse(
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Sid":"A","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},
+                {"Sid":"D","Effect":"Deny","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/x"},
+                {"Sid":"P","Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let id = [(PolicyId("p".into()), &p)];
+        let actions = vec![
+            "s3:GetObject".to_owned(),
+            "s3:PutObject".to_owned(),
+            "s3:ListBucket".to_owned(),
+        ];
+        let ctx = Context::new();
+        let who = RequestPrincipal::from_arn("arn:aws:iam::111111111111:user/alice");
+        let star = simulate(&id, &[], None, &actions, &[], &ctx, who.clone());
+        let got: Vec<&str> = star.iter().map(|r| r.decision).collect();
+        // An Allow on some resources allows "some resource"; a Deny of one resource does not
+        // deny it; nothing allows ListBucket.
+        assert_eq!(got, ["allowed", "allowed", "implicitDeny"]);
+        // A concrete resource is matched as given.
+        let other = simulate(
+            &id,
+            &[],
+            None,
+            &actions,
+            &["arn:aws:s3:::c/k".to_owned()],
+            &ctx,
+            who,
+        );
+        let got: Vec<&str> = other.iter().map(|r| r.decision).collect();
+        assert_eq!(got, ["implicitDeny", "allowed", "implicitDeny"]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 /// A storage failure.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// A condition of a [`Batch`] did not hold; nothing was written.
     #[error("conflict: a condition on key {0:?} did not hold")]

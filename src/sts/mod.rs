@@ -8,6 +8,17 @@ use crate::action::{Ctx, Reply, Service};
 use crate::error::{ApiError, Code};
 use crate::wire::Params;
 
+/// The STS actions Sekisho serves (an unknown one is `InvalidAction`, before authentication).
+/// Checked against the `match` in [`dispatch`] by a test, so the two cannot drift apart.
+pub const ACTIONS: &[&str] = &[
+    "AssumeRole",
+    "DecodeAuthorizationMessage",
+    "GetAccessKeyInfo",
+    "GetCallerIdentity",
+    "GetFederationToken",
+    "GetSessionToken",
+];
+
 /// Runs an STS action.
 pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, ApiError> {
     use actions as a;
@@ -27,4 +38,30 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
         )),
     }?;
     Ok(reply)
+}
+
+#[cfg(test)]
+mod dispatch_tests {
+    /// Every action [`super::ACTIONS`] names has an arm in `dispatch`, and every arm is listed.
+    #[test]
+    fn the_action_list_is_the_dispatch_table() {
+        let src = include_str!("mod.rs");
+        let body = src
+            .split("pub async fn dispatch")
+            .nth(1)
+            .unwrap_or_default();
+        let mut arms: Vec<&str> = body
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix('"')?
+                    .split_once("\" =>")
+                    .map(|(n, _)| n)
+            })
+            .collect();
+        arms.sort_unstable();
+        let mut listed = super::ACTIONS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(arms, listed);
+    }
 }

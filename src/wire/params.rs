@@ -121,6 +121,23 @@ impl Params {
         Ok(entries.into_iter().map(|(_, v)| v).collect())
     }
 
+    /// A list that may be given empty: `Some` when the request names it at all — as members, or
+    /// as the bare `Name=` that botocore and the CLI send for `[]` — and `None` when it is absent.
+    pub fn list_given(&mut self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        let bare = self.map.get(name).cloned();
+        let members = self.list(name)?;
+        match bare {
+            Some(v) if !v.is_empty() => Err(ApiError::validation(format!(
+                "1 validation error detected: Value at '{}' failed to satisfy constraint: \
+                 Member must be a list",
+                lower_camel(name)
+            ))),
+            Some(_) => Ok(Some(members)),
+            None if members.is_empty() => Ok(None),
+            None => Ok(Some(members)),
+        }
+    }
+
     /// A list of structures: returns, per index, the map of field → value for fields given in
     /// `fields` (e.g. `Tags.member.N.Key`).
     pub fn struct_list(

@@ -18,14 +18,14 @@ pub async fn summary(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     authorize(ctx, "GetAccountSummary", "*").await?;
     let account = common::account(ctx)?;
     let iam = &ctx.st.iam;
-    let users: Vec<User> = iam.list_all(&format!("u/{account}/")).await?;
-    let groups = iam.scan_all(&format!("g/{account}/")).await?.len();
-    let roles = iam.scan_all(&format!("r/{account}/")).await?.len();
-    let policies: Vec<ManagedPolicy> = iam.list_all(&format!("p/{account}/")).await?;
+    let users = iam.count::<User>(&account).await?;
+    let groups = iam.count::<Group>(&account).await?;
+    let roles = iam.count::<Role>(&account).await?;
+    let policies: Vec<ManagedPolicy> = iam.customer_policies(&account).await?;
     let versions: usize = policies.iter().map(|p| p.versions.len()).sum();
     let root_keys = !iam.access_keys_of(&account, None).await?.is_empty();
     let entries: Vec<(&str, usize)> = vec![
-        ("Users", users.len()),
+        ("Users", users),
         ("UsersQuota", 5000),
         ("Groups", groups),
         ("GroupsQuota", 300),
@@ -101,7 +101,7 @@ pub async fn authorization_details(ctx: &Ctx, p: &mut Params) -> Result<Reply, A
     let iam = &ctx.st.iam;
     let mut items: Vec<(String, Item)> = Vec::new();
     if want("User") {
-        for u in iam.list_all::<User>(&format!("u/{account}/")).await? {
+        for u in iam.all::<User>(&account).await? {
             items.push((
                 format!("0{}", u.name.to_lowercase()),
                 Item::User(Box::new(u)),
@@ -109,7 +109,7 @@ pub async fn authorization_details(ctx: &Ctx, p: &mut Params) -> Result<Reply, A
         }
     }
     if want("Group") {
-        for g in iam.list_all::<Group>(&format!("g/{account}/")).await? {
+        for g in iam.all::<Group>(&account).await? {
             items.push((
                 format!("1{}", g.name.to_lowercase()),
                 Item::Group(Box::new(g)),
@@ -117,7 +117,7 @@ pub async fn authorization_details(ctx: &Ctx, p: &mut Params) -> Result<Reply, A
         }
     }
     if want("Role") {
-        for r in iam.list_all::<Role>(&format!("r/{account}/")).await? {
+        for r in iam.all::<Role>(&account).await? {
             items.push((
                 format!("2{}", r.name.to_lowercase()),
                 Item::Role(Box::new(r)),
@@ -125,10 +125,7 @@ pub async fn authorization_details(ctx: &Ctx, p: &mut Params) -> Result<Reply, A
         }
     }
     if want("LocalManagedPolicy") {
-        for mp in iam
-            .list_all::<ManagedPolicy>(&format!("p/{account}/"))
-            .await?
-        {
+        for mp in iam.customer_policies(&account).await? {
             let n = usize::try_from(mp.attachment_count).unwrap_or(usize::MAX);
             items.push((
                 format!("3{}", mp.name.to_lowercase()),
@@ -139,25 +136,18 @@ pub async fn authorization_details(ctx: &Ctx, p: &mut Params) -> Result<Reply, A
     if want("AWSManagedPolicy") {
         // Only the AWS managed policies attached to something in this account.
         let mut attached: BTreeSet<String> = BTreeSet::new();
-        for prefix in ["u", "g", "r"] {
-            for v in iam
-                .list_all::<serde_json::Value>(&format!("{prefix}/{account}/"))
-                .await?
-            {
-                if let Some(list) = v.get("attached_policies").and_then(|a| a.as_array()) {
-                    attached.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)));
-                }
-            }
+        for u in iam.all::<User>(&account).await? {
+            attached.extend(u.attached_policies);
+        }
+        for g in iam.all::<Group>(&account).await? {
+            attached.extend(g.attached_policies);
+        }
+        for r in iam.all::<Role>(&account).await? {
+            attached.extend(r.attached_policies);
         }
         for arn in attached {
             if let Some(mp) = iam.aws_managed().get(&arn) {
-                let mut n = 0;
-                for k in ["u", "g", "r"] {
-                    n += iam
-                        .scan_all(&format!("pa/{arn}/{k}/{account}/"))
-                        .await?
-                        .len();
-                }
+                let n = iam.attachment_count_in(&arn, &account).await?;
                 items.push((format!("4{arn}"), Item::Policy(Box::new(mp.clone()), n)));
             }
         }

@@ -12,8 +12,7 @@ use crate::iam::repo::{decode_marker, encode_marker};
 use crate::wire::Params;
 use crate::wire::params::{check_len, check_range};
 
-/// Quota: tags per user or role.
-pub const MAX_TAGS: usize = 50;
+pub use crate::iam::repo::MAX_TAGS;
 
 /// Authorizes `iam:{action}` on `resource` for the caller, with the condition keys AWS
 /// documents for the action (see [`authorize_with`]); returns the caller.
@@ -263,21 +262,6 @@ pub fn tags(p: &mut Params) -> Result<Vec<Tag>, ApiError> {
         )));
     }
     Ok(out)
-}
-
-/// Merges `new` into `tags` (keys are case-insensitive; a new value replaces), enforcing 50.
-pub fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> Result<(), ApiError> {
-    for t in new {
-        tags.retain(|x| !x.key.eq_ignore_ascii_case(&t.key));
-        tags.push(t.clone());
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(ApiError::new(
-            Code::LimitExceeded,
-            format!("The number of tags has reached the maximum limit of {MAX_TAGS}."),
-        ));
-    }
-    Ok(())
 }
 
 /// A reply with a result element.

@@ -96,11 +96,11 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let page = ctx
         .st
         .iam
-        .list_where(
-            &format!("g/{account}/"),
+        .list::<Group>(
+            &account,
+            &prefix,
             paging.marker.as_deref(),
             paging.max_items,
-            |g: &Group| g.path.starts_with(&prefix),
         )
         .await?;
     let mut w = XmlWriter::new();
@@ -135,7 +135,7 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let (before, after) = ctx
         .st
         .iam
-        .update_group(&account, &name, new_name.as_deref(), new_path.as_deref())
+        .rename::<Group>(&account, &name, new_name.as_deref(), new_path.as_deref())
         .await?;
     Ok(common::empty(
         json!({ "before": summary(&before), "after": summary(&after) }),

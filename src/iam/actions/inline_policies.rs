@@ -15,11 +15,8 @@ use crate::iam::repo::EntityKind;
 use crate::wire::{Params, XmlWriter};
 
 fn kind_param(kind: EntityKind) -> (&'static str, usize, &'static str) {
-    match kind {
-        EntityKind::User => ("UserName", 128, "User"),
-        EntityKind::Group => ("GroupName", 128, "Group"),
-        EntityKind::Role => ("RoleName", 64, "Role"),
-    }
+    let rules = kind.name_rules();
+    (rules.param, rules.max, kind.element())
 }
 
 /// The entity's ARN and its inline policies (`None` when it does not exist).

@@ -22,6 +22,82 @@ use crate::error::{ApiError, Code};
 use crate::iam::repo::EntityKind::{Group, Role, User};
 use crate::wire::Params;
 
+/// The IAM actions Sekisho serves (an unknown one is `InvalidAction`, before authentication).
+/// Checked against the `match` in [`dispatch`] by a test, so the two cannot drift apart.
+pub const ACTIONS: &[&str] = &[
+    "AddUserToGroup",
+    "AttachGroupPolicy",
+    "AttachRolePolicy",
+    "AttachUserPolicy",
+    "CreateAccessKey",
+    "CreateGroup",
+    "CreatePolicy",
+    "CreatePolicyVersion",
+    "CreateRole",
+    "CreateUser",
+    "DeleteAccessKey",
+    "DeleteGroup",
+    "DeleteGroupPolicy",
+    "DeletePolicy",
+    "DeletePolicyVersion",
+    "DeleteRole",
+    "DeleteRolePermissionsBoundary",
+    "DeleteRolePolicy",
+    "DeleteUser",
+    "DeleteUserPermissionsBoundary",
+    "DeleteUserPolicy",
+    "DetachGroupPolicy",
+    "DetachRolePolicy",
+    "DetachUserPolicy",
+    "GetAccessKeyLastUsed",
+    "GetAccountAuthorizationDetails",
+    "GetAccountSummary",
+    "GetGroup",
+    "GetGroupPolicy",
+    "GetPolicy",
+    "GetPolicyVersion",
+    "GetRole",
+    "GetRolePolicy",
+    "GetUser",
+    "GetUserPolicy",
+    "ListAccessKeys",
+    "ListAttachedGroupPolicies",
+    "ListAttachedRolePolicies",
+    "ListAttachedUserPolicies",
+    "ListEntitiesForPolicy",
+    "ListGroupPolicies",
+    "ListGroups",
+    "ListGroupsForUser",
+    "ListPolicies",
+    "ListPolicyVersions",
+    "ListRolePolicies",
+    "ListRoleTags",
+    "ListRoles",
+    "ListUserPolicies",
+    "ListUserTags",
+    "ListUsers",
+    "PutGroupPolicy",
+    "PutRolePermissionsBoundary",
+    "PutRolePolicy",
+    "PutUserPermissionsBoundary",
+    "PutUserPolicy",
+    "RemoveUserFromGroup",
+    "RevokeSessions",
+    "SetDefaultPolicyVersion",
+    "SimulateCustomPolicy",
+    "SimulatePrincipalPolicy",
+    "TagRole",
+    "TagUser",
+    "UntagRole",
+    "UntagUser",
+    "UpdateAccessKey",
+    "UpdateAssumeRolePolicy",
+    "UpdateGroup",
+    "UpdateRole",
+    "UpdateRoleDescription",
+    "UpdateUser",
+];
+
 /// Runs an IAM action.
 pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, ApiError> {
     if let Some(c) = ctx.caller.as_ref().and_then(|c| c.session()) {
@@ -111,5 +187,31 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
             Code::InvalidAction,
             format!("Could not find operation {action} for version 2010-05-08"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod dispatch_tests {
+    /// Every action [`super::ACTIONS`] names has an arm in `dispatch`, and every arm is listed.
+    #[test]
+    fn the_action_list_is_the_dispatch_table() {
+        let src = include_str!("mod.rs");
+        let body = src
+            .split("pub async fn dispatch")
+            .nth(1)
+            .unwrap_or_default();
+        let mut arms: Vec<&str> = body
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix('"')?
+                    .split_once("\" =>")
+                    .map(|(n, _)| n)
+            })
+            .collect();
+        arms.sort_unstable();
+        let mut listed = super::ACTIONS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(arms, listed);
     }
 }

@@ -14,9 +14,10 @@ use super::users::user_arn;
 use super::xml;
 use crate::action::{Ctx, Reply};
 use crate::error::{ApiError, Code};
+use crate::iam::Iam;
 use crate::iam::model::{ManagedPolicy, Origin, PolicyVersion};
 use crate::iam::names::{no_such, parse_entity_arn};
-use crate::iam::repo::{EntityKind, decode_marker, encode_marker, policy_key};
+use crate::iam::repo::{EntityKind, decode_marker, encode_marker};
 use crate::wire::params::{check_chars, check_len};
 use crate::wire::{Params, XmlWriter};
 
@@ -59,16 +60,7 @@ async fn attachments_in(ctx: &Ctx, p: &ManagedPolicy, account: &str) -> Result<u
     if p.account != "aws" {
         return Ok(usize::try_from(p.attachment_count).unwrap_or(usize::MAX));
     }
-    let mut n = 0;
-    for kind in ["u", "g", "r"] {
-        n += ctx
-            .st
-            .iam
-            .scan_all(&format!("pa/{}/{kind}/{account}/", p.arn))
-            .await?
-            .len();
-    }
-    Ok(n)
+    Ok(ctx.st.iam.attachment_count_in(&p.arn, account).await?)
 }
 
 fn version_id(p: &mut Params) -> Result<String, ApiError> {
@@ -205,14 +197,9 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         let page = ctx
             .st
             .iam
-            .list_where(
-                &format!("p/{account}/"),
-                start.as_deref(),
-                want,
-                |mp: &ManagedPolicy| {
-                    mp.path.starts_with(&prefix) && (!only_attached || mp.attachment_count > 0)
-                },
-            )
+            .list_policies(&account, start.as_deref(), want, |mp| {
+                mp.path.starts_with(&prefix) && (!only_attached || mp.attachment_count > 0)
+            })
             .await?;
         if items.len() == max {
             truncated = !page.items.is_empty();
@@ -220,7 +207,11 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             truncated = page.next_marker.is_some();
             for mp in page.items {
                 let n = usize::try_from(mp.attachment_count).unwrap_or(usize::MAX);
-                items.push((format!("L:{}", policy_key(&account, &mp.name)), mp, n));
+                items.push((
+                    format!("L:{}", Iam::policy_position(&account, &mp.name)),
+                    mp,
+                    n,
+                ));
             }
         }
     }
@@ -361,11 +352,8 @@ pub async fn delete_version(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError
 }
 
 fn kind_param(kind: EntityKind) -> (&'static str, usize, &'static str) {
-    match kind {
-        EntityKind::User => ("UserName", 128, "User"),
-        EntityKind::Group => ("GroupName", 128, "Group"),
-        EntityKind::Role => ("RoleName", 64, "Role"),
-    }
+    let rules = kind.name_rules();
+    (rules.param, rules.max, kind.element())
 }
 
 async fn entity_arn_of(

@@ -15,10 +15,9 @@ use super::condition_keys::RequestFacts;
 use super::users::{check_boundary, user_arn};
 use super::xml;
 use crate::action::{Ctx, Reply};
-use crate::error::{ApiError, Code};
+use crate::error::ApiError;
 use crate::iam::model::{Origin, Role, User};
 use crate::iam::names::no_such;
-use crate::iam::repo::{EntityKind, entity_key};
 use crate::wire::params::check_range;
 use crate::wire::{Params, XmlWriter};
 
@@ -65,19 +64,9 @@ async fn update_role(
     ctx: &Ctx,
     account: &str,
     name: &str,
-    f: impl FnMut(&mut Role, &mut crate::store::Batch) -> Result<(), ApiError>,
+    f: impl FnMut(&mut Role, &mut crate::store::Batch) -> Result<(), crate::iam::repo::Error>,
 ) -> Result<Role, ApiError> {
-    ctx.st
-        .iam
-        .update(&entity_key(EntityKind::Role, account, name), f)
-        .await
-        .map_err(|e| {
-            if e.code == Code::NoSuchEntity && e.message.ends_with("not found") {
-                no_such("role", name)
-            } else {
-                e
-            }
-        })
+    Ok(ctx.st.iam.update(account, name, f).await?)
 }
 
 /// `CreateRole`.
@@ -153,11 +142,11 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let page = ctx
         .st
         .iam
-        .list_where(
-            &format!("r/{account}/"),
+        .list::<Role>(
+            &account,
+            &prefix,
             paging.marker.as_deref(),
             paging.max_items,
-            |r: &Role| r.path.starts_with(&prefix),
         )
         .await?;
     let mut w = XmlWriter::new();
@@ -320,13 +309,10 @@ pub async fn user_boundary(ctx: &Ctx, p: &mut Params, put: bool) -> Result<Reply
     let after = ctx
         .st
         .iam
-        .update(
-            &entity_key(EntityKind::User, &account, &name),
-            |u: &mut User, _| {
-                u.permissions_boundary.clone_from(&b);
-                Ok(())
-            },
-        )
+        .update(&account, &name, |u: &mut User, _| {
+            u.permissions_boundary.clone_from(&b);
+            Ok(())
+        })
         .await?;
     Ok(common::empty(json!({
         "before": super::users::summary(&before), "after": super::users::summary(&after)
@@ -350,10 +336,7 @@ pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         },
     )
     .await?;
-    let after = update_role(ctx, &account, &name, |r, _| {
-        common::merge_tags(&mut r.tags, &new)
-    })
-    .await?;
+    let after: Role = ctx.st.iam.tag(&account, &name, &new).await?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }
 
@@ -377,12 +360,7 @@ pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         },
     )
     .await?;
-    let after = update_role(ctx, &account, &name, |r, _| {
-        r.tags
-            .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-        Ok(())
-    })
-    .await?;
+    let after: Role = ctx.st.iam.untag(&account, &name, &keys).await?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }
 

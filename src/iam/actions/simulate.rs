@@ -15,9 +15,10 @@ use serde_json::json;
 
 use super::common::{self, Paging, authorize, reply};
 use crate::action::{Ctx, Reply};
+use crate::authz::policies;
 use crate::error::{ApiError, Code};
 use crate::iam::names::parse_entity_arn;
-use crate::iam::repo::{decode_marker, encode_marker, policy_error};
+use crate::iam::repo::{decode_marker, encode_marker};
 use crate::policy::{Context, Policy, PolicyId, PolicyKind, RequestPrincipal, Simulation};
 use crate::wire::params::check_len;
 use crate::wire::{Params, XmlWriter};
@@ -104,7 +105,7 @@ fn parse_inputs(
                 .iam
                 .policies
                 .get_or_parse(d, kind)
-                .map_err(policy_error)?;
+                .map_err(ApiError::from)?;
             Ok((PolicyId(format!("{list}.{}", i + 1).into()), p))
         })
         .collect()
@@ -205,6 +206,23 @@ fn bounded_list(
     Ok(v)
 }
 
+/// The account of `ResourceOwner`: an ARN naming an account (`arn:aws:iam::A:root`, or any
+/// ARN whose account field is 12 digits) or a bare account id.
+fn owner_account(owner: &str) -> Result<String, ApiError> {
+    let account = match crate::iam::names::parse_arn(owner) {
+        Some(arn) => arn.account.to_owned(),
+        None => owner.to_owned(),
+    };
+    if crate::ids::is_valid_account_id(&account) {
+        Ok(account)
+    } else {
+        Err(ApiError::new(
+            Code::InvalidInput,
+            format!("Invalid ResourceOwner {owner}: it must name a 12-digit account"),
+        ))
+    }
+}
+
 fn lower_first(s: &str) -> String {
     let mut c = s.chars();
     c.next()
@@ -225,12 +243,14 @@ struct Common {
 }
 
 fn read_common(p: &mut Params, inputs_required: bool) -> Result<Common, ApiError> {
-    let inputs = bounded_list(p, "PolicyInputList", MAX_POLICY_INPUTS, None)?;
-    if inputs_required && inputs.is_empty() {
+    // Required means given: an empty list (`PolicyInputList=`, how botocore sends `[]`) is a
+    // list, and a simulation of a resource policy alone needs no identity policy.
+    if inputs_required && p.list_given("PolicyInputList")?.is_none() {
         return Err(ApiError::validation(
             "1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null",
         ));
     }
+    let inputs = bounded_list(p, "PolicyInputList", MAX_POLICY_INPUTS, None)?;
     let boundaries = bounded_list(
         p,
         "PermissionsBoundaryPolicyInputList",
@@ -245,7 +265,10 @@ fn read_common(p: &mut Params, inputs_required: bool) -> Result<Common, ApiError
     }
     let resources = bounded_list(p, "ResourceArns", MAX_RESOURCES, Some((1, 2048)))?;
     let resource_policy = p.opt("ResourcePolicy");
-    let owner = p.opt("ResourceOwner");
+    let owner = p
+        .opt("ResourceOwner")
+        .map(|o| owner_account(&o))
+        .transpose()?;
     let caller_arn = p.opt("CallerArn");
     let _ = p.opt("ResourceHandlingOption");
     let context = context_entries(p)?;
@@ -292,7 +315,7 @@ async fn run(
                 .iam
                 .policies
                 .get_or_parse(d, PolicyKind::Resource)
-                .map_err(policy_error)?,
+                .map_err(ApiError::from)?,
         )),
         None => None,
     };
@@ -361,14 +384,13 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                         format!("The user with name {name} cannot be found."),
                     )
                 })?;
-            let b = iam
-                .boundary(u.permissions_boundary.as_deref())
+            let b = policies::boundary(iam, u.permissions_boundary.as_deref())
                 .await?
                 .into_iter()
                 .collect();
             let mut pr = RequestPrincipal::from_arn(c.caller_arn.as_deref().unwrap_or(&u.arn));
             pr.unique_id = Some(u.id.clone());
-            (iam.user_policies(&u).await?, b, pr)
+            (policies::user_policies(iam, &u).await?, b, pr)
         } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "role") {
             foreign(a)?;
             let view = iam.role_view_by_arn(&source_arn).await?.ok_or_else(|| {
@@ -378,14 +400,13 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                 )
             })?;
             let r = &view.role;
-            let b = iam
-                .boundary(r.permissions_boundary.as_deref())
+            let b = policies::boundary(iam, r.permissions_boundary.as_deref())
                 .await?
                 .into_iter()
                 .collect();
             let mut pr = RequestPrincipal::from_arn(&r.arn);
             pr.unique_id = Some(r.id.clone());
-            (iam.role_view_policies(&view).await?, b, pr)
+            (policies::role_view_policies(iam, &view).await?, b, pr)
         } else if let Some((a, _, name)) = parse_entity_arn(&source_arn, "group") {
             foreign(a)?;
             let g = iam
@@ -414,7 +435,7 @@ pub async fn principal(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                 origin: crate::iam::model::Origin::Api,
             };
             (
-                iam.user_policies(&probe).await?,
+                policies::user_policies(iam, &probe).await?,
                 Vec::new(),
                 RequestPrincipal::from_arn(&source_arn),
             )

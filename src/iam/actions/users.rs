@@ -12,7 +12,6 @@ use crate::action::{Ctx, Reply};
 use crate::error::{ApiError, Code};
 use crate::iam::model::{Origin, User};
 use crate::iam::names::no_such;
-use crate::iam::repo::{EntityKind, entity_key};
 use crate::wire::{Params, XmlWriter};
 
 /// Audit summary of a user (no secrets).
@@ -146,11 +145,11 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let page = ctx
         .st
         .iam
-        .list_where(
-            &format!("u/{account}/"),
+        .list::<User>(
+            &account,
+            &prefix,
             paging.marker.as_deref(),
             paging.max_items,
-            |u: &User| u.path.starts_with(&prefix),
         )
         .await?;
     let mut w = XmlWriter::new();
@@ -186,7 +185,7 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let (before, after) = ctx
         .st
         .iam
-        .update_user(&account, &name, new_name.as_deref(), new_path.as_deref())
+        .rename::<User>(&account, &name, new_name.as_deref(), new_path.as_deref())
         .await?;
     Ok(common::empty(
         json!({ "before": summary(&before), "after": summary(&after) }),
@@ -221,21 +220,7 @@ pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         },
     )
     .await?;
-    let key = entity_key(EntityKind::User, &account, &name);
-    let after = ctx
-        .st
-        .iam
-        .update(&key, |u: &mut User, _| {
-            common::merge_tags(&mut u.tags, &new)
-        })
-        .await
-        .map_err(|e| {
-            if e.code == Code::NoSuchEntity {
-                no_such("user", &name)
-            } else {
-                e
-            }
-        })?;
+    let after: User = ctx.st.iam.tag(&account, &name, &new).await?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }
 
@@ -259,23 +244,7 @@ pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         },
     )
     .await?;
-    let key = entity_key(EntityKind::User, &account, &name);
-    let after = ctx
-        .st
-        .iam
-        .update(&key, |u: &mut User, _| {
-            u.tags
-                .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-            Ok(())
-        })
-        .await
-        .map_err(|e| {
-            if e.code == Code::NoSuchEntity {
-                no_such("user", &name)
-            } else {
-                e
-            }
-        })?;
+    let after: User = ctx.st.iam.untag(&account, &name, &keys).await?;
     Ok(common::empty(json!({ "after": summary(&after) })))
 }
 

@@ -1,5 +1,6 @@
-//! `GetAccessKeyInfo`: the account an access key id belongs to, decoded from the id itself
-//! (sts-spec §3.2), so it answers for any well-formed key, known here or not. Needs
+//! `GetAccessKeyInfo`: the account an access key id belongs to. For a long-term key Sekisho
+//! holds, its owner's account (an imported key's id need not encode it); for any other
+//! well-formed id, the account decoded from the id itself (sts-spec §3.2). Needs
 //! `sts:GetAccessKeyInfo`.
 
 use crate::action::{Ctx, Reply};
@@ -18,12 +19,23 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     })?;
     let c = ctx.caller()?;
     authz::authorize(&ctx.st, c, &ctx.env, "sts:GetAccessKeyInfo", "*").await?;
-    let account = crate::ids::account_from_access_key_id(&key).ok_or_else(|| {
-        ApiError::new(
-            Code::InvalidParameterValue,
-            "The access key ID is not valid",
-        )
-    })?;
+    let held = if key.starts_with("AKIA") {
+        ctx.st
+            .iam
+            .access_key(&key)
+            .await?
+            .map(|k| k.key.account.clone())
+    } else {
+        None
+    };
+    let account = held
+        .or_else(|| crate::ids::account_from_access_key_id(&key))
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::InvalidParameterValue,
+                "The access key ID is not valid",
+            )
+        })?;
     let mut w = XmlWriter::new();
     w.elem("Account", &account);
     Ok(Reply {

@@ -183,11 +183,7 @@ fn record_role_use(ctx: &Ctx, role: &Role) {
         return;
     }
     let st = ctx.st.clone();
-    let key = crate::iam::repo::entity_key(
-        crate::iam::repo::EntityKind::Role,
-        &role.account,
-        &role.name,
-    );
+    let (account, name) = (role.account.clone(), role.name.clone());
     let used = crate::iam::model::LastUsed {
         date: ctx.env.now,
         service: "sts".into(),
@@ -196,7 +192,7 @@ fn record_role_use(ctx: &Ctx, role: &Role) {
     tokio::spawn(async move {
         let r = st
             .iam
-            .update(&key, |r: &mut Role, _| {
+            .update(&account, &name, |r: &mut Role, _| {
                 r.last_used = Some(used.clone());
                 Ok(())
             })

@@ -1,6 +1,9 @@
 //! Authorization: assembles the caller's policies and the request context, then asks the pure
 //! policy engine. Policies are re-read (through the cache) at every use, so an IAM change
-//! applies on the very next request.
+//! applies on the very next request. Which policies apply to a principal is [`policies`]'
+//! business.
+
+pub mod policies;
 
 use std::sync::Arc;
 
@@ -50,8 +53,8 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
     match &caller.principal {
         Principal::Root => Ok(CallerPolicies::default()),
         Principal::User(u) => Ok(CallerPolicies {
-            identity: iam.user_policies(u).await?,
-            boundary: iam.boundary(u.permissions_boundary.as_deref()).await?,
+            identity: policies::user_policies(iam, u).await?,
+            boundary: policies::boundary(iam, u.permissions_boundary.as_deref()).await?,
             session: Vec::new(),
             tags: u.tags.clone(),
         }),
@@ -66,8 +69,9 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
                             ApiError::invalid_token()
                                 .with_detail("the session's user no longer exists")
                         })?;
-                        out.identity = iam.user_policies(&u).await?;
-                        out.boundary = iam.boundary(u.permissions_boundary.as_deref()).await?;
+                        out.identity = policies::user_policies(iam, &u).await?;
+                        out.boundary =
+                            policies::boundary(iam, u.permissions_boundary.as_deref()).await?;
                         out.tags = u.tags.clone();
                     }
                 }
@@ -75,8 +79,9 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
                     let v = iam.role_view_by_id(&c.principal_id).await?.ok_or_else(|| {
                         ApiError::invalid_token().with_detail("the session's role no longer exists")
                     })?;
-                    out.identity = iam.role_view_policies(&v).await?;
-                    out.boundary = iam.boundary(v.role.permissions_boundary.as_deref()).await?;
+                    out.identity = policies::role_view_policies(iam, &v).await?;
+                    out.boundary =
+                        policies::boundary(iam, v.role.permissions_boundary.as_deref()).await?;
                     out.tags = v.role.tags.clone();
                 }
             }
@@ -98,20 +103,17 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
                 out.session.push((PolicyId("session".into()), p));
             }
             for arn in &c.session_policy_arns {
-                match iam.boundary(Some(arn)).await? {
+                match policies::boundary(iam, Some(arn)).await? {
                     Some(p) => out.session.push(p),
-                    None => out.session.push((
-                        PolicyId(arn.clone().into()),
-                        crate::iam::repo::allow_nothing()?,
-                    )),
+                    None => out
+                        .session
+                        .push((PolicyId(arn.clone().into()), policies::allow_nothing()?)),
                 }
             }
             // GetFederationToken without a policy: no permissions (AWS).
             if c.kind == SessionKind::FederatedUser && !has_session_policy {
-                out.session.push((
-                    PolicyId("session".into()),
-                    crate::iam::repo::allow_nothing()?,
-                ));
+                out.session
+                    .push((PolicyId("session".into()), policies::allow_nothing()?));
             }
             Ok(out)
         }

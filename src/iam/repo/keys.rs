@@ -1,0 +1,195 @@
+//! Every store key of the IAM repository, and nothing else: the one place that spells them.
+//!
+//! Keys are `/`-separated; entity names are lowercased, so names are unique case-insensitively
+//! while the records keep their case. The layout is persistent (stores written by earlier
+//! versions must keep working), so a function here may be added but never changed:
+//!
+//! | key | value |
+//! |---|---|
+//! | `a/{acct}` | account |
+//! | `u/{acct}/{name}` | user ; `uid/{AIDA…}` → the user's key |
+//! | `g/{acct}/{name}` | group ; `gm/{acct}/{group}/{user}` → `""` (membership index) |
+//! | `r/{acct}/{name}` | role ; `rid/{AROA…}` → the role's key |
+//! | `p/{acct}/{name}` | customer managed policy ; `pa/{policy arn}/{entity key}` → `""` |
+//! | `k/{AKIA…}` | access key ; `uk/{acct}/{user or #root}/{AKIA…}` → `""` ; `lu/{AKIA…}` last use |
+//!
+//! Revocation cut-offs (`rv/…`) belong to `crate::revocation`, not to this repository.
+
+/// Key prefix of users.
+pub const USER: &str = "u";
+/// Key prefix of groups.
+pub const GROUP: &str = "g";
+/// Key prefix of roles.
+pub const ROLE: &str = "r";
+/// Key prefix of customer managed policies.
+pub const POLICY: &str = "p";
+
+/// The value of index entries that carry nothing but their key (`gm/…`, `pa/…`, `uk/…`).
+pub const MARK: &[u8] = b"\"\"";
+
+/// The owner segment of the access-key index of the account root.
+const ROOT_OWNER: &str = "#root";
+
+/// `a/{acct}`: an account.
+#[must_use]
+pub fn account(id: &str) -> String {
+    format!("a/{id}")
+}
+
+/// `a/ready-probe`: read (never written) by `/readyz` to see that the store answers.
+#[must_use]
+pub fn ready_probe() -> &'static str {
+    "a/ready-probe"
+}
+
+/// `{prefix}/{acct}/{name}`: an entity of the kind whose key prefix is `prefix`.
+#[must_use]
+pub fn entity(prefix: &str, account: &str, name: &str) -> String {
+    format!("{prefix}/{account}/{}", name.to_lowercase())
+}
+
+/// `{prefix}/{acct}/`: every entity of a kind in an account (listings).
+#[must_use]
+pub fn entities(prefix: &str, account: &str) -> String {
+    format!("{prefix}/{account}/")
+}
+
+/// The lowercase name at the end of an entity key under `entities(prefix, account)`.
+#[must_use]
+pub fn entity_name<'a>(key: &'a str, prefix: &str, account: &str) -> Option<&'a str> {
+    key.strip_prefix(prefix)?
+        .strip_prefix('/')?
+        .strip_prefix(account)?
+        .strip_prefix('/')
+}
+
+/// `uid/{AIDA…}`: a user's unique id → the user's key.
+#[must_use]
+pub fn user_id(id: &str) -> String {
+    format!("uid/{id}")
+}
+
+/// `rid/{AROA…}`: a role's unique id → the role's key.
+#[must_use]
+pub fn role_id(id: &str) -> String {
+    format!("rid/{id}")
+}
+
+/// `gm/{acct}/{group}/{user}`: a membership.
+#[must_use]
+pub fn membership(account: &str, group: &str, user: &str) -> String {
+    format!(
+        "gm/{account}/{}/{}",
+        group.to_lowercase(),
+        user.to_lowercase()
+    )
+}
+
+/// `gm/{acct}/{group}/`: the members of a group.
+#[must_use]
+pub fn members(account: &str, group: &str) -> String {
+    format!("gm/{account}/{}/", group.to_lowercase())
+}
+
+/// The lowercase user name at the end of a membership key.
+#[must_use]
+pub fn member_name(key: &str) -> Option<&str> {
+    key.rsplit('/').next()
+}
+
+/// `p/{acct}/{name}`: a customer managed policy.
+#[must_use]
+pub fn policy(account: &str, name: &str) -> String {
+    entity(POLICY, account, name)
+}
+
+/// `pa/{policy arn}/{entity key}`: an attachment of a managed policy to a user, group or role.
+#[must_use]
+pub fn attachment(policy_arn: &str, entity_key: &str) -> String {
+    format!("pa/{policy_arn}/{entity_key}")
+}
+
+/// `pa/{policy arn}/`: every attachment of a managed policy.
+#[must_use]
+pub fn attachments(policy_arn: &str) -> String {
+    format!("pa/{policy_arn}/")
+}
+
+/// `pa/{policy arn}/{prefix}/{acct}/`: the attachments of a policy to one kind in one account.
+#[must_use]
+pub fn attachments_in(policy_arn: &str, prefix: &str, account: &str) -> String {
+    format!("pa/{policy_arn}/{prefix}/{account}/")
+}
+
+/// `k/{AKIA…}`: an access key.
+#[must_use]
+pub fn access_key(id: &str) -> String {
+    format!("k/{id}")
+}
+
+/// The owner segment of the access-key index: the lowercase user name, or `#root`.
+#[must_use]
+pub fn key_owner(user: Option<&str>) -> String {
+    user.map_or_else(|| ROOT_OWNER.to_owned(), str::to_lowercase)
+}
+
+/// `uk/{acct}/{owner}/{AKIA…}`: the index of a user's (or the root's) keys.
+#[must_use]
+pub fn user_key(account: &str, user: Option<&str>, id: &str) -> String {
+    format!("uk/{account}/{}/{id}", key_owner(user))
+}
+
+/// `uk/{acct}/{owner}/`: every key of a user (or of the root).
+#[must_use]
+pub fn user_keys(account: &str, user: Option<&str>) -> String {
+    format!("uk/{account}/{}/", key_owner(user))
+}
+
+/// The access key id at the end of a `uk/…` index key.
+#[must_use]
+pub fn indexed_key_id(key: &str) -> Option<&str> {
+    key.rsplit('/').next()
+}
+
+/// `lu/{AKIA…}`: when and where an access key was last used.
+#[must_use]
+pub fn last_used(id: &str) -> String {
+    format!("lu/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout is persistent: these are the keys existing stores hold.
+    #[test]
+    fn layout_is_unchanged() {
+        assert_eq!(account("1"), "a/1");
+        assert_eq!(ready_probe(), "a/ready-probe");
+        assert_eq!(entity(USER, "1", "Alice"), "u/1/alice");
+        assert_eq!(entity(GROUP, "1", "Ops"), "g/1/ops");
+        assert_eq!(entity(ROLE, "1", "R"), "r/1/r");
+        assert_eq!(policy("1", "ReadS3"), "p/1/reads3");
+        assert_eq!(entities(USER, "1"), "u/1/");
+        assert_eq!(entity_name("u/1/alice", USER, "1"), Some("alice"));
+        assert_eq!(entity_name("u/2/alice", USER, "1"), None);
+        assert_eq!(user_id("AIDA1"), "uid/AIDA1");
+        assert_eq!(role_id("AROA1"), "rid/AROA1");
+        assert_eq!(membership("1", "Ops", "Alice"), "gm/1/ops/alice");
+        assert_eq!(members("1", "Ops"), "gm/1/ops/");
+        assert_eq!(member_name("gm/1/ops/alice"), Some("alice"));
+        assert_eq!(
+            attachment("arn:aws:iam::1:policy/P", "u/1/alice"),
+            "pa/arn:aws:iam::1:policy/P/u/1/alice"
+        );
+        assert_eq!(attachments("arn:x"), "pa/arn:x/");
+        assert_eq!(attachments_in("arn:x", ROLE, "1"), "pa/arn:x/r/1/");
+        assert_eq!(access_key("AKIA1"), "k/AKIA1");
+        assert_eq!(user_key("1", Some("Alice"), "AKIA1"), "uk/1/alice/AKIA1");
+        assert_eq!(user_key("1", None, "AKIA1"), "uk/1/#root/AKIA1");
+        assert_eq!(user_keys("1", None), "uk/1/#root/");
+        assert_eq!(indexed_key_id("uk/1/alice/AKIA1"), Some("AKIA1"));
+        assert_eq!(last_used("AKIA1"), "lu/AKIA1");
+        assert_eq!(MARK, b"\"\"");
+    }
+}
