@@ -7,6 +7,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
+    clippy::panic,
     reason = "tests"
 )]
 
@@ -731,4 +732,140 @@ async fn a_fresh_code_wins_once_in_a_race_on_redis() {
         }
     };
     race_on(Backend::Redis, Some(url)).await;
+}
+
+/// The repository's compare-and-swap itself, without HTTP in between: `nodes` repositories
+/// (each with its own read cache, as separate Sekisho nodes have) over one store, 16 concurrent
+/// uses of the same fresh code per round: exactly one is accepted, the others are refused as
+/// replays, in every round.
+async fn repository_race(stores: Vec<std::sync::Arc<dyn sekisho::store::Kv>>) {
+    use sekisho::iam::model::MfaDevice;
+    use sekisho::iam::repo::MfaUse;
+    use sekisho::mfa::guard::Refusal;
+    use std::sync::Arc;
+
+    let at_rest = sekisho::iam::at_rest::AtRestKey::ephemeral();
+    let nodes: Vec<Arc<sekisho::iam::Iam>> = stores
+        .into_iter()
+        .map(|kv| {
+            let cached: Arc<dyn sekisho::store::Kv> =
+                sekisho::cache::CachedKv::new(kv, std::time::Duration::from_secs(60), 1000);
+            Arc::new(sekisho::iam::Iam::new(
+                cached,
+                at_rest.clone(),
+                Vec::new(),
+                "aws",
+            ))
+        })
+        .collect();
+    let seed = Seed::generate();
+    let now = DateTime::from_timestamp(1_800_000_015, 0).unwrap();
+    let d = nodes[0]
+        .create_mfa_device(
+            MfaDevice {
+                account: DEV.into(),
+                name: "racer".into(),
+                path: "/".into(),
+                arn: String::new(),
+                create_date: now,
+                seed_sealed: String::new(),
+                tags: Vec::new(),
+                assigned: None,
+            },
+            &seed,
+        )
+        .await
+        .unwrap();
+    let step = totp::step_at(now.timestamp()).unwrap();
+    let code = |s: u64| totp::Code::parse(&totp::code_at_step(&seed, s)).unwrap();
+    nodes[0]
+        .enable_mfa_device(
+            DEV,
+            "racer",
+            &d.arn,
+            "AIDARACER",
+            &code(step - 1),
+            &code(step),
+            now,
+        )
+        .await
+        .unwrap();
+    for round in 1..=5u64 {
+        let t = now.timestamp() + i64::try_from(round).unwrap() * 30;
+        let c = code(step + round);
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let iam = nodes[i % nodes.len()].clone();
+            let (arn, c) = (d.arn.clone(), c.clone());
+            tasks.push(tokio::spawn(async move {
+                iam.use_mfa_device(DEV, "racer", &arn, "AIDARACER", &c, t)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut accepted = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                MfaUse::Accepted { step: s } => {
+                    assert_eq!(s, step + round);
+                    accepted += 1;
+                }
+                MfaUse::Refused(Refusal::Code(totp::Error::Replayed { .. })) => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(accepted, 1, "round {round}");
+    }
+    // Another owner never gets to try the code.
+    assert_eq!(
+        nodes[0]
+            .use_mfa_device(
+                DEV,
+                "racer",
+                &d.arn,
+                "AIDAOTHER",
+                &code(step + 9),
+                now.timestamp()
+            )
+            .await
+            .unwrap(),
+        MfaUse::NotAssigned
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_repository_accepts_a_code_once_under_concurrency_on_memory() {
+    let kv: std::sync::Arc<dyn sekisho::store::Kv> =
+        std::sync::Arc::new(sekisho::store::memory::MemoryKv::new());
+    repository_race(vec![kv.clone(), kv]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_repository_accepts_a_code_once_under_concurrency_on_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: std::sync::Arc<dyn sekisho::store::Kv> = std::sync::Arc::new(
+        sekisho::store::embedded::EmbeddedKv::open(&dir.path().join("s.redb")).unwrap(),
+    );
+    repository_race(vec![kv.clone(), kv]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_repository_accepts_a_code_once_under_concurrency_on_redis_from_two_nodes() {
+    let url = match std::env::var("REDIS_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ => {
+            common::skip("REDIS_URL not set (scripts/with-redis.sh starts one)");
+            return;
+        }
+    };
+    let ns = format!("mfa-race-{}", uuid::Uuid::new_v4().simple());
+    let mut nodes: Vec<std::sync::Arc<dyn sekisho::store::Kv>> = Vec::new();
+    for _ in 0..2 {
+        nodes.push(std::sync::Arc::new(
+            sekisho::store::redis::RedisKv::connect(&url, &ns)
+                .await
+                .unwrap(),
+        ));
+    }
+    repository_race(nodes).await;
 }

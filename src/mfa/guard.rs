@@ -104,6 +104,14 @@ impl DeviceState {
                 },
                 result: Ok(step),
             },
+            // A reused code is no guess (it was right once): refused, but not counted, so a
+            // client that retries with the same code, or loses a race with its own duplicate,
+            // does not lock its device. A random guess lands on a used step with odds of 2 in
+            // 10⁶, which leaves the throttle's bound as it is.
+            Err(e @ totp::Error::Replayed { .. }) => Outcome {
+                next: self.clone(),
+                result: Err(e.into()),
+            },
             Err(e) => Outcome {
                 next: self.with_failure(now),
                 result: Err(e.into()),
@@ -172,7 +180,7 @@ mod tests {
             again.result,
             Err(Refusal::Code(totp::Error::Replayed { step: n }))
         );
-        assert_eq!(again.next.failures, 1, "a replay counts as a failure");
+        assert_eq!(again.next, o.next, "a replay is refused but not counted");
     }
 
     #[test]
