@@ -256,6 +256,30 @@ async fn device_lifecycle_with_the_sdk() {
         .await
         .unwrap();
     assert_eq!(g.user_name(), Some("alice"));
+    let e = iam
+        .get_mfa_device()
+        .serial_number(&app.serial)
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "NoSuchEntity");
+    // Without iam: permissions, alice can neither create devices nor touch hers.
+    let alice_iam = s.iam(ALICE.0, ALICE.1, None);
+    let e = alice_iam
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name("mine")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    let e = alice_iam
+        .deactivate_mfa_device()
+        .serial_number(&app.serial)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
     let assigned = iam
         .list_virtual_mfa_devices()
         .assignment_status(aws_sdk_iam::types::AssignmentStatusType::Assigned)
@@ -381,6 +405,16 @@ async fn device_lifecycle_with_the_sdk() {
     let audit = std::fs::read_to_string(&s.state.config.audit.path).unwrap_or_default();
     let seed_text = app.seed.to_base32();
     assert!(!audit.contains(seed_text.expose()));
+    assert!(
+        !audit.contains("iVBORw0KGgo"),
+        "no PNG (base64) in the audit"
+    );
+    for c in [app.code_at(t, -1), app.code_at(t, 0)] {
+        assert!(
+            !audit.contains(&format!("\"{c}\"")),
+            "code {c} in the audit"
+        );
+    }
     assert!(audit.contains("CreateVirtualMFADevice"));
 }
 

@@ -281,44 +281,53 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     Ok(reply(w.finish(), json!(null)))
 }
 
-/// `GetMFADevice`: the device's user and enable date (`UserName`, when given, must be it).
+/// `GetMFADevice`: the device's user and enable date. Authorized on that user's ARN (the one
+/// `UserName` names, which must be the device's user, else the device's user, else the
+/// caller's own ARN when the device is unknown or not enabled).
 pub async fn get(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let user = common::opt_name(p, "UserName", 128)?;
     let arn = serial(ctx, p)?;
     p.finish()?;
     let caller_arn = ctx.caller()?.arn.clone();
-    let o = match user {
+    let named = match user {
         Some(n) => Some(owner(ctx, Some(n)).await?),
         None => None,
     };
-    authorize(
-        ctx,
-        "GetMFADevice",
-        o.as_ref().map_or(caller_arn.as_str(), |o| o.arn.as_str()),
-    )
-    .await?;
-    let d = ctx
-        .st
-        .iam
-        .mfa_device_required(&arn.account, &arn.name, &arn.text)
-        .await?;
-    let Some(a) = d.assigned.as_ref() else {
-        return Err(ApiError::new(
-            Code::NoSuchEntity,
-            format!("MFA device {} is not enabled for any user.", d.arn),
-        ));
+    let device = ctx.st.iam.mfa_device(&arn.account, &arn.name).await?;
+    let device = device.filter(|d| d.arn == arn.text);
+    let holder = match device.as_ref().filter(|d| d.assigned.is_some()) {
+        Some(d) => Some(user_of(ctx, d).await?),
+        None => None,
     };
-    if o.as_ref().is_some_and(|o| o.id != a.user_id) {
-        return Err(ApiError::new(
+    let target = named
+        .as_ref()
+        .or(holder.as_ref())
+        .map_or(caller_arn.as_str(), |o| o.arn.as_str());
+    authorize(ctx, "GetMFADevice", target).await?;
+    let not_found = || {
+        ApiError::new(
             Code::NoSuchEntity,
-            format!("MFA device {} is not enabled for that user.", d.arn),
-        ));
+            format!(
+                "VirtualMFADevice with serial number {} doesn't exist.",
+                arn.text
+            ),
+        )
+    };
+    let (Some(d), Some(holder)) = (device, holder) else {
+        return Err(not_found());
+    };
+    if named.as_ref().is_some_and(|o| o.id != holder.id) {
+        return Err(not_found());
     }
-    let holder = user_of(ctx, &d).await?;
+    let enabled = d
+        .assigned
+        .as_ref()
+        .map(|a| a.enable_date)
+        .unwrap_or_default();
     let mut w = XmlWriter::new();
     w.elem("UserName", &holder.name)
         .elem("SerialNumber", &d.arn)
-        .elem("EnableDate", &iso8601(a.enable_date));
+        .elem("EnableDate", &iso8601(enabled));
     Ok(reply(w.finish(), json!(null)))
 }
 
