@@ -903,3 +903,72 @@ async fn the_repository_accepts_a_code_once_under_concurrency_on_redis_from_two_
     }
     repository_race(nodes).await;
 }
+
+#[tokio::test]
+async fn device_tags_are_resource_tags_in_policies() {
+    let s = common::start_with(&bootstrap()).await;
+    let admin = s.iam(ADMIN.0, ADMIN.1, None);
+    admin
+        .put_user_policy()
+        .user_name("bob")
+        .policy_name("mfa")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[
+              {"Effect":"Allow","Action":["iam:CreateVirtualMFADevice","iam:DeleteVirtualMFADevice","iam:TagMFADevice"],"Resource":"*"},
+              {"Effect":"Deny","Action":"iam:DeleteVirtualMFADevice","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/protected":"yes"}}},
+              {"Effect":"Deny","Action":"iam:CreateVirtualMFADevice","Resource":"*","Condition":{"Null":{"aws:RequestTag/team":"true"}}}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let bob = s.iam(BOB.0, BOB.1, None);
+    let tag = |k: &str, v: &str| {
+        aws_sdk_iam::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    // A create without the required request tag is denied; with it, allowed.
+    let e = bob
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name("b1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    let out = bob
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name("b1")
+        .tags(tag("team", "x"))
+        .send()
+        .await
+        .unwrap();
+    let serial = out.virtual_mfa_device().unwrap().serial_number().to_owned();
+    // Once tagged protected, the device cannot be deleted by bob.
+    bob.tag_mfa_device()
+        .serial_number(&serial)
+        .tags(tag("protected", "yes"))
+        .send()
+        .await
+        .unwrap();
+    let e = bob
+        .delete_virtual_mfa_device()
+        .serial_number(&serial)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    admin
+        .untag_mfa_device()
+        .serial_number(&serial)
+        .tag_keys("protected")
+        .send()
+        .await
+        .unwrap();
+    bob.delete_virtual_mfa_device()
+        .serial_number(&serial)
+        .send()
+        .await
+        .unwrap();
+}

@@ -11,6 +11,9 @@ use crate::wire::params::{check_chars, check_len, is_name_char, lower_camel};
 /// The ARN resource type of virtual MFA devices (`arn:aws:iam::A:mfa/NAME`).
 pub const MFA_KIND: &str = "mfa";
 
+/// The longest virtual MFA device name (`VirtualMFADeviceName`: 1–226).
+pub const MAX_DEVICE_NAME: usize = 226;
+
 /// A `SerialNumber`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SerialNumber {
@@ -32,7 +35,12 @@ impl SerialNumber {
             is_name_char(c) || c == '/' || c == ':'
         })?;
         if text.starts_with("arn:") {
-            return Ok(Self::Virtual(EntityArn::parse(param, text, MFA_KIND)?));
+            return Ok(Self::Virtual(EntityArn::parse_with_max(
+                param,
+                text,
+                MFA_KIND,
+                MAX_DEVICE_NAME,
+            )?));
         }
         Ok(Self::Hardware(text.to_owned()))
     }

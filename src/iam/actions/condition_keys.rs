@@ -4,7 +4,7 @@
 //! against it when the corpus is present).
 //!
 //! - `aws:ResourceTag/K` (and `iam:ResourceTag/K` for users and roles): the tags of the user,
-//!   role or managed policy the request's resource ARN names, as stored now;
+//!   role, managed policy or virtual MFA device the request's resource ARN names, as stored now;
 //! - `aws:RequestTag/K` and `aws:TagKeys`: the tags a create or tag request carries (an untag
 //!   request carries only `aws:TagKeys`);
 //! - `iam:PermissionsBoundary`: the boundary the request sets, else the target's current one;

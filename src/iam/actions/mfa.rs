@@ -16,7 +16,7 @@ use crate::authn::Principal;
 use crate::error::{ApiError, Code};
 use crate::iam::model::{MfaDevice, Tag};
 use crate::iam::names::{EntityArn, check_name};
-use crate::mfa::params::{SerialNumber, parse_code};
+use crate::mfa::params::{MAX_DEVICE_NAME, SerialNumber, parse_code};
 use crate::mfa::{enroll, totp};
 use crate::token::SessionKind;
 use crate::wire::xml::iso8601;
@@ -134,7 +134,7 @@ async fn account_label(ctx: &Ctx, account: &str) -> Result<String, ApiError> {
 /// `CreateVirtualMFADevice`: the only answer that holds the seed (and its QR code).
 pub async fn create(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let name = p.req("VirtualMFADeviceName")?;
-    check_name("VirtualMFADeviceName", &name, 226)?;
+    check_name("VirtualMFADeviceName", &name, MAX_DEVICE_NAME)?;
     let path = common::path(p, "Path")?.unwrap_or_else(|| "/".to_owned());
     let tags = common::tags(p)?;
     p.finish()?;
