@@ -61,8 +61,9 @@ fn serial(ctx: &Ctx, p: &mut Params) -> Result<EntityArn, ApiError> {
 }
 
 /// The owner named by `UserName`, or the caller itself (a user, or the root; a
-/// `GetSessionToken` session stands for its user).
-async fn owner(ctx: &Ctx, user_name: Option<String>) -> Result<Owner, ApiError> {
+/// `GetSessionToken` session stands for its user). A user that does not exist is `NoSuchEntity`
+/// once `action` is authorized on the ARN it would have (as the user actions answer).
+async fn owner(ctx: &Ctx, action: &str, user_name: Option<String>) -> Result<Owner, ApiError> {
     let caller = ctx.caller()?;
     let account = &caller.account;
     let root = || Owner {
@@ -103,8 +104,7 @@ async fn owner(ctx: &Ctx, user_name: Option<String>) -> Result<Owner, ApiError> 
             root: false,
         }),
         None => {
-            // Authorized on the ARN it would have, then NoSuchEntity (as the user actions do).
-            authorize(ctx, "GetUser", &arn_of(ctx, account, "user", "/", &name)).await?;
+            authorize(ctx, action, &arn_of(ctx, account, "user", "/", &name)).await?;
             Err(crate::iam::names::no_such("user", &name))
         }
     }
@@ -186,7 +186,7 @@ pub async fn enable(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let arn = serial(ctx, p)?;
     let (c1, c2) = codes(p)?;
     p.finish()?;
-    let o = owner(ctx, user).await?;
+    let o = owner(ctx, "EnableMFADevice", user).await?;
     authorize(ctx, "EnableMFADevice", &o.arn).await?;
     let d = ctx
         .st
@@ -210,7 +210,7 @@ pub async fn resync(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let arn = serial(ctx, p)?;
     let (c1, c2) = codes(p)?;
     p.finish()?;
-    let o = owner(ctx, user).await?;
+    let o = owner(ctx, "ResyncMFADevice", user).await?;
     authorize(ctx, "ResyncMFADevice", &o.arn).await?;
     ctx.st
         .iam
@@ -232,7 +232,7 @@ pub async fn deactivate(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let user = common::opt_name(p, "UserName", 128)?;
     let arn = serial(ctx, p)?;
     p.finish()?;
-    let o = owner(ctx, user).await?;
+    let o = owner(ctx, "DeactivateMFADevice", user).await?;
     authorize(ctx, "DeactivateMFADevice", &o.arn).await?;
     let d = ctx
         .st
@@ -260,7 +260,7 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let user = common::opt_name(p, "UserName", 128)?;
     let paging = Paging::read(p)?;
     p.finish()?;
-    let o = owner(ctx, user).await?;
+    let o = owner(ctx, "ListMFADevices", user).await?;
     authorize(ctx, "ListMFADevices", &o.arn).await?;
     let account = common::account(ctx)?;
     let devices = ctx.st.iam.mfa_devices_of(&account, &o.id).await?;
@@ -290,7 +290,7 @@ pub async fn get(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     let caller_arn = ctx.caller()?.arn.clone();
     let named = match user {
-        Some(n) => Some(owner(ctx, Some(n)).await?),
+        Some(n) => Some(owner(ctx, "GetMFADevice", Some(n)).await?),
         None => None,
     };
     let device = ctx.st.iam.mfa_device(&arn.account, &arn.name).await?;
