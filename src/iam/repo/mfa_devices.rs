@@ -70,7 +70,7 @@ pub enum MfaUse {
     },
     /// No device of that serial is assigned to that owner (or it does not exist).
     NotAssigned,
-    /// The code was refused (wrong, reused, throttled); the failure is recorded.
+    /// The code was refused (wrong, reused, throttled); a wrong code counts towards throttling.
     Refused(Refusal),
 }
 
