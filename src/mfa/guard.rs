@@ -16,9 +16,15 @@ pub const THROTTLE_SECONDS: i64 = 300;
 /// Half-width, in steps, of the window `ResyncMFADevice` searches (±10 minutes).
 pub const RESYNC_WINDOW: u64 = 20;
 
-/// What the store keeps per device, besides the device record.
+/// What the store keeps per device, besides the device record. It outlives deactivation, so a
+/// code (and every earlier one) is accepted once per device, across re-enabling too; and it
+/// names the owner, so the owner check is under the same compare-and-swap as the step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceState {
+    /// Whom the device is enabled for (a user's unique id, or the account id for the root);
+    /// `None` while it is not enabled.
+    #[serde(default)]
+    pub owner: Option<String>,
     /// The last step accepted; codes of this step and earlier ones are refused.
     #[serde(default)]
     pub last_step: Option<u64>,
@@ -58,15 +64,21 @@ pub struct Outcome {
 }
 
 impl DeviceState {
-    /// The state of a device just enabled (or resynchronised) with a pair ending at `step`.
+    /// The same state, no longer enabled for anyone (the steps used stay used).
     #[must_use]
-    pub fn enabled_at(step: u64, drift: i64) -> Self {
+    pub fn deactivated(&self) -> Self {
         Self {
-            last_step: Some(step),
-            drift,
+            owner: None,
             failures: 0,
             failures_since: 0,
+            ..self.clone()
         }
+    }
+
+    /// Whether the device is enabled for `owner`.
+    #[must_use]
+    pub fn is_enabled_for(&self, owner: &str) -> bool {
+        self.owner.as_deref() == Some(owner)
     }
 
     fn throttled_until(&self, now: i64) -> Option<i64> {
@@ -98,9 +110,8 @@ impl DeviceState {
             Ok(step) => Outcome {
                 next: Self {
                     last_step: Some(step),
-                    drift: self.drift,
                     failures: 0,
-                    failures_since: self.failures_since,
+                    ..self.clone()
                 },
                 result: Ok(step),
             },
@@ -123,6 +134,47 @@ impl DeviceState {
     /// steps; on success the drift becomes the offset found.
     #[must_use]
     pub fn resync(&self, seed: &Seed, code1: &Code, code2: &Code, now: i64) -> Outcome {
+        self.pair(seed, code1, code2, now, |step| {
+            let center = totp::step_at(now).map_or(0, i128::from);
+            let drift = i64::try_from(i128::from(step) - center).unwrap_or(0);
+            Self {
+                last_step: Some(step),
+                drift,
+                failures: 0,
+                ..self.clone()
+            }
+        })
+    }
+
+    /// Two consecutive codes presented at `now` to enable the device for `owner`: searched in
+    /// ±[`RESYNC_WINDOW`] steps (AWS enables a device with codes submitted late), after the
+    /// steps used while it was enabled before; the device's clock is taken as right (no drift).
+    #[must_use]
+    pub fn enable(
+        &self,
+        seed: &Seed,
+        code1: &Code,
+        code2: &Code,
+        now: i64,
+        owner: &str,
+    ) -> Outcome {
+        self.pair(seed, code1, code2, now, |step| Self {
+            owner: Some(owner.to_owned()),
+            last_step: Some(step),
+            drift: 0,
+            failures: 0,
+            failures_since: 0,
+        })
+    }
+
+    fn pair(
+        &self,
+        seed: &Seed,
+        code1: &Code,
+        code2: &Code,
+        now: i64,
+        accepted: impl FnOnce(u64) -> Self,
+    ) -> Outcome {
         if let Some(until) = self.throttled_until(now) {
             return Outcome {
                 next: self.clone(),
@@ -130,14 +182,14 @@ impl DeviceState {
             };
         }
         match totp::verify_pair(seed, code1, code2, now, RESYNC_WINDOW, self.last_step) {
-            Ok(step) => {
-                let center = totp::step_at(now).map_or(0, i128::from);
-                let drift = i64::try_from(i128::from(step) - center).unwrap_or(0);
-                Outcome {
-                    next: Self::enabled_at(step, drift),
-                    result: Ok(step),
-                }
-            }
+            Ok(step) => Outcome {
+                next: accepted(step),
+                result: Ok(step),
+            },
+            Err(e @ totp::Error::Replayed { .. }) => Outcome {
+                next: self.clone(),
+                result: Err(e.into()),
+            },
             Err(e) => Outcome {
                 next: self.with_failure(now),
                 result: Err(e.into()),
@@ -223,7 +275,10 @@ mod tests {
     #[test]
     fn resync_learns_the_drift() {
         let n = step_at(NOW).unwrap();
-        let s = DeviceState::enabled_at(n - 3, 0);
+        let s = DeviceState::default()
+            .enable(&seed(), &at(n - 4), &at(n - 3), NOW, "AIDAA")
+            .next;
+        assert_eq!(s.last_step, Some(n - 3));
         // A device 8 steps (4 minutes) fast: its codes are refused…
         assert!(s.attempt(&seed(), &at(n + 8), NOW).result.is_err());
         // …until a resync with two consecutive codes from it.
@@ -241,5 +296,29 @@ mod tests {
                 .result
                 .is_err()
         );
+    }
+
+    #[test]
+    fn enabling_names_the_owner_and_deactivating_keeps_the_used_steps() {
+        let n = step_at(NOW).unwrap();
+        let on = DeviceState::default().enable(&seed(), &at(n - 1), &at(n), NOW, "AIDAA");
+        assert_eq!(on.result, Ok(n));
+        assert!(on.next.is_enabled_for("AIDAA") && !on.next.is_enabled_for("AIDAB"));
+        assert_eq!(on.next.drift, 0);
+        let off = on.next.deactivated();
+        assert_eq!((off.owner.clone(), off.last_step), (None, Some(n)));
+        // Enabling again with that pair is a reuse; a later pair is accepted.
+        let again = off.enable(&seed(), &at(n - 1), &at(n), NOW, "AIDAB");
+        assert_eq!(
+            again.result,
+            Err(Refusal::Code(totp::Error::Replayed { step: n }))
+        );
+        assert_eq!(again.next, off);
+        let later = off.enable(&seed(), &at(n + 1), &at(n + 2), NOW + 60, "AIDAB");
+        assert_eq!(later.result, Ok(n + 2));
+        assert!(later.next.is_enabled_for("AIDAB"));
+        // Stale pairs (up to ten minutes) still enable, as AWS does; the drift stays 0.
+        let stale = DeviceState::default().enable(&seed(), &at(n - 15), &at(n - 14), NOW, "AIDAA");
+        assert_eq!((stale.result, stale.next.drift), (Ok(n - 14), 0));
     }
 }

@@ -1,11 +1,12 @@
 //! Virtual MFA devices: the [`Kind`] of `mfa/{acct}/{name}` records, their assignment to a user
 //! (or the root) with the owner index, and the single-use check of their codes.
 //!
-//! Next to each assigned device the store keeps its [`DeviceState`] (`mfas/…`: last accepted
-//! step, drift, failures). A code is checked by the pure [`DeviceState::attempt`] and the new
-//! state is committed with `Check::Equals` on the state read (`Check::Absent` if none), so two
-//! requests with the same fresh code cannot both succeed: the second commit conflicts, re-reads
-//! the state, and finds the step used. Seeds are sealed with the at-rest key, bound to the ARN.
+//! Next to each device enabled once the store keeps its [`DeviceState`] (`mfas/…`: owner, last
+//! accepted step, drift, failures). A code is checked by the pure [`DeviceState::attempt`] and
+//! the new state is committed with `Check::Equals` on the state read, so two requests with the
+//! same fresh code cannot both succeed: the second commit conflicts, re-reads the state, and
+//! finds the step used. The state names the owner, so a deactivation between the read and the
+//! commit conflicts too. Seeds are sealed with the at-rest key, bound to the ARN.
 
 use super::kind::{Kind, NameRules, Tagged};
 use super::{Dependants, Error, Iam, Limit, decode, keys, to_json};
@@ -169,7 +170,9 @@ impl Iam {
     }
 
     /// Enables a device for `owner_id` with two consecutive codes: the device must be
-    /// unassigned and the owner below the quota. The codes' steps are used from then on.
+    /// unassigned and the owner below the quota. The codes' steps (and the steps used while the
+    /// device was enabled before) are used from then on. One batch: the device record, its
+    /// state and the owner index, conditional on the record and the state read.
     ///
     /// # Errors
     /// [`Error::MfaDeviceNotFound`], [`Error::MfaDeviceInUse`], [`Error::LimitExceeded`],
@@ -185,12 +188,6 @@ impl Iam {
         code2: &Code,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<MfaDevice, Error> {
-        let d = self.mfa_device_required(account, name, serial).await?;
-        if d.assigned.is_some() {
-            return Err(Error::MfaDeviceInUse {
-                serial: serial.to_owned(),
-            });
-        }
         let owned = self
             .scan_all(&keys::mfa_owner_devices(account, owner_id))
             .await?;
@@ -199,41 +196,62 @@ impl Iam {
                 MAX_MFA_DEVICES_PER_USER,
             )));
         }
-        let seed = self.mfa_seed(&d)?;
-        // Enabling accepts codes within the resync window (AWS: codes submitted late still
-        // enable the device); the device's clock is taken as right (no drift).
-        let fresh = DeviceState::default();
-        let Outcome { result, .. } = fresh.resync(&seed, code1, code2, now.timestamp());
-        let step = result.map_err(Error::MfaCode)?;
-        let state = DeviceState::enabled_at(step, 0);
-        let owner = owner_id.to_owned();
+        let not_found = || Error::MfaDeviceNotFound {
+            serial: serial.to_owned(),
+        };
+        let key = keys::entity(MfaDevice::PREFIX, account, name);
         let state_key = keys::mfa_state(account, name);
-        let index = keys::mfa_owner_device(account, owner_id, name);
-        self.update(account, name, |dev: &mut MfaDevice, batch: &mut Batch| {
-            if dev.assigned.is_some() || dev.arn != serial {
+        for _ in 0..USE_ATTEMPTS {
+            let raw = self.kv.get(&key).await?.ok_or_else(not_found)?;
+            let mut d: MfaDevice = decode(&key, &raw)?;
+            if d.arn != serial {
+                return Err(not_found());
+            }
+            if d.assigned.is_some() {
                 return Err(Error::MfaDeviceInUse {
                     serial: serial.to_owned(),
                 });
             }
-            dev.assigned = Some(MfaAssignment {
-                user_id: owner.clone(),
+            let (state_check, prior) = self.read_state(&state_key).await?;
+            let seed = self.mfa_seed(&d)?;
+            let Outcome { next, result } =
+                prior.enable(&seed, code1, code2, now.timestamp(), owner_id);
+            result.map_err(Error::MfaCode)?;
+            d.assigned = Some(MfaAssignment {
+                user_id: owner_id.to_owned(),
                 enable_date: now,
             });
-            batch.puts.push((state_key.clone(), to_json(&state)?));
-            batch.puts.push((index.clone(), keys::MARK.to_vec()));
-            Ok(())
-        })
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => Error::MfaDeviceNotFound {
-                serial: serial.to_owned(),
-            },
-            other => other,
+            let batch = Batch::new()
+                .check(Check::Equals(key.clone(), raw))
+                .check(state_check)
+                .put(key.clone(), to_json(&d)?)
+                .put(state_key.clone(), to_json(&next)?)
+                .put(
+                    keys::mfa_owner_device(account, owner_id, name),
+                    keys::MARK.to_vec(),
+                );
+            match self.kv.commit(batch).await {
+                Ok(()) => return Ok(d),
+                Err(crate::store::Error::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(key))
+    }
+
+    /// The state at `key` (default if none) and the check that it is still what was read.
+    async fn read_state(&self, key: &str) -> Result<(Check, DeviceState), Error> {
+        Ok(match self.kv.get(key).await? {
+            Some(raw) => {
+                let state = decode(key, &raw)?;
+                (Check::Equals(key.to_owned(), raw), state)
+            }
+            None => (Check::Absent(key.to_owned()), DeviceState::default()),
         })
     }
 
-    /// Resynchronises an enabled device with two consecutive codes (searched in ±10 minutes;
-    /// the device's drift is learned).
+    /// Resynchronises a device enabled for `owner_id` with two consecutive codes (searched in
+    /// ±10 minutes; the device's drift is learned).
     ///
     /// # Errors
     /// [`Error::MfaDeviceNotFound`] (also when not enabled for `owner_id`), [`Error::MfaCode`].
@@ -252,25 +270,23 @@ impl Iam {
         now: i64,
     ) -> Result<(), Error> {
         let d = self.mfa_device_required(account, name, serial).await?;
-        if !d.is_assigned_to(owner_id) {
-            return Err(Error::MfaDeviceNotFound {
-                serial: serial.to_owned(),
-            });
-        }
         let seed = self.mfa_seed(&d)?;
-        let not_found = || Error::MfaDeviceNotFound {
-            serial: serial.to_owned(),
-        };
-        let result = self
-            .transition(account, name, not_found, |state| {
+        match self
+            .transition(account, name, owner_id, |state| {
                 state.resync(&seed, code1, code2, now)
             })
-            .await?;
-        result.map(|_| ()).map_err(Error::MfaCode)
+            .await?
+        {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(why)) => Err(Error::MfaCode(why)),
+            None => Err(Error::MfaDeviceNotFound {
+                serial: serial.to_owned(),
+            }),
+        }
     }
 
     /// Checks a code presented by `owner_id` for the device `serial` and, if accepted, uses its
-    /// step (and every earlier one) for good. A refusal is recorded (throttling).
+    /// step (and every earlier one) for good. A wrong code counts towards throttling.
     pub async fn use_mfa_device(
         &self,
         account: &str,
@@ -285,48 +301,49 @@ impl Iam {
             _ => return Ok(MfaUse::NotAssigned),
         };
         let seed = self.mfa_seed(&d)?;
-        let not_found = || Error::MfaDeviceNotFound {
-            serial: serial.to_owned(),
-        };
-        match self
-            .transition(account, name, not_found, |state| {
-                state.attempt(&seed, code, now)
-            })
-            .await
-        {
-            Ok(Ok(step)) => Ok(MfaUse::Accepted { step }),
-            Ok(Err(why)) => Ok(MfaUse::Refused(why)),
-            // Deactivated meanwhile (the state is gone).
-            Err(Error::MfaDeviceNotFound { .. }) => Ok(MfaUse::NotAssigned),
-            Err(e) => Err(e),
-        }
+        Ok(
+            match self
+                .transition(account, name, owner_id, |state| {
+                    state.attempt(&seed, code, now)
+                })
+                .await?
+            {
+                Some(Ok(step)) => MfaUse::Accepted { step },
+                Some(Err(why)) => MfaUse::Refused(why),
+                None => MfaUse::NotAssigned,
+            },
+        )
     }
 
-    /// One compare-and-swap transition of a device's state: read, decide purely, commit with a
-    /// check that the state is still what was read; retried on conflict with a fresh read.
+    /// One compare-and-swap transition of the state of a device enabled for `owner_id`: read,
+    /// decide purely, commit with a check that the state is still what was read; retried on
+    /// conflict with a fresh read. `None` when the state says the device is not enabled for
+    /// that owner (the state, not the possibly cached record, decides).
     async fn transition(
         &self,
         account: &str,
         name: &str,
-        not_found: impl Fn() -> Error,
+        owner_id: &str,
         decide: impl Fn(&DeviceState) -> Outcome,
-    ) -> Result<Result<u64, Refusal>, Error> {
+    ) -> Result<Option<Result<u64, Refusal>>, Error> {
         let key = keys::mfa_state(account, name);
         for _ in 0..USE_ATTEMPTS {
             let Some(raw) = self.kv.get(&key).await? else {
-                // No state: the device is not (or no longer) enabled.
-                return Err(not_found());
+                return Ok(None);
             };
             let state: DeviceState = decode(&key, &raw)?;
+            if !state.is_enabled_for(owner_id) {
+                return Ok(None);
+            }
             let Outcome { next, result } = decide(&state);
             if next == state {
-                return Ok(result);
+                return Ok(Some(result));
             }
             let batch = Batch::new()
                 .check(Check::Equals(key.clone(), raw))
                 .put(key.clone(), to_json(&next)?);
             match self.kv.commit(batch).await {
-                Ok(()) => return Ok(result),
+                Ok(()) => return Ok(Some(result)),
                 Err(crate::store::Error::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -334,8 +351,9 @@ impl Iam {
         Err(Error::Conflict(key))
     }
 
-    /// Deactivates a device enabled for `owner_id`: unassigned, its state and index entry gone,
-    /// in one batch.
+    /// Deactivates a device enabled for `owner_id`: unassigned and out of the owner index; its
+    /// state stays (no longer naming an owner), so the steps used stay used. One batch,
+    /// conditional on the record and the state read.
     ///
     /// # Errors
     /// [`Error::MfaDeviceNotFound`] when no such device is enabled for that owner.
@@ -346,29 +364,35 @@ impl Iam {
         serial: &str,
         owner_id: &str,
     ) -> Result<MfaDevice, Error> {
+        let not_found = || Error::MfaDeviceNotFound {
+            serial: serial.to_owned(),
+        };
+        let key = keys::entity(MfaDevice::PREFIX, account, name);
         let state_key = keys::mfa_state(account, name);
-        let index = keys::mfa_owner_device(account, owner_id, name);
-        self.update(account, name, |d: &mut MfaDevice, batch: &mut Batch| {
+        for _ in 0..USE_ATTEMPTS {
+            let raw = self.kv.get(&key).await?.ok_or_else(not_found)?;
+            let mut d: MfaDevice = decode(&key, &raw)?;
             if d.arn != serial || !d.is_assigned_to(owner_id) {
-                return Err(Error::MfaDeviceNotFound {
-                    serial: serial.to_owned(),
-                });
+                return Err(not_found());
             }
             d.assigned = None;
-            batch.deletes.push(state_key.clone());
-            batch.deletes.push(index.clone());
-            Ok(())
-        })
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => Error::MfaDeviceNotFound {
-                serial: serial.to_owned(),
-            },
-            other => other,
-        })
+            let (state_check, state) = self.read_state(&state_key).await?;
+            let batch = Batch::new()
+                .check(Check::Equals(key.clone(), raw))
+                .check(state_check)
+                .put(key.clone(), to_json(&d)?)
+                .put(state_key.clone(), to_json(&state.deactivated())?)
+                .delete(keys::mfa_owner_device(account, owner_id, name));
+            match self.kv.commit(batch).await {
+                Ok(()) => return Ok(d),
+                Err(crate::store::Error::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(key))
     }
 
-    /// Deletes an unassigned device.
+    /// Deletes an unassigned device, and its state, in one batch.
     ///
     /// # Errors
     /// [`Error::MfaDeviceNotFound`]; [`Error::DeleteConflict`] while it is enabled.
@@ -378,16 +402,32 @@ impl Iam {
         name: &str,
         serial: &str,
     ) -> Result<MfaDevice, Error> {
-        self.mfa_device_required(account, name, serial).await?;
-        self.delete_if(account, name, |d: &MfaDevice| {
-            d.assigned.is_some().then_some(Dependants::MfaDevices)
-        })
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => Error::MfaDeviceNotFound {
-                serial: serial.to_owned(),
+        let not_found = || Error::MfaDeviceNotFound {
+            serial: serial.to_owned(),
+        };
+        let key = keys::entity(MfaDevice::PREFIX, account, name);
+        let raw = self.kv.get(&key).await?.ok_or_else(not_found)?;
+        let d: MfaDevice = decode(&key, &raw)?;
+        if d.arn != serial {
+            return Err(not_found());
+        }
+        if d.assigned.is_some() {
+            return Err(Error::DeleteConflict(Dependants::MfaDevices));
+        }
+        let batch = Batch::new()
+            .check(Check::Equals(key.clone(), raw))
+            .delete(key)
+            .delete(keys::mfa_state(account, name));
+        match self.kv.commit(batch).await {
+            Ok(()) => Ok(d),
+            // Enabled (or deleted) meanwhile: answer as for what it is now.
+            Err(crate::store::Error::Conflict(_)) => match self.mfa_device(account, name).await? {
+                Some(now) if now.arn == serial && now.assigned.is_some() => {
+                    Err(Error::DeleteConflict(Dependants::MfaDevices))
+                }
+                _ => Err(not_found()),
             },
-            other => other,
-        })
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -181,7 +181,9 @@ async fn a_state_changed_under_the_check_is_read_again() {
     // Another node accepts step n+1 between this node's read and its commit.
     let key = format!("mfas/{ACCT}/p");
     let raw = kv.raw(&key).await.unwrap().into_bytes();
-    let used = serde_json::to_vec(&DeviceState::enabled_at(n + 1, 0)).unwrap();
+    let mut used: DeviceState = serde_json::from_str(&kv.raw(&key).await.unwrap()).unwrap();
+    used.last_step = Some(n + 1);
+    let used = serde_json::to_vec(&used).unwrap();
     kv.race(
         Batch::new()
             .check(Check::Equals(key.clone(), raw))
@@ -254,8 +256,13 @@ async fn owners_are_unique_ids_renames_keep_devices_and_deletes_are_guarded() {
             .unwrap();
     }
     assert!(kv.keys("mfao/").await.is_empty());
-    assert!(kv.keys("mfas/").await.is_empty());
+    // The states stay, naming no owner: the steps used stay used.
+    for k in kv.keys("mfas/").await {
+        let st: DeviceState = serde_json::from_str(&kv.raw(&k).await.unwrap()).unwrap();
+        assert_eq!((st.owner, st.last_step), (None, Some(n)));
+    }
     iam.delete_mfa_device(ACCT, name, arn).await.unwrap();
+    assert_eq!(kv.keys("mfas/").await.len(), MAX_MFA_DEVICES_PER_USER - 1);
     assert!(iam.mfa_device(ACCT, name).await.unwrap().is_none());
     iam.delete_user(ACCT, "alicia").await.unwrap();
     // A deactivated device's codes are not checked at all.
@@ -297,4 +304,98 @@ async fn the_root_owns_devices_under_the_account_id() {
     .unwrap();
     assert_eq!(iam.mfa_devices_in_use(ACCT).await.unwrap(), (1, true));
     assert_eq!(iam.mfa_devices_of(ACCT, ACCT).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn codes_stay_used_across_deactivation_and_re_enabling() {
+    let (iam, _) = repo();
+    let seed = Seed::generate();
+    let d = iam.create_mfa_device(device("p"), &seed).await.unwrap();
+    let n = step();
+    let enable = |owner: &'static str, a: u64, b: u64| {
+        let (iam, arn, seed) = (&iam, d.arn.clone(), seed.clone());
+        async move {
+            iam.enable_mfa_device(
+                ACCT,
+                "p",
+                &arn,
+                owner,
+                &code(&seed, a),
+                &code(&seed, b),
+                now(),
+            )
+            .await
+        }
+    };
+    enable("AIDAA", n - 1, n).await.unwrap();
+    let t = now().timestamp() + 30;
+    assert_eq!(
+        iam.use_mfa_device(ACCT, "p", &d.arn, "AIDAA", &code(&seed, n + 1), t)
+            .await
+            .unwrap(),
+        MfaUse::Accepted { step: n + 1 }
+    );
+    iam.deactivate_mfa_device(ACCT, "p", &d.arn, "AIDAA")
+        .await
+        .unwrap();
+    // Re-enabled (for someone else) with a pair at or before the used step: refused as reuse.
+    assert!(matches!(
+        enable("AIDAB", n, n + 1).await.unwrap_err(),
+        Error::MfaCode(Refusal::Code(totp::Error::Replayed { .. }))
+    ));
+    enable("AIDAB", n + 2, n + 3).await.unwrap();
+    // The old owner's codes no longer count; the new owner's next code does.
+    assert_eq!(
+        iam.use_mfa_device(ACCT, "p", &d.arn, "AIDAA", &code(&seed, n + 4), t + 60)
+            .await
+            .unwrap(),
+        MfaUse::NotAssigned
+    );
+    assert_eq!(
+        iam.use_mfa_device(ACCT, "p", &d.arn, "AIDAB", &code(&seed, n + 4), t + 60)
+            .await
+            .unwrap(),
+        MfaUse::Accepted { step: n + 4 }
+    );
+}
+
+#[tokio::test]
+async fn a_deactivation_between_read_and_commit_wins() {
+    let (iam, kv) = repo();
+    let seed = Seed::generate();
+    let d = iam.create_mfa_device(device("p"), &seed).await.unwrap();
+    let n = step();
+    iam.enable_mfa_device(
+        ACCT,
+        "p",
+        &d.arn,
+        "AIDAA",
+        &code(&seed, n - 1),
+        &code(&seed, n),
+        now(),
+    )
+    .await
+    .unwrap();
+    // The device record was read as assigned; the state is deactivated just before the commit.
+    let key = format!("mfas/{ACCT}/p");
+    let raw = kv.raw(&key).await.unwrap();
+    let st: DeviceState = serde_json::from_str(&raw).unwrap();
+    kv.race(
+        Batch::new()
+            .check(Check::Equals(key.clone(), raw.into_bytes()))
+            .put(key.clone(), serde_json::to_vec(&st.deactivated()).unwrap()),
+    );
+    assert_eq!(
+        iam.use_mfa_device(
+            ACCT,
+            "p",
+            &d.arn,
+            "AIDAA",
+            &code(&seed, n + 1),
+            now().timestamp() + 30
+        )
+        .await
+        .unwrap(),
+        MfaUse::NotAssigned
+    );
 }
