@@ -195,6 +195,27 @@ async fn only_operators_revoke_everything_and_lower_a_cutoff() {
     .await;
     assert_eq!(status, 200, "{body}");
     victim.get_caller_identity().send().await.unwrap();
+    // Operators reach into any account, by any scope.
+    s.clock.advance(chrono::Duration::seconds(2));
+    let (status, body) = revoke(&s, OPS, &[("Scope", "role"), ("Target", DEPLOYER)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        code(&victim.get_caller_identity().send().await.unwrap_err()),
+        "ExpiredToken"
+    );
+    let (status, body) = revoke(
+        &s,
+        OPS,
+        &[
+            ("Scope", "role"),
+            ("Target", DEPLOYER),
+            ("Lower", "true"),
+            ("Before", "none"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    victim.get_caller_identity().send().await.unwrap();
     // The audit trail names the operator and the lowering (the writer flushes every 20 ms).
     let mut lowered = false;
     for _ in 0..100 {
