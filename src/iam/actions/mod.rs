@@ -15,6 +15,7 @@ pub mod policies;
 pub mod revoke_sessions;
 pub mod roles;
 pub mod simulate;
+pub mod tagging;
 pub mod users;
 pub mod xml;
 
@@ -123,9 +124,9 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
         "ListUsers" => users::list(ctx, p).await,
         "UpdateUser" => users::update(ctx, p).await,
         "DeleteUser" => users::delete(ctx, p).await,
-        "TagUser" => users::tag(ctx, p).await,
-        "UntagUser" => users::untag(ctx, p).await,
-        "ListUserTags" => users::list_tags(ctx, p).await,
+        "TagUser" => tagging::tag::<crate::iam::model::User>(ctx, p).await,
+        "UntagUser" => tagging::untag::<crate::iam::model::User>(ctx, p).await,
+        "ListUserTags" => tagging::list_tags::<crate::iam::model::User>(ctx, p).await,
         "PutUserPermissionsBoundary" => roles::user_boundary(ctx, p, true).await,
         "DeleteUserPermissionsBoundary" => roles::user_boundary(ctx, p, false).await,
         // groups
@@ -153,9 +154,9 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
         "UpdateAssumeRolePolicy" => roles::update_trust(ctx, p).await,
         "PutRolePermissionsBoundary" => roles::role_boundary(ctx, p, true).await,
         "DeleteRolePermissionsBoundary" => roles::role_boundary(ctx, p, false).await,
-        "TagRole" => roles::tag(ctx, p).await,
-        "UntagRole" => roles::untag(ctx, p).await,
-        "ListRoleTags" => roles::list_tags(ctx, p).await,
+        "TagRole" => tagging::tag::<crate::iam::model::Role>(ctx, p).await,
+        "UntagRole" => tagging::untag::<crate::iam::model::Role>(ctx, p).await,
+        "ListRoleTags" => tagging::list_tags::<crate::iam::model::Role>(ctx, p).await,
         // managed policies
         "CreatePolicy" => policies::create(ctx, p).await,
         "GetPolicy" => policies::get(ctx, p).await,
@@ -219,23 +220,8 @@ mod dispatch_tests {
     /// Every action [`super::ACTIONS`] names has an arm in `dispatch`, and every arm is listed.
     #[test]
     fn the_action_list_is_the_dispatch_table() {
-        let src = include_str!("mod.rs");
-        let body = src
-            .split("pub async fn dispatch")
-            .nth(1)
-            .unwrap_or_default();
-        let mut arms: Vec<&str> = body
-            .lines()
-            .filter_map(|l| {
-                l.trim()
-                    .strip_prefix('"')?
-                    .split_once("\" =>")
-                    .map(|(n, _)| n)
-            })
-            .collect();
-        arms.sort_unstable();
         let mut listed = super::ACTIONS.to_vec();
         listed.sort_unstable();
-        assert_eq!(arms, listed);
+        assert_eq!(crate::action::dispatch_arms(include_str!("mod.rs")), listed);
     }
 }
