@@ -971,4 +971,27 @@ async fn device_tags_are_resource_tags_in_policies() {
         .send()
         .await
         .unwrap();
+    // Gone, or never there (another path, another account): NoSuchEntity, in AWS's words.
+    for missing in [
+        serial.clone(),
+        format!("arn:aws:iam::{DEV}:mfa/other/b1"),
+        "arn:aws:iam::222222222222:mfa/b1".to_owned(),
+    ] {
+        let e = admin
+            .list_mfa_device_tags()
+            .serial_number(&missing)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "NoSuchEntity");
+        assert!(message(&e).contains("doesn't exist"), "{}", message(&e));
+        let e = admin
+            .tag_mfa_device()
+            .serial_number(&missing)
+            .tags(tag("a", "b"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "NoSuchEntity");
+    }
 }

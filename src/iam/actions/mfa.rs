@@ -1,6 +1,7 @@
 //! Virtual MFA devices: `CreateVirtualMFADevice`, `EnableMFADevice`, `ResyncMFADevice`,
 //! `DeactivateMFADevice`, `DeleteVirtualMFADevice`, `ListMFADevices`, `ListVirtualMFADevices`,
-//! `GetMFADevice`, `TagMFADevice`, `UntagMFADevice`, `ListMFADeviceTags`.
+//! `GetMFADevice`; `TagMFADevice`, `UntagMFADevice`, `ListMFADeviceTags` are the generic
+//! tagging actions (`tagging.rs`) over this file's [`TaggedEntity`] for devices.
 //!
 //! Device actions are authorized on the device's ARN; assignment actions on the user's (the
 //! root's ARN for the root), as the Service Authorization Reference lists them. The seed and its
@@ -10,11 +11,12 @@ use serde_json::json;
 
 use super::common::{self, Paging, arn_of, authorize, reply};
 use super::condition_keys::RequestFacts;
+use super::tagging::{Address, TaggedEntity};
 use super::xml;
 use crate::action::{Ctx, Reply};
 use crate::authn::Principal;
 use crate::error::{ApiError, Code};
-use crate::iam::model::{MfaDevice, Tag};
+use crate::iam::model::MfaDevice;
 use crate::iam::names::{EntityArn, check_name};
 use crate::mfa::params::{MAX_DEVICE_NAME, SerialNumber, parse_code};
 use crate::mfa::{enroll, totp};
@@ -415,70 +417,32 @@ pub async fn list_virtual(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> 
     Ok(reply(w.finish(), json!(null)))
 }
 
-/// `TagMFADevice`.
-pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let arn = serial(ctx, p)?;
-    let new = common::tags(p)?;
-    p.finish()?;
-    common::authorize_with(
-        ctx,
-        "TagMFADevice",
-        &arn.text,
-        &RequestFacts {
-            tags: &new,
-            ..RequestFacts::default()
-        },
-    )
-    .await?;
-    ctx.st
-        .iam
-        .mfa_device_required(&arn.account, &arn.name, &arn.text)
-        .await?;
-    let after: MfaDevice = ctx.st.iam.tag(&arn.account, &arn.name, &new).await?;
-    Ok(common::empty(json!({ "after": summary(&after) })))
-}
+impl TaggedEntity for MfaDevice {
+    const TAG_ACTIONS: &'static str = "MFADevice";
 
-/// `UntagMFADevice`.
-pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let arn = serial(ctx, p)?;
-    let keys = p.list("TagKeys")?;
-    p.finish()?;
-    for k in &keys {
-        common::check_tag_key(k)?;
+    fn arn(&self) -> &str {
+        &self.arn
     }
-    common::authorize_with(
-        ctx,
-        "UntagMFADevice",
-        &arn.text,
-        &RequestFacts {
-            tag_keys: &keys,
-            ..RequestFacts::default()
-        },
-    )
-    .await?;
-    ctx.st
-        .iam
-        .mfa_device_required(&arn.account, &arn.name, &arn.text)
-        .await?;
-    let after: MfaDevice = ctx.st.iam.untag(&arn.account, &arn.name, &keys).await?;
-    Ok(common::empty(json!({ "after": summary(&after) })))
-}
 
-/// `ListMFADeviceTags`.
-pub async fn list_tags(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let arn = serial(ctx, p)?;
-    let paging = Paging::read(p)?;
-    p.finish()?;
-    authorize(ctx, "ListMFADeviceTags", &arn.text).await?;
-    let d = ctx
-        .st
-        .iam
-        .mfa_device_required(&arn.account, &arn.name, &arn.text)
-        .await?;
-    let tags: Vec<Tag> = d.tags;
-    let (items, next) = paging.page(tags, |t| t.key.clone())?;
-    let mut w = XmlWriter::new();
-    xml::tags(&mut w, &items, true);
-    xml::page_end(&mut w, next.as_deref());
-    Ok(reply(w.finish(), json!(null)))
+    fn summary(&self) -> serde_json::Value {
+        summary(self)
+    }
+
+    fn address(ctx: &Ctx, p: &mut Params) -> Result<Address, ApiError> {
+        let a = serial(ctx, p)?;
+        Ok(Address {
+            name: a.name,
+            arn: Some(a.text),
+        })
+    }
+
+    fn not_found(address: &Address) -> ApiError {
+        ApiError::new(
+            Code::NoSuchEntity,
+            format!(
+                "VirtualMFADevice with serial number {} doesn't exist.",
+                address.arn.as_deref().unwrap_or(&address.name)
+            ),
+        )
+    }
 }
