@@ -402,7 +402,15 @@ async fn device_lifecycle_with_the_sdk() {
     assert_eq!(sum.summary_map().unwrap().get(&K::MfaDevices), Some(&0));
 
     // The seed never reached the audit file.
-    let audit = std::fs::read_to_string(&s.state.config.audit.path).unwrap_or_default();
+    // The writer flushes every 20 ms: wait for the last events of this test.
+    let mut audit = String::new();
+    for _ in 0..100 {
+        audit = std::fs::read_to_string(&s.state.config.audit.path).unwrap_or_default();
+        if audit.matches("\"GetAccountSummary\"").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let seed_text = app.seed.to_base32();
     assert!(!audit.contains(seed_text.expose()));
     assert!(
