@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::kind::{Kind, NameRules, PolicyHolder};
+use super::kind::{Kind, NameRules, PolicyHolder, record_fields};
 use super::{Dependants, Error, Iam, Limit, MAX_GROUPS_PER_USER, Page, decode, keys, to_json};
 use crate::iam::model::{Group, User};
 use crate::store::{Batch, Check};
@@ -19,24 +19,7 @@ impl Kind for Group {
         max: 128,
     };
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_name(&mut self, name: &str) {
-        name.clone_into(&mut self.name);
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn set_path(&mut self, path: &str) {
-        path.clone_into(&mut self.path);
-    }
-    fn set_arn(&mut self, arn: String) {
-        self.arn = arn;
-    }
+    record_fields!();
 
     async fn on_rename<'a>(
         iam: &'a Iam,

@@ -3,7 +3,7 @@
 //! A kind is a stored record type with a name, a path and an ARN, kept at
 //! [`keys::entity`]`(K::PREFIX, account, name)`. Implementing [`Kind`] (and [`Tagged`] if it
 //! carries tags) is all a new kind needs for get, list, create, update, tag, untag, list-tags,
-//! rename and delete; `users.rs`, `groups.rs` and `roles.rs` are the worked examples. Users,
+//! rename and delete — `record_fields!()` and `tags_field!(T)` write the field accessors; `users.rs`, `groups.rs` and `roles.rs` are the worked examples. Users,
 //! groups and roles also hold policies ([`PolicyHolder`]); [`EntityKind`] names those three at
 //! run time (actions and the attachment index choose one by parameter).
 
@@ -25,6 +25,47 @@ pub struct NameRules {
     /// Maximum length in lookups.
     pub max: usize,
 }
+
+/// Inside an `impl Kind for T`: the six field accessors of a record that keeps its `account`,
+/// `name`, `path` and `arn` in fields of those names (every kind so far).
+macro_rules! record_fields {
+    () => {
+        fn account(&self) -> &str {
+            &self.account
+        }
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn set_name(&mut self, name: &str) {
+            name.clone_into(&mut self.name);
+        }
+        fn path(&self) -> &str {
+            &self.path
+        }
+        fn set_path(&mut self, path: &str) {
+            path.clone_into(&mut self.path);
+        }
+        fn set_arn(&mut self, arn: String) {
+            self.arn = arn;
+        }
+    };
+}
+pub(crate) use record_fields;
+
+/// `impl Tagged for T` for a record that keeps its tags in a `tags` field.
+macro_rules! tags_field {
+    ($t:ty) => {
+        impl $crate::iam::repo::Tagged for $t {
+            fn tags(&self) -> &[$crate::iam::model::Tag] {
+                &self.tags
+            }
+            fn tags_mut(&mut self) -> &mut Vec<$crate::iam::model::Tag> {
+                &mut self.tags
+            }
+        }
+    };
+}
+pub(crate) use tags_field;
 
 /// A kind of IAM entity stored under its own key prefix.
 pub trait Kind:

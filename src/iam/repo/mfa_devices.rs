@@ -8,9 +8,9 @@
 //! finds the step used. The state names the owner, so a deactivation between the read and the
 //! commit conflicts too. Seeds are sealed with the at-rest key, bound to the ARN.
 
-use super::kind::{Kind, NameRules, Tagged};
+use super::kind::{Kind, NameRules, record_fields, tags_field};
 use super::{Dependants, Error, Iam, Limit, decode, keys, to_json};
-use crate::iam::model::{MfaAssignment, MfaDevice, Tag};
+use crate::iam::model::{MfaAssignment, MfaDevice};
 use crate::iam::names::entity_arn;
 use crate::mfa::guard::{DeviceState, Outcome, Refusal};
 use crate::mfa::totp::{Code, Seed};
@@ -32,34 +32,10 @@ impl Kind for MfaDevice {
         max: 226,
     };
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_name(&mut self, name: &str) {
-        name.clone_into(&mut self.name);
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn set_path(&mut self, path: &str) {
-        path.clone_into(&mut self.path);
-    }
-    fn set_arn(&mut self, arn: String) {
-        self.arn = arn;
-    }
+    record_fields!();
 }
 
-impl Tagged for MfaDevice {
-    fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn tags_mut(&mut self) -> &mut Vec<Tag> {
-        &mut self.tags
-    }
-}
+tags_field!(MfaDevice);
 
 /// The answer to a code presented for a device.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use super::kind::{Kind, NameRules, PolicyHolder, Tagged};
+use super::kind::{Kind, NameRules, PolicyHolder, record_fields, tags_field};
 use super::{Dependants, Error, Iam, decode, keys};
-use crate::iam::model::{Role, Tag, User};
+use crate::iam::model::{Role, User};
 use crate::iam::names::parse_entity_arn;
 use crate::policy::{Policy, PolicyId, PolicyKind};
 use crate::store::Batch;
@@ -43,24 +43,7 @@ impl Kind for Role {
         max: 64,
     };
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_name(&mut self, name: &str) {
-        name.clone_into(&mut self.name);
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn set_path(&mut self, path: &str) {
-        path.clone_into(&mut self.path);
-    }
-    fn set_arn(&mut self, arn: String) {
-        self.arn = arn;
-    }
+    record_fields!();
     fn id_key(&self) -> Option<String> {
         Some(keys::role_id(&self.id))
     }
@@ -80,14 +63,7 @@ impl Kind for Role {
     }
 }
 
-impl Tagged for Role {
-    fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn tags_mut(&mut self) -> &mut Vec<Tag> {
-        &mut self.tags
-    }
-}
+tags_field!(Role);
 
 impl PolicyHolder for Role {
     const INLINE_LIMIT: usize = 10240;

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::kind::{Kind, NameRules, PolicyHolder, Tagged};
+use super::kind::{Kind, NameRules, PolicyHolder, record_fields, tags_field};
 use super::{Dependants, Error, Iam, decode, keys, to_json};
-use crate::iam::model::{AccessKey, Tag, User};
+use crate::iam::model::{AccessKey, User};
 use crate::store::{Batch, Check};
 
 impl Kind for User {
@@ -20,24 +20,7 @@ impl Kind for User {
         max: 128,
     };
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_name(&mut self, name: &str) {
-        name.clone_into(&mut self.name);
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn set_path(&mut self, path: &str) {
-        path.clone_into(&mut self.path);
-    }
-    fn set_arn(&mut self, arn: String) {
-        self.arn = arn;
-    }
+    record_fields!();
     fn id_key(&self) -> Option<String> {
         Some(keys::user_id(&self.id))
     }
@@ -88,14 +71,7 @@ impl Kind for User {
     }
 }
 
-impl Tagged for User {
-    fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn tags_mut(&mut self) -> &mut Vec<Tag> {
-        &mut self.tags
-    }
-}
+tags_field!(User);
 
 impl PolicyHolder for User {
     const INLINE_LIMIT: usize = 2048;

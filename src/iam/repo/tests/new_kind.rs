@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ACCT, repo, tag};
 use crate::iam::model::Tag;
-use crate::iam::repo::{Dependants, Error, Kind, NameRules, Tagged};
+use crate::iam::repo::kind::tags_field;
+use crate::iam::repo::{Dependants, Error, Kind, NameRules};
 
 /// A SAML-provider-like record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,14 +46,7 @@ impl Kind for Provider {
     }
 }
 
-impl Tagged for Provider {
-    fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn tags_mut(&mut self) -> &mut Vec<Tag> {
-        &mut self.tags
-    }
-}
+tags_field!(Provider);
 
 fn provider(name: &str) -> Provider {
     Provider {
