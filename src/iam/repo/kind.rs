@@ -3,8 +3,9 @@
 //! A kind is a stored record type with a name, a path and an ARN, kept at
 //! [`keys::entity`]`(K::PREFIX, account, name)`. Implementing [`Kind`] (and [`Tagged`] if it
 //! carries tags) is all a new kind needs for get, list, create, update, tag, untag, list-tags,
-//! rename and delete — `record_fields!()` and `tags_field!(T)` write the field accessors; `users.rs`, `groups.rs` and `roles.rs` are the worked examples. Users,
-//! groups and roles also hold policies ([`PolicyHolder`]); [`EntityKind`] names those three at
+//! rename and delete — `record_fields!()` and `tags_field!(T)` write the field accessors;
+//! `users.rs`, `groups.rs` and `roles.rs` are the worked examples. Users, groups and roles also
+//! hold policies ([`PolicyHolder`]); [`EntityKind`] names those three at
 //! run time (actions and the attachment index choose one by parameter).
 
 use std::future::Future;
