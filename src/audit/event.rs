@@ -1,0 +1,208 @@
+//! The CloudTrail-shaped event of one request, and the redaction of request parameters.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Parameter names whose values are never recorded.
+const SECRET_PARAMS: &[&str] = &[
+    "SAMLAssertion",
+    "SAMLResponse",
+    "WebIdentityToken",
+    "TokenCode",
+    "AuthenticationCode1",
+    "AuthenticationCode2",
+    "Password",
+    "OldPassword",
+    "NewPassword",
+    "SecretAccessKey",
+    "SessionToken",
+    "Base32StringSeed",
+];
+
+/// The redaction marker.
+pub const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
+
+/// `requestParameters` from the decoded Query parameters, secrets hidden, names lower-camel.
+#[must_use]
+pub fn request_parameters<'a>(params: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
+    let mut m = Map::new();
+    for (k, v) in params {
+        if k == "Action" || k == "Version" {
+            continue;
+        }
+        let base = k.split('.').next().unwrap_or(k);
+        let value = if SECRET_PARAMS.contains(&base) {
+            HIDDEN
+        } else {
+            v
+        };
+        m.insert(
+            crate::wire::params::lower_camel(k),
+            Value::String(value.to_owned()),
+        );
+    }
+    Value::Object(m)
+}
+
+/// One CloudTrail-shaped record. The HTTP layer creates it with [`Event::new`] and fills the
+/// rest as the request proceeds; it is serialized once, straight into the audit line.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    event_version: &'static str,
+    event_time: String,
+    event_source: &'static str,
+    event_name: String,
+    /// SigV4 region of the caller.
+    pub aws_region: String,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: String,
+    user_agent: String,
+    /// CloudTrail `userIdentity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_identity: Option<UserIdentity>,
+    /// Request parameters (secrets hidden).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_parameters: Option<Elements>,
+    /// Response elements (secrets removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_elements: Option<Elements>,
+    /// AWS error code of a failed request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'static str>,
+    /// Its message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// Operator detail (why a request was refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_event_data: Option<Value>,
+    #[serde(rename = "requestID")]
+    request_id: String,
+    #[serde(rename = "eventID")]
+    event_id: String,
+    event_type: &'static str,
+    /// Whether the call only reads (`Get*`, `List*`).
+    pub read_only: bool,
+    management_event: bool,
+    /// The caller's account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_account_id: Option<String>,
+}
+
+/// `requestParameters` or `responseElements`: a JSON object built from the request (Query
+/// actions), or the fixed shape of a verification, typed so it is written without building a
+/// JSON tree first.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Elements {
+    /// Any JSON object.
+    Json(Value),
+    /// `VerifyRequest`'s parameters.
+    #[serde(rename_all = "camelCase")]
+    VerifyQuestion {
+        /// The service the verified request was signed for.
+        service: String,
+        /// The action asked about.
+        action: Option<String>,
+        /// The resource asked about.
+        resource: Option<String>,
+    },
+    /// `VerifyRequest`'s answer, in short.
+    #[serde(rename_all = "camelCase")]
+    VerifyAnswer {
+        /// Whether the verified request's signer was authenticated.
+        authenticated: bool,
+        /// Who signed it.
+        principal: Option<String>,
+        /// The decision, when an action was asked about.
+        decision: Option<std::borrow::Cow<'static, str>>,
+    },
+}
+
+impl From<Value> for Elements {
+    fn from(v: Value) -> Self {
+        Self::Json(v)
+    }
+}
+
+/// CloudTrail's `userIdentity`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity {
+    /// `Root`, `IAMUser`, `AssumedRole` or `FederatedUser`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `aws:userid`.
+    pub principal_id: String,
+    /// Caller ARN.
+    pub arn: String,
+    /// Account id.
+    pub account_id: String,
+    /// The access key id that signed.
+    pub access_key_id: String,
+    /// IAM user name (long-term user keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// Session facts (temporary credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_context: Option<SessionContext>,
+}
+
+/// `userIdentity.sessionContext`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionContext {
+    /// Attributes.
+    pub attributes: SessionAttributes,
+    /// Source identity, if set (`null` otherwise, as CloudTrail writes it).
+    pub source_identity: Option<String>,
+}
+
+/// `userIdentity.sessionContext.attributes`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAttributes {
+    /// When the session was issued.
+    pub creation_date: String,
+    /// `"true"` or `"false"`, a string as in CloudTrail.
+    pub mfa_authenticated: &'static str,
+}
+
+impl Event {
+    /// The skeleton of a request's record.
+    #[must_use]
+    pub fn new(
+        time: chrono::DateTime<chrono::Utc>,
+        service: &str,
+        action: &str,
+        source_ip: &str,
+        user_agent: &str,
+        request_id: &str,
+        read_only: bool,
+    ) -> Self {
+        Self {
+            event_version: "1.08",
+            event_time: crate::wire::time::iso8601(&time),
+            event_source: match service {
+                "iam" => "iam.amazonaws.com",
+                _ => "sts.amazonaws.com",
+            },
+            event_name: action.to_owned(),
+            aws_region: String::new(),
+            source_ip_address: source_ip.to_owned(),
+            user_agent: user_agent.to_owned(),
+            user_identity: None,
+            request_parameters: None,
+            response_elements: None,
+            error_code: None,
+            error_message: None,
+            additional_event_data: None,
+            request_id: request_id.to_owned(),
+            event_id: crate::ids::new_request_id(),
+            event_type: "AwsApiCall",
+            read_only,
+            management_event: true,
+            recipient_account_id: None,
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! The audit writer: the thread that drains the queue into the sink (stdout or a file), the
+//! file's size rotation and reopening, its free-space probe, and recovery after a failed write.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::{FLUSH_EVERY, RETRY_EVERY, SPACE_EVERY, Shared, UNKNOWN};
+use crate::config::AuditConfig;
+
+/// The writer thread: every [`FLUSH_EVERY`], takes the queue and writes it; keeps what it could
+/// not write (and refuses new events) until the sink works again.
+pub(super) fn write_loop(shared: &Shared, mut sink: Sink) {
+    let mut pending: Vec<Vec<u8>> = Vec::new();
+    let mut next_space = Instant::now() + SPACE_EVERY;
+    loop {
+        let failing = shared.failed.load(Ordering::SeqCst);
+        std::thread::sleep(if failing { RETRY_EVERY } else { FLUSH_EVERY });
+        if Instant::now() >= next_space {
+            shared
+                .free_bytes
+                .store(sink.free_bytes(), Ordering::Relaxed);
+            next_space = Instant::now() + SPACE_EVERY;
+        }
+        let reopen = shared.reopen.swap(false, Ordering::SeqCst);
+        pending.append(&mut shared.queue.lock().unwrap_or_else(PoisonError::into_inner));
+        if pending.is_empty() && !reopen && !failing {
+            continue;
+        }
+        let w = sink.write(&pending, reopen);
+        pending.drain(..w.lines);
+        shared.bytes_written.fetch_add(w.bytes, Ordering::Relaxed);
+        shared
+            .events_written
+            .fetch_add(w.lines as u64, Ordering::Relaxed);
+        shared.rotations.fetch_add(w.rotations, Ordering::Relaxed);
+        shared.write_errors.fetch_add(w.errors, Ordering::Relaxed);
+        match w.failure {
+            None if failing => {
+                shared.failed.store(false, Ordering::SeqCst);
+                tracing::warn!("audit sink writes again; accepting requests");
+            }
+            None => {}
+            Some(e) => {
+                if !failing {
+                    shared.failed.store(true, Ordering::SeqCst);
+                    tracing::error!(error = %e, held = pending.len(),
+                        "audit sink write failed; refusing requests until it writes again");
+                }
+                // The sink fails for good only if the events it holds can never be written; a
+                // full disk or a missing folder recovers once the operator acts.
+                shared
+                    .free_bytes
+                    .store(sink.free_bytes(), Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// What one [`Sink::write`] did.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    /// Lines written (from the front of the batch).
+    lines: usize,
+    /// Bytes written.
+    bytes: u64,
+    /// Rotations done.
+    rotations: u64,
+    /// Errors met (a failed rotation is counted but does not stop writing).
+    errors: u64,
+    /// The error that stopped writing, if any.
+    failure: Option<std::io::Error>,
+}
+
+/// Where the writer writes.
+pub(super) enum Sink {
+    Stdout,
+    File(FileSink),
+}
+
+impl Sink {
+    pub(super) fn write(&mut self, lines: &[Vec<u8>], reopen: bool) -> Written {
+        match self {
+            Self::Stdout => {
+                let buf = join_lines(lines);
+                let mut out = std::io::stdout().lock();
+                match out.write_all(&buf).and_then(|()| out.flush()) {
+                    Ok(()) => Written {
+                        lines: lines.len(),
+                        bytes: buf.len() as u64,
+                        ..Written::default()
+                    },
+                    Err(e) => Written {
+                        errors: 1,
+                        failure: Some(e),
+                        ..Written::default()
+                    },
+                }
+            }
+            Self::File(f) => f.write(lines, reopen),
+        }
+    }
+
+    pub(super) fn free_bytes(&self) -> u64 {
+        match self {
+            Self::Stdout => UNKNOWN,
+            Self::File(f) => free_bytes(&f.path).unwrap_or(UNKNOWN),
+        }
+    }
+}
+
+pub(super) fn join_lines(lines: &[Vec<u8>]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for l in lines {
+        buf.extend_from_slice(l);
+        buf.push(b'\n');
+    }
+    buf
+}
+
+/// The audit file, its size, and when it rotates.
+pub(super) struct FileSink {
+    path: PathBuf,
+    /// `None` after a failed reopening (tried again on the next write).
+    file: Option<std::fs::File>,
+    /// Bytes in the file.
+    size: u64,
+    /// Rotate before a line would take the file past this; `0`: never.
+    max_bytes: u64,
+    /// Rotated files kept.
+    max_files: u32,
+    /// A failed write left a partial line that could not be cut off: start with a newline so
+    /// the next line stays whole.
+    torn: bool,
+}
+
+impl FileSink {
+    pub(super) fn open(cfg: &AuditConfig) -> std::io::Result<Self> {
+        let file = open_append(&cfg.path)?;
+        let size = file.metadata()?.len();
+        Ok(Self {
+            path: cfg.path.clone(),
+            file: Some(file),
+            size,
+            max_bytes: cfg.max_file_bytes,
+            max_files: cfg.max_files,
+            torn: false,
+        })
+    }
+
+    /// (Re)opens the file at `path`.
+    pub(super) fn reopen(&mut self) -> std::io::Result<()> {
+        self.file = None;
+        let file = open_append(&self.path)?;
+        self.size = file.metadata()?.len();
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Writes `lines` in order, rotating by size between lines; stops at the first failure.
+    pub(super) fn write(&mut self, lines: &[Vec<u8>], reopen: bool) -> Written {
+        let mut w = Written::default();
+        if (reopen || self.file.is_none())
+            && let Err(e) = self.reopen()
+        {
+            w.errors += 1;
+            w.failure = Some(e);
+            return w;
+        }
+        let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        let mut in_buf = 0;
+        let mut rotation_failed = false;
+        for line in lines {
+            let len = line.len() as u64 + 1;
+            let filled = self.size + buf.len() as u64;
+            if !rotation_failed && should_rotate(filled, len, self.max_bytes) {
+                if let Err(e) = self.append(&buf) {
+                    w.errors += 1;
+                    w.failure = Some(e);
+                    return w;
+                }
+                w.lines += in_buf;
+                w.bytes += buf.len() as u64;
+                buf.clear();
+                in_buf = 0;
+                match self.rotate() {
+                    Ok(()) => w.rotations += 1,
+                    Err(e) if self.file.is_some() => {
+                        // Keep appending to the current file: nothing is lost, it only grows.
+                        tracing::error!(error = %e, "audit file rotation failed");
+                        w.errors += 1;
+                        rotation_failed = true;
+                    }
+                    Err(e) => {
+                        w.errors += 1;
+                        w.failure = Some(e);
+                        return w;
+                    }
+                }
+            }
+            buf.extend_from_slice(line);
+            buf.push(b'\n');
+            in_buf += 1;
+        }
+        match self.append(&buf) {
+            Ok(()) => {
+                w.lines += in_buf;
+                w.bytes += buf.len() as u64;
+            }
+            Err(e) => {
+                w.errors += 1;
+                w.failure = Some(e);
+            }
+        }
+        w
+    }
+
+    /// Appends `buf` whole, or not at all (a partial write is cut off again).
+    pub(super) fn append(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Err(std::io::Error::other("audit file not open"));
+        };
+        // The real length, not our count: logrotate's `copytruncate` may have emptied it.
+        let start = file.metadata()?.len();
+        let r = if self.torn {
+            file.write_all(b"\n").and_then(|()| file.write_all(buf))
+        } else {
+            file.write_all(buf)
+        };
+        match r {
+            Ok(()) => {
+                self.size = start + buf.len() as u64 + u64::from(self.torn);
+                self.torn = false;
+                Ok(())
+            }
+            Err(e) => {
+                self.torn = file.set_len(start).is_err();
+                self.size = start;
+                Err(e)
+            }
+        }
+    }
+
+    /// `audit.jsonl.{N-1}` → `.N`, …, `audit.jsonl` → `.1`, then a new `audit.jsonl`.
+    pub(super) fn rotate(&mut self) -> std::io::Result<()> {
+        self.file = None;
+        let mut first_err = None;
+        for (from, to) in rotation_renames(&self.path, self.max_files) {
+            match std::fs::rename(&from, &to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        let reopened = self.reopen();
+        match (first_err, reopened) {
+            (None, r) => r,
+            (Some(e), _) => Err(e),
+        }
+    }
+}
+
+/// Whether a line of `incoming` bytes must go to a new file: size rotation is on, the file is
+/// not empty, and the line would take it past `max`.
+#[must_use]
+pub(super) fn should_rotate(size: u64, incoming: u64, max: u64) -> bool {
+    max > 0 && size > 0 && size + incoming > max
+}
+
+/// The renames of one rotation keeping `max_files` rotated files, oldest first so none is
+/// overwritten before it moved (the last, `.N`, is overwritten: it is the one dropped).
+#[must_use]
+pub(super) fn rotation_renames(path: &Path, max_files: u32) -> Vec<(PathBuf, PathBuf)> {
+    let numbered = |i: u32| {
+        let mut s = OsString::from(path.as_os_str());
+        s.push(format!(".{i}"));
+        PathBuf::from(s)
+    };
+    let mut v: Vec<_> = (1..max_files)
+        .rev()
+        .map(|i| (numbered(i), numbered(i + 1)))
+        .collect();
+    v.push((path.to_owned(), numbered(1)));
+    v
+}
+
+/// Free bytes for unprivileged writers on the file system holding `path`.
+pub(super) fn free_bytes(path: &Path) -> Option<u64> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    {
+        let s = rustix::fs::statvfs(dir).ok()?;
+        Some(s.f_bavail.saturating_mul(s.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+pub(super) fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
