@@ -1,12 +1,7 @@
 //! Policy decision benchmark: one request against a 20-statement policy with conditions and
 //! wildcards (target: ≤ 2 µs median).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    missing_docs,
-    reason = "benchmark"
-)]
+#![expect(clippy::unwrap_used, missing_docs, reason = "benchmark")]
 
 use std::hint::black_box;
 

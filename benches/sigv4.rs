@@ -1,11 +1,6 @@
 //! SigV4 verification cost: parse + stateless checks + verify of a typical STS POST
 //! (six signed headers, a 60-byte body), and the signing-key derivation alone.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    missing_docs,
-    reason = "benchmark"
-)]
+#![expect(clippy::unwrap_used, missing_docs, reason = "benchmark")]
 
 use std::hint::black_box;
 

@@ -5,7 +5,7 @@
 //! Environment: `N` (requests per scenario, default 20000), `AUDIT=file` (audit to a file
 //! instead of nowhere), `STORE=embedded` (redb instead of memory). Handy under
 //! `perf record -g` or `valgrind --tool=callgrind` to see where a request's time goes.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "measurement tool")]
+#![expect(clippy::unwrap_used, reason = "measurement tool")]
 
 use std::sync::Arc;
 

@@ -233,6 +233,12 @@ impl Revocations {
 
     /// Checks a session against the cut-offs. Fails closed when the cache is too stale.
     pub fn check(&self, c: &SessionClaims) -> Result<(), ApiError> {
+        self.check_at(c, Instant::now())
+    }
+
+    /// [`Self::check`] at the monotonic time `now` (staleness is measured on the monotonic
+    /// clock, never the wall clock a test or an operator may move): testable at its boundary.
+    pub fn check_at(&self, c: &SessionClaims, now: Instant) -> Result<(), ApiError> {
         let s = self.snap.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(why) = &s.corrupt {
             return Err(ApiError::new(
@@ -242,7 +248,7 @@ impl Revocations {
             .with_detail(why.clone()));
         }
         match s.loaded_at {
-            Some(at) if at.elapsed() <= self.max_staleness => {}
+            Some(at) if now.saturating_duration_since(at) <= self.max_staleness => {}
             _ => {
                 return Err(ApiError::new(
                     Code::ServiceUnavailable,
@@ -496,6 +502,28 @@ mod tests {
         r.revoke(&Scope::Session(theirs), at(99_999)).await.unwrap();
         assert_eq!(r.single_sessions_of("111111111111"), 1);
         assert_eq!(r.single_sessions_of("333333333333"), 0);
+    }
+
+    #[tokio::test]
+    async fn staleness_fails_closed_exactly_past_the_bound() {
+        let r = Revocations::start(
+            Arc::new(MemoryKv::new()),
+            Duration::from_secs(3600),
+            Duration::from_secs(60),
+            Arc::new(crate::clock::SystemClock),
+        )
+        .await
+        .unwrap();
+        let loaded = r.snap.read().unwrap().loaded_at.unwrap();
+        let c = claims(1);
+        assert!(r.check_at(&c, loaded + Duration::from_secs(60)).is_ok());
+        let e = r
+            .check_at(&c, loaded + Duration::from_secs(61))
+            .unwrap_err();
+        assert_eq!(e.code, Code::ServiceUnavailable);
+        // A successful refresh makes it fresh again.
+        r.refresh().await.unwrap();
+        assert!(r.check(&c).is_ok());
     }
 
     #[tokio::test]

@@ -281,7 +281,7 @@ pub async fn verify_request(
         resource_policy: None,
         require_resource_allow: false,
     };
-    let d = authz::decide(&caller, &pols, &ask, ctx);
+    let d = authz::decide(authz::request_principal(&caller), &pols, &ask, ctx);
     let effect = match d.effect {
         Effect::Allow => "Allow",
         Effect::ExplicitDeny => "ExplicitDeny",

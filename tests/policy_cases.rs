@@ -75,6 +75,7 @@ struct PrincipalCase {
     account: Option<String>,
     unique_id: Option<String>,
     federated_provider: Option<String>,
+    session_federated_provider: Option<String>,
     service: Option<String>,
     is_root: Option<bool>,
 }
@@ -122,7 +123,10 @@ fn principal_from(v: Option<&Value>) -> RequestPrincipal {
         p.account = a;
     }
     p.unique_id = get("unique_id");
-    p.federated_provider = get("federated_provider");
+    // `federated_provider`: an unsigned federation request (it matches `Federated`);
+    // `session_federated_provider`: a session from that IdP making a later signed call.
+    p.federated_provider = get("federated_provider").or_else(|| get("session_federated_provider"));
+    p.federation = get("federated_provider");
     p.service = get("service");
     if let Some(r) = v.and_then(|p| p.get("is_root")).and_then(Value::as_bool) {
         p.is_root = r;

@@ -142,6 +142,7 @@ pub fn request_principal(caller: &Caller) -> RequestPrincipal {
                 .session()
                 .is_some_and(|c| c.principal_id == c.account),
         federated_provider,
+        federation: None,
         service: None,
     }
 }
@@ -207,11 +208,18 @@ pub struct Ask<'a> {
     pub require_resource_allow: bool,
 }
 
-/// Evaluates `ask` for `caller`, with `ctx` as the request context.
+/// Evaluates `ask` for `principal` — a signed caller ([`request_principal`]) or the unsigned
+/// caller of a federation action ([`RequestPrincipal::federated`], with no identity policies) —
+/// with `pols` as its policies and `ctx` as the request context.
 #[must_use]
-pub fn decide(caller: &Caller, pols: &CallerPolicies, ask: &Ask<'_>, ctx: Context) -> Decision {
+pub fn decide(
+    principal: RequestPrincipal,
+    pols: &CallerPolicies,
+    ask: &Ask<'_>,
+    ctx: Context,
+) -> Decision {
     let req = Request {
-        principal: request_principal(caller),
+        principal,
         action: ask.action.to_owned(),
         resource: ask.resource.to_owned(),
         resource_account: ask.resource_account.map(str::to_owned),
@@ -273,7 +281,7 @@ pub async fn authorize_with(
         resource_policy: None,
         require_resource_allow: false,
     };
-    let d = decide(caller, &pols, &ask, ctx);
+    let d = decide(request_principal(caller), &pols, &ask, ctx);
     if d.effect == Effect::Allow {
         Ok(d)
     } else {

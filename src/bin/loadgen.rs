@@ -9,7 +9,7 @@
 //! process. With `--endpoint` it replays `GetCallerIdentity` against an already running server
 //! (e.g. `make run`), signed with `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
 
-#![allow(
+#![expect(
     clippy::indexing_slicing,
     clippy::cast_precision_loss,
     clippy::cast_possible_truncation,

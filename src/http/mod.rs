@@ -1,11 +1,6 @@
 //! The HTTP edge: router, limits, request ids, dispatch by `Version`, audit, and the one
 //! renderer of responses and errors (`response`).
 
-#![allow(
-    clippy::indexing_slicing,
-    reason = "serde_json objects built here are always objects; IndexMut cannot panic on them"
-)]
-
 pub mod listener;
 pub mod response;
 

@@ -25,8 +25,14 @@ pub struct RequestPrincipal {
     pub unique_id: Option<String>,
     /// True for the account root user.
     pub is_root: bool,
-    /// The federation provider (SAML provider ARN, OIDC provider ARN or built-in host), if any.
+    /// The federation provider a session came from (SAML provider ARN, OIDC provider ARN or
+    /// built-in host), if any: the `aws:FederatedProvider` key. It does not match `Federated`
+    /// principals: a session making a later signed call is that session, not its IdP.
     pub federated_provider: Option<String>,
+    /// The identity provider this very request authenticates with (an unsigned
+    /// `AssumeRoleWithSAML` or `AssumeRoleWithWebIdentity`): the one thing a `Federated`
+    /// principal matches. Never set for signed requests.
+    pub federation: Option<String>,
     /// The AWS service principal (`ec2.amazonaws.com`), if the caller is a service.
     pub service: Option<String>,
 }
@@ -42,6 +48,20 @@ impl RequestPrincipal {
             principal_arn: arn.to_owned(),
             account,
             is_root,
+            ..Self::default()
+        }
+    }
+
+    /// The unsigned caller of a federation action: whoever holds an assertion or token from
+    /// `provider` (a SAML or OIDC provider ARN). It has no account of its own, so only the
+    /// resource (trust) policy speaks for it.
+    #[must_use]
+    pub fn federated(provider: &str) -> Self {
+        Self {
+            arn: provider.to_owned(),
+            principal_arn: provider.to_owned(),
+            federated_provider: Some(provider.to_owned()),
+            federation: Some(provider.to_owned()),
             ..Self::default()
         }
     }

@@ -125,7 +125,9 @@ impl PrincipalEntry {
                 }
                 m
             }
-            Self::Federated(f) => p.federated_provider.as_deref() == Some(f.as_str()),
+            // Only the request that authenticates with the provider itself, never a session
+            // it once issued (`federated_provider`) making a signed call.
+            Self::Federated(f) => p.federation.as_deref() == Some(f.as_str()),
             Self::Service(s) => p.service.as_deref() == Some(s.as_str()),
             Self::Canonical(_) => false,
         };

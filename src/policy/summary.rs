@@ -18,10 +18,6 @@ pub const ACCESS_LEVELS: [&str; 5] = ["List", "Read", "Write", "Permissions mana
 /// One service in the catalogue: display name and (`prefix:action` lower-cased, levels).
 #[derive(Debug, Clone, Default)]
 struct ServiceActions {
-    #[allow(
-        dead_code,
-        reason = "kept for display by callers that print service names"
-    )]
     name: String,
     actions: Vec<(String, Vec<String>)>,
 }

@@ -87,28 +87,35 @@ impl XmlWriter {
 /// Escapes `&`, `<`, `>`, `"` and `'`; writes a carriage return as `&#xD;` (a raw one would
 /// be read back as a line feed) and a character outside XML 1.0's `Char` production as U+FFFD.
 pub fn escape_into(out: &mut String, s: &str) {
+    // Scanned a byte at a time (tokens and secrets, most of an answer, are plain ASCII); only a
+    // byte that may need care is looked at as a character.
     let mut rest = s;
-    while let Some(i) = rest.find(needs_care) {
+    while let Some(i) = rest.bytes().position(may_need_care) {
         let (plain, tail) = rest.split_at(i);
         out.push_str(plain);
         let mut chars = tail.chars();
-        out.push_str(match chars.next() {
-            Some('&') => "&amp;",
-            Some('<') => "&lt;",
-            Some('>') => "&gt;",
-            Some('"') => "&quot;",
-            Some('\'') => "&apos;",
-            Some('\r') => "&#xD;",
-            _ => "\u{FFFD}",
-        });
+        let Some(c) = chars.next() else { break };
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#xD;"),
+            c if is_xml_char(c) => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
         rest = chars.as_str();
     }
     out.push_str(rest);
 }
 
-/// A character [`escape_into`] does not copy as it is.
-fn needs_care(c: char) -> bool {
-    matches!(c, '&' | '<' | '>' | '"' | '\'' | '\r') || !is_xml_char(c)
+/// A byte that may start a character [`escape_into`] does not copy as it is: the five markup
+/// characters, a carriage return, a control character XML 1.0 forbids, or `0xEF`, which starts
+/// the UTF-8 form of U+FFFE and U+FFFF (every other non-ASCII character is allowed).
+fn may_need_care(b: u8) -> bool {
+    matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | b'\r' | 0xEF)
+        || (b < 0x20 && b != b'\t' && b != b'\n')
 }
 
 /// XML 1.0 `Char`: `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`
@@ -160,5 +167,36 @@ mod tests {
             "<D>x\u{FFFD}y\u{FFFD}z\u{FFFD}\u{FFFD}\t\n&#xD;\u{7f}é\u{FFFD}\u{FFFD}\u{10000}</D>"
         );
         assert!(out.chars().all(is_xml_char));
+    }
+
+    #[test]
+    fn the_byte_scan_agrees_with_a_character_scan() {
+        // Characters whose UTF-8 form starts with 0xEF but are allowed pass through unchanged.
+        let allowed = "\u{ef00}\u{ff45}\u{fffd}\u{f8ff} a&b<c>d\"e'f";
+        let mut out = String::new();
+        escape_into(&mut out, allowed);
+        assert_eq!(
+            out,
+            "\u{ef00}\u{ff45}\u{fffd}\u{f8ff} a&amp;b&lt;c&gt;d&quot;e&apos;f"
+        );
+        // Every character of the first 0x11000 and a few above, against the definition.
+        for c in (0..0x1_1000u32)
+            .chain([0x10_FFFF])
+            .filter_map(char::from_u32)
+        {
+            let mut got = String::new();
+            escape_into(&mut got, &c.to_string());
+            let want = match c {
+                '&' => "&amp;".to_owned(),
+                '<' => "&lt;".to_owned(),
+                '>' => "&gt;".to_owned(),
+                '"' => "&quot;".to_owned(),
+                '\'' => "&apos;".to_owned(),
+                '\r' => "&#xD;".to_owned(),
+                c if is_xml_char(c) => c.to_string(),
+                _ => "\u{FFFD}".to_owned(),
+            };
+            assert_eq!(got, want, "U+{:04X}", u32::from(c));
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod policies;
 pub mod revoke_sessions;
 pub mod roles;
 pub mod simulate;
+pub mod tagging;
 pub mod users;
 pub mod xml;
 
@@ -111,9 +112,9 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
         "ListUsers" => users::list(ctx, p).await,
         "UpdateUser" => users::update(ctx, p).await,
         "DeleteUser" => users::delete(ctx, p).await,
-        "TagUser" => users::tag(ctx, p).await,
-        "UntagUser" => users::untag(ctx, p).await,
-        "ListUserTags" => users::list_tags(ctx, p).await,
+        "TagUser" => tagging::tag::<crate::iam::model::User>(ctx, p).await,
+        "UntagUser" => tagging::untag::<crate::iam::model::User>(ctx, p).await,
+        "ListUserTags" => tagging::list_tags::<crate::iam::model::User>(ctx, p).await,
         "PutUserPermissionsBoundary" => roles::user_boundary(ctx, p, true).await,
         "DeleteUserPermissionsBoundary" => roles::user_boundary(ctx, p, false).await,
         // groups
@@ -141,9 +142,9 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
         "UpdateAssumeRolePolicy" => roles::update_trust(ctx, p).await,
         "PutRolePermissionsBoundary" => roles::role_boundary(ctx, p, true).await,
         "DeleteRolePermissionsBoundary" => roles::role_boundary(ctx, p, false).await,
-        "TagRole" => roles::tag(ctx, p).await,
-        "UntagRole" => roles::untag(ctx, p).await,
-        "ListRoleTags" => roles::list_tags(ctx, p).await,
+        "TagRole" => tagging::tag::<crate::iam::model::Role>(ctx, p).await,
+        "UntagRole" => tagging::untag::<crate::iam::model::Role>(ctx, p).await,
+        "ListRoleTags" => tagging::list_tags::<crate::iam::model::Role>(ctx, p).await,
         // managed policies
         "CreatePolicy" => policies::create(ctx, p).await,
         "GetPolicy" => policies::get(ctx, p).await,

@@ -1,6 +1,6 @@
 //! Roles: `CreateRole`, `GetRole`, `ListRoles`, `UpdateRole`, `UpdateRoleDescription`,
 //! `DeleteRole`, `UpdateAssumeRolePolicy`, `Put/DeleteRolePermissionsBoundary`,
-//! `Put/DeleteUserPermissionsBoundary`, `TagRole`, `UntagRole`, `ListRoleTags`.
+//! `Put/DeleteUserPermissionsBoundary` (tags: the generic actions of `tagging.rs`).
 //!
 //! Trust policies are validated as trust policies and their user/role principals bound to the
 //! entities' unique ids (`Iam::check_trust_policy`): a re-created same-named entity is not
@@ -319,63 +319,12 @@ pub async fn user_boundary(ctx: &Ctx, p: &mut Params, put: bool) -> Result<Reply
     })))
 }
 
-/// `TagRole`.
-pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let name = common::name(p, "RoleName", 64)?;
-    let new = common::tags(p)?;
-    p.finish()?;
-    let account = common::account(ctx)?;
-    let (arn, _) = role_arn(ctx, &account, &name).await?;
-    common::authorize_with(
-        ctx,
-        "TagRole",
-        &arn,
-        &RequestFacts {
-            tags: &new,
-            ..RequestFacts::default()
-        },
-    )
-    .await?;
-    let after: Role = ctx.st.iam.tag(&account, &name, &new).await?;
-    Ok(common::empty(json!({ "after": summary(&after) })))
-}
-
-/// `UntagRole`.
-pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let name = common::name(p, "RoleName", 64)?;
-    let keys = p.list("TagKeys")?;
-    p.finish()?;
-    for k in &keys {
-        common::check_tag_key(k)?;
+impl super::tagging::TaggedEntity for Role {
+    fn arn(&self) -> &str {
+        &self.arn
     }
-    let account = common::account(ctx)?;
-    let (arn, _) = role_arn(ctx, &account, &name).await?;
-    common::authorize_with(
-        ctx,
-        "UntagRole",
-        &arn,
-        &RequestFacts {
-            tag_keys: &keys,
-            ..RequestFacts::default()
-        },
-    )
-    .await?;
-    let after: Role = ctx.st.iam.untag(&account, &name, &keys).await?;
-    Ok(common::empty(json!({ "after": summary(&after) })))
-}
 
-/// `ListRoleTags`.
-pub async fn list_tags(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let name = common::name(p, "RoleName", 64)?;
-    let paging = Paging::read(p)?;
-    p.finish()?;
-    let account = common::account(ctx)?;
-    let (arn, r) = role_arn(ctx, &account, &name).await?;
-    authorize(ctx, "ListRoleTags", &arn).await?;
-    let r = r.ok_or_else(|| no_such("role", &name))?;
-    let (items, next) = paging.page(r.tags, |t| t.key.clone())?;
-    let mut w = XmlWriter::new();
-    xml::tags(&mut w, &items, true);
-    xml::page_end(&mut w, next.as_deref());
-    Ok(reply(w.finish(), json!(null)))
+    fn summary(&self) -> serde_json::Value {
+        summary(self)
+    }
 }

@@ -1,5 +1,5 @@
-//! Users: `CreateUser`, `GetUser`, `ListUsers`, `UpdateUser`, `DeleteUser`, `TagUser`,
-//! `UntagUser`, `ListUserTags`.
+//! Users: `CreateUser`, `GetUser`, `ListUsers`, `UpdateUser`, `DeleteUser` (`TagUser`,
+//! `UntagUser` and `ListUserTags` are the generic ones of `tagging.rs`).
 
 use std::collections::BTreeMap;
 
@@ -203,63 +203,12 @@ pub async fn delete(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     Ok(common::empty(json!({ "before": summary(&before) })))
 }
 
-/// `TagUser`.
-pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let name = common::name(p, "UserName", 128)?;
-    let new = common::tags(p)?;
-    p.finish()?;
-    let account = common::account(ctx)?;
-    let (arn, _) = user_arn(ctx, &account, &name).await?;
-    common::authorize_with(
-        ctx,
-        "TagUser",
-        &arn,
-        &RequestFacts {
-            tags: &new,
-            ..RequestFacts::default()
-        },
-    )
-    .await?;
-    let after: User = ctx.st.iam.tag(&account, &name, &new).await?;
-    Ok(common::empty(json!({ "after": summary(&after) })))
-}
-
-/// `UntagUser`.
-pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let name = common::name(p, "UserName", 128)?;
-    let keys = p.list("TagKeys")?;
-    p.finish()?;
-    for k in &keys {
-        common::check_tag_key(k)?;
+impl super::tagging::TaggedEntity for User {
+    fn arn(&self) -> &str {
+        &self.arn
     }
-    let account = common::account(ctx)?;
-    let (arn, _) = user_arn(ctx, &account, &name).await?;
-    common::authorize_with(
-        ctx,
-        "UntagUser",
-        &arn,
-        &RequestFacts {
-            tag_keys: &keys,
-            ..RequestFacts::default()
-        },
-    )
-    .await?;
-    let after: User = ctx.st.iam.untag(&account, &name, &keys).await?;
-    Ok(common::empty(json!({ "after": summary(&after) })))
-}
 
-/// `ListUserTags`.
-pub async fn list_tags(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let name = common::name(p, "UserName", 128)?;
-    let paging = Paging::read(p)?;
-    p.finish()?;
-    let account = common::account(ctx)?;
-    let (arn, u) = user_arn(ctx, &account, &name).await?;
-    authorize(ctx, "ListUserTags", &arn).await?;
-    let u = u.ok_or_else(|| no_such("user", &name))?;
-    let (items, next) = paging.page(u.tags, |t| t.key.clone())?;
-    let mut w = XmlWriter::new();
-    xml::tags(&mut w, &items, true);
-    xml::page_end(&mut w, next.as_deref());
-    Ok(reply(w.finish(), json!(null)))
+    fn summary(&self) -> serde_json::Value {
+        summary(self)
+    }
 }

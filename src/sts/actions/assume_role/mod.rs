@@ -132,8 +132,9 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         )),
         require_resource_allow: true,
     };
+    let principal = authz::request_principal(caller);
     for action in plan.needed() {
-        let d = authz::decide(caller, &pols, &ask(action), context.clone());
+        let d = authz::decide(principal.clone(), &pols, &ask(action), context.clone());
         if d.effect != Effect::Allow {
             return Err(authz::denied(&caller.arn, action, &role.arn, &d));
         }
