@@ -335,6 +335,10 @@ impl From<crate::iam::repo::Error> for ApiError {
                 Code::MalformedPolicyDocument,
                 format!("Invalid principal in policy: \"AWS\":\"{arn}\""),
             ),
+            E::InvalidFederatedPrincipal { arn } => Self::new(
+                Code::MalformedPolicyDocument,
+                format!("Invalid principal in policy: \"Federated\":\"{arn}\""),
+            ),
             E::LimitExceeded(l) => Self::new(Code::LimitExceeded, limit(&l)),
             e @ E::Malformed { .. } => Self::internal(e),
             E::NotFound { kind, name } => Self::new(

@@ -10,6 +10,7 @@ pub mod common;
 pub mod condition_keys;
 pub mod groups;
 pub mod inline_policies;
+pub mod oidc_providers;
 pub mod policies;
 pub mod revoke_sessions;
 pub mod roles;
@@ -26,12 +27,14 @@ use crate::wire::Params;
 /// The IAM actions Sekisho serves (an unknown one is `InvalidAction`, before authentication).
 /// Checked against the `match` in [`dispatch`] by a test, so the two cannot drift apart.
 pub const ACTIONS: &[&str] = &[
+    "AddClientIDToOpenIDConnectProvider",
     "AddUserToGroup",
     "AttachGroupPolicy",
     "AttachRolePolicy",
     "AttachUserPolicy",
     "CreateAccessKey",
     "CreateGroup",
+    "CreateOpenIDConnectProvider",
     "CreatePolicy",
     "CreatePolicyVersion",
     "CreateRole",
@@ -39,6 +42,7 @@ pub const ACTIONS: &[&str] = &[
     "DeleteAccessKey",
     "DeleteGroup",
     "DeleteGroupPolicy",
+    "DeleteOpenIDConnectProvider",
     "DeletePolicy",
     "DeletePolicyVersion",
     "DeleteRole",
@@ -55,6 +59,7 @@ pub const ACTIONS: &[&str] = &[
     "GetAccountSummary",
     "GetGroup",
     "GetGroupPolicy",
+    "GetOpenIDConnectProvider",
     "GetPolicy",
     "GetPolicyVersion",
     "GetRole",
@@ -69,6 +74,8 @@ pub const ACTIONS: &[&str] = &[
     "ListGroupPolicies",
     "ListGroups",
     "ListGroupsForUser",
+    "ListOpenIDConnectProviderTags",
+    "ListOpenIDConnectProviders",
     "ListPolicies",
     "ListPolicyVersions",
     "ListRolePolicies",
@@ -82,18 +89,22 @@ pub const ACTIONS: &[&str] = &[
     "PutRolePolicy",
     "PutUserPermissionsBoundary",
     "PutUserPolicy",
+    "RemoveClientIDFromOpenIDConnectProvider",
     "RemoveUserFromGroup",
     "RevokeSessions",
     "SetDefaultPolicyVersion",
     "SimulateCustomPolicy",
     "SimulatePrincipalPolicy",
+    "TagOpenIDConnectProvider",
     "TagRole",
     "TagUser",
+    "UntagOpenIDConnectProvider",
     "UntagRole",
     "UntagUser",
     "UpdateAccessKey",
     "UpdateAssumeRolePolicy",
     "UpdateGroup",
+    "UpdateOpenIDConnectProviderThumbprint",
     "UpdateRole",
     "UpdateRoleDescription",
     "UpdateUser",
@@ -178,6 +189,17 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
         "ListUserPolicies" => inline_policies::list(ctx, p, User).await,
         "ListGroupPolicies" => inline_policies::list(ctx, p, Group).await,
         "ListRolePolicies" => inline_policies::list(ctx, p, Role).await,
+        // OpenID Connect providers
+        "CreateOpenIDConnectProvider" => oidc_providers::create(ctx, p).await,
+        "GetOpenIDConnectProvider" => oidc_providers::get(ctx, p).await,
+        "ListOpenIDConnectProviders" => oidc_providers::list(ctx, p).await,
+        "DeleteOpenIDConnectProvider" => oidc_providers::delete(ctx, p).await,
+        "AddClientIDToOpenIDConnectProvider" => oidc_providers::add_client_id(ctx, p).await,
+        "RemoveClientIDFromOpenIDConnectProvider" => oidc_providers::remove_client_id(ctx, p).await,
+        "UpdateOpenIDConnectProviderThumbprint" => oidc_providers::update_thumbprint(ctx, p).await,
+        "TagOpenIDConnectProvider" => oidc_providers::tag(ctx, p).await,
+        "UntagOpenIDConnectProvider" => oidc_providers::untag(ctx, p).await,
+        "ListOpenIDConnectProviderTags" => oidc_providers::list_tags(ctx, p).await,
         // account
         "GetAccountSummary" => account::summary(ctx, p).await,
         "GetAccountAuthorizationDetails" => account::authorization_details(ctx, p).await,

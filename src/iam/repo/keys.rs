@@ -11,6 +11,7 @@
 //! | `g/{acct}/{name}` | group ; `gm/{acct}/{group}/{user}` → `""` (membership index) |
 //! | `r/{acct}/{name}` | role ; `rid/{AROA…}` → the role's key |
 //! | `p/{acct}/{name}` | customer managed policy ; `pa/{policy arn}/{entity key}` → `""` |
+//! | `op/{acct}/{host/path}` | OpenID Connect provider (name = URL without scheme) |
 //! | `k/{AKIA…}` | access key ; `uk/{acct}/{user or #root}/{AKIA…}` → `""` ; `lu/{AKIA…}` last use |
 //!
 //! Revocation cut-offs (`rv/…`) belong to `crate::revocation`, not to this repository.
@@ -23,6 +24,8 @@ pub const GROUP: &str = "g";
 pub const ROLE: &str = "r";
 /// Key prefix of customer managed policies.
 pub const POLICY: &str = "p";
+/// Key prefix of OpenID Connect providers.
+pub const OIDC_PROVIDER: &str = "op";
 
 /// The value of index entries that carry nothing but their key (`gm/…`, `pa/…`, `uk/…`).
 pub const MARK: &[u8] = b"\"\"";
@@ -170,6 +173,10 @@ mod tests {
         assert_eq!(entity(GROUP, "1", "Ops"), "g/1/ops");
         assert_eq!(entity(ROLE, "1", "R"), "r/1/r");
         assert_eq!(policy("1", "ReadS3"), "p/1/reads3");
+        assert_eq!(
+            entity(OIDC_PROVIDER, "1", "Idp.Example.com/x"),
+            "op/1/idp.example.com/x"
+        );
         assert_eq!(entities(USER, "1"), "u/1/");
         assert_eq!(entity_name("u/1/alice", USER, "1"), Some("alice"));
         assert_eq!(entity_name("u/2/alice", USER, "1"), None);
