@@ -672,3 +672,36 @@ pub(crate) mod tests {
         assert!(matches!(check(&crit), Err(Error::Malformed(_))));
     }
 }
+
+#[cfg(test)]
+mod cost {
+    #![allow(clippy::unwrap_used, reason = "measurement")]
+    use super::tests::{ISS, NOW, claims, key_set, sign};
+    use super::*;
+
+    /// The CPU cost of one verification (RS256 and ES256), to decide whether it needs
+    /// `spawn_blocking`: `cargo test --release --lib verify_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn verify_cost() {
+        let ids = vec!["sts.amazonaws.com".to_owned()];
+        let rules = Rules {
+            issuer: ISS,
+            client_ids: &ids,
+            azp_is_audience: false,
+            leeway_seconds: 300,
+            max_age_seconds: 3600,
+        };
+        let keys = key_set();
+        for (alg, kid) in [(Algorithm::RS256, "rsa1"), (Algorithm::ES256, "ec1")] {
+            let t = sign(alg, kid, &claims());
+            let n = 2000;
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                verify(&t, &keys, &rules, NOW).unwrap();
+            }
+            let per = start.elapsed() / n;
+            println!("{alg:?}: {per:?} per verification");
+        }
+    }
+}
