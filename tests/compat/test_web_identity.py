@@ -126,6 +126,12 @@ def test_boto3_assume_role_with_web_identity_rs256_and_es256(make_server, issuer
         me = server.sts((c["AccessKeyId"], c["SecretAccessKey"]), c["SessionToken"]).get_caller_identity()
         assert me["Arn"] == out["AssumedRoleUser"]["Arn"]
     assert issuer.jwks_hits == 1
+    time.sleep(0.3)
+    ok = [json.loads(l) for l in server.audit_lines() if '"AssumeRoleWithWebIdentity"' in l]
+    ui = ok[-1]["userIdentity"]
+    assert ui["type"] == "WebIdentityUser"
+    assert ui["userName"] == SUB and ui["identityProvider"] == issuer.name
+    assert ui["principalId"] == f"{issuer.name}:{AUD}:{SUB}"
     # The audit says why a refusal happened, never the token.
     bad = issuer.token(aud="someone-else")
     with pytest.raises(botocore.exceptions.ClientError) as e:

@@ -184,10 +184,16 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             "audience": verified.audience,
             "packedPolicySize": packed,
             "webIdentity": {
-                "type": "WebIdentityUser",
                 "identityProvider": provider.arn,
                 "keyId": verified.kid,
                 "algorithm": format!("{:?}", verified.alg),
+            },
+            // Moved to the event's userIdentity (WebIdentityUser) by the HTTP layer.
+            "userIdentity": {
+                "provider": provider.name,
+                "audience": verified.audience,
+                "subject": verified.sub,
+                "account": role.account,
             },
         }),
     })
