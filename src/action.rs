@@ -117,6 +117,27 @@ pub fn session_may_call(
     }
 }
 
+/// The action names of the `match` arms in the `dispatch` function of a module's source, sorted
+/// (tests check them against the module's `ACTIONS` list).
+#[cfg(test)]
+pub(crate) fn dispatch_arms(src: &str) -> Vec<&str> {
+    let body = src
+        .split("pub async fn dispatch")
+        .nth(1)
+        .unwrap_or_default();
+    let mut arms: Vec<&str> = body
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix('"')?
+                .split_once("\" =>")
+                .map(|(n, _)| n)
+        })
+        .collect();
+    arms.sort_unstable();
+    arms
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]

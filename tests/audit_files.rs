@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use common::{ALICE, BOB};
-
-const DEPLOYER: &str = "arn:aws:iam::222222222222:role/ops/deployer";
+use common::{ALICE, BOB, DEPLOYER};
 
 /// Every line of every file in `dir`, with the file it came from.
 fn all_lines(dir: &Path) -> Vec<(PathBuf, String)> {

@@ -1560,3 +1560,33 @@ async fn iam_guardrails_apply_to_iam_actions() {
         .unwrap_err();
     denied(&code(&e), "AttachUserPolicy of the forbidden policy");
 }
+
+#[tokio::test]
+async fn a_malformed_policy_arn_is_invalid_input_not_a_missing_policy() {
+    let s = common::start().await;
+    let iam = s.iam(ADMIN.0, ADMIN.1, None);
+    for arn in [
+        "arn:aws:iam:111111111111:policy/x",
+        "arn:aws:iam::111111111111:role/not-a-policy",
+        "not an arn, though long enough",
+        "arn:aws:iam::12345:policy/short-account",
+    ] {
+        let e = iam
+            .attach_user_policy()
+            .user_name("alice")
+            .policy_arn(arn)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidInput", "{arn}");
+        assert_eq!(message(&e), format!("ARN {arn} is not valid."));
+    }
+    let e = iam
+        .attach_user_policy()
+        .user_name("alice")
+        .policy_arn("arn:aws:iam::111111111111:policy/nosuch")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "NoSuchEntity");
+}

@@ -10,12 +10,11 @@
 mod common;
 
 use aws_sdk_sts::types::Tag;
-use common::{ADMIN, ALICE, BOB, code, message};
+use common::{ADMIN, ALICE, BOB, DEPLOYER, code, message};
 use http_body_util::{BodyExt, Full};
 use sekisho::clock::Clock;
 use sekisho::secret::SecretString;
 
-const DEPLOYER: &str = "arn:aws:iam::222222222222:role/ops/deployer";
 const AUDITOR: &str = "arn:aws:iam::222222222222:role/auditor";
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -383,16 +382,7 @@ async fn verify_raw(
 #[tokio::test]
 async fn verify_reads_header_lists_as_sent_and_refuses_malformed_ones() {
     let s = common::start().await;
-    let out = s
-        .sts(ALICE.0, ALICE.1, None)
-        .assume_role()
-        .role_arn(DEPLOYER)
-        .role_session_name("headers")
-        .external_id("ext-123")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
+    let c = &common::assume_deployer(&s, "headers").await;
     let question = verify_question(&s, c, "s3:GetObject");
     let with_headers = |edit: &dyn Fn(&mut Vec<serde_json::Value>)| {
         let mut q = question.clone();
@@ -681,16 +671,7 @@ async fn federation_token() {
 #[tokio::test]
 async fn verify_context_cannot_override_global_keys() {
     let s = common::start().await;
-    let out = s
-        .sts(ALICE.0, ALICE.1, None)
-        .assume_role()
-        .role_arn(DEPLOYER)
-        .role_session_name("revoked")
-        .external_id("ext-123")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
+    let c = &common::assume_deployer(&s, "revoked").await;
     s.clock.advance(chrono::Duration::seconds(5));
     // The AWS way of revoking: deny sessions issued before now.
     let cutoff = sekisho::wire::time::iso8601(&s.clock.now());
@@ -769,16 +750,7 @@ async fn verify_context_cannot_override_global_keys() {
 #[tokio::test]
 async fn verify_takes_secure_transport_from_the_described_request() {
     let s = common::start().await;
-    let out = s
-        .sts(ALICE.0, ALICE.1, None)
-        .assume_role()
-        .role_arn(DEPLOYER)
-        .role_session_name("tls")
-        .external_id("ext-123")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
+    let c = &common::assume_deployer(&s, "tls").await;
     let tls_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"BoolIfExists":{"aws:SecureTransport":"false"}}}]}"#;
     s.state
         .iam

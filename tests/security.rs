@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{ADMIN, ALICE, BOOTSTRAP, code};
+use common::{ADMIN, ALICE, BOOTSTRAP, DEPLOYER, code};
 use sekisho::clock::Clock;
 use sekisho::secret::SecretString;
 
@@ -53,7 +53,6 @@ const ROOT3: (&str, &str) = (
     "rootSecretKeyrootSecretKeyrootSecretKey0",
 );
 const OPS_ARN: &str = "arn:aws:iam::333333333333:user/ops";
-const DEPLOYER: &str = "arn:aws:iam::222222222222:role/ops/deployer";
 
 async fn start() -> common::Server {
     common::start_configured(&bootstrap(), |cfg| {
@@ -86,25 +85,10 @@ async fn revoke(s: &common::Server, who: (&str, &str), params: &[(&str, &str)]) 
     .unwrap()
 }
 
-/// A live session of the prod deployer role, assumed by alice (dev account).
-async fn deployer_session(s: &common::Server, name: &str) -> aws_sdk_sts::types::Credentials {
-    s.sts(ALICE.0, ALICE.1, None)
-        .assume_role()
-        .role_arn(DEPLOYER)
-        .role_session_name(name)
-        .external_id("ext-123")
-        .send()
-        .await
-        .unwrap()
-        .credentials()
-        .unwrap()
-        .clone()
-}
-
 #[tokio::test]
 async fn a_tenant_admin_cannot_touch_another_accounts_sessions_by_any_scope() {
     let s = start().await;
-    let creds = deployer_session(&s, "victim").await;
+    let creds = common::assume_deployer(&s, "victim").await;
     let victim = s.sts_from(&creds);
     victim.get_caller_identity().send().await.unwrap();
     s.clock.advance(chrono::Duration::seconds(2));
@@ -177,7 +161,7 @@ async fn a_cutoff_in_the_future_is_refused_for_every_scope() {
 #[tokio::test]
 async fn only_operators_revoke_everything_and_lower_a_cutoff() {
     let s = start().await;
-    let victim = s.sts_from(&deployer_session(&s, "victim2").await);
+    let victim = s.sts_from(&common::assume_deployer(&s, "victim2").await);
     // Neither an account root nor an admin of another account is an operator.
     for who in [ROOT3, ADMIN] {
         let (status, body) = revoke(&s, who, &[("Scope", "all")]).await;
@@ -207,6 +191,27 @@ async fn only_operators_revoke_everything_and_lower_a_cutoff() {
         &s,
         OPS,
         &[("Scope", "all"), ("Lower", "true"), ("Before", "none")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    victim.get_caller_identity().send().await.unwrap();
+    // Operators reach into any account, by any scope.
+    s.clock.advance(chrono::Duration::seconds(2));
+    let (status, body) = revoke(&s, OPS, &[("Scope", "role"), ("Target", DEPLOYER)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        code(&victim.get_caller_identity().send().await.unwrap_err()),
+        "ExpiredToken"
+    );
+    let (status, body) = revoke(
+        &s,
+        OPS,
+        &[
+            ("Scope", "role"),
+            ("Target", DEPLOYER),
+            ("Lower", "true"),
+            ("Before", "none"),
+        ],
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -291,7 +296,7 @@ async fn the_per_account_bound_on_single_session_revocations_holds() {
 #[tokio::test]
 async fn a_session_dies_with_its_role_even_if_the_name_is_reused() {
     let s = start().await;
-    let creds = deployer_session(&s, "old").await;
+    let creds = common::assume_deployer(&s, "old").await;
     let old = s.sts_from(&creds);
     old.get_caller_identity().send().await.unwrap();
     let iam = s.iam(PROD_ADMIN.0, PROD_ADMIN.1, None);

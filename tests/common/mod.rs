@@ -88,6 +88,25 @@ pub fn skip(why: &str) {
     let _ = writeln!(std::io::stderr(), "skipped: {why}");
 }
 
+/// The prod deployer role of [`BOOTSTRAP`] (trusts account 111111111111 with external id
+/// `ext-123`).
+pub const DEPLOYER: &str = "arn:aws:iam::222222222222:role/ops/deployer";
+
+/// A session of [`DEPLOYER`] assumed by alice, named `name`.
+pub async fn assume_deployer(s: &Server, name: &str) -> aws_sdk_sts::types::Credentials {
+    s.sts(ALICE.0, ALICE.1, None)
+        .assume_role()
+        .role_arn(DEPLOYER)
+        .role_session_name(name)
+        .external_id("ext-123")
+        .send()
+        .await
+        .unwrap()
+        .credentials()
+        .unwrap()
+        .clone()
+}
+
 /// A running server.
 pub struct Server {
     pub endpoint: String,

@@ -138,10 +138,26 @@ pub fn check_role_description(param: &str, d: &str) -> Result<(), ApiError> {
 }
 
 /// A policy ARN parameter (20..=2048).
+/// A managed policy ARN parameter (`arn:P:iam::A:policy/path/name`, A a 12-digit account or
+/// `aws`), checked where it is decoded: a malformed one is AWS's `InvalidInput` ("ARN … is not
+/// valid."), not the `NoSuchEntity` a well-formed ARN of a missing policy gets.
 pub fn policy_arn(p: &mut Params, param: &str) -> Result<String, ApiError> {
     let v = p.req(param)?;
     check_len(param, &v, 20, 2048)?;
-    Ok(v)
+    let well_formed =
+        crate::iam::names::parse_entity_arn(&v, "policy").is_some_and(|(account, _, name)| {
+            (account == "aws" || crate::ids::is_valid_account_id(account))
+                && name.len() <= 128
+                && name.chars().all(crate::wire::params::is_name_char)
+        });
+    if well_formed {
+        Ok(v)
+    } else {
+        Err(ApiError::new(
+            Code::InvalidInput,
+            format!("ARN {v} is not valid."),
+        ))
+    }
 }
 
 /// Pagination input: `Marker` and `MaxItems` (1..=1000, default 100).
