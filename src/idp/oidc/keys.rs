@@ -222,11 +222,15 @@ pub trait Fetch: Send + Sync + 'static {
 }
 
 /// The real client: hyper over rustls (aws-lc-rs provider, the system's roots).
+type HttpsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Empty<bytes::Bytes>,
+>;
+
+/// The real fetcher. `client` is `None` when no TLS configuration could be built (every fetch
+/// then fails as unreachable, and says why).
 pub struct HttpFetch {
-    client: hyper_util::client::legacy::Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        http_body_util::Empty<bytes::Bytes>,
-    >,
+    client: Option<HttpsClient>,
 }
 
 impl std::fmt::Debug for HttpFetch {
@@ -241,43 +245,30 @@ impl HttpFetch {
     #[must_use]
     pub fn new() -> Self {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = match builder.with_provider_and_native_roots(provider.clone()) {
-            Ok(b) => b,
+        let builder = match hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider.clone())
+        {
+            Ok(b) => Some(b),
             Err(e) => {
                 tracing::warn!(error = %e, "no system root certificates: OIDC https fetches will fail");
-                let config = rustls::ClientConfig::builder_with_provider(provider)
+                rustls::ClientConfig::builder_with_provider(provider)
                     .with_safe_default_protocol_versions()
+                    .ok()
                     .map(|b| {
-                        b.with_root_certificates(rustls::RootCertStore::empty())
-                            .with_no_client_auth()
-                    });
-                match config {
-                    Ok(c) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(c),
-                    Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                        rustls::ClientConfig::builder_with_provider(Arc::new(
-                            rustls::crypto::aws_lc_rs::default_provider(),
-                        ))
-                        .with_protocol_versions(rustls::ALL_VERSIONS)
-                        .unwrap_or_else(|_| unreachable_config())
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth(),
-                    ),
-                }
+                        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                            b.with_root_certificates(rustls::RootCertStore::empty())
+                                .with_no_client_auth(),
+                        )
+                    })
             }
         };
-        let https = builder.https_or_http().enable_http1().build();
-        let client =
+        let client = builder.map(|b| {
+            let https = b.https_or_http().enable_http1().build();
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(https);
+                .build(https)
+        });
         Self { client }
     }
-}
-
-/// The aws-lc-rs provider supports every rustls protocol version, so building its config
-/// cannot fail; this is the type-level fallback for that impossibility.
-fn unreachable_config() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier> {
-    rustls::ClientConfig::builder_with_protocol_versions(rustls::DEFAULT_VERSIONS)
 }
 
 impl Default for HttpFetch {
@@ -303,9 +294,11 @@ impl Fetch for HttpFetch {
             .header("user-agent", "sekisho")
             .body(http_body_util::Empty::<bytes::Bytes>::new())
             .map_err(|e| FetchError::Refused(e.to_string()))?;
+        let Some(client) = &self.client else {
+            return Err(FetchError::Unreachable("no TLS configuration".into()));
+        };
         let run = async {
-            let resp = self
-                .client
+            let resp = client
                 .request(req)
                 .await
                 .map_err(|e| FetchError::Unreachable(format!("{url}: {e}")))?;
