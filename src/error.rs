@@ -31,7 +31,7 @@ pub enum Code {
     InternalFailure,
     /// 400 — unknown action or version.
     InvalidAction,
-    /// 400 — MFA code wrong (IAM device calls).
+    /// 403 — MFA code wrong (IAM device calls).
     InvalidAuthenticationCode,
     /// 400 — DecodeAuthorizationMessage input invalid.
     InvalidAuthorizationMessageException,
@@ -125,6 +125,7 @@ impl Code {
             Self::AccessDenied
             | Self::ExpiredToken
             | Self::IdpRejectedClaim
+            | Self::InvalidAuthenticationCode
             | Self::InvalidClientTokenId
             | Self::MissingAuthenticationToken
             | Self::SignatureDoesNotMatch => 403,
@@ -140,7 +141,6 @@ impl Code {
             | Self::IdpCommunicationError
             | Self::IncompleteSignature
             | Self::InvalidAction
-            | Self::InvalidAuthenticationCode
             | Self::InvalidAuthorizationMessageException
             | Self::InvalidIdentityToken
             | Self::InvalidInput
@@ -341,6 +341,15 @@ impl From<crate::iam::repo::Error> for ApiError {
             ),
             E::LimitExceeded(l) => Self::new(Code::LimitExceeded, limit(&l)),
             e @ E::Malformed { .. } => Self::internal(e),
+            E::MfaCode(why) => crate::mfa::invalid_authentication_code(&why),
+            E::MfaDeviceInUse { serial } => Self::new(
+                Code::EntityAlreadyExists,
+                format!("MFA Device {serial} is already in use."),
+            ),
+            E::MfaDeviceNotFound { serial } => Self::new(
+                Code::NoSuchEntity,
+                format!("VirtualMFADevice with serial number {serial} doesn't exist."),
+            ),
             E::NotFound { kind, name } => Self::new(
                 Code::NoSuchEntity,
                 format!("The {kind} with name {name} cannot be found."),
@@ -431,6 +440,7 @@ fn delete_conflict(d: crate::iam::repo::Dependants) -> &'static str {
         D::GroupMembers => "Cannot delete entity, must remove users from group first.",
         D::GroupMemberships => "Cannot delete entity, must remove user from all groups first.",
         D::InlinePolicies => "Cannot delete entity, must delete policies first.",
+        D::MfaDevices => "Cannot delete entity, must remove MFA device first.",
         D::PolicyAttachments => "Cannot delete a policy attached to entities.",
         D::PolicyVersions => {
             "This policy has more than one version. Before you delete a policy, you must delete \
@@ -448,6 +458,7 @@ fn limit(l: &crate::iam::repo::Limit) -> String {
             format!("Cannot exceed quota for PoliciesPer{element}: {n}")
         }
         L::GroupsPerUser(n) => format!("Cannot exceed quota for GroupsPerUser: {n}"),
+        L::MfaDevicesPerUser(n) => format!("Cannot exceed quota for MFADevicesPerUser: {n}"),
         L::InlinePolicySize { kind, name, limit } => {
             format!("Maximum policy size of {limit} bytes exceeded for {kind} {name}")
         }

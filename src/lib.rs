@@ -14,6 +14,7 @@
 //! | [`iam`] | IAM entities: model, the repository (`iam::repo`: `keys` names every store key, |
 //! | | `kind` serves every entity kind generically, one file per kind, its own error), the |
 //! | | decoded-entity memo, secrets sealed at rest, bootstrap, and the IAM Query API |
+//! | [`mfa`] | virtual MFA: TOTP verification (pure), per-device replay/throttle state, QR enrolment |
 //! | [`sts`] | the STS actions, one file each, and the AWS error table |
 //! | [`authn`] | who is calling: SigV4 + key lookup or token opening, revocation |
 //! | [`idp`] | identity providers: OIDC token verification (pure) and their keys (fetched, cached) |
@@ -41,6 +42,7 @@ pub mod http;
 pub mod iam;
 pub mod idp;
 pub mod ids;
+pub mod mfa;
 pub mod policy;
 pub mod revocation;
 pub mod secret;

@@ -295,3 +295,53 @@ pub struct OidcProvider {
     #[serde(default)]
     pub origin: Origin,
 }
+
+/// A virtual MFA device. Its serial number is its ARN (`arn:aws:iam::A:mfa/path/name`).
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MfaDevice {
+    /// Account id.
+    pub account: String,
+    /// Name (case preserved; unique case-insensitively in the account).
+    pub name: String,
+    /// Path (`/` by default).
+    pub path: String,
+    /// The ARN, which is the serial number.
+    pub arn: String,
+    /// Creation time.
+    pub create_date: DateTime<Utc>,
+    /// The TOTP seed (base32), sealed with the at-rest key bound to the ARN.
+    pub seed_sealed: String,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Whom it is assigned to (enabled for), if anyone.
+    #[serde(default)]
+    pub assigned: Option<MfaAssignment>,
+}
+
+/// The user (or root) a device is enabled for, and since when. By unique id: a user renamed
+/// keeps the device, and a deleted and re-created one of the same name does not get it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MfaAssignment {
+    /// The user's unique id (`AIDA…`), or the account id for the root.
+    pub user_id: String,
+    /// When it was enabled.
+    pub enable_date: DateTime<Utc>,
+}
+
+impl MfaDevice {
+    /// Whether it is enabled for the user with this unique id (the account id: the root).
+    #[must_use]
+    pub fn is_assigned_to(&self, user_id: &str) -> bool {
+        self.assigned.as_ref().is_some_and(|a| a.user_id == user_id)
+    }
+}
+
+impl std::fmt::Debug for MfaDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaDevice")
+            .field("arn", &self.arn)
+            .field("assigned", &self.assigned)
+            .finish_non_exhaustive()
+    }
+}

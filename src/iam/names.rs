@@ -107,6 +107,20 @@ impl EntityArn {
     /// # Errors
     /// `ValidationError` with AWS's wording (`Request ARN is invalid`).
     pub fn parse(param: &str, text: &str, kind: &str) -> Result<Self, ApiError> {
+        Self::parse_with_max(param, text, kind, 128)
+    }
+
+    /// [`EntityArn::parse`] for a kind whose names may be up to `max_name` characters long
+    /// (virtual MFA devices: 226).
+    ///
+    /// # Errors
+    /// `ValidationError` with AWS's wording (`Request ARN is invalid`).
+    pub fn parse_with_max(
+        param: &str,
+        text: &str,
+        kind: &str,
+        max_name: usize,
+    ) -> Result<Self, ApiError> {
         check_len(param, text, 20, 2048)?;
         let invalid = || {
             ApiError::validation("Request ARN is invalid").with_detail(format!(
@@ -114,7 +128,7 @@ impl EntityArn {
             ))
         };
         let (account, path, name) = parse_entity_arn(text, kind).ok_or_else(invalid)?;
-        let name_ok = name.len() <= 128 && name.chars().all(is_name_char);
+        let name_ok = name.len() <= max_name && name.chars().all(is_name_char);
         if !crate::ids::is_valid_account_id(account) || !name_ok {
             return Err(invalid());
         }

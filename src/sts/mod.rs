@@ -1,6 +1,7 @@
 //! The STS actions: one file each under `actions/`, dispatched by one `match`.
 
 pub mod actions;
+pub mod mfa;
 pub mod mint;
 pub mod session_input;
 

@@ -8,7 +8,7 @@ use super::common::{self, Paging, authorize, reply};
 use super::xml;
 use crate::action::{Ctx, Reply};
 use crate::error::ApiError;
-use crate::iam::model::{Group, ManagedPolicy, Role, User};
+use crate::iam::model::{Group, ManagedPolicy, MfaDevice, Role, User};
 use crate::iam::repo::{MAX_ACCESS_KEYS, MAX_ATTACHED, MAX_GROUPS_PER_USER, MAX_POLICY_VERSIONS};
 use crate::wire::{Params, XmlWriter};
 
@@ -24,6 +24,8 @@ pub async fn summary(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let policies: Vec<ManagedPolicy> = iam.customer_policies(&account).await?;
     let versions: usize = policies.iter().map(|p| p.versions.len()).sum();
     let root_keys = !iam.access_keys_of(&account, None).await?.is_empty();
+    let mfa_devices = iam.count::<MfaDevice>(&account).await?;
+    let (mfa_in_use, root_mfa) = iam.mfa_devices_in_use(&account).await?;
     let entries: Vec<(&str, usize)> = vec![
         ("Users", users),
         ("UsersQuota", 5000),
@@ -47,9 +49,9 @@ pub async fn summary(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         ("RolePolicySizeQuota", 10240),
         ("AssumeRolePolicySizeQuota", 2048),
         ("AccountAccessKeysPresent", usize::from(root_keys)),
-        ("AccountMFAEnabled", 0),
-        ("MFADevices", 0),
-        ("MFADevicesInUse", 0),
+        ("AccountMFAEnabled", usize::from(root_mfa)),
+        ("MFADevices", mfa_devices),
+        ("MFADevicesInUse", mfa_in_use),
         ("ServerCertificates", 0),
         ("ServerCertificatesQuota", 20),
         ("InstanceProfiles", 0),

@@ -48,8 +48,8 @@ pub async fn authorize_with<'a>(
     Ok(caller)
 }
 
-/// The stored tags and boundary of the user, role or managed policy `resource` names in
-/// `account` (nothing for other resources, or when it does not exist).
+/// The stored tags and boundary of the user, role, managed policy or MFA device `resource` names
+/// in `account` (nothing for other resources, or when it does not exist).
 async fn resource_facts(
     ctx: &Ctx,
     account: &str,
@@ -75,12 +75,22 @@ async fn resource_facts(
                 boundary: v.role.permissions_boundary.clone(),
             });
         }
-    } else if let Some((a, _, _)) = parse_entity_arn(resource, "policy")
+    } else if let Some((a, _, _)) = parse_entity_arn(resource, "policy") {
+        if a == account
+            && let Some(p) = iam.managed_policy(resource).await?
+        {
+            return Ok(ResourceFacts {
+                tags: Some((TagKeys::Aws, p.tags)),
+                boundary: None,
+            });
+        }
+    } else if let Some((a, _, name)) = parse_entity_arn(resource, "mfa")
         && a == account
-        && let Some(p) = iam.managed_policy(resource).await?
+        && let Some(d) = iam.mfa_device(a, name).await?
+        && d.arn == resource
     {
         return Ok(ResourceFacts {
-            tags: Some((TagKeys::Aws, p.tags)),
+            tags: Some((TagKeys::Aws, d.tags)),
             boundary: None,
         });
     }

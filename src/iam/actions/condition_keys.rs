@@ -4,7 +4,7 @@
 //! against it when the corpus is present).
 //!
 //! - `aws:ResourceTag/K` (and `iam:ResourceTag/K` for users and roles): the tags of the user,
-//!   role or managed policy the request's resource ARN names, as stored now;
+//!   role, managed policy or virtual MFA device the request's resource ARN names, as stored now;
 //! - `aws:RequestTag/K` and `aws:TagKeys`: the tags a create or tag request carries (an untag
 //!   request carries only `aws:TagKeys`);
 //! - `iam:PermissionsBoundary`: the boundary the request sets, else the target's current one;
@@ -34,6 +34,7 @@ pub const ACTIONS: &[(&str, u8)] = &[
     ("CreatePolicy", REQUEST_TAGS),
     ("CreateRole", REQUEST_TAGS | BOUNDARY),
     ("CreateUser", REQUEST_TAGS | BOUNDARY),
+    ("CreateVirtualMFADevice", REQUEST_TAGS),
     ("DeleteRole", BOUNDARY),
     ("DeleteRolePermissionsBoundary", BOUNDARY),
     ("DeleteRolePolicy", BOUNDARY),
@@ -47,9 +48,11 @@ pub const ACTIONS: &[(&str, u8)] = &[
     ("PutRolePolicy", BOUNDARY),
     ("PutUserPermissionsBoundary", BOUNDARY),
     ("PutUserPolicy", BOUNDARY),
+    ("TagMFADevice", REQUEST_TAGS),
     ("TagOpenIDConnectProvider", REQUEST_TAGS),
     ("TagRole", REQUEST_TAGS),
     ("TagUser", REQUEST_TAGS),
+    ("UntagMFADevice", TAG_KEYS),
     ("UntagOpenIDConnectProvider", TAG_KEYS),
     ("UntagRole", TAG_KEYS),
     ("UntagUser", TAG_KEYS),

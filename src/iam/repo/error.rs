@@ -74,6 +74,21 @@ pub enum Error {
         /// The parser's complaint.
         reason: String,
     },
+    /// A code presented to enable or resync an MFA device was refused.
+    #[error("MFA code refused: {0}")]
+    MfaCode(crate::mfa::guard::Refusal),
+    /// The MFA device is enabled already (for someone).
+    #[error("MFA device {serial} is already in use")]
+    MfaDeviceInUse {
+        /// Its serial number (ARN).
+        serial: String,
+    },
+    /// No MFA device with this serial number (or none enabled for the user named).
+    #[error("MFA device {serial} not found")]
+    MfaDeviceNotFound {
+        /// The serial number asked for.
+        serial: String,
+    },
     /// No entity of this kind and name.
     #[error("the {kind} with name {name} cannot be found")]
     NotFound {
@@ -131,6 +146,7 @@ impl Error {
             self,
             Self::AccessKeyNotFound { .. }
                 | Self::InlinePolicyNotFound { .. }
+                | Self::MfaDeviceNotFound { .. }
                 | Self::NotFound { .. }
                 | Self::NotInGroup { .. }
                 | Self::PolicyNotAttachable { .. }
@@ -163,6 +179,8 @@ pub enum Dependants {
     GroupMemberships,
     /// Inline policies of a user, group or role.
     InlinePolicies,
+    /// An MFA device is enabled (for a user: it must be deactivated; for a device: it is in use).
+    MfaDevices,
     /// A managed policy's attachments.
     PolicyAttachments,
     /// A managed policy's versions other than the default.
@@ -187,6 +205,8 @@ pub enum Limit {
         /// The limit in non-whitespace characters.
         limit: usize,
     },
+    /// MFA devices per user (or root).
+    MfaDevicesPerUser(usize),
     /// Versions per managed policy.
     PolicyVersions(usize),
     /// Tags per entity.

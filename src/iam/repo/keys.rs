@@ -13,6 +13,7 @@
 //! | `p/{acct}/{name}` | customer managed policy ; `pa/{policy arn}/{entity key}` → `""` |
 //! | `op/{acct}/{host/path}` | OpenID Connect provider (name = URL without scheme) |
 //! | `k/{AKIA…}` | access key ; `uk/{acct}/{user or #root}/{AKIA…}` → `""` ; `lu/{AKIA…}` last use |
+//! | `mfa/{acct}/{name}` | virtual MFA device ; `mfas/{acct}/{name}` its state (last step, drift, failures) ; `mfao/{acct}/{user id or acct}/{name}` → `""` (devices enabled per owner) |
 //!
 //! Revocation cut-offs (`rv/…`) belong to `crate::revocation`, not to this repository.
 
@@ -26,6 +27,9 @@ pub const ROLE: &str = "r";
 pub const POLICY: &str = "p";
 /// Key prefix of OpenID Connect providers.
 pub const OIDC_PROVIDER: &str = "op";
+
+/// Key prefix of virtual MFA devices.
+pub const MFA_DEVICE: &str = "mfa";
 
 /// The value of index entries that carry nothing but their key (`gm/…`, `pa/…`, `uk/…`).
 pub const MARK: &[u8] = b"\"\"";
@@ -160,6 +164,31 @@ pub fn last_used(id: &str) -> String {
     format!("lu/{id}")
 }
 
+/// `mfas/{acct}/{name}`: an enabled MFA device's state (`mfa::guard::DeviceState`).
+#[must_use]
+pub fn mfa_state(account: &str, name: &str) -> String {
+    format!("mfas/{account}/{}", name.to_lowercase())
+}
+
+/// `mfao/{acct}/{owner}/{name}`: an MFA device enabled for an owner (a user's unique id, or the
+/// account id for the root; ids do not change when a user is renamed).
+#[must_use]
+pub fn mfa_owner_device(account: &str, owner_id: &str, name: &str) -> String {
+    format!("mfao/{account}/{owner_id}/{}", name.to_lowercase())
+}
+
+/// `mfao/{acct}/{owner}/`: every MFA device enabled for an owner.
+#[must_use]
+pub fn mfa_owner_devices(account: &str, owner_id: &str) -> String {
+    format!("mfao/{account}/{owner_id}/")
+}
+
+/// `mfao/{acct}/`: every enabled MFA device of an account.
+#[must_use]
+pub fn mfa_owners(account: &str) -> String {
+    format!("mfao/{account}/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +227,13 @@ mod tests {
         assert_eq!(indexed_key_id("uk/1/alice/AKIA1"), Some("AKIA1"));
         assert_eq!(last_used("AKIA1"), "lu/AKIA1");
         assert_eq!(MARK, b"\"\"");
+        assert_eq!(entity(MFA_DEVICE, "1", "Phone"), "mfa/1/phone");
+        assert_eq!(mfa_state("1", "Phone"), "mfas/1/phone");
+        assert_eq!(
+            mfa_owner_device("1", "AIDA1", "Phone"),
+            "mfao/1/AIDA1/phone"
+        );
+        assert_eq!(mfa_owner_devices("1", "1"), "mfao/1/1/");
+        assert_eq!(mfa_owners("1"), "mfao/1/");
     }
 }

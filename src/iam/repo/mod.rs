@@ -10,6 +10,7 @@
 //! | `policies.rs`, `attachments.rs` | managed policies and versions; their attachments |
 //! | `inline.rs` | inline policies of users, groups and roles |
 //! | `access_keys.rs` | access keys (secrets sealed at rest) and their last use |
+//! | `mfa_devices.rs` | virtual MFA devices (seeds sealed at rest), their owners, single-use codes |
 //! | `listing.rs` | pages, markers and scans |
 //! | [`error`] | the repository's [`Error`]; `crate::error` maps it to AWS codes |
 //!
@@ -26,6 +27,7 @@ mod inline;
 pub mod keys;
 pub mod kind;
 mod listing;
+mod mfa_devices;
 mod oidc_providers;
 mod policies;
 mod roles;
@@ -45,6 +47,7 @@ pub use self::access_keys::KeyWithSecret;
 pub use self::error::{Dependants, Error, Limit};
 pub use self::kind::{EntityKind, Kind, NameRules, PolicyHolder, Tagged, entity_key};
 pub use self::listing::{Page, decode_marker, encode_marker};
+pub use self::mfa_devices::{MAX_MFA_DEVICES_PER_USER, MfaUse};
 pub use self::roles::RoleView;
 use super::at_rest::AtRestKey;
 use super::model::ManagedPolicy;

@@ -139,14 +139,20 @@ impl Iam {
         self.create(user).await
     }
 
-    /// Deletes a user that has no access keys, policies or group memberships.
+    /// Deletes a user that has no access keys, MFA devices, policies or group memberships.
     pub async fn delete_user(&self, account: &str, name: &str) -> Result<User, Error> {
         let has_keys = self
             .any_under(&keys::user_keys(account, Some(name)))
             .await?;
+        let has_mfa = match self.user(account, name).await? {
+            Some(u) => self.has_mfa_devices(account, &u.id).await?,
+            None => false,
+        };
         self.delete_if(account, name, |u: &User| {
             if has_keys {
                 Some(Dependants::AccessKeys)
+            } else if has_mfa {
+                Some(Dependants::MfaDevices)
             } else if !u.inline_policies.is_empty() {
                 Some(Dependants::InlinePolicies)
             } else if !u.attached_policies.is_empty() {

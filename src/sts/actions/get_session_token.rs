@@ -1,33 +1,24 @@
 //! `GetSessionToken`: temporary credentials for an IAM user or the root, from long-term keys
 //! only. Users: 900–129600 s (default 43200); root: at most 3600 (longer is clamped, as AWS
-//! does). MFA parameters are validated, then refused until MFA devices exist.
+//! does). With `SerialNumber` + `TokenCode` of the caller's virtual MFA device, the session
+//! carries MFA (`aws:MultiFactorAuthPresent`, `aws:MultiFactorAuthAge`) and may call IAM.
 
 use crate::action::{Ctx, Reply};
 use crate::authn::Principal;
 use crate::error::ApiError;
+use crate::mfa::params::MfaParams;
 use crate::sts::mint;
 use crate::token::{SessionClaims, SessionKind, SessionSubject};
-use crate::wire::params::{check_chars, check_len, check_range};
+use crate::wire::params::check_range;
 use crate::wire::{Params, XmlWriter};
 
 /// Runs the action.
 pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let duration = p.opt_i64("DurationSeconds")?;
-    let serial = p.opt("SerialNumber");
-    let code = p.opt("TokenCode");
+    let mfa = MfaParams::read(p)?;
     p.finish()?;
     if let Some(d) = duration {
         check_range("DurationSeconds", d, 900, 129_600)?;
-    }
-    if let Some(s) = &serial {
-        check_len("SerialNumber", s, 9, 256)?;
-        check_chars("SerialNumber", s, "[\\w+=/:,.@-]*", |c| {
-            crate::wire::params::is_name_char(c) || c == '/' || c == ':'
-        })?;
-    }
-    if let Some(c) = &code {
-        check_len("TokenCode", c, 6, 6)?;
-        check_chars("TokenCode", c, "[\\d]*", |c| c.is_ascii_digit())?;
     }
     let caller = ctx.caller()?;
     let (principal_id, parent_user_id, is_root) = match &caller.principal {
@@ -41,13 +32,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             ));
         }
     };
-    if serial.is_some() || code.is_some() {
-        return Err(ApiError::access_denied(
-            "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA \
-             serial number is valid and associated with this user.",
-        )
-        .with_detail("no MFA device is registered: virtual MFA devices are not supported yet"));
-    }
+    let mfa_at = crate::sts::mfa::check(ctx, caller, &mfa).await?;
     let now = ctx.env.now;
     let default = if is_root {
         3600
@@ -65,7 +50,8 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         principal_id,
     };
     let claims = SessionClaims::new(SessionKind::UserSession, who, now.timestamp(), secs)
-        .with_lineage(Some(caller.access_key_id.clone()), parent_user_id);
+        .with_lineage(Some(caller.access_key_id.clone()), parent_user_id)
+        .with_mfa_auth_time(mfa_at);
     let issued = mint::mint(&ctx.st, claims, now)?;
     let mut w = XmlWriter::new();
     mint::credentials_xml(&mut w, &issued);

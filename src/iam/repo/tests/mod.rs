@@ -6,6 +6,7 @@
 mod access_keys;
 mod errors;
 mod groups;
+mod mfa_devices;
 mod new_kind;
 mod policies;
 mod roles;

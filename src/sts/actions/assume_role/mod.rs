@@ -14,6 +14,7 @@ use crate::authz::{self, Ask};
 use crate::error::ApiError;
 use crate::iam::model::Role;
 use crate::iam::names::EntityArn;
+use crate::mfa::params::MfaParams;
 use crate::policy::{Effect, PolicyId};
 use crate::sts::mint;
 use crate::sts::session_input::{self as si, SessionPolicies};
@@ -31,7 +32,7 @@ pub(crate) struct Input {
     tags: Vec<(String, String)>,
     transitive: Vec<String>,
     source_identity: Option<String>,
-    mfa: bool,
+    mfa: MfaParams,
 }
 
 fn parse(p: &mut Params) -> Result<Input, ApiError> {
@@ -43,8 +44,7 @@ fn parse(p: &mut Params) -> Result<Input, ApiError> {
     let tags = si::read_tags(p)?;
     let transitive = si::read_transitive(p, &tags)?;
     let source_identity = p.opt("SourceIdentity");
-    let serial = p.opt("SerialNumber");
-    let code = p.opt("TokenCode");
+    let mfa = MfaParams::read(p)?;
     if !p
         .struct_list("ProvidedContexts", &["ProviderArn", "ContextAssertion"])?
         .is_empty()
@@ -68,13 +68,6 @@ fn parse(p: &mut Params) -> Result<Input, ApiError> {
     if let Some(s) = &source_identity {
         si::check_source_identity(s)?;
     }
-    if let Some(s) = &serial {
-        check_len("SerialNumber", s, 9, 256)?;
-    }
-    if let Some(c) = &code {
-        check_len("TokenCode", c, 6, 6)?;
-        check_chars("TokenCode", c, "[\\d]*", |c| c.is_ascii_digit())?;
-    }
     Ok(Input {
         role_arn,
         session_name,
@@ -84,7 +77,7 @@ fn parse(p: &mut Params) -> Result<Input, ApiError> {
         tags,
         transitive,
         source_identity,
-        mfa: serial.is_some() || code.is_some(),
+        mfa,
     })
 }
 
@@ -96,6 +89,9 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let st = &ctx.st;
     let now = ctx.env.now;
     plan::check_caller(caller, &input)?;
+    // The code is checked (and consumed) before the role is looked up, as AWS does: a wrong
+    // code says nothing about the role.
+    let mfa_at = crate::sts::mfa::check(ctx, caller, &input.mfa).await?;
     let view = st
         .iam
         .role_view_by_arn(&input.role_arn.text)
@@ -109,6 +105,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         &st.config.sessions,
         &st.iam.partition,
         now,
+        mfa_at,
     )?;
     si::check_policies(&st.iam, &input.policies, &role.account).await?;
     let packed = si::packed_size(&input.policies, &plan.claims.tags)?;

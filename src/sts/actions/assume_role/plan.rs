@@ -34,8 +34,8 @@ pub fn not_authorized(caller: &Caller, input: &Input, action: &str, detail: &str
 /// The checks on the caller that come before the role is looked up.
 ///
 /// # Errors
-/// `AccessDenied` for the root user (with its keys or its own session), federated-user
-/// sessions, and MFA parameters (no MFA devices yet).
+/// `AccessDenied` for the root user (with its keys or its own session) and federated-user
+/// sessions.
 pub fn check_caller(caller: &Caller, input: &Input) -> Result<(), ApiError> {
     let parent = caller.session();
     // AWS refuses the root user, with its keys or with its own GetSessionToken session.
@@ -56,19 +56,14 @@ pub fn check_caller(caller: &Caller, input: &Input) -> Result<(), ApiError> {
             "federated-user sessions cannot call AssumeRole",
         ));
     }
-    if input.mfa {
-        return Err(ApiError::access_denied(
-            "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA \
-             serial number is valid and associated with this user.",
-        )
-        .with_detail("no MFA device is registered: virtual MFA devices are not supported yet"));
-    }
     Ok(())
 }
 
 /// Plans the session: duration within the role's maximum (and one hour when chaining),
 /// inherited transitive tags (which the request may not override), source identity (fixed once
-/// set on a chain), lineage and MFA carried from a parent session.
+/// set on a chain), lineage, and the MFA time: `mfa_at` when this request presented a valid code
+/// (verified by the caller of this function), else the parent session's (decision 4: role
+/// sessions keep MFA, chained ones too).
 ///
 /// # Errors
 /// `ValidationError` for durations beyond the limits; `InvalidParameterValue` for an attempt to
@@ -80,6 +75,7 @@ pub fn plan(
     sessions: &SessionsConfig,
     partition: &str,
     now: DateTime<Utc>,
+    mfa_at: Option<i64>,
 ) -> Result<Plan, ApiError> {
     let parent = caller.session();
     let chained = parent.is_some();
@@ -150,7 +146,7 @@ pub fn plan(
     let (parent_key, parent_user) = lineage(caller);
     let claims = SessionClaims::new(SessionKind::AssumedRole, who, now.timestamp(), secs)
         .with_session_name(input.session_name.clone())
-        .with_mfa_auth_time(parent.and_then(|c| c.mfa_auth_time))
+        .with_mfa_auth_time(mfa_at.or_else(|| parent.and_then(|c| c.mfa_auth_time)))
         .with_source_identity(source_identity)
         .with_tags(tags, transitive)
         .with_policies(input.policies.inline.clone(), input.policies.arns.clone())
@@ -195,6 +191,15 @@ impl Plan {
         }
         if let Some(s) = &c.source_identity {
             ctx.set_lc("aws:sourceidentity", s.clone());
+        }
+        // MFA presented with this request counts in the trust evaluation (the caller's own
+        // session, if any, already set the keys in `base`; a fresh code makes them true).
+        if let Some(t) = c.mfa_auth_time {
+            ctx.set_lc("aws:multifactorauthpresent", "true");
+            ctx.set_lc(
+                "aws:multifactorauthage",
+                (c.issued_at - t).max(0).to_string(),
+            );
         }
         if !input.transitive.is_empty() {
             ctx.set_multi("sts:TransitiveTagKeys", input.transitive.clone());
@@ -248,7 +253,7 @@ mod tests {
             tags: Vec::new(),
             transitive: Vec::new(),
             source_identity: None,
-            mfa: false,
+            mfa: crate::mfa::params::MfaParams::Absent,
         }
     }
 
@@ -306,7 +311,7 @@ mod tests {
     }
 
     fn run(input: &Input, caller: &Caller) -> Result<Plan, ApiError> {
-        plan(input, caller, &role(), &sessions(), "aws", now())
+        plan(input, caller, &role(), &sessions(), "aws", now(), None)
     }
 
     #[test]
@@ -404,6 +409,58 @@ mod tests {
         );
         i.source_identity = Some("mallory".into());
         assert_eq!(run(&i, &caller).unwrap_err().code, Code::AccessDenied);
+    }
+
+    #[test]
+    fn mfa_presented_or_inherited_is_in_the_session_and_the_trust_context() {
+        use crate::policy::ContextValue::Single;
+        // Without MFA, nothing is set by the plan.
+        let p = run(&input(), &user_caller()).unwrap();
+        assert_eq!(p.claims.mfa_auth_time, None);
+        let ctx = p.context(Context::new(), &input(), &role(), &user_caller());
+        assert_eq!(ctx.get("aws:MultiFactorAuthPresent"), None);
+        // A code verified with this request: present, age 0.
+        let t = now().timestamp();
+        let p = plan(
+            &input(),
+            &user_caller(),
+            &role(),
+            &sessions(),
+            "aws",
+            now(),
+            Some(t),
+        )
+        .unwrap();
+        assert_eq!(p.claims.mfa_auth_time, Some(t));
+        let ctx = p.context(Context::new(), &input(), &role(), &user_caller());
+        assert_eq!(
+            ctx.get("aws:MultiFactorAuthPresent"),
+            Some(&Single("true".into()))
+        );
+        assert_eq!(ctx.get("aws:MultiFactorAuthAge"), Some(&Single("0".into())));
+        // Chained from that session: the original MFA time is kept, and so is its age.
+        let parent = session_caller(p.claims);
+        let later = now() + chrono::Duration::seconds(600);
+        let p = plan(&input(), &parent, &role(), &sessions(), "aws", later, None).unwrap();
+        assert_eq!(p.claims.mfa_auth_time, Some(t));
+        let ctx = p.context(Context::new(), &input(), &role(), &parent);
+        assert_eq!(
+            ctx.get("aws:MultiFactorAuthAge"),
+            Some(&Single("600".into()))
+        );
+        // A fresh code on a chained call replaces the older time.
+        let t2 = later.timestamp();
+        let p = plan(
+            &input(),
+            &parent,
+            &role(),
+            &sessions(),
+            "aws",
+            later,
+            Some(t2),
+        )
+        .unwrap();
+        assert_eq!(p.claims.mfa_auth_time, Some(t2));
     }
 
     #[test]
