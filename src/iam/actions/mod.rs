@@ -209,9 +209,13 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
         "AddClientIDToOpenIDConnectProvider" => oidc_providers::add_client_id(ctx, p).await,
         "RemoveClientIDFromOpenIDConnectProvider" => oidc_providers::remove_client_id(ctx, p).await,
         "UpdateOpenIDConnectProviderThumbprint" => oidc_providers::update_thumbprint(ctx, p).await,
-        "TagOpenIDConnectProvider" => oidc_providers::tag(ctx, p).await,
-        "UntagOpenIDConnectProvider" => oidc_providers::untag(ctx, p).await,
-        "ListOpenIDConnectProviderTags" => oidc_providers::list_tags(ctx, p).await,
+        "TagOpenIDConnectProvider" => tagging::tag::<crate::iam::model::OidcProvider>(ctx, p).await,
+        "UntagOpenIDConnectProvider" => {
+            tagging::untag::<crate::iam::model::OidcProvider>(ctx, p).await
+        }
+        "ListOpenIDConnectProviderTags" => {
+            tagging::list_tags::<crate::iam::model::OidcProvider>(ctx, p).await
+        }
         // virtual MFA devices
         "CreateVirtualMFADevice" => mfa::create(ctx, p).await,
         "EnableMFADevice" => mfa::enable(ctx, p).await,

@@ -10,8 +10,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::common::{self, Paging, authorize, reply};
+use super::common::{self, authorize, reply};
 use super::condition_keys::RequestFacts;
+use super::tagging::{Address, TaggedEntity};
 use super::xml;
 use crate::action::{Ctx, Reply};
 use crate::error::{ApiError, Code};
@@ -333,53 +334,28 @@ pub async fn update_thumbprint(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiEr
     .await
 }
 
-/// `TagOpenIDConnectProvider`.
-pub async fn tag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let (arn, name) = provider_arn(ctx, p)?;
-    let new = common::tags(p)?;
-    p.finish()?;
-    let facts = RequestFacts {
-        tags: &new,
-        ..RequestFacts::default()
-    };
-    common::authorize_with(ctx, "TagOpenIDConnectProvider", &arn, &facts).await?;
-    require(ctx, &arn).await?;
-    let account = common::account(ctx)?;
-    let after: OidcProvider = ctx.st.iam.tag(&account, &name, &new).await?;
-    Ok(common::empty(json!({ "after": summary(&after) })))
-}
-
-/// `UntagOpenIDConnectProvider`.
-pub async fn untag(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let (arn, name) = provider_arn(ctx, p)?;
-    let keys = p.list("TagKeys")?;
-    p.finish()?;
-    for k in &keys {
-        common::check_tag_key(k)?;
+/// Tagging (`Tag`/`Untag`/`ListOpenIDConnectProviderTags`) is the generic one, addressed by
+/// `OpenIDConnectProviderArn`.
+impl TaggedEntity for OidcProvider {
+    fn arn(&self) -> &str {
+        &self.arn
     }
-    let facts = RequestFacts {
-        tag_keys: &keys,
-        ..RequestFacts::default()
-    };
-    common::authorize_with(ctx, "UntagOpenIDConnectProvider", &arn, &facts).await?;
-    require(ctx, &arn).await?;
-    let account = common::account(ctx)?;
-    let after: OidcProvider = ctx.st.iam.untag(&account, &name, &keys).await?;
-    Ok(common::empty(json!({ "after": summary(&after) })))
-}
 
-/// `ListOpenIDConnectProviderTags`.
-pub async fn list_tags(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let (arn, _) = provider_arn(ctx, p)?;
-    let paging = Paging::read(p)?;
-    p.finish()?;
-    authorize(ctx, "ListOpenIDConnectProviderTags", &arn).await?;
-    let o = require(ctx, &arn).await?;
-    let (items, next) = paging.page(o.tags, |t| t.key.clone())?;
-    let mut w = XmlWriter::new();
-    xml::tags(&mut w, &items, true);
-    xml::page_end(&mut w, next.as_deref());
-    Ok(reply(w.finish(), json!(null)))
+    fn summary(&self) -> serde_json::Value {
+        summary(self)
+    }
+
+    fn address(ctx: &Ctx, p: &mut Params) -> Result<Address, ApiError> {
+        let (arn, name) = provider_arn(ctx, p)?;
+        Ok(Address {
+            name,
+            arn: Some(arn),
+        })
+    }
+
+    fn not_found(address: &Address) -> ApiError {
+        not_found(address.arn.as_deref().unwrap_or(&address.name))
+    }
 }
 
 #[cfg(test)]
