@@ -104,6 +104,7 @@ impl Caller {
             arn: self.arn,
             account_id: self.account,
             access_key_id: self.access_key_id,
+            identity_provider: None,
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct Config {
     pub iam: IamConfig,
     /// Revocation cache.
     pub revocation: RevocationConfig,
+    /// Web identity (OIDC) providers: key fetching and token checks.
+    pub oidc: OidcConfig,
     /// Logging.
     pub log: LogConfig,
     /// Testing aids. Never set these in production.
@@ -304,6 +306,44 @@ impl Default for RevocationConfig {
     }
 }
 
+/// `[oidc]`: OpenID Connect providers (`AssumeRoleWithWebIdentity`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// URL prefixes under which plain `http://` provider and JWKS URLs are allowed (AWS requires
+    /// `https://`), e.g. `["http://127.0.0.1:"]` for a local IdP in tests.
+    ///
+    /// # Security Warning
+    /// Keys fetched over plain HTTP can be replaced by anyone on the path. Tests and trusted
+    /// private networks only. Default: `[]`.
+    pub insecure_http_prefixes: Vec<String>,
+    /// Seconds a fetched key set is used before it is refreshed in the background (the old set
+    /// keeps serving meanwhile and while the IdP is down) (60..=86400). Default: `3600`.
+    pub jwks_ttl_seconds: i64,
+    /// Least seconds between two refetches of a provider's keys for an unknown `kid`: a flood
+    /// of tokens with bogus kids makes at most one fetch per interval (1..=3600). Default: `60`.
+    pub refetch_interval_seconds: i64,
+    /// Leeway for a token's `exp`, `nbf` and `iat`, seconds (0..=900). Default: `300`.
+    pub leeway_seconds: i64,
+    /// The oldest token accepted: seconds since its `iat` (60..=604800). Default: `86400`.
+    pub max_token_age_seconds: i64,
+    /// Seconds a discovery or JWKS fetch may take (1..=60). Default: `5`.
+    pub fetch_timeout_seconds: u64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            insecure_http_prefixes: Vec::new(),
+            jwks_ttl_seconds: 3600,
+            refetch_interval_seconds: 60,
+            leeway_seconds: 300,
+            max_token_age_seconds: 86400,
+            fetch_timeout_seconds: 5,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -499,6 +539,41 @@ impl Config {
             return Err(bad(
                 "revocation.max_session_revocations_per_account",
                 "must be between 1 and 1000000",
+            ));
+        }
+        let o = &self.oidc;
+        if !(60..=86_400).contains(&o.jwks_ttl_seconds) {
+            return Err(bad("oidc.jwks_ttl_seconds", "must be between 60 and 86400"));
+        }
+        if !(1..=3600).contains(&o.refetch_interval_seconds) {
+            return Err(bad(
+                "oidc.refetch_interval_seconds",
+                "must be between 1 and 3600",
+            ));
+        }
+        if !(0..=900).contains(&o.leeway_seconds) {
+            return Err(bad("oidc.leeway_seconds", "must be between 0 and 900"));
+        }
+        if !(60..=604_800).contains(&o.max_token_age_seconds) {
+            return Err(bad(
+                "oidc.max_token_age_seconds",
+                "must be between 60 and 604800",
+            ));
+        }
+        if !(1..=60).contains(&o.fetch_timeout_seconds) {
+            return Err(bad(
+                "oidc.fetch_timeout_seconds",
+                "must be between 1 and 60",
+            ));
+        }
+        if let Some(p) = o
+            .insecure_http_prefixes
+            .iter()
+            .find(|p| !p.starts_with("http://") || p.len() <= "http://".len())
+        {
+            return Err(bad(
+                "oidc.insecure_http_prefixes",
+                &format!("'{p}' must start with http:// and name a host"),
             ));
         }
         if self.store.namespace.is_empty() || self.store.namespace.contains(char::is_whitespace) {

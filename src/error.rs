@@ -335,6 +335,10 @@ impl From<crate::iam::repo::Error> for ApiError {
                 Code::MalformedPolicyDocument,
                 format!("Invalid principal in policy: \"AWS\":\"{arn}\""),
             ),
+            E::InvalidFederatedPrincipal { arn } => Self::new(
+                Code::MalformedPolicyDocument,
+                format!("Invalid principal in policy: \"Federated\":\"{arn}\""),
+            ),
             E::LimitExceeded(l) => Self::new(Code::LimitExceeded, limit(&l)),
             e @ E::Malformed { .. } => Self::internal(e),
             E::MfaCode(why) => crate::mfa::invalid_authentication_code(&why),
@@ -379,6 +383,50 @@ impl From<crate::iam::repo::Error> for ApiError {
                 },
             ),
         }
+    }
+}
+
+/// A refused web identity token, in AWS's codes and words; the reason (which claim, which key,
+/// how far the clock was off — never the token) goes to the detail.
+impl From<crate::idp::oidc::Error> for ApiError {
+    fn from(e: crate::idp::oidc::Error) -> Self {
+        use crate::idp::oidc::Error as E;
+        const NOT_VALIDATED: &str = "The web identity token that was passed could not be \
+            validated by AWS. Get a new identity token from the identity provider and then retry \
+            the request.";
+        const NO_KEY: &str = "Couldn't retrieve verification key from your identity provider,  \
+            please reference AssumeRoleWithWebIdentity documentation for requirements";
+        let (code, message) = match &e {
+            E::Expired { exp, now, .. } => (
+                Code::ExpiredTokenException,
+                format!(
+                    "Token expired: current date/time {now} must be before the expiration \
+                     date/time{exp}"
+                ),
+            ),
+            E::TooOld { age, .. } => (Code::ExpiredTokenException, format!("Token too old: {age}")),
+            E::IdpUnreachable(_) => (
+                Code::IdpCommunicationError,
+                "The identity provider could not be reached. Please try again.".to_owned(),
+            ),
+            E::Keys(_) | E::UnknownKid { .. } => (Code::InvalidIdentityToken, NO_KEY.to_owned()),
+            E::Audience { .. } => (
+                Code::InvalidIdentityToken,
+                "Incorrect token audience".to_owned(),
+            ),
+            E::AlgorithmMismatch { .. }
+            | E::AlgorithmRefused(_)
+            | E::ClaimType(_)
+            | E::IssuedInFuture { .. }
+            | E::Issuer { .. }
+            | E::KeyInHeader(_)
+            | E::Malformed(_)
+            | E::MissingClaim(_)
+            | E::NotYetValid { .. }
+            | E::Signature { .. }
+            | E::TooLarge(_) => (Code::InvalidIdentityToken, NOT_VALIDATED.to_owned()),
+        };
+        Self::new(code, message).with_detail(e.to_string())
     }
 }
 

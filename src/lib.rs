@@ -17,6 +17,7 @@
 //! | [`mfa`] | virtual MFA: TOTP verification (pure), per-device replay/throttle state, QR enrolment |
 //! | [`sts`] | the STS actions, one file each, and the AWS error table |
 //! | [`authn`] | who is calling: SigV4 + key lookup or token opening, revocation |
+//! | [`idp`] | identity providers: OIDC token verification (pure) and their keys (fetched, cached) |
 //! | [`authz`] | what they may do: effective policies (`authz::policies`) + context → engine |
 //! | [`revocation`] | revoke-before-T cut-offs and single-session deny list, cached |
 //! | [`audit`] | CloudTrail-shaped events, secrets redacted |
@@ -39,6 +40,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod iam;
+pub mod idp;
 pub mod ids;
 pub mod mfa;
 pub mod policy;

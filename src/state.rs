@@ -63,6 +63,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Derived SigV4 signing keys.
     pub signing_keys: crate::sigv4::SigningKeyCache,
+    /// OIDC providers' signing keys (fetched on first use, cached; `[oidc]`).
+    pub oidc_keys: crate::idp::oidc::KeyCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -83,6 +85,10 @@ impl AppState {
         revocations: Arc<Revocations>,
         audit: Auditor,
     ) -> Self {
+        let oidc_keys = crate::idp::oidc::KeyCache::new(
+            config.oidc.clone(),
+            Arc::new(crate::idp::oidc::keys::HttpFetch::new()),
+        );
         Self {
             config,
             clock,
@@ -95,6 +101,7 @@ impl AppState {
             last_used_written: Mutex::new(crate::FastMap::default()),
             metrics: Metrics::default(),
             signing_keys: crate::sigv4::SigningKeyCache::new(SIGNING_KEYS),
+            oidc_keys,
         }
     }
 

@@ -146,6 +146,30 @@ pub struct UserIdentity {
     /// Session facts (temporary credentials).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_context: Option<SessionContext>,
+    /// The identity provider of an unsigned federation call (`WebIdentityUser`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_provider: Option<String>,
+}
+
+impl UserIdentity {
+    /// CloudTrail's `WebIdentityUser`: the unsigned caller of `AssumeRoleWithWebIdentity`,
+    /// known by its token's provider, audience and subject. Read from the action's
+    /// `userIdentity` audit element (`provider`, `audience`, `subject`, `account`).
+    #[must_use]
+    pub fn web_identity(v: &Value) -> Option<Self> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let (provider, audience, subject) = (s("provider")?, s("audience")?, s("subject")?);
+        Some(Self {
+            kind: "WebIdentityUser",
+            principal_id: format!("{provider}:{audience}:{subject}"),
+            arn: String::new(),
+            account_id: s("account").unwrap_or_default(),
+            access_key_id: String::new(),
+            user_name: Some(subject),
+            session_context: None,
+            identity_provider: Some(provider),
+        })
+    }
 }
 
 /// `userIdentity.sessionContext`.

@@ -2,8 +2,11 @@
 //! minimal axum server that answers a fixed body (the floor). Reports requests/s, p50 and p99
 //! for each, and their ratio, so noisy machines still give comparable figures.
 //!
-//! `sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam]
+//! `sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam|web]
 //! [--users N] [--endpoint HOST:PORT]`
+//!
+//! `web` is `AssumeRoleWithWebIdentity` with RS256 and ES256 tokens of a local OIDC issuer
+//! started in this process (keys cached after the first request: no fetch on the request path).
 //!
 //! Without `--endpoint` it starts its own Sekisho (embedded store, temporary directory) in this
 //! process. With `--endpoint` it replays `GetCallerIdentity` against an already running server
@@ -41,7 +44,7 @@ const KEY: (&str, &str) = (
     "adminSecretKeyadminSecretKeyadminSecret0",
 );
 
-fn bootstrap(extra_users: usize) -> String {
+fn bootstrap(extra_users: usize, issuer: &str) -> String {
     let mut s = String::from(
         r#"
 [[accounts]]
@@ -58,6 +61,11 @@ trust_policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principa
 inline_policies.work = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"arn:aws:s3:::bench/*"}]}'
 "#,
     );
+    let name = issuer.trim_start_matches("http://");
+    s.push_str(&format!(
+        "[[accounts.oidc_providers]]\nurl = \"{issuer}\"\nclient_ids = [\"sts.amazonaws.com\"]\n\
+         [[accounts.roles]]\nname = \"web\"\ntrust_policy = '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"Federated\":\"arn:aws:iam::111111111111:oidc-provider/{name}\"}},\"Action\":\"sts:AssumeRoleWithWebIdentity\",\"Condition\":{{\"StringEquals\":{{\"{name}:aud\":\"sts.amazonaws.com\"}},\"StringLike\":{{\"{name}:sub\":\"repo:org/*\"}}}}}}]}}'\n"
+    ));
     for i in 0..extra_users {
         s.push_str(&format!("[[accounts.users]]\nname = \"user{i:05}\"\n"));
         s.push_str(&format!(
@@ -98,7 +106,7 @@ fn args() -> Args {
             }
             _ => {
                 eprintln!(
-                    "usage: sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam] [--users N]"
+                    "usage: sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam|web] [--users N]"
                 );
                 std::process::exit(2);
             }
@@ -289,10 +297,104 @@ fn panic_exit<T>(e: &dyn std::fmt::Display) -> T {
     std::process::exit(1)
 }
 
-async fn sekisho_server(dir: &std::path::Path, users: usize) -> SocketAddr {
+/// A local OIDC issuer (discovery and JWKS at its root) and tokens it signed: RS256 and ES256.
+struct WebIssuer {
+    url: String,
+    rs256: Vec<String>,
+    es256: Vec<String>,
+}
+
+async fn web_issuer() -> WebIssuer {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic_exit(&e));
+    let url = format!(
+        "http://{}",
+        l.local_addr().unwrap_or_else(|e| panic_exit(&e))
+    );
+    let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .unwrap_or_else(|e| panic_exit(&e));
+    let pkcs8: Pkcs8V1Der<'_> = rsa.as_der().unwrap_or_else(|e| panic_exit(&e));
+    // The signer takes the PKCS#1 key that PKCS#8 wraps at a fixed offset (2048-bit keys).
+    let pkcs1 = pkcs8.as_ref().get(26..).unwrap_or_default().to_vec();
+    let pc = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(rsa.public_key());
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let ec_doc = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        .unwrap_or_else(|e| panic_exit(&e));
+    let ec = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, ec_doc.as_ref())
+        .unwrap_or_else(|e| panic_exit(&e));
+    let point = ec.public_key().as_ref().to_vec();
+    let jwks = serde_json::json!({"keys": [
+        {"kty":"RSA","kid":"rsa","alg":"RS256","n":B64.encode(&pc.n),"e":B64.encode(&pc.e)},
+        {"kty":"EC","kid":"ec","crv":"P-256","x":B64.encode(point.get(1..33).unwrap_or_default()),
+         "y":B64.encode(point.get(33..65).unwrap_or_default())}]})
+    .to_string();
+    let discovery =
+        serde_json::json!({"issuer": url, "jwks_uri": format!("{url}/jwks")}).to_string();
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || async move { discovery }),
+        )
+        .route("/jwks", get(move || async move { jwks }));
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    let now = SystemClock.now().timestamp();
+    let claims = |i: usize| {
+        serde_json::json!({"iss": url, "aud": "sts.amazonaws.com",
+            "sub": format!("repo:org/r{i}:ref:refs/heads/main"), "iat": now, "exp": now + 3600})
+    };
+    let sign = |alg, kid: &str, key: &jsonwebtoken::EncodingKey, i| {
+        let mut h = jsonwebtoken::Header::new(alg);
+        h.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&h, &claims(i), key).unwrap_or_else(|e| panic_exit(&e))
+    };
+    let rk = jsonwebtoken::EncodingKey::from_rsa_der(&pkcs1);
+    let ek = jsonwebtoken::EncodingKey::from_ec_der(ec_doc.as_ref());
+    WebIssuer {
+        rs256: (0..16)
+            .map(|i| sign(jsonwebtoken::Algorithm::RS256, "rsa", &rk, i))
+            .collect(),
+        es256: (0..16)
+            .map(|i| sign(jsonwebtoken::Algorithm::ES256, "ec", &ek, i))
+            .collect(),
+        url,
+    }
+}
+
+/// Unsigned `AssumeRoleWithWebIdentity` requests, one per token.
+fn web_requests(addr: SocketAddr, tokens: &[String]) -> Arc<Vec<Prepared>> {
+    Arc::new(
+        tokens
+            .iter()
+            .map(|t| Prepared {
+                method: http::Method::POST,
+                path: "/".into(),
+                headers: vec![
+                    ("host".into(), addr.to_string()),
+                    (
+                        "content-type".into(),
+                        "application/x-www-form-urlencoded; charset=utf-8".into(),
+                    ),
+                ],
+                body: Bytes::from(format!(
+                    "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Fweb&RoleSessionName=bench&WebIdentityToken={t}"
+                )),
+            })
+            .collect(),
+    )
+}
+
+async fn sekisho_server(dir: &std::path::Path, users: usize, issuer: &str) -> SocketAddr {
     let boot = dir.join("iam.toml");
-    std::fs::write(&boot, bootstrap(users)).unwrap_or_else(|e| panic_exit(&e));
+    std::fs::write(&boot, bootstrap(users, issuer)).unwrap_or_else(|e| panic_exit(&e));
     let mut cfg = Config::default();
+    cfg.oidc.insecure_http_prefixes = vec!["http://127.0.0.1:".into()];
     cfg.store.backend = Backend::Embedded;
     cfg.store.path = dir.join("sekisho.redb");
     cfg.store.secret_key_path = dir.join("store.key");
@@ -334,9 +436,10 @@ async fn main() {
     let dir = tempfile_dir();
     let floor = floor_server().await;
     let _ = ENDPOINT_MODE.set(a.endpoint.is_some());
+    let web = web_issuer().await;
     let sek = match a.endpoint {
         Some(e) => e,
-        None => sekisho_server(&dir, a.users).await,
+        None => sekisho_server(&dir, a.users, &web.url).await,
     };
     let form = "application/x-www-form-urlencoded; charset=utf-8";
     let gci = "Action=GetCallerIdentity&Version=2011-06-15";
@@ -416,6 +519,14 @@ async fn main() {
             ),
         ] {
             paired(name, mk(sek, "/", &body, form, "iam"), false).await;
+        }
+    }
+    if want("web") {
+        for (name, tokens) in [
+            ("AssumeRoleWithWebIdentity (RS256)", &web.rs256),
+            ("AssumeRoleWithWebIdentity (ES256)", &web.es256),
+        ] {
+            paired(name, web_requests(sek, tokens), true).await;
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -49,9 +49,31 @@ pub struct AccountDecl {
     /// Users.
     #[serde(default)]
     pub users: Vec<UserDecl>,
+    /// OpenID Connect providers (applied before roles, whose trust may name them).
+    #[serde(default)]
+    pub oidc_providers: Vec<OidcProviderDecl>,
     /// Roles.
     #[serde(default)]
     pub roles: Vec<RoleDecl>,
+}
+
+/// An OpenID Connect provider. Its ARN is `arn:aws:iam::<id>:oidc-provider/<url without
+/// scheme>`. `http://` URLs are declared as they are; fetching from them still needs
+/// `[oidc] insecure_http_prefixes`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProviderDecl {
+    /// The issuer URL (`https://host[/path]`).
+    pub url: String,
+    /// Accepted client ids (audiences).
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    /// Thumbprints (40 hex characters each, at most 5).
+    #[serde(default)]
+    pub thumbprints: Vec<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An access key.
@@ -272,6 +294,9 @@ pub async fn apply(
         }
         for u in &a.users {
             apply_user(iam, &a.id, u, &a.policies, now, &mut out).await?;
+        }
+        for o in &a.oidc_providers {
+            apply_oidc_provider(iam, &a.id, o, now, &mut out).await?;
         }
         for r in &a.roles {
             apply_role(iam, &a.id, r, &a.policies, now, &mut out).await?;
@@ -506,6 +531,64 @@ async fn apply_user(
         out,
     )
     .await
+}
+
+async fn apply_oidc_provider(
+    iam: &Iam,
+    account: &str,
+    o: &OidcProviderDecl,
+    now: DateTime<Utc>,
+    out: &mut Applied,
+) -> Result<(), ApiError> {
+    use crate::iam::actions::oidc_providers as op;
+    use crate::iam::model::OidcProvider;
+    // The operator's file may declare plain-HTTP issuers; fetching enforces the prefixes.
+    let scheme = if o.url.starts_with("http://") {
+        vec![o.url.clone()]
+    } else {
+        Vec::new()
+    };
+    op::check_url(&o.url, &scheme)?;
+    if o.client_ids.len() > op::MAX_CLIENT_IDS || o.thumbprints.len() > op::MAX_THUMBPRINTS {
+        return Err(ApiError::validation(format!(
+            "OIDC provider {}: at most {} client ids and {} thumbprints",
+            o.url,
+            op::MAX_CLIENT_IDS,
+            op::MAX_THUMBPRINTS
+        )));
+    }
+    let want = op::new_provider(
+        account,
+        &o.url,
+        o.client_ids.clone(),
+        o.thumbprints.clone(),
+        tags(&o.tags),
+        now,
+        Origin::Bootstrap,
+    );
+    match iam.get::<OidcProvider>(account, &want.name).await? {
+        None => out.changed.push(iam.create(want).await?.arn),
+        Some(have)
+            if have.origin == Origin::Bootstrap
+                && (have.url != want.url
+                    || have.client_ids != want.client_ids
+                    || have.thumbprints != want.thumbprints
+                    || have.tags != want.tags) =>
+        {
+            let after = iam
+                .update(account, &want.name, |x: &mut OidcProvider, _| {
+                    x.url.clone_from(&want.url);
+                    x.client_ids.clone_from(&want.client_ids);
+                    x.thumbprints.clone_from(&want.thumbprints);
+                    x.tags.clone_from(&want.tags);
+                    Ok(())
+                })
+                .await?;
+            out.changed.push(after.arn);
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 async fn apply_role(

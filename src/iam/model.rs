@@ -266,6 +266,36 @@ pub struct LastUsed {
     pub region: String,
 }
 
+/// An OpenID Connect identity provider (`CreateOpenIDConnectProvider`): the issuer whose tokens
+/// `AssumeRoleWithWebIdentity` accepts, and the client ids (audiences) it accepts them for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OidcProvider {
+    /// Account id.
+    pub account: String,
+    /// The issuer URL as given (`https://host[/path]`): the tokens' `iss` must equal it.
+    pub url: String,
+    /// The URL without its scheme (`host[/path]`): the ARN's resource part and the
+    /// condition-key prefix.
+    pub name: String,
+    /// `arn:aws:iam::A:oidc-provider/<name>`.
+    pub arn: String,
+    /// Accepted audiences (at most 100).
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    /// Server certificate thumbprints (at most 5; kept for compatibility, Sekisho validates
+    /// TLS against the system's roots).
+    #[serde(default)]
+    pub thumbprints: Vec<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Creation time.
+    pub create_date: DateTime<Utc>,
+    /// Who declared it.
+    #[serde(default)]
+    pub origin: Origin,
+}
+
 /// A virtual MFA device. Its serial number is its ARN (`arn:aws:iam::A:mfa/path/name`).
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MfaDevice {

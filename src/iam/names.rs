@@ -141,6 +141,25 @@ impl EntityArn {
     }
 }
 
+/// Parses `arn:P:iam::A:oidc-provider/host[:port][/path]` into (account, name): the name is
+/// everything after the kind, slashes included (`oidc.eks.<region>.amazonaws.com/id/<ID>`).
+#[must_use]
+pub fn parse_oidc_provider_arn(s: &str) -> Option<(&str, &str)> {
+    let arn = parse_arn(s)?;
+    if arn.service != "iam" || !arn.region.is_empty() {
+        return None;
+    }
+    let name = arn.resource.strip_prefix("oidc-provider/")?;
+    let host = name.split('/').next().unwrap_or_default();
+    let ok = !host.is_empty()
+        && name.len() <= 255
+        && !name.contains("//")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '?' | '#' | '*'));
+    (crate::ids::is_valid_account_id(arn.account) && ok).then_some((arn.account, name))
+}
+
 /// `arn:P:iam::A:KIND{path}NAME`.
 #[must_use]
 pub fn entity_arn(partition: &str, account: &str, kind: &str, path: &str, name: &str) -> String {
@@ -174,6 +193,29 @@ mod tests {
             entity_arn("aws", "1", "role", "/a/", "R"),
             "arn:aws:iam::1:role/a/R"
         );
+    }
+
+    #[test]
+    fn oidc_provider_arns_keep_their_slashes() {
+        let (a, n) = parse_oidc_provider_arn(
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+        )
+        .unwrap();
+        assert_eq!(a, "123456789012");
+        assert_eq!(n, "oidc.eks.us-east-1.amazonaws.com/id/ABC");
+        let (_, n) =
+            parse_oidc_provider_arn("arn:aws:iam::123456789012:oidc-provider/127.0.0.1:8080/gh")
+                .unwrap();
+        assert_eq!(n, "127.0.0.1:8080/gh");
+        for bad in [
+            "arn:aws:iam::123456789012:oidc-provider/",
+            "arn:aws:iam::123456789012:oidc-provider//x",
+            "arn:aws:iam::123456789012:saml-provider/x",
+            "arn:aws:iam::12345:oidc-provider/x",
+            "arn:aws:iam::123456789012:oidc-provider/a b",
+        ] {
+            assert!(parse_oidc_provider_arn(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -261,6 +261,30 @@ impl Policy {
         out
     }
 
+    /// The federated providers named in `Principal` (`{"Federated": …}`), each with whether
+    /// its statement constrains the token's subject or audience (a condition on a `…:sub`,
+    /// `…:aud` or `…:oaud` key): a web identity trust without one admits every token the
+    /// provider issues for any of its clients.
+    #[must_use]
+    pub fn federated_principals(&self) -> Vec<(String, bool)> {
+        let mut out: Vec<(String, bool)> = Vec::new();
+        for st in &self.inner.statements {
+            let Some(p) = st.principal.as_ref().filter(|p| !p.not) else {
+                continue;
+            };
+            let constrained = st.conditions.iter().any(|c| {
+                let k = c.key.to_ascii_lowercase();
+                k.ends_with(":sub") || k.ends_with(":aud") || k.ends_with(":oaud")
+            });
+            for e in p.groups.iter().flat_map(|(_, _, es)| es) {
+                if let PrincipalEntry::Federated(f) = e {
+                    out.push((f.clone(), constrained));
+                }
+            }
+        }
+        out
+    }
+
     /// Binds user/role ARN principals to unique ids: a bound principal then matches only a
     /// caller whose `unique_id` equals the id (a re-created role does not inherit trust).
     pub fn bind_principal_ids(&mut self, map: &HashMap<String, String>) {

@@ -194,6 +194,16 @@ impl SessionClaims {
         self
     }
 
+    /// Sets the identity provider the session came from (`aws:FederatedProvider`) and the few
+    /// provider keys that stay visible in its later calls (at most [`MAX_FEDERATION_CLAIMS`];
+    /// sealing refuses more).
+    #[must_use]
+    pub fn with_federation(mut self, provider: String, claims: Vec<(String, String)>) -> Self {
+        self.federated_provider = Some(provider);
+        self.federation_claims = claims;
+        self
+    }
+
     /// Marks the session as chained from another session, carrying its federation claims.
     #[must_use]
     pub fn chained_from(mut self, parent: Option<&SessionClaims>) -> Self {

@@ -1,7 +1,14 @@
 //! Test harness: a Sekisho served in-process on 127.0.0.1:0 with a memory store, a bootstrap
 //! file, and a clock the tests drive; AWS SDK clients whose signing clock is the same clock.
 #![allow(dead_code, reason = "each test binary uses part of the harness")]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+pub mod oidc;
 
 use std::sync::Arc;
 use std::time::SystemTime;

@@ -11,6 +11,7 @@ pub mod condition_keys;
 pub mod groups;
 pub mod inline_policies;
 pub mod mfa;
+pub mod oidc_providers;
 pub mod policies;
 pub mod revoke_sessions;
 pub mod roles;
@@ -27,12 +28,14 @@ use crate::wire::Params;
 /// The IAM actions Sekisho serves (an unknown one is `InvalidAction`, before authentication).
 /// Checked against the `match` in [`dispatch`] by a test, so the two cannot drift apart.
 pub const ACTIONS: &[&str] = &[
+    "AddClientIDToOpenIDConnectProvider",
     "AddUserToGroup",
     "AttachGroupPolicy",
     "AttachRolePolicy",
     "AttachUserPolicy",
     "CreateAccessKey",
     "CreateGroup",
+    "CreateOpenIDConnectProvider",
     "CreatePolicy",
     "CreatePolicyVersion",
     "CreateRole",
@@ -42,6 +45,7 @@ pub const ACTIONS: &[&str] = &[
     "DeleteAccessKey",
     "DeleteGroup",
     "DeleteGroupPolicy",
+    "DeleteOpenIDConnectProvider",
     "DeletePolicy",
     "DeletePolicyVersion",
     "DeleteRole",
@@ -61,6 +65,7 @@ pub const ACTIONS: &[&str] = &[
     "GetGroup",
     "GetGroupPolicy",
     "GetMFADevice",
+    "GetOpenIDConnectProvider",
     "GetPolicy",
     "GetPolicyVersion",
     "GetRole",
@@ -77,6 +82,8 @@ pub const ACTIONS: &[&str] = &[
     "ListGroupsForUser",
     "ListMFADeviceTags",
     "ListMFADevices",
+    "ListOpenIDConnectProviderTags",
+    "ListOpenIDConnectProviders",
     "ListPolicies",
     "ListPolicyVersions",
     "ListRolePolicies",
@@ -91,6 +98,7 @@ pub const ACTIONS: &[&str] = &[
     "PutRolePolicy",
     "PutUserPermissionsBoundary",
     "PutUserPolicy",
+    "RemoveClientIDFromOpenIDConnectProvider",
     "RemoveUserFromGroup",
     "ResyncMFADevice",
     "RevokeSessions",
@@ -98,14 +106,17 @@ pub const ACTIONS: &[&str] = &[
     "SimulateCustomPolicy",
     "SimulatePrincipalPolicy",
     "TagMFADevice",
+    "TagOpenIDConnectProvider",
     "TagRole",
     "TagUser",
     "UntagMFADevice",
+    "UntagOpenIDConnectProvider",
     "UntagRole",
     "UntagUser",
     "UpdateAccessKey",
     "UpdateAssumeRolePolicy",
     "UpdateGroup",
+    "UpdateOpenIDConnectProviderThumbprint",
     "UpdateRole",
     "UpdateRoleDescription",
     "UpdateUser",
@@ -190,6 +201,21 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
         "ListUserPolicies" => inline_policies::list(ctx, p, User).await,
         "ListGroupPolicies" => inline_policies::list(ctx, p, Group).await,
         "ListRolePolicies" => inline_policies::list(ctx, p, Role).await,
+        // OpenID Connect providers
+        "CreateOpenIDConnectProvider" => oidc_providers::create(ctx, p).await,
+        "GetOpenIDConnectProvider" => oidc_providers::get(ctx, p).await,
+        "ListOpenIDConnectProviders" => oidc_providers::list(ctx, p).await,
+        "DeleteOpenIDConnectProvider" => oidc_providers::delete(ctx, p).await,
+        "AddClientIDToOpenIDConnectProvider" => oidc_providers::add_client_id(ctx, p).await,
+        "RemoveClientIDFromOpenIDConnectProvider" => oidc_providers::remove_client_id(ctx, p).await,
+        "UpdateOpenIDConnectProviderThumbprint" => oidc_providers::update_thumbprint(ctx, p).await,
+        "TagOpenIDConnectProvider" => tagging::tag::<crate::iam::model::OidcProvider>(ctx, p).await,
+        "UntagOpenIDConnectProvider" => {
+            tagging::untag::<crate::iam::model::OidcProvider>(ctx, p).await
+        }
+        "ListOpenIDConnectProviderTags" => {
+            tagging::list_tags::<crate::iam::model::OidcProvider>(ctx, p).await
+        }
         // virtual MFA devices
         "CreateVirtualMFADevice" => mfa::create(ctx, p).await,
         "EnableMFADevice" => mfa::enable(ctx, p).await,

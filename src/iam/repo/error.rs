@@ -57,6 +57,12 @@ pub enum Error {
         /// The principal's ARN.
         arn: String,
     },
+    /// A trust policy names an OIDC provider (`Federated`) that does not exist.
+    #[error("trust policy names an unknown federated provider {arn}")]
+    InvalidFederatedPrincipal {
+        /// The provider's ARN.
+        arn: String,
+    },
     /// A quota is reached.
     #[error("limit exceeded: {0:?}")]
     LimitExceeded(Limit),

@@ -11,6 +11,7 @@
 //! | `g/{acct}/{name}` | group ; `gm/{acct}/{group}/{user}` → `""` (membership index) |
 //! | `r/{acct}/{name}` | role ; `rid/{AROA…}` → the role's key |
 //! | `p/{acct}/{name}` | customer managed policy ; `pa/{policy arn}/{entity key}` → `""` |
+//! | `op/{acct}/{host/path}` | OpenID Connect provider (name = URL without scheme) |
 //! | `k/{AKIA…}` | access key ; `uk/{acct}/{user or #root}/{AKIA…}` → `""` ; `lu/{AKIA…}` last use |
 //! | `mfa/{acct}/{name}` | virtual MFA device ; `mfas/{acct}/{name}` its state (last step, drift, failures) ; `mfao/{acct}/{user id or acct}/{name}` → `""` (devices enabled per owner) |
 //!
@@ -24,6 +25,8 @@ pub const GROUP: &str = "g";
 pub const ROLE: &str = "r";
 /// Key prefix of customer managed policies.
 pub const POLICY: &str = "p";
+/// Key prefix of OpenID Connect providers.
+pub const OIDC_PROVIDER: &str = "op";
 
 /// Key prefix of virtual MFA devices.
 pub const MFA_DEVICE: &str = "mfa";
@@ -199,6 +202,10 @@ mod tests {
         assert_eq!(entity(GROUP, "1", "Ops"), "g/1/ops");
         assert_eq!(entity(ROLE, "1", "R"), "r/1/r");
         assert_eq!(policy("1", "ReadS3"), "p/1/reads3");
+        assert_eq!(
+            entity(OIDC_PROVIDER, "1", "Idp.Example.com/x"),
+            "op/1/idp.example.com/x"
+        );
         assert_eq!(entities(USER, "1"), "u/1/");
         assert_eq!(entity_name("u/1/alice", USER, "1"), Some("alice"));
         assert_eq!(entity_name("u/2/alice", USER, "1"), None);

@@ -6,6 +6,7 @@
 //! | [`keys`] | every store key (the layout table is there) |
 //! | [`kind`] | the entity-kind traits and the generic get/list/tag/untag/rename/delete |
 //! | `accounts.rs`, `users.rs`, `groups.rs`, `roles.rs` | one file per entity kind |
+//! | `oidc_providers.rs` | OpenID Connect providers (`op/…`), found by ARN or issuer URL |
 //! | `policies.rs`, `attachments.rs` | managed policies and versions; their attachments |
 //! | `inline.rs` | inline policies of users, groups and roles |
 //! | `access_keys.rs` | access keys (secrets sealed at rest) and their last use |
@@ -27,6 +28,7 @@ pub mod keys;
 pub mod kind;
 mod listing;
 mod mfa_devices;
+mod oidc_providers;
 mod policies;
 mod roles;
 mod users;

@@ -117,6 +117,24 @@ impl Iam {
             .policies
             .get_or_parse(text, PolicyKind::Trust)
             .map_err(Error::Invalid)?;
+        // OIDC providers named as Federated principals must exist (AWS checks at write time);
+        // a web identity trust that does not constrain `sub` or `aud` is allowed, as in AWS,
+        // but worth a warning: any token of the provider for any of its clients passes.
+        for (provider, constrained) in policy.federated_principals() {
+            if crate::iam::names::parse_oidc_provider_arn(&provider).is_none() {
+                continue;
+            }
+            if self.oidc_provider_by_arn(&provider).await?.is_none() {
+                return Err(Error::InvalidFederatedPrincipal { arn: provider });
+            }
+            if !constrained {
+                tracing::warn!(
+                    provider,
+                    "trust policy admits web identity tokens of this provider without a \
+                     condition on its :sub or :aud key"
+                );
+            }
+        }
         let mut ids = BTreeMap::new();
         for arn in policy.principal_arns() {
             let id = if let Some((acct, _, name)) = parse_entity_arn(&arn, User::WORD) {
