@@ -10,12 +10,13 @@
 //! | [`sigv4`] | pure SigV4 verification (header and presigned forms) |
 //! | [`token`] | sealed session tokens, the key ring, temporary key ids and secrets |
 //! | [`policy`] | the IAM policy language: parse, evaluate, simulate, summarise |
-//! | [`store`] | the storage trait, its backends and their conformance suite |
+//! | [`store`] | the storage trait and its backends (their conformance suite is in `tests/`) |
 //! | [`iam`] | IAM entities: model, the repository (`iam::repo`: `keys` names every store key, |
 //! | | `kind` serves every entity kind generically, one file per kind, its own error), the |
 //! | | decoded-entity memo, secrets sealed at rest, bootstrap, and the IAM Query API |
 //! | [`mfa`] | virtual MFA: TOTP verification (pure), per-device replay/throttle state, QR enrolment |
-//! | [`sts`] | the STS actions, one file each, and the AWS error table |
+//! | [`sts`] | the STS actions, one file each (AssumeRole: a pure plan + its I/O), minting |
+//! | [`error`] | the one table of AWS error codes, and every module error mapped to it |
 //! | [`authn`] | who is calling: SigV4 + key lookup or token opening, revocation |
 //! | [`idp`] | identity providers: OIDC token verification (pure) and their keys (fetched, cached) |
 //! | [`authz`] | what they may do: effective policies (`authz::policies`) + context → engine |

@@ -2,9 +2,9 @@
 //! issuer URL without its scheme, so the generic ARN (`oidc-provider` + `/` + name) is AWS's
 //! `arn:aws:iam::A:oidc-provider/host/path`.
 
-use super::kind::{Kind, NameRules, Tagged};
+use super::kind::{Kind, NameRules, tags_field};
 use super::{Error, Iam};
-use crate::iam::model::{OidcProvider, Tag};
+use crate::iam::model::OidcProvider;
 use crate::iam::names::parse_oidc_provider_arn;
 
 impl Kind for OidcProvider {
@@ -35,14 +35,7 @@ impl Kind for OidcProvider {
     }
 }
 
-impl Tagged for OidcProvider {
-    fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn tags_mut(&mut self) -> &mut Vec<Tag> {
-        &mut self.tags
-    }
-}
+tags_field!(OidcProvider);
 
 impl Iam {
     /// An OIDC provider by ARN (`None` for an ARN of another shape).
