@@ -1,0 +1,156 @@
+"""AssumeRoleWithWebIdentity as an external client sees it, against the floor server, in one run.
+
+The method of ../shared/bench/run.sh (whose floor, venv and wrk helpers it reuses): wrk drives a
+separate `sekisho serve` (embedded store, audit to a file) and the fixed-body floor server in
+alternating slices. A local OpenID issuer (discovery + JWKS over HTTP on 127.0.0.1, allowed by
+`[oidc] insecure_http_prefixes`) publishes the key; one token signed with PyJWT is replayed (web
+identity tokens are reusable until they expire, as with AWS). The JWKS is fetched once, on the
+first request; the run then measures verification with the key cached.
+
+Run from the project root after ../shared/bench/run.sh has built the floor and the venv:
+    /tmp/sekisho-bench-venv/bin/pip install -q pyjwt cryptography
+    /tmp/sekisho-bench-venv/bin/python scripts/bench_web_identity.py [--alg RS256|ES256] [--pin]
+Last line: "web-identity <alg> sekisho/floor: R".
+"""
+import argparse
+import http.server
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the shared harness: servers, wrk)
+from bench_verify import wrk_path  # noqa: E402
+
+ACCOUNT = "111111111111"
+AUDIENCE = "bench-client"
+
+
+def issuer(alg):
+    """A local issuer: (url, signing key, kid). Serves discovery and the JWKS in a thread."""
+    key = rsa.generate_private_key(65537, 2048) if alg == "RS256" else ec.generate_private_key(
+        ec.SECP256R1())
+    kid = "bench-1"
+    jwk = json.loads(jwt.algorithms.get_default_algorithms()[alg].to_jwk(key.public_key()))
+    jwk.update(kid=kid, alg=alg, use="sig")
+    port = bench.free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = {"/.well-known/openid-configuration": {"issuer": url,
+                                                          "jwks_uri": url + "/jwks"},
+                    "/jwks": {"keys": [jwk]}}.get(self.path)
+            data = json.dumps(body).encode()
+            self.send_response(200 if body else 404)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return url, key, kid
+
+
+def start_sekisho(url, pinned):
+    work = tempfile.mkdtemp(prefix="sekisho-bench-wi-")
+    port = bench.free_port()
+    host = url.split("://", 1)[1]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{host}:aud": AUDIENCE}}}]})
+    with open(os.path.join(work, "iam.toml"), "w") as f:
+        f.write(f"""
+[[accounts]]
+id = "{ACCOUNT}"
+[[accounts.oidc_providers]]
+url = "{url}"
+client_ids = ["{AUDIENCE}"]
+[[accounts.roles]]
+name = "web"
+trust_policy = '{trust}'
+""")
+    cfg = bench.CONFIG.format(port=port) + '\n[oidc]\ninsecure_http_prefixes = ["http://127.0.0.1:"]\n'
+    with open(os.path.join(work, "sekisho.toml"), "w") as f:
+        f.write(cfg)
+    binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(PROJECT, "target")),
+                          "release", "sekisho")
+    proc = subprocess.Popen(bench.pin(0, pinned) + [binary, "serve", "--config", "sekisho.toml"],
+                            cwd=work, stdout=open(os.path.join(work, "server.log"), "wb"),
+                            stderr=subprocess.STDOUT)
+    bench.wait_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def lua(alg, key, kid, url):
+    now = int(time.time())
+    token = jwt.encode({"iss": url, "aud": AUDIENCE, "sub": "bench-user", "iat": now,
+                        "exp": now + 3600}, key, algorithm=alg, headers={"kid": kid})
+    body = urllib.parse.urlencode({
+        "Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15",
+        "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/web", "RoleSessionName": "bench",
+        "WebIdentityToken": token})
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    f.write('wrk.method = "POST"\n'
+            f"wrk.body = {json.dumps(body)}\n"
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"\n')
+    f.close()
+    return f.name
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--floor", default=os.path.join(
+        os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
+    ap.add_argument("--alg", default="RS256", choices=["RS256", "ES256"])
+    ap.add_argument("--seconds", type=int, default=8, help="seconds per side, in slices")
+    ap.add_argument("--slices", type=int, default=4)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--pin", action="store_true")
+    a = ap.parse_args()
+    iss, key, kid = issuer(a.alg)
+    floor, furl = bench.start_floor(a.floor, a.pin)
+    sek, surl = start_sekisho(iss, a.pin)
+    try:
+        script = lua(a.alg, key, kid, iss)
+        warm = wrk_path(surl + "/", script, 1, a)  # first request fetches the JWKS
+        if warm[3]:
+            sys.exit(f"sekisho answered {warm[3]} non-2xx responses: fix that first")
+        tot = {"floor": [0, []], "sekisho": [0, []]}
+        per = max(1, a.seconds // a.slices)
+        for _ in range(a.slices):
+            for name, url in (("floor", furl + "/"), ("sekisho", surl + "/")):
+                n, p50, p99, bad = wrk_path(url, script, per, a)
+                if bad:
+                    sys.exit(f"{name} answered {bad} non-2xx responses: fix that first")
+                tot[name][0] += n
+                tot[name][1].append(f"{p50}/{p99}")
+        secs = per * a.slices
+        label = f"web-identity {a.alg}"
+        for name in ("floor", "sekisho"):
+            print(f"{label:18} {name:8} {tot[name][0] / secs:>10,.0f} req/s  p50/p99 per slice: "
+                  f"{' '.join(tot[name][1])}")
+        print(f"{label} sekisho/floor: {tot['sekisho'][0] / tot['floor'][0]:.2f}")
+    finally:
+        for p in (floor, sek):
+            p.terminate()
+            p.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
