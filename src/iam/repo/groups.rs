@@ -2,9 +2,7 @@
 //! plus the group names each user record keeps so the request path needs no scan). A rename
 //! moves the memberships and renames the group in every member's record, in the same batch.
 
-use std::collections::BTreeMap;
-
-use super::kind::{Kind, NameRules, PolicyHolder, record_fields};
+use super::kind::{Kind, NameRules, PolicyHolder, policy_fields, record_fields};
 use super::{Dependants, Error, Iam, Limit, MAX_GROUPS_PER_USER, Page, decode, keys, to_json};
 use crate::iam::model::{Group, User};
 use crate::store::{Batch, Check};
@@ -60,18 +58,7 @@ impl Kind for Group {
 
 impl PolicyHolder for Group {
     const INLINE_LIMIT: usize = 5120;
-    fn inline_policies(&self) -> &BTreeMap<String, String> {
-        &self.inline_policies
-    }
-    fn inline_policies_mut(&mut self) -> &mut BTreeMap<String, String> {
-        &mut self.inline_policies
-    }
-    fn attached_policies(&self) -> &[String] {
-        &self.attached_policies
-    }
-    fn attached_policies_mut(&mut self) -> &mut Vec<String> {
-        &mut self.attached_policies
-    }
+    policy_fields!();
 }
 
 impl Iam {

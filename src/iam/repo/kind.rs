@@ -53,6 +53,26 @@ macro_rules! record_fields {
 }
 pub(crate) use record_fields;
 
+/// Inside an `impl PolicyHolder for T`: the accessors of a record that keeps its policies in
+/// `inline_policies` and `attached_policies` fields (users, groups, roles).
+macro_rules! policy_fields {
+    () => {
+        fn inline_policies(&self) -> &std::collections::BTreeMap<String, String> {
+            &self.inline_policies
+        }
+        fn inline_policies_mut(&mut self) -> &mut std::collections::BTreeMap<String, String> {
+            &mut self.inline_policies
+        }
+        fn attached_policies(&self) -> &[String] {
+            &self.attached_policies
+        }
+        fn attached_policies_mut(&mut self) -> &mut Vec<String> {
+            &mut self.attached_policies
+        }
+    };
+}
+pub(crate) use policy_fields;
+
 /// `impl Tagged for T` for a record that keeps its tags in a `tags` field.
 macro_rules! tags_field {
     ($t:ty) => {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use super::kind::{Kind, NameRules, PolicyHolder, record_fields, tags_field};
+use super::kind::{Kind, NameRules, PolicyHolder, policy_fields, record_fields, tags_field};
 use super::{Dependants, Error, Iam, decode, keys};
 use crate::iam::model::{Role, User};
 use crate::iam::names::parse_entity_arn;
@@ -67,18 +67,7 @@ tags_field!(Role);
 
 impl PolicyHolder for Role {
     const INLINE_LIMIT: usize = 10240;
-    fn inline_policies(&self) -> &BTreeMap<String, String> {
-        &self.inline_policies
-    }
-    fn inline_policies_mut(&mut self) -> &mut BTreeMap<String, String> {
-        &mut self.inline_policies
-    }
-    fn attached_policies(&self) -> &[String] {
-        &self.attached_policies
-    }
-    fn attached_policies_mut(&mut self) -> &mut Vec<String> {
-        &mut self.attached_policies
-    }
+    policy_fields!();
 }
 
 impl Iam {

@@ -2,10 +2,9 @@
 //! A rename moves the user's group memberships, policy attachments and access keys in the
 //! same batch as the record.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::kind::{Kind, NameRules, PolicyHolder, record_fields, tags_field};
+use super::kind::{Kind, NameRules, PolicyHolder, policy_fields, record_fields, tags_field};
 use super::{Dependants, Error, Iam, decode, keys, to_json};
 use crate::iam::model::{AccessKey, User};
 use crate::store::{Batch, Check};
@@ -75,18 +74,7 @@ tags_field!(User);
 
 impl PolicyHolder for User {
     const INLINE_LIMIT: usize = 2048;
-    fn inline_policies(&self) -> &BTreeMap<String, String> {
-        &self.inline_policies
-    }
-    fn inline_policies_mut(&mut self) -> &mut BTreeMap<String, String> {
-        &mut self.inline_policies
-    }
-    fn attached_policies(&self) -> &[String] {
-        &self.attached_policies
-    }
-    fn attached_policies_mut(&mut self) -> &mut Vec<String> {
-        &mut self.attached_policies
-    }
+    policy_fields!();
 }
 
 impl Iam {
