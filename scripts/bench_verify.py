@@ -80,24 +80,30 @@ def main():
     try:
         body = question(session_credentials(surl))
         lua = signed_lua(surl, body)
-        tot = {"floor": [0, []], "sekisho": [0, []]}
-        per = max(1, a.seconds // a.slices)
-        for _ in range(a.slices):
-            for name, url in (("floor", furl + "/"), ("sekisho", surl + "/verify")):
-                n, p50, p99, bad = wrk_path(url, lua, per, a)
-                if bad:
-                    sys.exit(f"{name} answered {bad} non-2xx responses: fix that first")
-                tot[name][0] += n
-                tot[name][1].append(f"{p50}/{p99}")
-        secs = per * a.slices
-        for name in ("floor", "sekisho"):
-            print(f"{'verify':18} {name:8} {tot[name][0] / secs:>10,.0f} req/s  p50/p99 per slice: "
-                  f"{' '.join(tot[name][1])}")
-        print(f"verify sekisho/floor: {tot['sekisho'][0] / tot['floor'][0]:.2f}")
+        compare("verify", furl + "/", surl + "/verify", lua, a)
     finally:
         for p in (floor, sek):
             p.terminate()
             p.wait(timeout=10)
+
+
+def compare(label, floor_url, sekisho_url, lua, a):
+    """Drives the floor and Sekisho with `lua` in alternating slices; prints req/s, latencies and
+    the ratio of the totals (the last line: "<label> sekisho/floor: R")."""
+    tot = {"floor": [0, []], "sekisho": [0, []]}
+    per = max(1, a.seconds // a.slices)
+    for _ in range(a.slices):
+        for name, url in (("floor", floor_url), ("sekisho", sekisho_url)):
+            n, p50, p99, bad = wrk_path(url, lua, per, a)
+            if bad:
+                sys.exit(f"{name} answered {bad} non-2xx responses: fix that first")
+            tot[name][0] += n
+            tot[name][1].append(f"{p50}/{p99}")
+    secs = per * a.slices
+    for name in ("floor", "sekisho"):
+        print(f"{label:18} {name:8} {tot[name][0] / secs:>10,.0f} req/s  p50/p99 per slice: "
+              f"{' '.join(tot[name][1])}")
+    print(f"{label} sekisho/floor: {tot['sekisho'][0] / tot['floor'][0]:.2f}")
 
 
 def wrk_path(url, lua, seconds, a):

@@ -30,7 +30,7 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the shared harness: servers, wrk)
-from bench_verify import wrk_path  # noqa: E402
+from bench_verify import compare, wrk_path  # noqa: E402
 
 ACCOUNT = "111111111111"
 AUDIENCE = "bench-client"
@@ -131,21 +131,7 @@ def main():
         warm = wrk_path(surl + "/", script, 1, a)  # first request fetches the JWKS
         if warm[3]:
             sys.exit(f"sekisho answered {warm[3]} non-2xx responses: fix that first")
-        tot = {"floor": [0, []], "sekisho": [0, []]}
-        per = max(1, a.seconds // a.slices)
-        for _ in range(a.slices):
-            for name, url in (("floor", furl + "/"), ("sekisho", surl + "/")):
-                n, p50, p99, bad = wrk_path(url, script, per, a)
-                if bad:
-                    sys.exit(f"{name} answered {bad} non-2xx responses: fix that first")
-                tot[name][0] += n
-                tot[name][1].append(f"{p50}/{p99}")
-        secs = per * a.slices
-        label = f"web-identity {a.alg}"
-        for name in ("floor", "sekisho"):
-            print(f"{label:18} {name:8} {tot[name][0] / secs:>10,.0f} req/s  p50/p99 per slice: "
-                  f"{' '.join(tot[name][1])}")
-        print(f"{label} sekisho/floor: {tot['sekisho'][0] / tot['floor'][0]:.2f}")
+        compare(f"web-identity {a.alg}", furl + "/", surl + "/", script, a)
     finally:
         for p in (floor, sek):
             p.terminate()
