@@ -28,8 +28,27 @@ pub struct NameRules {
 }
 
 /// Inside an `impl Kind for T`: the six field accessors of a record that keeps its `account`,
-/// `name`, `path` and `arn` in fields of those names (every kind so far).
+/// `name`, `path` and `arn` in fields of those names; `record_fields!(flat)` for a kind without
+/// paths (always `/`: SAML and OIDC providers).
 macro_rules! record_fields {
+    (flat) => {
+        fn account(&self) -> &str {
+            &self.account
+        }
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn set_name(&mut self, name: &str) {
+            name.clone_into(&mut self.name);
+        }
+        fn path(&self) -> &str {
+            "/"
+        }
+        fn set_path(&mut self, _: &str) {}
+        fn set_arn(&mut self, arn: String) {
+            self.arn = arn;
+        }
+    };
     () => {
         fn account(&self) -> &str {
             &self.account

@@ -2,7 +2,7 @@
 //! issuer URL without its scheme, so the generic ARN (`oidc-provider` + `/` + name) is AWS's
 //! `arn:aws:iam::A:oidc-provider/host/path`.
 
-use super::kind::{Kind, NameRules, tags_field};
+use super::kind::{Kind, NameRules, record_fields, tags_field};
 use super::{Error, Iam};
 use crate::iam::model::OidcProvider;
 use crate::iam::names::parse_oidc_provider_arn;
@@ -17,22 +17,7 @@ impl Kind for OidcProvider {
         max: 255,
     };
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_name(&mut self, name: &str) {
-        name.clone_into(&mut self.name);
-    }
-    fn path(&self) -> &str {
-        "/"
-    }
-    fn set_path(&mut self, _: &str) {}
-    fn set_arn(&mut self, arn: String) {
-        self.arn = arn;
-    }
+    record_fields!(flat);
 }
 
 tags_field!(OidcProvider);

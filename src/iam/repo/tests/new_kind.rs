@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ACCT, repo, tag};
 use crate::iam::model::Tag;
-use crate::iam::repo::kind::tags_field;
+use crate::iam::repo::kind::{record_fields, tags_field};
 use crate::iam::repo::{Dependants, Error, Kind, NameRules};
 
 /// A SAML-provider-like record.
@@ -28,22 +28,7 @@ impl Kind for Provider {
         create_max: 128,
         max: 128,
     };
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_name(&mut self, name: &str) {
-        name.clone_into(&mut self.name);
-    }
-    fn path(&self) -> &str {
-        "/"
-    }
-    fn set_path(&mut self, _: &str) {}
-    fn set_arn(&mut self, arn: String) {
-        self.arn = arn;
-    }
+    record_fields!(flat);
 }
 
 tags_field!(Provider);
