@@ -66,28 +66,33 @@ def issuer(alg):
     return url, key, kid
 
 
-def start_sekisho(url, pinned):
-    work = tempfile.mkdtemp(prefix="sekisho-bench-wi-")
-    port = bench.free_port()
+def provider_config(url):
+    """(IAM bootstrap lines for the bench account: the provider and a role it may assume,
+    configuration lines allowing the local http issuer)."""
     host = url.split("://", 1)[1]
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}"},
         "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {"StringEquals": {f"{host}:aud": AUDIENCE}}}]})
-    with open(os.path.join(work, "iam.toml"), "w") as f:
-        f.write(f"""
-[[accounts]]
-id = "{ACCOUNT}"
+    iam = f"""
 [[accounts.oidc_providers]]
 url = "{url}"
 client_ids = ["{AUDIENCE}"]
 [[accounts.roles]]
 name = "web"
 trust_policy = '{trust}'
-""")
-    cfg = bench.CONFIG.format(port=port) + '\n[oidc]\ninsecure_http_prefixes = ["http://127.0.0.1:"]\n'
+"""
+    return iam, '\n[oidc]\ninsecure_http_prefixes = ["http://127.0.0.1:"]\n'
+
+
+def start_sekisho(url, pinned):
+    work = tempfile.mkdtemp(prefix="sekisho-bench-wi-")
+    port = bench.free_port()
+    iam, cfg = provider_config(url)
+    with open(os.path.join(work, "iam.toml"), "w") as f:
+        f.write(f'\n[[accounts]]\nid = "{ACCOUNT}"\n' + iam)
     with open(os.path.join(work, "sekisho.toml"), "w") as f:
-        f.write(cfg)
+        f.write(bench.CONFIG.format(port=port) + cfg)
     binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(PROJECT, "target")),
                           "release", "sekisho")
     proc = subprocess.Popen(bench.pin(0, pinned) + [binary, "serve", "--config", "sekisho.toml"],
@@ -97,14 +102,19 @@ trust_policy = '{trust}'
     return proc, f"http://127.0.0.1:{port}"
 
 
-def lua(alg, key, kid, url):
+def request_body(alg, key, kid, url):
+    """The form body of an AssumeRoleWithWebIdentity with a fresh token signed by `key`."""
     now = int(time.time())
     token = jwt.encode({"iss": url, "aud": AUDIENCE, "sub": "bench-user", "iat": now,
                         "exp": now + 3600}, key, algorithm=alg, headers={"kid": kid})
-    body = urllib.parse.urlencode({
+    return urllib.parse.urlencode({
         "Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15",
         "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/web", "RoleSessionName": "bench",
         "WebIdentityToken": token})
+
+
+def lua(alg, key, kid, url):
+    body = request_body(alg, key, kid, url)
     f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     f.write('wrk.method = "POST"\n'
             f"wrk.body = {json.dumps(body)}\n"

@@ -70,6 +70,8 @@ impl Key {
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
     keys: Vec<Key>,
+    /// Tokens whose signature these keys verified (see [`super::memo`]).
+    memo: super::memo::SignatureMemo,
 }
 
 const RSA_ALGS: [Algorithm; 6] = [
@@ -161,6 +163,7 @@ impl KeySet {
                 .filter_map(parse_key)
                 .take(MAX_KEYS)
                 .collect(),
+            memo: super::memo::SignatureMemo::default(),
         })
     }
 
@@ -174,6 +177,12 @@ impl KeySet {
                 _ => None,
             },
         }
+    }
+
+    /// The signatures these keys verified.
+    #[must_use]
+    pub fn memo(&self) -> &super::memo::SignatureMemo {
+        &self.memo
     }
 
     /// Number of usable keys.

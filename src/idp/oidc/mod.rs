@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`verify`] | the pure JWT check: (token, the provider's keys, rules, `now`) → [`Verified`] |
 //! | [`keys`] | discovery and JWKS over HTTP(S), cached per provider, refetch rate-limited |
+//! | [`memo`] | signatures a key set already verified (the claims are still checked each time) |
 //! | [`context`] | the condition keys a verified token brings to the trust evaluation |
 //! | [`error`] | [`Error`], every refusal with what the audit needs (claim, kid, clock) |
 //!
@@ -16,6 +17,7 @@
 pub mod context;
 pub mod error;
 pub mod keys;
+pub mod memo;
 pub mod verify;
 
 pub use self::error::Error;

@@ -115,6 +115,11 @@ fn segments(token: &str) -> Result<(&str, &str, &str), Error> {
 /// [`Error::TooLarge`], [`Error::Malformed`], [`Error::AlgorithmRefused`],
 /// [`Error::KeyInHeader`], [`Error::MissingClaim`]`("iss")`, [`Error::ClaimType`]`("iss")`.
 pub fn inspect(token: &str) -> Result<Unverified, Error> {
+    read(token).map(|(u, _)| u)
+}
+
+/// [`inspect`], with the claims it read (untrusted until the signature is checked).
+fn read(token: &str) -> Result<(Unverified, Map<String, Value>), Error> {
     let len = token.chars().count();
     if !(4..=super::MAX_TOKEN_CHARS).contains(&len) {
         return Err(Error::TooLarge(len));
@@ -153,7 +158,7 @@ pub fn inspect(token: &str) -> Result<Unverified, Error> {
         Some(_) => return Err(Error::ClaimType("iss")),
         None => return Err(Error::MissingClaim("iss")),
     };
-    Ok(Unverified { iss, kid, alg })
+    Ok((Unverified { iss, kid, alg }, claims))
 }
 
 /// An integer claim (a time): absent → `None`; any other type (a string, a fraction) refused.
@@ -185,8 +190,11 @@ fn strings_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Vec<
 /// token's `kid` (the caller may refetch once and retry); [`Error::AlgorithmMismatch`],
 /// [`Error::Signature`]; then the claim checks: `iss`, `aud`/`azp`, `sub`, `exp`, `nbf`,
 /// `iat` and the maximum age.
+///
+/// A token whose signature this key set verified before (the same text, byte for byte) is not
+/// verified again ([`super::memo`]); every other check runs each time.
 pub fn verify(token: &str, keys: &KeySet, rules: &Rules<'_>, now: i64) -> Result<Verified, Error> {
-    let u = inspect(token)?;
+    let (u, claims) = read(token)?;
     let kid_label = u.kid.clone().unwrap_or_else(|| "-".to_owned());
     // The key comes from the provider's set, by kid; nothing in the header chooses it otherwise.
     let key = keys
@@ -208,29 +216,29 @@ pub fn verify(token: &str, keys: &KeySet, rules: &Rules<'_>, now: i64) -> Result
                 .join("/"),
         });
     }
-    let mut v = Validation::new(u.alg);
-    // The library's time checks read the system clock: off; ours below use `now`. Its required
-    // list replaces the default one, so every required claim is named.
-    v.validate_exp = false;
-    v.validate_nbf = false;
-    v.validate_aud = false;
-    v.leeway = 0;
-    v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    v.set_issuer(&[rules.issuer]);
-    let data =
-        jsonwebtoken::decode::<Map<String, Value>>(token, key.decoding_key(), &v).map_err(|e| {
-            let mistyped = |c: &str| {
-                segments(token)
-                    .and_then(|(_, p, _)| json_segment(p, "claims"))
-                    .is_ok_and(|m| m.contains_key(c))
-            };
-            match library_error(&e, &kid_label, rules.issuer, &u.iss) {
+    let digest = super::memo::digest(token);
+    if !keys.memo().contains(&digest) {
+        let mut v = Validation::new(u.alg);
+        // The library's time checks read the system clock: off; ours below use `now`. Its
+        // required list replaces the default one, so every required claim is named. Its checks
+        // depend on the token's bytes, the key (both fixed for a memo entry) and the issuer,
+        // which is checked below every time as well.
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.validate_aud = false;
+        v.leeway = 0;
+        v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        v.set_issuer(&[rules.issuer]);
+        // The claims were read above (the same bytes); the library's copy is not kept.
+        jsonwebtoken::decode::<serde::de::IgnoredAny>(token, key.decoding_key(), &v).map_err(
+            |e| match library_error(&e, &kid_label, rules.issuer, &u.iss) {
                 // Present but not an integer (a string `exp`): a type error, not an absence.
-                Error::MissingClaim(c) if mistyped(c) => Error::ClaimType(c),
+                Error::MissingClaim(c) if claims.contains_key(c) => Error::ClaimType(c),
                 other => other,
-            }
-        })?;
-    let claims = data.claims;
+            },
+        )?;
+        keys.memo().insert(digest);
+    }
 
     // OIDC Core 3.1.3.7 (2): the issuer must exactly match the provider URL.
     if u.iss != rules.issuer {
@@ -597,6 +605,85 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_remembered_signature_still_has_every_claim_checked() {
+        let ids = clients();
+        let rules = Rules {
+            issuer: ISS,
+            client_ids: &ids,
+            azp_is_audience: false,
+            leeway_seconds: 300,
+            max_age_seconds: 3600,
+        };
+        let ks = key_set();
+        let t = sign(Algorithm::RS256, "rsa1", &claims());
+        let first = verify(&t, &ks, &rules, NOW).unwrap();
+        assert_eq!(ks.memo().len(), 1, "its signature is remembered");
+        assert_eq!(
+            verify(&t, &ks, &rules, NOW).unwrap(),
+            first,
+            "a hit answers the same"
+        );
+        // The time checks use each request's clock: exp = NOW + 600, iat = nbf = NOW - 10.
+        assert!(matches!(
+            verify(&t, &ks, &rules, NOW + 901),
+            Err(Error::Expired { .. })
+        ));
+        assert!(matches!(
+            verify(&t, &ks, &rules, NOW - 311),
+            Err(Error::NotYetValid { .. } | Error::IssuedInFuture { .. })
+        ));
+        // The provider's rules are applied again.
+        let others = vec!["someone-else".to_owned()];
+        let r = Rules {
+            client_ids: &others,
+            ..rules
+        };
+        assert!(matches!(
+            verify(&t, &ks, &r, NOW),
+            Err(Error::Audience { .. })
+        ));
+        let r = Rules {
+            issuer: "https://other.example.com",
+            ..rules
+        };
+        assert!(matches!(
+            verify(&t, &ks, &r, NOW),
+            Err(Error::Issuer { .. })
+        ));
+        // One signature character changed: not remembered, verified, refused.
+        let mut bad = t.clone().into_bytes();
+        let i = bad.len() - 10;
+        bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+        let bad = String::from_utf8(bad).unwrap();
+        assert!(matches!(
+            verify(&bad, &ks, &rules, NOW),
+            Err(Error::Signature { .. })
+        ));
+        assert_eq!(ks.memo().len(), 1, "a refused token is not remembered");
+        // A refetched JWKS where kid rsa1 is another key: nothing remembered, refused.
+        let other = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let pc = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(other.public_key());
+        let rotated = KeySet::parse(
+            json!({"keys": [{"kty":"RSA","kid":"rsa1","alg":"RS256",
+                "n": URL_SAFE_NO_PAD.encode(&pc.n), "e": URL_SAFE_NO_PAD.encode(&pc.e)}]})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        assert!(matches!(
+            verify(&t, &rotated, &rules, NOW),
+            Err(Error::Signature { .. })
+        ));
+        // A key set without the kid any more: unknown, whatever was remembered.
+        let withdrawn =
+            KeySet::parse(json!({"keys": [keys().ec_jwk]}).to_string().as_bytes()).unwrap();
+        assert!(matches!(
+            verify(&t, &withdrawn, &rules, NOW),
+            Err(Error::UnknownKid { .. })
+        ));
+    }
+
+    #[test]
     fn issuer_audience_and_subject_are_required_and_matched() {
         let t = |f: &dyn Fn(&mut serde_json::Map<String, Value>)| {
             check(&sign(Algorithm::RS256, "rsa1", &with(|c| f(c))))
@@ -696,12 +783,18 @@ mod cost {
         for (alg, kid) in [(Algorithm::RS256, "rsa1"), (Algorithm::ES256, "ec1")] {
             let t = sign(alg, kid, &claims());
             let n = 2000;
+            let fresh: Vec<KeySet> = (0..n).map(|_| keys.clone()).collect();
+            let start = std::time::Instant::now();
+            for k in &fresh {
+                verify(&t, k, &rules, NOW).unwrap();
+            }
+            let per = start.elapsed() / n;
             let start = std::time::Instant::now();
             for _ in 0..n {
                 verify(&t, &keys, &rules, NOW).unwrap();
             }
-            let per = start.elapsed() / n;
-            println!("{alg:?}: {per:?} per verification");
+            let hit = start.elapsed() / n;
+            println!("{alg:?}: {per:?} per verification, {hit:?} with the signature remembered");
         }
     }
 }

@@ -1,0 +1,103 @@
+//! Signatures one key set has already verified: a web identity token is replayed as it is
+//! (a CI job's or a pod's token file is read again for every credential refresh), and its
+//! signature check — the fixed cost of a request, most of it — need not be repeated.
+//!
+//! Only the signature is remembered, never a decision: every claim check (`iss`, `aud`, `sub`,
+//! `exp`, `nbf`, `iat` and the maximum age, against the request's `now`), the trust policy, and
+//! revocation run on every request. An entry is the SHA-256 of the exact token text (header,
+//! claims and signature: the token itself is not kept), so any change to a byte misses; it
+//! lives in the [`KeySet`](super::KeySet) that verified it, so a refetched JWKS (a rotated or
+//! withdrawn key) starts with an empty memo.
+
+use std::sync::{Mutex, PoisonError};
+
+use sha2::{Digest, Sha256};
+
+/// Most digests kept per key set; when full, the memo starts over (a bound on memory: only
+/// tokens with a valid signature of the provider's key get in).
+pub const MAX_ENTRIES: usize = 4096;
+
+/// The digest a token is remembered by.
+pub type TokenDigest = [u8; 32];
+
+/// The SHA-256 of the token's exact text.
+#[must_use]
+pub fn digest(token: &str) -> TokenDigest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Digests of tokens whose signature verified with this key set.
+#[derive(Default)]
+pub struct SignatureMemo {
+    seen: Mutex<std::collections::HashSet<TokenDigest, foldhash::fast::RandomState>>,
+}
+
+impl SignatureMemo {
+    /// Whether a token with this digest verified before.
+    #[must_use]
+    pub fn contains(&self, d: &TokenDigest) -> bool {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(d)
+    }
+
+    /// Remembers a token whose signature verified.
+    pub fn insert(&self, d: TokenDigest) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= MAX_ENTRIES {
+            seen.clear();
+        }
+        seen.insert(d);
+    }
+
+    /// How many are remembered.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether none is.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A copy of a key set remembers nothing (it is verified afresh).
+impl Clone for SignatureMemo {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for SignatureMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureMemo")
+            .field("entries", &self.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_and_exact() {
+        let m = SignatureMemo::default();
+        let a = digest("a.b.c");
+        assert!(!m.contains(&a));
+        m.insert(a);
+        assert!(m.contains(&a));
+        assert!(!m.contains(&digest("a.b.d")), "one byte changed misses");
+        for i in 0..MAX_ENTRIES {
+            m.insert(digest(&i.to_string()));
+        }
+        assert!(m.len() <= MAX_ENTRIES, "never more than the bound");
+        assert!(m.clone().is_empty(), "a copy remembers nothing");
+    }
+}
