@@ -7,6 +7,11 @@ use crate::action::{Reply, Service};
 use crate::error::ApiError;
 use crate::wire::XmlWriter;
 
+/// The request-id header, named once.
+static X_AMZN_REQUESTID: http::HeaderName = http::HeaderName::from_static("x-amzn-requestid");
+
+/// The response: body, status, content type and request id. The `Date` header is hyper's (it
+/// adds one to every response, formatted once a second).
 fn build(
     status: u16,
     content_type: &'static str,
@@ -16,18 +21,15 @@ fn build(
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
-    h.insert("content-type", HeaderValue::from_static(content_type));
+    h.reserve(2);
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&httpdate(chrono::Utc::now())) {
-        h.insert("date", v);
+        h.insert(X_AMZN_REQUESTID.clone(), v);
     }
     r
-}
-
-fn httpdate(t: chrono::DateTime<chrono::Utc>) -> String {
-    crate::wire::time::http_date(&t)
 }
 
 /// A success envelope.
@@ -48,18 +50,29 @@ pub fn success(
         });
         return build(200, "application/json", request_id, body.to_string());
     }
-    let mut w = XmlWriter::new();
-    let root = format!("{action}Response");
-    w.start_ns(&root, service.namespace());
-    if let Some(inner) = &reply.result_xml {
-        let tag = format!("{action}Result");
-        w.start(&tag).raw(inner).end(&tag);
+    // The envelope around the result, written in one buffer sized for it (the action name is
+    // one of the known actions: dispatch refused any other before an action ran).
+    let inner = reply.result_xml.as_deref().unwrap_or("");
+    let mut out = String::with_capacity(inner.len() + 2 * action.len() + 256);
+    out.push('<');
+    out.push_str(action);
+    out.push_str("Response xmlns=\"");
+    out.push_str(service.namespace());
+    out.push_str("\">");
+    if reply.result_xml.is_some() {
+        for part in ["<", action, "Result>", inner, "</", action, "Result>"] {
+            out.push_str(part);
+        }
     }
+    let mut w = XmlWriter::from_string(out);
     w.start("ResponseMetadata")
         .elem("RequestId", request_id)
         .end("ResponseMetadata");
-    w.end(&root);
-    build(200, "text/xml", request_id, w.finish())
+    let mut out = w.finish();
+    for part in ["</", action, "Response>"] {
+        out.push_str(part);
+    }
+    build(200, "text/xml", request_id, out)
 }
 
 /// An error envelope, exactly as AWS Query services send it.

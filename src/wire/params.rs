@@ -14,8 +14,20 @@ pub const MAX_PARAMS: usize = 1000;
 /// Decoded Query parameters.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
-    map: BTreeMap<String, String>,
-    used: std::collections::BTreeSet<String>,
+    map: BTreeMap<String, Entry>,
+}
+
+/// One parameter's value, and whether the action read it.
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    value: String,
+    used: bool,
+}
+
+impl Entry {
+    fn new(value: String) -> Self {
+        Self { value, used: false }
+    }
 }
 
 /// Parameter names that belong to SigV4 presigning, not to the action.
@@ -46,7 +58,7 @@ impl Params {
                     format!("Parameter {k} is given more than once"),
                 ));
             }
-            self.map.insert(k.into_owned(), v.into_owned());
+            self.map.insert(k.into_owned(), Entry::new(v.into_owned()));
         }
         Ok(())
     }
@@ -58,24 +70,22 @@ impl Params {
     ) -> Self {
         let map = pairs
             .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
+            .map(|(k, v)| (k.into(), Entry::new(v.into())))
             .collect();
-        Self {
-            map,
-            used: std::collections::BTreeSet::new(),
-        }
+        Self { map }
     }
 
     /// A parameter without marking it read (dispatch peeks at `Action` and `Version`).
     #[must_use]
     pub fn peek(&self, name: &str) -> Option<&str> {
-        self.map.get(name).map(String::as_str)
+        self.map.get(name).map(|e| e.value.as_str())
     }
 
     /// An optional parameter.
     pub fn opt(&mut self, name: &str) -> Option<String> {
-        self.used.insert(name.to_owned());
-        self.map.get(name).cloned()
+        let e = self.map.get_mut(name)?;
+        e.used = true;
+        Some(e.value.clone())
     }
 
     /// A required parameter (`ValidationError … Member must not be null`).
@@ -124,7 +134,7 @@ impl Params {
     /// A list that may be given empty: `Some` when the request names it at all — as members, or
     /// as the bare `Name=` that botocore and the CLI send for `[]` — and `None` when it is absent.
     pub fn list_given(&mut self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
-        let bare = self.map.get(name).cloned();
+        let bare = self.map.get(name).map(|e| e.value.clone());
         let members = self.list(name)?;
         match bare {
             Some(v) if !v.is_empty() => Err(ApiError::validation(format!(
@@ -145,47 +155,35 @@ impl Params {
         name: &str,
         fields: &[&str],
     ) -> Result<Vec<BTreeMap<String, String>>, ApiError> {
-        self.used.insert(name.to_owned());
-        let prefix = format!("{name}.member.");
+        let prefix = self.mark_list(name);
         let mut by_index: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
-        let keys: Vec<String> = self
-            .map
-            .keys()
-            .filter(|k| k.starts_with(&prefix))
-            .cloned()
-            .collect();
-        for k in keys {
+        for (k, e) in self.members_mut(&prefix) {
             let rest = k.get(prefix.len()..).unwrap_or_default();
-            let (idx, field) = rest.split_once('.').ok_or_else(|| bad_member(&k))?;
-            let idx = parse_index(idx).ok_or_else(|| bad_member(&k))?;
+            let (idx, field) = rest.split_once('.').ok_or_else(|| bad_member(k))?;
+            let idx = parse_index(idx).ok_or_else(|| bad_member(k))?;
             if !fields.contains(&field) {
-                return Err(bad_member(&k));
+                return Err(bad_member(k));
             }
-            self.used.insert(k.clone());
-            let v = self.map.get(&k).cloned().unwrap_or_default();
-            by_index.entry(idx).or_default().insert(field.to_owned(), v);
+            e.used = true;
+            by_index
+                .entry(idx)
+                .or_default()
+                .insert(field.to_owned(), e.value.clone());
         }
         check_contiguous(name, by_index.keys().copied())?;
         Ok(by_index.into_values().collect())
     }
 
     fn members(&mut self, name: &str, _suffix: &str) -> Result<Vec<(usize, String)>, ApiError> {
-        self.used.insert(name.to_owned());
-        let prefix = format!("{name}.member.");
+        let prefix = self.mark_list(name);
         let mut out = BTreeMap::new();
-        let keys: Vec<String> = self
-            .map
-            .keys()
-            .filter(|k| k.starts_with(&prefix))
-            .cloned()
-            .collect();
-        for k in keys {
+        for (k, e) in self.members_mut(&prefix) {
             let idx = k
                 .get(prefix.len()..)
                 .and_then(parse_index)
-                .ok_or_else(|| bad_member(&k))?;
-            self.used.insert(k.clone());
-            out.insert(idx, self.map.get(&k).cloned().unwrap_or_default());
+                .ok_or_else(|| bad_member(k))?;
+            e.used = true;
+            out.insert(idx, e.value.clone());
         }
         check_contiguous(name, out.keys().copied())?;
         Ok(out.into_iter().collect())
@@ -193,8 +191,8 @@ impl Params {
 
     /// Refuses parameters that the action did not read.
     pub fn finish(&self) -> Result<(), ApiError> {
-        for k in self.map.keys() {
-            if k == "Action" || k == "Version" || self.used.contains(k) {
+        for (k, e) in &self.map {
+            if k == "Action" || k == "Version" || e.used {
                 continue;
             }
             return Err(ApiError::new(
@@ -207,7 +205,29 @@ impl Params {
 
     /// Every parameter name and value (audit builds `requestParameters` from it, redacting).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.map.iter().map(|(k, e)| (k.as_str(), e.value.as_str()))
+    }
+
+    /// Marks a list's bare name read (`Name=`, an empty list) and returns its members' prefix.
+    fn mark_list(&mut self, name: &str) -> String {
+        if let Some(e) = self.map.get_mut(name) {
+            e.used = true;
+        }
+        let mut prefix = String::with_capacity(name.len() + 8);
+        prefix.push_str(name);
+        prefix.push_str(".member.");
+        prefix
+    }
+
+    /// The parameters whose names start with `prefix` (contiguous in the sorted map).
+    fn members_mut<'a>(
+        &'a mut self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a mut Entry)> + 'a {
+        use std::ops::Bound;
+        self.map
+            .range_mut::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(move |(k, _)| k.starts_with(prefix))
     }
 }
 

@@ -114,9 +114,28 @@ pub fn escape_into(out: &mut String, s: &str) {
 /// characters, a carriage return, a control character XML 1.0 forbids, or `0xEF`, which starts
 /// the UTF-8 form of U+FFFE and U+FFFF (every other non-ASCII character is allowed).
 fn may_need_care(b: u8) -> bool {
-    matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | b'\r' | 0xEF)
-        || (b < 0x20 && b != b'\t' && b != b'\n')
+    // Always in bounds (a u8 indexes a 256-entry table); the fallback is never taken.
+    CARE.get(usize::from(b)).copied().unwrap_or(true)
 }
+
+/// [`may_need_care`] as a table, computed once (the answer's tokens are scanned a byte at a
+/// time, and a load is cheaper than the comparisons).
+#[expect(
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    reason = "b < 256: a const loop over the table's indexes"
+)]
+static CARE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = matches!(c, b'&' | b'<' | b'>' | b'"' | b'\'' | b'\r' | 0xEF)
+            || (c < 0x20 && c != b'\t' && c != b'\n');
+        b += 1;
+    }
+    t
+};
 
 /// XML 1.0 `Char`: `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`
 /// (a Rust `char` is never a surrogate).
