@@ -395,6 +395,12 @@ impl IssuerKeys {
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
                 let ring = Self::generate(now)?;
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| crate::token::Error::Io {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?;
+                }
                 match write_atomic(path, ring.to_json()?.as_bytes(), false) {
                     Ok(()) => Ok(ring),
                     Err(crate::token::Error::Io { source, .. })

@@ -152,7 +152,7 @@ def test_admin_api_and_both_flows(pserver, issuer):
     # A guest's classic token does not pass the authenticated role's amr condition.
     gtok = app.get_open_id_token(IdentityId=guest)["Token"]
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        sts.assume_role_with_web_identity(RoleArn=roles["user"], RoleSessionName="g",
+        sts.assume_role_with_web_identity(RoleArn=roles["user"], RoleSessionName="gg",
                                           WebIdentityToken=gtok)
     assert err(e) == "AccessDenied"
 
@@ -220,7 +220,7 @@ def test_refusals(pserver, issuer):
     stranger = app.get_id(IdentityPoolId=other_pool)["IdentityId"]
     tok = app.get_open_id_token(IdentityId=stranger)["Token"]
     assert code(unsigned(server, "sts").assume_role_with_web_identity, RoleArn=roles["guest"],
-                RoleSessionName="x", WebIdentityToken=tok) == "AccessDenied"
+                RoleSessionName="xx", WebIdentityToken=tok) == "AccessDenied"
     # The other pool has no roles: its guests get no credentials.
     assert code(app.get_credentials_for_identity, IdentityId=stranger) \
         == "InvalidIdentityPoolConfigurationException"
@@ -278,7 +278,7 @@ def test_second_sekisho_trusts_the_first_and_rotation(tmp_path):
         sts_b = unsigned(b, "sts")
 
         def exchange(tok):
-            out = sts_b.assume_role_with_web_identity(RoleArn=role, RoleSessionName="a",
+            out = sts_b.assume_role_with_web_identity(RoleArn=role, RoleSessionName="from-a",
                                                       WebIdentityToken=tok)
             return out["SubjectFromWebIdentityToken"]
 
@@ -304,7 +304,7 @@ def test_second_sekisho_trusts_the_first_and_rotation(tmp_path):
         # A's own ARWWI does not take its GetWebIdentityToken tokens (as AWS).
         with pytest.raises(botocore.exceptions.ClientError) as e:
             unsigned(a, "sts").assume_role_with_web_identity(
-                RoleArn=f"arn:aws:iam::{ACCT}:role/none", RoleSessionName="x",
+                RoleArn=f"arn:aws:iam::{ACCT}:role/none", RoleSessionName="xx",
                 WebIdentityToken=tokens["RS256"])
         assert err(e) in ("InvalidIdentityToken", "AccessDenied")
         # Out-of-range parameters.
