@@ -104,7 +104,7 @@ pub fn check_id(param: &str, id: &str) -> Result<(), ApiError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
 
     const POOL: &str = "us-east-1:11111111-2222-3333-4444-555555555555";

@@ -175,7 +175,7 @@ pub fn choose(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use serde_json::json;
 
     use super::*;

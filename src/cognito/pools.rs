@@ -245,7 +245,7 @@ pub fn pool_json(p: &IdentityPool) -> Value {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
 
     fn fields(v: Value) -> Result<PoolFields, ApiError> {

@@ -266,7 +266,7 @@ pub fn error_body(e: &ApiError) -> (u16, String) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
 
     #[test]
@@ -280,7 +280,7 @@ mod tests {
     fn inputs_are_typed_and_bounded() {
         let i = Input::parse(br#"{"A":"x","B":true,"C":["a","b"],"D":{"k":"v"},"N":5}"#).unwrap();
         assert_eq!(i.req_str("A", 1, 5).unwrap(), "x");
-        assert_eq!(i.req_bool("B").unwrap(), true);
+        assert!(i.req_bool("B").unwrap());
         assert_eq!(i.str_list("C", 5, 1, 5).unwrap().len(), 2);
         assert_eq!(
             i.str_map("D", 5, 5, 1, 5).unwrap(),

@@ -88,7 +88,7 @@ pub fn pool_trust_has_aud(p: &Policy) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
     use crate::policy::{PolicyKind, parse};
 

@@ -35,7 +35,7 @@ pub async fn run(ctx: &Ctx, input: &Input) -> Result<Reply, ApiError> {
         .map_err(ApiError::internal)?;
     Ok(reply(
         json!({ "IdentityId": identity.id, "Token": token }),
-        json!({"identityId": identity.id, "identityPoolId": pool.id, "amr": claims["amr"],
-               "expiration": claims["exp"]}),
+        json!({"identityId": identity.id, "identityPoolId": pool.id, "amr": claims.get("amr"),
+               "expiration": claims.get("exp")}),
     ))
 }

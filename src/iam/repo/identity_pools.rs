@@ -67,7 +67,7 @@ impl Iam {
             Err(crate::store::Error::Conflict(_)) => self
                 .get_json(&key)
                 .await?
-                .ok_or_else(|| Error::Conflict(key)),
+                .ok_or(Error::Conflict(key)),
             Err(e) => Err(e.into()),
         }
     }

@@ -109,7 +109,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             "audience": audiences,
             "signingAlgorithm": alg.as_str(),
             "expiration": iso8601(expiration),
-            "jti": claims["jti"],
+            "jti": claims.get("jti"),
         }),
     })
 }
