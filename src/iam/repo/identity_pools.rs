@@ -64,10 +64,9 @@ impl Iam {
             .put(key.clone(), to_json(&identity)?);
         match self.kv.commit(batch).await {
             Ok(()) => Ok(identity),
-            Err(crate::store::Error::Conflict(_)) => self
-                .get_json(&key)
-                .await?
-                .ok_or(Error::Conflict(key)),
+            Err(crate::store::Error::Conflict(_)) => {
+                self.get_json(&key).await?.ok_or(Error::Conflict(key))
+            }
             Err(e) => Err(e.into()),
         }
     }
