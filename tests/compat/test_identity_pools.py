@@ -339,3 +339,24 @@ def test_second_sekisho_trusts_the_first_and_rotation(tmp_path):
     finally:
         a.kill()
         b.kill()
+
+
+def test_bootstrap_declares_a_pool_once(pserver):
+    ci = pserver.client("cognito-identity", ADMIN)
+
+    def declared():
+        pools = ci.list_identity_pools(MaxResults=60)["IdentityPools"]
+        return [p["IdentityPoolId"] for p in pools if p["IdentityPoolName"] == "declared"]
+
+    first = declared()
+    assert len(first) == 1
+    d = ci.describe_identity_pool(IdentityPoolId=first[0])
+    assert d["AllowUnauthenticatedIdentities"] and d["IdentityPoolTags"] == {"from": "bootstrap"}
+    guest = unsigned(pserver).get_id(IdentityPoolId=first[0])["IdentityId"]
+    pserver.restart()
+    ci = pserver.client("cognito-identity", ADMIN)
+    assert declared() == first, "re-applied, not re-created"
+    # The identity survived the restart (stored durably).
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        unsigned(pserver).get_credentials_for_identity(IdentityId=guest)
+    assert err(e) == "InvalidIdentityPoolConfigurationException", "found, but the pool has no role"
