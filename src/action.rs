@@ -19,6 +19,8 @@ pub enum Service {
     Sts,
     /// IAM, `2010-05-08`.
     Iam,
+    /// Cognito Identity (awsJson 1.1, `AWSCognitoIdentityService`).
+    CognitoIdentity,
 }
 
 impl Service {
@@ -28,14 +30,15 @@ impl Service {
         match self {
             Self::Sts => "sts",
             Self::Iam => "iam",
+            Self::CognitoIdentity => "cognito-identity",
         }
     }
 
-    /// XML namespace.
+    /// XML namespace (Cognito Identity answers JSON; STS's is given for completeness).
     #[must_use]
     pub fn namespace(self) -> &'static str {
         match self {
-            Self::Sts => crate::wire::xml::STS_NS,
+            Self::Sts | Self::CognitoIdentity => crate::wire::xml::STS_NS,
             Self::Iam => crate::wire::xml::IAM_NS,
         }
     }

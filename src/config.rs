@@ -29,6 +29,10 @@ pub struct Config {
     pub revocation: RevocationConfig,
     /// Web identity (OIDC) providers: key fetching and token checks.
     pub oidc: OidcConfig,
+    /// Sekisho as an OIDC issuer (`GetWebIdentityToken`, identity pools' `GetOpenIdToken`).
+    pub issuer: IssuerConfig,
+    /// Identity pools (the Cognito Identity API).
+    pub identity_pools: IdentityPoolsConfig,
     /// Logging.
     pub log: LogConfig,
     /// Testing aids. Never set these in production.
@@ -344,6 +348,62 @@ impl Default for OidcConfig {
     }
 }
 
+/// `[issuer]`: Sekisho as an OpenID Connect issuer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IssuerConfig {
+    /// The issuer URL: the `iss` of the tokens it signs; discovery and JWKS are served below it
+    /// (`/.well-known/openid-configuration`, `/.well-known/jwks.json`). Default: empty, meaning
+    /// `server.public_url`.
+    pub url: String,
+    /// The signing key file (RS256 and ES384 keys, created on first start). Default:
+    /// `var/issuer-keys.json`.
+    pub keys_path: PathBuf,
+    /// Hours a rotated-out key stays in the JWKS, so tokens it signed keep verifying and
+    /// relying parties' caches catch up (1..=720). Default: `24`.
+    pub overlap_hours: i64,
+}
+
+impl Default for IssuerConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            keys_path: "var/issuer-keys.json".into(),
+            overlap_hours: 24,
+        }
+    }
+}
+
+impl Config {
+    /// The issuer URL in effect (`[issuer] url`, else `server.public_url`), without trailing `/`.
+    #[must_use]
+    pub fn issuer_url(&self) -> String {
+        let u = if self.issuer.url.is_empty() {
+            &self.server.public_url
+        } else {
+            &self.issuer.url
+        };
+        crate::issuer::issuer_url(u)
+    }
+}
+
+/// `[identity_pools]`: the Cognito Identity API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityPoolsConfig {
+    /// Seconds the credentials of `GetCredentialsForIdentity` last (bounded by the role's
+    /// maximum) (900..=43200). Default: `3600` (Cognito's one hour).
+    pub credentials_seconds: i64,
+}
+
+impl Default for IdentityPoolsConfig {
+    fn default() -> Self {
+        Self {
+            credentials_seconds: 3600,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -576,6 +636,24 @@ impl Config {
                 &format!("'{p}' must start with http:// and name a host"),
             ));
         }
+        if !(1..=720).contains(&self.issuer.overlap_hours) {
+            return Err(bad("issuer.overlap_hours", "must be between 1 and 720"));
+        }
+        let issuer = self.issuer_url();
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+            || crate::issuer::discovery_json(&issuer).is_err()
+        {
+            return Err(bad(
+                "issuer.url",
+                "must be an http(s) URL (or leave it empty to use server.public_url)",
+            ));
+        }
+        if !(900..=43200).contains(&self.identity_pools.credentials_seconds) {
+            return Err(bad(
+                "identity_pools.credentials_seconds",
+                "must be between 900 and 43200",
+            ));
+        }
         if self.store.namespace.is_empty() || self.store.namespace.contains(char::is_whitespace) {
             return Err(bad("store.namespace", "must be a non-empty word"));
         }
@@ -594,6 +672,7 @@ impl Config {
         fix(&mut self.store.path);
         fix(&mut self.store.secret_key_path);
         fix(&mut self.keys.path);
+        fix(&mut self.issuer.keys_path);
         fix(&mut self.audit.path);
         fix(&mut self.iam.generated_keys_path);
         if let Some(p) = self.iam.bootstrap.as_mut() {

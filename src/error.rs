@@ -37,6 +37,8 @@ pub enum Code {
     InvalidAuthorizationMessageException,
     /// 403 — unknown access key or invalid session token.
     InvalidClientTokenId,
+    /// 400 — Cognito Identity: the pool's roles cannot be used (no role, or its trust says no).
+    InvalidIdentityPoolConfiguration,
     /// 400 — an invalid JWT or SAML response.
     InvalidIdentityToken,
     /// 400 — IAM: invalid input.
@@ -96,6 +98,7 @@ impl Code {
             Self::InvalidAuthenticationCode => "InvalidAuthenticationCode",
             Self::InvalidAuthorizationMessageException => "InvalidAuthorizationMessageException",
             Self::InvalidClientTokenId => "InvalidClientTokenId",
+            Self::InvalidIdentityPoolConfiguration => "InvalidIdentityPoolConfigurationException",
             Self::InvalidIdentityToken => "InvalidIdentityToken",
             Self::InvalidInput => "InvalidInput",
             Self::InvalidParameterCombination => "InvalidParameterCombination",
@@ -142,6 +145,7 @@ impl Code {
             | Self::IncompleteSignature
             | Self::InvalidAction
             | Self::InvalidAuthorizationMessageException
+            | Self::InvalidIdentityPoolConfiguration
             | Self::InvalidIdentityToken
             | Self::InvalidInput
             | Self::InvalidParameterCombination
@@ -154,6 +158,49 @@ impl Code {
             | Self::Throttling
             | Self::UnmodifiableEntity
             | Self::ValidationError => 400,
+        }
+    }
+
+    /// The code and HTTP status in the Cognito Identity API (awsJson 1.1: the `__type` of the
+    /// error body). Cognito answers every client error with 400 and names it its own way; the
+    /// SigV4 failures take the names every awsJson service gives them.
+    #[must_use]
+    pub fn cognito(self) -> (&'static str, u16) {
+        match self {
+            Self::AccessDenied
+            | Self::ExpiredTokenException
+            | Self::IdpRejectedClaim
+            | Self::InvalidIdentityToken => ("NotAuthorizedException", 400),
+            Self::NoSuchEntity => ("ResourceNotFoundException", 400),
+            Self::EntityAlreadyExists | Self::ConcurrentModification | Self::DeleteConflict => {
+                ("ResourceConflictException", 400)
+            }
+            Self::LimitExceeded => ("LimitExceededException", 400),
+            Self::Throttling => ("TooManyRequestsException", 400),
+            Self::IdpCommunicationError => ("ExternalServiceException", 400),
+            Self::InvalidIdentityPoolConfiguration => {
+                ("InvalidIdentityPoolConfigurationException", 400)
+            }
+            Self::InvalidClientTokenId | Self::ExpiredToken => ("UnrecognizedClientException", 400),
+            Self::SignatureDoesNotMatch => ("InvalidSignatureException", 400),
+            Self::IncompleteSignature => ("IncompleteSignature", 400),
+            Self::MissingAuthenticationToken => ("MissingAuthenticationTokenException", 403),
+            Self::InvalidAction | Self::MissingAction => ("UnknownOperationException", 400),
+            Self::RequestEntityTooLarge => ("SerializationException", 413),
+            Self::InternalFailure => ("InternalErrorException", 500),
+            Self::ServiceUnavailable => ("ServiceUnavailableException", 503),
+            Self::InvalidAuthenticationCode
+            | Self::InvalidAuthorizationMessageException
+            | Self::InvalidInput
+            | Self::InvalidParameterCombination
+            | Self::InvalidParameterValue
+            | Self::MalformedPolicyDocument
+            | Self::MalformedQueryString
+            | Self::MissingParameter
+            | Self::PackedPolicyTooLarge
+            | Self::PolicyNotAttachable
+            | Self::UnmodifiableEntity
+            | Self::ValidationError => ("InvalidParameterException", 400),
         }
     }
 
@@ -535,6 +582,50 @@ mod tests {
             .unwrap_err();
         assert!(big.is_size_limit());
         assert_eq!(ApiError::from(big).code, Code::LimitExceeded);
+    }
+
+    #[test]
+    fn cognito_names_errors_its_own_way() {
+        assert_eq!(
+            Code::AccessDenied.cognito(),
+            ("NotAuthorizedException", 400)
+        );
+        assert_eq!(
+            Code::InvalidIdentityToken.cognito(),
+            ("NotAuthorizedException", 400)
+        );
+        assert_eq!(
+            Code::NoSuchEntity.cognito(),
+            ("ResourceNotFoundException", 400)
+        );
+        assert_eq!(
+            Code::ValidationError.cognito(),
+            ("InvalidParameterException", 400)
+        );
+        assert_eq!(
+            Code::MissingParameter.cognito(),
+            ("InvalidParameterException", 400)
+        );
+        assert_eq!(
+            Code::Throttling.cognito(),
+            ("TooManyRequestsException", 400)
+        );
+        assert_eq!(
+            Code::EntityAlreadyExists.cognito(),
+            ("ResourceConflictException", 400)
+        );
+        assert_eq!(
+            Code::InternalFailure.cognito(),
+            ("InternalErrorException", 500)
+        );
+        assert_eq!(
+            Code::MissingAuthenticationToken.cognito(),
+            ("MissingAuthenticationTokenException", 403)
+        );
+        assert_eq!(
+            Code::InvalidIdentityPoolConfiguration.cognito().0,
+            "InvalidIdentityPoolConfigurationException"
+        );
     }
 
     #[test]

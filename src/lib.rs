@@ -19,6 +19,8 @@
 //! | [`error`] | the one table of AWS error codes, and every module error mapped to it |
 //! | [`authn`] | who is calling: SigV4 + key lookup or token opening, revocation |
 //! | [`idp`] | identity providers: OIDC token verification (pure) and their keys (fetched, cached) |
+//! | [`issuer`] | Sekisho as an OIDC issuer: its signing key ring, discovery, JWKS, token claims |
+//! | [`cognito`] | identity pools: the Cognito Identity API (awsJson 1.1), logins, role mapping |
 //! | [`authz`] | what they may do: effective policies (`authz::policies`) + context → engine |
 //! | [`revocation`] | revoke-before-T cut-offs and single-session deny list, cached |
 //! | [`audit`] | CloudTrail-shaped events, secrets redacted |
@@ -37,12 +39,14 @@ pub mod authz;
 pub mod cache;
 pub mod cli;
 pub mod clock;
+pub mod cognito;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod iam;
 pub mod idp;
 pub mod ids;
+pub mod issuer;
 pub mod mfa;
 pub mod policy;
 pub mod revocation;

@@ -56,6 +56,13 @@ enum KeysCmd {
         #[arg(long, short, default_value = "config/demo.toml")]
         config: PathBuf,
     },
+    /// Make new issuer signing keys (RS256, ES384) active; the old ones stay in the JWKS for
+    /// `[issuer] overlap_hours`.
+    RotateIssuer {
+        /// Configuration file.
+        #[arg(long, short, default_value = "config/demo.toml")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +149,23 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "rotated the key ring in {}; running servers reload it within seconds",
                 cfg.keys.path.display()
+            );
+            Ok(())
+        }
+        Cmd::Keys {
+            cmd: KeysCmd::RotateIssuer { config },
+        } => {
+            let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+            let overlap = chrono::Duration::hours(cfg.issuer.overlap_hours);
+            let path = &cfg.issuer.keys_path;
+            let ring = sekisho::issuer::IssuerKeys::rotate(path, SystemClock.now(), overlap)
+                .map_err(|e| format!("issuer keys {}: {e}", path.display()))?;
+            for k in ring.keys().iter().filter(|k| k.active) {
+                println!("active {} key {}", k.alg.as_str(), k.kid);
+            }
+            println!(
+                "rotated the issuer keys in {}; running servers reload them within seconds",
+                path.display()
             );
             Ok(())
         }

@@ -12,6 +12,7 @@ use crate::iam::Iam;
 use crate::iam::at_rest::AtRestKey;
 use crate::iam::bootstrap::Applied;
 use crate::iam::model::{ManagedPolicy, Origin, PolicyVersion};
+use crate::issuer::IssuerKeys;
 use crate::revocation::Revocations;
 use crate::state::AppState;
 use crate::store::Kv;
@@ -137,6 +138,18 @@ pub async fn build_with_store(
             Some(cfg.keys.path.clone()),
         )
     };
+    let issuer_keys = if cfg.store.backend == Backend::Memory {
+        (
+            IssuerKeys::generate(now).map_err(|e| format!("issuer keys: {e}"))?,
+            None,
+        )
+    } else {
+        (
+            IssuerKeys::load_or_create(&cfg.issuer.keys_path, now)
+                .map_err(|e| format!("issuer keys {}: {e}", cfg.issuer.keys_path.display()))?,
+            Some(cfg.issuer.keys_path.clone()),
+        )
+    };
     let revocations = Revocations::start(
         cached,
         Duration::from_secs(cfg.revocation.refresh_seconds),
@@ -152,10 +165,12 @@ pub async fn build_with_store(
         iam,
         keyring,
         keyring_path,
+        issuer_keys,
         revocations,
         audit,
     ));
     spawn_keyring_watcher(&st);
+    spawn_issuer_keys_watcher(&st);
     Ok((st, applied))
 }
 
@@ -191,6 +206,37 @@ fn spawn_keyring_watcher(st: &Arc<AppState>) {
                         "key ring file cannot be read; keeping the ring in memory and reporting \
                          not ready; restore the file (a new ring is never created while running)");
                     st.set_keyring_problem(Some(e.to_string()));
+                }
+            }
+        }
+    });
+}
+
+/// Re-reads the issuer's key file when `sekisho keys rotate-issuer` changed it; as for the token
+/// key ring, a file that cannot be read leaves the keys in memory in place (and is logged).
+fn spawn_issuer_keys_watcher(st: &Arc<AppState>) {
+    let Some(path) = st.issuer_keys_path.clone() else {
+        return;
+    };
+    let weak = Arc::downgrade(st);
+    tokio::spawn(async move {
+        let mut last = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let Some(st) = weak.upgrade() else { break };
+            let m = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+            if m == last {
+                continue;
+            }
+            match IssuerKeys::load(&path) {
+                Ok(k) => {
+                    last = m;
+                    st.set_issuer_keys(k);
+                    tracing::info!("issuer keys reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e,
+                        "issuer key file cannot be read; keeping the keys in memory");
                 }
             }
         }

@@ -9,6 +9,7 @@ use crate::audit::Auditor;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::iam::Iam;
+use crate::issuer::IssuerKeys;
 use crate::revocation::Revocations;
 use crate::token::KeyRing;
 
@@ -65,6 +66,12 @@ pub struct AppState {
     pub signing_keys: crate::sigv4::SigningKeyCache,
     /// OIDC providers' signing keys (fetched on first use, cached; `[oidc]`).
     pub oidc_keys: crate::idp::oidc::KeyCache,
+    /// Sekisho's own signing keys as an OIDC issuer (`[issuer]`).
+    issuer_keys: RwLock<Arc<IssuerKeys>>,
+    /// Where the issuer keys live (re-read when they change on disk).
+    pub issuer_keys_path: Option<PathBuf>,
+    /// The issuer URL (`Config::issuer_url`).
+    pub issuer_url: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -76,12 +83,17 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// Assembles the state.
     #[must_use]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is one part of the state, built apart"
+    )]
     pub fn new(
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
         iam: Arc<Iam>,
         keyring: KeyRing,
         keyring_path: Option<PathBuf>,
+        issuer_keys: (IssuerKeys, Option<PathBuf>),
         revocations: Arc<Revocations>,
         audit: Auditor,
     ) -> Self {
@@ -89,6 +101,7 @@ impl AppState {
             config.oidc.clone(),
             Arc::new(crate::idp::oidc::keys::HttpFetch::new()),
         );
+        let issuer_url = config.issuer_url();
         Self {
             config,
             clock,
@@ -102,7 +115,27 @@ impl AppState {
             metrics: Metrics::default(),
             signing_keys: crate::sigv4::SigningKeyCache::new(SIGNING_KEYS),
             oidc_keys,
+            issuer_keys: RwLock::new(Arc::new(issuer_keys.0)),
+            issuer_keys_path: issuer_keys.1,
+            issuer_url,
         }
+    }
+
+    /// The issuer's current signing keys.
+    #[must_use]
+    pub fn issuer_keys(&self) -> Arc<IssuerKeys> {
+        self.issuer_keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the issuer's keys (after `sekisho keys rotate-issuer` changed the file).
+    pub fn set_issuer_keys(&self, keys: IssuerKeys) {
+        *self
+            .issuer_keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
     }
 
     /// The current key ring.

@@ -209,6 +209,7 @@ impl Event {
             event_time: crate::wire::time::iso8601(&time),
             event_source: match service {
                 "iam" => "iam.amazonaws.com",
+                "cognito-identity" => "cognito-identity.amazonaws.com",
                 _ => "sts.amazonaws.com",
             },
             event_name: action.to_owned(),

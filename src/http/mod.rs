@@ -1,6 +1,7 @@
 //! The HTTP edge: router, limits, request ids, dispatch by `Version`, audit, and the one
 //! renderer of responses and errors (`response`).
 
+mod cognito;
 pub mod listener;
 pub mod response;
 
@@ -26,8 +27,17 @@ use crate::wire::Params;
 pub fn app(st: Arc<AppState>) -> Router {
     let max = st.config.server.max_concurrent_requests;
     let timeout = Duration::from_secs(st.config.server.request_timeout_seconds);
+    let issuer_path = issuer_path(&st.issuer_url);
     let routes = Router::new()
-        .route("/", get(query).post(query))
+        .route("/", get(query).post(post_root))
+        .route(
+            &format!("{issuer_path}{}", crate::issuer::DISCOVERY_PATH),
+            get(discovery),
+        )
+        .route(
+            &format!("{issuer_path}{}", crate::issuer::JWKS_PATH),
+            get(jwks),
+        )
         .route("/verify", axum::routing::post(verify))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -82,6 +92,43 @@ async fn guarded(
         Err(_) => ApiError::internal("handler panicked"),
     };
     response::error(&e, Service::Sts, &crate::ids::new_request_id(), false)
+}
+
+/// The path part of the issuer URL (`""` for an issuer at the root).
+fn issuer_path(issuer: &str) -> String {
+    let rest = issuer.split_once("://").map_or(issuer, |(_, r)| r);
+    rest.find('/')
+        .and_then(|i| rest.get(i..))
+        .unwrap_or("")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// `POST /`: the Cognito Identity API when `X-Amz-Target` names it, else the Query API.
+async fn post_root(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response {
+    if let Some(op) = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::cognito::wire::operation)
+    {
+        let op = op.to_owned();
+        return cognito::handle(st, req, op).await;
+    }
+    query(State(st), req).await
+}
+
+/// The issuer's discovery document.
+async fn discovery(State(st): State<Arc<AppState>>) -> Response {
+    match crate::issuer::discovery_json(&st.issuer_url) {
+        Ok(doc) => response::public_json(doc, 3600),
+        Err(e) => response::error(&ApiError::internal(e), Service::Sts, "", true),
+    }
+}
+
+/// The issuer's published keys.
+async fn jwks(State(st): State<Arc<AppState>>) -> Response {
+    response::public_json(st.issuer_keys().jwks_json().to_owned(), 300)
 }
 
 async fn not_found() -> Response {
@@ -323,6 +370,11 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
         let res = match service {
             Service::Sts => crate::sts::dispatch(&ctx, &action, &mut params).await,
             Service::Iam => crate::iam::actions::dispatch(&ctx, &action, &mut params).await,
+            // Chosen by `Version` above, never this one (it comes through `post_root`).
+            Service::CognitoIdentity => Err(ApiError::new(
+                Code::InvalidAction,
+                format!("Could not find operation {action} for version {version}"),
+            )),
         };
         Ok((ctx, res))
     }
@@ -522,6 +574,13 @@ mod tests {
     #[expect(clippy::panic, reason = "the panic is the test")]
     async fn panics() -> &'static str {
         panic!("boom")
+    }
+
+    #[test]
+    fn the_issuer_path_is_the_urls_path() {
+        assert_eq!(issuer_path("http://127.0.0.1:8080"), "");
+        assert_eq!(issuer_path("https://sts.example.com/"), "");
+        assert_eq!(issuer_path("https://x.example.com/tenant/a"), "/tenant/a");
     }
 
     #[tokio::test]

@@ -97,3 +97,30 @@ pub fn error(e: &ApiError, service: Service, request_id: &str, json: bool) -> Re
         .end("ErrorResponse");
     build(status, "text/xml", request_id, w.finish())
 }
+
+/// A Cognito Identity (awsJson 1.1) answer: `body` with `status`.
+#[must_use]
+pub fn aws_json(status: u16, request_id: &str, body: String) -> Response<Body> {
+    build(status, crate::cognito::wire::CONTENT_TYPE, request_id, body)
+}
+
+/// A Cognito Identity error (`__type`, `message`; codes from `Code::cognito`).
+#[must_use]
+pub fn aws_json_error(e: &ApiError, request_id: &str) -> Response<Body> {
+    let (status, body) = crate::cognito::wire::error_body(e);
+    let mut r = aws_json(status, request_id, body);
+    if let Ok(v) = HeaderValue::from_str(e.code.cognito().0) {
+        r.headers_mut().insert("x-amzn-errortype", v);
+    }
+    r
+}
+
+/// A public JSON document (discovery, JWKS), cacheable for `max_age` seconds.
+#[must_use]
+pub fn public_json(body: String, max_age: u32) -> Response<Body> {
+    let mut r = build(200, "application/json", "", body);
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        r.headers_mut().insert("cache-control", v);
+    }
+    r
+}

@@ -55,6 +55,52 @@ pub struct AccountDecl {
     /// Roles.
     #[serde(default)]
     pub roles: Vec<RoleDecl>,
+    /// Identity pools (applied after roles and OIDC providers, which they name).
+    #[serde(default)]
+    pub identity_pools: Vec<IdentityPoolDecl>,
+}
+
+/// An identity pool. Its id is `id` when given, else derived from the account and the name
+/// (so the same declaration always names the same pool).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityPoolDecl {
+    /// `IdentityPoolName`.
+    pub name: String,
+    /// `region:uuid`; default derived from the region, the account and the name.
+    pub id: Option<String>,
+    /// The region of a derived id. Default `us-east-1`.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Guests may get credentials.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+    /// `GetOpenIdToken` (the classic flow) is allowed.
+    #[serde(default)]
+    pub allow_classic_flow: bool,
+    /// Built-in login providers: name → app ids (comma-separated).
+    #[serde(default)]
+    pub supported_login_providers: BTreeMap<String, String>,
+    /// IAM OIDC provider ARNs.
+    #[serde(default)]
+    pub open_id_connect_provider_arns: Vec<String>,
+    /// IAM SAML provider ARNs.
+    #[serde(default)]
+    pub saml_provider_arns: Vec<String>,
+    /// `authenticated` / `unauthenticated` → role ARN.
+    #[serde(default)]
+    pub roles: BTreeMap<String, String>,
+    /// Role mappings by login provider, in the API's shape (`Type`, `AmbiguousRoleResolution`,
+    /// `RulesConfiguration.Rules`).
+    #[serde(default)]
+    pub role_mappings: BTreeMap<String, crate::cognito::model::RoleMapping>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
 }
 
 /// An OpenID Connect provider. Its ARN is `arn:aws:iam::<id>:oidc-provider/<url without
@@ -300,6 +346,9 @@ pub async fn apply(
         }
         for r in &a.roles {
             apply_role(iam, &a.id, r, &a.policies, now, &mut out).await?;
+        }
+        for p in &a.identity_pools {
+            apply_identity_pool(iam, &a.id, p, now, &mut out).await?;
         }
     }
     Ok(out)
@@ -585,6 +634,106 @@ async fn apply_oidc_provider(
                 })
                 .await?;
             out.changed.push(after.arn);
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+async fn apply_identity_pool(
+    iam: &Iam,
+    account: &str,
+    d: &IdentityPoolDecl,
+    now: DateTime<Utc>,
+    out: &mut Applied,
+) -> Result<(), ApiError> {
+    use crate::cognito::identity::{check_id, declared_pool_id, new_salt};
+    use crate::cognito::model::IdentityPool;
+    use crate::cognito::{Input, mapping, pools};
+    let id =
+        d.id.clone()
+            .unwrap_or_else(|| declared_pool_id(&d.region, account, &d.name));
+    check_id("IdentityPoolId", &id)?;
+    // The same checks as the API's.
+    let input = Input::from_value(serde_json::json!({
+        "IdentityPoolName": d.name,
+        "AllowUnauthenticatedIdentities": d.allow_unauthenticated,
+        "AllowClassicFlow": d.allow_classic_flow,
+        "SupportedLoginProviders": d.supported_login_providers,
+        "OpenIdConnectProviderARNs": d.open_id_connect_provider_arns,
+        "SamlProviderARNs": d.saml_provider_arns,
+        "IdentityPoolTags": d.tags,
+    }));
+    let fields = pools::read_fields(&input, account, &iam.partition)
+        .map_err(|e| ApiError::validation(format!("identity pool {}: {}", d.name, e.message)))?;
+    for arn in &fields.open_id_connect_provider_arns {
+        if iam.oidc_provider_by_arn(arn).await?.is_none() {
+            return Err(ApiError::validation(format!(
+                "identity pool {}: OIDC provider {arn} is not declared",
+                d.name
+            )));
+        }
+    }
+    for (kind, arn) in &d.roles {
+        if kind != "authenticated" && kind != "unauthenticated" {
+            return Err(ApiError::validation(format!(
+                "identity pool {}: role kind {kind} (authenticated or unauthenticated)",
+                d.name
+            )));
+        }
+        mapping::check_role_arn(arn)?;
+    }
+    let mappings = mapping::parse(
+        d.role_mappings
+            .iter()
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    serde_json::to_value(v).map_err(ApiError::internal)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?,
+    )?;
+    let mut want = IdentityPool {
+        account: account.to_owned(),
+        id: id.clone(),
+        pool_name: String::new(),
+        allow_unauthenticated: false,
+        allow_classic_flow: false,
+        supported_login_providers: BTreeMap::new(),
+        open_id_connect_provider_arns: Vec::new(),
+        saml_provider_arns: Vec::new(),
+        tags: BTreeMap::new(),
+        roles: d.roles.clone(),
+        role_mappings: mappings,
+        salt: new_salt(),
+        create_date: now,
+        origin: Origin::Bootstrap,
+    };
+    pools::apply(&mut want, fields);
+    match iam.get::<IdentityPool>(account, &id).await? {
+        None => {
+            let p = iam.create(want).await?;
+            out.changed.push(format!("identity pool {}", p.id));
+        }
+        Some(have) if have.origin == Origin::Bootstrap => {
+            let same = IdentityPool {
+                salt: have.salt.clone(),
+                create_date: have.create_date,
+                ..want.clone()
+            };
+            if same != have {
+                iam.update(account, &id, |p: &mut IdentityPool, _| {
+                    *p = IdentityPool {
+                        salt: p.salt.clone(),
+                        create_date: p.create_date,
+                        ..want.clone()
+                    };
+                    Ok(())
+                })
+                .await?;
+                out.changed.push(format!("identity pool {id}"));
+            }
         }
         Some(_) => {}
     }

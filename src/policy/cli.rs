@@ -16,8 +16,14 @@ use super::summary::{ActionCatalogue, summary as summarise};
 /// The AWS-style message (`MalformedPolicyDocument: …` / `LimitExceeded: …`).
 pub fn check(text: &str, kind: PolicyKind) -> Result<String, String> {
     let p = parse(text, kind).map_err(|e| format!("{}: {e}", e.aws_code()))?;
+    let mut warnings = String::new();
+    if kind == PolicyKind::Trust {
+        for w in super::lint::trust_warnings(&p) {
+            warnings.push_str(&format!("WARNING: {w}\n"));
+        }
+    }
     Ok(format!(
-        "OK: {} statement(s), {} non-whitespace characters\n{}",
+        "OK: {} statement(s), {} non-whitespace characters\n{warnings}{}",
         p.statement_count(),
         non_whitespace_len(text),
         p.to_json()

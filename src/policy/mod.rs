@@ -12,6 +12,7 @@
 //! | `condition` | the condition operators |
 //! | `context` | [`Request`], [`Context`], [`RequestPrincipal`] |
 //! | `eval` | [`evaluate`] and the combination rules |
+//! | [`lint`] | trust-policy warnings (accepted, but likely too open) |
 //! | `simulate`, `summary`, `managed`, `cache`, [`cli`] | tools around the evaluator |
 
 mod cache;
@@ -20,6 +21,7 @@ mod condition;
 mod context;
 mod error;
 mod eval;
+pub mod lint;
 mod managed;
 mod matcher;
 mod model;

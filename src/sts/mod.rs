@@ -19,6 +19,7 @@ pub const ACTIONS: &[&str] = &[
     "GetCallerIdentity",
     "GetFederationToken",
     "GetSessionToken",
+    "GetWebIdentityToken",
 ];
 
 /// Runs an STS action.
@@ -35,6 +36,7 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
         "GetFederationToken" => a::get_federation_token::run(ctx, p).await,
         "GetSessionToken" => a::get_session_token::run(ctx, p).await,
         "GetAccessKeyInfo" => a::get_access_key_info::run(ctx, p).await,
+        "GetWebIdentityToken" => a::get_web_identity_token::run(ctx, p).await,
         _ => Err(ApiError::new(
             Code::InvalidAction,
             format!("Could not find operation {action} for version 2011-06-15"),

@@ -583,7 +583,7 @@ impl Drop for FileKey {
 }
 
 /// Reads the whole file (bounded), warning if it is readable by group or others.
-fn read_file(path: &Path) -> Result<Zeroizing<String>, Error> {
+pub(crate) fn read_file(path: &Path) -> Result<Zeroizing<String>, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -613,7 +613,7 @@ fn read_file(path: &Path) -> Result<Zeroizing<String>, Error> {
 /// Writes `data` to a fresh mode-0600 temporary file beside `path`, fsyncs it, then either
 /// renames it over `path` (`replace`) or hard-links it to `path` failing with `AlreadyExists` if
 /// `path` exists; finally fsyncs the directory.
-fn write_atomic(path: &Path, data: &[u8], replace: bool) -> Result<(), Error> {
+pub(crate) fn write_atomic(path: &Path, data: &[u8], replace: bool) -> Result<(), Error> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

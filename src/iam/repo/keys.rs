@@ -13,6 +13,8 @@
 //! | `p/{acct}/{name}` | customer managed policy ; `pa/{policy arn}/{entity key}` → `""` |
 //! | `op/{acct}/{host/path}` | OpenID Connect provider (name = URL without scheme) |
 //! | `k/{AKIA…}` | access key ; `uk/{acct}/{user or #root}/{AKIA…}` → `""` ; `lu/{AKIA…}` last use |
+//! | `ip/{acct}/{pool id}` | identity pool ; `ipid/{pool id}` → the pool's key |
+//! | `ci/{identity id}` | a pool identity (guest, or one login's) |
 //! | `mfa/{acct}/{name}` | virtual MFA device ; `mfas/{acct}/{name}` its state (last step, drift, failures) ; `mfao/{acct}/{user id or acct}/{name}` → `""` (devices enabled per owner) |
 //!
 //! Revocation cut-offs (`rv/…`) belong to `crate::revocation`, not to this repository.
@@ -27,6 +29,9 @@ pub const ROLE: &str = "r";
 pub const POLICY: &str = "p";
 /// Key prefix of OpenID Connect providers.
 pub const OIDC_PROVIDER: &str = "op";
+
+/// Key prefix of identity pools.
+pub const IDENTITY_POOL: &str = "ip";
 
 /// Key prefix of virtual MFA devices.
 pub const MFA_DEVICE: &str = "mfa";
@@ -68,6 +73,18 @@ pub fn entity_name<'a>(key: &'a str, prefix: &str, account: &str) -> Option<&'a 
         .strip_prefix('/')?
         .strip_prefix(account)?
         .strip_prefix('/')
+}
+
+/// `ipid/{pool id}`: an identity pool's id → the pool's key.
+#[must_use]
+pub fn identity_pool_id(id: &str) -> String {
+    format!("ipid/{id}")
+}
+
+/// `ci/{identity id}`: a pool identity.
+#[must_use]
+pub fn pool_identity(id: &str) -> String {
+    format!("ci/{id}")
 }
 
 /// `uid/{AIDA…}`: a user's unique id → the user's key.
@@ -235,5 +252,11 @@ mod tests {
         );
         assert_eq!(mfa_owner_devices("1", "1"), "mfao/1/1/");
         assert_eq!(mfa_owners("1"), "mfao/1/");
+        assert_eq!(
+            entity(IDENTITY_POOL, "1", "us-east-1:ab-cd"),
+            "ip/1/us-east-1:ab-cd"
+        );
+        assert_eq!(identity_pool_id("us-east-1:ab"), "ipid/us-east-1:ab");
+        assert_eq!(pool_identity("us-east-1:cd"), "ci/us-east-1:cd");
     }
 }

@@ -6,6 +6,7 @@
 //! | [`keys`] | every store key (the layout table is there) |
 //! | [`kind`] | the entity-kind traits and the generic get/list/tag/untag/rename/delete |
 //! | `accounts.rs`, `users.rs`, `groups.rs`, `roles.rs` | one file per entity kind |
+//! | `identity_pools.rs` | identity pools (`ip/…`, found by id) and pool identities (`ci/…`) |
 //! | `oidc_providers.rs` | OpenID Connect providers (`op/…`), found by ARN or issuer URL |
 //! | `policies.rs`, `attachments.rs` | managed policies and versions; their attachments |
 //! | `inline.rs` | inline policies of users, groups and roles |
@@ -23,6 +24,7 @@ mod accounts;
 mod attachments;
 pub mod error;
 mod groups;
+mod identity_pools;
 mod inline;
 pub mod keys;
 pub mod kind;

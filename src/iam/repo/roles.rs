@@ -124,6 +124,9 @@ impl Iam {
                 );
             }
         }
+        for w in crate::policy::lint::trust_warnings(&policy) {
+            tracing::warn!(warning = %w, "trust policy lint");
+        }
         let mut ids = BTreeMap::new();
         for arn in policy.principal_arns() {
             let id = if let Some((acct, _, name)) = parse_entity_arn(&arn, User::WORD) {

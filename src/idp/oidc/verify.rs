@@ -161,6 +161,16 @@ fn read(token: &str) -> Result<(Unverified, Map<String, Value>), Error> {
     Ok((Unverified { iss, kid, alg }, claims))
 }
 
+/// The claims of a token, read without verifying anything (to find what verifies it).
+///
+/// # Errors
+/// As [`inspect`].
+pub fn unverified_claims(token: &str) -> Result<Map<String, Value>, Error> {
+    inspect(token)?;
+    let (_, p, _) = segments(token)?;
+    json_segment(p, "claims")
+}
+
 /// An integer claim (a time): absent → `None`; any other type (a string, a fraction) refused.
 fn int_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Error> {
     match claims.get(name) {

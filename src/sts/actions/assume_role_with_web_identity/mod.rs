@@ -68,6 +68,57 @@ fn not_authorized(detail: impl Into<String>) -> ApiError {
         .with_detail(detail)
 }
 
+/// The built-in provider of identity-pool tokens.
+const POOL_PROVIDER: &str = crate::policy::lint::COGNITO_IDENTITY;
+
+/// The provider a token of Sekisho's own issuer is verified as: the built-in
+/// `cognito-identity.amazonaws.com`, whose one audience is the pool of the identity the token
+/// names. A token whose `sub` is no pool identity (a `GetWebIdentityToken` token, say — AWS does
+/// not take those here either) is refused.
+async fn pool_token_provider(
+    ctx: &Ctx,
+    token: &str,
+    account: &str,
+) -> Result<crate::iam::model::OidcProvider, ApiError> {
+    let st = &ctx.st;
+    let claims = oidc::unverified_claims(token)?;
+    let refused = |why: String| {
+        ApiError::new(
+            Code::InvalidIdentityToken,
+            "The web identity token that was passed could not be validated by AWS. Get a new \
+             identity token from the identity provider and then retry the request.",
+        )
+        .with_detail(why)
+    };
+    let sub = claims
+        .get("sub")
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| crate::cognito::identity::check_id("sub", s).is_ok())
+        .ok_or_else(|| {
+            refused(format!(
+                "a token of {} that names no pool identity",
+                st.issuer_url
+            ))
+        })?;
+    let identity = st
+        .iam
+        .pool_identity(sub)
+        .await?
+        .ok_or_else(|| refused(format!("no pool identity {sub}")))?;
+    let mut p = crate::iam::actions::oidc_providers::new_provider(
+        account,
+        &st.issuer_url,
+        vec![identity.pool_id],
+        Vec::new(),
+        Vec::new(),
+        ctx.env.now,
+        crate::iam::model::Origin::Api,
+    );
+    POOL_PROVIDER.clone_into(&mut p.name);
+    POOL_PROVIDER.clone_into(&mut p.arn);
+    Ok(p)
+}
+
 /// Runs the action.
 pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let input = parse(p)?;
@@ -82,33 +133,48 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         .await?
         .ok_or_else(|| not_authorized(format!("no role {}", input.role_arn.text)))?;
     let role = &view.role;
-    let provider = st
-        .iam
-        .oidc_provider_for_issuer(&role.account, &unverified.iss)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::InvalidIdentityToken,
-                format!(
-                    "No OpenIDConnect provider found in your account for {}",
-                    unverified.iss
-                ),
-            )
-            .with_detail(format!(
-                "no OIDC provider in account {} has the URL {}",
-                role.account, unverified.iss
-            ))
-        })?;
+    // Sekisho's own issuer: a `GetOpenIdToken` token of an identity pool (the classic flow),
+    // for the built-in principal `cognito-identity.amazonaws.com`; its keys are ours.
+    let own = unverified.iss == st.issuer_url;
+    let (provider, keys) = if own {
+        (
+            std::sync::Arc::new(pool_token_provider(ctx, &input.token, &role.account).await?),
+            st.issuer_keys().key_set(),
+        )
+    } else {
+        let provider = st
+            .iam
+            .oidc_provider_for_issuer(&role.account, &unverified.iss)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::InvalidIdentityToken,
+                    format!(
+                        "No OpenIDConnect provider found in your account for {}",
+                        unverified.iss
+                    ),
+                )
+                .with_detail(format!(
+                    "no OIDC provider in account {} has the URL {}",
+                    role.account, unverified.iss
+                ))
+            })?;
+        let keys = st
+            .oidc_keys
+            .key_set(&provider.url, unverified.kid.as_deref(), now.timestamp())
+            .await
+            .map_err(|e: oidc::Error| {
+                let api = ApiError::from(e);
+                let why = api.detail.clone().unwrap_or_default();
+                api.with_detail(format!("{}: {why}", provider.arn))
+            })?;
+        (provider, keys)
+    };
     let with_provider = |e: oidc::Error| {
         let api = ApiError::from(e);
         let why = api.detail.clone().unwrap_or_default();
         api.with_detail(format!("{}: {why}", provider.arn))
     };
-    let keys = st
-        .oidc_keys
-        .key_set(&provider.url, unverified.kid.as_deref(), now.timestamp())
-        .await
-        .map_err(with_provider)?;
     let rules = oidc::Rules {
         issuer: &provider.url,
         client_ids: &provider.client_ids,
@@ -132,6 +198,13 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let packed = si::packed_size(&input.policies, &plan.claims.tags)?;
 
     let trust = view.trust()?;
+    if own && !crate::policy::lint::pool_trust_has_aud(&trust) {
+        return Err(not_authorized(format!(
+            "the trust policy of {} allows {POOL_PROVIDER} without a {POOL_PROVIDER}:aud \
+             condition",
+            role.arn
+        )));
+    }
     let context = plan.context(&ctx.env, &input, &verified, &provider, role);
     let principal = RequestPrincipal::federated(&provider.arn);
     let none = CallerPolicies::default();
