@@ -555,3 +555,42 @@ fn read_assertion(
         algorithms,
     })
 }
+
+/// What locates the provider, read **unverified** from a response: the assertion's (or the
+/// response's) `Issuer` and the provider ARNs its `Role` attribute names. Only for choosing
+/// which provider's certificates to verify with (the browser sign-in, which has no
+/// `PrincipalArn`); nothing read here is trusted.
+///
+/// # Errors
+/// [`Error::Xml`] / [`Error::NotAResponse`] for a message that cannot be read.
+pub fn peek(xml: &str) -> Result<(String, Vec<String>), Error> {
+    let root = xml::parse(xml)?;
+    if !root.is(SAMLP, "Response") {
+        return Err(Error::NotAResponse);
+    }
+    let assertion = root.child(SAML, "Assertion");
+    let issuer = assertion
+        .and_then(|a| a.child(SAML, "Issuer"))
+        .or_else(|| root.child(SAML, "Issuer"))
+        .map(Element::text)
+        .unwrap_or_default();
+    let mut providers = Vec::new();
+    for a in assertion
+        .into_iter()
+        .flat_map(|a| a.children_named(SAML, "AttributeStatement"))
+        .flat_map(|s| s.children_named(SAML, "Attribute"))
+        .filter(|a| a.attr("Name") == Some("https://aws.amazon.com/SAML/Attributes/Role"))
+    {
+        for v in a.children_named(SAML, "AttributeValue") {
+            for part in v.text().split(',') {
+                let part = part.trim();
+                if crate::iam::names::parse_saml_provider_arn(part).is_some()
+                    && !providers.iter().any(|p| p == part)
+                {
+                    providers.push(part.to_owned());
+                }
+            }
+        }
+    }
+    Ok((issuer, providers))
+}
