@@ -166,7 +166,7 @@ impl Plan {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
     use serde_json::json;
 
     use super::*;
@@ -269,8 +269,9 @@ mod tests {
         assert_eq!(secs(Some(7200), Some(1800), None, 43200).unwrap(), 1800);
         assert_eq!(secs(Some(7200), None, Some(t + 1000), 43200).unwrap(), 1000);
         assert_eq!(
-            secs(None, None, None, 1800).unwrap_err().code,
-            Code::ValidationError
+            secs(None, None, None, 1800).unwrap(),
+            1800,
+            "the default fits the role"
         );
         assert_eq!(
             secs(Some(7200), None, None, 3600).unwrap_err().code,
