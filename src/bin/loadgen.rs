@@ -2,11 +2,15 @@
 //! minimal axum server that answers a fixed body (the floor). Reports requests/s, p50 and p99
 //! for each, and their ratio, so noisy machines still give comparable figures.
 //!
-//! `sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam|web]
+//! `sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam|web|saml]
 //! [--users N] [--endpoint HOST:PORT]`
 //!
 //! `web` is `AssumeRoleWithWebIdentity` with RS256 and ES256 tokens of a local OIDC issuer
 //! started in this process (keys cached after the first request: no fetch on the request path).
+//!
+//! `saml` is `AssumeRoleWithSAML` with a response whose assertion is signed with a 2048-bit RSA
+//! key (RSA-SHA256; made at start, signed once by xmlsec through samael), replayed: the server
+//! runs with `[saml] allow_assertion_reuse = true` for the run.
 //!
 //! Without `--endpoint` it starts its own Sekisho (embedded store, temporary directory) in this
 //! process. With `--endpoint` it replays `GetCallerIdentity` against an already running server
@@ -44,7 +48,7 @@ const KEY: (&str, &str) = (
     "adminSecretKeyadminSecretKeyadminSecret0",
 );
 
-fn bootstrap(extra_users: usize, issuer: &str) -> String {
+fn bootstrap(extra_users: usize, issuer: &str, saml_metadata: &str) -> String {
     let mut s = String::from(
         r#"
 [[accounts]]
@@ -65,6 +69,10 @@ inline_policies.work = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","
     s.push_str(&format!(
         "[[accounts.oidc_providers]]\nurl = \"{issuer}\"\nclient_ids = [\"sts.amazonaws.com\"]\n\
          [[accounts.roles]]\nname = \"web\"\ntrust_policy = '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"Federated\":\"arn:aws:iam::111111111111:oidc-provider/{name}\"}},\"Action\":\"sts:AssumeRoleWithWebIdentity\",\"Condition\":{{\"StringEquals\":{{\"{name}:aud\":\"sts.amazonaws.com\"}},\"StringLike\":{{\"{name}:sub\":\"repo:org/*\"}}}}}}]}}'\n"
+    ));
+    s.push_str(&format!(
+        "[[accounts.saml_providers]]\nname = \"bench\"\nmetadata = '''{saml_metadata}'''\n\
+         [[accounts.roles]]\nname = \"saml\"\ntrust_policy = '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"Federated\":\"arn:aws:iam::111111111111:saml-provider/bench\"}},\"Action\":\"sts:AssumeRoleWithSAML\",\"Condition\":{{\"StringEquals\":{{\"SAML:aud\":\"https://signin.aws.amazon.com/saml\"}}}}}}]}}'\n"
     ));
     for i in 0..extra_users {
         s.push_str(&format!("[[accounts.users]]\nname = \"user{i:05}\"\n"));
@@ -106,7 +114,7 @@ fn args() -> Args {
             }
             _ => {
                 eprintln!(
-                    "usage: sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam|web] [--users N]"
+                    "usage: sekisho-loadgen [--seconds N] [--concurrency C] [--scenario all|gci|assume|verify|iam|web|saml] [--users N]"
                 );
                 std::process::exit(2);
             }
@@ -390,10 +398,95 @@ fn web_requests(addr: SocketAddr, tokens: &[String]) -> Arc<Vec<Prepared>> {
     )
 }
 
-async fn sekisho_server(dir: &std::path::Path, users: usize, issuer: &str) -> SocketAddr {
+/// A SAML IdP for the `saml` scenario: its metadata and one signed response (base64).
+struct SamlIdp {
+    metadata: String,
+    response_b64: String,
+}
+
+fn saml_idp() -> SamlIdp {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509, X509NameBuilder};
+    use samael::crypto::{Crypto, CryptoProvider};
+    let key = Rsa::generate(2048)
+        .and_then(PKey::from_rsa)
+        .unwrap_or_else(|e| panic_exit(&e));
+    let cert = (|| -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        let mut name = X509NameBuilder::new()?;
+        name.append_entry_by_text("CN", "bench-idp")?;
+        let name = name.build();
+        let mut b = X509::builder()?;
+        b.set_subject_name(&name)?;
+        b.set_issuer_name(&name)?;
+        b.set_pubkey(&key)?;
+        let (from, to) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(2)?);
+        b.set_not_before(&from)?;
+        b.set_not_after(&to)?;
+        b.sign(&key, MessageDigest::sha256())?;
+        b.build().to_der()
+    })()
+    .unwrap_or_else(|e| panic_exit(&e));
+    let cert_b64 = STANDARD.encode(&cert);
+    let issuer = "https://bench-idp.example.com/metadata";
+    // Padded past AWS's 1,000-character minimum for metadata.
+    let pad = "Sekisho load generator test identity provider. ".repeat(8);
+    let metadata = format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{issuer}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://bench-idp.example.com/sso"/></md:IDPSSODescriptor><md:Organization><md:OrganizationName xml:lang="en">{pad}</md:OrganizationName><md:OrganizationDisplayName xml:lang="en">bench</md:OrganizationDisplayName><md:OrganizationURL xml:lang="en">https://bench-idp.example.com/</md:OrganizationURL></md:Organization></md:EntityDescriptor>"#
+    );
+    let t = |d: i64| {
+        (SystemClock.now() + chrono::Duration::seconds(d))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let (now, end) = (t(0), t(3 * 3600));
+    let a = "https://aws.amazon.com/SAML/Attributes/";
+    let xml = format!(
+        r##"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="_a1" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#_a1"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">bench@example.com</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{end}" Recipient="https://signin.aws.amazon.com/saml"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{now}" NotOnOrAfter="{end}"><saml:AudienceRestriction><saml:Audience>urn:amazon:webservices</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AttributeStatement><saml:Attribute Name="{a}Role"><saml:AttributeValue>arn:aws:iam::111111111111:role/saml,arn:aws:iam::111111111111:saml-provider/bench</saml:AttributeValue></saml:Attribute><saml:Attribute Name="{a}RoleSessionName"><saml:AttributeValue>bench</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>"##
+    );
+    let der = key.private_key_to_der().unwrap_or_else(|e| panic_exit(&e));
+    let signed = Crypto::sign_xml(xml, &der).unwrap_or_else(|e| panic_exit(&e));
+    SamlIdp {
+        metadata,
+        response_b64: STANDARD.encode(signed),
+    }
+}
+
+/// Unsigned `AssumeRoleWithSAML` requests carrying the one signed response.
+fn saml_requests(addr: SocketAddr, response_b64: &str) -> Arc<Vec<Prepared>> {
+    let assertion: String = form_urlencoded::byte_serialize(response_b64.as_bytes()).collect();
+    Arc::new(vec![Prepared {
+        method: http::Method::POST,
+        path: "/".into(),
+        headers: vec![
+            ("host".into(), addr.to_string()),
+            (
+                "content-type".into(),
+                "application/x-www-form-urlencoded; charset=utf-8".into(),
+            ),
+        ],
+        body: Bytes::from(format!(
+            "Action=AssumeRoleWithSAML&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Fsaml&PrincipalArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Asaml-provider%2Fbench&SAMLAssertion={assertion}"
+        )),
+    }])
+}
+
+async fn sekisho_server(
+    dir: &std::path::Path,
+    users: usize,
+    issuer: &str,
+    saml_metadata: &str,
+) -> SocketAddr {
     let boot = dir.join("iam.toml");
-    std::fs::write(&boot, bootstrap(users, issuer)).unwrap_or_else(|e| panic_exit(&e));
+    std::fs::write(&boot, bootstrap(users, issuer, saml_metadata))
+        .unwrap_or_else(|e| panic_exit(&e));
     let mut cfg = Config::default();
+    // The `saml` scenario replays one response.
+    cfg.saml.allow_assertion_reuse = true;
+
     cfg.oidc.insecure_http_prefixes = vec!["http://127.0.0.1:".into()];
     cfg.store.backend = Backend::Embedded;
     cfg.store.path = dir.join("sekisho.redb");
@@ -437,9 +530,10 @@ async fn main() {
     let floor = floor_server().await;
     let _ = ENDPOINT_MODE.set(a.endpoint.is_some());
     let web = web_issuer().await;
+    let idp = saml_idp();
     let sek = match a.endpoint {
         Some(e) => e,
-        None => sekisho_server(&dir, a.users, &web.url).await,
+        None => sekisho_server(&dir, a.users, &web.url, &idp.metadata).await,
     };
     let form = "application/x-www-form-urlencoded; charset=utf-8";
     let gci = "Action=GetCallerIdentity&Version=2011-06-15";
@@ -528,6 +622,14 @@ async fn main() {
         ] {
             paired(name, web_requests(sek, tokens), true).await;
         }
+    }
+    if want("saml") {
+        paired(
+            "AssumeRoleWithSAML (RSA-2048, SHA-256)",
+            saml_requests(sek, &idp.response_b64),
+            true,
+        )
+        .await;
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
