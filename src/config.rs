@@ -29,6 +29,8 @@ pub struct Config {
     pub revocation: RevocationConfig,
     /// Web identity (OIDC) providers: key fetching and token checks.
     pub oidc: OidcConfig,
+    /// SAML 2.0 federation: accepted audiences and recipients, replay, algorithms, leeway.
+    pub saml: SamlConfig,
     /// Logging.
     pub log: LogConfig,
     /// Testing aids. Never set these in production.
@@ -344,6 +346,82 @@ impl Default for OidcConfig {
     }
 }
 
+/// `[saml]`: SAML 2.0 federation (`AssumeRoleWithSAML`), reference README decisions 1–3.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamlConfig {
+    /// Audiences accepted besides `urn:amazon:webservices` (AWS's SP entity id, which IdP apps
+    /// built for AWS send) and Sekisho's own SP entity id (`<public_url>/saml/metadata`).
+    /// Default: `[]`.
+    pub audiences: Vec<String>,
+    /// `SubjectConfirmationData@Recipient` values accepted besides
+    /// `https://signin.aws.amazon.com/saml` (and its regional forms) and Sekisho's own ACS URL
+    /// (`<public_url>/saml`). Default: `[]`.
+    pub recipients: Vec<String>,
+    /// Accept an assertion ID more than once while the assertion is valid (AWS does; tools such
+    /// as saml2aws pick several roles from one assertion). Off: each ID is accepted once,
+    /// remembered durably until the assertion expires. Default: `false`.
+    pub allow_assertion_reuse: bool,
+    /// Leeway for `NotBefore`/`NotOnOrAfter`, seconds (0..=900). Default: `300`.
+    pub leeway_seconds: i64,
+    /// Accept RSA-SHA1/ECDSA-SHA1 signatures and SHA-1 digests (old ADFS and Shibboleth set-ups).
+    ///
+    /// # Security Warning
+    /// SHA-1 is broken for collision resistance; an IdP that signs with it should be moved to
+    /// SHA-256. Default: `false`.
+    pub insecure_allow_sha1: bool,
+}
+
+impl Default for SamlConfig {
+    fn default() -> Self {
+        Self {
+            audiences: Vec::new(),
+            recipients: Vec::new(),
+            allow_assertion_reuse: false,
+            leeway_seconds: 300,
+            insecure_allow_sha1: false,
+        }
+    }
+}
+
+/// AWS's SP entity id, the audience IdP apps built for AWS send.
+pub const AWS_SAML_AUDIENCE: &str = "urn:amazon:webservices";
+/// AWS's sign-in endpoint, the recipient IdP apps built for AWS send.
+pub const AWS_SAML_RECIPIENT: &str = "https://signin.aws.amazon.com/saml";
+
+impl Config {
+    /// Sekisho's own SAML service-provider entity id: `<public_url>/saml/metadata`.
+    #[must_use]
+    pub fn saml_sp_entity_id(&self) -> String {
+        format!(
+            "{}/saml/metadata",
+            self.server.public_url.trim_end_matches('/')
+        )
+    }
+
+    /// Sekisho's own assertion consumer service URL: `<public_url>/saml`.
+    #[must_use]
+    pub fn saml_acs_url(&self) -> String {
+        format!("{}/saml", self.server.public_url.trim_end_matches('/'))
+    }
+
+    /// The SAML rules (decision 1: AWS's audience and recipient, ours, and the extras).
+    #[must_use]
+    pub fn saml_rules(&self) -> crate::idp::saml::Rules {
+        let mut audiences = vec![AWS_SAML_AUDIENCE.to_owned(), self.saml_sp_entity_id()];
+        audiences.extend(self.saml.audiences.iter().cloned());
+        let mut recipients = vec![AWS_SAML_RECIPIENT.to_owned(), self.saml_acs_url()];
+        recipients.extend(self.saml.recipients.iter().cloned());
+        crate::idp::saml::Rules {
+            audiences,
+            recipients,
+            aws_regional_recipients: true,
+            leeway_seconds: self.saml.leeway_seconds,
+            allow_sha1: self.saml.insecure_allow_sha1,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -575,6 +653,9 @@ impl Config {
                 "oidc.insecure_http_prefixes",
                 &format!("'{p}' must start with http:// and name a host"),
             ));
+        }
+        if !(0..=900).contains(&self.saml.leeway_seconds) {
+            return Err(bad("saml.leeway_seconds", "must be between 0 and 900"));
         }
         if self.store.namespace.is_empty() || self.store.namespace.contains(char::is_whitespace) {
             return Err(bad("store.namespace", "must be a non-empty word"));

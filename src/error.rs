@@ -430,6 +430,79 @@ impl From<crate::idp::oidc::Error> for ApiError {
     }
 }
 
+/// A refused SAML response, in AWS's codes and words; the reason (which audience was seen and
+/// which are accepted, how far the clock was off, which algorithm — never the assertion) goes to
+/// the detail, hence to the audit event.
+impl From<crate::idp::saml::Error> for ApiError {
+    fn from(e: crate::idp::saml::Error) -> Self {
+        use crate::idp::saml::Error as E;
+        const INVALID: &str = "Invalid SAML response";
+        let (code, message) = match &e {
+            E::Expired { at, now, .. } => (
+                Code::ExpiredTokenException,
+                format!(
+                    "Token expired: current date/time {now} must be before the expiration \
+                     date/time{at}"
+                ),
+            ),
+            E::NotYetValid { .. } => (
+                Code::InvalidIdentityToken,
+                "Response is not yet valid".to_owned(),
+            ),
+            E::Audience { .. } => (
+                Code::IdpRejectedClaim,
+                "Response does not contain the required audience".to_owned(),
+            ),
+            E::Recipient { .. } => (
+                Code::IdpRejectedClaim,
+                "Response does not contain a bearer confirmation for an accepted recipient"
+                    .to_owned(),
+            ),
+            E::Issuer { .. } => (
+                Code::InvalidIdentityToken,
+                "Issuer not present in specified provider".to_owned(),
+            ),
+            E::MissingNameId => (
+                Code::AccessDenied,
+                "Not authorized to perform sts:AssumeRoleWithSAML".to_owned(),
+            ),
+            E::TooLarge(n) => (
+                Code::ValidationError,
+                format!(
+                    "1 validation error detected: Value at 'sAMLAssertion' failed to satisfy \
+                     constraint: Member must have length {} {}",
+                    if *n < 4 {
+                        "greater than or equal to"
+                    } else {
+                        "less than or equal to"
+                    },
+                    if *n < 4 {
+                        4
+                    } else {
+                        crate::idp::saml::MAX_ASSERTION_CHARS
+                    }
+                ),
+            ),
+            E::Internal(_) => (Code::InternalFailure, "Internal failure".to_owned()),
+            E::Algorithm(_) | E::Signature(_) | E::Unsigned => (
+                Code::InvalidIdentityToken,
+                "Response signature invalid".to_owned(),
+            ),
+            E::AssertionCount { .. }
+            | E::Base64
+            | E::Decrypt(_)
+            | E::EncryptionRequired
+            | E::Malformed(_)
+            | E::NoBearer
+            | E::NoDecryptionKey
+            | E::NotAResponse
+            | E::Status(_)
+            | E::Xml(_) => (Code::InvalidIdentityToken, INVALID.to_owned()),
+        };
+        Self::new(code, message).with_detail(e.to_string())
+    }
+}
+
 /// AWS's words for what must go before a delete.
 fn delete_conflict(d: crate::iam::repo::Dependants) -> &'static str {
     use crate::iam::repo::Dependants as D;
@@ -467,6 +540,9 @@ fn limit(l: &crate::iam::repo::Limit) -> String {
              must delete an existing version."
         ),
         L::Tags(n) => format!("The number of tags has reached the maximum limit of {n}."),
+        L::PrivateKeysPerSamlProvider(n) => {
+            format!("Cannot exceed quota for PrivateKeysPerSAMLProvider: {n}")
+        }
     }
 }
 

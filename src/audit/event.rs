@@ -172,6 +172,38 @@ impl UserIdentity {
     }
 }
 
+impl UserIdentity {
+    /// CloudTrail's `SAMLUser`: the unsigned caller of `AssumeRoleWithSAML`, known by its
+    /// assertion's name qualifier and subject. Read from the action's `userIdentity` audit
+    /// element (`nameQualifier`, `subject`, `provider`, `account`).
+    #[must_use]
+    pub fn saml(v: &Value) -> Option<Self> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let (qualifier, subject) = (s("nameQualifier")?, s("subject")?);
+        Some(Self {
+            kind: "SAMLUser",
+            principal_id: format!("{qualifier}:{subject}"),
+            arn: String::new(),
+            account_id: s("account").unwrap_or_default(),
+            access_key_id: String::new(),
+            user_name: Some(subject),
+            session_context: None,
+            identity_provider: s("provider"),
+        })
+    }
+
+    /// The unsigned caller named by an action's `userIdentity` audit element: `SAMLUser` when
+    /// it says so, `WebIdentityUser` otherwise.
+    #[must_use]
+    pub fn federated(v: &Value) -> Option<Self> {
+        if v.get("type").and_then(Value::as_str) == Some("SAMLUser") {
+            Self::saml(v)
+        } else {
+            Self::web_identity(v)
+        }
+    }
+}
+
 /// `userIdentity.sessionContext`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

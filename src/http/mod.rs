@@ -337,14 +337,15 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
     }
     let resp = match &mut result {
         Ok(reply) => {
-            // An unsigned federation call names its caller in its reply (WebIdentityUser).
+            // An unsigned federation call names its caller in its reply (WebIdentityUser,
+            // SAMLUser).
             if event.user_identity.is_none()
                 && let Some(ui) = reply
                     .audit
                     .as_object_mut()
                     .and_then(|o| o.remove("userIdentity"))
             {
-                event.user_identity = crate::audit::UserIdentity::web_identity(&ui);
+                event.user_identity = crate::audit::UserIdentity::federated(&ui);
             }
             event.response_elements = Some(std::mem::take(&mut reply.audit).into());
             response::success(&action, service, reply, &request_id, wants_json)

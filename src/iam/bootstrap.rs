@@ -52,6 +52,9 @@ pub struct AccountDecl {
     /// OpenID Connect providers (applied before roles, whose trust may name them).
     #[serde(default)]
     pub oidc_providers: Vec<OidcProviderDecl>,
+    /// SAML providers (applied before roles, whose trust may name them).
+    #[serde(default)]
+    pub saml_providers: Vec<SamlProviderDecl>,
     /// Roles.
     #[serde(default)]
     pub roles: Vec<RoleDecl>,
@@ -71,6 +74,22 @@ pub struct OidcProviderDecl {
     /// Thumbprints (40 hex characters each, at most 5).
     #[serde(default)]
     pub thumbprints: Vec<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A SAML provider, `arn:aws:iam::<id>:saml-provider/<name>`, with its IdP metadata from a file
+/// (`metadata_file`, relative to the bootstrap file) or inline (`metadata`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlProviderDecl {
+    /// Name (1–128 of `[\w._-]`).
+    pub name: String,
+    /// Path of the IdP's metadata XML.
+    pub metadata_file: Option<std::path::PathBuf>,
+    /// The metadata XML itself.
+    pub metadata: Option<String>,
     /// Tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -226,8 +245,19 @@ pub fn write_generated_keys(
 /// Reads and applies a bootstrap file.
 pub async fn apply_file(iam: &Iam, path: &Path, now: DateTime<Utc>) -> Result<Applied, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let file: BootstrapFile =
+    let mut file: BootstrapFile =
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Metadata files are relative to the bootstrap file.
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    for a in &mut file.accounts {
+        for s in &mut a.saml_providers {
+            if let Some(f) = &s.metadata_file
+                && f.is_relative()
+            {
+                s.metadata_file = Some(base.join(f));
+            }
+        }
+    }
     apply(iam, &file, now)
         .await
         .map_err(|e| format!("{}: {}", path.display(), e.message))
@@ -297,6 +327,9 @@ pub async fn apply(
         }
         for o in &a.oidc_providers {
             apply_oidc_provider(iam, &a.id, o, now, &mut out).await?;
+        }
+        for s in &a.saml_providers {
+            apply_saml_provider(iam, &a.id, s, now, &mut out).await?;
         }
         for r in &a.roles {
             apply_role(iam, &a.id, r, &a.policies, now, &mut out).await?;
@@ -580,6 +613,76 @@ async fn apply_oidc_provider(
                     x.url.clone_from(&want.url);
                     x.client_ids.clone_from(&want.client_ids);
                     x.thumbprints.clone_from(&want.thumbprints);
+                    x.tags.clone_from(&want.tags);
+                    Ok(())
+                })
+                .await?;
+            out.changed.push(after.arn);
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+async fn apply_saml_provider(
+    iam: &Iam,
+    account: &str,
+    d: &SamlProviderDecl,
+    now: DateTime<Utc>,
+    out: &mut Applied,
+) -> Result<(), ApiError> {
+    use crate::iam::actions::saml_providers as sp;
+    use crate::iam::model::SamlProvider;
+    let doc = match (&d.metadata, &d.metadata_file) {
+        (Some(m), None) => m.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| {
+            ApiError::validation(format!(
+                "SAML provider {}: metadata_file {}: {e}",
+                d.name,
+                f.display()
+            ))
+        })?,
+        _ => {
+            return Err(ApiError::validation(format!(
+                "SAML provider {}: give exactly one of metadata_file and metadata",
+                d.name
+            )));
+        }
+    };
+    if !crate::iam::names::is_saml_provider_name(&d.name) {
+        return Err(ApiError::validation(format!(
+            "SAML provider name '{}' must be 1-128 of [A-Za-z0-9_.-]",
+            d.name
+        )));
+    }
+    let meta = sp::check_metadata(&doc).map_err(|e| {
+        let why = e.detail.clone().unwrap_or_default();
+        ApiError::validation(format!("SAML provider {}: {} ({why})", d.name, e.message))
+    })?;
+    let want = sp::new_provider(
+        account,
+        &d.name,
+        &meta,
+        tags(&d.tags),
+        now,
+        Origin::Bootstrap,
+    );
+    match iam.get::<SamlProvider>(account, &d.name).await? {
+        None => out
+            .changed
+            .push(iam.create_saml_provider(want, &doc).await?.arn),
+        Some(have)
+            if have.origin == Origin::Bootstrap
+                && (have.entity_id != want.entity_id
+                    || have.signing_certs != want.signing_certs
+                    || have.valid_until != want.valid_until
+                    || have.tags != want.tags) =>
+        {
+            let after = iam
+                .update_saml_provider(account, &d.name, Some(&doc), |x| {
+                    x.entity_id.clone_from(&want.entity_id);
+                    x.signing_certs.clone_from(&want.signing_certs);
+                    x.valid_until = want.valid_until;
                     x.tags.clone_from(&want.tags);
                     Ok(())
                 })

@@ -296,6 +296,64 @@ pub struct OidcProvider {
     pub origin: Origin,
 }
 
+/// A SAML 2.0 identity provider (`CreateSAMLProvider`): what `AssumeRoleWithSAML` needs on the
+/// request path — the IdP's entity id and signing certificates, parsed from its metadata. The
+/// raw metadata (up to 10 MB) is stored apart (`keys::saml_metadata`) and read only by
+/// `GetSAMLProvider`, so it never sits in the hot entity cache.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SamlProvider {
+    /// Account id.
+    pub account: String,
+    /// Name (1–128 of `[\w._-]`).
+    pub name: String,
+    /// `arn:aws:iam::A:saml-provider/<name>`.
+    pub arn: String,
+    /// The metadata's `entityID`: an assertion's `Issuer` must equal it.
+    pub entity_id: String,
+    /// The IdP's signing certificates, DER in base64 (several during a rotation).
+    pub signing_certs: Vec<String>,
+    /// The metadata's `validUntil`, if any.
+    #[serde(default)]
+    pub valid_until: Option<DateTime<Utc>>,
+    /// `SAMLProviderUUID` (AWS's per-provider ACS and metadata URLs use it).
+    pub uuid: String,
+    /// `AssertionEncryptionMode`: `true` for `Required` (plain assertions refused).
+    #[serde(default)]
+    pub encryption_required: bool,
+    /// Private keys that decrypt `EncryptedAssertion`s (at most 2), sealed at rest.
+    #[serde(default)]
+    pub private_keys: Vec<SamlPrivateKey>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Creation time.
+    pub create_date: DateTime<Utc>,
+    /// Who declared it.
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+/// A SAML provider's private key (`AddPrivateKey`), sealed with the at-rest key; the owner
+/// string of the seal is `saml-key/<provider arn>/<key id>`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SamlPrivateKey {
+    /// `KeyId` (26 of `[A-Z0-9]`), given to `RemovePrivateKey`.
+    pub key_id: String,
+    /// The PEM, sealed.
+    pub sealed_pem: String,
+    /// When it was added.
+    pub timestamp: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for SamlPrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SamlPrivateKey")
+            .field("key_id", &self.key_id)
+            .field("timestamp", &self.timestamp)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A virtual MFA device. Its serial number is its ARN (`arn:aws:iam::A:mfa/path/name`).
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MfaDevice {

@@ -160,6 +160,27 @@ pub fn parse_oidc_provider_arn(s: &str) -> Option<(&str, &str)> {
     (crate::ids::is_valid_account_id(arn.account) && ok).then_some((arn.account, name))
 }
 
+/// Parses `arn:P:iam::A:saml-provider/NAME` into (account, name); NAME is 1–128 of `[\w._-]`.
+#[must_use]
+pub fn parse_saml_provider_arn(s: &str) -> Option<(&str, &str)> {
+    let arn = parse_arn(s)?;
+    if arn.service != "iam" || !arn.region.is_empty() {
+        return None;
+    }
+    let name = arn.resource.strip_prefix("saml-provider/")?;
+    (crate::ids::is_valid_account_id(arn.account) && is_saml_provider_name(name))
+        .then_some((arn.account, name))
+}
+
+/// A SAML provider name: 1–128 of `[\w._-]`.
+#[must_use]
+pub fn is_saml_provider_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 /// `arn:P:iam::A:KIND{path}NAME`.
 #[must_use]
 pub fn entity_arn(partition: &str, account: &str, kind: &str, path: &str, name: &str) -> String {

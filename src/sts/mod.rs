@@ -13,6 +13,7 @@ use crate::wire::Params;
 /// Checked against the `match` in [`dispatch`] by a test, so the two cannot drift apart.
 pub const ACTIONS: &[&str] = &[
     "AssumeRole",
+    "AssumeRoleWithSAML",
     "AssumeRoleWithWebIdentity",
     "DecodeAuthorizationMessage",
     "GetAccessKeyInfo",
@@ -29,6 +30,7 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
     }
     let reply = match action {
         "AssumeRole" => a::assume_role::run(ctx, p).await,
+        "AssumeRoleWithSAML" => a::assume_role_with_saml::run(ctx, p).await,
         "AssumeRoleWithWebIdentity" => a::assume_role_with_web_identity::run(ctx, p).await,
         "DecodeAuthorizationMessage" => a::decode_authorization_message::run(ctx, p).await,
         "GetCallerIdentity" => a::get_caller_identity::run(ctx, p).await,

@@ -15,6 +15,7 @@ pub mod oidc_providers;
 pub mod policies;
 pub mod revoke_sessions;
 pub mod roles;
+pub mod saml_providers;
 pub mod simulate;
 pub mod tagging;
 pub mod users;
@@ -39,6 +40,7 @@ pub const ACTIONS: &[&str] = &[
     "CreatePolicy",
     "CreatePolicyVersion",
     "CreateRole",
+    "CreateSAMLProvider",
     "CreateUser",
     "CreateVirtualMFADevice",
     "DeactivateMFADevice",
@@ -51,6 +53,7 @@ pub const ACTIONS: &[&str] = &[
     "DeleteRole",
     "DeleteRolePermissionsBoundary",
     "DeleteRolePolicy",
+    "DeleteSAMLProvider",
     "DeleteUser",
     "DeleteUserPermissionsBoundary",
     "DeleteUserPolicy",
@@ -70,6 +73,7 @@ pub const ACTIONS: &[&str] = &[
     "GetPolicyVersion",
     "GetRole",
     "GetRolePolicy",
+    "GetSAMLProvider",
     "GetUser",
     "GetUserPolicy",
     "ListAccessKeys",
@@ -89,6 +93,8 @@ pub const ACTIONS: &[&str] = &[
     "ListRolePolicies",
     "ListRoleTags",
     "ListRoles",
+    "ListSAMLProviderTags",
+    "ListSAMLProviders",
     "ListUserPolicies",
     "ListUserTags",
     "ListUsers",
@@ -108,10 +114,12 @@ pub const ACTIONS: &[&str] = &[
     "TagMFADevice",
     "TagOpenIDConnectProvider",
     "TagRole",
+    "TagSAMLProvider",
     "TagUser",
     "UntagMFADevice",
     "UntagOpenIDConnectProvider",
     "UntagRole",
+    "UntagSAMLProvider",
     "UntagUser",
     "UpdateAccessKey",
     "UpdateAssumeRolePolicy",
@@ -119,6 +127,7 @@ pub const ACTIONS: &[&str] = &[
     "UpdateOpenIDConnectProviderThumbprint",
     "UpdateRole",
     "UpdateRoleDescription",
+    "UpdateSAMLProvider",
     "UpdateUser",
 ];
 
@@ -215,6 +224,17 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
         }
         "ListOpenIDConnectProviderTags" => {
             tagging::list_tags::<crate::iam::model::OidcProvider>(ctx, p).await
+        }
+        // SAML providers
+        "CreateSAMLProvider" => saml_providers::create(ctx, p).await,
+        "UpdateSAMLProvider" => saml_providers::update(ctx, p).await,
+        "GetSAMLProvider" => saml_providers::get(ctx, p).await,
+        "ListSAMLProviders" => saml_providers::list(ctx, p).await,
+        "DeleteSAMLProvider" => saml_providers::delete(ctx, p).await,
+        "TagSAMLProvider" => tagging::tag::<crate::iam::model::SamlProvider>(ctx, p).await,
+        "UntagSAMLProvider" => tagging::untag::<crate::iam::model::SamlProvider>(ctx, p).await,
+        "ListSAMLProviderTags" => {
+            tagging::list_tags::<crate::iam::model::SamlProvider>(ctx, p).await
         }
         // virtual MFA devices
         "CreateVirtualMFADevice" => mfa::create(ctx, p).await,

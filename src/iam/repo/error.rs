@@ -209,6 +209,8 @@ pub enum Limit {
     MfaDevicesPerUser(usize),
     /// Versions per managed policy.
     PolicyVersions(usize),
+    /// Private keys per SAML provider.
+    PrivateKeysPerSamlProvider(usize),
     /// Tags per entity.
     Tags(usize),
 }

@@ -12,6 +12,8 @@
 //! | `r/{acct}/{name}` | role ; `rid/{AROA…}` → the role's key |
 //! | `p/{acct}/{name}` | customer managed policy ; `pa/{policy arn}/{entity key}` → `""` |
 //! | `op/{acct}/{host/path}` | OpenID Connect provider (name = URL without scheme) |
+//! | `sp/{acct}/{name}` | SAML provider (entity id, certificates) ; `spm/{acct}/{name}` its raw metadata |
+//! | `sr/{sha256(issuer, assertion id)}` | a SAML assertion id seen (replay mark, `Kv::put_mark`) |
 //! | `k/{AKIA…}` | access key ; `uk/{acct}/{user or #root}/{AKIA…}` → `""` ; `lu/{AKIA…}` last use |
 //! | `mfa/{acct}/{name}` | virtual MFA device ; `mfas/{acct}/{name}` its state (last step, drift, failures) ; `mfao/{acct}/{user id or acct}/{name}` → `""` (devices enabled per owner) |
 //!
@@ -27,6 +29,9 @@ pub const ROLE: &str = "r";
 pub const POLICY: &str = "p";
 /// Key prefix of OpenID Connect providers.
 pub const OIDC_PROVIDER: &str = "op";
+
+/// Key prefix of SAML providers.
+pub const SAML_PROVIDER: &str = "sp";
 
 /// Key prefix of virtual MFA devices.
 pub const MFA_DEVICE: &str = "mfa";
@@ -164,6 +169,25 @@ pub fn last_used(id: &str) -> String {
     format!("lu/{id}")
 }
 
+/// `spm/{acct}/{name}`: a SAML provider's metadata document as given (read only by
+/// `GetSAMLProvider`, by a one-key scan so that it never enters the read cache).
+#[must_use]
+pub fn saml_metadata(account: &str, name: &str) -> String {
+    format!("spm/{account}/{}", name.to_lowercase())
+}
+
+/// `sr/{hex sha256(issuer NUL id)}`: the replay mark of a SAML assertion id from an issuer
+/// (hashed: both are attacker-chosen text of unbounded shape).
+#[must_use]
+pub fn saml_replay(issuer: &str, assertion_id: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(issuer.as_bytes());
+    h.update([0u8]);
+    h.update(assertion_id.as_bytes());
+    format!("sr/{}", hex::encode(h.finalize()))
+}
+
 /// `mfas/{acct}/{name}`: an enabled MFA device's state (`mfa::guard::DeviceState`).
 #[must_use]
 pub fn mfa_state(account: &str, name: &str) -> String {
@@ -191,6 +215,8 @@ pub fn mfa_owners(account: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use sha2::Digest;
+
     use super::*;
 
     /// The layout is persistent: these are the keys existing stores hold.
@@ -235,5 +261,14 @@ mod tests {
         );
         assert_eq!(mfa_owner_devices("1", "1"), "mfao/1/1/");
         assert_eq!(mfa_owners("1"), "mfao/1/");
+        assert_eq!(entity(SAML_PROVIDER, "1", "Okta"), "sp/1/okta");
+        assert_eq!(saml_metadata("1", "Okta"), "spm/1/okta");
+        assert_eq!(
+            saml_replay("https://idp", "_a1"),
+            format!(
+                "sr/{}",
+                hex::encode(sha2::Sha256::digest(b"https://idp\0_a1"))
+            )
+        );
     }
 }

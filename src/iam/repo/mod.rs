@@ -7,6 +7,7 @@
 //! | [`kind`] | the entity-kind traits and the generic get/list/tag/untag/rename/delete |
 //! | `accounts.rs`, `users.rs`, `groups.rs`, `roles.rs` | one file per entity kind |
 //! | `oidc_providers.rs` | OpenID Connect providers (`op/…`), found by ARN or issuer URL |
+//! | `saml_providers.rs` | SAML providers (`sp/…`) and their raw metadata kept apart (`spm/…`) |
 //! | `policies.rs`, `attachments.rs` | managed policies and versions; their attachments |
 //! | `inline.rs` | inline policies of users, groups and roles |
 //! | `access_keys.rs` | access keys (secrets sealed at rest) and their last use |
@@ -31,6 +32,7 @@ mod mfa_devices;
 mod oidc_providers;
 mod policies;
 mod roles;
+mod saml_providers;
 mod users;
 
 #[cfg(test)]

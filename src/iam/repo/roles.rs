@@ -110,6 +110,13 @@ impl Iam {
         // a web identity trust that does not constrain `sub` or `aud` is allowed, as in AWS,
         // but worth a warning: any token of the provider for any of its clients passes.
         for (provider, constrained) in policy.federated_principals() {
+            // SAML providers named as Federated principals must exist too.
+            if crate::iam::names::parse_saml_provider_arn(&provider).is_some() {
+                if self.saml_provider_by_arn(&provider).await?.is_none() {
+                    return Err(Error::InvalidFederatedPrincipal { arn: provider });
+                }
+                continue;
+            }
             if crate::iam::names::parse_oidc_provider_arn(&provider).is_none() {
                 continue;
             }

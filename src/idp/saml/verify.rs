@@ -1,0 +1,596 @@
+//! The pure SAML response check: (the response's XML, the provider's trust material, rules,
+//! `now`) → [`Verified`] or a typed [`Error`]. No I/O and no clock of its own.
+//!
+//! Order (sts-spec §6; reference README decisions 1–3; crates.md §samael):
+//! 1. The message is read by our strict reader ([`super::xml`]): no DTD, no entities beyond
+//!    XML's five, bounded. Its root is a `samlp:Response` holding exactly one `Assertion` or one
+//!    `EncryptedAssertion` — counted in the whole tree, so an assertion hidden in `Extensions`,
+//!    a signature's `Object` or around the signed one (every XML-signature-wrapping shape) is
+//!    refused before any signature work.
+//! 2. Every `ds:Signature`'s algorithms are on the allow-list (SHA-1 only when configured).
+//! 3. samael/xmlsec verifies every signature with the provider's certificates only (never a key
+//!    or certificate from `KeyInfo`) and reduces the document to what the signatures cover.
+//!    Encrypted assertions are decrypted first (inside a signed response: from the reduced
+//!    response; otherwise the decrypted assertion itself must be signed).
+//! 4. Every value acted upon is read from that reduced document: issuer, bearer confirmation
+//!    (recipient, times), conditions (times, audiences), NameID, attributes.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use chrono::DateTime;
+use openssl::pkey::{PKey, Private};
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+};
+
+use super::error::Error;
+use super::xml::{self, Element};
+use super::{DS, SAML, SAMLP};
+
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// Signature algorithms always accepted.
+const SIGNATURE_ALGORITHMS: &[&str] = &[
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+];
+/// Digest algorithms always accepted.
+const DIGEST_ALGORITHMS: &[&str] = &[
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+];
+/// Accepted only with `[saml] insecure_allow_sha1`.
+const SHA1_ALGORITHMS: &[&str] = &[
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
+    "http://www.w3.org/2000/09/xmldsig#sha1",
+];
+/// The same allow-list in samael's terms (used when SHA-1 is not allowed).
+const SAMAEL_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// What the provider contributes: its entity id, signing certificates and decryption keys.
+#[derive(Clone)]
+pub struct Trust {
+    /// The metadata's entity id (the `Issuer` required).
+    pub entity_id: String,
+    /// Signing certificates (DER).
+    pub certs: Vec<CertificateDer>,
+    /// Private keys for `EncryptedAssertion`.
+    pub decryption_keys: Vec<PKey<Private>>,
+    /// `AssertionEncryptionMode = Required`.
+    pub encryption_required: bool,
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trust")
+            .field("entity_id", &self.entity_id)
+            .field("certs", &self.certs.len())
+            .field("decryption_keys", &self.decryption_keys.len())
+            .field("encryption_required", &self.encryption_required)
+            .finish()
+    }
+}
+
+/// The broker's side: what it accepts.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Accepted `Audience` values (decision 1).
+    pub audiences: Vec<String>,
+    /// Accepted `Recipient` values (decision 1).
+    pub recipients: Vec<String>,
+    /// Also accept AWS's regional sign-in endpoints (`https://<region>.signin.aws.amazon.com/saml`).
+    pub aws_regional_recipients: bool,
+    /// Leeway for every time condition, seconds (decision 3).
+    pub leeway_seconds: i64,
+    /// Accept RSA-SHA1 / ECDSA-SHA1 signatures and SHA-1 digests.
+    pub allow_sha1: bool,
+}
+
+/// Which element a verified signature covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signed {
+    /// The assertion (ADFS's way).
+    Assertion,
+    /// The whole response (Okta's way), with or without the assertion signed too.
+    Response,
+}
+
+/// The subject's `NameID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameId {
+    /// The text, read in full.
+    pub value: String,
+    /// `Format`, if given.
+    pub format: Option<String>,
+}
+
+/// An `Attribute` of the assertion: its `Name` and every `AttributeValue`'s text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    /// `Name`.
+    pub name: String,
+    /// The values, in order.
+    pub values: Vec<String>,
+}
+
+/// A verified assertion: only what the signature covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The assertion's `ID` (the replay key).
+    pub id: String,
+    /// `Issuer` (= the provider's entity id).
+    pub issuer: String,
+    /// The subject.
+    pub name_id: NameId,
+    /// The accepted bearer confirmation's `Recipient` (`saml:aud`, the response's Audience).
+    pub recipient: String,
+    /// The `Audience` values of the conditions.
+    pub audiences: Vec<String>,
+    /// The earliest `NotOnOrAfter` (conditions, confirmation), Unix seconds: the assertion is
+    /// dead after it plus the leeway (the replay mark's lifetime).
+    pub not_on_or_after: i64,
+    /// `AuthnStatement@SessionNotOnOrAfter`, Unix seconds.
+    pub session_not_on_or_after: Option<i64>,
+    /// The attributes.
+    pub attributes: Vec<Attribute>,
+    /// What the signature covered.
+    pub signed: Signed,
+    /// Whether it came encrypted.
+    pub encrypted: bool,
+    /// The signature algorithm(s) seen.
+    pub algorithms: Vec<String>,
+}
+
+/// Times of SAML are `xs:dateTime` in UTC.
+fn time(what: &str, s: &str) -> Result<i64, Error> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.timestamp())
+        .map_err(|_| Error::Malformed(format!("{what} is not an xs:dateTime in UTC")))
+}
+
+fn opt_time(e: &Element, attr: &str) -> Result<Option<i64>, Error> {
+    e.attr(attr).map(|v| time(attr, v)).transpose()
+}
+
+/// Step 1: the message's shape. Returns the signature algorithms seen.
+fn check_shape(root: &Element, rules: &Rules) -> Result<Vec<String>, Error> {
+    if !root.is(SAMLP, "Response") {
+        return Err(Error::NotAResponse);
+    }
+    let assertions = root.count(SAML, "Assertion");
+    let encrypted = root.count(SAML, "EncryptedAssertion");
+    if assertions + encrypted != 1 {
+        return Err(Error::AssertionCount {
+            assertions,
+            encrypted,
+        });
+    }
+    // The one assertion is a child of the Response, where the profile puts it.
+    if root.child(SAML, "Assertion").is_none() && root.child(SAML, "EncryptedAssertion").is_none() {
+        return Err(Error::Malformed(
+            "the assertion is not a child of the Response".into(),
+        ));
+    }
+    // Step 2: algorithms.
+    let mut seen = Vec::new();
+    for sig in root
+        .descendants()
+        .into_iter()
+        .filter(|e| e.is(DS, "Signature"))
+    {
+        let info = sig
+            .child(DS, "SignedInfo")
+            .ok_or_else(|| Error::Signature("a Signature without SignedInfo".into()))?;
+        let method = info
+            .child(DS, "SignatureMethod")
+            .and_then(|m| m.attr("Algorithm"))
+            .unwrap_or_default();
+        check_algorithm(method, SIGNATURE_ALGORITHMS, rules)?;
+        for r in info.children_named(DS, "Reference") {
+            let digest = r
+                .child(DS, "DigestMethod")
+                .and_then(|m| m.attr("Algorithm"))
+                .unwrap_or_default();
+            check_algorithm(digest, DIGEST_ALGORITHMS, rules)?;
+        }
+        if !seen.iter().any(|s| s == method) {
+            seen.push(method.to_owned());
+        }
+    }
+    Ok(seen)
+}
+
+fn check_algorithm(alg: &str, allowed: &[&str], rules: &Rules) -> Result<(), Error> {
+    if allowed.contains(&alg) || (rules.allow_sha1 && SHA1_ALGORITHMS.contains(&alg)) {
+        Ok(())
+    } else {
+        Err(Error::Algorithm(if alg.is_empty() {
+            "(none)".into()
+        } else {
+            alg.to_owned()
+        }))
+    }
+}
+
+/// Step 3: samael verifies every signature with the provider's certificates and returns what
+/// they cover; a panic in it is caught.
+fn reduce(xml: &str, trust: &Trust, rules: &Rules) -> Result<Element, Error> {
+    let allowed = (!rules.allow_sha1).then_some(SAMAEL_ALGORITHMS);
+    let out = catch_unwind(AssertUnwindSafe(|| {
+        Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            xml,
+            &trust.certs,
+            ReduceMode::ValidateAndMarkNoAncestors,
+            allowed,
+        )
+    }))
+    .map_err(|_| Error::Internal("xmlsec verification panicked".into()))?
+    .map_err(|e| Error::Signature(describe(&e)))?;
+    Ok(xml::parse(&out)?)
+}
+
+/// samael's error, with its source (e.g. libxml2's refusal of an ID that starts with a digit).
+fn describe(e: &samael::crypto::CryptoError) -> String {
+    use std::error::Error as _;
+    match e.source() {
+        Some(s) => format!("{e}: {s}"),
+        None => e.to_string(),
+    }
+}
+
+/// Verifies a SAML response (its XML text) for a provider.
+///
+/// # Errors
+/// Every refusal as an [`Error`] variant naming what failed.
+pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verified, Error> {
+    let root = xml::parse(xml)?;
+    let algorithms = check_shape(&root, rules)?;
+    if algorithms.is_empty() {
+        return Err(Error::Unsigned);
+    }
+    let encrypted = root.child(SAML, "EncryptedAssertion").is_some();
+    if trust.encryption_required && !encrypted {
+        return Err(Error::EncryptionRequired);
+    }
+    // An unsigned status can only make us refuse, never accept: read it from the message.
+    check_status(&root)?;
+    let response_signed = root.child(DS, "Signature").is_some();
+    let (assertion, signed) = if encrypted {
+        if response_signed {
+            let reduced = reduce(xml, trust, rules)?;
+            let resp = signed_response(&reduced, trust)?;
+            let enc = resp.child(SAML, "EncryptedAssertion").ok_or_else(|| {
+                Error::Signature("the signature does not cover the assertion".into())
+            })?;
+            let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
+            let plain = xml::parse(&text)?;
+            // A signature inside the decrypted assertion must verify too.
+            let a = if assertion_shape(&plain, rules)?.is_empty() {
+                plain
+            } else {
+                reduce(&text, trust, rules)?
+            };
+            (a, Signed::Response)
+        } else {
+            let enc = root
+                .child(SAML, "EncryptedAssertion")
+                .ok_or_else(|| Error::Malformed("no EncryptedAssertion".into()))?;
+            let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
+            let plain = xml::parse(&text)?;
+            if assertion_shape(&plain, rules)?.is_empty() {
+                return Err(Error::Unsigned);
+            }
+            (reduce(&text, trust, rules)?, Signed::Assertion)
+        }
+    } else {
+        let reduced = reduce(xml, trust, rules)?;
+        if reduced.is(SAMLP, "Response") {
+            let resp = signed_response(&reduced, trust)?;
+            let mut it = resp.children_named(SAML, "Assertion");
+            let (Some(a), None) = (it.next(), it.next()) else {
+                return Err(Error::Signature(
+                    "the signed response does not hold exactly one assertion".into(),
+                ));
+            };
+            (a.clone(), Signed::Response)
+        } else {
+            (reduced, Signed::Assertion)
+        }
+    };
+    if !assertion.is(SAML, "Assertion") {
+        return Err(Error::Signature(
+            "the signature does not cover an assertion".into(),
+        ));
+    }
+    read_assertion(&assertion, trust, rules, now, signed, encrypted, algorithms)
+}
+
+/// A decrypted assertion: exactly one assertion, allowed algorithms. Returns the signature
+/// algorithms it carries (none when it is unsigned).
+fn assertion_shape(a: &Element, rules: &Rules) -> Result<Vec<String>, Error> {
+    if !a.is(SAML, "Assertion") || a.count(SAML, "Assertion") != 1 {
+        return Err(Error::AssertionCount {
+            assertions: a.count(SAML, "Assertion"),
+            encrypted: a.count(SAML, "EncryptedAssertion"),
+        });
+    }
+    let wrapper = Element {
+        ns: SAMLP.into(),
+        name: "Response".into(),
+        attrs: Vec::new(),
+        children: vec![xml::Node::Element(a.clone())],
+    };
+    check_shape(&wrapper, rules)
+}
+
+/// The reduced, signed response: its issuer (if any) must be the provider.
+fn signed_response<'a>(reduced: &'a Element, trust: &Trust) -> Result<&'a Element, Error> {
+    if !reduced.is(SAMLP, "Response") {
+        return Err(Error::Signature(
+            "the signature does not cover the response".into(),
+        ));
+    }
+    if let Some(i) = reduced.child(SAML, "Issuer") {
+        let got = i.text();
+        if got != trust.entity_id {
+            return Err(Error::Issuer {
+                got,
+                want: trust.entity_id.clone(),
+            });
+        }
+    }
+    check_status(reduced)?;
+    Ok(reduced)
+}
+
+fn check_status(resp: &Element) -> Result<(), Error> {
+    if let Some(code) = resp
+        .child(SAMLP, "Status")
+        .and_then(|s| s.child(SAMLP, "StatusCode"))
+        .and_then(|c| c.attr("Value"))
+        && code != SUCCESS
+    {
+        return Err(Error::Status(code.to_owned()));
+    }
+    Ok(())
+}
+
+/// Whether `r` is one of AWS's regional sign-in endpoints.
+fn aws_regional(r: &str) -> bool {
+    r.strip_prefix("https://")
+        .and_then(|x| x.strip_suffix(".signin.aws.amazon.com/saml"))
+        .is_some_and(|region| {
+            !region.is_empty()
+                && region.len() <= 32
+                && region
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+/// Step 4: the checks on the verified assertion, and what is read from it.
+#[allow(clippy::too_many_lines, reason = "one numbered check after another")]
+fn read_assertion(
+    a: &Element,
+    trust: &Trust,
+    rules: &Rules,
+    now: i64,
+    signed: Signed,
+    encrypted: bool,
+    algorithms: Vec<String>,
+) -> Result<Verified, Error> {
+    let leeway = rules.leeway_seconds;
+    let id = a
+        .attr("ID")
+        .filter(|s| !s.is_empty() && s.len() <= 256)
+        .ok_or_else(|| Error::Malformed("the assertion has no ID".into()))?
+        .to_owned();
+    // Issuer = the provider's entity id.
+    let issuer = a
+        .child(SAML, "Issuer")
+        .map(Element::text)
+        .ok_or_else(|| Error::Malformed("the assertion has no Issuer".into()))?;
+    if issuer != trust.entity_id {
+        return Err(Error::Issuer {
+            got: issuer,
+            want: trust.entity_id.clone(),
+        });
+    }
+    // Subject: NameID, and a bearer confirmation with an accepted Recipient, in time.
+    let subject = a.child(SAML, "Subject").ok_or(Error::MissingNameId)?;
+    let name = subject.child(SAML, "NameID").ok_or(Error::MissingNameId)?;
+    let name_id = NameId {
+        value: name.text(),
+        format: name.attr("Format").map(str::to_owned),
+    };
+    if name_id.value.is_empty() {
+        return Err(Error::MissingNameId);
+    }
+    let mut seen_recipients = Vec::new();
+    let mut accepted = None;
+    let mut time_error = None;
+    for sc in subject.children_named(SAML, "SubjectConfirmation") {
+        if sc.attr("Method") != Some(BEARER) {
+            continue;
+        }
+        let Some(data) = sc.child(SAML, "SubjectConfirmationData") else {
+            continue;
+        };
+        let (Some(recipient), Some(noa)) =
+            (data.attr("Recipient"), opt_time(data, "NotOnOrAfter")?)
+        else {
+            continue;
+        };
+        seen_recipients.push(recipient.to_owned());
+        let ok = rules.recipients.iter().any(|r| r == recipient)
+            || (rules.aws_regional_recipients && aws_regional(recipient));
+        if !ok {
+            continue;
+        }
+        const WHAT: &str = "SubjectConfirmationData@NotOnOrAfter";
+        if now >= noa + leeway {
+            time_error.get_or_insert(Error::Expired {
+                what: WHAT,
+                at: noa,
+                now,
+                leeway,
+            });
+            continue;
+        }
+        if let Some(nb) = opt_time(data, "NotBefore")?
+            && nb > now + leeway
+        {
+            time_error.get_or_insert(Error::NotYetValid {
+                what: "SubjectConfirmationData@NotBefore",
+                at: nb,
+                now,
+                leeway,
+            });
+            continue;
+        }
+        accepted = Some((recipient.to_owned(), noa));
+        break;
+    }
+    let Some((recipient, confirmation_noa)) = accepted else {
+        if let Some(e) = time_error {
+            return Err(e);
+        }
+        if seen_recipients.is_empty() {
+            return Err(Error::NoBearer);
+        }
+        return Err(Error::Recipient {
+            got: seen_recipients,
+            accepted: rules.recipients.clone(),
+        });
+    };
+    // Conditions: times, and every AudienceRestriction names an accepted audience.
+    let conditions = a.child(SAML, "Conditions").ok_or_else(|| Error::Audience {
+        got: Vec::new(),
+        accepted: rules.audiences.clone(),
+    })?;
+    if let Some(nb) = opt_time(conditions, "NotBefore")?
+        && nb > now + leeway
+    {
+        return Err(Error::NotYetValid {
+            what: "Conditions@NotBefore",
+            at: nb,
+            now,
+            leeway,
+        });
+    }
+    let mut not_on_or_after = confirmation_noa;
+    if let Some(noa) = opt_time(conditions, "NotOnOrAfter")? {
+        if now >= noa + leeway {
+            return Err(Error::Expired {
+                what: "Conditions@NotOnOrAfter",
+                at: noa,
+                now,
+                leeway,
+            });
+        }
+        not_on_or_after = not_on_or_after.min(noa);
+    }
+    let mut audiences = Vec::new();
+    let mut restrictions = 0usize;
+    let mut all_met = true;
+    for r in conditions.children_named(SAML, "AudienceRestriction") {
+        restrictions += 1;
+        let these: Vec<String> = r
+            .children_named(SAML, "Audience")
+            .map(Element::text)
+            .collect();
+        all_met &= these.iter().any(|x| rules.audiences.contains(x));
+        audiences.extend(these);
+    }
+    if restrictions == 0 || !all_met {
+        return Err(Error::Audience {
+            got: audiences,
+            accepted: rules.audiences.clone(),
+        });
+    }
+    let mut session_not_on_or_after = None;
+    for s in a.children_named(SAML, "AuthnStatement") {
+        if let Some(t) = opt_time(s, "SessionNotOnOrAfter")? {
+            session_not_on_or_after = Some(session_not_on_or_after.map_or(t, |x: i64| x.min(t)));
+        }
+    }
+    let attributes = a
+        .children_named(SAML, "AttributeStatement")
+        .flat_map(|s| s.children_named(SAML, "Attribute"))
+        .filter_map(|at| {
+            Some(Attribute {
+                name: at.attr("Name")?.to_owned(),
+                values: at
+                    .children_named(SAML, "AttributeValue")
+                    .map(Element::text)
+                    .collect(),
+            })
+        })
+        .collect();
+    Ok(Verified {
+        id,
+        issuer,
+        name_id,
+        recipient,
+        audiences,
+        not_on_or_after,
+        session_not_on_or_after,
+        attributes,
+        signed,
+        encrypted,
+        algorithms,
+    })
+}
+
+/// What locates the provider, read **unverified** from a response: the assertion's (or the
+/// response's) `Issuer` and the provider ARNs its `Role` attribute names. Only for choosing
+/// which provider's certificates to verify with (the browser sign-in, which has no
+/// `PrincipalArn`); nothing read here is trusted.
+///
+/// # Errors
+/// [`Error::Xml`] / [`Error::NotAResponse`] for a message that cannot be read.
+pub fn peek(xml: &str) -> Result<(String, Vec<String>), Error> {
+    let root = xml::parse(xml)?;
+    if !root.is(SAMLP, "Response") {
+        return Err(Error::NotAResponse);
+    }
+    let assertion = root.child(SAML, "Assertion");
+    let issuer = assertion
+        .and_then(|a| a.child(SAML, "Issuer"))
+        .or_else(|| root.child(SAML, "Issuer"))
+        .map(Element::text)
+        .unwrap_or_default();
+    let mut providers = Vec::new();
+    for a in assertion
+        .into_iter()
+        .flat_map(|a| a.children_named(SAML, "AttributeStatement"))
+        .flat_map(|s| s.children_named(SAML, "Attribute"))
+        .filter(|a| a.attr("Name") == Some("https://aws.amazon.com/SAML/Attributes/Role"))
+    {
+        for v in a.children_named(SAML, "AttributeValue") {
+            for part in v.text().split(',') {
+                let part = part.trim();
+                if crate::iam::names::parse_saml_provider_arn(part).is_some()
+                    && !providers.iter().any(|p| p == part)
+                {
+                    providers.push(part.to_owned());
+                }
+            }
+        }
+    }
+    Ok((issuer, providers))
+}
