@@ -19,6 +19,7 @@
 //! | [`error`] | the one table of AWS error codes, and every module error mapped to it |
 //! | [`authn`] | who is calling: SigV4 + key lookup or token opening, revocation |
 //! | [`idp`] | identity providers: OIDC token verification (pure) and their keys (fetched, cached) |
+//! | [`sso`] | browser sign-in with SAML: role chooser and credentials pages, SP metadata |
 //! | [`authz`] | what they may do: effective policies (`authz::policies`) + context → engine |
 //! | [`revocation`] | revoke-before-T cut-offs and single-session deny list, cached |
 //! | [`audit`] | CloudTrail-shaped events, secrets redacted |
@@ -49,6 +50,7 @@ pub mod revocation;
 pub mod secret;
 pub mod server;
 pub mod sigv4;
+pub mod sso;
 pub mod state;
 pub mod store;
 pub mod sts;

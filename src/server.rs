@@ -156,6 +156,7 @@ pub async fn build_with_store(
         audit,
     ));
     spawn_keyring_watcher(&st);
+    crate::sso::spawn_purger(&st);
     Ok((st, applied))
 }
 
