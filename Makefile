@@ -25,7 +25,7 @@ deps: sysdeps pydeps
 # System packages (Debian): Redis for the shared-store tests, Python for the compat suite,
 # pkg-config/libssl/libxml2/libxmlsec1/clang for the SAML stack (samael).
 SYS_PKGS := redis-server python3 python3-venv python3-pip pkg-config libssl-dev libxml2-dev \
-            libxmlsec1-dev libxmlsec1-openssl clang libclang-dev
+            libxmlsec1-dev libxmlsec1-openssl clang libclang-dev xmlsec1
 sysdeps:
 	@missing=""; for p in $(SYS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -9,6 +9,7 @@
 )]
 
 pub mod oidc;
+pub mod saml;
 
 use std::sync::Arc;
 use std::time::SystemTime;

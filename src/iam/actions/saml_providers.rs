@@ -291,12 +291,12 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     }
     let keys_after =
         before.private_keys.len() + usize::from(add.is_some()) - usize::from(remove.is_some());
-    let mut prospective = before.clone();
-    prospective.encryption_required = required.unwrap_or(before.encryption_required);
-    if keys_after == 0 {
-        prospective.private_keys.clear();
+    if required.unwrap_or(before.encryption_required) && keys_after == 0 {
+        return Err(ApiError::new(
+            Code::InvalidInput,
+            "AssertionEncryptionMode Required needs a private key (AddPrivateKey)",
+        ));
     }
-    required_needs_key(&prospective)?;
     let account = common::account(ctx)?;
     let added = add
         .as_ref()

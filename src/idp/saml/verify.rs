@@ -231,19 +231,30 @@ fn check_algorithm(alg: &str, allowed: &[&str], rules: &Rules) -> Result<(), Err
 
 /// Step 3: samael verifies every signature with the provider's certificates and returns what
 /// they cover; a panic in it is caught.
+///
+/// Each certificate is tried on its own: samael gives up on the first certificate whose key type
+/// does not fit the signature (an RSA certificate for an ECDSA signature is an error, not a
+/// mismatch), so a provider with an RSA and an EC certificate needs one attempt per certificate.
+/// Every signature of the document must then verify with the same certificate.
 fn reduce(xml: &str, trust: &Trust, rules: &Rules) -> Result<Element, Error> {
     let allowed = (!rules.allow_sha1).then_some(SAMAEL_ALGORITHMS);
-    let out = catch_unwind(AssertUnwindSafe(|| {
-        Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-            xml,
-            &trust.certs,
-            ReduceMode::ValidateAndMarkNoAncestors,
-            allowed,
-        )
-    }))
-    .map_err(|_| Error::Internal("xmlsec verification panicked".into()))?
-    .map_err(|e| Error::Signature(describe(&e)))?;
-    Ok(xml::parse(&out)?)
+    let mut last = Error::Signature("the provider has no signing certificate".into());
+    for cert in &trust.certs {
+        let out = catch_unwind(AssertUnwindSafe(|| {
+            Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+                xml,
+                std::slice::from_ref(cert),
+                ReduceMode::ValidateAndMarkNoAncestors,
+                allowed,
+            )
+        }))
+        .map_err(|_| Error::Internal("xmlsec verification panicked".into()))?;
+        match out {
+            Ok(reduced) => return Ok(xml::parse(&reduced)?),
+            Err(e) => last = Error::Signature(describe(&e)),
+        }
+    }
+    Err(last)
 }
 
 /// samael's error, with its source (e.g. libxml2's refusal of an ID that starts with a digit).
@@ -261,11 +272,12 @@ fn describe(e: &samael::crypto::CryptoError) -> String {
 /// Every refusal as an [`Error`] variant naming what failed.
 pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verified, Error> {
     let root = xml::parse(xml)?;
-    let algorithms = check_shape(&root, rules)?;
-    if algorithms.is_empty() {
+    let mut algorithms = check_shape(&root, rules)?;
+    let encrypted = root.child(SAML, "EncryptedAssertion").is_some();
+    // (An encrypted assertion's own signature is only visible once it is decrypted.)
+    if algorithms.is_empty() && !encrypted {
         return Err(Error::Unsigned);
     }
-    let encrypted = root.child(SAML, "EncryptedAssertion").is_some();
     if trust.encryption_required && !encrypted {
         return Err(Error::EncryptionRequired);
     }
@@ -282,9 +294,11 @@ pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verif
             let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
             let plain = xml::parse(&text)?;
             // A signature inside the decrypted assertion must verify too.
-            let a = if assertion_shape(&plain, rules)?.is_empty() {
+            let inner = assertion_shape(&plain, rules)?;
+            let a = if inner.is_empty() {
                 plain
             } else {
+                algorithms.extend(inner);
                 reduce(&text, trust, rules)?
             };
             (a, Signed::Response)
@@ -294,9 +308,11 @@ pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verif
                 .ok_or_else(|| Error::Malformed("no EncryptedAssertion".into()))?;
             let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
             let plain = xml::parse(&text)?;
-            if assertion_shape(&plain, rules)?.is_empty() {
+            let inner = assertion_shape(&plain, rules)?;
+            if inner.is_empty() {
                 return Err(Error::Unsigned);
             }
+            algorithms.extend(inner);
             (reduce(&text, trust, rules)?, Signed::Assertion)
         }
     } else {
