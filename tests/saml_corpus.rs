@@ -31,7 +31,11 @@ fn corpus() -> Option<std::path::PathBuf> {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -61,9 +65,15 @@ fn real_idp_responses_parse_and_their_signatures_verify() {
         }
         checked += 1;
         let pem = std::fs::read(dir.join(case["trusted_cert"].as_str().unwrap())).unwrap();
-        let cert = openssl::x509::X509::from_pem(&pem).unwrap().to_der().unwrap();
+        let cert = openssl::x509::X509::from_pem(&pem)
+            .unwrap()
+            .to_der()
+            .unwrap();
         let trust = Trust {
-            entity_id: strings(&case["issuers"]).into_iter().next().unwrap_or_default(),
+            entity_id: strings(&case["issuers"])
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
             certs: vec![cert.into()],
             decryption_keys: Vec::new(),
             encryption_required: false,
@@ -88,14 +98,16 @@ fn real_idp_responses_parse_and_their_signatures_verify() {
                 let starts_with_digit = |s: &String| s.starts_with(|c: char| c.is_ascii_digit());
                 assert!(
                     ids.iter().any(starts_with_digit)
-                        || case["response_id"].as_str().is_some_and(|r| {
-                            r.starts_with(|c: char| c.is_ascii_digit())
-                        }),
+                        || case["response_id"]
+                            .as_str()
+                            .is_some_and(|r| { r.starts_with(|c: char| c.is_ascii_digit()) }),
                     "{id}: {why}"
                 );
                 digit_ids += 1;
             }
-            Err(e @ (Error::Signature(_) | Error::Algorithm(_) | Error::Xml(_) | Error::Unsigned)) => {
+            Err(
+                e @ (Error::Signature(_) | Error::Algorithm(_) | Error::Xml(_) | Error::Unsigned),
+            ) => {
                 panic!("{id}: a sample that verifies was refused: {e}")
             }
             Err(_) => condition += 1,

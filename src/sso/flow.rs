@@ -221,11 +221,10 @@ pub async fn acs(State(st): State<Arc<AppState>>, req: Request<Body>) -> Respons
         check_solicited(&st, &login, now).await?;
         let pairs: Vec<RolePair> = login.roles.iter().take(MAX_PAIRS).cloned().collect();
         match pairs.as_slice() {
-            [] => Err(ApiError::new(
-                Code::IdpRejectedClaim,
-                "The SAML assertion names no role",
-            )
-            .with_detail("the Role attribute holds no role,provider pair")),
+            [] => Err(
+                ApiError::new(Code::IdpRejectedClaim, "The SAML assertion names no role")
+                    .with_detail("the Role attribute holds no role,provider pair"),
+            ),
             [one] => credentials(&st, &env, &login, one, &mut attempt).await,
             several => chooser(&st, &login, response, several, now).await,
         }
@@ -236,22 +235,32 @@ pub async fn acs(State(st): State<Arc<AppState>>, req: Request<Body>) -> Respons
 
 /// An assertion that answers an AuthnRequest (`InResponseTo`) must answer one of ours, once,
 /// for the same provider; one that answers nothing is IdP-initiated.
-async fn check_solicited(st: &AppState, login: &SamlLogin, now: DateTime<Utc>) -> Result<(), ApiError> {
+async fn check_solicited(
+    st: &AppState,
+    login: &SamlLogin,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let Some(id) = login.assertion.in_response_to.as_deref() else {
         return Ok(());
     };
     let sent: Option<Sent> = pending::take(&**st.iam.kv(), Kind::Request, id, now).await?;
     match sent {
         Some(s) if s.provider_arn == login.provider.arn => Ok(()),
-        Some(s) => Err(ApiError::new(Code::InvalidIdentityToken, "Invalid SAML response")
-            .with_detail(format!(
-                "InResponseTo {id} answers a request sent to {}, not {}",
-                s.provider_arn, login.provider.arn
-            ))),
-        None => Err(ApiError::new(Code::InvalidIdentityToken, "Invalid SAML response")
-            .with_detail(format!(
-                "InResponseTo {id} is not a pending request of ours (unknown, used or expired)"
-            ))),
+        Some(s) => Err(
+            ApiError::new(Code::InvalidIdentityToken, "Invalid SAML response").with_detail(
+                format!(
+                    "InResponseTo {id} answers a request sent to {}, not {}",
+                    s.provider_arn, login.provider.arn
+                ),
+            ),
+        ),
+        None => Err(
+            ApiError::new(Code::InvalidIdentityToken, "Invalid SAML response").with_detail(
+                format!(
+                    "InResponseTo {id} is not a pending request of ours (unknown, used or expired)"
+                ),
+            ),
+        ),
     }
 }
 
@@ -431,7 +440,11 @@ pub async fn login(
 
 /// `GET /saml/metadata`: Sekisho's SP metadata.
 pub async fn metadata(State(st): State<Arc<AppState>>) -> Response {
-    match sp::metadata(&st.config.saml_sp_entity_id(), &st.config.saml_acs_url(), st.clock.now()) {
+    match sp::metadata(
+        &st.config.saml_sp_entity_id(),
+        &st.config.saml_acs_url(),
+        st.clock.now(),
+    ) {
         Ok(xml) => (
             [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
             xml,

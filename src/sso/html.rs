@@ -113,11 +113,11 @@ pub fn chooser(subject: &str, roles: &[RoleChoice], csrf: &str) -> String {
         for (m, r) in in_account.iter().enumerate() {
             let id = format!("role-{n}-{m}");
             let checked = if roles.len() == 1 { " checked" } else { "" };
-            let _ = write!(
+            let _ = writeln!(
                 body,
                 "<div class=\"role\"><input type=\"radio\" name=\"role\" id=\"{id}\" value=\"{v}\" \
                  required{checked}> <label for=\"{id}\">{name}</label> \
-                 <span class=\"arn\">{arn}</span></div>\n",
+                 <span class=\"arn\">{arn}</span></div>",
                 v = escape(&r.value),
                 name = escape(r.role_name()),
                 arn = escape(&r.role_arn),
@@ -187,9 +187,9 @@ pub fn credentials(c: &CredentialsView<'_>, now: DateTime<Utc>) -> String {
         c.access_key_id, c.secret_access_key, c.session_token
     );
     copy_block(&mut body, "credentials-file", "~/.aws/credentials", &file);
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<p>Then, for example: <code>aws sts get-caller-identity --profile {} --endpoint-url {}</code></p>\n",
+        "<p>Then, for example: <code>aws sts get-caller-identity --profile {} --endpoint-url {}</code></p>",
         escape(&profile),
         escape(c.endpoint)
     );
@@ -252,19 +252,27 @@ mod tests {
         ];
         let html = chooser("alice", &roles, "csrf");
         assert_eq!(html.matches("<fieldset").count(), 2);
-        let prod = html.find("Account: prod (111111111111)").unwrap_or(usize::MAX);
+        let prod = html
+            .find("Account: prod (111111111111)")
+            .unwrap_or(usize::MAX);
         let dev = html.find("Account: 222222222222").unwrap_or(0);
         assert!(prod < dev, "accounts in order of alias or id");
         let admin = html.find(">Admin<").unwrap_or(usize::MAX);
         let auditor = html.find(">Auditor<").unwrap_or(0);
-        assert!(admin < auditor && auditor < dev, "roles under their account");
+        assert!(
+            admin < auditor && auditor < dev,
+            "roles under their account"
+        );
         assert_eq!(html.matches("type=\"radio\"").count(), 3);
         assert!(!html.contains(" checked"), "no default among several");
     }
 
     #[test]
     fn the_credentials_page_has_exports_and_a_profile_block() {
-        let now = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).single().unwrap_or_default();
+        let now = Utc
+            .with_ymd_and_hms(2026, 12, 6, 12, 0, 0)
+            .single()
+            .unwrap_or_default();
         let view = CredentialsView {
             role_arn: "arn:aws:iam::111111111111:role/team/Admin",
             assumed_role_arn: "arn:aws:sts::111111111111:assumed-role/Admin/alice",

@@ -38,7 +38,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/saml/choose", post(flow::choose))
         .route("/saml/login", get(flow::login))
         .route("/saml/metadata", get(flow::metadata))
-        .route("/sso/assets/sso.css", get(|| asset("text/css; charset=utf-8", CSS)))
+        .route(
+            "/sso/assets/sso.css",
+            get(|| asset("text/css; charset=utf-8", CSS)),
+        )
         .route(
             "/sso/assets/sso.js",
             get(|| asset("text/javascript; charset=utf-8", JS)),

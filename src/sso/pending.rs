@@ -136,7 +136,8 @@ pub async fn purge(kv: &dyn Kv, now: DateTime<Utc>) -> Result<usize, Error> {
     let stale: Vec<String> = rows
         .into_iter()
         .filter(|(_, v)| {
-            postcard::from_bytes::<(i64, Vec<u8>)>(v).map_or(true, |(exp, _)| now.timestamp() >= exp)
+            postcard::from_bytes::<(i64, Vec<u8>)>(v)
+                .map_or(true, |(exp, _)| now.timestamp() >= exp)
         })
         .map(|(k, _)| k)
         .collect();

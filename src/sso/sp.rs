@@ -106,11 +106,18 @@ mod tests {
 
     #[test]
     fn metadata_names_the_entity_and_the_post_acs() {
-        let m = metadata("https://sso.example/saml/metadata", "https://sso.example/saml", now())
-            .unwrap();
+        let m = metadata(
+            "https://sso.example/saml/metadata",
+            "https://sso.example/saml",
+            now(),
+        )
+        .unwrap();
         let root = xml::parse(&m).unwrap();
         assert!(root.is(MD, "EntityDescriptor"));
-        assert_eq!(root.attr("entityID"), Some("https://sso.example/saml/metadata"));
+        assert_eq!(
+            root.attr("entityID"),
+            Some("https://sso.example/saml/metadata")
+        );
         let acs = root
             .child(MD, "SPSSODescriptor")
             .and_then(|d| d.child(MD, "AssertionConsumerService"))
@@ -145,8 +152,14 @@ mod tests {
             .unwrap();
         let root = xml::parse(&xml_text).unwrap();
         assert_eq!(root.attr("ID"), Some("_abc123"));
-        assert_eq!(root.attr("AssertionConsumerServiceURL"), Some("https://sso.example/saml"));
-        assert_eq!(root.attr("Destination"), Some("https://idp.example/sso?tenant=a"));
+        assert_eq!(
+            root.attr("AssertionConsumerServiceURL"),
+            Some("https://sso.example/saml")
+        );
+        assert_eq!(
+            root.attr("Destination"),
+            Some("https://idp.example/sso?tenant=a")
+        );
     }
 
     #[test]
