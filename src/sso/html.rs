@@ -252,16 +252,15 @@ mod tests {
         ];
         let html = chooser("alice", &roles, "csrf");
         assert_eq!(html.matches("<fieldset").count(), 2);
-        let prod = html
-            .find("Account: prod (111111111111)")
-            .unwrap_or(usize::MAX);
-        let dev = html.find("Account: 222222222222").unwrap_or(0);
-        assert!(prod < dev, "accounts in order of alias or id");
-        let admin = html.find(">Admin<").unwrap_or(usize::MAX);
+        // Accounts in order of their label (alias, else id): "222…" before "prod".
+        let dev = html.find("Account: 222222222222").unwrap_or(usize::MAX);
+        let prod = html.find("Account: prod (111111111111)").unwrap_or(0);
+        assert!(dev < prod);
+        let admin = html.find(">Admin<").unwrap_or(0);
         let auditor = html.find(">Auditor<").unwrap_or(0);
         assert!(
-            admin < auditor && auditor < dev,
-            "roles under their account"
+            prod < admin && admin < auditor,
+            "roles under their account, by name"
         );
         assert_eq!(html.matches("type=\"radio\"").count(), 3);
         assert!(!html.contains(" checked"), "no default among several");
