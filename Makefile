@@ -23,9 +23,10 @@ test: deps lint rust-test compat-test
 deps: sysdeps pydeps
 
 # System packages (Debian): Redis for the shared-store tests, Python for the compat suite,
-# pkg-config/libssl/libxml2/libxmlsec1/clang for the SAML stack (samael).
+# pkg-config/libssl/libxml2/libxmlsec1/clang for the SAML stack (samael), Chromium and its
+# driver for the browser sign-in tests (selenium).
 SYS_PKGS := redis-server python3 python3-venv python3-pip pkg-config libssl-dev libxml2-dev \
-            libxmlsec1-dev libxmlsec1-openssl clang libclang-dev xmlsec1
+            libxmlsec1-dev libxmlsec1-openssl clang libclang-dev xmlsec1 chromium chromium-driver
 sysdeps:
 	@missing=""; for p in $(SYS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

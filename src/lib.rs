@@ -21,6 +21,7 @@
 //! | [`idp`] | identity providers: OIDC token verification (pure) and their keys (fetched, cached) |
 //! | [`issuer`] | Sekisho as an OIDC issuer: its signing key ring, discovery, JWKS, token claims |
 //! | [`cognito`] | identity pools: the Cognito Identity API (awsJson 1.1), logins, role mapping |
+//! | [`sso`] | browser sign-in with SAML: role chooser and credentials pages, SP metadata |
 //! | [`authz`] | what they may do: effective policies (`authz::policies`) + context → engine |
 //! | [`revocation`] | revoke-before-T cut-offs and single-session deny list, cached |
 //! | [`audit`] | CloudTrail-shaped events, secrets redacted |
@@ -53,6 +54,7 @@ pub mod revocation;
 pub mod secret;
 pub mod server;
 pub mod sigv4;
+pub mod sso;
 pub mod state;
 pub mod store;
 pub mod sts;

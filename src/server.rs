@@ -171,6 +171,7 @@ pub async fn build_with_store(
     ));
     spawn_keyring_watcher(&st);
     spawn_issuer_keys_watcher(&st);
+    crate::sso::spawn_purger(&st);
     Ok((st, applied))
 }
 

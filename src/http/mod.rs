@@ -42,6 +42,7 @@ pub fn app(st: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .merge(crate::sso::routes())
         .fallback(not_found);
     with_guards(routes, max, timeout).with_state(st)
 }

@@ -56,16 +56,18 @@ class Key:
         return "rsa-sha256" if self.kind == "rsa" else "ecdsa-sha256"
 
 
-def metadata(keys):
+def metadata(keys, sso_url=None):
     kds = "".join(
         f'<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
         f'{k.cert_b64()}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>'
         for k in keys)
     pad = "Python test IdP for Sekisho's SAML compatibility suite " * 12
+    redirect = (f'<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:'
+                f'HTTP-Redirect" Location="{sso_url}"/>' if sso_url else "")
     return (f'<md:EntityDescriptor xmlns:md="{MD}" xmlns:ds="{DS}" entityID="{ISSUER}">'
             f'<md:IDPSSODescriptor protocolSupportEnumeration="{SAMLP}">{kds}'
             f'<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
-            f'Location="https://idp.example.com/sso"/></md:IDPSSODescriptor>'
+            f'Location="https://idp.example.com/sso"/>{redirect}</md:IDPSSODescriptor>'
             f'<md:Organization><md:OrganizationName xml:lang="en">{pad}</md:OrganizationName>'
             f'<md:OrganizationDisplayName xml:lang="en">Py IdP</md:OrganizationDisplayName>'
             f'<md:OrganizationURL xml:lang="en">https://idp.example.com/</md:OrganizationURL>'
@@ -77,20 +79,23 @@ def ts(delta=0):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def assertion(role, provider, subject="alice@example.com", roles=None, placeholder=False):
+def assertion(role, provider, subject="alice@example.com", roles=None, placeholder=False,
+              recipient="https://signin.aws.amazon.com/saml", audience="urn:amazon:webservices",
+              in_response_to=None):
     aid = "_a" + uuid.uuid4().hex
     roles = roles or [f"{role},{provider}"]
     values = "".join(f"<saml:AttributeValue>{r}</saml:AttributeValue>" for r in roles)
+    irt = f' InResponseTo="{in_response_to}"' if in_response_to else ""
     sig = f'<ds:Signature xmlns:ds="{DS}" Id="placeholder"></ds:Signature>' if placeholder else ""
     return aid, (
         f'<saml:Assertion xmlns:saml="{SAML}" ID="{aid}" Version="2.0" IssueInstant="{ts()}">'
         f'<saml:Issuer>{ISSUER}</saml:Issuer>{sig}<saml:Subject>'
         f'<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{subject}'
         f'</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
-        f'<saml:SubjectConfirmationData NotOnOrAfter="{ts(300)}" '
-        f'Recipient="https://signin.aws.amazon.com/saml"/></saml:SubjectConfirmation>'
+        f'<saml:SubjectConfirmationData NotOnOrAfter="{ts(300)}"{irt} '
+        f'Recipient="{recipient}"/></saml:SubjectConfirmation>'
         f'</saml:Subject><saml:Conditions NotBefore="{ts(-60)}" NotOnOrAfter="{ts(300)}">'
-        f'<saml:AudienceRestriction><saml:Audience>urn:amazon:webservices</saml:Audience>'
+        f'<saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience>'
         f'</saml:AudienceRestriction></saml:Conditions>'
         f'<saml:AuthnStatement AuthnInstant="{ts()}"><saml:AuthnContext><saml:AuthnContextClassRef>'
         f'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport'

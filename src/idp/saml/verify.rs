@@ -138,6 +138,9 @@ pub struct Verified {
     pub name_id: NameId,
     /// The accepted bearer confirmation's `Recipient` (`saml:aud`, the response's Audience).
     pub recipient: String,
+    /// The accepted bearer confirmation's `InResponseTo`: the AuthnRequest this assertion
+    /// answers (SP-initiated sign-in), read from the signed assertion; `None` when unsolicited.
+    pub in_response_to: Option<String>,
     /// The `Audience` values of the conditions.
     pub audiences: Vec<String>,
     /// The earliest `NotOnOrAfter` (conditions, confirmation), Unix seconds: the assertion is
@@ -478,10 +481,14 @@ fn read_assertion(
             });
             continue;
         }
-        accepted = Some((recipient.to_owned(), noa));
+        accepted = Some((
+            recipient.to_owned(),
+            noa,
+            data.attr("InResponseTo").map(str::to_owned),
+        ));
         break;
     }
-    let Some((recipient, confirmation_noa)) = accepted else {
+    let Some((recipient, confirmation_noa, in_response_to)) = accepted else {
         if let Some(e) = time_error {
             return Err(e);
         }
@@ -562,6 +569,7 @@ fn read_assertion(
         issuer,
         name_id,
         recipient,
+        in_response_to,
         audiences,
         not_on_or_after,
         session_not_on_or_after,

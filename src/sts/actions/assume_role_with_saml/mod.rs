@@ -161,6 +161,48 @@ pub async fn verify_response(
     provider_arn: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<SamlLogin, ApiError> {
+    let login = verify_only(st, saml_response, provider_arn, now).await?;
+    if !st.config.saml.allow_assertion_reuse {
+        let assertion = &login.assertion;
+        let key = crate::iam::repo::keys::saml_replay(&assertion.issuer, &assertion.id);
+        let until = assertion.not_on_or_after + st.config.saml.leeway_seconds;
+        let until = DateTime::from_timestamp(until, 0).unwrap_or(now);
+        if !st.iam.kv().put_mark(&key, until, now).await? {
+            return Err(ApiError::new(
+                Code::InvalidIdentityToken,
+                "The SAML response has already been used",
+            )
+            .with_detail(format!(
+                "{}: assertion {} was accepted before (replay; [saml] allow_assertion_reuse is \
+                 off)",
+                login.provider.arn, assertion.id
+            )));
+        }
+    }
+    Ok(login)
+}
+
+/// Verifies again a response that [`verify_response`] accepted (and marked) a moment ago, for
+/// the browser's role chooser: same provider, same checks at `now`, no second replay mark.
+///
+/// # Errors
+/// As [`verify_response`].
+pub async fn reverify_response(
+    st: &AppState,
+    saml_response: &str,
+    provider_arn: &str,
+    now: DateTime<Utc>,
+) -> Result<SamlLogin, ApiError> {
+    verify_only(st, saml_response, Some(provider_arn), now).await
+}
+
+/// [`verify_response`] without the replay mark.
+async fn verify_only(
+    st: &AppState,
+    saml_response: &str,
+    provider_arn: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SamlLogin, ApiError> {
     let xml: Arc<str> = saml::decode(saml_response)?.into();
     let provider = match provider_arn {
         Some(arn) => st
@@ -188,22 +230,6 @@ pub async fn verify_response(
             .with_detail(format!("{}: {e}", provider.arn))
     })?;
     let roles = attributes::role_pairs(&assertion);
-    if !st.config.saml.allow_assertion_reuse {
-        let key = crate::iam::repo::keys::saml_replay(&assertion.issuer, &assertion.id);
-        let until = assertion.not_on_or_after + st.config.saml.leeway_seconds;
-        let until = DateTime::from_timestamp(until, 0).unwrap_or(now);
-        if !st.iam.kv().put_mark(&key, until, now).await? {
-            return Err(ApiError::new(
-                Code::InvalidIdentityToken,
-                "The SAML response has already been used",
-            )
-            .with_detail(format!(
-                "{}: assertion {} was accepted before (replay; [saml] allow_assertion_reuse is \
-                 off)",
-                provider.arn, assertion.id
-            )));
-        }
-    }
     Ok(SamlLogin {
         provider,
         assertion,
@@ -393,35 +419,45 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     if let Some(si) = &source_identity {
         w.elem("SourceIdentity", si);
     }
-    let a = &login.assertion;
     Ok(Reply {
         result_xml: Some(w.finish()),
         result_json: None,
-        audit: serde_json::json!({
-            "credentials": mint::credentials_audit(&s.issued),
-            "assumedRoleUser": { "assumedRoleId": s.assumed_role_id, "arn": session_arn },
-            "packedPolicySize": s.packed_policy_size,
-            "subject": s.subject,
-            "subjectType": s.subject_type,
-            "issuer": s.issuer,
-            "audience": s.audience,
+        audit: audit_of(&login, &s),
+    })
+}
+
+/// The audit record of a minted SAML session (the API's and the browser's): credentials
+/// without the secret, the assertion's id and how it was signed, never the assertion; the
+/// `userIdentity` element is moved to the event's `SAMLUser` identity by the caller.
+#[must_use]
+pub fn audit_of(login: &SamlLogin, s: &SamlSession) -> serde_json::Value {
+    let a = &login.assertion;
+    let session_arn = &s.issued.claims.arn;
+    let source_identity = &s.issued.claims.source_identity;
+    serde_json::json!({
+        "credentials": mint::credentials_audit(&s.issued),
+        "assumedRoleUser": { "assumedRoleId": s.assumed_role_id, "arn": session_arn },
+        "packedPolicySize": s.packed_policy_size,
+        "subject": s.subject,
+        "subjectType": s.subject_type,
+        "issuer": s.issuer,
+        "audience": s.audience,
+        "nameQualifier": s.name_qualifier,
+        "sourceIdentity": source_identity,
+        "saml": {
+            "identityProvider": s.provider_arn,
+            "assertionId": a.id,
+            "signed": format!("{:?}", a.signed),
+            "encrypted": a.encrypted,
+            "algorithms": a.algorithms,
+        },
+        // Moved to the event's userIdentity (SAMLUser) by the HTTP layer.
+        "userIdentity": {
+            "type": "SAMLUser",
+            "provider": s.provider_arn,
             "nameQualifier": s.name_qualifier,
-            "sourceIdentity": source_identity,
-            "saml": {
-                "identityProvider": s.provider_arn,
-                "assertionId": a.id,
-                "signed": format!("{:?}", a.signed),
-                "encrypted": a.encrypted,
-                "algorithms": a.algorithms,
-            },
-            // Moved to the event's userIdentity (SAMLUser) by the HTTP layer.
-            "userIdentity": {
-                "type": "SAMLUser",
-                "provider": s.provider_arn,
-                "nameQualifier": s.name_qualifier,
-                "subject": s.subject,
-                "account": login.provider.account,
-            },
-        }),
+            "subject": s.subject,
+            "account": login.provider.account,
+        },
     })
 }

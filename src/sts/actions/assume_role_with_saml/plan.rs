@@ -211,6 +211,7 @@ mod tests {
                 format: Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent".into()),
             },
             recipient: "https://signin.aws.amazon.com/saml".into(),
+            in_response_to: None,
             audiences: vec!["urn:amazon:webservices".into()],
             not_on_or_after: 2_000_000_000,
             session_not_on_or_after: session_end,
