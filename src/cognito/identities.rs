@@ -67,7 +67,15 @@ pub async fn resolve(
         (None, None) => Err(guests_not_allowed()),
         (None, Some(_)) => Err(logins_dont_match()),
         (Some((key, token)), linked) => {
-            let l = logins::verify(st, &pool, &key, &token, ctx.env.now.timestamp()).await?;
+            let l = logins::verify(
+                st,
+                &pool,
+                &key,
+                &token,
+                ctx.env.now.timestamp(),
+                logins::Use::Exchange,
+            )
+            .await?;
             let derived = login_identity_id(&pool.id, &salt(&pool)?, &l.provider, &l.subject);
             let same = linked
                 .as_ref()

@@ -3,8 +3,9 @@
 //! A login's key names its provider as AWS keys it: an IAM OIDC provider by its URL without the
 //! scheme (`idp.example.com/path`), a built-in provider by its name (`accounts.google.com`), a
 //! SAML provider by its ARN. The key must be one the pool lists ([`kind_of`]); then the token
-//! goes to that kind's verifier ([`verify`]). A SAML verifier (issue #18) plugs in at
-//! [`ProviderKind::Saml`]; until then those logins are refused, clearly.
+//! goes to that kind's verifier ([`verify`]): web identity's for OIDC providers, SAML's
+//! (`AssumeRoleWithSAML`'s verification, the token being the base64 `SAMLResponse`) for SAML
+//! providers.
 
 use serde_json::{Map, Value};
 
@@ -102,6 +103,18 @@ pub fn one_login(logins: Vec<(String, String)>) -> Result<Option<(String, String
     }
 }
 
+/// What a login is verified for: finding the identity (`GetId`), or exchanging it for a token
+/// or credentials (`GetOpenIdToken`, `GetCredentialsForIdentity`). A SAML response is marked as
+/// used (the replay cache, `[saml] allow_assertion_reuse`) only when it is exchanged, so the
+/// SDKs' `GetId` then `GetCredentialsForIdentity` with one response works once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// `GetId`.
+    Identify,
+    /// `GetOpenIdToken`, `GetCredentialsForIdentity`.
+    Exchange,
+}
+
 /// Verifies the login `(key, token)` for `pool` at `now`, with the verifier of its kind.
 ///
 /// # Errors
@@ -113,6 +126,7 @@ pub async fn verify(
     key: &str,
     token: &str,
     now: i64,
+    purpose: Use,
 ) -> Result<Login, ApiError> {
     match kind_of(pool, key)? {
         ProviderKind::Oidc { arn } => {
@@ -128,11 +142,57 @@ pub async fn verify(
         ProviderKind::BuiltIn { name, .. } => Err(ApiError::access_denied(format!(
             "Logins of {name} (OAuth 2.0 access tokens) are not supported by this server."
         ))),
-        ProviderKind::Saml { arn } => Err(ApiError::access_denied(
-            "SAML logins are not supported by this server yet.",
-        )
-        .with_detail(format!("no SAML verifier for {arn}"))),
+        ProviderKind::Saml { arn } => verify_saml(st, &arn, token, now, purpose).await,
     }
+}
+
+/// A base64 SAML response of the provider `arn`: verified as `AssumeRoleWithSAML` verifies it
+/// (signature, issuer, audience, recipient, times); the subject is the NameID, the claims the
+/// assertion's attributes (a list where an attribute has several values), for role mapping.
+async fn verify_saml(
+    st: &AppState,
+    arn: &str,
+    token: &str,
+    now: i64,
+    purpose: Use,
+) -> Result<Login, ApiError> {
+    use crate::sts::actions::assume_role_with_saml::{reverify_response, verify_response};
+    let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+    let refused = |e: ApiError| {
+        let why = e.detail.clone().unwrap_or_else(|| e.message.clone());
+        let code = if e.code == Code::ServiceUnavailable || e.code == Code::InternalFailure {
+            e.code
+        } else {
+            Code::AccessDenied
+        };
+        ApiError::new(
+            code,
+            "Invalid login token. The SAML response was not accepted.",
+        )
+        .with_detail(format!("login {arn}: {why}"))
+    };
+    let login = match purpose {
+        Use::Identify => reverify_response(st, token, arn, at).await,
+        Use::Exchange => verify_response(st, token, Some(arn), at).await,
+    }
+    .map_err(refused)?;
+    let mut claims = Map::new();
+    for a in &login.assertion.attributes {
+        let v = match a.values.as_slice() {
+            [one] => Value::String(one.clone()),
+            many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+        };
+        claims.insert(a.name.clone(), v);
+    }
+    claims.insert(
+        "sub".into(),
+        Value::String(login.assertion.name_id.value.clone()),
+    );
+    Ok(Login {
+        provider: arn.to_owned(),
+        subject: login.assertion.name_id.value.clone(),
+        claims,
+    })
 }
 
 /// An OIDC ID token of the issuer `url` for one of `client_ids`.

@@ -39,7 +39,15 @@ pub async fn run(ctx: &Ctx, input: &Input) -> Result<Reply, ApiError> {
             }
         }
         Some((key, token)) => {
-            let l = logins::verify(st, &pool, &key, &token, ctx.env.now.timestamp()).await?;
+            let l = logins::verify(
+                st,
+                &pool,
+                &key,
+                &token,
+                ctx.env.now.timestamp(),
+                logins::Use::Identify,
+            )
+            .await?;
             Identity {
                 id: login_identity_id(&pool.id, &salt(&pool)?, &l.provider, &l.subject),
                 pool_id: pool.id.clone(),
