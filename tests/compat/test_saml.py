@@ -212,6 +212,10 @@ def test_saml_provider_iam_calls(server):
     assert got["AssertionEncryptionMode"] == "Allowed"
     assert "SAMLProviderUUID" in got
     assert [p["Arn"] for p in iam.list_saml_providers()["SAMLProviderList"]] == [arn]
+    # The account summary counts identity providers (SAML and OIDC).
+    providers = lambda: iam.get_account_summary()["SummaryMap"]["Providers"]
+    before = providers()
+    assert before >= 1
     iam.tag_saml_provider(SAMLProviderArn=arn, Tags=[{"Key": "env", "Value": "prod"}])
     iam.untag_saml_provider(SAMLProviderArn=arn, TagKeys=["team"])
     assert iam.list_saml_provider_tags(SAMLProviderArn=arn)["Tags"] == [{"Key": "env", "Value": "prod"}]
@@ -220,6 +224,7 @@ def test_saml_provider_iam_calls(server):
     assert e.value.response["Error"]["Code"] == "InvalidInput"
     iam.update_saml_provider(SAMLProviderArn=arn, SAMLMetadataDocument=metadata([k, Key("ec")]))
     iam.delete_saml_provider(SAMLProviderArn=arn)
+    assert providers() == before - 1
     with pytest.raises(botocore.exceptions.ClientError) as e:
         iam.get_saml_provider(SAMLProviderArn=arn)
     assert e.value.response["Error"]["Code"] == "NoSuchEntity"

@@ -8,7 +8,7 @@ use super::common::{self, Paging, authorize, reply};
 use super::xml;
 use crate::action::{Ctx, Reply};
 use crate::error::ApiError;
-use crate::iam::model::{Group, ManagedPolicy, MfaDevice, Role, User};
+use crate::iam::model::{Group, ManagedPolicy, MfaDevice, OidcProvider, Role, SamlProvider, User};
 use crate::iam::repo::{MAX_ACCESS_KEYS, MAX_ATTACHED, MAX_GROUPS_PER_USER, MAX_POLICY_VERSIONS};
 use crate::wire::{Params, XmlWriter};
 
@@ -26,6 +26,9 @@ pub async fn summary(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let root_keys = !iam.access_keys_of(&account, None).await?.is_empty();
     let mfa_devices = iam.count::<MfaDevice>(&account).await?;
     let (mfa_in_use, root_mfa) = iam.mfa_devices_in_use(&account).await?;
+    // Identity providers: SAML and OpenID Connect.
+    let providers =
+        iam.count::<SamlProvider>(&account).await? + iam.count::<OidcProvider>(&account).await?;
     let entries: Vec<(&str, usize)> = vec![
         ("Users", users),
         ("UsersQuota", 5000),
@@ -56,7 +59,7 @@ pub async fn summary(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         ("ServerCertificatesQuota", 20),
         ("InstanceProfiles", 0),
         ("InstanceProfilesQuota", 1000),
-        ("Providers", 0),
+        ("Providers", providers),
         ("AccountSigningCertificatesPresent", 0),
         ("SigningCertificatesPerUserQuota", 2),
         ("GlobalEndpointTokenVersion", 2),
