@@ -34,21 +34,26 @@ PROVIDER = f"arn:aws:iam::{ACCOUNT}:saml-provider/BenchIdP"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/saml"
 
 
-def start_sekisho(key, pinned):
-    work = tempfile.mkdtemp(prefix="sekisho-bench-saml-")
-    port = bench.free_port()
+def provider_config(key):
+    """(IAM bootstrap lines for the bench account: the provider, with its metadata inline, and a
+    role it may assume; configuration lines allowing the response to be replayed)."""
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Federated": PROVIDER},
         "Action": "sts:AssumeRoleWithSAML",
         "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}}]})
-    with open(os.path.join(work, "idp.xml"), "w") as f:
-        f.write(metadata([key]))
+    iam = (f'[[accounts.saml_providers]]\nname = "BenchIdP"\nmetadata = """{metadata([key])}"""\n'
+           f"[[accounts.roles]]\nname = \"saml\"\ntrust_policy = '{trust}'\n")
+    return iam, "\n[saml]\nallow_assertion_reuse = true\n"
+
+
+def start_sekisho(key, pinned):
+    work = tempfile.mkdtemp(prefix="sekisho-bench-saml-")
+    port = bench.free_port()
+    iam, cfg = provider_config(key)
     with open(os.path.join(work, "iam.toml"), "w") as f:
-        f.write(f'\n[[accounts]]\nid = "{ACCOUNT}"\n'
-                f'[[accounts.saml_providers]]\nname = "BenchIdP"\nmetadata_file = "idp.xml"\n'
-                f"[[accounts.roles]]\nname = \"saml\"\ntrust_policy = '{trust}'\n")
+        f.write(f'\n[[accounts]]\nid = "{ACCOUNT}"\n' + iam)
     with open(os.path.join(work, "sekisho.toml"), "w") as f:
-        f.write(bench.CONFIG.format(port=port) + "\n[saml]\nallow_assertion_reuse = true\n")
+        f.write(bench.CONFIG.format(port=port) + cfg)
     binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(PROJECT, "target")),
                           "release", "sekisho")
     proc = subprocess.Popen(bench.pin(0, pinned) + [binary, "serve", "--config", "sekisho.toml"],
@@ -58,11 +63,16 @@ def start_sekisho(key, pinned):
     return proc, f"http://127.0.0.1:{port}"
 
 
-def lua(key):
+def request_body(key):
+    """The form body of an AssumeRoleWithSAML with a response signed by `key`."""
     xml = response(ROLE, PROVIDER, key)
-    body = urllib.parse.urlencode({
+    return urllib.parse.urlencode({
         "Action": "AssumeRoleWithSAML", "Version": "2011-06-15", "RoleArn": ROLE,
         "PrincipalArn": PROVIDER, "SAMLAssertion": base64.b64encode(xml.encode()).decode()})
+
+
+def lua(key):
+    body = request_body(key)
     f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     f.write('wrk.method = "POST"\n'
             f"wrk.body = {json.dumps(body)}\n"
