@@ -208,6 +208,41 @@ pub struct Ask<'a> {
     pub require_resource_allow: bool,
 }
 
+/// Evaluates a role's trust policy (`trust`) for each of `needed` (`sts:AssumeRole…`, then
+/// `sts:TagSession`, `sts:SetSourceIdentity` as the request needs them): the trust policy is
+/// the resource policy and must allow explicitly. `pols` are the caller's identity policies
+/// (none for an unsigned federation caller). The first action refused is returned with its
+/// decision. The one trust evaluation of AssumeRole, its federation variants and identity pools.
+///
+/// # Errors
+/// The refused action and the decision that refused it.
+pub fn decide_trust(
+    principal: &RequestPrincipal,
+    pols: &CallerPolicies,
+    role: &crate::iam::model::Role,
+    trust: &Arc<Policy>,
+    needed: &[&'static str],
+    ctx: &Context,
+) -> Result<(), (&'static str, Decision)> {
+    for &action in needed {
+        let ask = Ask {
+            action,
+            resource: &role.arn,
+            resource_account: Some(&role.account),
+            resource_policy: Some((
+                PolicyId(format!("{}#trust", role.arn).into()),
+                Arc::clone(trust),
+            )),
+            require_resource_allow: true,
+        };
+        let d = decide(principal.clone(), pols, &ask, ctx.clone());
+        if d.effect != crate::policy::Effect::Allow {
+            return Err((action, d));
+        }
+    }
+    Ok(())
+}
+
 /// Evaluates `ask` for `principal` — a signed caller ([`request_principal`]) or the unsigned
 /// caller of a federation action ([`RequestPrincipal::federated`], with no identity policies) —
 /// with `pols` as its policies and `ctx` as the request context.

@@ -8,14 +8,14 @@
 use serde_json::json;
 
 use crate::action::{Ctx, Reply};
-use crate::authz::{self, Ask, CallerPolicies};
+use crate::authz::{self, CallerPolicies};
 use crate::cognito::federation::{self, PROVIDER, PoolIdentity, SESSION_NAME};
 use crate::cognito::mapping::{self, Choice};
 use crate::cognito::model::MappingType;
 use crate::cognito::{Input, identities, reply};
 use crate::error::{ApiError, Code};
 use crate::issuer::tokens;
-use crate::policy::{Effect, PolicyId, RequestPrincipal};
+use crate::policy::RequestPrincipal;
 use crate::sts::mint;
 
 fn bad_configuration(detail: String) -> ApiError {
@@ -81,25 +81,20 @@ pub async fn run(ctx: &Ctx, input: &Input) -> Result<Reply, ApiError> {
         amr: &amr,
     };
     let context = federation::trust_context(&ctx.env, &who, SESSION_NAME, role);
-    let ask = Ask {
-        action: "sts:AssumeRoleWithWebIdentity",
-        resource: &role.arn,
-        resource_account: Some(&role.account),
-        resource_policy: Some((PolicyId(format!("{}#trust", role.arn).into()), trust)),
-        require_resource_allow: true,
-    };
-    let d = authz::decide(
-        RequestPrincipal::federated(PROVIDER),
+    authz::decide_trust(
+        &RequestPrincipal::federated(PROVIDER),
         &CallerPolicies::default(),
-        &ask,
-        context,
-    );
-    if d.effect != Effect::Allow {
-        return Err(bad_configuration(format!(
+        role,
+        &trust,
+        &["sts:AssumeRoleWithWebIdentity"],
+        &context,
+    )
+    .map_err(|(_, d)| {
+        bad_configuration(format!(
             "the trust policy of {role_arn} does not allow identity {} ({amr:?}): {}",
             identity.id, d.reason
-        )));
-    }
+        ))
+    })?;
     let claims = federation::session_claims(
         role,
         &who,

@@ -10,12 +10,11 @@ mod plan;
 
 use crate::action::{Ctx, Reply};
 use crate::authn::{Caller, Principal};
-use crate::authz::{self, Ask};
+use crate::authz;
 use crate::error::ApiError;
 use crate::iam::model::Role;
 use crate::iam::names::EntityArn;
 use crate::mfa::params::MfaParams;
-use crate::policy::{Effect, PolicyId};
 use crate::sts::mint;
 use crate::sts::session_input::{self as si, SessionPolicies};
 use crate::wire::params::{check_chars, check_len, check_range};
@@ -119,23 +118,10 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         role,
         caller,
     );
-    let ask = |action: &'static str| Ask {
-        action,
-        resource: &role.arn,
-        resource_account: Some(&role.account),
-        resource_policy: Some((
-            PolicyId(format!("{}#trust", role.arn).into()),
-            trust.clone(),
-        )),
-        require_resource_allow: true,
-    };
     let principal = authz::request_principal(caller);
-    for action in plan.needed() {
-        let d = authz::decide(principal.clone(), &pols, &ask(action), context.clone());
-        if d.effect != Effect::Allow {
-            return Err(authz::denied(&caller.arn, action, &role.arn, &d));
-        }
-    }
+    let needed = plan.needed();
+    authz::decide_trust(&principal, &pols, role, &trust, &needed, &context)
+        .map_err(|(action, d)| authz::denied(&caller.arn, action, &role.arn, &d))?;
 
     let issued = mint::mint(st, plan.claims, now)?;
     record_role_use(ctx, role);

@@ -22,13 +22,13 @@ use samael::crypto::CertificateDer;
 
 pub use self::plan::SessionRequest;
 use crate::action::{Ctx, Reply};
-use crate::authz::{self, Ask, CallerPolicies, Env};
+use crate::authz::{self, CallerPolicies, Env};
 use crate::error::{ApiError, Code};
 use crate::iam::model::SamlProvider;
 use crate::iam::names::{EntityArn, parse_saml_provider_arn};
 use crate::idp::saml::attributes::{self, SessionAttributes};
 use crate::idp::saml::{self, RolePair, Trust, Verified};
-use crate::policy::{Effect, PolicyId, RequestPrincipal};
+use crate::policy::RequestPrincipal;
 use crate::state::AppState;
 use crate::sts::mint::{self, Issued};
 use crate::sts::session_input as si;
@@ -309,26 +309,21 @@ pub async fn mint_for_pair(
     let trust = view.trust()?;
     let context = plan.context(env, &assertion, &provider, role);
     let principal = RequestPrincipal::federated(&provider.arn);
-    let none = CallerPolicies::default();
-    for action in plan.needed() {
-        let ask = Ask {
-            action,
-            resource: &role.arn,
-            resource_account: Some(&role.account),
-            resource_policy: Some((
-                PolicyId(format!("{}#trust", role.arn).into()),
-                trust.clone(),
-            )),
-            require_resource_allow: true,
-        };
-        let d = authz::decide(principal.clone(), &none, &ask, context.clone());
-        if d.effect != Effect::Allow {
-            return Err(not_authorized(format!(
-                "{action} for {} (sub {}): {}",
-                provider.arn, assertion.name_id.value, d.reason
-            )));
-        }
-    }
+    let needed = plan.needed();
+    authz::decide_trust(
+        &principal,
+        &CallerPolicies::default(),
+        role,
+        &trust,
+        &needed,
+        &context,
+    )
+    .map_err(|(action, d)| {
+        not_authorized(format!(
+            "{action} for {} (sub {}): {}",
+            provider.arn, assertion.name_id.value, d.reason
+        ))
+    })?;
     let show_packed = req.policies.inline.is_some()
         || !req.policies.arns.is_empty()
         || !plan.claims.tags.is_empty();

@@ -10,11 +10,11 @@
 mod plan;
 
 use crate::action::{Ctx, Reply};
-use crate::authz::{self, Ask, CallerPolicies};
+use crate::authz::{self, CallerPolicies};
 use crate::error::{ApiError, Code};
 use crate::iam::names::EntityArn;
 use crate::idp::oidc;
-use crate::policy::{Effect, PolicyId, RequestPrincipal};
+use crate::policy::RequestPrincipal;
 use crate::sts::mint;
 use crate::sts::session_input::{self as si, SessionPolicies};
 use crate::wire::params::{check_len, check_range};
@@ -207,26 +207,21 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     }
     let context = plan.context(&ctx.env, &input, &verified, &provider, role);
     let principal = RequestPrincipal::federated(&provider.arn);
-    let none = CallerPolicies::default();
-    for action in plan.needed() {
-        let ask = Ask {
-            action,
-            resource: &role.arn,
-            resource_account: Some(&role.account),
-            resource_policy: Some((
-                PolicyId(format!("{}#trust", role.arn).into()),
-                trust.clone(),
-            )),
-            require_resource_allow: true,
-        };
-        let d = authz::decide(principal.clone(), &none, &ask, context.clone());
-        if d.effect != Effect::Allow {
-            return Err(not_authorized(format!(
-                "{action} for {} (sub {}): {}",
-                provider.arn, verified.sub, d.reason
-            )));
-        }
-    }
+    let needed = plan.needed();
+    authz::decide_trust(
+        &principal,
+        &CallerPolicies::default(),
+        role,
+        &trust,
+        &needed,
+        &context,
+    )
+    .map_err(|(action, d)| {
+        not_authorized(format!(
+            "{action} for {} (sub {}): {}",
+            provider.arn, verified.sub, d.reason
+        ))
+    })?;
 
     let issued = mint::mint(st, plan.claims, now)?;
     let session_arn = issued.claims.arn.clone();
