@@ -208,6 +208,48 @@ pub struct Ask<'a> {
     pub require_resource_allow: bool,
 }
 
+/// The request keys of an unsigned federation caller (`AssumeRoleWithSAML`,
+/// `AssumeRoleWithWebIdentity`, identity pools), which has no principal keys of its own: the
+/// times, `aws:SourceIp`, `aws:SecureTransport`, `aws:UserAgent`, `aws:RequestedRegion` and
+/// `aws:FederatedProvider` (`provider`).
+#[must_use]
+pub fn federated_context(env: &Env, provider: &str) -> Context {
+    let mut ctx = Context::new();
+    ctx.set_times(env.now, None);
+    ctx.set_lc("aws:sourceip", env.source_ip.clone());
+    ctx.set_lc("aws:securetransport", bool_str(env.secure));
+    ctx.set_lc("aws:useragent", env.user_agent.clone());
+    ctx.set_lc("aws:requestedregion", env.region.clone());
+    ctx.set_lc("aws:federatedprovider", provider.to_owned());
+    ctx
+}
+
+/// The keys a federated session request adds to its trust evaluation: the session tags it asks
+/// for (`aws:RequestTag/K`, `aws:TagKeys`), `sts:TransitiveTagKeys`, and the role's tags as
+/// `aws:ResourceTag/K` and `iam:ResourceTag/K`.
+pub fn add_session_request(
+    ctx: &mut Context,
+    claims: &crate::token::SessionClaims,
+    role: &crate::iam::model::Role,
+) {
+    if !claims.tags.is_empty() {
+        for (k, v) in &claims.tags {
+            ctx.set(&format!("aws:RequestTag/{k}"), v.clone());
+        }
+        ctx.set_multi(
+            "aws:TagKeys",
+            claims.tags.iter().map(|(k, _)| k.clone()).collect(),
+        );
+    }
+    if !claims.transitive_tag_keys.is_empty() {
+        ctx.set_multi("sts:TransitiveTagKeys", claims.transitive_tag_keys.clone());
+    }
+    for t in &role.tags {
+        ctx.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
+        ctx.set(&format!("iam:ResourceTag/{}", t.key), t.value.clone());
+    }
+}
+
 /// Evaluates a role's trust policy (`trust`) for each of `needed` (`sts:AssumeRole…`, then
 /// `sts:TagSession`, `sts:SetSourceIdentity` as the request needs them): the trust policy is
 /// the resource policy and must allow explicitly. `pols` are the caller's identity policies

@@ -35,16 +35,7 @@ pub fn trust_context(
     session_name: &str,
     role: &Role,
 ) -> Context {
-    let mut ctx = Context::new();
-    ctx.set_times(env.now, None);
-    ctx.set_lc("aws:sourceip", env.source_ip.clone());
-    ctx.set_lc(
-        "aws:securetransport",
-        if env.secure { "true" } else { "false" },
-    );
-    ctx.set_lc("aws:useragent", env.user_agent.clone());
-    ctx.set_lc("aws:requestedregion", env.region.clone());
-    ctx.set_lc("aws:federatedprovider", PROVIDER);
+    let mut ctx = crate::authz::federated_context(env, PROVIDER);
     ctx.set_lc("sts:rolesessionname", session_name.to_owned());
     ctx.set(&format!("{PROVIDER}:aud"), who.pool_id.to_owned());
     ctx.set(&format!("{PROVIDER}:sub"), who.identity_id.to_owned());

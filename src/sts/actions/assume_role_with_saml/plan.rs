@@ -126,40 +126,16 @@ impl Plan {
         provider: &SamlProvider,
         role: &Role,
     ) -> Context {
-        let mut ctx = Context::new();
-        ctx.set_times(env.now, None);
-        ctx.set_lc("aws:sourceip", env.source_ip.clone());
-        ctx.set_lc(
-            "aws:securetransport",
-            if env.secure { "true" } else { "false" },
-        );
-        ctx.set_lc("aws:useragent", env.user_agent.clone());
-        ctx.set_lc("aws:requestedregion", env.region.clone());
-        ctx.set_lc("aws:federatedprovider", provider.arn.clone());
+        let mut ctx = crate::authz::federated_context(env, &provider.arn);
         let c = &self.claims;
         if let Some(name) = &c.session_name {
             ctx.set_lc("sts:rolesessionname", name.clone());
         }
         attributes::fill_context(&mut ctx, v, &provider.account, &provider.name);
-        if !c.tags.is_empty() {
-            for (k, val) in &c.tags {
-                ctx.set(&format!("aws:RequestTag/{k}"), val.clone());
-            }
-            ctx.set_multi(
-                "aws:TagKeys",
-                c.tags.iter().map(|(k, _)| k.clone()).collect(),
-            );
-        }
-        if !c.transitive_tag_keys.is_empty() {
-            ctx.set_multi("sts:TransitiveTagKeys", c.transitive_tag_keys.clone());
-        }
         if let Some(s) = &c.source_identity {
             ctx.set_lc("sts:sourceidentity", s.clone());
         }
-        for t in &role.tags {
-            ctx.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
-            ctx.set(&format!("iam:ResourceTag/{}", t.key), t.value.clone());
-        }
+        crate::authz::add_session_request(&mut ctx, c, role);
         ctx
     }
 }

@@ -95,35 +95,10 @@ impl Plan {
         provider: &OidcProvider,
         role: &Role,
     ) -> Context {
-        let mut ctx = Context::new();
-        ctx.set_times(env.now, None);
-        ctx.set_lc("aws:sourceip", env.source_ip.clone());
-        ctx.set_lc(
-            "aws:securetransport",
-            if env.secure { "true" } else { "false" },
-        );
-        ctx.set_lc("aws:useragent", env.user_agent.clone());
-        ctx.set_lc("aws:requestedregion", env.region.clone());
-        ctx.set_lc("aws:federatedprovider", provider.arn.clone());
+        let mut ctx = crate::authz::federated_context(env, &provider.arn);
         ctx.set_lc("sts:rolesessionname", input.session_name.clone());
         oidc::context::fill(&mut ctx, &provider.name, token);
-        let c = &self.claims;
-        if !c.tags.is_empty() {
-            for (k, v) in &c.tags {
-                ctx.set(&format!("aws:RequestTag/{k}"), v.clone());
-            }
-            ctx.set_multi(
-                "aws:TagKeys",
-                c.tags.iter().map(|(k, _)| k.clone()).collect(),
-            );
-        }
-        if !c.transitive_tag_keys.is_empty() {
-            ctx.set_multi("sts:TransitiveTagKeys", c.transitive_tag_keys.clone());
-        }
-        for t in &role.tags {
-            ctx.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
-            ctx.set(&format!("iam:ResourceTag/{}", t.key), t.value.clone());
-        }
+        crate::authz::add_session_request(&mut ctx, &self.claims, role);
         ctx
     }
 }
