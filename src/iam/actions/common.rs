@@ -97,6 +97,30 @@ async fn resource_facts(
     Ok(ResourceFacts::default())
 }
 
+/// An identity provider's ARN parameter (`param`), checked by `parse` (the kind's ARN parser):
+/// (ARN, provider name). A provider of another account is answered as a missing one
+/// (`not_found`), so ARNs reveal nothing.
+///
+/// # Errors
+/// `InvalidInput` for an ARN that is not of the kind; `not_found(arn)` for another account's.
+pub fn provider_arn(
+    ctx: &Ctx,
+    p: &mut Params,
+    param: &str,
+    parse: fn(&str) -> Option<(&str, &str)>,
+    not_found: fn(&str) -> ApiError,
+) -> Result<(String, String), ApiError> {
+    let arn = p.req(param)?;
+    check_len(param, &arn, 20, 2048)?;
+    let (account, name) = parse(&arn)
+        .ok_or_else(|| ApiError::new(Code::InvalidInput, format!("ARN {arn} is not valid.")))?;
+    if account != ctx.caller()?.account {
+        return Err(not_found(&arn));
+    }
+    let name = name.to_owned();
+    Ok((arn, name))
+}
+
 /// The ARN an entity of the caller's account has (or would have, at `/`).
 #[must_use]
 pub fn arn_of(ctx: &Ctx, account: &str, kind: &str, path: &str, name: &str) -> String {

@@ -86,18 +86,15 @@ fn check_thumbprints(t: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `OpenIDConnectProviderArn`, checked: (ARN, provider name). A provider of another account is
-/// answered as a missing one.
+/// `OpenIDConnectProviderArn`, checked: (ARN, name).
 fn provider_arn(ctx: &Ctx, p: &mut Params) -> Result<(String, String), ApiError> {
-    let arn = p.req("OpenIDConnectProviderArn")?;
-    check_len("OpenIDConnectProviderArn", &arn, 20, 2048)?;
-    let (account, name) = parse_oidc_provider_arn(&arn)
-        .ok_or_else(|| ApiError::new(Code::InvalidInput, format!("ARN {arn} is not valid.")))?;
-    if account != ctx.caller()?.account {
-        return Err(not_found(&arn));
-    }
-    let name = name.to_owned();
-    Ok((arn, name))
+    common::provider_arn(
+        ctx,
+        p,
+        "OpenIDConnectProviderArn",
+        parse_oidc_provider_arn,
+        not_found,
+    )
 }
 
 fn not_found(arn: &str) -> ApiError {

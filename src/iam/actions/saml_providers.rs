@@ -144,18 +144,15 @@ fn seal_key(
     })
 }
 
-/// `SAMLProviderArn`, checked: (ARN, name). A provider of another account is answered as a
-/// missing one.
+/// `SAMLProviderArn`, checked: (ARN, name).
 fn provider_arn(ctx: &Ctx, p: &mut Params) -> Result<(String, String), ApiError> {
-    let arn = p.req("SAMLProviderArn")?;
-    check_len("SAMLProviderArn", &arn, 20, 2048)?;
-    let (account, name) = parse_saml_provider_arn(&arn)
-        .ok_or_else(|| ApiError::new(Code::InvalidInput, format!("ARN {arn} is not valid.")))?;
-    if account != ctx.caller()?.account {
-        return Err(not_found(&arn));
-    }
-    let name = name.to_owned();
-    Ok((arn, name))
+    common::provider_arn(
+        ctx,
+        p,
+        "SAMLProviderArn",
+        parse_saml_provider_arn,
+        not_found,
+    )
 }
 
 fn not_found(arn: &str) -> ApiError {
