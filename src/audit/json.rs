@@ -9,29 +9,26 @@ use super::event::{Elements, Event, ParamList, SessionContext, UserIdentity};
 /// Appends `s` as a JSON string, escaped exactly as serde_json escapes it: `"`, `\` and the
 /// control characters below U+0020 (as `\b \t \n \f \r` or `\u00XX`); everything else as is.
 pub fn str_into(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
     let mut start = 0;
     let mut i = 0;
-    // Eight bytes at a time: a word with no byte below 0x20, no `"` and no `\` is copied
-    // whole (the zero-byte tests have false positives only after a true one, never misses).
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let v = u64::from_le_bytes(w);
-        if !needs_escape(v) {
-            i += 8;
-            continue;
-        }
-        let end = i + 8;
-        while i < end {
-            escape_byte(out, b, &mut start, i);
-            i += 1;
-        }
-    }
+    // Eight bytes at a time (the last word padded with spaces): a word with no byte below
+    // 0x20, no `"` and no `\` is passed over whole; the zero-byte tests can report a byte
+    // that needs no escape (after one that does), never miss one.
     while i < b.len() {
-        escape_byte(out, b, &mut start, i);
-        i += 1;
+        let end = (i + 8).min(b.len());
+        let mut w = [b' '; 8];
+        if let (Some(dst), Some(src)) = (w.get_mut(..end - i), b.get(i..end)) {
+            dst.copy_from_slice(src);
+        }
+        if needs_escape(u64::from_le_bytes(w)) {
+            for j in i..end {
+                escape_byte(out, b, &mut start, j);
+            }
+        }
+        i = end;
     }
     out.extend_from_slice(b.get(start..).unwrap_or_default());
     out.push(b'"');
@@ -41,6 +38,7 @@ const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
 /// Whether some byte of `v` is below 0x20, `"` or `\` (possibly a false positive).
+#[inline]
 fn needs_escape(v: u64) -> bool {
     let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
     let below_space = v.wrapping_sub(LO * 0x20) & !v & HI;
@@ -48,6 +46,7 @@ fn needs_escape(v: u64) -> bool {
 }
 
 /// Escapes `b[i]` if it must be, flushing the plain run `b[start..i]` before it.
+#[inline]
 fn escape_byte(out: &mut Vec<u8>, b: &[u8], start: &mut usize, i: usize) {
     let Some(&c) = b.get(i) else { return };
     let short = match c {
