@@ -450,7 +450,7 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
             decision: answer.decision.as_ref().map(|d| d.effect.clone()),
         });
         let mut out = Vec::with_capacity(1024);
-        serde_json::to_writer(&mut out, &answer).map_err(ApiError::internal)?;
+        answer.write_json(&mut out);
         Ok(out)
     }
     .await;

@@ -9,6 +9,8 @@
 //! HTTP: `POST /verify` (JSON in, JSON out), itself SigV4-signed by the resource server (scope
 //! service `sts`) and allowed by `sekisho:VerifyRequest`. Rust: [`verify_request`].
 
+mod json;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
