@@ -63,8 +63,9 @@ fn escape_byte(out: &mut Vec<u8>, b: &[u8], start: &mut usize, i: usize) {
     if short == 0 {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         out.extend_from_slice(b"\\u00");
-        out.push(HEX[usize::from(c >> 4)]);
-        out.push(HEX[usize::from(c & 0xf)]);
+        // `c` is below 0x20: both digits index the table.
+        out.push(HEX.get(usize::from(c >> 4)).copied().unwrap_or(b'0'));
+        out.push(HEX.get(usize::from(c & 0xf)).copied().unwrap_or(b'0'));
     } else {
         out.push(b'\\');
         out.push(short);
