@@ -18,7 +18,10 @@ pub fn str_into(out: &mut Vec<u8>, s: &str) {
     while i < b.len() {
         let end = (i + 8).min(b.len());
         let mut w = [b' '; 8];
-        if let (Some(dst), Some(src)) = (w.get_mut(..end - i), b.get(i..end)) {
+        if let Some(word) = b.get(i..i + 8) {
+            // A whole word: a fixed-size copy, one load (a variable-length one calls memcpy).
+            w.copy_from_slice(word);
+        } else if let (Some(dst), Some(src)) = (w.get_mut(..end - i), b.get(i..end)) {
             dst.copy_from_slice(src);
         }
         if needs_escape(u64::from_le_bytes(w)) {
