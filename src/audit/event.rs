@@ -98,7 +98,10 @@ impl Serialize for ParamList {
 }
 
 /// One CloudTrail-shaped record. The HTTP layer creates it with [`Event::new`] and fills the
-/// rest as the request proceeds; it is serialized once, straight into the audit line.
+/// rest as the request proceeds; it is written once, straight into the audit line, by
+/// `Event::write_json` (`json.rs`). A field added here must be written there too: the test
+/// `events_write_as_serde_json_does` compares the two writers with every field set, so set
+/// the new one in it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
