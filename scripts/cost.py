@@ -12,6 +12,13 @@ keep-alive connections, from this process:
   leaves sha2's block function out (natively, with SHA-NI, it is a few per cent of a request).
 - `--syscalls`: the server runs natively; `strace -f -c` is attached after the warm-up, so the
   figure is system calls per request, by name.
+- `--cpu`: the server runs natively; the CPU time of all its threads (user and kernel, from
+  /proc/PID/task/*/schedstat, in ns) is read before and after the measured requests, so the
+  figure is server CPU microseconds per request, SHA-NI and the kernel's share included. It is
+  a time, so it moves with the machine's load (less than a throughput ratio does: the client's
+  own CPU is not in it); use many requests (`--requests 20000`) and compare within one run.
+
+`SEKISHO_BIN=path` runs another build of `sekisho` (to compare two builds in one run).
 
 Scenarios: gci (GetCallerIdentity), assume (AssumeRole), verify (POST /verify of an S3 GET signed
 with session credentials), web-rs256 / web-es256 (AssumeRoleWithWebIdentity, JWKS cached after
@@ -20,7 +27,7 @@ the warm-up), saml (AssumeRoleWithSAML, an RSA-2048 signed assertion replayed), 
 Run from the project root after ../shared/bench/run.sh has built the floor and the venv (web
 scenarios also need `pip install pyjwt cryptography` in it):
     /tmp/sekisho-bench-venv/bin/python scripts/cost.py [--scenarios gci,assume,verify,floor]
-        [--requests 2000] [--warmup 300] [--connections 4] [--syscalls]
+        [--requests 2000] [--warmup 300] [--connections 4] [--syscalls | --cpu]
 """
 import argparse
 import os
@@ -46,6 +53,8 @@ FORM = "application/x-www-form-urlencoded; charset=utf-8"
 
 
 def binary():
+    if os.environ.get("SEKISHO_BIN"):
+        return os.environ["SEKISHO_BIN"]
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(PROJECT, "target"))
     return os.path.join(target, "release", "sekisho")
 
@@ -248,6 +257,33 @@ def syscalls(name, a):
     print(f"{name:10} {sum(counts.values()) / a.requests:6.2f} syscalls/request: {shown}")
 
 
+def cpu_ns(pid):
+    """CPU time (ns) used so far by every thread of `pid`."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                total += int(fh.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended between listing and reading
+    return total
+
+
+def cpu(name, a):
+    proc, port, req = scenario(name, [], a.floor)
+    try:
+        drive(port, req, a.warmup, a.connections)
+        before = cpu_ns(proc.pid)
+        drive(port, req, a.requests, a.connections)
+        used = cpu_ns(proc.pid) - before
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    print(f"{name:10} {used / a.requests / 1000:8.2f} µs server CPU/request  ({a.requests} "
+          f"requests, {a.connections} connections)")
+    return used / a.requests
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenarios", default="floor,gci,assume,verify")
@@ -255,11 +291,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--syscalls", action="store_true")
+    ap.add_argument("--cpu", action="store_true")
     ap.add_argument("--floor", default=os.path.join(
         os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
     a = ap.parse_args()
     for name in a.scenarios.split(","):
-        (syscalls if a.syscalls else instructions)(name, a)
+        (syscalls if a.syscalls else cpu if a.cpu else instructions)(name, a)
 
 
 if __name__ == "__main__":

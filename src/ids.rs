@@ -88,10 +88,14 @@ pub fn new_secret_access_key() -> SecretString {
 pub fn new_request_id() -> String {
     let mut b = [0_u8; 16];
     rand::rng().fill_bytes(&mut b);
+    // Written into uuid's stack buffer (its `Display` goes through the formatting machinery,
+    // twice per request: the request id and the audit event id).
+    let mut buf = uuid::Uuid::encode_buffer();
     uuid::Builder::from_random_bytes(b)
         .into_uuid()
         .hyphenated()
-        .to_string()
+        .encode_lower(&mut buf)
+        .to_owned()
 }
 
 /// Whether `s` is a 12-digit account id.

@@ -1,7 +1,7 @@
 //! The CloudTrail-shaped event of one request, and the redaction of request parameters.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Parameter names whose values are never recorded.
 const SECRET_PARAMS: &[&str] = &[
@@ -24,8 +24,8 @@ pub const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
 
 /// `requestParameters` from the decoded Query parameters, secrets hidden, names lower-camel.
 #[must_use]
-pub fn request_parameters<'a>(params: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
-    let mut m = Map::new();
+pub fn request_parameters<'a>(params: impl Iterator<Item = (&'a str, &'a str)>) -> Elements {
+    let mut list = ParamList::default();
     for (k, v) in params {
         if k == "Action" || k == "Version" {
             continue;
@@ -36,28 +36,84 @@ pub fn request_parameters<'a>(params: impl Iterator<Item = (&'a str, &'a str)>) 
         } else {
             v
         };
-        m.insert(
-            crate::wire::params::lower_camel(k),
-            Value::String(value.to_owned()),
-        );
+        list.push(k, value);
     }
-    Value::Object(m)
+    list.finish();
+    Elements::Params(list)
+}
+
+/// Request parameters as a JSON object's members (names lower-camel, sorted, each once: the
+/// last value of a name wins, as in a JSON map), held in one string instead of a JSON tree.
+#[derive(Debug, Default)]
+pub struct ParamList {
+    text: String,
+    /// (name start, name end, value end) in `text`.
+    spans: Vec<(usize, usize, usize)>,
+}
+
+impl ParamList {
+    fn push(&mut self, name: &str, value: &str) {
+        let start = self.text.len();
+        let mut c = name.chars();
+        if let Some(f) = c.next() {
+            self.text.extend(f.to_lowercase());
+            self.text.push_str(c.as_str());
+        }
+        let name_end = self.text.len();
+        self.text.push_str(value);
+        self.spans.push((start, name_end, self.text.len()));
+    }
+
+    /// Sorts by name and keeps the last value of a repeated name.
+    fn finish(&mut self) {
+        let text = &self.text;
+        let name = |&(s, e, _): &(usize, usize, usize)| text.get(s..e).unwrap_or_default();
+        // Stable: equal names keep their order, so the last is the one pushed last.
+        self.spans.sort_by(|a, b| name(a).cmp(name(b)));
+        let mut kept: Vec<(usize, usize, usize)> = Vec::with_capacity(self.spans.len());
+        for span in &self.spans {
+            match kept.last_mut() {
+                Some(last) if name(last) == name(span) => *last = *span,
+                _ => kept.push(*span),
+            }
+        }
+        self.spans = kept;
+    }
+
+    /// The members, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.spans.iter().map(|&(s, n, e)| {
+            (
+                self.text.get(s..n).unwrap_or_default(),
+                self.text.get(n..e).unwrap_or_default(),
+            )
+        })
+    }
+}
+
+impl Serialize for ParamList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
 }
 
 /// One CloudTrail-shaped record. The HTTP layer creates it with [`Event::new`] and fills the
-/// rest as the request proceeds; it is serialized once, straight into the audit line.
+/// rest as the request proceeds; it is written once, straight into the audit line, by
+/// `Event::write_json` (`json.rs`). A field added here must be written there too: the test
+/// `events_write_as_serde_json_does` compares the two writers with every field set, so set
+/// the new one in it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
-    event_version: &'static str,
-    event_time: String,
-    event_source: &'static str,
-    event_name: String,
+    pub(super) event_version: &'static str,
+    pub(super) event_time: String,
+    pub(super) event_source: &'static str,
+    pub(super) event_name: String,
     /// SigV4 region of the caller.
     pub aws_region: String,
     #[serde(rename = "sourceIPAddress")]
-    source_ip_address: String,
-    user_agent: String,
+    pub(super) source_ip_address: String,
+    pub(super) user_agent: String,
     /// CloudTrail `userIdentity`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_identity: Option<UserIdentity>,
@@ -77,13 +133,13 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub additional_event_data: Option<Value>,
     #[serde(rename = "requestID")]
-    request_id: String,
+    pub(super) request_id: String,
     #[serde(rename = "eventID")]
-    event_id: String,
-    event_type: &'static str,
+    pub(super) event_id: String,
+    pub(super) event_type: &'static str,
     /// Whether the call only reads (`Get*`, `List*`).
     pub read_only: bool,
-    management_event: bool,
+    pub(super) management_event: bool,
     /// The caller's account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient_account_id: Option<String>,
@@ -97,6 +153,8 @@ pub struct Event {
 pub enum Elements {
     /// Any JSON object.
     Json(Value),
+    /// A Query request's parameters.
+    Params(ParamList),
     /// `VerifyRequest`'s parameters.
     #[serde(rename_all = "camelCase")]
     VerifyQuestion {

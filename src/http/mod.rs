@@ -307,7 +307,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
         &request_id,
         action.starts_with("Get") || action.starts_with("List"),
     );
-    event.request_parameters = Some(crate::audit::request_parameters(params.iter()).into());
+    event.request_parameters = Some(crate::audit::request_parameters(params.iter()));
 
     let outcome = async {
         decoded?;
@@ -420,7 +420,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
             response::error(e, service, &request_id, wants_json)
         }
     };
-    if st.audit.record(&event).await.is_err() {
+    if st.audit.record_event(&event).await.is_err() {
         // The sink failed while this request ran. A call that changed something has happened:
         // its answer stands (a CreateAccessKey secret must not be lost behind a 503), and its
         // event goes to the error log instead, which holds no secrets either. Anything else is
@@ -504,7 +504,7 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
             decision: answer.decision.as_ref().map(|d| d.effect.clone()),
         });
         let mut out = Vec::with_capacity(1024);
-        serde_json::to_writer(&mut out, &answer).map_err(ApiError::internal)?;
+        answer.write_json(&mut out);
         Ok(out)
     }
     .await;
@@ -529,7 +529,7 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
             response::error(&e, Service::Sts, &request_id, true)
         }
     };
-    if st.audit.record(&event).await.is_err() {
+    if st.audit.record_event(&event).await.is_err() {
         let e = ApiError::new(
             Code::ServiceUnavailable,
             "Service is unavailable. Please retry.",

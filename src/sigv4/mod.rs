@@ -349,7 +349,13 @@ pub fn verify_with(
     let (date, region, service) = (&auth.scope.date, &auth.scope.region, &auth.scope.service);
     let (key, lookup) = match cache {
         Some(c) => {
-            let l = c.get(secret, date, region, service);
+            let scope = signing_key::Scope {
+                access_key_id: &auth.access_key_id,
+                date,
+                region,
+                service,
+            };
+            let l = c.get(&scope, secret);
             (l.key.clone(), Some(l))
         }
         None => (signing_key(secret, date, region, service), None),

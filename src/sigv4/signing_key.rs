@@ -102,16 +102,53 @@ pub fn signing_key(
     Zeroizing::new(hmac_sha256(k_service.as_ref(), b"aws4_request"))
 }
 
-/// Derived signing keys, by a SHA-256 digest of (secret, date, region, service).
+/// Derived signing keys, by (access key id, date, region, service), each with the secret it
+/// was derived from.
 ///
 /// A signing key is fixed for a secret, day, region and service, and deriving it is four
-/// HMACs, the largest part of verifying a signature. The digest stands for the secret in the
-/// map, so the map never holds the secret itself, and a different secret under the same access
-/// key id (a forged session token naming a real `ASIA` id) can never hit another secret's key.
-/// Bounded: cleared when full.
+/// HMACs, the largest part of verifying a signature. An entry is found by the non-secret scope
+/// (hashed with the process's randomly seeded hasher, no SHA-256 per request) and used only
+/// when its scope is equal field by field and its secret equals the presented one (constant
+/// time), so a different secret under the same access key id (a forged session token naming a
+/// real `ASIA` id) can never reach another secret's key. Secrets and keys are wiped when an
+/// entry is dropped. Bounded: cleared when full.
 pub struct SigningKeyCache {
-    map: RwLock<crate::FastMap<[u8; 32], Zeroizing<[u8; 32]>>>,
+    map: RwLock<crate::FastMap<u64, Entry>>,
+    hasher: foldhash::fast::RandomState,
     max_entries: usize,
+}
+
+/// One cached key, with everything it stands for.
+struct Entry {
+    access_key_id: Box<str>,
+    date: Box<str>,
+    region: Box<str>,
+    service: Box<str>,
+    secret: SecretString,
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl Entry {
+    fn matches(&self, scope: &Scope<'_>, secret: &SecretString) -> bool {
+        *self.access_key_id == *scope.access_key_id
+            && *self.date == *scope.date
+            && *self.region == *scope.region
+            && *self.service == *scope.service
+            && secret.ct_eq(self.secret.expose())
+    }
+}
+
+/// What a signing key is looked up by (none of it secret).
+#[derive(Debug, Clone, Copy, Hash)]
+pub struct Scope<'a> {
+    /// The access key id that signed.
+    pub access_key_id: &'a str,
+    /// `yyyymmdd`.
+    pub date: &'a str,
+    /// The region signed for.
+    pub region: &'a str,
+    /// The service signed for.
+    pub service: &'a str,
 }
 
 impl fmt::Debug for SigningKeyCache {
@@ -126,60 +163,67 @@ impl SigningKeyCache {
     pub fn new(max_entries: usize) -> Self {
         Self {
             map: RwLock::new(crate::FastMap::default()),
+            hasher: foldhash::fast::RandomState::default(),
             max_entries,
         }
     }
 
-    /// The map key standing for (secret, date, region, service).
-    fn id(secret: &SecretString, date: &str, region: &str, service: &str) -> [u8; 32] {
-        let mut h = Sha256::new();
-        for part in [secret.expose(), date, region, service] {
-            // Length-prefixed, so no two different tuples share an input.
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part.as_bytes());
-        }
-        h.finalize().into()
-    }
-
-    /// The signing key for `secret` in this scope: the cached one, or a freshly derived one
-    /// that is not cached yet. Call [`Self::remember`] only once a signature made with it has
+    /// The signing key for `secret` in `scope`: the cached one, or a freshly derived one that
+    /// is not cached yet. Call [`Self::remember`] only once a signature made with it has
     /// matched, so requests with wrong signatures never fill (or flush) the cache.
     #[must_use]
-    pub fn get(&self, secret: &SecretString, date: &str, region: &str, service: &str) -> Lookup {
-        let id = Self::id(secret, date, region, service);
-        if let Some(k) = self
+    pub fn get(&self, scope: &Scope<'_>, secret: &SecretString) -> Lookup {
+        use std::hash::BuildHasher;
+        let id = self.hasher.hash_one(scope);
+        if let Some(e) = self
             .map
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&id)
+            && e.matches(scope, secret)
         {
             return Lookup {
-                key: k.clone(),
-                id: None,
+                key: e.key.clone(),
+                derived: None,
             };
         }
+        let key = signing_key(secret, scope.date, scope.region, scope.service);
         Lookup {
-            key: signing_key(secret, date, region, service),
-            id: Some(id),
+            key: key.clone(),
+            derived: Some((
+                id,
+                Entry {
+                    access_key_id: scope.access_key_id.into(),
+                    date: scope.date.into(),
+                    region: scope.region.into(),
+                    service: scope.service.into(),
+                    secret: secret.clone(),
+                    key,
+                },
+            )),
         }
     }
 
-    /// Caches a key [`Self::get`] derived, after it verified a signature.
+    /// Caches a key [`Self::get`] derived, after it verified a signature (an entry of the
+    /// same hash, a collision or an older secret, is replaced).
     pub fn remember(&self, lookup: Lookup) {
-        let Some(id) = lookup.id else { return };
+        let Some((id, entry)) = lookup.derived else {
+            return;
+        };
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= self.max_entries {
             map.clear();
         }
-        map.insert(id, lookup.key);
+        map.insert(id, entry);
     }
 }
 
-/// A signing key from [`SigningKeyCache::get`]; `id` is set when it was derived, not cached.
+/// A signing key from [`SigningKeyCache::get`]; `derived` is set when it was derived, not
+/// cached.
 pub struct Lookup {
     /// The signing key.
     pub key: Zeroizing<[u8; 32]>,
-    id: Option<[u8; 32]>,
+    derived: Option<(u64, Entry)>,
 }
 
 /// The signature of `string_to_sign` under a derived signing key.
@@ -227,7 +271,13 @@ mod tests {
     fn cache_gives_the_derived_key_and_separates_secrets_and_scopes() {
         let cache = SigningKeyCache::new(2);
         let get = |s: &SecretString, d: &str, r: &str, v: &str| {
-            let l = cache.get(s, d, r, v);
+            let scope = Scope {
+                access_key_id: "AKIDEXAMPLE",
+                date: d,
+                region: r,
+                service: v,
+            };
+            let l = cache.get(&scope, s);
             let k = l.key.clone();
             cache.remember(l);
             k
@@ -263,14 +313,31 @@ mod tests {
     fn only_remembered_keys_are_cached() {
         let cache = SigningKeyCache::new(8);
         let a = SecretString::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
-        let l = cache.get(&a, "20120215", "us-east-1", "iam");
+        let scope = Scope {
+            access_key_id: "AKIDEXAMPLE",
+            date: "20120215",
+            region: "us-east-1",
+            service: "iam",
+        };
+        let l = cache.get(&scope, &a);
         drop(l); // a signature that did not match: never remembered
         assert_eq!(cache.map.read().map(|m| m.len()).unwrap_or(9), 0);
-        let l = cache.get(&a, "20120215", "us-east-1", "iam");
+        let l = cache.get(&scope, &a);
         cache.remember(l);
         assert_eq!(cache.map.read().map(|m| m.len()).unwrap_or(9), 1);
-        let l = cache.get(&a, "20120215", "us-east-1", "iam");
-        assert!(l.id.is_none(), "served from the cache");
+        let l = cache.get(&scope, &a);
+        assert!(l.derived.is_none(), "served from the cache");
+        // The same access key id and scope with another secret never gets the cached key.
+        let b = SecretString::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ");
+        let l = cache.get(&scope, &b);
+        assert!(l.derived.is_some(), "another secret is derived afresh");
+        assert_eq!(*l.key, *signing_key(&b, "20120215", "us-east-1", "iam"));
+        // Another access key id with the same secret and scope is not served the entry either.
+        let other = Scope {
+            access_key_id: "AKIDOTHER",
+            ..scope
+        };
+        assert!(cache.get(&other, &a).derived.is_some());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The AWS Query wire format: request parameters in, XML out.
 
 pub mod json;
+pub mod json_out;
 pub mod params;
 pub mod time;
 pub mod xml;

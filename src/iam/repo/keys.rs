@@ -46,10 +46,35 @@ pub const MARK: &[u8] = b"\"\"";
 /// The owner segment of the access-key index of the account root.
 const ROOT_OWNER: &str = "#root";
 
+/// `parts` joined, in a string sized for them (keys are built on every request; `format!`
+/// costs several times as much).
+#[must_use]
+pub fn join(parts: &[&str]) -> String {
+    join_with_room(parts, 0)
+}
+
+/// [`join`], with room for `extra` more bytes.
+fn join_with_room(parts: &[&str], extra: usize) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + extra);
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
+/// Appends `name` in lower case (`str::to_lowercase`'s result; names are ASCII in practice).
+fn push_lower(out: &mut String, name: &str) {
+    if name.is_ascii() {
+        out.extend(name.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        out.push_str(&name.to_lowercase());
+    }
+}
+
 /// `a/{acct}`: an account.
 #[must_use]
 pub fn account(id: &str) -> String {
-    format!("a/{id}")
+    join(&["a/", id])
 }
 
 /// `a/ready-probe`: read (never written) by `/readyz` to see that the store answers.
@@ -61,13 +86,15 @@ pub fn ready_probe() -> &'static str {
 /// `{prefix}/{acct}/{name}`: an entity of the kind whose key prefix is `prefix`.
 #[must_use]
 pub fn entity(prefix: &str, account: &str, name: &str) -> String {
-    format!("{prefix}/{account}/{}", name.to_lowercase())
+    let mut k = join_with_room(&[prefix, "/", account, "/"], name.len());
+    push_lower(&mut k, name);
+    k
 }
 
 /// `{prefix}/{acct}/`: every entity of a kind in an account (listings).
 #[must_use]
 pub fn entities(prefix: &str, account: &str) -> String {
-    format!("{prefix}/{account}/")
+    join(&[prefix, "/", account, "/"])
 }
 
 /// The lowercase name at the end of an entity key under `entities(prefix, account)`.
@@ -94,13 +121,13 @@ pub fn pool_identity(id: &str) -> String {
 /// `uid/{AIDA…}`: a user's unique id → the user's key.
 #[must_use]
 pub fn user_id(id: &str) -> String {
-    format!("uid/{id}")
+    join(&["uid/", id])
 }
 
 /// `rid/{AROA…}`: a role's unique id → the role's key.
 #[must_use]
 pub fn role_id(id: &str) -> String {
-    format!("rid/{id}")
+    join(&["rid/", id])
 }
 
 /// `gm/{acct}/{group}/{user}`: a membership.
@@ -152,7 +179,7 @@ pub fn attachments_in(policy_arn: &str, prefix: &str, account: &str) -> String {
 /// `k/{AKIA…}`: an access key.
 #[must_use]
 pub fn access_key(id: &str) -> String {
-    format!("k/{id}")
+    join(&["k/", id])
 }
 
 /// The owner segment of the access-key index: the lowercase user name, or `#root`.
@@ -182,7 +209,7 @@ pub fn indexed_key_id(key: &str) -> Option<&str> {
 /// `lu/{AKIA…}`: when and where an access key was last used.
 #[must_use]
 pub fn last_used(id: &str) -> String {
-    format!("lu/{id}")
+    join(&["lu/", id])
 }
 
 /// `spm/{acct}/{name}`: a SAML provider's metadata document as given (read only by
@@ -234,6 +261,16 @@ mod tests {
     use sha2::Digest;
 
     use super::*;
+
+    #[test]
+    fn entity_keys_lower_case_as_to_lowercase_does() {
+        for name in ["Alice", "ÄLICE", "ΟΔΟΣ", "a.b@c=d,e+f_g-h", ""] {
+            assert_eq!(
+                entity("u", "123456789012", name),
+                format!("u/123456789012/{}", name.to_lowercase())
+            );
+        }
+    }
 
     /// The layout is persistent: these are the keys existing stores hold.
     #[test]

@@ -9,6 +9,8 @@
 //! HTTP: `POST /verify` (JSON in, JSON out), itself SigV4-signed by the resource server (scope
 //! service `sts`) and allowed by `sekisho:VerifyRequest`. Rust: [`verify_request`].
 
+mod json;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -81,7 +83,9 @@ pub struct VerifyInput<'a> {
     pub source_ip: Option<Text<'a>>,
 }
 
-/// The answer to a verification question (the JSON body of `POST /verify`).
+/// The answer to a verification question (the JSON body of `POST /verify`), written by
+/// `VerifyAnswer::write_json` (`json.rs`): a field added here must be written there too, and set
+/// in its test, which compares it with serde's output.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyAnswer {

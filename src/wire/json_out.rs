@@ -1,0 +1,253 @@
+//! JSON written straight into a buffer, byte for byte as `serde_json`'s compact writer
+//! writes it, without its per-byte escaping loop: for the audit line and the `/verify`
+//! answer, written on every request.
+
+use serde_json::Value;
+
+/// Appends `s` as a JSON string, escaped exactly as serde_json escapes it: `"`, `\` and the
+/// control characters below U+0020 (as `\b \t \n \f \r` or `\u00XX`); everything else as is.
+pub fn str_into(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    // Eight bytes at a time (the last word padded with spaces): a word with no byte below
+    // 0x20, no `"` and no `\` is passed over whole; the zero-byte tests can report a byte
+    // that needs no escape (after one that does), never miss one.
+    while i < b.len() {
+        let end = (i + 8).min(b.len());
+        let mut w = [b' '; 8];
+        if let Some(word) = b.get(i..i + 8) {
+            // A whole word: a fixed-size copy, one load (a variable-length one calls memcpy).
+            w.copy_from_slice(word);
+        } else if let (Some(dst), Some(src)) = (w.get_mut(..end - i), b.get(i..end)) {
+            dst.copy_from_slice(src);
+        }
+        if needs_escape(u64::from_le_bytes(w)) {
+            for j in i..end {
+                escape_byte(out, b, &mut start, j);
+            }
+        }
+        i = end;
+    }
+    out.extend_from_slice(b.get(start..).unwrap_or_default());
+    out.push(b'"');
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Whether some byte of `v` is below 0x20, `"` or `\` (possibly a false positive).
+#[inline]
+fn needs_escape(v: u64) -> bool {
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let below_space = v.wrapping_sub(LO * 0x20) & !v & HI;
+    (below_space | zero(v ^ (LO * u64::from(b'"'))) | zero(v ^ (LO * u64::from(b'\\')))) != 0
+}
+
+/// Escapes `b[i]` if it must be, flushing the plain run `b[start..i]` before it.
+#[inline]
+fn escape_byte(out: &mut Vec<u8>, b: &[u8], start: &mut usize, i: usize) {
+    let Some(&c) = b.get(i) else { return };
+    let short = match c {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        0x09 => b't',
+        0x0a => b'n',
+        0x0c => b'f',
+        0x0d => b'r',
+        0x00..=0x1f => 0,
+        _ => return,
+    };
+    out.extend_from_slice(b.get(*start..i).unwrap_or_default());
+    *start = i + 1;
+    if short == 0 {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.extend_from_slice(b"\\u00");
+        // `c` is below 0x20: both digits index the table.
+        out.push(HEX.get(usize::from(c >> 4)).copied().unwrap_or(b'0'));
+        out.push(HEX.get(usize::from(c & 0xf)).copied().unwrap_or(b'0'));
+    } else {
+        out.push(b'\\');
+        out.push(short);
+    }
+}
+
+/// Appends a JSON value as serde_json writes it (compact; object members in the map's order).
+pub fn value_into(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => bool_into(out, *b),
+        // Numbers are rare in audit elements; serde_json formats them.
+        Value::Number(n) => {
+            let _ = serde_json::to_writer(&mut *out, n);
+        }
+        Value::String(s) => str_into(out, s),
+        Value::Array(a) => {
+            out.push(b'[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                value_into(out, x);
+            }
+            out.push(b']');
+        }
+        Value::Object(m) => {
+            out.push(b'{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                str_into(out, k);
+                out.push(b':');
+                value_into(out, x);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Appends an integer.
+pub fn int_into(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut v = n.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            // `v % 10` is below 10.
+            *d = b'0' + u8::try_from(v % 10).unwrap_or(0);
+        }
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(i..).unwrap_or_default());
+}
+
+/// Appends `true` or `false`.
+pub fn bool_into(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+/// Appends a string, or `null` for `None`.
+pub fn opt_str_into(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => str_into(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// An object being written: members comma-separated as they come.
+pub struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    /// Opens an object.
+    pub fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, first: true }
+    }
+
+    /// Writes the member's name (`key` is written as is: the names here need no escaping)
+    /// and returns the buffer for its value.
+    pub fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    /// A string member.
+    pub fn str(&mut self, key: &str, v: &str) {
+        str_into(self.key(key), v);
+    }
+
+    /// Closes the object.
+    pub fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    fn serde_str(s: &str) -> Vec<u8> {
+        serde_json::to_vec(s).unwrap()
+    }
+
+    #[test]
+    fn strings_escape_as_serde_json_does() {
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "plain ascii text, longer than eight bytes".into(),
+            "quote \" and backslash \\ at odd places\"\\".into(),
+            "日本語のテキスト with é and 🦀 and \u{7f} and \u{2028}".into(),
+            "/slashes/are/not/escaped/".into(),
+        ];
+        // Every byte below 0x80 at every position of a 20-byte string.
+        for c in 0u8..0x80 {
+            for pos in [0usize, 3, 7, 8, 9, 15, 16, 19] {
+                let mut s = "abcdefghijklmnopqrst".to_owned().into_bytes();
+                if let Some(b) = s.get_mut(pos) {
+                    *b = c;
+                }
+                cases.push(String::from_utf8(s).unwrap());
+            }
+        }
+        // Bytes that are special only at word boundaries or near the thresholds.
+        cases.push("\u{1f}\u{20}\u{21}\u{22}\u{23}\u{5b}\u{5c}\u{5d}\u{80}\u{ff}".into());
+        for s in &cases {
+            let mut out = Vec::new();
+            str_into(&mut out, s);
+            assert_eq!(out, serde_str(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn integers_write_as_serde_json_does() {
+        for n in [
+            0i64,
+            1,
+            -1,
+            9,
+            10,
+            99,
+            100,
+            1_795_434_902,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut out = Vec::new();
+            int_into(&mut out, n);
+            assert_eq!(out, serde_json::to_vec(&n).unwrap(), "{n}");
+        }
+    }
+
+    #[test]
+    fn values_write_as_serde_json_does() {
+        let v = serde_json::json!({
+            "b": [1, -2, 3.5, 1e300, true, false, null, "x\ny"],
+            "a": {"nested": {"deep": "\u{0}"}, "empty": {}, "list": []},
+            "assumedRoleUser": {"arn": "arn:aws:sts::1:assumed-role/r/s"}
+        });
+        let mut out = Vec::new();
+        value_into(&mut out, &v);
+        assert_eq!(out, serde_json::to_vec(&v).unwrap());
+    }
+}
