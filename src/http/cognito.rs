@@ -15,7 +15,6 @@ use serde_json::{Map, Value};
 use super::{audit_caller, header_str, response};
 use crate::action::Ctx;
 use crate::authn;
-use crate::authz::Env;
 use crate::cognito::{self, Input};
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, Metrics};
@@ -113,16 +112,7 @@ pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) ->
             }
             c
         };
-        let env = Env {
-            now,
-            source_ip: source_ip.clone(),
-            user_agent: user_agent.clone(),
-            secure: st.config.server.public_url.starts_with("https://"),
-            region: caller
-                .as_ref()
-                .map(|c| c.region.clone())
-                .unwrap_or_default(),
-        };
+        let env = super::request_env(&st, now, &source_ip, &user_agent, caller.as_ref());
         let ctx = Ctx {
             st: st.clone(),
             caller,
@@ -178,19 +168,8 @@ pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) ->
             response::aws_json_error(&e, &request_id)
         }
     };
-    if st.audit.record(&event).await.is_err() {
-        // As on the Query edge: a change that happened keeps its answer (its event goes to the
-        // error log, which holds no secrets); anything else is refused.
-        if succeeded && !event.read_only {
-            tracing::error!(event = %serde_json::to_string(&event).unwrap_or_default(),
-                "audit sink failed after a change was made; its event follows");
-            return resp;
-        }
-        let e = ApiError::new(
-            Code::ServiceUnavailable,
-            "Service is unavailable. Please retry.",
-        );
-        return response::aws_json_error(&e, &request_id);
-    }
-    resp
+    super::audited(&st, &event, succeeded && !event.read_only, resp, |e| {
+        response::aws_json_error(e, &request_id)
+    })
+    .await
 }

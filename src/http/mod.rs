@@ -352,16 +352,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
                 "Request is missing Authentication Token",
             ));
         }
-        let env = Env {
-            now,
-            source_ip: source_ip.clone(),
-            user_agent: user_agent.clone(),
-            secure: st.config.server.public_url.starts_with("https://"),
-            region: caller
-                .as_ref()
-                .map(|c| c.region.clone())
-                .unwrap_or_default(),
-        };
+        let env = request_env(&st, now, &source_ip, &user_agent, caller.as_ref());
         let ctx = Ctx {
             st: st.clone(),
             caller,
@@ -420,23 +411,55 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
             response::error(e, service, &request_id, wants_json)
         }
     };
-    if st.audit.record_event(&event).await.is_err() {
-        // The sink failed while this request ran. A call that changed something has happened:
-        // its answer stands (a CreateAccessKey secret must not be lost behind a 503), and its
-        // event goes to the error log instead, which holds no secrets either. Anything else is
-        // refused, as every later request will be.
-        if result.is_ok() && !event.read_only {
-            tracing::error!(event = %serde_json::to_string(&event).unwrap_or_default(),
-                "audit sink failed after a change was made; its event follows");
-            return resp;
-        }
-        let e = ApiError::new(
-            Code::ServiceUnavailable,
-            "Service is unavailable. Please retry.",
-        );
-        return response::error(&e, service, &request_id, wants_json);
+    let changed = result.is_ok() && !event.read_only;
+    audited(&st, &event, changed, resp, |e| {
+        response::error(e, service, &request_id, wants_json)
+    })
+    .await
+}
+
+/// The request environment the policy engine sees: time, source, transport (from the public
+/// URL), and the region the caller signed for (none for an unsigned caller).
+pub(crate) fn request_env(
+    st: &AppState,
+    now: chrono::DateTime<chrono::Utc>,
+    source_ip: &str,
+    user_agent: &str,
+    caller: Option<&Caller>,
+) -> Env {
+    Env {
+        now,
+        source_ip: source_ip.to_owned(),
+        user_agent: user_agent.to_owned(),
+        secure: st.config.server.public_url.starts_with("https://"),
+        region: caller.map(|c| c.region.clone()).unwrap_or_default(),
     }
-    resp
+}
+
+/// Records a request's audit event, then answers `resp`. If the sink failed while the request
+/// ran, a call that changed something (`changed`) has happened: its answer stands (a
+/// CreateAccessKey secret must not be lost behind a 503) and its event goes to the error log,
+/// which holds no secrets either; anything else is refused with `unavailable`, as every later
+/// request will be.
+pub(crate) async fn audited(
+    st: &AppState,
+    event: &crate::audit::Event,
+    changed: bool,
+    resp: Response,
+    unavailable: impl FnOnce(&ApiError) -> Response,
+) -> Response {
+    if st.audit.record_event(event).await.is_ok() {
+        return resp;
+    }
+    if changed {
+        tracing::error!(event = %serde_json::to_string(event).unwrap_or_default(),
+            "audit sink failed after a change was made; its event follows");
+        return resp;
+    }
+    unavailable(&ApiError::new(
+        Code::ServiceUnavailable,
+        "Service is unavailable. Please retry.",
+    ))
 }
 
 /// `POST /verify`: the resource-server verification endpoint (see `crate::verify`).
@@ -478,13 +501,13 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
                     "Request is missing Authentication Token",
                 )
             })?;
-        let env = Env {
+        let env = request_env(
+            &st,
             now,
-            source_ip: source_ip.clone(),
-            user_agent: header_str(&parts.headers, "user-agent").to_owned(),
-            secure: st.config.server.public_url.starts_with("https://"),
-            region: caller.region.clone(),
-        };
+            &source_ip,
+            header_str(&parts.headers, "user-agent"),
+            Some(&caller),
+        );
         let allowed =
             crate::authz::authorize(&st, &caller, &env, "sekisho:VerifyRequest", "*").await;
         let asker_account = caller.account.clone();
