@@ -186,3 +186,22 @@ pub fn packed_size(sp: &SessionPolicies, tags: &[(String, String)]) -> Result<u3
     }
     Ok(pct)
 }
+
+/// The actions a role session request must be allowed (by the trust policy, and by a signed
+/// caller's own policies): `first` (`sts:AssumeRole`, `sts:AssumeRoleWithSAML`, …), plus
+/// `sts:TagSession` when the session gets tags and `sts:SetSourceIdentity` when it gets a source
+/// identity.
+#[must_use]
+pub fn needed_actions(
+    first: &'static str,
+    claims: &crate::token::SessionClaims,
+) -> Vec<&'static str> {
+    let mut needed = vec![first];
+    if !claims.tags.is_empty() {
+        needed.push("sts:TagSession");
+    }
+    if claims.source_identity.is_some() {
+        needed.push("sts:SetSourceIdentity");
+    }
+    needed
+}

@@ -159,14 +159,7 @@ impl Plan {
     /// The actions the trust policy and the caller's policies must allow: `sts:AssumeRole`, plus
     /// `sts:TagSession` with tags and `sts:SetSourceIdentity` with a source identity.
     pub fn needed(&self) -> Vec<&'static str> {
-        let mut needed = vec!["sts:AssumeRole"];
-        if !self.claims.tags.is_empty() {
-            needed.push("sts:TagSession");
-        }
-        if self.claims.source_identity.is_some() {
-            needed.push("sts:SetSourceIdentity");
-        }
-        needed
+        crate::sts::session_input::needed_actions("sts:AssumeRole", &self.claims)
     }
 
     /// The request context for the trust evaluation: `base` (the caller's keys) plus the `sts:`

@@ -105,14 +105,7 @@ impl Plan {
     /// with a source identity.
     #[must_use]
     pub fn needed(&self) -> Vec<&'static str> {
-        let mut needed = vec!["sts:AssumeRoleWithSAML"];
-        if !self.claims.tags.is_empty() {
-            needed.push("sts:TagSession");
-        }
-        if self.claims.source_identity.is_some() {
-            needed.push("sts:SetSourceIdentity");
-        }
-        needed
+        crate::sts::session_input::needed_actions("sts:AssumeRoleWithSAML", &self.claims)
     }
 
     /// The trust evaluation's context: the request's global keys, `sts:RoleSessionName`,

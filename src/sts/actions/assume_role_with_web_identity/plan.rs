@@ -73,14 +73,11 @@ pub fn plan(
 }
 
 impl Plan {
-    /// `sts:AssumeRoleWithWebIdentity`, plus `sts:TagSession` when the token carries tags.
+    /// `sts:AssumeRoleWithWebIdentity`, plus `sts:TagSession` when the token carries tags (see
+    /// [`crate::sts::session_input::needed_actions`]).
     #[must_use]
     pub fn needed(&self) -> Vec<&'static str> {
-        let mut needed = vec!["sts:AssumeRoleWithWebIdentity"];
-        if !self.claims.tags.is_empty() {
-            needed.push("sts:TagSession");
-        }
-        needed
+        crate::sts::session_input::needed_actions("sts:AssumeRoleWithWebIdentity", &self.claims)
     }
 
     /// The trust evaluation's context: the request's global keys, `sts:RoleSessionName`, the
