@@ -67,14 +67,7 @@ def signed_lua(url, body):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--floor", default=os.path.join(
-        os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
-    ap.add_argument("--seconds", type=int, default=8, help="seconds per side, in slices")
-    ap.add_argument("--slices", type=int, default=4)
-    ap.add_argument("--connections", type=int, default=16)
-    ap.add_argument("--pin", action="store_true")
-    a = ap.parse_args()
+    a = arguments()
     floor, furl = bench.start_floor(a.floor, a.pin)
     sek, surl = bench.start_sekisho(PROJECT, a.pin)
     try:
@@ -116,6 +109,65 @@ def wrk_path(url, lua, seconds, a):
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return n, lat.get("50", "?"), lat.get("99", "?"), int(bad.group(1)) if bad else 0
+
+
+def arguments(extra=None):
+    """The command line every bench script takes (`extra(parser)` adds its own options)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--floor", default=os.path.join(
+        os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
+    ap.add_argument("--seconds", type=int, default=8, help="seconds per side, in slices")
+    ap.add_argument("--slices", type=int, default=4)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--pin", action="store_true")
+    if extra:
+        extra(ap)
+    return ap.parse_args()
+
+
+def serve(account, iam, cfg, pinned, prefix):
+    """A separate `sekisho serve` (bench.CONFIG plus `cfg`) whose bootstrap declares `account`
+    with the lines `iam`; returns (process, URL)."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    port = bench.free_port()
+    with open(os.path.join(work, "iam.toml"), "w") as f:
+        f.write(f'\n[[accounts]]\nid = "{account}"\n' + iam)
+    with open(os.path.join(work, "sekisho.toml"), "w") as f:
+        f.write(bench.CONFIG.format(port=port) + cfg)
+    binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(PROJECT, "target")),
+                          "release", "sekisho")
+    proc = subprocess.Popen(bench.pin(0, pinned) + [binary, "serve", "--config", "sekisho.toml"],
+                            cwd=work, stdout=open(os.path.join(work, "server.log"), "wb"),
+                            stderr=subprocess.STDOUT)
+    bench.wait_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def form_lua(body):
+    """A wrk script replaying an unsigned form POST of `body`."""
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    f.write('wrk.method = "POST"\n'
+            f"wrk.body = {json.dumps(body)}\n"
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"\n')
+    f.close()
+    return f.name
+
+
+def run_unsigned(label, a, sekisho, body):
+    """Starts the floor, warms `sekisho` (process, URL) with one second of `body` (a federation
+    call's first request may fetch keys), then compares the two and stops both."""
+    floor, furl = bench.start_floor(a.floor, a.pin)
+    proc, surl = sekisho
+    try:
+        script = form_lua(body)
+        warm = wrk_path(surl + "/", script, 1, a)
+        if warm[3]:
+            sys.exit(f"sekisho answered {warm[3]} non-2xx responses: fix that first")
+        compare(label, furl + "/", surl + "/", script, a)
+    finally:
+        for p in (floor, proc):
+            p.terminate()
+            p.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,10 @@ Run from the project root after ../shared/bench/run.sh has built the floor and t
     /tmp/sekisho-bench-venv/bin/python scripts/bench_web_identity.py [--alg RS256|ES256] [--pin]
 Last line: "web-identity <alg> sekisho/floor: R".
 """
-import argparse
 import http.server
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -30,7 +27,7 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the shared harness: servers, wrk)
-from bench_verify import compare, wrk_path  # noqa: E402
+from bench_verify import arguments, run_unsigned, serve  # noqa: E402
 
 ACCOUNT = "111111111111"
 AUDIENCE = "bench-client"
@@ -86,20 +83,7 @@ trust_policy = '{trust}'
 
 
 def start_sekisho(url, pinned):
-    work = tempfile.mkdtemp(prefix="sekisho-bench-wi-")
-    port = bench.free_port()
-    iam, cfg = provider_config(url)
-    with open(os.path.join(work, "iam.toml"), "w") as f:
-        f.write(f'\n[[accounts]]\nid = "{ACCOUNT}"\n' + iam)
-    with open(os.path.join(work, "sekisho.toml"), "w") as f:
-        f.write(bench.CONFIG.format(port=port) + cfg)
-    binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(PROJECT, "target")),
-                          "release", "sekisho")
-    proc = subprocess.Popen(bench.pin(0, pinned) + [binary, "serve", "--config", "sekisho.toml"],
-                            cwd=work, stdout=open(os.path.join(work, "server.log"), "wb"),
-                            stderr=subprocess.STDOUT)
-    bench.wait_port(port, proc)
-    return proc, f"http://127.0.0.1:{port}"
+    return serve(ACCOUNT, *provider_config(url), pinned, "sekisho-bench-wi-")
 
 
 def request_body(alg, key, kid, url):
@@ -113,40 +97,12 @@ def request_body(alg, key, kid, url):
         "WebIdentityToken": token})
 
 
-def lua(alg, key, kid, url):
-    body = request_body(alg, key, kid, url)
-    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    f.write('wrk.method = "POST"\n'
-            f"wrk.body = {json.dumps(body)}\n"
-            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"\n')
-    f.close()
-    return f.name
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--floor", default=os.path.join(
-        os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
-    ap.add_argument("--alg", default="RS256", choices=["RS256", "ES256"])
-    ap.add_argument("--seconds", type=int, default=8, help="seconds per side, in slices")
-    ap.add_argument("--slices", type=int, default=4)
-    ap.add_argument("--connections", type=int, default=16)
-    ap.add_argument("--pin", action="store_true")
-    a = ap.parse_args()
+    a = arguments(lambda ap: ap.add_argument("--alg", default="RS256", choices=["RS256", "ES256"]))
     iss, key, kid = issuer(a.alg)
-    floor, furl = bench.start_floor(a.floor, a.pin)
-    sek, surl = start_sekisho(iss, a.pin)
-    try:
-        script = lua(a.alg, key, kid, iss)
-        warm = wrk_path(surl + "/", script, 1, a)  # first request fetches the JWKS
-        if warm[3]:
-            sys.exit(f"sekisho answered {warm[3]} non-2xx responses: fix that first")
-        compare(f"web-identity {a.alg}", furl + "/", surl + "/", script, a)
-    finally:
-        for p in (floor, sek):
-            p.terminate()
-            p.wait(timeout=10)
-
+    # The first request fetches the JWKS (in the warm-up); the run measures the cached key.
+    run_unsigned(f"web-identity {a.alg}", a, start_sekisho(iss, a.pin),
+                 request_body(a.alg, key, kid, iss))
 
 if __name__ == "__main__":
     main()
