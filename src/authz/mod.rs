@@ -34,6 +34,27 @@ pub struct Env {
     pub region: String,
 }
 
+impl Env {
+    /// The environment of a request received now: time, source, transport (from the server's
+    /// public URL), and the region the caller signed for (none for an unsigned caller).
+    #[must_use]
+    pub fn of_request(
+        st: &AppState,
+        now: DateTime<Utc>,
+        source_ip: &str,
+        user_agent: &str,
+        caller: Option<&Caller>,
+    ) -> Self {
+        Self {
+            now,
+            source_ip: source_ip.to_owned(),
+            user_agent: user_agent.to_owned(),
+            secure: st.config.server.public_url.starts_with("https://"),
+            region: caller.map(|c| c.region.clone()).unwrap_or_default(),
+        }
+    }
+}
+
 /// The policies that apply to a caller.
 #[derive(Debug, Clone, Default)]
 pub struct CallerPolicies {

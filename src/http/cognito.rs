@@ -112,7 +112,7 @@ pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) ->
             }
             c
         };
-        let env = super::request_env(&st, now, &source_ip, &user_agent, caller.as_ref());
+        let env = crate::authz::Env::of_request(&st, now, &source_ip, &user_agent, caller.as_ref());
         let ctx = Ctx {
             st: st.clone(),
             caller,

@@ -352,7 +352,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
                 "Request is missing Authentication Token",
             ));
         }
-        let env = request_env(&st, now, &source_ip, &user_agent, caller.as_ref());
+        let env = Env::of_request(&st, now, &source_ip, &user_agent, caller.as_ref());
         let ctx = Ctx {
             st: st.clone(),
             caller,
@@ -416,24 +416,6 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
         response::error(e, service, &request_id, wants_json)
     })
     .await
-}
-
-/// The request environment the policy engine sees: time, source, transport (from the public
-/// URL), and the region the caller signed for (none for an unsigned caller).
-pub(crate) fn request_env(
-    st: &AppState,
-    now: chrono::DateTime<chrono::Utc>,
-    source_ip: &str,
-    user_agent: &str,
-    caller: Option<&Caller>,
-) -> Env {
-    Env {
-        now,
-        source_ip: source_ip.to_owned(),
-        user_agent: user_agent.to_owned(),
-        secure: st.config.server.public_url.starts_with("https://"),
-        region: caller.map(|c| c.region.clone()).unwrap_or_default(),
-    }
 }
 
 /// Records a request's audit event, then answers `resp`. If the sink failed while the request
@@ -501,7 +483,7 @@ async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response
                     "Request is missing Authentication Token",
                 )
             })?;
-        let env = request_env(
+        let env = Env::of_request(
             &st,
             now,
             &source_ip,

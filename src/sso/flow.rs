@@ -138,13 +138,7 @@ impl Attempt {
     }
 
     fn env(&self, st: &AppState, now: DateTime<Utc>) -> Env {
-        Env {
-            now,
-            source_ip: self.source_ip.clone(),
-            user_agent: self.user_agent.clone(),
-            secure: https(st),
-            region: String::new(),
-        }
+        Env::of_request(st, now, &self.source_ip, &self.user_agent, None)
     }
 
     /// Records the outcome; if the audit sink fails, credentials are not handed out.
