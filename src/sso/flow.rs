@@ -313,10 +313,16 @@ async fn chooser(
         .unwrap_or(now)
         .min(now + chrono::Duration::seconds(PENDING_SECONDS));
     pending::put_as(&**st.iam.kv(), Kind::Choice, &id, &choice, until).await?;
+    // Each account's alias, read once however many of its roles are offered.
+    let mut aliases: crate::FastMap<String, Option<String>> = crate::FastMap::default();
     let mut roles = Vec::with_capacity(pairs.len());
     for (n, p) in pairs.iter().enumerate() {
         let account = p.role_arn.split(':').nth(4).unwrap_or_default().to_owned();
-        let account_alias = st.iam.account(&account).await?.and_then(|a| a.alias);
+        if !aliases.contains_key(&account) {
+            let alias = st.iam.account(&account).await?.and_then(|a| a.alias);
+            aliases.insert(account.clone(), alias);
+        }
+        let account_alias = aliases.get(&account).cloned().flatten();
         roles.push(RoleChoice {
             account,
             account_alias,
