@@ -210,7 +210,8 @@ async fn verify_oidc(
         let why = api.detail.clone().unwrap_or_default();
         api.with_detail(format!("login {key}: {why}"))
     };
-    let unverified = oidc::inspect(token).map_err(with_key)?;
+    let inspected = oidc::inspect_for_verify(token).map_err(with_key)?;
+    let unverified = &inspected.unverified;
     if unverified.iss != url {
         return Err(ApiError::access_denied(
             "Invalid login token. Issuer doesn't match providerName",
@@ -229,7 +230,7 @@ async fn verify_oidc(
         leeway_seconds: cfg.leeway_seconds,
         max_age_seconds: cfg.max_token_age_seconds,
     };
-    let v = oidc::verify(token, &keys, &rules, now).map_err(with_key)?;
+    let v = oidc::verify_inspected(inspected, &keys, &rules, now).map_err(with_key)?;
     Ok(Login {
         provider: key.to_owned(),
         subject: v.sub,

@@ -42,7 +42,8 @@ impl Params {
     /// Decodes `application/x-www-form-urlencoded` text (a body or a query string), merging into
     /// `self`. SigV4 presign parameters are skipped. Duplicates are refused.
     pub fn add_urlencoded(&mut self, raw: &[u8]) -> Result<(), ApiError> {
-        for (k, v) in form_urlencoded::parse(raw) {
+        for pair in pairs(raw) {
+            let (k, v) = decode_pair(pair);
             if is_auth_param(&k) {
                 continue;
             }
@@ -231,6 +232,47 @@ impl Params {
     }
 }
 
+/// One `name=value` pair, decoded exactly as `form_urlencoded` does (`+` is a space, `%XX` a
+/// byte, invalid UTF-8 replaced). A part with neither `%` nor `+` — most of a signed request,
+/// and all of a JWT — is only checked for UTF-8 (vectorised), not decoded byte by byte.
+fn decode_pair(pair: &[u8]) -> (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>) {
+    let (name, value) = match memchr::memchr(b'=', pair) {
+        Some(i) => (
+            pair.get(..i).unwrap_or_default(),
+            pair.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (pair, &b""[..]),
+    };
+    if memchr::memchr2(b'%', b'+', pair).is_none() {
+        return (
+            String::from_utf8_lossy(name),
+            String::from_utf8_lossy(value),
+        );
+    }
+    // The general case, by the library, on this one pair (it holds no `&`: one pair out).
+    form_urlencoded::parse(pair).next().unwrap_or_default()
+}
+
+/// The non-empty `&`-separated parts of `raw`.
+fn pairs(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = raw;
+    std::iter::from_fn(move || {
+        loop {
+            if rest.is_empty() {
+                return None;
+            }
+            let (part, next) = match memchr::memchr(b'&', rest) {
+                Some(i) => (rest.get(..i)?, rest.get(i + 1..)?),
+                None => (rest, &b""[..]),
+            };
+            rest = next;
+            if !part.is_empty() {
+                return Some(part);
+            }
+        }
+    })
+}
+
 fn parse_index(s: &str) -> Option<usize> {
     if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -270,6 +312,9 @@ pub fn lower_camel(name: &str) -> String {
 /// Checks a model length constraint (in characters).
 pub fn check_len(name: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
     let n = value.chars().count();
+    if (min..=max).contains(&n) {
+        return Ok(());
+    }
     let shown = redact_for_message(value);
     if n < min {
         return Err(ApiError::validation(format!(
@@ -356,6 +401,40 @@ mod tests {
         assert_eq!(p.peek("X-Amz-Date"), None);
         let e = p.add_urlencoded(b"Action=Other").unwrap_err();
         assert_eq!(e.code, Code::MalformedQueryString);
+    }
+
+    #[test]
+    fn decoding_matches_form_urlencoded_on_every_shape() {
+        // The fast path (no `%`, no `+`) and the general one must decode exactly as the
+        // library does, pair for pair, on every shape a client (or an attacker) can send.
+        let cases: &[&[u8]] = &[
+            b"",
+            b"&&&",
+            b"a",
+            b"a=",
+            b"=b",
+            b"=",
+            b"a=b=c",
+            b"a=1&&b=2&",
+            b"RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx&RoleSessionName=s",
+            b"P=a+b%20c&Q=%zz&R=%4&S=%E2%82%AC&T=%FF%FE",
+            b"k+x=v&k%2By=w",
+            b"t=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_",
+            b"u=\xff\xfe&v=caf\xc3\xa9",
+            b"w=\xe2\x82&x=%",
+        ];
+        for raw in cases {
+            let want: Vec<(String, String)> = form_urlencoded::parse(raw)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let got: Vec<(String, String)> = pairs(raw)
+                .map(|p| {
+                    let (k, v) = decode_pair(p);
+                    (k.into_owned(), v.into_owned())
+                })
+                .collect();
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(raw));
+        }
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub mod verify;
 
 pub use self::error::Error;
 pub use self::keys::{KeyCache, KeySet};
-pub use self::verify::{Rules, Unverified, Verified, inspect, unverified_claims, verify};
+pub use self::verify::{
+    Inspected, Rules, Unverified, Verified, inspect, inspect_for_verify, unverified_claims, verify,
+    verify_inspected,
+};
 
 /// The longest web identity token accepted (AWS's model limit for `WebIdentityToken`).
 pub const MAX_TOKEN_CHARS: usize = 20_000;

@@ -43,6 +43,17 @@ pub struct Unverified {
     pub alg: Algorithm,
 }
 
+/// A token read by [`inspect_for_verify`], to be verified by [`verify_inspected`] without
+/// reading it a second time: it holds the token it was read from, so what is verified is
+/// always the text whose claims were read.
+#[derive(Debug)]
+pub struct Inspected<'t> {
+    token: &'t str,
+    /// What locates the provider and key.
+    pub unverified: Unverified,
+    claims: Map<String, Value>,
+}
+
 /// A verified token: the claims AWS uses, plus all of them for provider-specific keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
@@ -116,6 +127,19 @@ fn segments(token: &str) -> Result<(&str, &str, &str), Error> {
 /// [`Error::KeyInHeader`], [`Error::MissingClaim`]`("iss")`, [`Error::ClaimType`]`("iss")`.
 pub fn inspect(token: &str) -> Result<Unverified, Error> {
     read(token).map(|(u, _)| u)
+}
+
+/// [`inspect`], keeping what it read for [`verify_inspected`] (the claims are parsed once).
+///
+/// # Errors
+/// As [`inspect`].
+pub fn inspect_for_verify(token: &str) -> Result<Inspected<'_>, Error> {
+    let (unverified, claims) = read(token)?;
+    Ok(Inspected {
+        token,
+        unverified,
+        claims,
+    })
 }
 
 /// [`inspect`], with the claims it read (untrusted until the signature is checked).
@@ -204,7 +228,24 @@ fn strings_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Vec<
 /// A token whose signature this key set verified before (the same text, byte for byte) is not
 /// verified again ([`super::memo`]); every other check runs each time.
 pub fn verify(token: &str, keys: &KeySet, rules: &Rules<'_>, now: i64) -> Result<Verified, Error> {
-    let (u, claims) = read(token)?;
+    verify_inspected(inspect_for_verify(token)?, keys, rules, now)
+}
+
+/// [`verify`] of a token [`inspect_for_verify`] has read.
+///
+/// # Errors
+/// As [`verify`].
+pub fn verify_inspected(
+    inspected: Inspected<'_>,
+    keys: &KeySet,
+    rules: &Rules<'_>,
+    now: i64,
+) -> Result<Verified, Error> {
+    let Inspected {
+        token,
+        unverified: u,
+        claims,
+    } = inspected;
     let kid_label = u.kid.clone().unwrap_or_else(|| "-".to_owned());
     // The key comes from the provider's set, by kid; nothing in the header chooses it otherwise.
     let key = keys

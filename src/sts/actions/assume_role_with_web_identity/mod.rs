@@ -126,7 +126,8 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let now = ctx.env.now;
     let cfg = &st.config.oidc;
     // What locates provider and key, read untrusted; refusals that need no key happen here.
-    let unverified = oidc::inspect(&input.token)?;
+    let inspected = oidc::inspect_for_verify(&input.token)?;
+    let unverified = &inspected.unverified;
     let view = st
         .iam
         .role_view_by_arn(&input.role_arn.text)
@@ -183,7 +184,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         max_age_seconds: cfg.max_token_age_seconds,
     };
     let verified =
-        oidc::verify(&input.token, &keys, &rules, now.timestamp()).map_err(with_provider)?;
+        oidc::verify_inspected(inspected, &keys, &rules, now.timestamp()).map_err(with_provider)?;
 
     let plan = plan::plan(
         &input,
