@@ -244,13 +244,19 @@ fn decode_pair(pair: &[u8]) -> (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, 
         None => (pair, &b""[..]),
     };
     if memchr::memchr2(b'%', b'+', pair).is_none() {
-        return (
-            String::from_utf8_lossy(name),
-            String::from_utf8_lossy(value),
-        );
+        return (utf8(name), utf8(value));
     }
     // The general case, by the library, on this one pair (it holds no `&`: one pair out).
     form_urlencoded::parse(pair).next().unwrap_or_default()
+}
+
+/// `bytes` as text: the vectorised check first (`from_utf8_lossy` walks chunk by chunk even
+/// when nothing needs replacing), the replacing one only for invalid UTF-8.
+fn utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// The non-empty `&`-separated parts of `raw`.
