@@ -400,6 +400,10 @@ pub struct SamlConfig {
     /// SHA-1 is broken for collision resistance; an IdP that signs with it should be moved to
     /// SHA-256. Default: `false`.
     pub insecure_allow_sha1: bool,
+    /// SP-initiated sign-ins (`GET /saml/login`, which stores a pending request id for five
+    /// minutes) accepted per source address (IPv6: per /64) per minute, on each node; more are
+    /// answered `429`. Offices behind one NAT address share it. `0`: no limit. Default: `300`.
+    pub sign_in_requests_per_minute: u32,
 }
 
 impl Default for SamlConfig {
@@ -410,6 +414,7 @@ impl Default for SamlConfig {
             allow_assertion_reuse: false,
             leeway_seconds: 300,
             insecure_allow_sha1: false,
+            sign_in_requests_per_minute: 300,
         }
     }
 }

@@ -72,6 +72,8 @@ pub struct AppState {
     pub issuer_keys_path: Option<PathBuf>,
     /// The issuer URL (`Config::issuer_url`).
     pub issuer_url: String,
+    /// `GET /saml/login`'s per-address budget (`[saml] sign_in_requests_per_minute`).
+    pub sso_sign_in_budget: crate::sso::limit::PerAddress,
 }
 
 impl std::fmt::Debug for AppState {
@@ -102,6 +104,8 @@ impl AppState {
             Arc::new(crate::idp::oidc::keys::HttpFetch::new()),
         );
         let issuer_url = config.issuer_url();
+        let sso_sign_in_budget =
+            crate::sso::limit::PerAddress::new(config.saml.sign_in_requests_per_minute);
         Self {
             config,
             clock,
@@ -118,6 +122,7 @@ impl AppState {
             issuer_keys: RwLock::new(Arc::new(issuer_keys.0)),
             issuer_keys_path: issuer_keys.1,
             issuer_url,
+            sso_sign_in_budget,
         }
     }
 

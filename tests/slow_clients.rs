@@ -297,3 +297,49 @@ async fn connections_over_the_caps_are_refused_at_once() {
     assert!(served, "served again once connections closed");
     assert!(server.state.metrics.connections_refused.load(Relaxed) >= 2);
 }
+
+/// Sends `GET /saml/login` from `source` on a connection of its own; the answer's status line
+/// and whether it carries `retry-after: 60`.
+async fn sign_in_start(source: IpAddr, server: SocketAddr) -> (String, bool) {
+    let mut s = connect_from(source, server).await;
+    s.write_all(
+        b"GET /saml/login?provider=arn%3Aaws%3Aiam%3A%3A111111111111%3Asaml-provider%2FNone \
+          HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let got = read_until_closed(&mut s, Duration::from_secs(5))
+        .await
+        .expect("answered and closed");
+    let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    let status = text.lines().next().unwrap_or_default().to_owned();
+    (status, text.contains("\r\nretry-after: 60\r\n"))
+}
+
+#[tokio::test]
+async fn sign_in_starts_are_budgeted_per_address_per_minute() {
+    // `GET /saml/login` is unsigned and stores a pending request id: each address gets
+    // `[saml] sign_in_requests_per_minute` of them, answered or refused alike.
+    let server = common::start_configured("", |c| c.saml.sign_in_requests_per_minute = 2).await;
+    let addr = server_addr(&server);
+    for _ in 0..2 {
+        let (status, retry) = sign_in_start(loopback(2), addr).await;
+        assert!(!status.contains(" 429 "), "{status}");
+        assert!(!retry);
+    }
+    let (status, retry) = sign_in_start(loopback(2), addr).await;
+    assert!(
+        status.contains(" 429 "),
+        "the third in the minute: {status}"
+    );
+    assert!(retry, "with Retry-After");
+    let (status, _) = sign_in_start(loopback(3), addr).await;
+    assert!(
+        !status.contains(" 429 "),
+        "another address has its own budget: {status}"
+    );
+    // The next minute (the injected clock) starts afresh.
+    server.clock.advance(chrono::Duration::seconds(60));
+    let (status, _) = sign_in_start(loopback(2), addr).await;
+    assert!(!status.contains(" 429 "), "{status}");
+}

@@ -391,9 +391,27 @@ pub async fn choose(State(st): State<Arc<AppState>>, req: Request<Body>) -> Resp
 /// `GET /saml/login?provider=<SAML provider ARN>`: SP-initiated sign-in.
 pub async fn login(
     State(st): State<Arc<AppState>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let now = st.clock.now();
+    let ip = peer.map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), |p| {
+        p.0.0.ip()
+    });
+    if !st.sso_sign_in_budget.allow(ip, now.timestamp()) {
+        tracing::warn!(%ip, "GET /saml/login: the address's budget for this minute is spent");
+        let mut resp = page(
+            &st,
+            StatusCode::TOO_MANY_REQUESTS,
+            html::error(
+                "Too many sign-in attempts",
+                "Too many sign-ins were started from your network. Try again in a minute.",
+            ),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return resp;
+    }
     let outcome = async {
         let arn = field(&q, "provider")
             .ok_or_else(|| ApiError::validation("provider (a SAML provider ARN) is required"))?;

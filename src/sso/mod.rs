@@ -14,6 +14,7 @@
 pub mod flow;
 pub mod headers;
 pub mod html;
+pub mod limit;
 pub mod pending;
 pub mod sp;
 
@@ -67,6 +68,7 @@ pub fn spawn_purger(st: &Arc<AppState>) {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
             let Some(st) = weak.upgrade() else { break };
+            st.sso_sign_in_budget.purge(st.clock.now().timestamp());
             if let Err(e) = pending::purge(&**st.iam.kv(), st.clock.now()).await {
                 tracing::warn!(error = %e, "purging expired SSO state failed; will retry");
             }
