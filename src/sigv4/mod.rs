@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 pub use authorization::{MAX_AUTHORIZATION_LEN, MAX_QUERY_PARAMS, MAX_SIGNED_HEADERS};
 pub use canonical::{canonical_query, canonical_request, canonical_uri, string_to_sign};
 pub use error::Error;
-pub use signing_key::{Signature, SigningKeyCache, sha256_hex, signing_key};
+pub use signing_key::{KeyedHmac, Signature, SigningKeyCache, sha256_hex, signing_key};
 
 use crate::secret::{SecretCow, SecretString};
 
@@ -347,7 +347,7 @@ pub fn verify_with(
     let creq = canonical_request(req, auth.form, &auth.signed_headers)?;
     let sts = string_to_sign(&auth.amz_date, &auth.scope, &creq);
     let (date, region, service) = (&auth.scope.date, &auth.scope.region, &auth.scope.service);
-    let (key, lookup) = match cache {
+    let (computed, lookup) = match cache {
         Some(c) => {
             let scope = signing_key::Scope {
                 access_key_id: &auth.access_key_id,
@@ -356,11 +356,13 @@ pub fn verify_with(
                 service,
             };
             let l = c.get(&scope, secret);
-            (l.key.clone(), Some(l))
+            (l.sign(sts.as_bytes()), Some(l))
         }
-        None => (signing_key(secret, date, region, service), None),
+        None => (
+            signing_key::sign(&signing_key(secret, date, region, service), sts.as_bytes()),
+            None,
+        ),
     };
-    let computed = signing_key::sign(&key, sts.as_bytes());
     if computed.ct_eq(&auth.signature) {
         // Only a key that verified a signature is cached: wrong signatures never fill it.
         if let (Some(c), Some(l)) = (cache, lookup) {
