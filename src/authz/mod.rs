@@ -287,15 +287,13 @@ pub fn decide_trust(
     needed: &[&'static str],
     ctx: &Context,
 ) -> Result<(), (&'static str, Decision)> {
+    let trust_id = PolicyId(format!("{}#trust", role.arn).into());
     for &action in needed {
         let ask = Ask {
             action,
             resource: &role.arn,
             resource_account: Some(&role.account),
-            resource_policy: Some((
-                PolicyId(format!("{}#trust", role.arn).into()),
-                Arc::clone(trust),
-            )),
+            resource_policy: Some((trust_id.clone(), Arc::clone(trust))),
             require_resource_allow: true,
         };
         let d = decide(principal.clone(), pols, &ask, ctx.clone());
