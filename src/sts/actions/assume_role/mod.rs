@@ -120,7 +120,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     );
     let principal = authz::request_principal(caller);
     let needed = plan.needed();
-    authz::decide_trust(&principal, &pols, role, &trust, &needed, &context)
+    authz::decide_trust_owned(principal, &pols, role, &trust, &needed, context)
         .map_err(|(action, d)| authz::denied(&caller.arn, action, &role.arn, &d))?;
 
     let issued = mint::mint(st, plan.claims, now)?;
