@@ -71,7 +71,13 @@ impl<'a> Headers<'a> {
     /// The raw values of every header named `name` (lower case), in order.
     pub fn get_all(self, name: &str) -> impl Iterator<Item = &'a [u8]> {
         let (map, list) = match self {
-            Headers::Map(m) => (Some(m.get_all(name).iter()), None),
+            Headers::Map(m) => (
+                Some(match known_header(name) {
+                    Some(known) => m.get_all(known).iter(),
+                    None => m.get_all(name).iter(),
+                }),
+                None,
+            ),
             Headers::List(l) => (None, Some(l.iter())),
         };
         map.into_iter()
@@ -96,6 +102,27 @@ impl<'a> Headers<'a> {
         }
         ascii_str(first)
     }
+}
+
+/// The names a signed request is read by on every request (its authentication, date, token,
+/// and the headers SDKs sign), parsed once: a `HeaderMap` lookup by `&str` first parses and
+/// validates the name. Only exact lower-case names match; anything else is looked up as given.
+fn known_header(name: &str) -> Option<&'static http::HeaderName> {
+    static X_AMZ_DATE: http::HeaderName = http::HeaderName::from_static("x-amz-date");
+    static X_AMZ_SECURITY_TOKEN: http::HeaderName =
+        http::HeaderName::from_static("x-amz-security-token");
+    static X_AMZ_CONTENT_SHA256: http::HeaderName =
+        http::HeaderName::from_static("x-amz-content-sha256");
+    Some(match name {
+        "authorization" => &http::header::AUTHORIZATION,
+        "host" => &http::header::HOST,
+        "content-type" => &http::header::CONTENT_TYPE,
+        "date" => &http::header::DATE,
+        "x-amz-date" => &X_AMZ_DATE,
+        "x-amz-security-token" => &X_AMZ_SECURITY_TOKEN,
+        "x-amz-content-sha256" => &X_AMZ_CONTENT_SHA256,
+        _ => return None,
+    })
 }
 
 /// Whether `b` may appear in an HTTP header name: a token character (RFC 9110 `tchar`).
