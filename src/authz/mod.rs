@@ -171,15 +171,22 @@ pub fn request_principal(caller: &Caller) -> RequestPrincipal {
 /// Global condition keys for a caller.
 #[must_use]
 pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
+    base_context_owned(caller, env.clone(), tags)
+}
+
+/// [`base_context`] for an environment built for this one decision: its strings move into the
+/// context instead of being copied.
+#[must_use]
+pub fn base_context_owned(caller: &Caller, env: Env, tags: &[Tag]) -> Context {
     let mut ctx = Context::new();
     // aws:CurrentTime, aws:EpochTime and aws:TokenIssueTime are formatted on first read;
     // aws:PrincipalArn, aws:PrincipalAccount and aws:username derive from the request's
     // principal (see `policy::context`), which carries the same values.
     ctx.set_times(env.now, caller.session().map(|c| c.issued_at));
-    ctx.set_lc("aws:sourceip", env.source_ip.clone());
+    ctx.set_lc("aws:sourceip", env.source_ip);
     ctx.set_lc("aws:securetransport", bool_str(env.secure));
-    ctx.set_lc("aws:useragent", env.user_agent.clone());
-    ctx.set_lc("aws:requestedregion", env.region.clone());
+    ctx.set_lc("aws:useragent", env.user_agent);
+    ctx.set_lc("aws:requestedregion", env.region);
     ctx.set_lc("aws:principaltype", caller.principal_type());
     ctx.set_lc("aws:userid", caller.user_id.clone());
     for t in tags {
