@@ -196,8 +196,8 @@ pub async fn authenticate(
             arn: format!("arn:{}:iam::{}:root", st.iam.partition, key.account),
             user_id: key.account.clone(),
             principal: Principal::Root,
-            access_key_id: key_id.clone(),
-            region: region.clone(),
+            access_key_id: key_id,
+            region,
             service: service.to_owned(),
         },
         Some(name) => {
@@ -218,18 +218,20 @@ pub async fn authenticate(
                 arn: user.arn.clone(),
                 user_id: user.id.clone(),
                 principal: Principal::User(user),
-                access_key_id: key_id.clone(),
-                region: region.clone(),
+                access_key_id: key_id,
+                region,
                 service: service.to_owned(),
             }
         }
     };
-    if st.should_record_use(&key_id) {
+    // The key id and region moved into the caller; they are copied only for a recorded use.
+    if st.should_record_use(&caller.access_key_id) {
         let st = st.clone();
+        let key_id = caller.access_key_id.clone();
         let used = LastUsed {
             date: now,
             service: service.to_owned(),
-            region,
+            region: caller.region.clone(),
         };
         tokio::spawn(async move {
             if let Err(e) = st.iam.record_key_use(&key_id, &used).await {

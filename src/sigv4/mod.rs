@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 pub use authorization::{MAX_AUTHORIZATION_LEN, MAX_QUERY_PARAMS, MAX_SIGNED_HEADERS};
 pub use canonical::{canonical_query, canonical_request, canonical_uri, string_to_sign};
 pub use error::Error;
-pub use signing_key::{Signature, SigningKeyCache, sha256_hex, signing_key};
+pub use signing_key::{KeyedHmac, Signature, SigningKeyCache, sha256_hex, signing_key};
 
 use crate::secret::{SecretCow, SecretString};
 
@@ -71,7 +71,13 @@ impl<'a> Headers<'a> {
     /// The raw values of every header named `name` (lower case), in order.
     pub fn get_all(self, name: &str) -> impl Iterator<Item = &'a [u8]> {
         let (map, list) = match self {
-            Headers::Map(m) => (Some(m.get_all(name).iter()), None),
+            Headers::Map(m) => (
+                Some(match known_header(name) {
+                    Some(known) => m.get_all(known).iter(),
+                    None => m.get_all(name).iter(),
+                }),
+                None,
+            ),
             Headers::List(l) => (None, Some(l.iter())),
         };
         map.into_iter()
@@ -96,6 +102,27 @@ impl<'a> Headers<'a> {
         }
         ascii_str(first)
     }
+}
+
+/// The names a signed request is read by on every request (its authentication, date, token,
+/// and the headers SDKs sign), parsed once: a `HeaderMap` lookup by `&str` first parses and
+/// validates the name. Only exact lower-case names match; anything else is looked up as given.
+fn known_header(name: &str) -> Option<&'static http::HeaderName> {
+    static X_AMZ_DATE: http::HeaderName = http::HeaderName::from_static("x-amz-date");
+    static X_AMZ_SECURITY_TOKEN: http::HeaderName =
+        http::HeaderName::from_static("x-amz-security-token");
+    static X_AMZ_CONTENT_SHA256: http::HeaderName =
+        http::HeaderName::from_static("x-amz-content-sha256");
+    Some(match name {
+        "authorization" => &http::header::AUTHORIZATION,
+        "host" => &http::header::HOST,
+        "content-type" => &http::header::CONTENT_TYPE,
+        "date" => &http::header::DATE,
+        "x-amz-date" => &X_AMZ_DATE,
+        "x-amz-security-token" => &X_AMZ_SECURITY_TOKEN,
+        "x-amz-content-sha256" => &X_AMZ_CONTENT_SHA256,
+        _ => return None,
+    })
 }
 
 /// Whether `b` may appear in an HTTP header name: a token character (RFC 9110 `tchar`).
@@ -347,7 +374,7 @@ pub fn verify_with(
     let creq = canonical_request(req, auth.form, &auth.signed_headers)?;
     let sts = string_to_sign(&auth.amz_date, &auth.scope, &creq);
     let (date, region, service) = (&auth.scope.date, &auth.scope.region, &auth.scope.service);
-    let (key, lookup) = match cache {
+    let (computed, lookup) = match cache {
         Some(c) => {
             let scope = signing_key::Scope {
                 access_key_id: &auth.access_key_id,
@@ -356,11 +383,13 @@ pub fn verify_with(
                 service,
             };
             let l = c.get(&scope, secret);
-            (l.key.clone(), Some(l))
+            (l.sign(sts.as_bytes()), Some(l))
         }
-        None => (signing_key(secret, date, region, service), None),
+        None => (
+            signing_key::sign(&signing_key(secret, date, region, service), sts.as_bytes()),
+            None,
+        ),
     };
-    let computed = signing_key::sign(&key, sts.as_bytes());
     if computed.ct_eq(&auth.signature) {
         // Only a key that verified a signature is cached: wrong signatures never fill it.
         if let (Some(c), Some(l)) = (cache, lookup) {

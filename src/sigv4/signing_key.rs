@@ -60,6 +60,49 @@ pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// An HMAC-SHA256 keyed once: the state after absorbing the padded key (one block each for the
+/// inner and outer hash), so every MAC under this key saves those two SHA-256 compressions.
+/// For keys that MAC many messages: a SigV4 signing key, a token ring key's derivation key.
+///
+/// The state stands for the key (it can make MACs), so it is overwritten when dropped (hmac
+/// 0.12 has no `zeroize`: replaced by a zero key's state, the write kept with `black_box`).
+/// Copies taken to MAC one message ([`Self::mac`]) live as long as that message, as the
+/// per-message HMAC state always did.
+pub struct KeyedHmac(HmacSha256);
+
+impl KeyedHmac {
+    /// Keys an HMAC-SHA256 with a 32-byte key. HMAC pads a key shorter than the block with
+    /// zeros, so the padded 64-byte key is the same key (and cannot fail).
+    #[must_use]
+    pub fn new(key: &[u8; 32]) -> Self {
+        let mut block = Zeroizing::new([0_u8; 64]);
+        if let Some(head) = block.get_mut(..32) {
+            head.copy_from_slice(key);
+        }
+        let block: &[u8; 64] = &block;
+        Self(<HmacSha256 as Mac>::new(block.into()))
+    }
+
+    /// A fresh MAC under this key, to be fed one message.
+    #[must_use]
+    pub fn mac(&self) -> Hmac<Sha256> {
+        self.0.clone()
+    }
+}
+
+impl Drop for KeyedHmac {
+    fn drop(&mut self) {
+        self.0 = <HmacSha256 as Mac>::new(&[0_u8; 64].into());
+        std::hint::black_box(&mut self.0);
+    }
+}
+
+impl fmt::Debug for KeyedHmac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyedHmac(<redacted>)")
+    }
+}
+
 /// Lowercase hex of SHA-256 of `data`.
 #[must_use]
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -103,7 +146,8 @@ pub fn signing_key(
 }
 
 /// Derived signing keys, by (access key id, date, region, service), each with the secret it
-/// was derived from.
+/// was derived from, held keyed ([`KeyedHmac`]: the signature of a request is then two SHA-256
+/// compressions shorter).
 ///
 /// A signing key is fixed for a secret, day, region and service, and deriving it is four
 /// HMACs, the largest part of verifying a signature. An entry is found by the non-secret scope
@@ -125,7 +169,7 @@ struct Entry {
     region: Box<str>,
     service: Box<str>,
     secret: SecretString,
-    key: Zeroizing<[u8; 32]>,
+    mac: KeyedHmac,
 }
 
 impl Entry {
@@ -183,13 +227,18 @@ impl SigningKeyCache {
             && e.matches(scope, secret)
         {
             return Lookup {
-                key: e.key.clone(),
+                mac: e.mac.mac(),
                 derived: None,
             };
         }
-        let key = signing_key(secret, scope.date, scope.region, scope.service);
+        let mac = KeyedHmac::new(&signing_key(
+            secret,
+            scope.date,
+            scope.region,
+            scope.service,
+        ));
         Lookup {
-            key: key.clone(),
+            mac: mac.mac(),
             derived: Some((
                 id,
                 Entry {
@@ -198,7 +247,7 @@ impl SigningKeyCache {
                     region: scope.region.into(),
                     service: scope.service.into(),
                     secret: secret.clone(),
-                    key,
+                    mac,
                 },
             )),
         }
@@ -218,12 +267,22 @@ impl SigningKeyCache {
     }
 }
 
-/// A signing key from [`SigningKeyCache::get`]; `derived` is set when it was derived, not
-/// cached.
+/// A signing key from [`SigningKeyCache::get`], keyed; `derived` is set when it was derived,
+/// not cached.
 pub struct Lookup {
-    /// The signing key.
-    pub key: Zeroizing<[u8; 32]>,
+    /// An HMAC under the signing key.
+    mac: HmacSha256,
     derived: Option<(u64, Entry)>,
+}
+
+impl Lookup {
+    /// The signature of `string_to_sign` under this signing key.
+    #[must_use]
+    pub fn sign(&self, string_to_sign: &[u8]) -> Signature {
+        let mut mac = self.mac.clone();
+        mac.update(string_to_sign);
+        Signature(mac.finalize().into_bytes().into())
+    }
 }
 
 /// The signature of `string_to_sign` under a derived signing key.
@@ -278,30 +337,33 @@ mod tests {
                 service: v,
             };
             let l = cache.get(&scope, s);
-            let k = l.key.clone();
+            let k = l.sign(b"string to sign").to_hex();
             cache.remember(l);
             k
+        };
+        let want = |s: &SecretString, d: &str, r: &str, v: &str| {
+            sign(&signing_key(s, d, r, v), b"string to sign").to_hex()
         };
         let a = SecretString::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
         let b = SecretString::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ");
         for _ in 0..2 {
             assert_eq!(
-                *get(&a, "20120215", "us-east-1", "iam"),
-                *signing_key(&a, "20120215", "us-east-1", "iam")
+                get(&a, "20120215", "us-east-1", "iam"),
+                want(&a, "20120215", "us-east-1", "iam")
             );
             assert_eq!(
-                *get(&b, "20120215", "us-east-1", "iam"),
-                *signing_key(&b, "20120215", "us-east-1", "iam")
+                get(&b, "20120215", "us-east-1", "iam"),
+                want(&b, "20120215", "us-east-1", "iam")
             );
         }
         assert_ne!(
-            *get(&a, "20120215", "us-east-1", "iam"),
-            *get(&b, "20120215", "us-east-1", "iam")
+            get(&a, "20120215", "us-east-1", "iam"),
+            get(&b, "20120215", "us-east-1", "iam")
         );
         // Shifting a character between fields must not collide.
         assert_ne!(
-            *get(&a, "20120215", "us-east-1", "iam"),
-            *get(&a, "20120215", "us-east-1i", "am")
+            get(&a, "20120215", "us-east-1", "iam"),
+            get(&a, "20120215", "us-east-1i", "am")
         );
         assert!(
             cache.map.read().map(|m| m.len()).unwrap_or(0) <= 2,
@@ -331,13 +393,40 @@ mod tests {
         let b = SecretString::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ");
         let l = cache.get(&scope, &b);
         assert!(l.derived.is_some(), "another secret is derived afresh");
-        assert_eq!(*l.key, *signing_key(&b, "20120215", "us-east-1", "iam"));
+        assert_eq!(
+            l.sign(b"x").to_hex(),
+            sign(&signing_key(&b, "20120215", "us-east-1", "iam"), b"x").to_hex()
+        );
         // Another access key id with the same secret and scope is not served the entry either.
         let other = Scope {
             access_key_id: "AKIDOTHER",
             ..scope
         };
         assert!(cache.get(&other, &a).derived.is_some());
+    }
+
+    #[test]
+    fn keyed_hmac_is_hmac_with_the_key() {
+        // The reference is a fresh HMAC keyed with the 32-byte key itself, at lengths around
+        // the block and padding boundaries.
+        for key in [[0_u8; 32], [0x0b; 32], [0xff; 32]] {
+            for msg in [&b""[..], b"x", &[7_u8; 55], &[7; 56], &[7; 64], &[7; 200]] {
+                let keyed = KeyedHmac::new(&key);
+                let mut mac = keyed.mac();
+                mac.update(msg);
+                assert_eq!(
+                    <[u8; 32]>::from(mac.finalize().into_bytes()),
+                    hmac_sha256(&key, msg)
+                );
+            }
+        }
+        // Another key is another MAC.
+        let mut a = KeyedHmac::new(&[1; 32]).mac();
+        a.update(b"m");
+        assert_ne!(
+            <[u8; 32]>::from(a.finalize().into_bytes()),
+            hmac_sha256(&[2; 32], b"m")
+        );
     }
 
     #[test]

@@ -789,3 +789,45 @@ fn header_lists_are_read_like_maps() {
     );
     assert_eq!(ascii_str(b"ok\tvalue"), Some("ok\tvalue"));
 }
+
+#[test]
+fn known_header_names_find_what_a_lookup_by_name_finds() {
+    let mut m = HeaderMap::new();
+    for (n, v) in [
+        ("host", "sts.example"),
+        ("x-amz-date", "20260101T000000Z"),
+        ("x-amz-date", "20260101T000001Z"),
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("x-amz-security-token", "t"),
+        ("x-amz-content-sha256", "abc"),
+        ("authorization", "AWS4-HMAC-SHA256 x"),
+        ("date", "Thu, 01 Jan 2026 00:00:00 GMT"),
+        ("x-custom", "c"),
+    ] {
+        m.append(HeaderName::from_static(n), HeaderValue::from_static(v));
+    }
+    let names = [
+        "authorization",
+        "host",
+        "content-type",
+        "date",
+        "x-amz-date",
+        "x-amz-security-token",
+        "x-amz-content-sha256",
+        "x-custom",
+        "Host",
+        "X-Amz-Date",
+        "absent",
+    ];
+    for name in names {
+        let ours: Vec<&[u8]> = Headers::Map(&m).get_all(name).collect();
+        let theirs: Vec<&[u8]> = m.get_all(name).iter().map(HeaderValue::as_bytes).collect();
+        assert_eq!(ours, theirs, "{name}");
+    }
+    assert_eq!(Headers::Map(&m).get_all("x-amz-date").count(), 2);
+    assert!(known_header("x-amz-date").is_some());
+    assert!(
+        known_header("X-Amz-Date").is_none(),
+        "only exact lower-case names"
+    );
+}

@@ -20,6 +20,8 @@ pub struct Issued {
     pub token: SecretString,
     /// Expiry.
     pub expiration: DateTime<Utc>,
+    /// The expiry as the answer and the audit record write it (ISO 8601), formatted once.
+    pub expiration_text: String,
     /// The claims sealed in the token.
     pub claims: SessionClaims,
 }
@@ -43,6 +45,7 @@ pub fn mint(st: &AppState, claims: SessionClaims, now: DateTime<Utc>) -> Result<
         secret: m.secret,
         token: m.token,
         expiration,
+        expiration_text: iso8601(expiration),
         claims: m.claims,
     })
 }
@@ -53,7 +56,7 @@ pub fn credentials_xml(w: &mut XmlWriter, i: &Issued) {
         .elem("AccessKeyId", &i.access_key_id)
         .elem("SecretAccessKey", i.secret.expose())
         .elem("SessionToken", i.token.expose())
-        .elem("Expiration", &iso8601(i.expiration))
+        .elem("Expiration", &i.expiration_text)
         .end("Credentials");
 }
 
@@ -62,6 +65,6 @@ pub fn credentials_xml(w: &mut XmlWriter, i: &Issued) {
 pub fn credentials_audit(i: &Issued) -> serde_json::Value {
     serde_json::json!({
         "accessKeyId": i.access_key_id,
-        "expiration": iso8601(i.expiration),
+        "expiration": i.expiration_text,
     })
 }

@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use chrono::{DateTime, Utc};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize as _;
 
 use super::error::{Error, InvalidReason};
 
@@ -258,18 +259,20 @@ impl SessionClaims {
 
     /// postcard + deflate.
     pub(crate) fn encode(&self) -> Result<Vec<u8>, Error> {
-        let raw = postcard::to_allocvec(self).map_err(|e| Error::Claims(e.to_string()))?;
+        // Serialized straight after the form byte (no second buffer for the stored form).
+        let mut out = Vec::with_capacity(ENCODE_CAPACITY);
+        out.push(FORM_RAW);
+        let mut out = postcard::to_extend(self, out).map_err(|e| Error::Claims(e.to_string()))?;
         // Small claims gain little from deflate and it is most of the sealing cost: store them
         // as they are. The first byte says which (the AEAD covers it like the rest).
+        let raw = out.get(1..).unwrap_or_default();
         if raw.len() <= STORE_RAW_UP_TO {
-            let mut out = Vec::with_capacity(raw.len() + 1);
-            out.push(FORM_RAW);
-            out.extend_from_slice(&raw);
             return Ok(out);
         }
-        let mut out = vec![FORM_DEFLATE];
-        out.extend_from_slice(&deflate(&raw)?);
-        Ok(out)
+        let mut packed = vec![FORM_DEFLATE];
+        packed.extend_from_slice(&deflate(raw)?);
+        out.zeroize();
+        Ok(packed)
     }
 
     /// Inverse of [`Self::encode`]; any failure is [`InvalidReason::Decode`].
@@ -312,6 +315,10 @@ pub fn packed_size_percent(
         .div_ceil(PACKED_BUDGET_BYTES);
     u32::try_from(pct).unwrap_or(u32::MAX)
 }
+
+/// Room reserved for encoded claims: the stored form always fits, so encoding it does not
+/// reallocate (a reallocation would leave a copy of the claims behind).
+const ENCODE_CAPACITY: usize = STORE_RAW_UP_TO + 1;
 
 /// Claims encoded up to this many bytes are stored without compression.
 const STORE_RAW_UP_TO: usize = 512;

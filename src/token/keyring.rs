@@ -156,12 +156,13 @@ struct OpenMemo {
     map: std::sync::RwLock<crate::FastMap<Box<str>, Opened>>,
 }
 
-/// A memoized open: the claims, the derived secret, and which ring key sealed the token
-/// (0: active, `i + 1`: `older[i]`).
+/// A memoized open: the claims, the derived secret (shared: a hit hands out the same one, no
+/// copy to wipe per request), and which ring key sealed the token (0: active, `i + 1`:
+/// `older[i]`).
 #[derive(Clone)]
 struct Opened {
     claims: Arc<SessionClaims>,
-    secret: SecretString,
+    secret: Arc<SecretString>,
     key: usize,
 }
 
@@ -349,7 +350,7 @@ impl KeyRing {
         token: &str,
         access_key_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Arc<SessionClaims>, SecretString), Error> {
+    ) -> Result<(Arc<SessionClaims>, Arc<SecretString>), Error> {
         let hit = self
             .opened
             .map
@@ -384,7 +385,7 @@ impl KeyRing {
                 };
                 let o = Opened {
                     claims: Arc::new(claims),
-                    secret,
+                    secret: Arc::new(secret),
                     key: index,
                 };
                 let mut map = self

@@ -256,7 +256,7 @@ pub async fn verify_request(
         region: caller.region.clone(),
     };
     let pols = authz::caller_policies(st, &caller).await?;
-    let mut ctx = authz::base_context(&caller, &env, &pols.tags);
+    let mut ctx = authz::base_context_owned(&caller, env, &pols.tags);
     if secure.is_none() {
         ctx.remove("aws:SecureTransport");
     }

@@ -120,20 +120,18 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     );
     let principal = authz::request_principal(caller);
     let needed = plan.needed();
-    authz::decide_trust(&principal, &pols, role, &trust, &needed, &context)
+    authz::decide_trust_owned(principal, &pols, role, &trust, &needed, context)
         .map_err(|(action, d)| authz::denied(&caller.arn, action, &role.arn, &d))?;
 
-    let issued = mint::mint(st, plan.claims, now)?;
+    let mut issued = mint::mint(st, plan.claims, now)?;
     record_role_use(ctx, role);
 
-    let session_arn = issued.claims.arn.clone();
-    let source_identity = issued.claims.source_identity.clone();
     let assumed_id = format!("{}:{}", role.id, input.session_name);
     let mut w = XmlWriter::new();
     mint::credentials_xml(&mut w, &issued);
     w.start("AssumedRoleUser")
         .elem("AssumedRoleId", &assumed_id)
-        .elem("Arn", &session_arn)
+        .elem("Arn", &issued.claims.arn)
         .end("AssumedRoleUser");
     if input.policies.inline.is_some()
         || !input.policies.arns.is_empty()
@@ -141,12 +139,15 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     {
         w.elem("PackedPolicySize", &packed.to_string());
     }
-    w.opt("SourceIdentity", source_identity.as_deref());
+    w.opt("SourceIdentity", issued.claims.source_identity.as_deref());
+    let credentials = mint::credentials_audit(&issued);
+    // The answer is written: the session ARN moves into the audit record.
+    let session_arn = std::mem::take(&mut issued.claims.arn);
     Ok(Reply {
         result_xml: Some(w.finish()),
         result_json: None,
         audit: serde_json::json!({
-            "credentials": mint::credentials_audit(&issued),
+            "credentials": credentials,
             "assumedRoleUser": { "assumedRoleId": assumed_id, "arn": session_arn },
             "packedPolicySize": packed,
         }),
