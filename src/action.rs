@@ -66,6 +66,9 @@ pub struct Ctx {
     pub env: Env,
     /// Request id.
     pub request_id: String,
+    /// Whether the client asked for JSON (`Accept: application/json`): an action with both
+    /// forms builds only the one that will be sent.
+    pub wants_json: bool,
 }
 
 impl Ctx {

@@ -118,6 +118,7 @@ pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) ->
             caller,
             env,
             request_id: request_id.clone(),
+            wants_json: true,
         };
         let res = cognito::dispatch(&ctx, &op, &input).await;
         Ok((ctx.caller, params, res))

@@ -358,6 +358,7 @@ async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response 
             caller,
             env,
             request_id: request_id.clone(),
+            wants_json,
         };
         let res = match service {
             Service::Sts => crate::sts::dispatch(&ctx, &action, &mut params).await,

@@ -11,13 +11,20 @@ use crate::wire::{Params, XmlWriter};
 pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     p.finish()?;
     let c = ctx.caller()?;
+    if ctx.wants_json {
+        return Ok(Reply {
+            result_xml: None,
+            result_json: Some(json!({ "UserId": c.user_id, "Account": c.account, "Arn": c.arn })),
+            audit: serde_json::Value::Null,
+        });
+    }
     let mut w = XmlWriter::new();
     w.elem("UserId", &c.user_id)
         .elem("Account", &c.account)
         .elem("Arn", &c.arn);
     Ok(Reply {
         result_xml: Some(w.finish()),
-        result_json: Some(json!({ "UserId": c.user_id, "Account": c.account, "Arn": c.arn })),
+        result_json: None,
         audit: serde_json::Value::Null,
     })
 }
