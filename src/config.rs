@@ -400,6 +400,11 @@ pub struct SamlConfig {
     /// SHA-1 is broken for collision resistance; an IdP that signs with it should be moved to
     /// SHA-256. Default: `false`.
     pub insecure_allow_sha1: bool,
+    /// Most signature verifications (xmlsec's reduction of a response) remembered for responses
+    /// replayed as they are, keyed by the exact text, the provider's certificates and the SHA-1
+    /// setting; every other check still runs on each request. `0` turns the memo off
+    /// (0..=1,000,000). Default: `4096`.
+    pub verification_memo_entries: usize,
 }
 
 impl Default for SamlConfig {
@@ -410,6 +415,7 @@ impl Default for SamlConfig {
             allow_assertion_reuse: false,
             leeway_seconds: 300,
             insecure_allow_sha1: false,
+            verification_memo_entries: crate::idp::saml::memo::DEFAULT_ENTRIES,
         }
     }
 }
@@ -734,6 +740,12 @@ impl Config {
         }
         if !(0..=900).contains(&self.saml.leeway_seconds) {
             return Err(bad("saml.leeway_seconds", "must be between 0 and 900"));
+        }
+        if self.saml.verification_memo_entries > 1_000_000 {
+            return Err(bad(
+                "saml.verification_memo_entries",
+                "must be between 0 and 1000000",
+            ));
         }
         if self.store.namespace.is_empty() || self.store.namespace.contains(char::is_whitespace) {
             return Err(bad("store.namespace", "must be a non-empty word"));

@@ -66,6 +66,8 @@ pub struct AppState {
     pub signing_keys: crate::sigv4::SigningKeyCache,
     /// OIDC providers' signing keys (fetched on first use, cached; `[oidc]`).
     pub oidc_keys: crate::idp::oidc::KeyCache,
+    /// SAML signature verifications already done (`[saml] verification_memo_entries`).
+    pub saml_memo: Arc<crate::idp::saml::ReductionMemo>,
     /// Sekisho's own signing keys as an OIDC issuer (`[issuer]`).
     issuer_keys: RwLock<Arc<IssuerKeys>>,
     /// Where the issuer keys live (re-read when they change on disk).
@@ -102,6 +104,9 @@ impl AppState {
             Arc::new(crate::idp::oidc::keys::HttpFetch::new()),
         );
         let issuer_url = config.issuer_url();
+        let saml_memo = Arc::new(crate::idp::saml::ReductionMemo::new(
+            config.saml.verification_memo_entries,
+        ));
         Self {
             config,
             clock,
@@ -115,6 +120,7 @@ impl AppState {
             metrics: Metrics::default(),
             signing_keys: crate::sigv4::SigningKeyCache::new(SIGNING_KEYS),
             oidc_keys,
+            saml_memo,
             issuer_keys: RwLock::new(Arc::new(issuer_keys.0)),
             issuer_keys_path: issuer_keys.1,
             issuer_url,

@@ -16,6 +16,7 @@
 //!    (recipient, times), conditions (times, audiences), NameID, attributes.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use chrono::DateTime;
 use openssl::pkey::{PKey, Private};
@@ -24,6 +25,7 @@ use samael::crypto::{
 };
 
 use super::error::Error;
+use super::memo::{self, ReductionMemo};
 use super::xml::{self, Element};
 use super::{DS, SAML, SAMLP};
 
@@ -230,13 +232,25 @@ fn check_algorithm(alg: &str, allowed: &[&str], rules: &Rules) -> Result<(), Err
 }
 
 /// Step 3: samael verifies every signature with the provider's certificates and returns what
-/// they cover; a panic in it is caught.
+/// they cover; a panic in it is caught. A reduction the memo holds for the same text,
+/// certificates and SHA-1 flag is not done again ([`super::memo`]).
 ///
 /// Each certificate is tried on its own: samael gives up on the first certificate whose key type
 /// does not fit the signature (an RSA certificate for an ECDSA signature is an error, not a
 /// mismatch), so a provider with an RSA and an EC certificate needs one attempt per certificate.
 /// Every signature of the document must then verify with the same certificate.
-fn reduce(xml: &str, trust: &Trust, rules: &Rules) -> Result<Element, Error> {
+fn reduce(
+    xml: &str,
+    trust: &Trust,
+    rules: &Rules,
+    memo: &ReductionMemo,
+) -> Result<Arc<Element>, Error> {
+    let key = memo
+        .enabled()
+        .then(|| memo::Key::new(xml, &trust.certs, rules.allow_sha1));
+    if let Some(hit) = key.as_ref().and_then(|k| memo.get(k)) {
+        return Ok(hit);
+    }
     let allowed = (!rules.allow_sha1).then_some(SAMAEL_ALGORITHMS);
     let mut last = Error::Signature("the provider has no signing certificate".into());
     for cert in &trust.certs {
@@ -250,7 +264,13 @@ fn reduce(xml: &str, trust: &Trust, rules: &Rules) -> Result<Element, Error> {
         }))
         .map_err(|_| Error::Internal("xmlsec verification panicked".into()))?;
         match out {
-            Ok(reduced) => return Ok(xml::parse(&reduced)?),
+            Ok(reduced) => {
+                let reduced = Arc::new(xml::parse(&reduced)?);
+                if let Some(k) = key {
+                    memo.insert(k, Arc::clone(&reduced));
+                }
+                return Ok(reduced);
+            }
             Err(e) => last = Error::Signature(describe(&e)),
         }
     }
@@ -266,11 +286,26 @@ fn describe(e: &samael::crypto::CryptoError) -> String {
     }
 }
 
-/// Verifies a SAML response (its XML text) for a provider.
+/// Verifies a SAML response (its XML text) for a provider, every signature checked afresh.
 ///
 /// # Errors
 /// Every refusal as an [`Error`] variant naming what failed.
 pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verified, Error> {
+    verify_memoized(xml, trust, rules, now, &ReductionMemo::off())
+}
+
+/// [`verify`], with the signature work (step 3) looked up in and added to `memo`; every other
+/// check runs as in [`verify`], against `now`.
+///
+/// # Errors
+/// Every refusal as an [`Error`] variant naming what failed.
+pub fn verify_memoized(
+    xml: &str,
+    trust: &Trust,
+    rules: &Rules,
+    now: i64,
+    memo: &ReductionMemo,
+) -> Result<Verified, Error> {
     let root = xml::parse(xml)?;
     let mut algorithms = check_shape(&root, rules)?;
     let encrypted = root.child(SAML, "EncryptedAssertion").is_some();
@@ -284,9 +319,10 @@ pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verif
     // An unsigned status can only make us refuse, never accept: read it from the message.
     check_status(&root)?;
     let response_signed = root.child(DS, "Signature").is_some();
-    let (assertion, signed) = if encrypted {
+    // What the signatures cover, and whether it is the response around the assertion.
+    let (covered, around, signed) = if encrypted {
         if response_signed {
-            let reduced = reduce(xml, trust, rules)?;
+            let reduced = reduce(xml, trust, rules, memo)?;
             let resp = signed_response(&reduced, trust)?;
             let enc = resp.child(SAML, "EncryptedAssertion").ok_or_else(|| {
                 Error::Signature("the signature does not cover the assertion".into())
@@ -296,12 +332,12 @@ pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verif
             // A signature inside the decrypted assertion must verify too.
             let inner = assertion_shape(&plain, rules)?;
             let a = if inner.is_empty() {
-                plain
+                Arc::new(plain)
             } else {
                 algorithms.extend(inner);
-                reduce(&text, trust, rules)?
+                reduce(&text, trust, rules, memo)?
             };
-            (a, Signed::Response)
+            (a, false, Signed::Response)
         } else {
             let enc = root
                 .child(SAML, "EncryptedAssertion")
@@ -313,29 +349,34 @@ pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verif
                 return Err(Error::Unsigned);
             }
             algorithms.extend(inner);
-            (reduce(&text, trust, rules)?, Signed::Assertion)
+            (reduce(&text, trust, rules, memo)?, false, Signed::Assertion)
         }
     } else {
-        let reduced = reduce(xml, trust, rules)?;
+        let reduced = reduce(xml, trust, rules, memo)?;
         if reduced.is(SAMLP, "Response") {
-            let resp = signed_response(&reduced, trust)?;
-            let mut it = resp.children_named(SAML, "Assertion");
-            let (Some(a), None) = (it.next(), it.next()) else {
-                return Err(Error::Signature(
-                    "the signed response does not hold exactly one assertion".into(),
-                ));
-            };
-            (a.clone(), Signed::Response)
+            signed_response(&reduced, trust)?;
+            (reduced, true, Signed::Response)
         } else {
-            (reduced, Signed::Assertion)
+            (reduced, false, Signed::Assertion)
         }
+    };
+    let assertion = if around {
+        let mut it = covered.children_named(SAML, "Assertion");
+        let (Some(a), None) = (it.next(), it.next()) else {
+            return Err(Error::Signature(
+                "the signed response does not hold exactly one assertion".into(),
+            ));
+        };
+        a
+    } else {
+        &*covered
     };
     if !assertion.is(SAML, "Assertion") {
         return Err(Error::Signature(
             "the signature does not cover an assertion".into(),
         ));
     }
-    read_assertion(&assertion, trust, rules, now, signed, encrypted, algorithms)
+    read_assertion(assertion, trust, rules, now, signed, encrypted, algorithms)
 }
 
 /// A decrypted assertion: exactly one assertion, allowed algorithms. Returns the signature

@@ -122,7 +122,9 @@ pub fn private_key_owner(provider_arn: &str, key_id: &str) -> String {
     format!("saml-key/{provider_arn}/{key_id}")
 }
 
-/// Verifies `xml` for `provider`, off the async threads.
+/// Verifies `xml` for `provider`, off the async threads, with the shared reduction memo (a
+/// response replayed as it is — several roles from one assertion, the role chooser's second
+/// check — skips xmlsec's work; every other check runs again at `now`).
 async fn verify_with(
     st: &AppState,
     provider: &SamlProvider,
@@ -133,13 +135,15 @@ async fn verify_with(
     let rules = st.config.saml_rules();
     let t = now.timestamp();
     let arn = provider.arn.clone();
-    let res = tokio::task::spawn_blocking(move || saml::verify(&xml, &trust, &rules, t))
-        .await
-        .map_err(|e| {
-            ApiError::from(saml::Error::Internal(format!(
-                "verification task failed: {e}"
-            )))
-        })?;
+    let memo = Arc::clone(&st.saml_memo);
+    let res =
+        tokio::task::spawn_blocking(move || saml::verify_memoized(&xml, &trust, &rules, t, &memo))
+            .await
+            .map_err(|e| {
+                ApiError::from(saml::Error::Internal(format!(
+                    "verification task failed: {e}"
+                )))
+            })?;
     res.map_err(|e| {
         let api = ApiError::from(e);
         let why = api.detail.clone().unwrap_or_default();
