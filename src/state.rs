@@ -68,6 +68,8 @@ pub struct AppState {
     pub oidc_keys: crate::idp::oidc::KeyCache,
     /// SAML signature verifications already done (`[saml] verification_memo_entries`).
     pub saml_memo: Arc<crate::idp::saml::ReductionMemo>,
+    /// SAML providers' certificates and opened private keys, by provider.
+    pub saml_trusts: crate::sts::actions::assume_role_with_saml::TrustCache,
     /// Sekisho's own signing keys as an OIDC issuer (`[issuer]`).
     issuer_keys: RwLock<Arc<IssuerKeys>>,
     /// Where the issuer keys live (re-read when they change on disk).
@@ -121,6 +123,7 @@ impl AppState {
             signing_keys: crate::sigv4::SigningKeyCache::new(SIGNING_KEYS),
             oidc_keys,
             saml_memo,
+            saml_trusts: crate::sts::actions::assume_role_with_saml::TrustCache::default(),
             issuer_keys: RwLock::new(Arc::new(issuer_keys.0)),
             issuer_keys_path: issuer_keys.1,
             issuer_url,

@@ -1,7 +1,9 @@
 //! The SAML reduction memo (`[saml] verification_memo_entries`) end to end: a response replayed
 //! as it is skips xmlsec's work, and nothing else — the times against the server's clock, the
 //! replay mark, the provider's current certificates and entity id — is remembered with it.
-//! Responses are signed by the `xmlsec1` command; calls are made by aws-sdk-sts / aws-sdk-iam.
+//! The provider's trust material kept between requests is likewise re-derived after every
+//! `UpdateSAMLProvider`. Responses are signed by the `xmlsec1` command; calls are made by
+//! aws-sdk-sts / aws-sdk-iam.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,7 +14,9 @@
 
 mod common;
 
-use common::saml::{Claims, Key, SignWhat, b64, have_xmlsec1, metadata, signed_response};
+use common::saml::{
+    Claims, Key, SignWhat, b64, encrypted_response, have_xmlsec1, metadata, signed_response,
+};
 use common::{ADMIN, Server, code, message, skip, start_configured};
 use serde_json::json;
 
@@ -201,6 +205,61 @@ async fn a_memoized_response_is_refused_once_the_provider_has_another_entity_id(
             "Issuer not present in specified provider"
         )
     );
+}
+
+#[tokio::test]
+async fn the_providers_keys_and_encryption_mode_are_read_anew_after_an_update() {
+    use aws_sdk_iam::types::AssertionEncryptionModeType as Mode;
+    let Some(f) = fixture(reuse).await else {
+        return;
+    };
+    let iam = f.server.iam(ADMIN.0, ADMIN.1, None);
+    let plain = f.response(SignWhat::Assertion);
+    f.assume(&plain).await.unwrap();
+    assert_eq!(f.server.state.saml_trusts.len(), 1, "the trust is kept");
+    let sp = Key::rsa();
+    let encrypted = encrypted_response(&Claims::new(ISSUER, ROLE, PROVIDER), &f.key, &sp);
+    assert_eq!(
+        f.assume(&encrypted).await.unwrap_err().0,
+        "InvalidIdentityToken",
+        "no private key yet"
+    );
+    iam.update_saml_provider()
+        .saml_provider_arn(PROVIDER)
+        .assertion_encryption_mode(Mode::Required)
+        .add_private_key(sp.key_pem())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        f.assume(&plain).await.unwrap_err().0,
+        "InvalidIdentityToken",
+        "a memoized plain response is refused once encryption is Required"
+    );
+    f.assume(&encrypted).await.unwrap();
+    let key_id = iam
+        .get_saml_provider()
+        .saml_provider_arn(PROVIDER)
+        .send()
+        .await
+        .unwrap()
+        .private_key_list()[0]
+        .key_id()
+        .unwrap()
+        .to_owned();
+    iam.update_saml_provider()
+        .saml_provider_arn(PROVIDER)
+        .assertion_encryption_mode(Mode::Allowed)
+        .remove_private_key(key_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        f.assume(&encrypted).await.unwrap_err().0,
+        "InvalidIdentityToken",
+        "the removed key no longer decrypts"
+    );
+    f.assume(&plain).await.unwrap();
 }
 
 #[tokio::test]

@@ -13,21 +13,21 @@
 //! [`run`] is the API action: parameters → those two steps → AWS's XML.
 
 mod plan;
+mod trust;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use openssl::pkey::PKey;
-use samael::crypto::CertificateDer;
 
 pub use self::plan::SessionRequest;
+pub use self::trust::{TrustCache, private_key_owner};
 use crate::action::{Ctx, Reply};
 use crate::authz::{self, CallerPolicies, Env};
 use crate::error::{ApiError, Code};
 use crate::iam::model::SamlProvider;
 use crate::iam::names::{EntityArn, parse_saml_provider_arn};
 use crate::idp::saml::attributes::{self, SessionAttributes};
-use crate::idp::saml::{self, RolePair, Trust, Verified};
+use crate::idp::saml::{self, RolePair, Verified};
 use crate::policy::RequestPrincipal;
 use crate::state::AppState;
 use crate::sts::mint::{self, Issued};
@@ -81,57 +81,16 @@ fn no_provider(arn: &str) -> ApiError {
     .with_detail(format!("no SAML provider {arn}"))
 }
 
-/// The provider's trust material: certificates (DER) and opened private keys.
-fn trust_of(st: &AppState, p: &SamlProvider) -> Result<Trust, ApiError> {
-    use base64::Engine;
-    let certs = p
-        .signing_certs
-        .iter()
-        .map(|c| {
-            base64::engine::general_purpose::STANDARD
-                .decode(c)
-                .map(CertificateDer::from)
-                .map_err(|_| {
-                    ApiError::internal(format!("{}: stored certificate is corrupt", p.arn))
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut decryption_keys = Vec::with_capacity(p.private_keys.len());
-    for k in &p.private_keys {
-        let pem = st
-            .iam
-            .at_rest()
-            .open(&private_key_owner(&p.arn, &k.key_id), &k.sealed_pem)
-            .map_err(|e| ApiError::internal(format!("{}: private key {}: {e}", p.arn, k.key_id)))?;
-        let key = PKey::private_key_from_pem(pem.expose().as_bytes()).map_err(|_| {
-            ApiError::internal(format!("{}: private key {} unreadable", p.arn, k.key_id))
-        })?;
-        decryption_keys.push(key);
-    }
-    Ok(Trust {
-        entity_id: p.entity_id.clone(),
-        certs,
-        decryption_keys,
-        encryption_required: p.encryption_required,
-    })
-}
-
-/// The owner string a provider's private key is sealed under.
-#[must_use]
-pub fn private_key_owner(provider_arn: &str, key_id: &str) -> String {
-    format!("saml-key/{provider_arn}/{key_id}")
-}
-
 /// Verifies `xml` for `provider`, off the async threads, with the shared reduction memo (a
 /// response replayed as it is — several roles from one assertion, the role chooser's second
 /// check — skips xmlsec's work; every other check runs again at `now`).
 async fn verify_with(
     st: &AppState,
-    provider: &SamlProvider,
+    provider: &Arc<SamlProvider>,
     xml: Arc<str>,
     now: DateTime<Utc>,
 ) -> Result<Verified, ApiError> {
-    let trust = trust_of(st, provider)?;
+    let trust = st.saml_trusts.trust_of(st, provider)?;
     let rules = st.config.saml_rules();
     let t = now.timestamp();
     let arn = provider.arn.clone();
