@@ -279,3 +279,81 @@ async fn with_the_memo_off_nothing_is_remembered() {
     f.server.clock.advance(chrono::Duration::seconds(700));
     assert_eq!(f.assume(&xml).await.unwrap_err().0, "ExpiredTokenException");
 }
+
+/// The pure verifier with a memo: a hit gives the same answer as a fresh verification, and
+/// every check outside the signature work still runs on it.
+#[test]
+fn a_memo_hit_verifies_as_a_fresh_verification_does() {
+    use sekisho::idp::saml::{Error, ReductionMemo, Rules, Trust, verify, verify_memoized};
+    if !have_xmlsec1() {
+        skip("xmlsec1");
+        return;
+    }
+    let k = Key::rsa();
+    let trust = Trust {
+        entity_id: ISSUER.into(),
+        certs: vec![k.cert.to_der().unwrap().into()],
+        decryption_keys: vec![],
+        encryption_required: false,
+    };
+    let rules = Rules {
+        audiences: vec!["urn:amazon:webservices".into()],
+        recipients: vec!["https://signin.aws.amazon.com/saml".into()],
+        aws_regional_recipients: false,
+        leeway_seconds: 300,
+        allow_sha1: false,
+    };
+    let now = chrono::Utc::now().timestamp();
+    let memo = ReductionMemo::new(16);
+    for what in [SignWhat::Assertion, SignWhat::Response] {
+        let xml = signed_response(&Claims::new(ISSUER, ROLE, PROVIDER), &k, what);
+        let fresh = verify(&xml, &trust, &rules, now).unwrap();
+        let first = verify_memoized(&xml, &trust, &rules, now, &memo).unwrap();
+        let hit = verify_memoized(&xml, &trust, &rules, now, &memo).unwrap();
+        assert_eq!(fresh, first, "{what:?}");
+        assert_eq!(
+            fresh, hit,
+            "{what:?}: the same Verified, algorithms included"
+        );
+        assert!(!hit.algorithms.is_empty());
+        // Checks outside the memo, on a hit: time, audience, issuer, encryption mode.
+        assert!(matches!(
+            verify_memoized(&xml, &trust, &rules, now + 700, &memo),
+            Err(Error::Expired { .. })
+        ));
+        let other_aud = Rules {
+            audiences: vec!["https://sp.example.com".into()],
+            ..rules.clone()
+        };
+        assert!(matches!(
+            verify_memoized(&xml, &trust, &other_aud, now, &memo),
+            Err(Error::Audience { .. })
+        ));
+        let other_issuer = Trust {
+            entity_id: "http://www.okta.com/another".into(),
+            ..trust.clone()
+        };
+        assert!(matches!(
+            verify_memoized(&xml, &other_issuer, &rules, now, &memo),
+            Err(Error::Issuer { .. })
+        ));
+        let required = Trust {
+            encryption_required: true,
+            ..trust.clone()
+        };
+        assert_eq!(
+            verify_memoized(&xml, &required, &rules, now, &memo),
+            Err(Error::EncryptionRequired)
+        );
+        // Another key: a miss, and a refusal.
+        let other = Trust {
+            certs: vec![Key::rsa().cert.to_der().unwrap().into()],
+            ..trust.clone()
+        };
+        assert!(matches!(
+            verify_memoized(&xml, &other, &rules, now, &memo),
+            Err(Error::Signature(_))
+        ));
+    }
+    assert_eq!(memo.len(), 2, "one entry per response, only successes");
+}

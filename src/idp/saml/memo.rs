@@ -2,15 +2,18 @@
 //! ([`super::verify`]'s step 3, most of a request's cost) is a pure function of the exact XML
 //! text, the certificates tried and whether SHA-1 is allowed, so a response replayed as it is
 //! (a tool that picks several roles from one assertion, the browser role chooser's second
-//! check, `allow_assertion_reuse`) need not be verified by xmlsec again.
+//! check, `allow_assertion_reuse`) need not be verified by xmlsec again. For a plain response the
+//! entry also says that its pre-checks passed (shape, algorithm allow-list, unsigned status:
+//! pure functions of the same text and flag), so it is not even read again.
 //!
-//! Only the signature work is remembered, never a decision: the shape checks, issuer, status,
-//! conditions, audience, recipient, the times (against the request's `now`), the replay mark,
-//! the trust policy, revocation and audit run on every request. An entry is found by the
-//! SHA-256 of the exact text (the response itself is not kept, only what its signatures cover)
-//! together with the SHA-256 of the certificate set tried and the SHA-1 flag: one changed byte,
-//! a rotated, added or removed certificate, or another SHA-1 setting misses. Only successful
-//! reductions get in (a signature that does not verify is checked again each time).
+//! Only that work is remembered, never a decision that depends on anything else: the
+//! provider's encryption mode, issuer, signed status, conditions, audience, recipient, the
+//! times (against the request's `now`), the replay mark, the trust policy, revocation and audit
+//! run on every request. An entry is found by the SHA-256 of the exact text (the response itself
+//! is not kept, only what its signatures cover) together with the SHA-256 of the certificate
+//! set tried and the SHA-1 flag: one changed byte, a rotated, added or removed certificate, or
+//! another SHA-1 setting misses. Only successful reductions get in (a signature that does not
+//! verify is checked again each time).
 //!
 //! The memo is shared by every provider (`AppState::saml_memo`), bounded by
 //! `[saml] verification_memo_entries` (when full it starts over, as the web identity memo does);
@@ -59,10 +62,21 @@ fn certs_digest(certs: &[CertificateDer]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// A successful reduction of one text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reduction {
+    /// What the signatures cover, read by our strict reader.
+    pub element: Element,
+    /// When the text is a plain (unencrypted) response whose pre-checks passed (shape,
+    /// algorithm allow-list under the key's SHA-1 flag, unsigned status): the signature
+    /// algorithms they found. Such a text need not be read again when it comes back.
+    pub prechecked: Option<Vec<String>>,
+}
+
 /// Successful reductions, shared across requests.
 pub struct ReductionMemo {
     capacity: usize,
-    entries: Mutex<HashMap<Key, Arc<Element>, foldhash::fast::RandomState>>,
+    entries: Mutex<HashMap<Key, Arc<Reduction>, foldhash::fast::RandomState>>,
 }
 
 impl ReductionMemo {
@@ -87,9 +101,15 @@ impl ReductionMemo {
         self.capacity > 0
     }
 
+    /// The key of `text` ([`Key::new`]), or `None` when the memo is off (nothing is hashed).
+    #[must_use]
+    pub fn key(&self, text: &str, certs: &[CertificateDer], allow_sha1: bool) -> Option<Key> {
+        self.enabled().then(|| Key::new(text, certs, allow_sha1))
+    }
+
     /// The reduction remembered under `key`.
     #[must_use]
-    pub fn get(&self, key: &Key) -> Option<Arc<Element>> {
+    pub fn get(&self, key: &Key) -> Option<Arc<Reduction>> {
         if !self.enabled() {
             return None;
         }
@@ -101,7 +121,7 @@ impl ReductionMemo {
     }
 
     /// Remembers a successful reduction; when the memo is full it starts over.
-    pub fn insert(&self, key: Key, reduced: Arc<Element>) {
+    pub fn insert(&self, key: Key, reduced: Arc<Reduction>) {
         if !self.enabled() {
             return;
         }
@@ -145,12 +165,15 @@ mod tests {
         CertificateDer::from(vec![b; 40])
     }
 
-    fn element(name: &str) -> Arc<Element> {
-        Arc::new(Element {
-            ns: String::new(),
-            name: name.into(),
-            attrs: Vec::new(),
-            children: Vec::new(),
+    fn element(name: &str) -> Arc<Reduction> {
+        Arc::new(Reduction {
+            element: Element {
+                ns: String::new(),
+                name: name.into(),
+                attrs: Vec::new(),
+                children: Vec::new(),
+            },
+            prechecked: None,
         })
     }
 
@@ -163,7 +186,7 @@ mod tests {
         assert!(m.get(&k).is_none(), "nothing before the first reduction");
         m.insert(k, element("reduced"));
         assert_eq!(
-            m.get(&k).map(|e| e.name.clone()).as_deref(),
+            m.get(&k).map(|e| e.element.name.clone()).as_deref(),
             Some("reduced")
         );
         assert_eq!(
@@ -224,6 +247,10 @@ mod tests {
             m.insert(k, element("x"));
             assert!(!m.enabled());
             assert!(m.get(&k).is_none());
+            assert!(
+                m.key("x", &[cert(1)], false).is_none(),
+                "nothing hashed when off"
+            );
             assert!(m.is_empty());
         }
     }

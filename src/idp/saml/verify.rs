@@ -25,7 +25,7 @@ use samael::crypto::{
 };
 
 use super::error::Error;
-use super::memo::{self, ReductionMemo};
+use super::memo::{self, Reduction, ReductionMemo};
 use super::xml::{self, Element};
 use super::{DS, SAML, SAMLP};
 
@@ -232,8 +232,9 @@ fn check_algorithm(alg: &str, allowed: &[&str], rules: &Rules) -> Result<(), Err
 }
 
 /// Step 3: samael verifies every signature with the provider's certificates and returns what
-/// they cover; a panic in it is caught. A reduction the memo holds for the same text,
-/// certificates and SHA-1 flag is not done again ([`super::memo`]).
+/// they cover; a panic in it is caught. A reduction the memo holds under `key` (the same text,
+/// certificates and SHA-1 flag) is not done again ([`super::memo`]); a new one is remembered
+/// with `prechecked` (the text's algorithms when it is a plain response whose pre-checks passed).
 ///
 /// Each certificate is tried on its own: samael gives up on the first certificate whose key type
 /// does not fit the signature (an RSA certificate for an ECDSA signature is an error, not a
@@ -241,13 +242,12 @@ fn check_algorithm(alg: &str, allowed: &[&str], rules: &Rules) -> Result<(), Err
 /// Every signature of the document must then verify with the same certificate.
 fn reduce(
     xml: &str,
+    key: Option<memo::Key>,
     trust: &Trust,
     rules: &Rules,
     memo: &ReductionMemo,
-) -> Result<Arc<Element>, Error> {
-    let key = memo
-        .enabled()
-        .then(|| memo::Key::new(xml, &trust.certs, rules.allow_sha1));
+    prechecked: Option<&[String]>,
+) -> Result<Arc<Reduction>, Error> {
     if let Some(hit) = key.as_ref().and_then(|k| memo.get(k)) {
         return Ok(hit);
     }
@@ -265,7 +265,10 @@ fn reduce(
         .map_err(|_| Error::Internal("xmlsec verification panicked".into()))?;
         match out {
             Ok(reduced) => {
-                let reduced = Arc::new(xml::parse(&reduced)?);
+                let reduced = Arc::new(Reduction {
+                    element: xml::parse(&reduced)?,
+                    prechecked: prechecked.map(<[String]>::to_vec),
+                });
                 if let Some(k) = key {
                     memo.insert(k, Arc::clone(&reduced));
                 }
@@ -297,6 +300,11 @@ pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verif
 /// [`verify`], with the signature work (step 3) looked up in and added to `memo`; every other
 /// check runs as in [`verify`], against `now`.
 ///
+/// A plain response the memo holds was read and pre-checked when it was first verified: steps
+/// 1–2 and the unsigned status are pure functions of its exact text and the SHA-1 flag (both in
+/// the memo's key), so it is not read again; the provider's encryption mode, the issuer, the
+/// signed status and step 4 are checked as for any response.
+///
 /// # Errors
 /// Every refusal as an [`Error`] variant naming what failed.
 pub fn verify_memoized(
@@ -306,6 +314,15 @@ pub fn verify_memoized(
     now: i64,
     memo: &ReductionMemo,
 ) -> Result<Verified, Error> {
+    let key = memo.key(xml, &trust.certs, rules.allow_sha1);
+    if let Some(hit) = key.as_ref().and_then(|k| memo.get(k))
+        && let Some(algorithms) = &hit.prechecked
+    {
+        if trust.encryption_required {
+            return Err(Error::EncryptionRequired);
+        }
+        return read_plain(&hit.element, trust, rules, now, algorithms.clone());
+    }
     let root = xml::parse(xml)?;
     let mut algorithms = check_shape(&root, rules)?;
     let encrypted = root.child(SAML, "EncryptedAssertion").is_some();
@@ -318,65 +335,79 @@ pub fn verify_memoized(
     }
     // An unsigned status can only make us refuse, never accept: read it from the message.
     check_status(&root)?;
+    if !encrypted {
+        let reduced = reduce(xml, key, trust, rules, memo, Some(&algorithms))?;
+        return read_plain(&reduced.element, trust, rules, now, algorithms);
+    }
     let response_signed = root.child(DS, "Signature").is_some();
-    // What the signatures cover, and whether it is the response around the assertion.
-    let (covered, around, signed) = if encrypted {
-        if response_signed {
-            let reduced = reduce(xml, trust, rules, memo)?;
-            let resp = signed_response(&reduced, trust)?;
-            let enc = resp.child(SAML, "EncryptedAssertion").ok_or_else(|| {
-                Error::Signature("the signature does not cover the assertion".into())
-            })?;
-            let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
-            let plain = xml::parse(&text)?;
-            // A signature inside the decrypted assertion must verify too.
-            let inner = assertion_shape(&plain, rules)?;
-            let a = if inner.is_empty() {
-                Arc::new(plain)
-            } else {
-                algorithms.extend(inner);
-                reduce(&text, trust, rules, memo)?
-            };
-            (a, false, Signed::Response)
+    let (assertion, signed) = if response_signed {
+        let reduced = reduce(xml, key, trust, rules, memo, None)?;
+        let resp = signed_response(&reduced.element, trust)?;
+        let enc = resp
+            .child(SAML, "EncryptedAssertion")
+            .ok_or_else(|| Error::Signature("the signature does not cover the assertion".into()))?;
+        let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
+        let plain = xml::parse(&text)?;
+        // A signature inside the decrypted assertion must verify too.
+        let inner = assertion_shape(&plain, rules)?;
+        let a = if inner.is_empty() {
+            plain
         } else {
-            let enc = root
-                .child(SAML, "EncryptedAssertion")
-                .ok_or_else(|| Error::Malformed("no EncryptedAssertion".into()))?;
-            let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
-            let plain = xml::parse(&text)?;
-            let inner = assertion_shape(&plain, rules)?;
-            if inner.is_empty() {
-                return Err(Error::Unsigned);
-            }
             algorithms.extend(inner);
-            (reduce(&text, trust, rules, memo)?, false, Signed::Assertion)
-        }
-    } else {
-        let reduced = reduce(xml, trust, rules, memo)?;
-        if reduced.is(SAMLP, "Response") {
-            signed_response(&reduced, trust)?;
-            (reduced, true, Signed::Response)
-        } else {
-            (reduced, false, Signed::Assertion)
-        }
-    };
-    let assertion = if around {
-        let mut it = covered.children_named(SAML, "Assertion");
-        let (Some(a), None) = (it.next(), it.next()) else {
-            return Err(Error::Signature(
-                "the signed response does not hold exactly one assertion".into(),
-            ));
+            let k = memo.key(&text, &trust.certs, rules.allow_sha1);
+            reduce(&text, k, trust, rules, memo, None)?.element.clone()
         };
-        a
+        (a, Signed::Response)
     } else {
-        &*covered
+        let enc = root
+            .child(SAML, "EncryptedAssertion")
+            .ok_or_else(|| Error::Malformed("no EncryptedAssertion".into()))?;
+        let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
+        let plain = xml::parse(&text)?;
+        let inner = assertion_shape(&plain, rules)?;
+        if inner.is_empty() {
+            return Err(Error::Unsigned);
+        }
+        algorithms.extend(inner);
+        let k = memo.key(&text, &trust.certs, rules.allow_sha1);
+        let a = reduce(&text, k, trust, rules, memo, None)?.element.clone();
+        (a, Signed::Assertion)
     };
     if !assertion.is(SAML, "Assertion") {
         return Err(Error::Signature(
             "the signature does not cover an assertion".into(),
         ));
     }
-    read_assertion(assertion, trust, rules, now, signed, encrypted, algorithms)
+    read_assertion(&assertion, trust, rules, now, signed, true, algorithms)
+}
+
+/// The rest of a plain (unencrypted) response, from what its signatures cover: the signed
+/// response (its issuer, its status, exactly one assertion) or the signed assertion; then step 4.
+fn read_plain(
+    reduced: &Element,
+    trust: &Trust,
+    rules: &Rules,
+    now: i64,
+    algorithms: Vec<String>,
+) -> Result<Verified, Error> {
+    let (assertion, signed) = if reduced.is(SAMLP, "Response") {
+        let resp = signed_response(reduced, trust)?;
+        let mut it = resp.children_named(SAML, "Assertion");
+        let (Some(a), None) = (it.next(), it.next()) else {
+            return Err(Error::Signature(
+                "the signed response does not hold exactly one assertion".into(),
+            ));
+        };
+        (a, Signed::Response)
+    } else {
+        (reduced, Signed::Assertion)
+    };
+    if !assertion.is(SAML, "Assertion") {
+        return Err(Error::Signature(
+            "the signature does not cover an assertion".into(),
+        ));
+    }
+    read_assertion(assertion, trust, rules, now, signed, false, algorithms)
 }
 
 /// A decrypted assertion: exactly one assertion, allowed algorithms. Returns the signature
