@@ -314,15 +314,10 @@ pub fn verify_memoized(
     now: i64,
     memo: &ReductionMemo,
 ) -> Result<Verified, Error> {
-    let key = memo.key(xml, &trust.certs, rules.allow_sha1);
-    if let Some(hit) = key.as_ref().and_then(|k| memo.get(k))
-        && let Some(algorithms) = &hit.prechecked
-    {
-        if trust.encryption_required {
-            return Err(Error::EncryptionRequired);
-        }
-        return read_plain(&hit.element, trust, rules, now, algorithms.clone());
+    if let Some(answer) = verify_remembered(xml, trust, rules, now, memo) {
+        return answer;
     }
+    let key = memo.key(xml, &trust.certs, rules.allow_sha1);
     let root = xml::parse(xml)?;
     let mut algorithms = check_shape(&root, rules)?;
     let encrypted = root.child(SAML, "EncryptedAssertion").is_some();
@@ -379,6 +374,27 @@ pub fn verify_memoized(
         ));
     }
     read_assertion(&assertion, trust, rules, now, signed, true, algorithms)
+}
+
+/// [`verify_memoized`]'s answer when `memo` holds `xml` as a plain response (steps 1–3 done
+/// before for this text, these certificates and SHA-1 flag): the provider's encryption mode,
+/// the signed response's issuer and status and step 4, against `now` — microseconds of work,
+/// which callers may run without leaving an async thread. `None` when the memo does not.
+#[must_use]
+pub fn verify_remembered(
+    xml: &str,
+    trust: &Trust,
+    rules: &Rules,
+    now: i64,
+    memo: &ReductionMemo,
+) -> Option<Result<Verified, Error>> {
+    let hit = memo.get(&memo.key(xml, &trust.certs, rules.allow_sha1)?)?;
+    let algorithms = hit.prechecked.as_ref()?;
+    Some(if trust.encryption_required {
+        Err(Error::EncryptionRequired)
+    } else {
+        read_plain(&hit.element, trust, rules, now, algorithms.clone())
+    })
 }
 
 /// The rest of a plain (unencrypted) response, from what its signatures cover: the signed

@@ -81,9 +81,10 @@ fn no_provider(arn: &str) -> ApiError {
     .with_detail(format!("no SAML provider {arn}"))
 }
 
-/// Verifies `xml` for `provider`, off the async threads, with the shared reduction memo (a
-/// response replayed as it is — several roles from one assertion, the role chooser's second
-/// check — skips xmlsec's work; every other check runs again at `now`).
+/// Verifies `xml` for `provider` with the shared reduction memo: a plain response replayed as
+/// it is (several roles from one assertion, the role chooser's second check) is answered from
+/// the memo on this thread, every check outside the signature work run again at `now`; any
+/// other goes off the async threads (`spawn_blocking`), where xmlsec does its work.
 async fn verify_with(
     st: &AppState,
     provider: &Arc<SamlProvider>,
@@ -93,20 +94,25 @@ async fn verify_with(
     let trust = st.saml_trusts.trust_of(st, provider)?;
     let rules = st.config.saml_rules();
     let t = now.timestamp();
-    let arn = provider.arn.clone();
-    let memo = Arc::clone(&st.saml_memo);
-    let res =
-        tokio::task::spawn_blocking(move || saml::verify_memoized(&xml, &trust, &rules, t, &memo))
+    let res = match saml::verify::verify_remembered(&xml, &trust, &rules, t, &st.saml_memo) {
+        Some(answer) => answer,
+        None => {
+            let memo = Arc::clone(&st.saml_memo);
+            tokio::task::spawn_blocking(move || {
+                saml::verify_memoized(&xml, &trust, &rules, t, &memo)
+            })
             .await
             .map_err(|e| {
                 ApiError::from(saml::Error::Internal(format!(
                     "verification task failed: {e}"
                 )))
-            })?;
+            })?
+        }
+    };
     res.map_err(|e| {
         let api = ApiError::from(e);
         let why = api.detail.clone().unwrap_or_default();
-        api.with_detail(format!("{arn}: {why}"))
+        api.with_detail(format!("{}: {why}", provider.arn))
     })
 }
 
