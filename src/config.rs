@@ -402,8 +402,8 @@ pub struct SamlConfig {
     pub insecure_allow_sha1: bool,
     /// Most signature verifications (xmlsec's reduction of a response) remembered for responses
     /// replayed as they are, keyed by the exact text, the provider's certificates and the SHA-1
-    /// setting; every other check still runs on each request. `0` turns the memo off
-    /// (0..=1,000,000). Default: `4096`.
+    /// setting; every other check still runs on each request. The memo also stays under 64 MiB
+    /// (estimated) whatever this says. `0` turns the memo off (0..=1,000,000). Default: `4096`.
     pub verification_memo_entries: usize,
 }
 

@@ -16,8 +16,10 @@
 //! verify is checked again each time).
 //!
 //! The memo is shared by every provider (`AppState::saml_memo`), bounded by
-//! `[saml] verification_memo_entries` (when full it starts over, as the web identity memo does);
-//! `0` turns it off.
+//! `[saml] verification_memo_entries` and by [`MAX_BYTES`] of estimated memory (when either is
+//! reached it starts over, as the web identity memo does); `0` turns it off. Entries are weighed,
+//! not only counted: whoever controls a registered IdP's key (any account may register its own)
+//! can sign responses of up to 20,000 elements, a few megabytes each as a tree.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,10 +27,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use samael::crypto::CertificateDer;
 use sha2::{Digest, Sha256};
 
-use super::xml::Element;
+use super::xml::{Attr, Element, Node};
 
 /// The default bound (`[saml] verification_memo_entries`).
 pub const DEFAULT_ENTRIES: usize = 4096;
+/// Most memory the remembered reductions may take, estimated by [`weight`].
+pub const MAX_BYTES: usize = 64 << 20;
+/// A reduction estimated above this is not remembered (a real response is tens of kilobytes).
+pub const MAX_ENTRY_BYTES: usize = 1 << 20;
 
 /// What a reduction is remembered by: the exact text, the certificates, the SHA-1 flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,10 +79,43 @@ pub struct Reduction {
     pub prechecked: Option<Vec<String>>,
 }
 
+/// The estimated memory of a reduction: every element, attribute and text with its strings.
+#[must_use]
+pub fn weight(r: &Reduction) -> usize {
+    fn element(e: &Element) -> usize {
+        let mut w = size_of::<Element>() + e.ns.len() + e.name.len();
+        for a in &e.attrs {
+            w += size_of::<Attr>() + a.ns.len() + a.name.len() + a.value.len();
+        }
+        for c in &e.children {
+            w += size_of::<Node>()
+                + match c {
+                    Node::Element(x) => element(x),
+                    Node::Text(t) => t.len(),
+                };
+        }
+        w
+    }
+    let algorithms = r
+        .prechecked
+        .iter()
+        .flatten()
+        .map(|a| 24 + a.len())
+        .sum::<usize>();
+    size_of::<Key>() + size_of::<Reduction>() + element(&r.element) + algorithms
+}
+
 /// Successful reductions, shared across requests.
 pub struct ReductionMemo {
     capacity: usize,
-    entries: Mutex<HashMap<Key, Arc<Reduction>, foldhash::fast::RandomState>>,
+    inner: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<Key, Arc<Reduction>, foldhash::fast::RandomState>,
+    /// The sum of the entries' [`weight`]s.
+    bytes: usize,
 }
 
 impl ReductionMemo {
@@ -85,7 +124,7 @@ impl ReductionMemo {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            entries: Mutex::new(HashMap::default()),
+            inner: Mutex::new(Entries::default()),
         }
     }
 
@@ -113,31 +152,52 @@ impl ReductionMemo {
         if !self.enabled() {
             return None;
         }
-        self.entries
+        self.inner
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .map
             .get(key)
             .cloned()
     }
 
-    /// Remembers a successful reduction; when the memo is full it starts over.
+    /// Remembers a successful reduction (unless it weighs more than [`MAX_ENTRY_BYTES`]); when
+    /// the memo is full, in entries or in [`MAX_BYTES`], it starts over.
     pub fn insert(&self, key: Key, reduced: Arc<Reduction>) {
         if !self.enabled() {
             return;
         }
-        let mut m = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if m.len() >= self.capacity && !m.contains_key(&key) {
-            m.clear();
+        let w = weight(&reduced);
+        if w > MAX_ENTRY_BYTES {
+            return;
         }
-        m.insert(key, reduced);
+        let mut m = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if m.map.contains_key(&key) {
+            return;
+        }
+        if m.map.len() >= self.capacity || m.bytes + w > MAX_BYTES {
+            m.map.clear();
+            m.bytes = 0;
+        }
+        m.bytes += w;
+        m.map.insert(key, reduced);
+    }
+
+    /// The estimated memory the remembered reductions take.
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes
     }
 
     /// How many reductions are remembered.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries
+        self.inner
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .map
             .len()
     }
 
@@ -238,6 +298,67 @@ mod tests {
         m.insert(first, element("0"));
         m.insert(first, element("0"));
         assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn bounded_in_memory_too() {
+        let m = ReductionMemo::new(100_000);
+        let certs = [cert(1)];
+        let text = |n: usize| Element {
+            ns: String::new(),
+            name: "a".into(),
+            attrs: Vec::new(),
+            children: vec![Node::Text("x".repeat(n))],
+        };
+        let big = Arc::new(Reduction {
+            element: text(MAX_ENTRY_BYTES),
+            prechecked: None,
+        });
+        assert!(weight(&big) > MAX_ENTRY_BYTES);
+        let k = Key::new("big", &certs, false);
+        m.insert(k, big);
+        assert!(m.get(&k).is_none(), "too heavy to remember");
+        let half = Arc::new(Reduction {
+            element: text(MAX_ENTRY_BYTES / 2),
+            prechecked: Some(vec!["alg".into()]),
+        });
+        let w = weight(&half);
+        assert!(w > MAX_ENTRY_BYTES / 2);
+        for i in 0..(2 * MAX_BYTES / w) {
+            m.insert(Key::new(&i.to_string(), &certs, false), Arc::clone(&half));
+            assert!(m.bytes() <= MAX_BYTES, "never more than the memory bound");
+            assert_eq!(m.bytes(), m.len() * w);
+        }
+        assert!(m.len() < MAX_BYTES / w + 1);
+        // The same key again is not counted twice.
+        let again = Key::new("again", &certs, false);
+        m.insert(again, Arc::clone(&half));
+        let before = m.bytes();
+        m.insert(again, Arc::clone(&half));
+        assert_eq!(m.bytes(), before);
+    }
+
+    #[test]
+    fn a_tree_weighs_more_than_its_text() {
+        let leaf = Element {
+            ns: "urn:oasis:names:tc:SAML:2.0:assertion".into(),
+            name: "A".into(),
+            attrs: vec![Attr {
+                ns: String::new(),
+                name: "ID".into(),
+                value: "x".into(),
+            }],
+            children: Vec::new(),
+        };
+        let r = Reduction {
+            element: Element {
+                children: vec![Node::Element(leaf.clone()); 100],
+                ..leaf
+            },
+            prechecked: None,
+        };
+        // `<s:A ID="x"/>` is 13 bytes of text; as a tree each is over a hundred.
+        assert!(weight(&r) > 100 * 100, "{}", weight(&r));
     }
 
     #[test]
