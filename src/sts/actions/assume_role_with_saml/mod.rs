@@ -152,7 +152,9 @@ pub async fn verify_response(
 }
 
 /// Verifies again a response that [`verify_response`] accepted (and marked) a moment ago, for
-/// the browser's role chooser: same provider, same checks at `now`, no second replay mark.
+/// the browser's role chooser: same provider, same checks at `now`, no second replay mark. The
+/// signature work is the reduction memo's (`[saml] verification_memo_entries`) unless the
+/// provider's certificates changed in between or the memo is off.
 ///
 /// # Errors
 /// As [`verify_response`].
