@@ -314,10 +314,10 @@ pub fn verify_memoized(
     now: i64,
     memo: &ReductionMemo,
 ) -> Result<Verified, Error> {
-    if let Some(answer) = verify_remembered(xml, trust, rules, now, memo) {
+    let key = memo.key(xml, &trust.certs, rules.allow_sha1);
+    if let Some(answer) = remembered(key.as_ref(), trust, rules, now, memo) {
         return answer;
     }
-    let key = memo.key(xml, &trust.certs, rules.allow_sha1);
     let root = xml::parse(xml)?;
     let mut algorithms = check_shape(&root, rules)?;
     let encrypted = root.child(SAML, "EncryptedAssertion").is_some();
@@ -388,7 +388,19 @@ pub fn verify_remembered(
     now: i64,
     memo: &ReductionMemo,
 ) -> Option<Result<Verified, Error>> {
-    let hit = memo.get(&memo.key(xml, &trust.certs, rules.allow_sha1)?)?;
+    let key = memo.key(xml, &trust.certs, rules.allow_sha1);
+    remembered(key.as_ref(), trust, rules, now, memo)
+}
+
+/// [`verify_remembered`] for the text whose key is `key`.
+fn remembered(
+    key: Option<&memo::Key>,
+    trust: &Trust,
+    rules: &Rules,
+    now: i64,
+    memo: &ReductionMemo,
+) -> Option<Result<Verified, Error>> {
+    let hit = memo.get(key?)?;
     let algorithms = hit.prechecked.as_ref()?;
     Some(if trust.encryption_required {
         Err(Error::EncryptionRequired)
