@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`xml`] | the strict XML reader every value is read with (no DTD, comments never split text) |
 //! | [`verify`] | the pure check: (response XML, the provider's [`Trust`], [`Rules`], `now`) → [`Verified`] |
+//! | [`assertion`] | step 4 of [`verify`]: issuer, confirmation, conditions, times, values read |
 //! | [`memo`] | successful reductions (step 3 of [`verify`]) by text, certificates and SHA-1 flag |
 //! | [`decrypt`] | `EncryptedAssertion` with the provider's private keys |
 //! | [`metadata`] | IdP metadata → entity id and signing certificates |
@@ -16,6 +17,7 @@
 //! (../shared/reference/crates.md §samael, decisions 1–3). The replay mark (decision 2) is the
 //! caller's: it needs the store.
 
+pub mod assertion;
 pub mod attributes;
 pub mod decrypt;
 pub mod error;
