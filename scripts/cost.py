@@ -22,7 +22,9 @@ keep-alive connections, from this process:
 
 Scenarios: gci (GetCallerIdentity), assume (AssumeRole), verify (POST /verify of an S3 GET signed
 with session credentials), web-rs256 / web-es256 (AssumeRoleWithWebIdentity, JWKS cached after
-the warm-up), saml (AssumeRoleWithSAML, an RSA-2048 signed assertion replayed), floor (the fixed-body floor server, for comparison).
+the warm-up), saml (AssumeRoleWithSAML, an RSA-2048 signed assertion replayed: xmlsec's work remembered
+after the first request), saml-cold (the same with `[saml] verification_memo_entries = 0`: every
+request pays xmlsec's work, as a fresh response does), floor (the fixed-body floor server, for comparison).
 
 Run from the project root after ../shared/bench/run.sh has built the floor and the venv (web
 scenarios also need `pip install pyjwt cryptography` in it):
@@ -173,10 +175,10 @@ def scenario(name, prefix, floor):
         proc, port, _ = start_sekisho(prefix, *wi.provider_config(iss))
         body = wi.request_body(alg, key, kid, iss)
         return proc, port, raw(port, "/", body, {"Content-Type": FORM})
-    if name == "saml":
+    if name in ("saml", "saml-cold"):
         import bench_saml as bs
         key = bs.Key("rsa")
-        proc, port, _ = start_sekisho(prefix, *bs.provider_config(key))
+        proc, port, _ = start_sekisho(prefix, *bs.provider_config(key, name == "saml-cold"))
         return proc, port, raw(port, "/", bs.request_body(key), {"Content-Type": FORM})
     proc, port, _ = start_sekisho(prefix)
     if name == "verify":

@@ -404,6 +404,11 @@ pub struct SamlConfig {
     /// minutes) accepted per source address (IPv6: per /64) per minute, on each node; more are
     /// answered `429`. Offices behind one NAT address share it. `0`: no limit. Default: `300`.
     pub sign_in_requests_per_minute: u32,
+    /// Most signature verifications (xmlsec's reduction of a response) remembered for responses
+    /// replayed as they are, keyed by the exact text, the provider's certificates and the SHA-1
+    /// setting; every other check still runs on each request. The memo also stays under 64 MiB
+    /// (estimated) whatever this says. `0` turns the memo off (0..=1,000,000). Default: `4096`.
+    pub verification_memo_entries: usize,
 }
 
 impl Default for SamlConfig {
@@ -415,6 +420,7 @@ impl Default for SamlConfig {
             leeway_seconds: 300,
             insecure_allow_sha1: false,
             sign_in_requests_per_minute: 300,
+            verification_memo_entries: crate::idp::saml::memo::DEFAULT_ENTRIES,
         }
     }
 }
@@ -739,6 +745,12 @@ impl Config {
         }
         if !(0..=900).contains(&self.saml.leeway_seconds) {
             return Err(bad("saml.leeway_seconds", "must be between 0 and 900"));
+        }
+        if self.saml.verification_memo_entries > 1_000_000 {
+            return Err(bad(
+                "saml.verification_memo_entries",
+                "must be between 0 and 1000000",
+            ));
         }
         if self.store.namespace.is_empty() || self.store.namespace.contains(char::is_whitespace) {
             return Err(bad("store.namespace", "must be a non-empty word"));

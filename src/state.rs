@@ -66,6 +66,10 @@ pub struct AppState {
     pub signing_keys: crate::sigv4::SigningKeyCache,
     /// OIDC providers' signing keys (fetched on first use, cached; `[oidc]`).
     pub oidc_keys: crate::idp::oidc::KeyCache,
+    /// SAML signature verifications already done (`[saml] verification_memo_entries`).
+    pub saml_memo: Arc<crate::idp::saml::ReductionMemo>,
+    /// SAML providers' certificates and opened private keys, by provider.
+    pub saml_trusts: crate::sts::actions::assume_role_with_saml::TrustCache,
     /// Sekisho's own signing keys as an OIDC issuer (`[issuer]`).
     issuer_keys: RwLock<Arc<IssuerKeys>>,
     /// Where the issuer keys live (re-read when they change on disk).
@@ -106,6 +110,9 @@ impl AppState {
         let issuer_url = config.issuer_url();
         let sso_sign_in_budget =
             crate::sso::limit::PerAddress::new(config.saml.sign_in_requests_per_minute);
+        let saml_memo = Arc::new(crate::idp::saml::ReductionMemo::new(
+            config.saml.verification_memo_entries,
+        ));
         Self {
             config,
             clock,
@@ -119,6 +126,8 @@ impl AppState {
             metrics: Metrics::default(),
             signing_keys: crate::sigv4::SigningKeyCache::new(SIGNING_KEYS),
             oidc_keys,
+            saml_memo,
+            saml_trusts: crate::sts::actions::assume_role_with_saml::TrustCache::default(),
             issuer_keys: RwLock::new(Arc::new(issuer_keys.0)),
             issuer_keys_path: issuer_keys.1,
             issuer_url,

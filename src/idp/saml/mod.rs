@@ -4,6 +4,8 @@
 //! |---|---|
 //! | [`xml`] | the strict XML reader every value is read with (no DTD, comments never split text) |
 //! | [`verify`] | the pure check: (response XML, the provider's [`Trust`], [`Rules`], `now`) → [`Verified`] |
+//! | [`assertion`] | step 4 of [`verify`]: issuer, confirmation, conditions, times, values read |
+//! | [`memo`] | successful reductions (step 3 of [`verify`]) by text, certificates and SHA-1 flag |
 //! | [`decrypt`] | `EncryptedAssertion` with the provider's private keys |
 //! | [`metadata`] | IdP metadata → entity id and signing certificates |
 //! | [`attributes`] | AWS's attributes (Role pairs, session name, tags…) and the `saml:*` keys |
@@ -15,9 +17,11 @@
 //! (../shared/reference/crates.md §samael, decisions 1–3). The replay mark (decision 2) is the
 //! caller's: it needs the store.
 
+pub mod assertion;
 pub mod attributes;
 pub mod decrypt;
 pub mod error;
+pub mod memo;
 pub mod metadata;
 pub mod verify;
 pub mod xml;
@@ -27,7 +31,8 @@ use base64::engine::general_purpose::STANDARD;
 
 pub use self::attributes::RolePair;
 pub use self::error::Error;
-pub use self::verify::{Rules, Signed, Trust, Verified, verify};
+pub use self::memo::ReductionMemo;
+pub use self::verify::{Rules, Signed, Trust, Verified, verify, verify_memoized};
 
 /// The longest `SAMLAssertion` (base64) accepted: AWS's model limit.
 pub const MAX_ASSERTION_CHARS: usize = 100_000;

@@ -16,18 +16,19 @@
 //!    (recipient, times), conditions (times, audiences), NameID, attributes.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
-use chrono::DateTime;
 use openssl::pkey::{PKey, Private};
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
 
+use super::assertion::read_assertion;
 use super::error::Error;
+use super::memo::{self, Reduction, ReductionMemo};
 use super::xml::{self, Element};
 use super::{DS, SAML, SAMLP};
 
-const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
 /// Signature algorithms always accepted.
@@ -158,17 +159,6 @@ pub struct Verified {
     pub algorithms: Vec<String>,
 }
 
-/// Times of SAML are `xs:dateTime` in UTC.
-fn time(what: &str, s: &str) -> Result<i64, Error> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.timestamp())
-        .map_err(|_| Error::Malformed(format!("{what} is not an xs:dateTime in UTC")))
-}
-
-fn opt_time(e: &Element, attr: &str) -> Result<Option<i64>, Error> {
-    e.attr(attr).map(|v| time(attr, v)).transpose()
-}
-
 /// Step 1: the message's shape. Returns the signature algorithms seen.
 fn check_shape(root: &Element, rules: &Rules) -> Result<Vec<String>, Error> {
     if !root.is(SAMLP, "Response") {
@@ -230,13 +220,25 @@ fn check_algorithm(alg: &str, allowed: &[&str], rules: &Rules) -> Result<(), Err
 }
 
 /// Step 3: samael verifies every signature with the provider's certificates and returns what
-/// they cover; a panic in it is caught.
+/// they cover; a panic in it is caught. A reduction the memo holds under `key` (the same text,
+/// certificates and SHA-1 flag) is not done again ([`super::memo`]); a new one is remembered
+/// with `prechecked` (the text's algorithms when it is a plain response whose pre-checks passed).
 ///
 /// Each certificate is tried on its own: samael gives up on the first certificate whose key type
 /// does not fit the signature (an RSA certificate for an ECDSA signature is an error, not a
 /// mismatch), so a provider with an RSA and an EC certificate needs one attempt per certificate.
 /// Every signature of the document must then verify with the same certificate.
-fn reduce(xml: &str, trust: &Trust, rules: &Rules) -> Result<Element, Error> {
+fn reduce(
+    xml: &str,
+    key: Option<memo::Key>,
+    trust: &Trust,
+    rules: &Rules,
+    memo: &ReductionMemo,
+    prechecked: Option<&[String]>,
+) -> Result<Arc<Reduction>, Error> {
+    if let Some(hit) = key.as_ref().and_then(|k| memo.get(k)) {
+        return Ok(hit);
+    }
     let allowed = (!rules.allow_sha1).then_some(SAMAEL_ALGORITHMS);
     let mut last = Error::Signature("the provider has no signing certificate".into());
     for cert in &trust.certs {
@@ -250,7 +252,16 @@ fn reduce(xml: &str, trust: &Trust, rules: &Rules) -> Result<Element, Error> {
         }))
         .map_err(|_| Error::Internal("xmlsec verification panicked".into()))?;
         match out {
-            Ok(reduced) => return Ok(xml::parse(&reduced)?),
+            Ok(reduced) => {
+                let reduced = Arc::new(Reduction {
+                    element: xml::parse(&reduced)?,
+                    prechecked: prechecked.map(<[String]>::to_vec),
+                });
+                if let Some(k) = key {
+                    memo.insert(k, Arc::clone(&reduced));
+                }
+                return Ok(reduced);
+            }
             Err(e) => last = Error::Signature(describe(&e)),
         }
     }
@@ -266,11 +277,35 @@ fn describe(e: &samael::crypto::CryptoError) -> String {
     }
 }
 
-/// Verifies a SAML response (its XML text) for a provider.
+/// Verifies a SAML response (its XML text) for a provider, every signature checked afresh.
 ///
 /// # Errors
 /// Every refusal as an [`Error`] variant naming what failed.
 pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verified, Error> {
+    verify_memoized(xml, trust, rules, now, &ReductionMemo::off())
+}
+
+/// [`verify`], with the signature work (step 3) looked up in and added to `memo`; every other
+/// check runs as in [`verify`], against `now`.
+///
+/// A plain response the memo holds was read and pre-checked when it was first verified: steps
+/// 1–2 and the unsigned status are pure functions of its exact text and the SHA-1 flag (both in
+/// the memo's key), so it is not read again; the provider's encryption mode, the issuer, the
+/// signed status and step 4 are checked as for any response.
+///
+/// # Errors
+/// Every refusal as an [`Error`] variant naming what failed.
+pub fn verify_memoized(
+    xml: &str,
+    trust: &Trust,
+    rules: &Rules,
+    now: i64,
+    memo: &ReductionMemo,
+) -> Result<Verified, Error> {
+    let key = memo.key(xml, &trust.certs, rules.allow_sha1);
+    if let Some(answer) = remembered(key.as_ref(), trust, rules, now, memo) {
+        return answer;
+    }
     let root = xml::parse(xml)?;
     let mut algorithms = check_shape(&root, rules)?;
     let encrypted = root.child(SAML, "EncryptedAssertion").is_some();
@@ -283,59 +318,112 @@ pub fn verify(xml: &str, trust: &Trust, rules: &Rules, now: i64) -> Result<Verif
     }
     // An unsigned status can only make us refuse, never accept: read it from the message.
     check_status(&root)?;
+    if !encrypted {
+        let reduced = reduce(xml, key, trust, rules, memo, Some(&algorithms))?;
+        return read_plain(&reduced.element, trust, rules, now, algorithms);
+    }
     let response_signed = root.child(DS, "Signature").is_some();
-    let (assertion, signed) = if encrypted {
-        if response_signed {
-            let reduced = reduce(xml, trust, rules)?;
-            let resp = signed_response(&reduced, trust)?;
-            let enc = resp.child(SAML, "EncryptedAssertion").ok_or_else(|| {
-                Error::Signature("the signature does not cover the assertion".into())
-            })?;
-            let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
-            let plain = xml::parse(&text)?;
-            // A signature inside the decrypted assertion must verify too.
-            let inner = assertion_shape(&plain, rules)?;
-            let a = if inner.is_empty() {
-                plain
-            } else {
-                algorithms.extend(inner);
-                reduce(&text, trust, rules)?
-            };
-            (a, Signed::Response)
+    let (assertion, signed) = if response_signed {
+        let reduced = reduce(xml, key, trust, rules, memo, None)?;
+        let resp = signed_response(&reduced.element, trust)?;
+        let enc = resp
+            .child(SAML, "EncryptedAssertion")
+            .ok_or_else(|| Error::Signature("the signature does not cover the assertion".into()))?;
+        let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
+        let plain = xml::parse(&text)?;
+        // A signature inside the decrypted assertion must verify too.
+        let inner = assertion_shape(&plain, rules)?;
+        let a = if inner.is_empty() {
+            plain
         } else {
-            let enc = root
-                .child(SAML, "EncryptedAssertion")
-                .ok_or_else(|| Error::Malformed("no EncryptedAssertion".into()))?;
-            let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
-            let plain = xml::parse(&text)?;
-            let inner = assertion_shape(&plain, rules)?;
-            if inner.is_empty() {
-                return Err(Error::Unsigned);
-            }
             algorithms.extend(inner);
-            (reduce(&text, trust, rules)?, Signed::Assertion)
-        }
+            let k = memo.key(&text, &trust.certs, rules.allow_sha1);
+            reduce(&text, k, trust, rules, memo, None)?.element.clone()
+        };
+        (a, Signed::Response)
     } else {
-        let reduced = reduce(xml, trust, rules)?;
-        if reduced.is(SAMLP, "Response") {
-            let resp = signed_response(&reduced, trust)?;
-            let mut it = resp.children_named(SAML, "Assertion");
-            let (Some(a), None) = (it.next(), it.next()) else {
-                return Err(Error::Signature(
-                    "the signed response does not hold exactly one assertion".into(),
-                ));
-            };
-            (a.clone(), Signed::Response)
-        } else {
-            (reduced, Signed::Assertion)
+        let enc = root
+            .child(SAML, "EncryptedAssertion")
+            .ok_or_else(|| Error::Malformed("no EncryptedAssertion".into()))?;
+        let text = super::decrypt::decrypt(enc, &trust.decryption_keys)?;
+        let plain = xml::parse(&text)?;
+        let inner = assertion_shape(&plain, rules)?;
+        if inner.is_empty() {
+            return Err(Error::Unsigned);
         }
+        algorithms.extend(inner);
+        let k = memo.key(&text, &trust.certs, rules.allow_sha1);
+        let a = reduce(&text, k, trust, rules, memo, None)?.element.clone();
+        (a, Signed::Assertion)
     };
     if !assertion.is(SAML, "Assertion") {
         return Err(Error::Signature(
             "the signature does not cover an assertion".into(),
         ));
     }
-    read_assertion(&assertion, trust, rules, now, signed, encrypted, algorithms)
+    read_assertion(&assertion, trust, rules, now, signed, true, algorithms)
+}
+
+/// [`verify_memoized`]'s answer when `memo` holds `xml` as a plain response (steps 1–3 done
+/// before for this text, these certificates and SHA-1 flag): the provider's encryption mode,
+/// the signed response's issuer and status and step 4, against `now` — microseconds of work,
+/// which callers may run without leaving an async thread. `None` when the memo does not.
+#[must_use]
+pub fn verify_remembered(
+    xml: &str,
+    trust: &Trust,
+    rules: &Rules,
+    now: i64,
+    memo: &ReductionMemo,
+) -> Option<Result<Verified, Error>> {
+    let key = memo.key(xml, &trust.certs, rules.allow_sha1);
+    remembered(key.as_ref(), trust, rules, now, memo)
+}
+
+/// [`verify_remembered`] for the text whose key is `key`.
+fn remembered(
+    key: Option<&memo::Key>,
+    trust: &Trust,
+    rules: &Rules,
+    now: i64,
+    memo: &ReductionMemo,
+) -> Option<Result<Verified, Error>> {
+    let hit = memo.get(key?)?;
+    let algorithms = hit.prechecked.as_ref()?;
+    Some(if trust.encryption_required {
+        Err(Error::EncryptionRequired)
+    } else {
+        read_plain(&hit.element, trust, rules, now, algorithms.clone())
+    })
+}
+
+/// The rest of a plain (unencrypted) response, from what its signatures cover: the signed
+/// response (its issuer, its status, exactly one assertion) or the signed assertion; then step 4.
+fn read_plain(
+    reduced: &Element,
+    trust: &Trust,
+    rules: &Rules,
+    now: i64,
+    algorithms: Vec<String>,
+) -> Result<Verified, Error> {
+    let (assertion, signed) = if reduced.is(SAMLP, "Response") {
+        let resp = signed_response(reduced, trust)?;
+        let mut it = resp.children_named(SAML, "Assertion");
+        let (Some(a), None) = (it.next(), it.next()) else {
+            return Err(Error::Signature(
+                "the signed response does not hold exactly one assertion".into(),
+            ));
+        };
+        (a, Signed::Response)
+    } else {
+        (reduced, Signed::Assertion)
+    };
+    if !assertion.is(SAML, "Assertion") {
+        return Err(Error::Signature(
+            "the signature does not cover an assertion".into(),
+        ));
+    }
+    read_assertion(assertion, trust, rules, now, signed, false, algorithms)
 }
 
 /// A decrypted assertion: exactly one assertion, allowed algorithms. Returns the signature
@@ -386,198 +474,6 @@ fn check_status(resp: &Element) -> Result<(), Error> {
         return Err(Error::Status(code.to_owned()));
     }
     Ok(())
-}
-
-/// Whether `r` is one of AWS's regional sign-in endpoints.
-fn aws_regional(r: &str) -> bool {
-    r.strip_prefix("https://")
-        .and_then(|x| x.strip_suffix(".signin.aws.amazon.com/saml"))
-        .is_some_and(|region| {
-            !region.is_empty()
-                && region.len() <= 32
-                && region
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        })
-}
-
-/// Step 4: the checks on the verified assertion, and what is read from it.
-#[allow(clippy::too_many_lines, reason = "one numbered check after another")]
-fn read_assertion(
-    a: &Element,
-    trust: &Trust,
-    rules: &Rules,
-    now: i64,
-    signed: Signed,
-    encrypted: bool,
-    algorithms: Vec<String>,
-) -> Result<Verified, Error> {
-    let leeway = rules.leeway_seconds;
-    let id = a
-        .attr("ID")
-        .filter(|s| !s.is_empty() && s.len() <= 256)
-        .ok_or_else(|| Error::Malformed("the assertion has no ID".into()))?
-        .to_owned();
-    // Issuer = the provider's entity id.
-    let issuer = a
-        .child(SAML, "Issuer")
-        .map(Element::text)
-        .ok_or_else(|| Error::Malformed("the assertion has no Issuer".into()))?;
-    if issuer != trust.entity_id {
-        return Err(Error::Issuer {
-            got: issuer,
-            want: trust.entity_id.clone(),
-        });
-    }
-    // Subject: NameID, and a bearer confirmation with an accepted Recipient, in time.
-    let subject = a.child(SAML, "Subject").ok_or(Error::MissingNameId)?;
-    let name = subject.child(SAML, "NameID").ok_or(Error::MissingNameId)?;
-    let name_id = NameId {
-        value: name.text(),
-        format: name.attr("Format").map(str::to_owned),
-    };
-    if name_id.value.is_empty() {
-        return Err(Error::MissingNameId);
-    }
-    let mut seen_recipients = Vec::new();
-    let mut accepted = None;
-    let mut time_error = None;
-    for sc in subject.children_named(SAML, "SubjectConfirmation") {
-        if sc.attr("Method") != Some(BEARER) {
-            continue;
-        }
-        let Some(data) = sc.child(SAML, "SubjectConfirmationData") else {
-            continue;
-        };
-        let (Some(recipient), Some(noa)) =
-            (data.attr("Recipient"), opt_time(data, "NotOnOrAfter")?)
-        else {
-            continue;
-        };
-        seen_recipients.push(recipient.to_owned());
-        let ok = rules.recipients.iter().any(|r| r == recipient)
-            || (rules.aws_regional_recipients && aws_regional(recipient));
-        if !ok {
-            continue;
-        }
-        const WHAT: &str = "SubjectConfirmationData@NotOnOrAfter";
-        if now >= noa + leeway {
-            time_error.get_or_insert(Error::Expired {
-                what: WHAT,
-                at: noa,
-                now,
-                leeway,
-            });
-            continue;
-        }
-        if let Some(nb) = opt_time(data, "NotBefore")?
-            && nb > now + leeway
-        {
-            time_error.get_or_insert(Error::NotYetValid {
-                what: "SubjectConfirmationData@NotBefore",
-                at: nb,
-                now,
-                leeway,
-            });
-            continue;
-        }
-        accepted = Some((
-            recipient.to_owned(),
-            noa,
-            data.attr("InResponseTo").map(str::to_owned),
-        ));
-        break;
-    }
-    let Some((recipient, confirmation_noa, in_response_to)) = accepted else {
-        if let Some(e) = time_error {
-            return Err(e);
-        }
-        if seen_recipients.is_empty() {
-            return Err(Error::NoBearer);
-        }
-        return Err(Error::Recipient {
-            got: seen_recipients,
-            accepted: rules.recipients.clone(),
-        });
-    };
-    // Conditions: times, and every AudienceRestriction names an accepted audience.
-    let conditions = a.child(SAML, "Conditions").ok_or_else(|| Error::Audience {
-        got: Vec::new(),
-        accepted: rules.audiences.clone(),
-    })?;
-    if let Some(nb) = opt_time(conditions, "NotBefore")?
-        && nb > now + leeway
-    {
-        return Err(Error::NotYetValid {
-            what: "Conditions@NotBefore",
-            at: nb,
-            now,
-            leeway,
-        });
-    }
-    let mut not_on_or_after = confirmation_noa;
-    if let Some(noa) = opt_time(conditions, "NotOnOrAfter")? {
-        if now >= noa + leeway {
-            return Err(Error::Expired {
-                what: "Conditions@NotOnOrAfter",
-                at: noa,
-                now,
-                leeway,
-            });
-        }
-        not_on_or_after = not_on_or_after.min(noa);
-    }
-    let mut audiences = Vec::new();
-    let mut restrictions = 0usize;
-    let mut all_met = true;
-    for r in conditions.children_named(SAML, "AudienceRestriction") {
-        restrictions += 1;
-        let these: Vec<String> = r
-            .children_named(SAML, "Audience")
-            .map(Element::text)
-            .collect();
-        all_met &= these.iter().any(|x| rules.audiences.contains(x));
-        audiences.extend(these);
-    }
-    if restrictions == 0 || !all_met {
-        return Err(Error::Audience {
-            got: audiences,
-            accepted: rules.audiences.clone(),
-        });
-    }
-    let mut session_not_on_or_after = None;
-    for s in a.children_named(SAML, "AuthnStatement") {
-        if let Some(t) = opt_time(s, "SessionNotOnOrAfter")? {
-            session_not_on_or_after = Some(session_not_on_or_after.map_or(t, |x: i64| x.min(t)));
-        }
-    }
-    let attributes = a
-        .children_named(SAML, "AttributeStatement")
-        .flat_map(|s| s.children_named(SAML, "Attribute"))
-        .filter_map(|at| {
-            Some(Attribute {
-                name: at.attr("Name")?.to_owned(),
-                values: at
-                    .children_named(SAML, "AttributeValue")
-                    .map(Element::text)
-                    .collect(),
-            })
-        })
-        .collect();
-    Ok(Verified {
-        id,
-        issuer,
-        name_id,
-        recipient,
-        in_response_to,
-        audiences,
-        not_on_or_after,
-        session_not_on_or_after,
-        attributes,
-        signed,
-        encrypted,
-        algorithms,
-    })
 }
 
 /// What locates the provider, read **unverified** from a response: the assertion's (or the

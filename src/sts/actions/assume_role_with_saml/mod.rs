@@ -13,21 +13,21 @@
 //! [`run`] is the API action: parameters → those two steps → AWS's XML.
 
 mod plan;
+mod trust;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use openssl::pkey::PKey;
-use samael::crypto::CertificateDer;
 
 pub use self::plan::SessionRequest;
+pub use self::trust::{TrustCache, private_key_owner};
 use crate::action::{Ctx, Reply};
 use crate::authz::{self, CallerPolicies, Env};
 use crate::error::{ApiError, Code};
 use crate::iam::model::SamlProvider;
 use crate::iam::names::{EntityArn, parse_saml_provider_arn};
 use crate::idp::saml::attributes::{self, SessionAttributes};
-use crate::idp::saml::{self, RolePair, Trust, Verified};
+use crate::idp::saml::{self, RolePair, Verified};
 use crate::policy::RequestPrincipal;
 use crate::state::AppState;
 use crate::sts::mint::{self, Issued};
@@ -81,69 +81,38 @@ fn no_provider(arn: &str) -> ApiError {
     .with_detail(format!("no SAML provider {arn}"))
 }
 
-/// The provider's trust material: certificates (DER) and opened private keys.
-fn trust_of(st: &AppState, p: &SamlProvider) -> Result<Trust, ApiError> {
-    use base64::Engine;
-    let certs = p
-        .signing_certs
-        .iter()
-        .map(|c| {
-            base64::engine::general_purpose::STANDARD
-                .decode(c)
-                .map(CertificateDer::from)
-                .map_err(|_| {
-                    ApiError::internal(format!("{}: stored certificate is corrupt", p.arn))
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut decryption_keys = Vec::with_capacity(p.private_keys.len());
-    for k in &p.private_keys {
-        let pem = st
-            .iam
-            .at_rest()
-            .open(&private_key_owner(&p.arn, &k.key_id), &k.sealed_pem)
-            .map_err(|e| ApiError::internal(format!("{}: private key {}: {e}", p.arn, k.key_id)))?;
-        let key = PKey::private_key_from_pem(pem.expose().as_bytes()).map_err(|_| {
-            ApiError::internal(format!("{}: private key {} unreadable", p.arn, k.key_id))
-        })?;
-        decryption_keys.push(key);
-    }
-    Ok(Trust {
-        entity_id: p.entity_id.clone(),
-        certs,
-        decryption_keys,
-        encryption_required: p.encryption_required,
-    })
-}
-
-/// The owner string a provider's private key is sealed under.
-#[must_use]
-pub fn private_key_owner(provider_arn: &str, key_id: &str) -> String {
-    format!("saml-key/{provider_arn}/{key_id}")
-}
-
-/// Verifies `xml` for `provider`, off the async threads.
+/// Verifies `xml` for `provider` with the shared reduction memo: a plain response replayed as
+/// it is (several roles from one assertion, the role chooser's second check) is answered from
+/// the memo on this thread, every check outside the signature work run again at `now`; any
+/// other goes off the async threads (`spawn_blocking`), where xmlsec does its work.
 async fn verify_with(
     st: &AppState,
-    provider: &SamlProvider,
+    provider: &Arc<SamlProvider>,
     xml: Arc<str>,
     now: DateTime<Utc>,
 ) -> Result<Verified, ApiError> {
-    let trust = trust_of(st, provider)?;
+    let trust = st.saml_trusts.trust_of(st, provider)?;
     let rules = st.config.saml_rules();
     let t = now.timestamp();
-    let arn = provider.arn.clone();
-    let res = tokio::task::spawn_blocking(move || saml::verify(&xml, &trust, &rules, t))
-        .await
-        .map_err(|e| {
-            ApiError::from(saml::Error::Internal(format!(
-                "verification task failed: {e}"
-            )))
-        })?;
+    let res = match saml::verify::verify_remembered(&xml, &trust, &rules, t, &st.saml_memo) {
+        Some(answer) => answer,
+        None => {
+            let memo = Arc::clone(&st.saml_memo);
+            tokio::task::spawn_blocking(move || {
+                saml::verify_memoized(&xml, &trust, &rules, t, &memo)
+            })
+            .await
+            .map_err(|e| {
+                ApiError::from(saml::Error::Internal(format!(
+                    "verification task failed: {e}"
+                )))
+            })?
+        }
+    };
     res.map_err(|e| {
         let api = ApiError::from(e);
         let why = api.detail.clone().unwrap_or_default();
-        api.with_detail(format!("{arn}: {why}"))
+        api.with_detail(format!("{}: {why}", provider.arn))
     })
 }
 
@@ -183,7 +152,9 @@ pub async fn verify_response(
 }
 
 /// Verifies again a response that [`verify_response`] accepted (and marked) a moment ago, for
-/// the browser's role chooser: same provider, same checks at `now`, no second replay mark.
+/// the browser's role chooser: same provider, same checks at `now`, no second replay mark. The
+/// signature work is the reduction memo's (`[saml] verification_memo_entries`) unless the
+/// provider's certificates changed in between or the memo is off.
 ///
 /// # Errors
 /// As [`verify_response`].
