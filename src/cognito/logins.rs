@@ -210,7 +210,7 @@ async fn verify_oidc(
         let why = api.detail.clone().unwrap_or_default();
         api.with_detail(format!("login {key}: {why}"))
     };
-    let inspected = oidc::inspect_for_verify(token).map_err(with_key)?;
+    let inspected = oidc::inspect_remembered(token, st.oidc_keys.reads()).map_err(with_key)?;
     let unverified = &inspected.unverified;
     if unverified.iss != url {
         return Err(ApiError::access_denied(
@@ -234,7 +234,7 @@ async fn verify_oidc(
     Ok(Login {
         provider: key.to_owned(),
         subject: v.sub,
-        claims: v.claims,
+        claims: std::sync::Arc::unwrap_or_clone(v.claims),
     })
 }
 

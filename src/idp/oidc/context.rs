@@ -225,7 +225,7 @@ mod tests {
             exp: 0,
             kid: "k".into(),
             alg: jsonwebtoken::Algorithm::RS256,
-            claims: c.as_object().unwrap().clone(),
+            claims: c.as_object().unwrap().clone().into(),
         }
     }
 

@@ -357,6 +357,7 @@ pub struct KeyCache {
     fetch: Arc<dyn Fetch>,
     entries: RwLock<HashMap<String, Arc<Entry>>>,
     fetches: Arc<AtomicU64>,
+    reads: super::memo::ReadMemo,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -376,7 +377,15 @@ impl KeyCache {
             fetch,
             entries: RwLock::new(HashMap::new()),
             fetches: Arc::new(AtomicU64::new(0)),
+            reads: super::memo::ReadMemo::default(),
         }
+    }
+
+    /// Verified tokens' readings, for [`super::inspect_remembered`] (shared by every provider:
+    /// a reading names its issuer, which then chooses the key set).
+    #[must_use]
+    pub fn reads(&self) -> &super::memo::ReadMemo {
+        &self.reads
     }
 
     /// The configuration it applies.

@@ -67,6 +67,82 @@ impl SignatureMemo {
     }
 }
 
+/// Tokens longer than this are never read from [`ReadMemo`] (a bound on its memory: an account
+/// can register an issuer of its own and sign large tokens); ID tokens are 1-2 KB.
+pub const MAX_READ_TOKEN: usize = 4096;
+
+/// Most tokens [`ReadMemo`] keeps; when full, it starts over.
+pub const MAX_READS: usize = 2048;
+
+/// What a token's text reads to before anything is verified: its header facts and claims.
+#[derive(Debug)]
+pub struct ReadToken {
+    /// `iss`, `kid`, `alg`.
+    pub unverified: super::Unverified,
+    /// Every claim.
+    pub claims: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Tokens already read, by the SHA-256 of their exact text: decoding and parsing a token is a
+/// pure function of its text, so a replayed one is not read again. Only tokens whose signature
+/// then verified are kept (unsigned junk cannot fill it), and at most [`MAX_READ_TOKEN`]
+/// characters long. Nothing read is trusted: the signature (or the key set's
+/// [`SignatureMemo`]) and every claim check run on each request, as for a token read afresh.
+#[derive(Default)]
+pub struct ReadMemo {
+    seen: Mutex<
+        std::collections::HashMap<
+            TokenDigest,
+            std::sync::Arc<ReadToken>,
+            foldhash::fast::RandomState,
+        >,
+    >,
+}
+
+impl ReadMemo {
+    /// The token with this digest, if it was read (and verified) before.
+    #[must_use]
+    pub fn get(&self, d: &TokenDigest) -> Option<std::sync::Arc<ReadToken>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(d)
+            .cloned()
+    }
+
+    /// Remembers what a verified token read to.
+    pub fn insert(&self, d: TokenDigest, read: std::sync::Arc<ReadToken>) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= MAX_READS {
+            seen.clear();
+        }
+        seen.insert(d, read);
+    }
+
+    /// How many are remembered.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether none is.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for ReadMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadMemo")
+            .field("entries", &self.len())
+            .finish()
+    }
+}
+
 /// A copy of a key set remembers nothing (it is verified afresh).
 impl Clone for SignatureMemo {
     fn clone(&self) -> Self {

@@ -23,8 +23,8 @@ pub mod verify;
 pub use self::error::Error;
 pub use self::keys::{KeyCache, KeySet};
 pub use self::verify::{
-    Inspected, Rules, Unverified, Verified, inspect, inspect_for_verify, unverified_claims, verify,
-    verify_inspected,
+    Inspected, Rules, Unverified, Verified, inspect, inspect_for_verify, inspect_remembered,
+    unverified_claims, verify, verify_inspected,
 };
 
 /// The longest web identity token accepted (AWS's model limit for `WebIdentityToken`).

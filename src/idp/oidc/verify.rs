@@ -13,8 +13,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
 use super::error::Error;
 use super::keys::KeySet;
+use super::memo::{MAX_READ_TOKEN, ReadMemo, ReadToken, TokenDigest};
 
 /// What one provider accepts.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +54,11 @@ pub struct Inspected<'t> {
     token: &'t str,
     /// What locates the provider and key.
     pub unverified: Unverified,
-    claims: Map<String, Value>,
+    claims: Arc<Map<String, Value>>,
+    digest: TokenDigest,
+    /// Where a verified token's reading is remembered, and whether it came from there.
+    reads: Option<&'t ReadMemo>,
+    remembered: bool,
 }
 
 /// A verified token: the claims AWS uses, plus all of them for provider-specific keys.
@@ -78,7 +85,7 @@ pub struct Verified {
     /// The algorithm it was verified with.
     pub alg: Algorithm,
     /// All claims (provider-specific condition keys, session tags).
-    pub claims: Map<String, Value>,
+    pub claims: Arc<Map<String, Value>>,
 }
 
 /// The asymmetric algorithms a federated issuer may use.
@@ -138,8 +145,43 @@ pub fn inspect_for_verify(token: &str) -> Result<Inspected<'_>, Error> {
     Ok(Inspected {
         token,
         unverified,
-        claims,
+        claims: Arc::new(claims),
+        digest: super::memo::digest(token),
+        reads: None,
+        remembered: false,
     })
+}
+
+/// [`inspect_for_verify`], taking a replayed token's reading from `reads` (a token read and
+/// verified before, byte for byte) instead of decoding it again; [`verify_inspected`]
+/// remembers it there once its signature verified.
+///
+/// # Errors
+/// As [`inspect`].
+pub fn inspect_remembered<'t>(token: &'t str, reads: &'t ReadMemo) -> Result<Inspected<'t>, Error> {
+    if token.len() <= MAX_READ_TOKEN {
+        let digest = super::memo::digest(token);
+        if let Some(r) = reads.get(&digest) {
+            return Ok(Inspected {
+                token,
+                unverified: r.unverified.clone(),
+                claims: Arc::clone(&r.claims),
+                digest,
+                reads: Some(reads),
+                remembered: true,
+            });
+        }
+        let (unverified, claims) = read(token)?;
+        return Ok(Inspected {
+            token,
+            unverified,
+            claims: Arc::new(claims),
+            digest,
+            reads: Some(reads),
+            remembered: false,
+        });
+    }
+    inspect_for_verify(token)
 }
 
 /// [`inspect`], with the claims it read (untrusted until the signature is checked).
@@ -245,6 +287,9 @@ pub fn verify_inspected(
         token,
         unverified: u,
         claims,
+        digest,
+        reads,
+        remembered,
     } = inspected;
     let kid_label = u.kid.clone().unwrap_or_else(|| "-".to_owned());
     // The key comes from the provider's set, by kid; nothing in the header chooses it otherwise.
@@ -267,7 +312,6 @@ pub fn verify_inspected(
                 .join("/"),
         });
     }
-    let digest = super::memo::digest(token);
     if !keys.memo().contains(&digest) {
         let mut v = Validation::new(u.alg);
         // The library's time checks read the system clock: off; ours below use `now`. Its
@@ -289,6 +333,19 @@ pub fn verify_inspected(
             },
         )?;
         keys.memo().insert(digest);
+    }
+    // Signed by the provider's key: its reading may be remembered (never trusted on its own).
+    if let Some(reads) = reads
+        && !remembered
+        && token.len() <= MAX_READ_TOKEN
+    {
+        reads.insert(
+            digest,
+            Arc::new(ReadToken {
+                unverified: u.clone(),
+                claims: Arc::clone(&claims),
+            }),
+        );
     }
 
     // OIDC Core 3.1.3.7 (2): the issuer must exactly match the provider URL.
@@ -653,6 +710,75 @@ pub(crate) mod tests {
             }),
             Err(Error::MissingClaim("iat"))
         );
+    }
+
+    #[test]
+    fn a_remembered_reading_is_kept_only_for_signed_tokens_and_trusts_nothing() {
+        let ids = clients();
+        let rules = Rules {
+            issuer: ISS,
+            client_ids: &ids,
+            azp_is_audience: false,
+            leeway_seconds: 300,
+            max_age_seconds: 3600,
+        };
+        let ks = key_set();
+        let reads = ReadMemo::default();
+        let run = |t: &str, ks: &KeySet, now: i64| {
+            verify_inspected(inspect_remembered(t, &reads)?, ks, &rules, now)
+        };
+        let t = sign(Algorithm::RS256, "rsa1", &claims());
+        // Read, verified, remembered; the next request reads it from the memo.
+        let first = run(&t, &ks, NOW).unwrap();
+        assert_eq!(reads.len(), 1);
+        assert!(inspect_remembered(&t, &reads).unwrap().remembered);
+        assert_eq!(run(&t, &ks, NOW).unwrap(), first, "a hit answers the same");
+        assert_eq!(
+            first,
+            verify(&t, &ks, &rules, NOW).unwrap(),
+            "as without the memo"
+        );
+        // Claims from the memo are checked against each request's clock and rules.
+        assert!(matches!(
+            run(&t, &ks, NOW + 901),
+            Err(Error::Expired { .. })
+        ));
+        // And the signature is still the key set's to accept: another key under kid rsa1
+        // (a rotated JWKS, with an empty signature memo) refuses the remembered reading.
+        let other = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let pc = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(other.public_key());
+        let rotated = KeySet::parse(
+            json!({"keys": [{"kty":"RSA","kid":"rsa1","alg":"RS256",
+                "n": URL_SAFE_NO_PAD.encode(&pc.n), "e": URL_SAFE_NO_PAD.encode(&pc.e)}]})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        assert!(inspect_remembered(&t, &reads).unwrap().remembered);
+        assert!(matches!(
+            run(&t, &rotated, NOW),
+            Err(Error::Signature { .. })
+        ));
+        // A token whose signature fails is not remembered; nor is an unsigned one.
+        let mut bad = t.clone().into_bytes();
+        let i = bad.len() - 10;
+        bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+        let bad = String::from_utf8(bad).unwrap();
+        assert!(run(&bad, &ks, NOW).is_err());
+        let none = raw(&json!({"alg":"none"}), &claims(), "");
+        assert!(run(&none, &ks, NOW).is_err());
+        assert_eq!(reads.len(), 1, "only the signed token is remembered");
+        assert!(!inspect_remembered(&bad, &reads).unwrap().remembered);
+        // A token over MAX_READ_TOKEN is verified but not remembered.
+        let big = sign(
+            Algorithm::RS256,
+            "rsa1",
+            &with(|c| {
+                c.insert("pad".into(), json!("x".repeat(MAX_READ_TOKEN)));
+            }),
+        );
+        run(&big, &ks, NOW).unwrap();
+        assert_eq!(reads.len(), 1);
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let now = ctx.env.now;
     let cfg = &st.config.oidc;
     // What locates provider and key, read untrusted; refusals that need no key happen here.
-    let inspected = oidc::inspect_for_verify(&input.token)?;
+    let inspected = oidc::inspect_remembered(&input.token, st.oidc_keys.reads())?;
     let unverified = &inspected.unverified;
     let view = st
         .iam

@@ -167,7 +167,7 @@ mod tests {
             exp: 0,
             kid: "k".into(),
             alg: jsonwebtoken::Algorithm::RS256,
-            claims: claims.as_object().unwrap().clone(),
+            claims: claims.as_object().unwrap().clone().into(),
         }
     }
 
