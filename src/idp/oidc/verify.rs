@@ -49,7 +49,6 @@ pub struct Unverified {
 /// A token read by [`inspect_for_verify`], to be verified by [`verify_inspected`] without
 /// reading it a second time: it holds the token it was read from, so what is verified is
 /// always the text whose claims were read.
-#[derive(Debug)]
 pub struct Inspected<'t> {
     token: &'t str,
     /// What locates the provider and key.
@@ -59,6 +58,16 @@ pub struct Inspected<'t> {
     /// Where a verified token's reading is remembered, and whether it came from there.
     reads: Option<&'t ReadMemo>,
     remembered: bool,
+}
+
+/// Never prints the token (a bearer credential) or its claims.
+impl std::fmt::Debug for Inspected<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inspected")
+            .field("unverified", &self.unverified)
+            .field("remembered", &self.remembered)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A verified token: the claims AWS uses, plus all of them for provider-specific keys.
@@ -732,6 +741,11 @@ pub(crate) mod tests {
         let first = run(&t, &ks, NOW).unwrap();
         assert_eq!(reads.len(), 1);
         assert!(inspect_remembered(&t, &reads).unwrap().remembered);
+        let shown = format!("{:?}", inspect_remembered(&t, &reads).unwrap());
+        assert!(
+            !shown.contains(&t[..20]) && !shown.contains("sub"),
+            "{shown}"
+        );
         assert_eq!(run(&t, &ks, NOW).unwrap(), first, "a hit answers the same");
         assert_eq!(
             first,
