@@ -2,6 +2,7 @@
 //!
 //! | file | owns |
 //! |---|---|
+//! | [`read`] | step 1, pure: a token read untrusted (`iss`, `kid`, `alg`, claims), early refusals |
 //! | [`verify`] | the pure JWT check: (token, the provider's keys, rules, `now`) → [`Verified`] |
 //! | [`keys`] | discovery and JWKS over HTTP(S), cached per provider, refetch rate-limited |
 //! | [`memo`] | signatures a key set already verified (the claims are still checked each time) |
@@ -18,14 +19,15 @@ pub mod context;
 pub mod error;
 pub mod keys;
 pub mod memo;
+pub mod read;
 pub mod verify;
 
 pub use self::error::Error;
 pub use self::keys::{KeyCache, KeySet};
-pub use self::verify::{
-    Inspected, Rules, Unverified, Verified, inspect, inspect_for_verify, inspect_remembered,
-    unverified_claims, verify, verify_inspected,
+pub use self::read::{
+    Inspected, Unverified, inspect, inspect_for_verify, inspect_remembered, unverified_claims,
 };
+pub use self::verify::{Rules, Verified, verify, verify_inspected};
 
 /// The longest web identity token accepted (AWS's model limit for `WebIdentityToken`).
 pub const MAX_TOKEN_CHARS: usize = 20_000;

@@ -2,22 +2,21 @@
 //! the provider's rules and `now`; no I/O, no clock of its own.
 //!
 //! Two steps, so the caller can do its I/O in between:
-//! 1. [`inspect`] reads, without trusting anything, what is needed to find the provider and its
-//!    key (`iss`, `kid`, `alg`), and refuses early what can never pass (size, `none`, HMAC, a
-//!    header naming its own key);
+//! 1. [`inspect`] (in [`super::read`]) reads, without trusting anything, what is needed to find
+//!    the provider and its key (`iss`, `kid`, `alg`), and refuses early what can never pass
+//!    (size, `none`, HMAC, a header naming its own key);
 //! 2. [`verify`] checks the signature with the key the provider's JWKS holds for that `kid`,
 //!    then every claim (OIDC Core §3.1.3.7, as AWS applies it to `AssumeRoleWithWebIdentity`).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
+
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
-use std::sync::Arc;
-
 use super::error::Error;
 use super::keys::KeySet;
-use super::memo::{MAX_READ_TOKEN, ReadMemo, ReadToken, TokenDigest};
+use super::memo::{MAX_READ_TOKEN, ReadToken};
+use super::read::{Inspected, inspect_for_verify};
 
 /// What one provider accepts.
 #[derive(Debug, Clone, Copy)]
@@ -33,41 +32,6 @@ pub struct Rules<'a> {
     pub leeway_seconds: i64,
     /// The oldest `iat` accepted, seconds before `now`.
     pub max_age_seconds: i64,
-}
-
-/// What [`inspect`] read from a token, untrusted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unverified {
-    /// `iss` (finds the provider).
-    pub iss: String,
-    /// The header's `kid`, if any.
-    pub kid: Option<String>,
-    /// The header's `alg` (one of the asymmetric algorithms).
-    pub alg: Algorithm,
-}
-
-/// A token read by [`inspect_for_verify`], to be verified by [`verify_inspected`] without
-/// reading it a second time: it holds the token it was read from, so what is verified is
-/// always the text whose claims were read.
-pub struct Inspected<'t> {
-    token: &'t str,
-    /// What locates the provider and key.
-    pub unverified: Unverified,
-    claims: Arc<Map<String, Value>>,
-    digest: TokenDigest,
-    /// Where a verified token's reading is remembered, and whether it came from there.
-    reads: Option<&'t ReadMemo>,
-    remembered: bool,
-}
-
-/// Never prints the token (a bearer credential) or its claims.
-impl std::fmt::Debug for Inspected<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inspected")
-            .field("unverified", &self.unverified)
-            .field("remembered", &self.remembered)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A verified token: the claims AWS uses, plus all of them for provider-specific keys.
@@ -95,155 +59,6 @@ pub struct Verified {
     pub alg: Algorithm,
     /// All claims (provider-specific condition keys, session tags).
     pub claims: Arc<Map<String, Value>>,
-}
-
-/// The asymmetric algorithms a federated issuer may use.
-fn parse_alg(s: &str) -> Option<Algorithm> {
-    Some(match s {
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        _ => return None,
-    })
-}
-
-/// Decodes one base64url segment as a JSON object.
-fn json_segment(seg: &str, what: &str) -> Result<Map<String, Value>, Error> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(seg.trim_end_matches('='))
-        .map_err(|_| Error::Malformed(format!("{what} is not base64url")))?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(Error::Malformed(format!("{what} is not a JSON object"))),
-    }
-}
-
-/// Splits a compact JWS into its three segments.
-fn segments(token: &str) -> Result<(&str, &str, &str), Error> {
-    let mut it = token.split('.');
-    match (it.next(), it.next(), it.next(), it.next()) {
-        (Some(h), Some(p), Some(s), None) if !h.is_empty() && !p.is_empty() => Ok((h, p, s)),
-        _ => Err(Error::Malformed("not three dot-separated segments".into())),
-    }
-}
-
-/// Reads what locates the provider and key, refusing early what can never verify: a size
-/// outside 4..=20000, `alg` `none` or HMAC or unknown, a header carrying `jku`, `x5u` or `jwk`
-/// (a key of the token's choosing), or `crit` (no extension is understood). `x5c` is ignored:
-/// keys come only from the provider's JWKS.
-///
-/// # Errors
-/// [`Error::TooLarge`], [`Error::Malformed`], [`Error::AlgorithmRefused`],
-/// [`Error::KeyInHeader`], [`Error::MissingClaim`]`("iss")`, [`Error::ClaimType`]`("iss")`.
-pub fn inspect(token: &str) -> Result<Unverified, Error> {
-    read(token).map(|(u, _)| u)
-}
-
-/// [`inspect`], keeping what it read for [`verify_inspected`] (the claims are parsed once).
-///
-/// # Errors
-/// As [`inspect`].
-pub fn inspect_for_verify(token: &str) -> Result<Inspected<'_>, Error> {
-    let (unverified, claims) = read(token)?;
-    Ok(Inspected {
-        token,
-        unverified,
-        claims: Arc::new(claims),
-        digest: super::memo::digest(token),
-        reads: None,
-        remembered: false,
-    })
-}
-
-/// [`inspect_for_verify`], taking a replayed token's reading from `reads` (a token read and
-/// verified before, byte for byte) instead of decoding it again; [`verify_inspected`]
-/// remembers it there once its signature verified.
-///
-/// # Errors
-/// As [`inspect`].
-pub fn inspect_remembered<'t>(token: &'t str, reads: &'t ReadMemo) -> Result<Inspected<'t>, Error> {
-    if token.len() <= MAX_READ_TOKEN {
-        let digest = super::memo::digest(token);
-        if let Some(r) = reads.get(&digest) {
-            return Ok(Inspected {
-                token,
-                unverified: r.unverified.clone(),
-                claims: Arc::clone(&r.claims),
-                digest,
-                reads: Some(reads),
-                remembered: true,
-            });
-        }
-        let (unverified, claims) = read(token)?;
-        return Ok(Inspected {
-            token,
-            unverified,
-            claims: Arc::new(claims),
-            digest,
-            reads: Some(reads),
-            remembered: false,
-        });
-    }
-    inspect_for_verify(token)
-}
-
-/// [`inspect`], with the claims it read (untrusted until the signature is checked).
-fn read(token: &str) -> Result<(Unverified, Map<String, Value>), Error> {
-    let len = token.chars().count();
-    if !(4..=super::MAX_TOKEN_CHARS).contains(&len) {
-        return Err(Error::TooLarge(len));
-    }
-    let (h, p, _) = segments(token)?;
-    let header = json_segment(h, "header")?;
-    let alg = match header.get("alg") {
-        Some(Value::String(a)) => a.as_str(),
-        Some(_) => return Err(Error::Malformed("alg is not a string".into())),
-        None => return Err(Error::Malformed("header has no alg".into())),
-    };
-    let alg =
-        parse_alg(alg).ok_or_else(|| Error::AlgorithmRefused(alg.chars().take(16).collect()))?;
-    for name in ["jku", "x5u", "jwk"] {
-        if header.contains_key(name) {
-            return Err(Error::KeyInHeader(name));
-        }
-    }
-    if header.contains_key("crit") {
-        return Err(Error::Malformed(
-            "crit header: no extension is understood".into(),
-        ));
-    }
-    let kid = match header.get("kid") {
-        None => None,
-        Some(Value::String(k)) if k.len() <= 256 => Some(k.clone()),
-        Some(_) => {
-            return Err(Error::Malformed(
-                "kid is not a string of at most 256".into(),
-            ));
-        }
-    };
-    let claims = json_segment(p, "claims")?;
-    let iss = match claims.get("iss") {
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(Error::ClaimType("iss")),
-        None => return Err(Error::MissingClaim("iss")),
-    };
-    Ok((Unverified { iss, kid, alg }, claims))
-}
-
-/// The claims of a token, read without verifying anything (to find what verifies it).
-///
-/// # Errors
-/// As [`inspect`].
-pub fn unverified_claims(token: &str) -> Result<Map<String, Value>, Error> {
-    inspect(token)?;
-    let (_, p, _) = segments(token)?;
-    json_segment(p, "claims")
 }
 
 /// An integer claim (a time): absent → `None`; any other type (a string, a fraction) refused.
@@ -474,6 +289,10 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::idp::oidc::memo::ReadMemo;
+    use crate::idp::oidc::read::inspect_remembered;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     pub(crate) const ISS: &str = "https://idp.example.com";
     pub(crate) const NOW: i64 = 1_800_000_000;
@@ -549,15 +368,33 @@ pub(crate) mod tests {
         vec!["sts.amazonaws.com".to_owned(), "other".to_owned()]
     }
 
-    fn check(token: &str) -> Result<Verified, Error> {
-        let ids = clients();
-        let rules = Rules {
+    /// The test provider's rules, for these client ids.
+    pub(crate) fn rules(client_ids: &[String]) -> Rules<'_> {
+        Rules {
             issuer: ISS,
-            client_ids: &ids,
+            client_ids,
             azp_is_audience: false,
             leeway_seconds: 300,
             max_age_seconds: 3600,
-        };
+        }
+    }
+
+    /// A refetched JWKS where kid `rsa1` is another RSA key (a rotation).
+    fn rsa1_is_another_key() -> KeySet {
+        let other = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let pc = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(other.public_key());
+        KeySet::parse(
+            json!({"keys": [{"kty":"RSA","kid":"rsa1","alg":"RS256",
+                "n": URL_SAFE_NO_PAD.encode(&pc.n), "e": URL_SAFE_NO_PAD.encode(&pc.e)}]})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn check(token: &str) -> Result<Verified, Error> {
+        let ids = clients();
+        let rules = rules(&ids);
         verify(token, &key_set(), &rules, NOW)
     }
 
@@ -724,13 +561,7 @@ pub(crate) mod tests {
     #[test]
     fn a_remembered_reading_is_kept_only_for_signed_tokens_and_trusts_nothing() {
         let ids = clients();
-        let rules = Rules {
-            issuer: ISS,
-            client_ids: &ids,
-            azp_is_audience: false,
-            leeway_seconds: 300,
-            max_age_seconds: 3600,
-        };
+        let rules = rules(&ids);
         let ks = key_set();
         let reads = ReadMemo::default();
         let run = |t: &str, ks: &KeySet, now: i64| {
@@ -759,15 +590,7 @@ pub(crate) mod tests {
         ));
         // And the signature is still the key set's to accept: another key under kid rsa1
         // (a rotated JWKS, with an empty signature memo) refuses the remembered reading.
-        let other = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        let pc = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(other.public_key());
-        let rotated = KeySet::parse(
-            json!({"keys": [{"kty":"RSA","kid":"rsa1","alg":"RS256",
-                "n": URL_SAFE_NO_PAD.encode(&pc.n), "e": URL_SAFE_NO_PAD.encode(&pc.e)}]})
-            .to_string()
-            .as_bytes(),
-        )
-        .unwrap();
+        let rotated = rsa1_is_another_key();
         assert!(inspect_remembered(&t, &reads).unwrap().remembered);
         assert!(matches!(
             run(&t, &rotated, NOW),
@@ -798,13 +621,7 @@ pub(crate) mod tests {
     #[test]
     fn a_remembered_signature_still_has_every_claim_checked() {
         let ids = clients();
-        let rules = Rules {
-            issuer: ISS,
-            client_ids: &ids,
-            azp_is_audience: false,
-            leeway_seconds: 300,
-            max_age_seconds: 3600,
-        };
+        let rules = rules(&ids);
         let ks = key_set();
         let t = sign(Algorithm::RS256, "rsa1", &claims());
         let first = verify(&t, &ks, &rules, NOW).unwrap();
@@ -852,15 +669,7 @@ pub(crate) mod tests {
         ));
         assert_eq!(ks.memo().len(), 1, "a refused token is not remembered");
         // A refetched JWKS where kid rsa1 is another key: nothing remembered, refused.
-        let other = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        let pc = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(other.public_key());
-        let rotated = KeySet::parse(
-            json!({"keys": [{"kty":"RSA","kid":"rsa1","alg":"RS256",
-                "n": URL_SAFE_NO_PAD.encode(&pc.n), "e": URL_SAFE_NO_PAD.encode(&pc.e)}]})
-            .to_string()
-            .as_bytes(),
-        )
-        .unwrap();
+        let rotated = rsa1_is_another_key();
         assert!(matches!(
             verify(&t, &rotated, &rules, NOW),
             Err(Error::Signature { .. })
@@ -921,11 +730,8 @@ pub(crate) mod tests {
         assert!(matches!(check(&t), Err(Error::Audience { .. })));
         let ids = clients();
         let rules = Rules {
-            issuer: ISS,
-            client_ids: &ids,
             azp_is_audience: true,
-            leeway_seconds: 300,
-            max_age_seconds: 3600,
+            ..rules(&ids)
         };
         let v = verify(&t, &key_set(), &rules, NOW).unwrap();
         assert_eq!(v.audience, "sts.amazonaws.com");
@@ -954,7 +760,7 @@ pub(crate) mod tests {
 #[cfg(test)]
 mod cost {
     #![allow(clippy::unwrap_used, reason = "measurement")]
-    use super::tests::{ISS, NOW, claims, key_set, sign};
+    use super::tests::{NOW, claims, key_set, rules, sign};
     use super::*;
 
     /// The CPU cost of one verification (RS256 and ES256), to decide whether it needs
@@ -963,13 +769,7 @@ mod cost {
     #[ignore = "a measurement, not a check"]
     fn verify_cost() {
         let ids = vec!["sts.amazonaws.com".to_owned()];
-        let rules = Rules {
-            issuer: ISS,
-            client_ids: &ids,
-            azp_is_audience: false,
-            leeway_seconds: 300,
-            max_age_seconds: 3600,
-        };
+        let rules = rules(&ids);
         let keys = key_set();
         for (alg, kid) in [(Algorithm::RS256, "rsa1"), (Algorithm::ES256, "ec1")] {
             let t = sign(alg, kid, &claims());
