@@ -15,8 +15,8 @@
 mod common;
 
 use common::saml::{
-    Claims, Key, SignWhat, assertion_of, b64, encrypted_response, have_xmlsec1, metadata,
-    signed_response,
+    Claims, Key, SignWhat, assertion_of, aws_rules, b64, encrypted_response, have_xmlsec1,
+    metadata, pure_trust, signed_response,
 };
 use common::{ADMIN, Server, code, message, skip, start_configured};
 use serde_json::json;
@@ -805,21 +805,10 @@ fn the_pure_verifier_reads_only_the_signed_assertion() {
         skip("xmlsec1");
         return;
     }
-    use sekisho::idp::saml::{Rules, Signed, Trust, verify};
+    use sekisho::idp::saml::{Signed, Trust, verify};
     let k = Key::rsa();
-    let trust = Trust {
-        entity_id: ISSUER.into(),
-        certs: vec![k.cert.to_der().unwrap().into()],
-        decryption_keys: vec![],
-        encryption_required: false,
-    };
-    let rules = Rules {
-        audiences: vec!["urn:amazon:webservices".into()],
-        recipients: vec!["https://signin.aws.amazon.com/saml".into()],
-        aws_regional_recipients: false,
-        leeway_seconds: 300,
-        allow_sha1: false,
-    };
+    let trust = pure_trust(ISSUER, &k);
+    let rules = aws_rules();
     let now = chrono::Utc::now().timestamp();
     let mut commented = Claims::new(ISSUER, ROLE, PROVIDER);
     commented.subject = "victim@corp.com<!---->.evil.com".into();

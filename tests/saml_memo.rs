@@ -15,7 +15,8 @@
 mod common;
 
 use common::saml::{
-    Claims, Key, SignWhat, b64, encrypted_response, have_xmlsec1, metadata, signed_response,
+    Claims, Key, SignWhat, aws_rules, b64, encrypted_response, have_xmlsec1, metadata, pure_trust,
+    signed_response,
 };
 use common::{ADMIN, Server, code, message, skip, start_configured};
 use serde_json::json;
@@ -290,19 +291,8 @@ fn a_memo_hit_verifies_as_a_fresh_verification_does() {
         return;
     }
     let k = Key::rsa();
-    let trust = Trust {
-        entity_id: ISSUER.into(),
-        certs: vec![k.cert.to_der().unwrap().into()],
-        decryption_keys: vec![],
-        encryption_required: false,
-    };
-    let rules = Rules {
-        audiences: vec!["urn:amazon:webservices".into()],
-        recipients: vec!["https://signin.aws.amazon.com/saml".into()],
-        aws_regional_recipients: false,
-        leeway_seconds: 300,
-        allow_sha1: false,
-    };
+    let trust = pure_trust(ISSUER, &k);
+    let rules = aws_rules();
     let now = chrono::Utc::now().timestamp();
     let memo = ReductionMemo::new(16);
     for what in [SignWhat::Assertion, SignWhat::Response] {

@@ -338,3 +338,25 @@ pub fn assertion_of(xml: &str) -> &str {
     let e = xml.rfind("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
     &xml[s..e]
 }
+
+/// What the pure verifier trusts for an IdP `entity_id` signing with `k` (no decryption key,
+/// encryption not required).
+pub fn pure_trust(entity_id: &str, k: &Key) -> sekisho::idp::saml::Trust {
+    sekisho::idp::saml::Trust {
+        entity_id: entity_id.into(),
+        certs: vec![k.cert.to_der().unwrap().into()],
+        decryption_keys: vec![],
+        encryption_required: false,
+    }
+}
+
+/// The pure verifier's rules for AWS's audience and recipient, SHA-1 refused, 300 s leeway.
+pub fn aws_rules() -> sekisho::idp::saml::Rules {
+    sekisho::idp::saml::Rules {
+        audiences: vec![AWS_AUD.into()],
+        recipients: vec![AWS_RECIPIENT.into()],
+        aws_regional_recipients: false,
+        leeway_seconds: 300,
+        allow_sha1: false,
+    }
+}
