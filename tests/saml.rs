@@ -849,3 +849,34 @@ fn the_pure_verifier_reads_only_the_signed_assertion() {
         assert_eq!(v.recipient, "https://signin.aws.amazon.com/saml");
     }
 }
+
+/// During a rotation (two certificates), the one that verified last is tried first; which one
+/// that is never changes what verifies.
+#[test]
+fn during_a_rotation_the_certificate_in_use_is_tried_first() {
+    if !have_xmlsec1() {
+        skip("xmlsec1");
+        return;
+    }
+    use sekisho::idp::saml::verify;
+    let (old, new) = (Key::rsa(), Key::rsa());
+    let mut trust = pure_trust(ISSUER, &old);
+    trust.certs.push(new.cert.to_der().unwrap().into());
+    let rules = aws_rules();
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims::new(ISSUER, ROLE, PROVIDER);
+    let by = |k: &Key| signed_response(&claims, k, SignWhat::Response);
+    assert_eq!(trust.preferred.get(), 0);
+    verify(&by(&new), &trust, &rules, now).unwrap();
+    assert_eq!(trust.preferred.get(), 1, "the new certificate verified");
+    verify(&by(&new), &trust.clone(), &rules, now).unwrap();
+    assert_eq!(trust.preferred.get(), 1, "shared by clones");
+    verify(&by(&old), &trust, &rules, now).unwrap();
+    assert_eq!(trust.preferred.get(), 0, "the old one still verifies");
+    let stranger = Key::rsa();
+    assert!(matches!(
+        verify(&by(&stranger), &trust, &rules, now),
+        Err(sekisho::idp::saml::Error::Signature(_))
+    ));
+    assert_eq!(trust.preferred.get(), 0, "a refusal moves nothing");
+}

@@ -78,6 +78,7 @@ fn real_idp_responses_parse_and_their_signatures_verify() {
             certs: vec![cert.into()],
             decryption_keys: Vec::new(),
             encryption_required: false,
+            preferred: Default::default(),
         };
         let rules = Rules {
             audiences: strings(&case["audiences"]),

@@ -347,6 +347,7 @@ pub fn pure_trust(entity_id: &str, k: &Key) -> sekisho::idp::saml::Trust {
         certs: vec![k.cert.to_der().unwrap().into()],
         decryption_keys: vec![],
         encryption_required: false,
+        preferred: Default::default(),
     }
 }
 

@@ -32,7 +32,7 @@ use base64::engine::general_purpose::STANDARD;
 pub use self::attributes::RolePair;
 pub use self::error::Error;
 pub use self::memo::ReductionMemo;
-pub use self::verify::{Rules, Signed, Trust, Verified, verify, verify_memoized};
+pub use self::verify::{CertPreference, Rules, Signed, Trust, Verified, verify, verify_memoized};
 
 /// The longest `SAMLAssertion` (base64) accepted: AWS's model limit.
 pub const MAX_ASSERTION_CHARS: usize = 100_000;

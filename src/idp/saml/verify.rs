@@ -17,6 +17,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use openssl::pkey::{PKey, Private};
 use samael::crypto::{
@@ -73,6 +74,40 @@ pub struct Trust {
     pub decryption_keys: Vec<PKey<Private>>,
     /// `AssertionEncryptionMode = Required`.
     pub encryption_required: bool,
+    /// Which of `certs` verified last: tried first next time.
+    pub preferred: CertPreference,
+}
+
+/// Which of a provider's signing certificates verified its last response, shared by the clones
+/// of one [`Trust`] (the trust cache keeps one per provider).
+///
+/// During a rotation a provider lists two certificates and signs with one of them; each is
+/// tried on its own (see `reduce`), so without this a response signed with the second paid for
+/// a failed verification with the first every time. Only the order of the attempts follows
+/// it: what verifies, and what is refused, does not depend on it.
+#[derive(Debug, Clone, Default)]
+pub struct CertPreference(Arc<AtomicUsize>);
+
+impl CertPreference {
+    /// The index of the certificate that verified last (0 before any).
+    #[must_use]
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, i: usize) {
+        self.0.store(i, Ordering::Relaxed);
+    }
+
+    /// The indices of `n` certificates in the order to try them: the preferred one first, then
+    /// the others in their order.
+    fn order(&self, n: usize) -> impl Iterator<Item = usize> {
+        let first = self.get();
+        let first = if first < n { first } else { 0 };
+        std::iter::once(first)
+            .chain((0..n).filter(move |&i| i != first))
+            .take(n)
+    }
 }
 
 impl std::fmt::Debug for Trust {
@@ -227,7 +262,8 @@ fn check_algorithm(alg: &str, allowed: &[&str], rules: &Rules) -> Result<(), Err
 /// Each certificate is tried on its own: samael gives up on the first certificate whose key type
 /// does not fit the signature (an RSA certificate for an ECDSA signature is an error, not a
 /// mismatch), so a provider with an RSA and an EC certificate needs one attempt per certificate.
-/// Every signature of the document must then verify with the same certificate.
+/// Every signature of the document must then verify with the same certificate. The one that
+/// verified last is tried first ([`CertPreference`]).
 fn reduce(
     xml: &str,
     key: Option<memo::Key>,
@@ -241,7 +277,10 @@ fn reduce(
     }
     let allowed = (!rules.allow_sha1).then_some(SAMAEL_ALGORITHMS);
     let mut last = Error::Signature("the provider has no signing certificate".into());
-    for cert in &trust.certs {
+    for i in trust.preferred.order(trust.certs.len()) {
+        let Some(cert) = trust.certs.get(i) else {
+            continue;
+        };
         let out = catch_unwind(AssertUnwindSafe(|| {
             Crypto::reduce_xml_to_signed_with_allowed_algorithms(
                 xml,
@@ -253,6 +292,7 @@ fn reduce(
         .map_err(|_| Error::Internal("xmlsec verification panicked".into()))?;
         match out {
             Ok(reduced) => {
+                trust.preferred.set(i);
                 let reduced = Arc::new(Reduction {
                     element: xml::parse(&reduced)?,
                     prechecked: prechecked.map(<[String]>::to_vec),
@@ -513,4 +553,24 @@ pub fn peek(xml: &str) -> Result<(String, Vec<String>), Error> {
         }
     }
     Ok((issuer, providers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CertPreference;
+
+    #[test]
+    fn the_certificate_that_verified_last_is_tried_first() {
+        let p = CertPreference::default();
+        assert_eq!(p.order(3).collect::<Vec<_>>(), [0, 1, 2]);
+        p.set(2);
+        assert_eq!(p.order(3).collect::<Vec<_>>(), [2, 0, 1]);
+        assert_eq!(p.clone().get(), 2, "clones share it");
+        assert_eq!(
+            p.order(2).collect::<Vec<_>>(),
+            [0, 1],
+            "a stale index (fewer certificates now) falls back to the first"
+        );
+        assert_eq!(p.order(0).count(), 0, "no certificate, no attempt");
+    }
 }

@@ -35,6 +35,7 @@ fn trust() -> &'static (Trust, PKey<Private>) {
             certs: vec![cert.into()],
             decryption_keys: vec![key.clone()],
             encryption_required: false,
+            preferred: Default::default(),
         };
         (t, key)
     })

@@ -14,7 +14,7 @@ use samael::crypto::CertificateDer;
 
 use crate::error::ApiError;
 use crate::iam::model::SamlProvider;
-use crate::idp::saml::Trust;
+use crate::idp::saml::{CertPreference, Trust};
 use crate::state::AppState;
 
 /// Most providers whose trust is kept; when full, the cache starts over.
@@ -131,6 +131,7 @@ fn derive(st: &AppState, p: &SamlProvider) -> Result<Trust, ApiError> {
         certs,
         decryption_keys,
         encryption_required: p.encryption_required,
+        preferred: CertPreference::default(),
     })
 }
 
