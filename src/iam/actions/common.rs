@@ -240,6 +240,43 @@ impl Paging {
     }
 }
 
+/// `ListUsers`, `ListRoles`, `ListGroups`: the account's entities of kind `K` under
+/// `PathPrefix`, a page at a time (`Marker`, `MaxItems`), authorized as `action` on the kind's
+/// path-less ARN and answered as `<{list}>` holding one `member` element each, written by
+/// `member`.
+pub async fn list_entities<K: crate::iam::repo::Kind>(
+    ctx: &Ctx,
+    p: &mut Params,
+    action: &str,
+    kind: &str,
+    list: &str,
+    member: impl Fn(&mut crate::wire::XmlWriter, &K),
+) -> Result<Reply, ApiError> {
+    let prefix = path_prefix(p)?;
+    let paging = Paging::read(p)?;
+    p.finish()?;
+    let account = account(ctx)?;
+    authorize(ctx, action, &arn_of(ctx, &account, kind, "/", "")).await?;
+    let page = ctx
+        .st
+        .iam
+        .list::<K>(
+            &account,
+            &prefix,
+            paging.marker.as_deref(),
+            paging.max_items,
+        )
+        .await?;
+    let mut w = crate::wire::XmlWriter::new();
+    w.start(list);
+    for e in &page.items {
+        member(&mut w, e);
+    }
+    w.end(list);
+    super::xml::page_end(&mut w, page.next_marker.as_deref());
+    Ok(reply(w.finish(), Value::Null))
+}
+
 /// `PathPrefix` (default `/`): `\u002F[\u0021-\u007F]*`, 1..=512.
 pub fn path_prefix(p: &mut Params) -> Result<String, ApiError> {
     let v = p.opt("PathPrefix").unwrap_or_else(|| "/".to_owned());

@@ -88,29 +88,10 @@ pub async fn get(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
 
 /// `ListGroups`.
 pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let prefix = common::path_prefix(p)?;
-    let paging = Paging::read(p)?;
-    p.finish()?;
-    let account = common::account(ctx)?;
-    authorize(ctx, "ListGroups", &arn_of(ctx, &account, "group", "/", "")).await?;
-    let page = ctx
-        .st
-        .iam
-        .list::<Group>(
-            &account,
-            &prefix,
-            paging.marker.as_deref(),
-            paging.max_items,
-        )
-        .await?;
-    let mut w = XmlWriter::new();
-    w.start("Groups");
-    for g in &page.items {
-        xml::group_elem(&mut w, "member", g);
-    }
-    w.end("Groups");
-    xml::page_end(&mut w, page.next_marker.as_deref());
-    Ok(reply(w.finish(), json!(null)))
+    common::list_entities::<Group>(ctx, p, "ListGroups", "group", "Groups", |w, g| {
+        xml::group_elem(w, "member", g)
+    })
+    .await
 }
 
 /// `UpdateGroup` (`NewGroupName`, `NewPath`).

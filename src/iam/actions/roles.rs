@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::common::{self, Paging, arn_of, authorize, reply};
+use super::common::{self, arn_of, authorize, reply};
 use super::condition_keys::RequestFacts;
 use super::users::{check_boundary, user_arn};
 use super::xml;
@@ -134,29 +134,10 @@ pub async fn get(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
 
 /// `ListRoles`.
 pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let prefix = common::path_prefix(p)?;
-    let paging = Paging::read(p)?;
-    p.finish()?;
-    let account = common::account(ctx)?;
-    authorize(ctx, "ListRoles", &arn_of(ctx, &account, "role", "/", "")).await?;
-    let page = ctx
-        .st
-        .iam
-        .list::<Role>(
-            &account,
-            &prefix,
-            paging.marker.as_deref(),
-            paging.max_items,
-        )
-        .await?;
-    let mut w = XmlWriter::new();
-    w.start("Roles");
-    for r in &page.items {
-        xml::role_elem(&mut w, "member", r, false);
-    }
-    w.end("Roles");
-    xml::page_end(&mut w, page.next_marker.as_deref());
-    Ok(reply(w.finish(), json!(null)))
+    common::list_entities::<Role>(ctx, p, "ListRoles", "role", "Roles", |w, r| {
+        xml::role_elem(w, "member", r, false)
+    })
+    .await
 }
 
 /// `UpdateRole` (`Description`, `MaxSessionDuration`); answers an empty result element.

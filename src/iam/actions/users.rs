@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::common::{self, Paging, arn_of, authorize, reply};
+use super::common::{self, arn_of, authorize, reply};
 use super::condition_keys::RequestFacts;
 use super::xml;
 use crate::action::{Ctx, Reply};
@@ -137,29 +137,10 @@ pub async fn get(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
 
 /// `ListUsers`.
 pub async fn list(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
-    let prefix = common::path_prefix(p)?;
-    let paging = Paging::read(p)?;
-    p.finish()?;
-    let account = common::account(ctx)?;
-    authorize(ctx, "ListUsers", &arn_of(ctx, &account, "user", "/", "")).await?;
-    let page = ctx
-        .st
-        .iam
-        .list::<User>(
-            &account,
-            &prefix,
-            paging.marker.as_deref(),
-            paging.max_items,
-        )
-        .await?;
-    let mut w = XmlWriter::new();
-    w.start("Users");
-    for u in &page.items {
-        xml::user_elem(&mut w, "member", u, false);
-    }
-    w.end("Users");
-    xml::page_end(&mut w, page.next_marker.as_deref());
-    Ok(reply(w.finish(), json!(null)))
+    common::list_entities::<User>(ctx, p, "ListUsers", "user", "Users", |w, u| {
+        xml::user_elem(w, "member", u, false)
+    })
+    .await
 }
 
 /// `UpdateUser` (`NewUserName`, `NewPath`).
