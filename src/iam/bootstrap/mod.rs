@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::model::{Group, ManagedPolicy, Origin, PolicyVersion, Role, Tag, User};
 use super::names::{check_name, check_path};
-use super::repo::{EntityKind, Iam};
+use super::repo::{EntityKind, Iam, PolicyHolder};
 use crate::error::ApiError;
 use crate::secret::SecretString;
 
@@ -496,6 +496,44 @@ async fn apply_policy(
     Ok(())
 }
 
+/// The policies a bootstrap entry declares for a user, group or role.
+#[derive(Clone, Copy)]
+struct Policies<'a> {
+    /// Inline policies: name → document.
+    inline: &'a BTreeMap<String, String>,
+    /// Managed policies, by ARN or by the name of a policy the file declares.
+    attached: &'a [String],
+}
+
+/// Puts the declared inline policies an entity (`kind`, declared `name`, its `arn`, as stored:
+/// `have`) lacks or holds with another document, and attaches the declared managed policies it
+/// lacks (nothing undeclared is taken away).
+async fn apply_policies<E: PolicyHolder>(
+    iam: &Iam,
+    account: &str,
+    (kind, name, arn): (EntityKind, &str, &str),
+    have: &E,
+    want: Policies<'_>,
+    declared: &[PolicyDecl],
+    out: &mut Applied,
+) -> Result<(), ApiError> {
+    for (policy, doc) in want.inline {
+        if have.inline_policies().get(policy) != Some(doc) {
+            iam.put_inline_policy(kind, account, name, policy, doc)
+                .await?;
+            out.changed.push(format!("{arn} inline {policy}"));
+        }
+    }
+    for r in want.attached {
+        let policy = policy_ref(iam, account, declared, r);
+        if !have.attached_policies().contains(&policy) {
+            iam.attach_policy(kind, account, name, &policy).await?;
+            out.changed.push(format!("{arn} attach {policy}"));
+        }
+    }
+    Ok(())
+}
+
 async fn apply_group(
     iam: &Iam,
     account: &str,
@@ -524,22 +562,20 @@ async fn apply_group(
         .group(account, &g.name)
         .await?
         .ok_or_else(|| super::names::no_such("group", &g.name))?;
-    for (name, doc) in &g.inline_policies {
-        if grp.inline_policies.get(name) != Some(doc) {
-            iam.put_inline_policy(EntityKind::Group, account, &g.name, name, doc)
-                .await?;
-            out.changed.push(format!("{} inline {name}", grp.arn));
-        }
-    }
-    for r in &g.attached_policies {
-        let arn = policy_ref(iam, account, declared, r);
-        if !grp.attached_policies.contains(&arn) {
-            iam.attach_policy(EntityKind::Group, account, &g.name, &arn)
-                .await?;
-            out.changed.push(format!("{} attach {arn}", grp.arn));
-        }
-    }
-    Ok(())
+    let want = Policies {
+        inline: &g.inline_policies,
+        attached: &g.attached_policies,
+    };
+    apply_policies(
+        iam,
+        account,
+        (EntityKind::Group, &g.name, &grp.arn),
+        &grp,
+        want,
+        declared,
+        out,
+    )
+    .await
 }
 
 async fn apply_user(
@@ -586,21 +622,20 @@ async fn apply_user(
         .await?;
         out.changed.push(format!("{} attributes", user.arn));
     }
-    for (name, doc) in &u.inline_policies {
-        if user.inline_policies.get(name) != Some(doc) {
-            iam.put_inline_policy(EntityKind::User, account, &u.name, name, doc)
-                .await?;
-            out.changed.push(format!("{} inline {name}", user.arn));
-        }
-    }
-    for r in &u.attached_policies {
-        let arn = policy_ref(iam, account, declared, r);
-        if !user.attached_policies.contains(&arn) {
-            iam.attach_policy(EntityKind::User, account, &u.name, &arn)
-                .await?;
-            out.changed.push(format!("{} attach {arn}", user.arn));
-        }
-    }
+    let want = Policies {
+        inline: &u.inline_policies,
+        attached: &u.attached_policies,
+    };
+    apply_policies(
+        iam,
+        account,
+        (EntityKind::User, &u.name, &user.arn),
+        &user,
+        want,
+        declared,
+        out,
+    )
+    .await?;
     for g in &u.groups {
         if !user.groups.iter().any(|x| x.eq_ignore_ascii_case(g)) {
             iam.add_user_to_group(account, g, &u.name).await?;
@@ -675,20 +710,18 @@ async fn apply_role(
         .await?;
         out.changed.push(format!("{} attributes", role.arn));
     }
-    for (name, doc) in &r.inline_policies {
-        if role.inline_policies.get(name) != Some(doc) {
-            iam.put_inline_policy(EntityKind::Role, account, &r.name, name, doc)
-                .await?;
-            out.changed.push(format!("{} inline {name}", role.arn));
-        }
-    }
-    for p in &r.attached_policies {
-        let arn = policy_ref(iam, account, declared, p);
-        if !role.attached_policies.contains(&arn) {
-            iam.attach_policy(EntityKind::Role, account, &r.name, &arn)
-                .await?;
-            out.changed.push(format!("{} attach {arn}", role.arn));
-        }
-    }
-    Ok(())
+    let want = Policies {
+        inline: &r.inline_policies,
+        attached: &r.attached_policies,
+    };
+    apply_policies(
+        iam,
+        account,
+        (EntityKind::Role, &r.name, &role.arn),
+        &role,
+        want,
+        declared,
+        out,
+    )
+    .await
 }
