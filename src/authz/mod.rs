@@ -320,7 +320,10 @@ pub fn decide_trust_owned(
     };
     let set = policy_set(
         pols,
-        Some((PolicyId(format!("{}#trust", role.arn).into()), trust)),
+        Some((
+            PolicyId([role.arn.as_str(), "#trust"].concat().into()),
+            trust,
+        )),
         true,
     );
     for &action in needed {

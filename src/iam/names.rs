@@ -45,17 +45,17 @@ pub struct Arn<'a> {
 }
 
 /// Parses `arn:partition:service:region:account:resource`.
+///
+/// Split at the first five colons by byte search (a colon is ASCII, so every cut is a character
+/// boundary): this runs several times per `AssumeRole`, and `str::splitn`'s character searcher
+/// was most of its cost.
 #[must_use]
 pub fn parse_arn(s: &str) -> Option<Arn<'_>> {
-    let mut it = s.splitn(6, ':');
-    if it.next()? != "arn" {
-        return None;
-    }
-    let partition = it.next()?;
-    let service = it.next()?;
-    let region = it.next()?;
-    let account = it.next()?;
-    let resource = it.next()?;
+    let rest = s.strip_prefix("arn:")?;
+    let (partition, rest) = split_colon(rest)?;
+    let (service, rest) = split_colon(rest)?;
+    let (region, rest) = split_colon(rest)?;
+    let (account, resource) = split_colon(rest)?;
     if partition.is_empty() || service.is_empty() || resource.is_empty() {
         return None;
     }
@@ -68,18 +68,28 @@ pub fn parse_arn(s: &str) -> Option<Arn<'_>> {
     })
 }
 
-/// Parses an IAM entity ARN `arn:P:iam::A:KIND/path/NAME` into (account, path, name).
+/// `s` cut at its first colon: (before, after), the colon in neither.
+fn split_colon(s: &str) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == b':')?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// Parses an IAM entity ARN `arn:P:iam::A:KIND/path/NAME` into (account, path, name), all
+/// borrowed from `s`: the path (`/` or `/a/b/`) is the text between the kind and the name,
+/// both slashes included.
 #[must_use]
-pub fn parse_entity_arn<'a>(s: &'a str, kind: &str) -> Option<(&'a str, String, &'a str)> {
+pub fn parse_entity_arn<'a>(s: &'a str, kind: &str) -> Option<(&'a str, &'a str, &'a str)> {
     let arn = parse_arn(s)?;
     if arn.service != "iam" || !arn.region.is_empty() {
         return None;
     }
-    let rest = arn.resource.strip_prefix(kind)?.strip_prefix('/')?;
-    let (path, name) = match rest.rfind('/') {
-        Some(i) => (format!("/{}/", rest.get(..i)?), rest.get(i + 1..)?),
-        None => ("/".to_owned(), rest),
-    };
+    // `/path/NAME`: the path runs from this slash to the last one.
+    let slashed = arn.resource.strip_prefix(kind)?;
+    if !slashed.starts_with('/') {
+        return None;
+    }
+    let last = slashed.bytes().rposition(|b| b == b'/')?;
+    let (path, name) = (slashed.get(..=last)?, slashed.get(last + 1..)?);
     if name.is_empty() {
         return None;
     }
@@ -135,7 +145,7 @@ impl EntityArn {
         Ok(Self {
             text: text.to_owned(),
             account: account.to_owned(),
-            path,
+            path: path.to_owned(),
             name: name.to_owned(),
         })
     }
@@ -204,9 +214,9 @@ mod tests {
     #[test]
     fn arns() {
         let (a, p, n) = parse_entity_arn("arn:aws:iam::123456789012:role/a/b/R", "role").unwrap();
-        assert_eq!((a, p.as_str(), n), ("123456789012", "/a/b/", "R"));
+        assert_eq!((a, p, n), ("123456789012", "/a/b/", "R"));
         let (_, p, n) = parse_entity_arn("arn:aws:iam::123456789012:user/alice", "user").unwrap();
-        assert_eq!((p.as_str(), n), ("/", "alice"));
+        assert_eq!((p, n), ("/", "alice"));
         assert!(parse_entity_arn("arn:aws:iam::123456789012:user/alice", "role").is_none());
         assert!(parse_entity_arn("arn:aws:sts::123456789012:role/x", "role").is_none());
         assert!(parse_arn("not-an-arn").is_none());
@@ -214,6 +224,73 @@ mod tests {
             entity_arn("aws", "1", "role", "/a/", "R"),
             "arn:aws:iam::1:role/a/R"
         );
+    }
+
+    /// The byte-search parsers answer exactly as the `splitn`/`format!` forms they replaced, on
+    /// every string built from ARN-ish pieces (colons, slashes, empty parts, other kinds).
+    #[test]
+    fn arn_parsers_match_the_reference_forms() {
+        fn reference_arn(s: &str) -> Option<[&str; 5]> {
+            let mut it = s.splitn(6, ':');
+            if it.next()? != "arn" {
+                return None;
+            }
+            let parts = [it.next()?, it.next()?, it.next()?, it.next()?, it.next()?];
+            let [p, svc, _, _, res] = parts;
+            (!p.is_empty() && !svc.is_empty() && !res.is_empty()).then_some(parts)
+        }
+        fn reference_entity(s: &str, kind: &str) -> Option<(String, String, String)> {
+            let [_, svc, region, account, resource] = reference_arn(s)?;
+            if svc != "iam" || !region.is_empty() {
+                return None;
+            }
+            let rest = resource.strip_prefix(kind)?.strip_prefix('/')?;
+            let (path, name) = match rest.rfind('/') {
+                Some(i) => (format!("/{}/", rest.get(..i)?), rest.get(i + 1..)?),
+                None => ("/".to_owned(), rest),
+            };
+            (!name.is_empty()).then(|| (account.to_owned(), path, name.to_owned()))
+        }
+        let heads = [
+            "arn:aws:iam::123456789012:",
+            "arn:aws:iam:us-east-1:1:",
+            "arn::iam::1:",
+            "arn:aws:sts::1:",
+            "arn:aws::",
+            "arn:aws:iam:",
+            "arn",
+            "arn:",
+            "",
+            "xarn:aws:iam::1:",
+        ];
+        let tails = [
+            "role/R",
+            "role/a/b/R",
+            "role//R",
+            "role/",
+            "role",
+            "roles/R",
+            "user/u",
+            "role/a:b/R",
+            "role/R/",
+            "role/é/ü",
+            "",
+            ":",
+            "role/a/b/c/d/e",
+        ];
+        for h in heads {
+            for t in tails {
+                let s = format!("{h}{t}");
+                let got = parse_arn(&s)
+                    .map(|a| [a.partition, a.service, a.region, a.account, a.resource]);
+                assert_eq!(got, reference_arn(&s), "{s}");
+                for kind in ["role", "user"] {
+                    let got = parse_entity_arn(&s, kind)
+                        .map(|(a, p, n)| (a.to_owned(), p.to_owned(), n.to_owned()));
+                    assert_eq!(got, reference_entity(&s, kind), "{s} as {kind}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -78,12 +78,43 @@ pub enum ContextValue {
 
 /// Condition keys of one request (case-insensitive names).
 ///
-/// A [`crate::FastMap`]: a context is built and read once per request (SipHash was 1% of a
-/// verification).
+/// The global keys every request carries ([`SLOTS`]) have fixed places: setting one is a
+/// store, not a hash and an insert. The others are in a [`crate::FastMap`]: a context is
+/// built and read once per request (SipHash was 1% of a verification). A key is in exactly
+/// one of the two, so the derived equality compares contexts by their keys and values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
     map: crate::FastMap<Cow<'static, str>, ContextValue>,
+    slots: [Option<ContextValue>; SLOTS.len()],
     times: Option<Times>,
+}
+
+/// The keys with a fixed place in every [`Context`] (lower case), the ones the authorization of
+/// every signed request sets.
+const SLOTS: [&str; 8] = [
+    "aws:sourceip",
+    "aws:securetransport",
+    "aws:useragent",
+    "aws:requestedregion",
+    "aws:principaltype",
+    "aws:userid",
+    "aws:multifactorauthpresent",
+    "aws:multifactorauthage",
+];
+
+/// The place of a lower-cased key among [`SLOTS`].
+fn slot(key_lc: &str) -> Option<usize> {
+    match key_lc {
+        "aws:sourceip" => Some(0),
+        "aws:securetransport" => Some(1),
+        "aws:useragent" => Some(2),
+        "aws:requestedregion" => Some(3),
+        "aws:principaltype" => Some(4),
+        "aws:userid" => Some(5),
+        "aws:multifactorauthpresent" => Some(6),
+        "aws:multifactorauthage" => Some(7),
+        _ => None,
+    }
 }
 
 /// The time keys of a request, formatted only if a policy reads them (most policies never
@@ -104,6 +135,7 @@ impl Context {
     pub fn new() -> Self {
         Self {
             map: crate::FastMap::with_capacity_and_hasher(32, Default::default()),
+            slots: Default::default(),
             times: None,
         }
     }
@@ -141,10 +173,7 @@ impl Context {
 
     /// Sets a single-valued key (replacing any previous value).
     pub fn set(&mut self, key: &str, v: impl Into<Cow<'static, str>>) {
-        self.map.insert(
-            Cow::Owned(key.to_lowercase()),
-            ContextValue::Single(v.into()),
-        );
+        self.put(key.to_lowercase(), ContextValue::Single(v.into()));
     }
 
     /// [`Self::set`] for a fixed key already in lower case (no allocation for the name).
@@ -154,44 +183,67 @@ impl Context {
             key_lc.to_lowercase(),
             "set_lc needs a lower-case key"
         );
-        self.map
-            .insert(Cow::Borrowed(key_lc), ContextValue::Single(v.into()));
+        let v = ContextValue::Single(v.into());
+        match slot(key_lc).and_then(|i| self.slots.get_mut(i)) {
+            Some(place) => *place = Some(v),
+            None => {
+                self.map.insert(Cow::Borrowed(key_lc), v);
+            }
+        }
     }
 
     /// Sets a multi-valued key. Only `ForAllValues:`/`ForAnyValue:` operators look inside it;
     /// single-valued operators never match a multi-valued key (even a one-element list).
     pub fn set_multi(&mut self, key: &str, vs: Vec<String>) {
-        self.map
-            .insert(Cow::Owned(key.to_lowercase()), ContextValue::Multi(vs));
+        self.put(key.to_lowercase(), ContextValue::Multi(vs));
+    }
+
+    /// Stores the value of a lower-cased key in its slot or in the map.
+    fn put(&mut self, key_lc: String, v: ContextValue) {
+        match slot(&key_lc).and_then(|i| self.slots.get_mut(i)) {
+            Some(place) => *place = Some(v),
+            None => {
+                self.map.insert(Cow::Owned(key_lc), v);
+            }
+        }
     }
 
     /// Removes a key.
     pub fn remove(&mut self, key: &str) {
-        self.map.remove(key.to_lowercase().as_str());
+        let key_lc = key.to_lowercase();
+        match slot(&key_lc).and_then(|i| self.slots.get_mut(i)) {
+            Some(place) => *place = None,
+            None => {
+                self.map.remove(key_lc.as_str());
+            }
+        }
     }
 
     /// The value of a key set explicitly (case-insensitive; not the time keys of
     /// [`Self::set_times`], which only the evaluator reads).
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
-        self.map.get(key.to_lowercase().as_str())
+        self.get_lc(&key.to_lowercase())
     }
 
     /// Looks a lower-cased key up without allocating.
     pub(crate) fn get_lc(&self, key_lc: &str) -> Option<&ContextValue> {
-        self.map.get(key_lc)
+        match slot(key_lc) {
+            Some(i) => self.slots.get(i)?.as_ref(),
+            None => self.map.get(key_lc),
+        }
     }
 
     /// Number of keys set explicitly.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() + self.slots.iter().flatten().count()
     }
 
     /// True when no key is set.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 }
 
@@ -289,6 +341,7 @@ impl VarSource for Env<'_> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     #[test]
@@ -303,6 +356,47 @@ mod tests {
         assert!(matches!(c.get("aws:tagkeys"), Some(ContextValue::Multi(v)) if v.len() == 1));
         c.remove("AWS:TAGKEYS");
         assert!(c.get("aws:tagkeys").is_none());
+    }
+
+    /// The keys with a fixed place behave as every other key: set in any case by either setter,
+    /// replaced, removed, counted, and compared.
+    #[test]
+    fn slotted_keys_are_keys_like_the_others() {
+        for key in SLOTS {
+            assert_eq!(
+                slot(key),
+                Some(SLOTS.iter().position(|k| *k == key).unwrap())
+            );
+            let mut a = Context::new();
+            a.set_lc(key, "one");
+            assert_eq!(a.len(), 1);
+            assert_eq!(
+                a.get(&key.to_uppercase()),
+                Some(&ContextValue::Single("one".into()))
+            );
+            let mut b = Context::new();
+            b.set(&key.to_uppercase(), "one");
+            assert_eq!(a, b, "{key}");
+            b.set(key, "two");
+            assert_ne!(a, b);
+            assert_eq!(b.get_lc(key), Some(&ContextValue::Single("two".into())));
+            b.set_multi(key, vec!["x".into()]);
+            assert!(matches!(b.get(key), Some(ContextValue::Multi(v)) if v.len() == 1));
+            b.remove(&key.to_uppercase());
+            assert_eq!(b.get(key), None);
+            assert!(b.is_empty());
+        }
+        assert_eq!(slot("aws:username"), None);
+        let mut c = Context::new();
+        c.set_lc("aws:sourceip", "192.0.2.1");
+        c.set("aws:PrincipalTag/team", "red");
+        assert_eq!(c.len(), 2);
+        let p = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/alice");
+        assert_eq!(Env::new(&c, &p).single("aws:sourceip"), Some("192.0.2.1"));
+        assert_eq!(
+            Env::new(&c, &p).single("aws:principaltag/team"),
+            Some("red")
+        );
     }
 
     #[test]

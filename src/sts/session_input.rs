@@ -60,10 +60,9 @@ pub async fn check_policies(
     sp: &SessionPolicies,
     account: &str,
 ) -> Result<Option<Arc<Policy>>, ApiError> {
-    let own = format!("arn:{}:iam::{account}:policy/", iam.partition);
-    let aws = format!("arn:{}:iam::aws:policy/", iam.partition);
     for arn in &sp.arns {
-        let reachable = arn.starts_with(&own) || arn.starts_with(&aws);
+        let reachable =
+            policy_of(arn, &iam.partition, account) || policy_of(arn, &iam.partition, "aws");
         if !reachable || iam.managed_policy(arn).await?.is_none() {
             return Err(ApiError::validation(format!(
                 "Policy {arn} does not exist or is not attachable."
@@ -82,6 +81,15 @@ pub async fn check_policies(
                 ApiError::new(Code::MalformedPolicyDocument, e.to_string())
             }),
     }
+}
+
+/// Whether `arn` starts `arn:P:iam::OWNER:policy/` (read in place: no prefix is built).
+fn policy_of(arn: &str, partition: &str, owner: &str) -> bool {
+    arn.strip_prefix("arn:")
+        .and_then(|r| r.strip_prefix(partition))
+        .and_then(|r| r.strip_prefix(":iam::"))
+        .and_then(|r| r.strip_prefix(owner))
+        .is_some_and(|r| r.starts_with(":policy/"))
 }
 
 /// Tag key characters: `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
@@ -204,4 +212,44 @@ pub fn needed_actions(
         needed.push("sts:SetSourceIdentity");
     }
     needed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::policy_of;
+
+    /// Session policy ARNs are reachable only in the role's account or AWS's, in the server's
+    /// partition: the prefix read in place answers as `starts_with` of the built prefix did.
+    #[test]
+    fn policy_arns_are_matched_by_owner_and_partition() {
+        let own = "arn:aws:iam::111111111111:policy/p";
+        assert!(policy_of(own, "aws", "111111111111"));
+        assert!(policy_of("arn:aws:iam::aws:policy/ReadOnly", "aws", "aws"));
+        assert!(policy_of(
+            "arn:aws:iam::111111111111:policy/a/b/p",
+            "aws",
+            "111111111111"
+        ));
+        for (arn, partition, owner) in [
+            (own, "aws", "222222222222"),
+            (own, "aws-cn", "111111111111"),
+            (own, "aw", "111111111111"),
+            (own, "aws", "11111111111"),
+            ("arn:aws:iam::111111111111:role/p", "aws", "111111111111"),
+            ("arn:aws:iam::1111111111112:policy/p", "aws", "111111111111"),
+            ("arn:aws:sts::111111111111:policy/p", "aws", "111111111111"),
+            ("xarn:aws:iam::111111111111:policy/p", "aws", "111111111111"),
+        ] {
+            let built = format!("arn:{partition}:iam::{owner}:policy/");
+            assert_eq!(
+                policy_of(arn, partition, owner),
+                arn.starts_with(&built),
+                "{arn}"
+            );
+            assert!(
+                !policy_of(arn, partition, owner),
+                "{arn} {partition} {owner}"
+            );
+        }
+    }
 }

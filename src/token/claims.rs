@@ -258,22 +258,37 @@ impl SessionClaims {
     }
 
     /// postcard + deflate.
+    #[cfg(test)]
     pub(crate) fn encode(&self) -> Result<Vec<u8>, Error> {
-        // Serialized straight after the form byte (no second buffer for the stored form).
         let mut out = Vec::with_capacity(ENCODE_CAPACITY);
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::encode`] appended to `out` (the sealing buffer, after the token header): no
+    /// buffer of its own for the stored form, which is most tokens.
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), Error> {
+        let start = out.len();
         out.push(FORM_RAW);
-        let mut out = postcard::to_extend(self, out).map_err(|e| Error::Claims(e.to_string()))?;
+        // postcard extends a Vec it owns: the buffer moves in and back out, no copy.
+        let mut buf = postcard::to_extend(self, std::mem::take(out))
+            .map_err(|e| Error::Claims(e.to_string()))?;
         // Small claims gain little from deflate and it is most of the sealing cost: store them
         // as they are. The first byte says which (the AEAD covers it like the rest).
-        let raw = out.get(1..).unwrap_or_default();
-        if raw.len() <= STORE_RAW_UP_TO {
-            return Ok(out);
+        let raw = buf.get(start + 1..).unwrap_or_default();
+        if raw.len() > STORE_RAW_UP_TO {
+            let packed = deflate(raw)?;
+            buf.get_mut(start..).unwrap_or_default().zeroize();
+            buf.truncate(start);
+            buf.push(FORM_DEFLATE);
+            buf.extend_from_slice(&packed);
         }
-        let mut packed = vec![FORM_DEFLATE];
-        packed.extend_from_slice(&deflate(raw)?);
-        out.zeroize();
-        Ok(packed)
+        *out = buf;
+        Ok(())
     }
+
+    /// The room [`Self::encode_into`] needs for the stored form (the deflated form is smaller).
+    pub(crate) const ENCODED_CAPACITY: usize = ENCODE_CAPACITY;
 
     /// Inverse of [`Self::encode`]; any failure is [`InvalidReason::Decode`].
     pub(crate) fn decode(compressed: &[u8]) -> Result<Self, Error> {

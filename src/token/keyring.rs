@@ -324,8 +324,11 @@ impl KeyRing {
         if claims.is_expired(now) {
             return Err(Error::Claims("claims already expired".into()));
         }
-        let plaintext = Zeroizing::new(claims.encode()?);
-        self.active.subkeys.seal(self.active.id, &plaintext)
+        self.active
+            .subkeys
+            .seal_encoded(self.active.id, SessionClaims::ENCODED_CAPACITY, |raw| {
+                claims.encode_into(raw)
+            })
     }
 
     /// Opens a token: checks its structure, finds its key (refusing keys past their horizon at

@@ -24,7 +24,7 @@ use hkdf::Hkdf;
 use hmac::Mac as _;
 use rand::RngCore as _;
 use sha2::Sha256;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use super::error::{Error, InvalidReason};
 use crate::secret::SecretString;
@@ -112,41 +112,55 @@ impl Subkeys {
     }
 
     /// Seals encoded claims under `key_id`; returns the token and its nonce.
+    #[cfg(test)]
     pub(crate) fn seal(
         &self,
         key_id: KeyId,
         plaintext: &[u8],
     ) -> Result<(String, [u8; 24]), Error> {
+        self.seal_encoded(key_id, plaintext.len(), |raw| {
+            raw.extend_from_slice(plaintext);
+            Ok(())
+        })
+    }
+
+    /// Seals the plaintext that `encode` appends (about `len` bytes) under `key_id`; returns
+    /// the token and its nonce. The plaintext is written straight after the header and nonce,
+    /// encrypted where it lies and the tag appended: one buffer, sized so that it does not
+    /// reallocate for a plaintext of `len` bytes (no copy of the plaintext is left behind).
+    pub(crate) fn seal_encoded(
+        &self,
+        key_id: KeyId,
+        len: usize,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+    ) -> Result<(String, [u8; 24]), Error> {
         let header = header(key_id);
         let mut nonce = [0_u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
-        // One buffer: header ‖ nonce ‖ plaintext, the plaintext encrypted where it lies and the
-        // tag appended. Sized exactly, so it never reallocates (no copy of the plaintext is
-        // left behind).
         let body = HEADER_LEN + NONCE_LEN;
-        let mut raw = Vec::with_capacity(body + plaintext.len() + TAG_LEN);
+        // Not wiped on drop: once encrypted it holds only the header, nonce and ciphertext; on
+        // the paths that fail before that, the plaintext is wiped here.
+        let mut raw = Vec::with_capacity(body + len + TAG_LEN);
         raw.extend_from_slice(&header);
         raw.extend_from_slice(&nonce);
-        raw.extend_from_slice(plaintext);
-        let tag = self
-            .cipher
-            .encrypt_in_place_detached(
-                XNonce::from_slice(&nonce),
-                &aad(&header),
-                raw.get_mut(body..).unwrap_or_default(),
-            )
-            .map_err(|_| Error::Claims("encryption failed".into()))?;
+        let sealed = encode(&mut raw).and_then(|()| {
+            self.cipher
+                .encrypt_in_place_detached(
+                    XNonce::from_slice(&nonce),
+                    &aad(&header),
+                    raw.get_mut(body..).unwrap_or_default(),
+                )
+                .map_err(|_| Error::Claims("encryption failed".into()))
+        });
+        let tag = match sealed {
+            Ok(tag) => tag,
+            Err(e) => {
+                raw.zeroize();
+                return Err(e);
+            }
+        };
         raw.extend_from_slice(&tag);
-        let mut token = String::with_capacity(TOKEN_PREFIX.len() + raw.len() * 4 / 3 + 4);
-        token.push_str(TOKEN_PREFIX);
-        URL_SAFE_NO_PAD.encode_string(&raw, &mut token);
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(Error::Claims(format!(
-                "token would be {} characters (max {MAX_TOKEN_LEN})",
-                token.len()
-            )));
-        }
-        Ok((token, nonce))
+        Ok((token_text(&raw)?, nonce))
     }
 
     /// Opens a parsed token; any failure is [`InvalidReason::Tampered`].
@@ -184,6 +198,23 @@ impl Subkeys {
             .ok_or_else(|| Error::Claims("short mac".into()))?;
         Ok(SecretString::new(STANDARD.encode(head)))
     }
+}
+
+/// `SKS1` and the base64url (no padding) of `raw`, encoded in one pass into a buffer of the
+/// exact size; refused past [`MAX_TOKEN_LEN`].
+fn token_text(raw: &[u8]) -> Result<String, Error> {
+    let len = base64::encoded_len(raw.len(), false)
+        .map(|n| n + TOKEN_PREFIX.len())
+        .filter(|&n| n <= MAX_TOKEN_LEN)
+        .ok_or_else(|| Error::Claims(format!("token would exceed {MAX_TOKEN_LEN} characters")))?;
+    let mut text = vec![0_u8; len];
+    let (prefix, body) = text.split_at_mut(TOKEN_PREFIX.len());
+    prefix.copy_from_slice(TOKEN_PREFIX.as_bytes());
+    URL_SAFE_NO_PAD
+        .encode_slice(raw, body)
+        .map_err(|e| Error::Claims(format!("token encoding: {e}")))?;
+    // Base64 and the prefix are ASCII: this only checks it.
+    String::from_utf8(text).map_err(|e| Error::Claims(format!("token encoding: {e}")))
 }
 
 /// A structurally valid token, not yet authenticated.

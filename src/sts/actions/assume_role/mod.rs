@@ -126,7 +126,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let mut issued = mint::mint(st, plan.claims, now)?;
     record_role_use(ctx, role);
 
-    let assumed_id = format!("{}:{}", role.id, input.session_name);
+    let assumed_id = [role.id.as_str(), ":", &input.session_name].concat();
     let mut w = XmlWriter::new();
     mint::credentials_xml(&mut w, &issued);
     w.start("AssumedRoleUser")
@@ -164,7 +164,10 @@ pub fn lineage(caller: &Caller) -> (Option<String>, Option<String>) {
 }
 
 fn record_role_use(ctx: &Ctx, role: &Role) {
-    if !ctx.st.should_record_use(&format!("role:{}", role.id)) {
+    if !ctx
+        .st
+        .should_record_use(&["role:", role.id.as_str()].concat())
+    {
         return;
     }
     let st = ctx.st.clone();

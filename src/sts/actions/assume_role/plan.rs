@@ -136,10 +136,7 @@ pub fn plan(
 
     let who = SessionSubject {
         account: role.account.clone(),
-        arn: format!(
-            "arn:{partition}:sts::{}:assumed-role/{}/{}",
-            role.account, role.name, input.session_name
-        ),
+        arn: session_arn(partition, &role.account, &role.name, &input.session_name),
         principal_arn: role.arn.clone(),
         principal_id: role.id.clone(),
     };
@@ -153,6 +150,21 @@ pub fn plan(
         .with_lineage(parent_key, parent_user)
         .chained_from(parent);
     Ok(Plan { claims })
+}
+
+/// `arn:P:sts::A:assumed-role/ROLE/SESSION`, in one allocation of the exact size.
+fn session_arn(partition: &str, account: &str, role: &str, session: &str) -> String {
+    let parts = [
+        "arn:",
+        partition,
+        ":sts::",
+        account,
+        ":assumed-role/",
+        role,
+        "/",
+        session,
+    ];
+    parts.concat()
 }
 
 impl Plan {
