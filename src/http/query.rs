@@ -169,10 +169,7 @@ pub(super) async fn answer(
             // An unsigned federation call names its caller in its reply (WebIdentityUser,
             // SAMLUser).
             if event.user_identity.is_none()
-                && let Some(ui) = reply
-                    .audit
-                    .as_object_mut()
-                    .and_then(|o| o.remove("userIdentity"))
+                && let Some(ui) = reply.audit.take_member("userIdentity")
             {
                 event.user_identity = crate::audit::UserIdentity::federated(&ui);
             }

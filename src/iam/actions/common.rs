@@ -320,7 +320,7 @@ pub fn reply(xml: String, audit: Value) -> Reply {
     Reply {
         result_xml: Some(xml),
         result_json: None,
-        audit,
+        audit: audit.into(),
     }
 }
 
@@ -330,7 +330,7 @@ pub fn empty(audit: Value) -> Reply {
     Reply {
         result_xml: None,
         result_json: None,
-        audit,
+        audit: audit.into(),
     }
 }
 
