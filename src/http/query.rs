@@ -51,7 +51,7 @@ pub(super) async fn answer(
     let now = st.clock.now();
     Metrics::inc(&st.metrics.requests);
     let wants_json = header_str(&parts.headers, "accept").contains("application/json");
-    let user_agent = header_str(&parts.headers, "user-agent").to_owned();
+    let user_agent = header_str(&parts.headers, "user-agent");
 
     let Some(body) = body else {
         Metrics::inc(&st.metrics.errors);
@@ -87,7 +87,7 @@ pub(super) async fn answer(
             &action
         },
         source_ip,
-        &user_agent,
+        user_agent,
         &request_id,
         action.starts_with("Get") || action.starts_with("List"),
     );
@@ -136,7 +136,7 @@ pub(super) async fn answer(
                 "Request is missing Authentication Token",
             ));
         }
-        let env = Env::of_request(&st, now, source_ip, &user_agent, caller.as_ref());
+        let env = Env::of_request(&st, now, source_ip, user_agent, caller.as_ref());
         let ctx = Ctx {
             st: st.clone(),
             caller,
