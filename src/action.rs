@@ -52,7 +52,43 @@ pub struct Reply {
     /// JSON form of the result (answered when the client asks for `application/json`).
     pub result_json: Option<serde_json::Value>,
     /// CloudTrail `responseElements` (secrets removed).
-    pub audit: serde_json::Value,
+    pub audit: AuditElements,
+}
+
+/// A reply's CloudTrail `responseElements`: a JSON tree, or for the actions on the hot path
+/// (the minting ones) the object's text, written once by the action with `wire::json_out`
+/// instead of a tree built, walked and dropped on every request.
+#[derive(Debug)]
+pub enum AuditElements {
+    /// Any JSON value (`null` when the action records none). A federation action's
+    /// `userIdentity` member is taken from it for the event's caller.
+    Json(serde_json::Value),
+    /// A JSON object's text, exactly as serde_json would write the same object (members in
+    /// name order, compact).
+    Text(Vec<u8>),
+}
+
+impl AuditElements {
+    /// Takes a member out of a JSON object (a federation action's `userIdentity`); the text
+    /// form has none to take.
+    pub fn take_member(&mut self, name: &str) -> Option<serde_json::Value> {
+        match self {
+            Self::Json(v) => v.as_object_mut()?.remove(name),
+            Self::Text(_) => None,
+        }
+    }
+}
+
+impl Default for AuditElements {
+    fn default() -> Self {
+        Self::Json(serde_json::Value::Null)
+    }
+}
+
+impl From<serde_json::Value> for AuditElements {
+    fn from(v: serde_json::Value) -> Self {
+        Self::Json(v)
+    }
 }
 
 /// Per-request context handed to actions.

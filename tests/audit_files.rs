@@ -299,3 +299,86 @@ async fn the_process_reopens_on_sighup_and_drains_on_sigterm() {
     assert_eq!(lines(&moved), 2, "before the rotation");
     assert_eq!(lines(&audit), 1, "after SIGHUP, in a new file");
 }
+
+/// The minting actions write their `responseElements` as text (not a JSON tree): the bytes must
+/// be those serde_json writes for the same object (members in name order, compact), with the
+/// access key id and expiration of the credentials answered and never their secret or token.
+#[tokio::test]
+#[expect(
+    deprecated,
+    reason = "the SDK marks PackedPolicySize deprecated; AWS and Sekisho still answer it"
+)]
+async fn minting_actions_record_their_response_elements_as_serde_json_would() {
+    let server = common::start().await;
+    let dir = server.state.config.audit.path.parent().unwrap().to_owned();
+    let alice = server.sts(ALICE.0, ALICE.1, None);
+    let iso = |t: &aws_sdk_sts::primitives::DateTime| {
+        chrono::DateTime::from_timestamp(t.secs(), 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let creds = |c: &aws_sdk_sts::types::Credentials| serde_json::json!({"accessKeyId": c.access_key_id(), "expiration": iso(c.expiration())});
+
+    let a = alice
+        .assume_role()
+        .role_arn(DEPLOYER)
+        .role_session_name("elements")
+        .external_id("ext-123")
+        .send()
+        .await
+        .unwrap();
+    let user = a.assumed_role_user().unwrap();
+    let assume = serde_json::json!({
+        "credentials": creds(a.credentials().unwrap()),
+        "assumedRoleUser": {"assumedRoleId": user.assumed_role_id(), "arn": user.arn()},
+        "packedPolicySize": a.packed_policy_size().unwrap_or(0),
+    });
+    let s = alice.get_session_token().send().await.unwrap();
+    let session = serde_json::json!({"credentials": creds(s.credentials().unwrap())});
+    let f = alice
+        .get_federation_token()
+        .name("partner")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let fed = f.federated_user().unwrap();
+    let federation = serde_json::json!({
+        "credentials": creds(f.credentials().unwrap()),
+        "federatedUser": {"federatedUserId": fed.federated_user_id(), "arn": fed.arn()},
+        "packedPolicySize": f.packed_policy_size().unwrap(),
+    });
+    wait_written(&server).await;
+    let lines = all_lines(&dir);
+    for (name, want, secret) in [
+        (
+            "AssumeRole",
+            &assume,
+            a.credentials().unwrap().secret_access_key(),
+        ),
+        (
+            "GetSessionToken",
+            &session,
+            s.credentials().unwrap().secret_access_key(),
+        ),
+        (
+            "GetFederationToken",
+            &federation,
+            f.credentials().unwrap().secret_access_key(),
+        ),
+    ] {
+        let (_, line) = lines
+            .iter()
+            .find(|(_, l)| l.contains(&format!("\"eventName\":\"{name}\"")))
+            .unwrap_or_else(|| panic!("no {name} event"));
+        let text = format!(
+            "\"responseElements\":{}",
+            serde_json::to_string(want).unwrap()
+        );
+        assert!(line.contains(&text), "{name}: want {text} in {line}");
+        assert!(!line.contains(secret), "{name}: the secret is not recorded");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(&v["responseElements"], want, "{name}");
+    }
+}

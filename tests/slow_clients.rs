@@ -343,3 +343,71 @@ async fn sign_in_starts_are_budgeted_per_address_per_minute() {
     let (status, _) = sign_in_start(loopback(2), addr).await;
     assert!(!status.contains(" 429 "), "{status}");
 }
+
+/// Reads from `s` until the text read contains `want` (or `limit` passes).
+async fn read_until_contains(s: &mut TcpStream, want: &str, limit: Duration) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + limit;
+    while !String::from_utf8_lossy(&got).contains(want) {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// The Query API, served by the listener without the router, keeps the request guards: a
+/// `POST /` whose body never completes holds the only request slot
+/// (`max_concurrent_requests = 1`) until the request deadline answers it 503 "Request timed
+/// out"; another `POST /` waits for the slot meanwhile, then is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_query_body_times_out_while_holding_its_slot() {
+    let server = common::start_configured(common::BOOTSTRAP, |c| {
+        c.server.request_timeout_seconds = 2;
+        c.server.max_concurrent_requests = 1;
+    })
+    .await;
+    let addr = server_addr(&server);
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    let head = format!("POST / HTTP/1.1\r\nHost: x\r\n{form}\r\nContent-Length: 100\r\n\r\n");
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    stalled.write_all(b"Action=GetCaller").await.unwrap();
+    let stalled_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let mut other = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\n{form}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    other.write_all(req.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut other, Duration::from_secs(10))
+        .await
+        .expect("answered and closed");
+    let waited = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 403") && answer.contains("MissingAuthenticationToken"),
+        "the unsigned call answered as AWS does, once it had the slot: {answer}"
+    );
+    assert!(
+        waited >= Duration::from_millis(900),
+        "waited for the slot the stalled request held: {waited:?}"
+    );
+
+    let timed_out = read_until_contains(&mut stalled, "timed out", Duration::from_secs(10)).await;
+    assert!(
+        timed_out.starts_with("HTTP/1.1 503") && timed_out.contains("Request timed out"),
+        "{timed_out}"
+    );
+    let held = stalled_at.elapsed();
+    assert!(
+        held >= Duration::from_millis(1800),
+        "answered at the deadline: {held:?}"
+    );
+}

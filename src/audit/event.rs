@@ -153,6 +153,8 @@ pub struct Event {
 pub enum Elements {
     /// Any JSON object.
     Json(Value),
+    /// A JSON value's text.
+    Text(JsonText),
     /// A Query request's parameters.
     Params(ParamList),
     /// `VerifyRequest`'s parameters.
@@ -180,6 +182,29 @@ pub enum Elements {
 impl From<Value> for Elements {
     fn from(v: Value) -> Self {
         Self::Json(v)
+    }
+}
+
+impl From<crate::action::AuditElements> for Elements {
+    fn from(a: crate::action::AuditElements) -> Self {
+        match a {
+            crate::action::AuditElements::Json(v) => Self::Json(v),
+            crate::action::AuditElements::Text(t) => Self::Text(JsonText(t)),
+        }
+    }
+}
+
+/// A JSON value's text, written into the audit line as is (an action wrote it with
+/// `wire::json_out`, as serde_json would have).
+#[derive(Debug)]
+pub struct JsonText(pub Vec<u8>);
+
+impl Serialize for JsonText {
+    /// Read back and written again: only the error log's copy of an event that could not be
+    /// audited, and tests, serialize an event through serde.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v: Value = serde_json::from_slice(&self.0).map_err(serde::ser::Error::custom)?;
+        v.serialize(s)
     }
 }
 

@@ -86,6 +86,7 @@ impl Elements {
     fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Elements::Json(v) => value_into(out, v),
+            Elements::Text(t) => out.extend_from_slice(&t.0),
             Elements::Params(p) => p.write_json(out),
             Elements::VerifyQuestion {
                 service,

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::config::{AuditConfig, AuditSink};
 
 pub use event::{
-    Elements, Event, HIDDEN, ParamList, SessionAttributes, SessionContext, UserIdentity,
+    Elements, Event, HIDDEN, JsonText, ParamList, SessionAttributes, SessionContext, UserIdentity,
     request_parameters,
 };
 use sink::{FileSink, Sink, write_loop};

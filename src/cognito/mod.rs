@@ -90,7 +90,7 @@ pub fn reply(body: serde_json::Value, audit: serde_json::Value) -> Reply {
     Reply {
         result_xml: None,
         result_json: Some(body),
-        audit,
+        audit: audit.into(),
     }
 }
 

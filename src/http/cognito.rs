@@ -137,10 +137,7 @@ pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) ->
     let succeeded = result.is_ok();
     let resp = match result {
         Ok(mut reply) => {
-            if let Some(ui) = reply
-                .audit
-                .as_object_mut()
-                .and_then(|o| o.remove("userIdentity"))
+            if let Some(ui) = reply.audit.take_member("userIdentity")
                 && event.user_identity.is_none()
             {
                 event.user_identity = crate::audit::UserIdentity::web_identity(&ui);

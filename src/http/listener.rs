@@ -18,16 +18,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
-use tower::Service;
 
+use super::Edge;
 use crate::state::{AppState, Metrics};
 
 /// Descriptors kept free of connections for the store, audit and key files, and the listener.
@@ -201,11 +199,11 @@ fn nofile_limit() -> Option<u64> {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets open connections finish
+/// Serves `edge` on `listener` until `shutdown` resolves, then lets open connections finish
 /// (idle ones are closed at once) and returns when they have.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
-    router: Router,
+    edge: Arc<Edge>,
     st: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -251,7 +249,7 @@ pub async fn serve(
         tokio::spawn(connection(
             stream,
             peer,
-            router.clone(),
+            edge.clone(),
             st.clone(),
             timeouts,
             stop_rx.clone(),
@@ -280,11 +278,20 @@ enum Ended {
     TimedOut,
 }
 
+/// What a connection's requests share (one `Arc` clone a request).
+struct Conn {
+    edge: Arc<Edge>,
+    peer: SocketAddr,
+    /// The peer's address as the audit records it, formatted once for the connection.
+    peer_ip: Box<str>,
+    watch: Arc<Watch>,
+}
+
 /// Serves one connection until it closes, times out, or finishes after shutdown.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    router: Router,
+    edge: Arc<Edge>,
     st: Arc<AppState>,
     timeouts: Timeouts,
     mut stop: watch::Receiver<bool>,
@@ -298,18 +305,21 @@ async fn connection(
         inner: stream,
         watch: watch.clone(),
     });
-    let svc_watch = watch.clone();
-    let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
-        svc_watch.set(Phase::Busy);
-        let answer = router.clone().call(req);
-        let w = svc_watch.clone();
+    let conn = Arc::new(Conn {
+        edge,
+        peer,
+        peer_ip: peer.ip().to_string().into_boxed_str(),
+        watch: watch.clone(),
+    });
+    let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+        conn.watch.set(Phase::Busy);
+        let c = conn.clone();
         async move {
-            let resp = answer.await;
-            w.set(Phase::Idle {
+            let resp = c.edge.dispatch(req, c.peer, &c.peer_ip).await;
+            c.watch.set(Phase::Idle {
                 since: Instant::now(),
             });
-            resp
+            Ok::<_, std::convert::Infallible>(resp)
         }
     });
     let mut conn =

@@ -3,8 +3,11 @@
 
 mod cognito;
 pub mod listener;
+mod query;
 pub mod response;
+mod verify;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,20 +19,23 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::action::{Ctx, Service};
-use crate::authn::{self, Caller};
-use crate::authz::Env;
+use crate::action::Service;
+use crate::authn::Caller;
 use crate::error::{ApiError, Code};
-use crate::state::{AppState, Metrics};
-use crate::wire::Params;
+use crate::state::AppState;
 
-/// Builds the router.
+/// Builds the router, under guards of its own (the server shares its guards with the hot
+/// routes: see [`serve`]).
 pub fn app(st: Arc<AppState>) -> Router {
-    let max = st.config.server.max_concurrent_requests;
-    let timeout = Duration::from_secs(st.config.server.request_timeout_seconds);
+    let guards = Guards::of(&st);
+    app_with(st, guards)
+}
+
+/// Builds the router under `guards`.
+fn app_with(st: Arc<AppState>, guards: Guards) -> Router {
     let issuer_path = issuer_path(&st.issuer_url);
     let routes = Router::new()
-        .route("/", get(query).post(post_root))
+        .route("/", get(query::query).post(post_root))
         .route(
             &format!("{issuer_path}{}", crate::issuer::DISCOVERY_PATH),
             get(discovery),
@@ -38,61 +44,80 @@ pub fn app(st: Arc<AppState>) -> Router {
             &format!("{issuer_path}{}", crate::issuer::JWKS_PATH),
             get(jwks),
         )
-        .route("/verify", axum::routing::post(verify))
+        .route("/verify", axum::routing::post(verify::verify))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .merge(crate::sso::routes())
         .fallback(not_found);
-    with_guards(routes, max, timeout).with_state(st)
+    with_guards(routes, guards).with_state(st)
 }
 
-/// Wraps `routes` in the guards of [`guarded`], as one layer (each axum layer boxes the
-/// request's future again: three layers cost about 0.7 µs a request in process, this one 0.35).
-fn with_guards<S: Clone + Send + Sync + 'static>(
-    routes: Router<S>,
-    max_concurrent: usize,
-    timeout: Duration,
-) -> Router<S> {
-    let permits = Arc::new(tokio::sync::Semaphore::new(max_concurrent));
+/// Wraps `routes` in [`Guards::run`], as one layer (each axum layer boxes the request's future
+/// again: three layers cost about 0.7 µs a request in process, this one 0.35).
+fn with_guards<S: Clone + Send + Sync + 'static>(routes: Router<S>, guards: Guards) -> Router<S> {
     routes.layer(axum::middleware::from_fn(
         move |req, next: axum::middleware::Next| {
-            let permits = permits.clone();
-            async move { guarded(&permits, timeout, req, next).await }
+            let guards = guards.clone();
+            async move { guards.run(next.run(req)).await }
         },
     ))
 }
 
-/// Runs a request under the server's guards: at most `max_concurrent_requests` at once (the
-/// others wait for a slot), a deadline covering the wait and the handler, and a panic turned
-/// into an `InternalFailure` answer rather than a dropped connection.
-async fn guarded(
-    permits: &tokio::sync::Semaphore,
+/// The server's request guards, one set for the whole server: the router's layer and the hot
+/// routes the listener serves directly ([`dispatch`]) run every request under the same ones.
+#[derive(Debug, Clone)]
+pub(crate) struct Guards {
+    permits: Arc<tokio::sync::Semaphore>,
     timeout: Duration,
-    req: Request<Body>,
-    next: axum::middleware::Next,
-) -> Response {
-    use futures::FutureExt;
-    let run = async {
-        // The semaphore is never closed, so acquiring cannot fail; if it did, refuse.
-        let Ok(_permit) = permits.acquire().await else {
-            return Err(ApiError::new(
-                Code::ServiceUnavailable,
-                "Service is unavailable. Please retry.",
-            ));
+}
+
+impl Guards {
+    /// At most `max_concurrent` requests at once, each answered within `timeout`.
+    fn new(max_concurrent: usize, timeout: Duration) -> Self {
+        Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(max_concurrent)),
+            timeout,
+        }
+    }
+
+    /// The guards `[server]` configures.
+    fn of(st: &AppState) -> Self {
+        Self::new(
+            st.config.server.max_concurrent_requests,
+            Duration::from_secs(st.config.server.request_timeout_seconds),
+        )
+    }
+
+    /// Runs a request's handling under the guards: at most `max_concurrent_requests` at once
+    /// (the others wait for a slot), a deadline covering the wait and the handler (the body's
+    /// reading included), and a panic turned into an `InternalFailure` answer rather than a
+    /// dropped connection.
+    pub(crate) async fn run(&self, handler: impl Future<Output = Response>) -> Response {
+        use futures::FutureExt;
+        let run = async {
+            // The semaphore is never closed, so acquiring cannot fail; if it did, refuse.
+            let Ok(_permit) = self.permits.acquire().await else {
+                return Err(ApiError::new(
+                    Code::ServiceUnavailable,
+                    "Service is unavailable. Please retry.",
+                ));
+            };
+            Ok(handler.await)
         };
-        Ok(next.run(req).await)
-    };
-    let outcome = std::panic::AssertUnwindSafe(tokio::time::timeout(timeout, run))
-        .catch_unwind()
-        .await;
-    let e = match outcome {
-        Ok(Ok(Ok(resp))) => return resp,
-        Ok(Ok(Err(e))) => e,
-        Ok(Err(_)) => ApiError::new(Code::ServiceUnavailable, "Request timed out. Please retry."),
-        Err(_) => ApiError::internal("handler panicked"),
-    };
-    response::error(&e, Service::Sts, &crate::ids::new_request_id(), false)
+        let outcome = std::panic::AssertUnwindSafe(tokio::time::timeout(self.timeout, run))
+            .catch_unwind()
+            .await;
+        let e = match outcome {
+            Ok(Ok(Ok(resp))) => return resp,
+            Ok(Ok(Err(e))) => e,
+            Ok(Err(_)) => {
+                ApiError::new(Code::ServiceUnavailable, "Request timed out. Please retry.")
+            }
+            Err(_) => ApiError::internal("handler panicked"),
+        };
+        response::error(&e, Service::Sts, &crate::ids::new_request_id(), false)
+    }
 }
 
 /// The path part of the issuer URL (`""` for an issuer at the root).
@@ -116,7 +141,7 @@ async fn post_root(State(st): State<Arc<AppState>>, req: Request<Body>) -> Respo
         let op = op.to_owned();
         return cognito::handle(st, req, op).await;
     }
-    query(State(st), req).await
+    query::query(State(st), req).await
 }
 
 /// The issuer's discovery document.
@@ -247,302 +272,21 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
 }
 
 /// The request-id response header, named once.
-static X_AMZN_REQUESTID: http::HeaderName = http::HeaderName::from_static("x-amzn-requestid");
+pub(super) static X_AMZN_REQUESTID: http::HeaderName =
+    http::HeaderName::from_static("x-amzn-requestid");
+
+pub(super) use query::audited;
+
+/// The source address of a request through the router, as text (`127.0.0.1` when the request
+/// did not come through the listener, as in process).
+fn peer_ip<B>(req: &Request<B>) -> String {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string())
+}
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-}
-
-/// Actions that SDKs send unsigned.
-async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response {
-    let request_id = crate::ids::new_request_id();
-    let now = st.clock.now();
-    Metrics::inc(&st.metrics.requests);
-    let source_ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
-    let (parts, body) = req.into_parts();
-    let wants_json = header_str(&parts.headers, "accept").contains("application/json");
-    let user_agent = header_str(&parts.headers, "user-agent").to_owned();
-
-    let body = match axum::body::to_bytes(body, st.config.server.max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => {
-            Metrics::inc(&st.metrics.errors);
-            let e = ApiError::new(
-                Code::RequestEntityTooLarge,
-                format!(
-                    "Request body is larger than the limit of {} bytes",
-                    st.config.server.max_body_bytes
-                ),
-            );
-            return response::error(&e, Service::Sts, &request_id, wants_json);
-        }
-    };
-
-    let mut params = Params::default();
-    let mut decoded = Ok(());
-    if let Some(q) = parts.uri.query() {
-        decoded = params.add_urlencoded(q.as_bytes());
-    }
-    if decoded.is_ok() && parts.method == Method::POST {
-        decoded = params.add_urlencoded(&body);
-    }
-    let service = match params.peek("Version") {
-        Some("2010-05-08") => Service::Iam,
-        _ => Service::Sts,
-    };
-    let action = params.peek("Action").unwrap_or_default().to_owned();
-    let mut event = crate::audit::Event::new(
-        now,
-        service.name(),
-        if action.is_empty() {
-            "Unknown"
-        } else {
-            &action
-        },
-        &source_ip,
-        &user_agent,
-        &request_id,
-        action.starts_with("Get") || action.starts_with("List"),
-    );
-    event.request_parameters = Some(crate::audit::request_parameters(params.iter()));
-
-    let outcome = async {
-        decoded?;
-        // Fail closed before doing anything: no change is made while it could not be audited.
-        if !st.audit.healthy() {
-            return Err(ApiError::new(
-                Code::ServiceUnavailable,
-                "Service is unavailable. Please retry.",
-            )
-            .with_detail("the audit sink has failed"));
-        }
-        if action.is_empty() {
-            return Err(ApiError::new(Code::MissingAction, "Missing Action"));
-        }
-        // The operation is resolved before authentication, as AWS does: an unknown action is
-        // InvalidAction (400) whoever asks, signed or not.
-        let version = params.peek("Version").unwrap_or_default().to_owned();
-        let known = match version.as_str() {
-            "2011-06-15" => crate::sts::ACTIONS.contains(&action.as_str()),
-            "2010-05-08" => crate::iam::actions::ACTIONS.contains(&action.as_str()),
-            _ => false,
-        };
-        if !known {
-            return Err(ApiError::new(
-                Code::InvalidAction,
-                format!("Could not find operation {action} for version {version}"),
-            ));
-        }
-        let raw_path = parts.uri.path();
-        let rp = crate::sigv4::RequestParts {
-            method: parts.method.as_str(),
-            path: raw_path,
-            query: parts.uri.query().unwrap_or(""),
-            headers: (&parts.headers).into(),
-            body: &body,
-            payload_hash: None,
-        };
-        let caller = authn::authenticate(&st, &rp, service.name(), now).await?;
-        if caller.is_none() && !crate::action::unsigned_allowed(&action) {
-            return Err(ApiError::new(
-                Code::MissingAuthenticationToken,
-                "Request is missing Authentication Token",
-            ));
-        }
-        let env = Env::of_request(&st, now, &source_ip, &user_agent, caller.as_ref());
-        let ctx = Ctx {
-            st: st.clone(),
-            caller,
-            env,
-            request_id: request_id.clone(),
-            wants_json,
-        };
-        let res = match service {
-            Service::Sts => crate::sts::dispatch(&ctx, &action, &mut params).await,
-            Service::Iam => crate::iam::actions::dispatch(&ctx, &action, &mut params).await,
-            // Chosen by `Version` above, never this one (it comes through `post_root`).
-            Service::CognitoIdentity => Err(ApiError::new(
-                Code::InvalidAction,
-                format!("Could not find operation {action} for version {version}"),
-            )),
-        };
-        Ok((ctx, res))
-    }
-    .await;
-
-    let (mut result, caller) = match outcome {
-        Ok((ctx, res)) => (res, ctx.caller),
-        Err(e) => (Err(e), None),
-    };
-    if let Some(c) = caller {
-        audit_caller(&mut event, c);
-    }
-    let resp = match &mut result {
-        Ok(reply) => {
-            // An unsigned federation call names its caller in its reply (WebIdentityUser,
-            // SAMLUser).
-            if event.user_identity.is_none()
-                && let Some(ui) = reply
-                    .audit
-                    .as_object_mut()
-                    .and_then(|o| o.remove("userIdentity"))
-            {
-                event.user_identity = crate::audit::UserIdentity::federated(&ui);
-            }
-            event.response_elements = Some(std::mem::take(&mut reply.audit).into());
-            response::success(&action, service, reply, &request_id, wants_json)
-        }
-        Err(e) => {
-            Metrics::inc(&st.metrics.errors);
-            event.error_code = Some(e.code.as_str());
-            event.error_message = Some(e.message.clone());
-            if let Some(d) = &e.detail {
-                event.additional_event_data = Some(serde_json::json!({ "reason": d }));
-            }
-            if e.code == Code::InternalFailure {
-                tracing::error!(
-                    request_id,
-                    detail = e.detail.as_deref().unwrap_or(""),
-                    "internal failure"
-                );
-            }
-            response::error(e, service, &request_id, wants_json)
-        }
-    };
-    let changed = result.is_ok() && !event.read_only;
-    audited(&st, &event, changed, resp, |e| {
-        response::error(e, service, &request_id, wants_json)
-    })
-    .await
-}
-
-/// Records a request's audit event, then answers `resp`. If the sink failed while the request
-/// ran, a call that changed something (`changed`) has happened: its answer stands (a
-/// CreateAccessKey secret must not be lost behind a 503) and its event goes to the error log,
-/// which holds no secrets either; anything else is refused with `unavailable`, as every later
-/// request will be.
-pub(crate) async fn audited(
-    st: &AppState,
-    event: &crate::audit::Event,
-    changed: bool,
-    resp: Response,
-    unavailable: impl FnOnce(&ApiError) -> Response,
-) -> Response {
-    if st.audit.record_event(event).await.is_ok() {
-        return resp;
-    }
-    if changed {
-        tracing::error!(event = %serde_json::to_string(event).unwrap_or_default(),
-            "audit sink failed after a change was made; its event follows");
-        return resp;
-    }
-    unavailable(&ApiError::new(
-        Code::ServiceUnavailable,
-        "Service is unavailable. Please retry.",
-    ))
-}
-
-/// `POST /verify`: the resource-server verification endpoint (see `crate::verify`).
-async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response {
-    let request_id = crate::ids::new_request_id();
-    let now = st.clock.now();
-    Metrics::inc(&st.metrics.requests);
-    let source_ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
-    let (parts, body) = req.into_parts();
-    let mut event = crate::audit::Event::new(
-        now,
-        "sts",
-        "VerifyRequest",
-        &source_ip,
-        header_str(&parts.headers, "user-agent"),
-        &request_id,
-        true,
-    );
-    let outcome: Result<Vec<u8>, ApiError> = async {
-        let body = axum::body::to_bytes(body, st.config.server.max_body_bytes)
-            .await
-            .map_err(|_| ApiError::new(Code::RequestEntityTooLarge, "Request body is too large"))?;
-        let rp = crate::sigv4::RequestParts {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query().unwrap_or(""),
-            headers: (&parts.headers).into(),
-            body: &body,
-            payload_hash: None,
-        };
-        let caller = authn::authenticate(&st, &rp, "sts", now)
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    Code::MissingAuthenticationToken,
-                    "Request is missing Authentication Token",
-                )
-            })?;
-        let env = Env::of_request(
-            &st,
-            now,
-            &source_ip,
-            header_str(&parts.headers, "user-agent"),
-            Some(&caller),
-        );
-        let allowed =
-            crate::authz::authorize(&st, &caller, &env, "sekisho:VerifyRequest", "*").await;
-        let asker_account = caller.account.clone();
-        audit_caller(&mut event, caller);
-        allowed?;
-        let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
-        let answer = crate::verify::verify_request(&st, &input, Some(&asker_account)).await?;
-        event.request_parameters = Some(crate::audit::Elements::VerifyQuestion {
-            service: input.service.to_string(),
-            action: input.action.as_deref().map(str::to_owned),
-            resource: input.resource.as_deref().map(str::to_owned),
-        });
-        event.response_elements = Some(crate::audit::Elements::VerifyAnswer {
-            authenticated: answer.authenticated,
-            principal: answer.principal.as_ref().map(|p| p.arn.clone()),
-            decision: answer.decision.as_ref().map(|d| d.effect.clone()),
-        });
-        let mut out = Vec::with_capacity(1024);
-        answer.write_json(&mut out);
-        Ok(out)
-    }
-    .await;
-    let resp = match outcome {
-        Ok(body) => {
-            let mut r = Response::new(Body::from(body));
-            let h = r.headers_mut();
-            h.reserve(2);
-            h.insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
-            );
-            if let Ok(v) = http::HeaderValue::from_str(&request_id) {
-                h.insert(X_AMZN_REQUESTID.clone(), v);
-            }
-            r
-        }
-        Err(e) => {
-            Metrics::inc(&st.metrics.errors);
-            event.error_code = Some(e.code.as_str());
-            event.error_message = Some(e.message.clone());
-            response::error(&e, Service::Sts, &request_id, true)
-        }
-    };
-    if st.audit.record_event(&event).await.is_err() {
-        let e = ApiError::new(
-            Code::ServiceUnavailable,
-            "Service is unavailable. Please retry.",
-        );
-        return response::error(&e, Service::Sts, &request_id, true);
-    }
-    resp
 }
 
 /// Records the caller in the request's audit event (moving its strings, not copying them).
@@ -552,6 +296,85 @@ fn audit_caller(event: &mut crate::audit::Event, mut caller: Caller) {
     event.user_identity = Some(caller.into_audit_identity());
 }
 
+/// What the listener serves: the Query API (`POST /`) and `POST /verify` straight to their
+/// handlers, everything else through the router; both under the same [`Guards`].
+#[derive(Debug)]
+pub(crate) struct Edge {
+    st: Arc<AppState>,
+    router: Router,
+    guards: Guards,
+}
+
+/// A route the listener serves without the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hot {
+    /// `POST /` without a Cognito Identity `X-Amz-Target`.
+    Query,
+    /// `POST /verify`.
+    Verify,
+}
+
+/// The hot route `req` takes, if any: the router's per-request work (its clone, the boxed
+/// futures of the guard layer and the handler, the route lookup, the extractors) is a fifth of
+/// a GetCallerIdentity outside the action; these two routes are most of the traffic.
+fn hot_route<B>(req: &Request<B>) -> Option<Hot> {
+    if req.method() != Method::POST {
+        return None;
+    }
+    match req.uri().path() {
+        "/" if !req.headers().get("x-amz-target").is_some_and(|v| {
+            v.to_str()
+                .ok()
+                .and_then(crate::cognito::wire::operation)
+                .is_some()
+        }) =>
+        {
+            Some(Hot::Query)
+        }
+        "/verify" => Some(Hot::Verify),
+        _ => None,
+    }
+}
+
+impl Edge {
+    /// The server's edge: its router and the guards it shares with the hot routes.
+    pub(crate) fn new(st: Arc<AppState>) -> Self {
+        let guards = Guards::of(&st);
+        let router = app_with(st.clone(), guards.clone());
+        Self { st, router, guards }
+    }
+
+    /// Answers one request from `peer` (`peer_ip`: its address as text, formatted once for
+    /// the connection).
+    pub(crate) async fn dispatch(
+        &self,
+        mut req: Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+        peer_ip: &str,
+    ) -> Response {
+        let Some(hot) = hot_route(&req) else {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            return match tower::Service::call(&mut self.router.clone(), req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            };
+        };
+        let st = self.st.clone();
+        let limit = st.config.server.max_body_bytes;
+        self.guards
+            .run(async move {
+                let (parts, body) = req.into_parts();
+                // Read under the guards: the request deadline covers a slow body.
+                let body = query::read_body(body, limit).await;
+                match hot {
+                    Hot::Query => query::answer(st, parts, body, peer_ip).await,
+                    Hot::Verify => verify::answer(st, parts, body, peer_ip).await,
+                }
+            })
+            .await
+    }
+}
+
 /// Serves `app` on an already-bound listener until `shutdown` resolves, under the connection
 /// caps and timeouts of `[server]` (see [`listener`]).
 pub async fn serve(
@@ -559,7 +382,7 @@ pub async fn serve(
     st: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listener::serve(listener, app(st.clone()), st, shutdown).await
+    listener::serve(listener, Arc::new(Edge::new(st.clone())), st, shutdown).await
 }
 
 #[cfg(test)]
@@ -603,7 +426,7 @@ mod tests {
                     "late"
                 }),
             );
-        let app = with_guards(routes, 4, Duration::from_millis(200));
+        let app = with_guards(routes, Guards::new(4, Duration::from_millis(200)));
         assert_eq!(call(&app, "/ok").await, (StatusCode::OK, "ok".into()));
         let (status, body) = call(&app, "/panic").await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -629,7 +452,7 @@ mod tests {
                 "done"
             }),
         );
-        let app = with_guards(routes, 2, Duration::from_secs(30));
+        let app = with_guards(routes, Guards::new(2, Duration::from_secs(30)));
         let calls: Vec<_> = (0..6)
             .map(|_| {
                 let app = app.clone();
@@ -648,5 +471,60 @@ mod tests {
             2,
             "never more than the limit at once"
         );
+    }
+
+    #[tokio::test]
+    async fn guards_run_a_bare_handler_as_the_layer_does() {
+        // The hot routes' handlers run in `Guards::run` without the router: the same answers.
+        let g = Guards::new(4, Duration::from_millis(200));
+        let body = |r: Response| async {
+            let status = r.status();
+            let b = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            (status, String::from_utf8_lossy(&b).into_owned())
+        };
+        let (status, text) = body(g.run(async { panics().await.into_response() }).await).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(text.contains("<Code>InternalFailure</Code>"), "{text}");
+        assert!(!text.contains("boom"), "{text}");
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            "late".into_response()
+        };
+        let (status, text) = body(g.run(slow).await).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text.contains("Request timed out"), "{text}");
+        let (status, text) = body(g.run(async { "ok".into_response() }).await).await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "ok"));
+    }
+
+    #[test]
+    fn hot_routes_are_the_query_api_and_verify() {
+        let req = |method: &str, path: &str, target: Option<&str>| {
+            let mut b = Request::builder().method(method).uri(path);
+            if let Some(t) = target {
+                b = b.header("x-amz-target", t);
+            }
+            b.body(()).unwrap()
+        };
+        assert_eq!(hot_route(&req("POST", "/", None)), Some(Hot::Query));
+        assert_eq!(
+            hot_route(&req("POST", "/?Action=GetCallerIdentity", None)),
+            Some(Hot::Query)
+        );
+        assert_eq!(
+            hot_route(&req("POST", "/", Some("SomethingElse.Op"))),
+            Some(Hot::Query),
+            "a target that is not Cognito's is the Query API's, as post_root decides"
+        );
+        assert_eq!(
+            hot_route(&req("POST", "/", Some("AWSCognitoIdentityService.GetId"))),
+            None,
+            "Cognito Identity goes through the router"
+        );
+        assert_eq!(hot_route(&req("POST", "/verify", None)), Some(Hot::Verify));
+        assert_eq!(hot_route(&req("GET", "/", None)), None);
+        assert_eq!(hot_route(&req("GET", "/verify", None)), None);
+        assert_eq!(hot_route(&req("POST", "/verify/", None)), None);
+        assert_eq!(hot_route(&req("POST", "/healthz", None)), None);
     }
 }

@@ -7,6 +7,7 @@ use crate::secret::SecretString;
 use crate::state::{AppState, Metrics};
 use crate::token::SessionClaims;
 use crate::wire::XmlWriter;
+use crate::wire::json_out::Obj;
 use crate::wire::xml::iso8601;
 
 /// Freshly minted credentials.
@@ -70,6 +71,15 @@ fn plain_elem(w: &mut XmlWriter, tag: &str, text: &str) {
         "{tag} holds a character XML would escape"
     );
     w.start(tag).raw(text).end(tag);
+}
+
+/// CloudTrail's view of credentials, the `credentials` member of an audit object being
+/// written (the text [`credentials_audit`] gives): never the secret or the token.
+pub fn credentials_audit_into(o: &mut Obj<'_>, i: &Issued) {
+    let mut c = Obj::open(o.key("credentials"));
+    c.str("accessKeyId", &i.access_key_id);
+    c.str("expiration", &i.expiration_text);
+    c.close();
 }
 
 /// CloudTrail's view of credentials: never the secret or the token.

@@ -11,25 +11,33 @@ pub fn str_into(out: &mut Vec<u8>, s: &str) {
     out.reserve(b.len() + 2);
     out.push(b'"');
     let mut start = 0;
+    // Eight bytes at a time: a word with no byte below 0x20, no `"` and no `\` is passed over
+    // whole (plain runs are copied in bulk when an escape or the end comes); the zero-byte
+    // tests can report a byte that needs no escape (after one that does), never miss one.
+    let mut words = b.chunks_exact(8);
     let mut i = 0;
-    // Eight bytes at a time (the last word padded with spaces): a word with no byte below
-    // 0x20, no `"` and no `\` is passed over whole; the zero-byte tests can report a byte
-    // that needs no escape (after one that does), never miss one.
-    while i < b.len() {
-        let end = (i + 8).min(b.len());
-        let mut w = [b' '; 8];
-        if let Some(word) = b.get(i..i + 8) {
-            // A whole word: a fixed-size copy, one load (a variable-length one calls memcpy).
-            w.copy_from_slice(word);
-        } else if let (Some(dst), Some(src)) = (w.get_mut(..end - i), b.get(i..end)) {
-            dst.copy_from_slice(src);
-        }
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
         if needs_escape(u64::from_le_bytes(w)) {
-            for j in i..end {
+            for j in i..i + 8 {
                 escape_byte(out, b, &mut start, j);
             }
         }
-        i = end;
+        i += 8;
+    }
+    // The last few bytes, padded with spaces (which need no escape).
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        let mut w = [b' '; 8];
+        if let Some(dst) = w.get_mut(..tail.len()) {
+            dst.copy_from_slice(tail);
+        }
+        if needs_escape(u64::from_le_bytes(w)) {
+            for j in i..b.len() {
+                escape_byte(out, b, &mut start, j);
+            }
+        }
     }
     out.extend_from_slice(b.get(start..).unwrap_or_default());
     out.push(b'"');
@@ -209,6 +217,14 @@ mod tests {
                 }
                 cases.push(String::from_utf8(s).unwrap());
             }
+        }
+        // Markup passes as is; runs of escapes, and every length around the word size.
+        cases.push("</script><script>alert('x')</script>".into());
+        cases.push("\"\\\n\r\t\u{8}\u{c}\u{0}\u{1b}".repeat(3));
+        for len in 0..=33 {
+            let plain: String = "aé\"b\\c\u{1}d🦀e".chars().cycle().take(len).collect();
+            cases.push(plain);
+            cases.push("x".repeat(len) + "\n");
         }
         // Bytes that are special only at word boundaries or near the thresholds.
         cases.push("\u{1f}\u{20}\u{21}\u{22}\u{23}\u{5b}\u{5c}\u{5d}\u{80}\u{ff}".into());

@@ -357,7 +357,7 @@ pub fn reply(xml: String, audit: Value) -> Reply {
     Reply {
         result_xml: Some(xml),
         result_json: None,
-        audit,
+        audit: audit.into(),
     }
 }
 
@@ -367,7 +367,7 @@ pub fn empty(audit: Value) -> Reply {
     Reply {
         result_xml: None,
         result_json: None,
-        audit,
+        audit: audit.into(),
     }
 }
 

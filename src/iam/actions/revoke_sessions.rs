@@ -217,7 +217,8 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             "lowered": lower,
             "operator": operator,
             "revokedBefore": revoked_before,
-        }),
+        })
+        .into(),
     })
 }
 

@@ -35,6 +35,6 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     Ok(Reply {
         result_xml: Some(w.finish()),
         result_json: None,
-        audit: serde_json::Value::Null,
+        audit: serde_json::Value::Null.into(),
     })
 }

@@ -41,6 +41,6 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     Ok(Reply {
         result_xml: Some(w.finish()),
         result_json: Some(serde_json::json!({ "Account": account })),
-        audit: serde_json::json!({ "account": account }),
+        audit: serde_json::json!({ "account": account }).into(),
     })
 }

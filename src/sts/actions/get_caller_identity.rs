@@ -15,7 +15,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         return Ok(Reply {
             result_xml: None,
             result_json: Some(json!({ "UserId": c.user_id, "Account": c.account, "Arn": c.arn })),
-            audit: serde_json::Value::Null,
+            audit: serde_json::Value::Null.into(),
         });
     }
     let mut w = XmlWriter::new();
@@ -25,6 +25,6 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     Ok(Reply {
         result_xml: Some(w.finish()),
         result_json: None,
-        audit: serde_json::Value::Null,
+        audit: serde_json::Value::Null.into(),
     })
 }

@@ -2,13 +2,14 @@
 //! long-term keys. Permissions = the user's ∩ the session policies; no session policy means no
 //! permissions (AWS). Users: 900–129600 s (default 43200); root: at most 3600 (clamped).
 
-use crate::action::{Ctx, Reply};
+use crate::action::{AuditElements, Ctx, Reply};
 use crate::authn::Principal;
 use crate::authz;
 use crate::error::ApiError;
 use crate::sts::mint;
 use crate::sts::session_input as si;
 use crate::token::{SessionClaims, SessionKind, SessionSubject};
+use crate::wire::json_out::{Obj, int_into};
 use crate::wire::params::check_range;
 use crate::wire::{Params, XmlWriter};
 
@@ -71,13 +72,20 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         .elem("Arn", &fed_arn)
         .end("FederatedUser");
     w.elem("PackedPolicySize", &packed.to_string());
+    // `responseElements`, written once as text (members in name order, as the JSON tree it
+    // replaces was written).
+    let mut audit = Vec::with_capacity(256);
+    let mut o = Obj::open(&mut audit);
+    mint::credentials_audit_into(&mut o, &issued);
+    let mut user = Obj::open(o.key("federatedUser"));
+    user.str("arn", &fed_arn);
+    user.str("federatedUserId", &fed_id);
+    user.close();
+    int_into(o.key("packedPolicySize"), i64::from(packed));
+    o.close();
     Ok(Reply {
         result_xml: Some(w.finish()),
         result_json: None,
-        audit: serde_json::json!({
-            "credentials": mint::credentials_audit(&issued),
-            "federatedUser": { "federatedUserId": fed_id, "arn": fed_arn },
-            "packedPolicySize": packed,
-        }),
+        audit: AuditElements::Text(audit),
     })
 }

@@ -3,12 +3,13 @@
 //! does). With `SerialNumber` + `TokenCode` of the caller's virtual MFA device, the session
 //! carries MFA (`aws:MultiFactorAuthPresent`, `aws:MultiFactorAuthAge`) and may call IAM.
 
-use crate::action::{Ctx, Reply};
+use crate::action::{AuditElements, Ctx, Reply};
 use crate::authn::Principal;
 use crate::error::ApiError;
 use crate::mfa::params::MfaParams;
 use crate::sts::mint;
 use crate::token::{SessionClaims, SessionKind, SessionSubject};
+use crate::wire::json_out::Obj;
 use crate::wire::params::check_range;
 use crate::wire::{Params, XmlWriter};
 
@@ -55,9 +56,13 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let issued = mint::mint(&ctx.st, claims, now)?;
     let mut w = XmlWriter::new();
     mint::credentials_xml(&mut w, &issued);
+    let mut audit = Vec::with_capacity(128);
+    let mut o = Obj::open(&mut audit);
+    mint::credentials_audit_into(&mut o, &issued);
+    o.close();
     Ok(Reply {
         result_xml: Some(w.finish()),
         result_json: None,
-        audit: serde_json::json!({ "credentials": mint::credentials_audit(&issued) }),
+        audit: AuditElements::Text(audit),
     })
 }

@@ -110,6 +110,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
             "signingAlgorithm": alg.as_str(),
             "expiration": iso8601(expiration),
             "jti": claims.get("jti"),
-        }),
+        })
+        .into(),
     })
 }

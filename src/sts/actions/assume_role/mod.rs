@@ -8,7 +8,7 @@
 
 mod plan;
 
-use crate::action::{Ctx, Reply};
+use crate::action::{AuditElements, Ctx, Reply};
 use crate::authn::{Caller, Principal};
 use crate::authz;
 use crate::error::ApiError;
@@ -17,6 +17,7 @@ use crate::iam::names::EntityArn;
 use crate::mfa::params::MfaParams;
 use crate::sts::mint;
 use crate::sts::session_input::{self as si, SessionPolicies};
+use crate::wire::json_out::{Obj, int_into};
 use crate::wire::params::{check_chars, check_len, check_range};
 use crate::wire::{Params, XmlWriter};
 
@@ -123,7 +124,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     authz::decide_trust_owned(principal, &pols, role, &trust, &needed, context)
         .map_err(|(action, d)| authz::denied(&caller.arn, action, &role.arn, &d))?;
 
-    let mut issued = mint::mint(st, plan.claims, now)?;
+    let issued = mint::mint(st, plan.claims, now)?;
     record_role_use(ctx, role);
 
     let assumed_id = [role.id.as_str(), ":", &input.session_name].concat();
@@ -140,17 +141,21 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         w.elem("PackedPolicySize", &packed.to_string());
     }
     w.opt("SourceIdentity", issued.claims.source_identity.as_deref());
-    let credentials = mint::credentials_audit(&issued);
-    // The answer is written: the session ARN moves into the audit record.
-    let session_arn = std::mem::take(&mut issued.claims.arn);
+    // The audit record's `responseElements`, written once as text (members in name order,
+    // as the JSON tree it replaces was written).
+    let mut audit = Vec::with_capacity(256);
+    let mut o = Obj::open(&mut audit);
+    let mut user = Obj::open(o.key("assumedRoleUser"));
+    user.str("arn", &issued.claims.arn);
+    user.str("assumedRoleId", &assumed_id);
+    user.close();
+    mint::credentials_audit_into(&mut o, &issued);
+    int_into(o.key("packedPolicySize"), i64::from(packed));
+    o.close();
     Ok(Reply {
         result_xml: Some(w.finish()),
         result_json: None,
-        audit: serde_json::json!({
-            "credentials": credentials,
-            "assumedRoleUser": { "assumedRoleId": assumed_id, "arn": session_arn },
-            "packedPolicySize": packed,
-        }),
+        audit: AuditElements::Text(audit),
     })
 }
 

@@ -388,7 +388,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     Ok(Reply {
         result_xml: Some(w.finish()),
         result_json: None,
-        audit: audit_of(&login, &s),
+        audit: audit_of(&login, &s).into(),
     })
 }
 

@@ -264,6 +264,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
                 "subject": verified.sub,
                 "account": role.account,
             },
-        }),
+        })
+        .into(),
     })
 }

@@ -1,0 +1,227 @@
+//! The Query API edge (STS and IAM, chosen by `Version`): the parameters decoded, the action
+//! resolved before authentication, SigV4, dispatch, the answer rendered and the request audited.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{Method, Request};
+use axum::response::Response;
+
+use super::{audit_caller, header_str, response};
+use crate::action::{Ctx, Service};
+use crate::authn;
+use crate::authz::Env;
+use crate::error::{ApiError, Code};
+use crate::state::{AppState, Metrics};
+use crate::wire::Params;
+
+/// The Query API through the router (`GET /`, and a `POST /` the listener did not serve
+/// directly: a router built by [`super::app`] alone, as the in-process benches use).
+pub(super) async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response {
+    let source_ip = super::peer_ip(&req);
+    let (parts, body) = req.into_parts();
+    let body = read_body(body, st.config.server.max_body_bytes).await;
+    answer(st, parts, body, &source_ip).await
+}
+
+/// Reads a body of at most `limit` bytes; `None` when it is larger (or the read failed).
+pub(super) async fn read_body<B>(body: B, limit: usize) -> Option<Bytes>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit))
+        .await
+        .ok()
+        .map(http_body_util::Collected::to_bytes)
+}
+
+/// Answers a Query API request (`Action`, `Version` and the parameters in the query string
+/// or the form body; `body` is `None` when it was over `server.max_body_bytes`), from
+/// `source_ip`, and audits it.
+pub(super) async fn answer(
+    st: Arc<AppState>,
+    parts: Parts,
+    body: Option<Bytes>,
+    source_ip: &str,
+) -> Response {
+    let request_id = crate::ids::new_request_id();
+    let now = st.clock.now();
+    Metrics::inc(&st.metrics.requests);
+    let wants_json = header_str(&parts.headers, "accept").contains("application/json");
+    let user_agent = header_str(&parts.headers, "user-agent");
+
+    let Some(body) = body else {
+        Metrics::inc(&st.metrics.errors);
+        let e = ApiError::new(
+            Code::RequestEntityTooLarge,
+            format!(
+                "Request body is larger than the limit of {} bytes",
+                st.config.server.max_body_bytes
+            ),
+        );
+        return response::error(&e, Service::Sts, &request_id, wants_json);
+    };
+
+    let mut params = Params::default();
+    let mut decoded = Ok(());
+    if let Some(q) = parts.uri.query() {
+        decoded = params.add_urlencoded(q.as_bytes());
+    }
+    if decoded.is_ok() && parts.method == Method::POST {
+        decoded = params.add_urlencoded(&body);
+    }
+    let service = match params.peek("Version") {
+        Some("2010-05-08") => Service::Iam,
+        _ => Service::Sts,
+    };
+    let action = params.peek("Action").unwrap_or_default().to_owned();
+    let mut event = crate::audit::Event::new(
+        now,
+        service.name(),
+        if action.is_empty() {
+            "Unknown"
+        } else {
+            &action
+        },
+        source_ip,
+        user_agent,
+        &request_id,
+        action.starts_with("Get") || action.starts_with("List"),
+    );
+    event.request_parameters = Some(crate::audit::request_parameters(params.iter()));
+
+    let outcome = async {
+        decoded?;
+        // Fail closed before doing anything: no change is made while it could not be audited.
+        if !st.audit.healthy() {
+            return Err(ApiError::new(
+                Code::ServiceUnavailable,
+                "Service is unavailable. Please retry.",
+            )
+            .with_detail("the audit sink has failed"));
+        }
+        if action.is_empty() {
+            return Err(ApiError::new(Code::MissingAction, "Missing Action"));
+        }
+        // The operation is resolved before authentication, as AWS does: an unknown action is
+        // InvalidAction (400) whoever asks, signed or not.
+        let version = params.peek("Version").unwrap_or_default().to_owned();
+        let known = match version.as_str() {
+            "2011-06-15" => crate::sts::ACTIONS.contains(&action.as_str()),
+            "2010-05-08" => crate::iam::actions::ACTIONS.contains(&action.as_str()),
+            _ => false,
+        };
+        if !known {
+            return Err(ApiError::new(
+                Code::InvalidAction,
+                format!("Could not find operation {action} for version {version}"),
+            ));
+        }
+        let raw_path = parts.uri.path();
+        let rp = crate::sigv4::RequestParts {
+            method: parts.method.as_str(),
+            path: raw_path,
+            query: parts.uri.query().unwrap_or(""),
+            headers: (&parts.headers).into(),
+            body: &body,
+            payload_hash: None,
+        };
+        let caller = authn::authenticate(&st, &rp, service.name(), now).await?;
+        if caller.is_none() && !crate::action::unsigned_allowed(&action) {
+            return Err(ApiError::new(
+                Code::MissingAuthenticationToken,
+                "Request is missing Authentication Token",
+            ));
+        }
+        let env = Env::of_request(&st, now, source_ip, user_agent, caller.as_ref());
+        let ctx = Ctx {
+            st: st.clone(),
+            caller,
+            env,
+            request_id: request_id.clone(),
+            wants_json,
+        };
+        let res = match service {
+            Service::Sts => crate::sts::dispatch(&ctx, &action, &mut params).await,
+            Service::Iam => crate::iam::actions::dispatch(&ctx, &action, &mut params).await,
+            // Chosen by `Version` above, never this one (it comes through `post_root`).
+            Service::CognitoIdentity => Err(ApiError::new(
+                Code::InvalidAction,
+                format!("Could not find operation {action} for version {version}"),
+            )),
+        };
+        Ok((ctx, res))
+    }
+    .await;
+
+    let (mut result, caller) = match outcome {
+        Ok((ctx, res)) => (res, ctx.caller),
+        Err(e) => (Err(e), None),
+    };
+    if let Some(c) = caller {
+        audit_caller(&mut event, c);
+    }
+    let resp = match &mut result {
+        Ok(reply) => {
+            // An unsigned federation call names its caller in its reply (WebIdentityUser,
+            // SAMLUser).
+            if event.user_identity.is_none()
+                && let Some(ui) = reply.audit.take_member("userIdentity")
+            {
+                event.user_identity = crate::audit::UserIdentity::federated(&ui);
+            }
+            event.response_elements = Some(std::mem::take(&mut reply.audit).into());
+            response::success(&action, service, reply, &request_id, wants_json)
+        }
+        Err(e) => {
+            Metrics::inc(&st.metrics.errors);
+            event.error_code = Some(e.code.as_str());
+            event.error_message = Some(e.message.clone());
+            if let Some(d) = &e.detail {
+                event.additional_event_data = Some(serde_json::json!({ "reason": d }));
+            }
+            if e.code == Code::InternalFailure {
+                tracing::error!(
+                    request_id,
+                    detail = e.detail.as_deref().unwrap_or(""),
+                    "internal failure"
+                );
+            }
+            response::error(e, service, &request_id, wants_json)
+        }
+    };
+    let changed = result.is_ok() && !event.read_only;
+    audited(&st, &event, changed, resp, |e| {
+        response::error(e, service, &request_id, wants_json)
+    })
+    .await
+}
+
+/// Records a request's audit event, then answers `resp`. If the sink failed while the request
+/// ran, a call that changed something (`changed`) has happened: its answer stands (a
+/// CreateAccessKey secret must not be lost behind a 503) and its event goes to the error log,
+/// which holds no secrets either; anything else is refused with `unavailable`, as every later
+/// request will be.
+pub(crate) async fn audited(
+    st: &AppState,
+    event: &crate::audit::Event,
+    changed: bool,
+    resp: Response,
+    unavailable: impl FnOnce(&ApiError) -> Response,
+) -> Response {
+    if st.audit.record_event(event).await.is_ok() {
+        return resp;
+    }
+    if changed {
+        tracing::error!(event = %serde_json::to_string(event).unwrap_or_default(),
+            "audit sink failed after a change was made; its event follows");
+        return resp;
+    }
+    unavailable(&ApiError::new(
+        Code::ServiceUnavailable,
+        "Service is unavailable. Please retry.",
+    ))
+}

@@ -1,0 +1,126 @@
+//! `POST /verify`: the resource-server verification endpoint (see `crate::verify`): the asker
+//! authenticated by SigV4 and allowed `sekisho:VerifyRequest`, the question answered, audited.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::Request;
+use axum::http::request::Parts;
+use axum::response::Response;
+
+use super::{X_AMZN_REQUESTID, audit_caller, header_str, response};
+use crate::action::Service;
+use crate::authn;
+use crate::authz::Env;
+use crate::error::{ApiError, Code};
+use crate::state::{AppState, Metrics};
+
+/// `POST /verify` through the router (a router built by [`super::app`] alone).
+pub(super) async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response {
+    let source_ip = super::peer_ip(&req);
+    let (parts, body) = req.into_parts();
+    let body = super::query::read_body(body, st.config.server.max_body_bytes).await;
+    answer(st, parts, body, &source_ip).await
+}
+
+/// Answers a verification request (`body` is `None` when it was over `server.max_body_bytes`)
+/// from `source_ip`, and audits it.
+pub(super) async fn answer(
+    st: Arc<AppState>,
+    parts: Parts,
+    body: Option<Bytes>,
+    source_ip: &str,
+) -> Response {
+    let request_id = crate::ids::new_request_id();
+    let now = st.clock.now();
+    Metrics::inc(&st.metrics.requests);
+    let mut event = crate::audit::Event::new(
+        now,
+        "sts",
+        "VerifyRequest",
+        source_ip,
+        header_str(&parts.headers, "user-agent"),
+        &request_id,
+        true,
+    );
+    let outcome: Result<Vec<u8>, ApiError> = async {
+        let body = body.ok_or_else(|| {
+            ApiError::new(Code::RequestEntityTooLarge, "Request body is too large")
+        })?;
+        let rp = crate::sigv4::RequestParts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: (&parts.headers).into(),
+            body: &body,
+            payload_hash: None,
+        };
+        let caller = authn::authenticate(&st, &rp, "sts", now)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::MissingAuthenticationToken,
+                    "Request is missing Authentication Token",
+                )
+            })?;
+        let env = Env::of_request(
+            &st,
+            now,
+            source_ip,
+            header_str(&parts.headers, "user-agent"),
+            Some(&caller),
+        );
+        let allowed =
+            crate::authz::authorize(&st, &caller, &env, "sekisho:VerifyRequest", "*").await;
+        let asker_account = caller.account.clone();
+        audit_caller(&mut event, caller);
+        allowed?;
+        let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
+        let answer = crate::verify::verify_request(&st, &input, Some(&asker_account)).await?;
+        event.request_parameters = Some(crate::audit::Elements::VerifyQuestion {
+            service: input.service.to_string(),
+            action: input.action.as_deref().map(str::to_owned),
+            resource: input.resource.as_deref().map(str::to_owned),
+        });
+        event.response_elements = Some(crate::audit::Elements::VerifyAnswer {
+            authenticated: answer.authenticated,
+            principal: answer.principal.as_ref().map(|p| p.arn.clone()),
+            decision: answer.decision.as_ref().map(|d| d.effect.clone()),
+        });
+        let mut out = Vec::with_capacity(1024);
+        answer.write_json(&mut out);
+        Ok(out)
+    }
+    .await;
+    let resp = match outcome {
+        Ok(body) => {
+            let mut r = Response::new(Body::from(body));
+            let h = r.headers_mut();
+            h.reserve(2);
+            h.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+                h.insert(X_AMZN_REQUESTID.clone(), v);
+            }
+            r
+        }
+        Err(e) => {
+            Metrics::inc(&st.metrics.errors);
+            event.error_code = Some(e.code.as_str());
+            event.error_message = Some(e.message.clone());
+            response::error(&e, Service::Sts, &request_id, true)
+        }
+    };
+    if st.audit.record_event(&event).await.is_err() {
+        let e = ApiError::new(
+            Code::ServiceUnavailable,
+            "Service is unavailable. Please retry.",
+        );
+        return response::error(&e, Service::Sts, &request_id, true);
+    }
+    resp
+}
