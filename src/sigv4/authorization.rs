@@ -115,35 +115,35 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
     if value.len() > MAX_AUTHORIZATION_LEN {
         return Err(incomplete("The Authorization header is too long."));
     }
-    // The value is ASCII (checked by the caller), so ASCII trimming is `trim`.
+    // The value is ASCII (checked by the caller), so ASCII trimming is `trim`, and every byte
+    // offset is a character boundary.
     let value = value.trim_ascii();
-    let (algorithm, rest) = value
-        .split_once([' ', '\t'])
-        .map_or((value, ""), |(a, r)| (a, r.trim_ascii()));
-    if algorithm != ALGORITHM {
-        if algorithm.starts_with("AWS4-") {
-            return Err(Error::IncompleteSignature(format!(
-                "Unsupported AWS 'algorithm': '{}'",
-                truncate(algorithm, 64)
-            )));
-        }
-        let no_date = header_form_date(req).map_or(true, |d| d.is_none());
-        return Err(missing_parts_error(true, true, true, no_date, value));
-    }
+    let rest = match value.strip_prefix(ALGORITHM) {
+        Some(r) if r.is_empty() || r.starts_with([' ', '\t']) => r.trim_ascii(),
+        _ => return Err(unsupported_algorithm(value, req)),
+    };
 
+    // `key=value` pairs separated by commas, each found with one byte search.
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-    for pair in rest
-        .split(',')
-        .map(str::trim_ascii)
-        .filter(|s| !s.is_empty())
-    {
-        let Some((k, v)) = pair.split_once('=') else {
+    let mut pairs = Some(rest);
+    while let Some(text) = pairs {
+        let (pair, tail) = match split_at_byte(text, b',') {
+            Some((p, t)) => (p, Some(t)),
+            None => (text, None),
+        };
+        pairs = tail;
+        let pair = pair.trim_ascii();
+        if pair.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = split_at_byte(pair, b'=') else {
             return Err(Error::IncompleteSignature(format!(
                 "'{}' not a valid key=value pair (missing equal-sign) in Authorization header",
                 truncate(pair, 128)
             )));
         };
-        let slot = match k.trim_ascii() {
+        let k = k.trim_ascii();
+        let slot = match k {
             "Credential" => &mut credential,
             "SignedHeaders" => &mut signed_headers,
             "Signature" => &mut signature,
@@ -156,8 +156,7 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         };
         if slot.is_some() {
             return Err(Error::IncompleteSignature(format!(
-                "Authorization header has more than one '{}' parameter.",
-                k.trim_ascii()
+                "Authorization header has more than one '{k}' parameter."
             )));
         }
         *slot = Some(v.trim_ascii());
@@ -195,6 +194,25 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         security_token,
         expires: None,
     })
+}
+
+/// The refusal of an `Authorization` header whose algorithm is not [`ALGORITHM`].
+fn unsupported_algorithm(value: &str, req: &RequestParts<'_>) -> Error {
+    let algorithm = value.split_once([' ', '\t']).map_or(value, |(a, _)| a);
+    if algorithm.starts_with("AWS4-") {
+        return Error::IncompleteSignature(format!(
+            "Unsupported AWS 'algorithm': '{}'",
+            truncate(algorithm, 64)
+        ));
+    }
+    let no_date = header_form_date(req).map_or(true, |d| d.is_none());
+    missing_parts_error(true, true, true, no_date, value)
+}
+
+/// `s` split around the first `b` (a byte search; `b` is ASCII, so both sides are text).
+fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = memchr::memchr(b, s.as_bytes())?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// AWS's combined message naming every missing part of the `Authorization` header.
@@ -251,18 +269,9 @@ fn single_header<'a>(req: &RequestParts<'a>, name: &str) -> Result<Option<&'a [u
     Ok(first)
 }
 
-/// Parses `YYYYMMDDTHHMMSSZ` strictly.
+/// Parses `YYYYMMDDTHHMMSSZ` strictly (`wire::time::parse_amz_date` checks the shape: sixteen
+/// bytes, digits but the `T` and the `Z`).
 pub(crate) fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, Error> {
-    let b = s.as_bytes();
-    let shape_ok = b.len() == 16
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 => *c == b'T',
-            15 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        });
-    if !shape_ok {
-        return Err(bad_date(s));
-    }
     crate::wire::time::parse_amz_date(s).ok_or_else(|| bad_date(s))
 }
 
@@ -296,15 +305,14 @@ fn parse_credential(cred: Cow<'_, str>) -> Result<CredentialParts<'_>, Error> {
 }
 
 fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
-    let mut parts = cred.split('/');
-    let (Some(akid), Some(date), Some(region), Some(service), Some(term), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let five = || {
+        let (akid, rest) = split_at_byte(cred, b'/')?;
+        let (date, rest) = split_at_byte(rest, b'/')?;
+        let (region, rest) = split_at_byte(rest, b'/')?;
+        let (service, term) = split_at_byte(rest, b'/')?;
+        (!term.contains('/')).then_some((akid, date, region, service, term))
+    };
+    let Some((akid, date, region, service, term)) = five() else {
         return Err(Error::IncompleteSignature(format!(
             "Credential must have exactly 5 slash-delimited elements, e.g. \
              keyid/date/region/service/term, got '{}'",
@@ -341,8 +349,15 @@ fn parse_signed_headers(list: Cow<'_, str>) -> Result<Vec<Cow<'_, str>>, Error> 
 }
 
 fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
-    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(list.split(';').count());
-    for name in list.split(';') {
+    let count = memchr::memchr_iter(b';', list.as_bytes()).count() + 1;
+    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(count.min(MAX_SIGNED_HEADERS));
+    let mut names = Some(list);
+    while let Some(text) = names {
+        let (name, tail) = match split_at_byte(text, b';') {
+            Some((n, t)) => (n, Some(t)),
+            None => (text, None),
+        };
+        names = tail;
         if out.len() >= MAX_SIGNED_HEADERS {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
@@ -350,9 +365,7 @@ fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
         }
         let valid = !name.is_empty()
             && name.len() <= MAX_HEADER_NAME
-            && name
-                .bytes()
-                .all(|b| super::is_token_char(b) && !b.is_ascii_uppercase());
+            && name.bytes().all(is_lower_token_char);
         if !valid {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders contains an invalid header name '{}'.",
@@ -364,9 +377,14 @@ fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
                 "SignedHeaders lists '{name}' more than once."
             )));
         }
-        out.push(name.into());
+        out.push(Cow::Borrowed(name));
     }
     Ok(out)
+}
+
+/// Whether `b` may appear in a signed header name: a token character, not upper case.
+fn is_lower_token_char(b: u8) -> bool {
+    super::is_token_char(b) && !b.is_ascii_uppercase()
 }
 
 fn parse_signature(s: &str) -> Result<Signature, Error> {
