@@ -1,8 +1,8 @@
 //! Everything a request handler needs, built once at start.
 
+use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -195,7 +195,8 @@ impl AppState {
     /// Whether a role's last use should be written now (at most once a minute per role id):
     /// [`Self::should_record_use`] for roles, without a `role:` key to format.
     pub fn should_record_role_use(&self, role_id: &str) -> bool {
-        self.role_used_written.should_record(role_id, Instant::now())
+        self.role_used_written
+            .should_record(role_id, Instant::now())
     }
 }
 
@@ -262,8 +263,14 @@ mod tests {
         assert!(!d.should_record("AKIAONE", t0), "same instant");
         assert!(!d.should_record("AKIAONE", t0 + Duration::from_secs(59)));
         assert!(d.should_record("AKIATWO", t0), "another key is its own");
-        assert!(d.should_record("AKIAONE", t0 + Duration::from_secs(60)), "interval over");
-        assert!(!d.should_record("AKIAONE", t0 + Duration::from_secs(61)), "rewritten at 60 s");
+        assert!(
+            d.should_record("AKIAONE", t0 + Duration::from_secs(60)),
+            "interval over"
+        );
+        assert!(
+            !d.should_record("AKIAONE", t0 + Duration::from_secs(61)),
+            "rewritten at 60 s"
+        );
         assert!(d.should_record("AKIAONE", t0 + Duration::from_secs(120)));
         // A clock reading earlier than the last write (another thread's) is not an interval.
         assert!(!d.should_record("AKIAONE", t0));

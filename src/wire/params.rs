@@ -53,13 +53,18 @@ impl Params {
                     "Too many parameters",
                 ));
             }
-            if self.map.contains_key(k.as_ref()) {
-                return Err(ApiError::new(
-                    Code::MalformedQueryString,
-                    format!("Parameter {k} is given more than once"),
-                ));
+            // One search of the map for the check and the insert.
+            match self.map.entry(k.into_owned()) {
+                std::collections::btree_map::Entry::Occupied(e) => {
+                    return Err(ApiError::new(
+                        Code::MalformedQueryString,
+                        format!("Parameter {} is given more than once", e.key()),
+                    ));
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(Entry::new(v.into_owned()));
+                }
             }
-            self.map.insert(k.into_owned(), Entry::new(v.into_owned()));
         }
         Ok(())
     }
