@@ -349,23 +349,26 @@ fn parse_signed_headers(list: Cow<'_, str>) -> Result<Vec<Cow<'_, str>>, Error> 
 }
 
 fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
-    let count = memchr::memchr_iter(b';', list.as_bytes()).count() + 1;
-    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(count.min(MAX_SIGNED_HEADERS));
-    let mut names = Some(list);
-    while let Some(text) = names {
-        let (name, tail) = match split_at_byte(text, b';') {
-            Some((n, t)) => (n, Some(t)),
-            None => (text, None),
-        };
-        names = tail;
+    // One pass over the bytes: each name is checked as it is read and cut at its `;`.
+    let bytes = list.as_bytes();
+    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(8);
+    let (mut start, mut chars_ok) = (0, true);
+    for i in 0..=bytes.len() {
+        match bytes.get(i) {
+            Some(&b) if b != b';' => {
+                chars_ok &= is_lower_token_char(b);
+                continue;
+            }
+            _ => {}
+        }
+        let name = list.get(start..i).unwrap_or_default();
+        let valid = chars_ok && !name.is_empty() && name.len() <= MAX_HEADER_NAME;
+        (start, chars_ok) = (i + 1, true);
         if out.len() >= MAX_SIGNED_HEADERS {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
             )));
         }
-        let valid = !name.is_empty()
-            && name.len() <= MAX_HEADER_NAME
-            && name.bytes().all(is_lower_token_char);
         if !valid {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders contains an invalid header name '{}'.",

@@ -422,7 +422,9 @@ pub fn verify_with(
     let creq_hash = canonical::canonical_request_hash(req, auth.form, &auth.signed_headers)?;
     // The string to sign goes straight into the MAC.
     let write = |mac: &mut signing_key::HmacSha256| {
-        canonical::write_string_to_sign(mac, &auth.amz_date, &auth.scope, &creq_hash);
+        let mut buffered = canonical::Buffered::new(mac);
+        canonical::write_string_to_sign(&mut buffered, &auth.amz_date, &auth.scope, &creq_hash);
+        buffered.finish();
     };
     let (date, region, service) = (&auth.scope.date, &auth.scope.region, &auth.scope.service);
     let (computed, lookup) = match cache {

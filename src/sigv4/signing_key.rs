@@ -27,10 +27,18 @@ impl Signature {
         if b.len() != 64 {
             return None;
         }
+        // Every digit is looked up; a bad one sets a high bit, checked once at the end.
         let mut out = [0u8; 32];
+        let mut bad = 0;
         for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-            let [hi, lo] = pair else { return None };
-            *o = hex_val(*hi)? << 4 | hex_val(*lo)?;
+            if let [hi, lo] = pair {
+                let (hi, lo) = (hex_digit_value(*hi), hex_digit_value(*lo));
+                bad |= hi | lo;
+                *o = hi << 4 | (lo & 0x0f);
+            }
+        }
+        if bad & 0xf0 != 0 {
+            return None;
         }
         Some(Self(out))
     }
@@ -143,12 +151,31 @@ pub(crate) fn hex_str(hex: &[u8; 64]) -> &str {
 
 /// The value of a hex digit, either case.
 pub(crate) fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    let v = hex_digit_value(b);
+    (v < 16).then_some(v)
+}
+
+/// The value of a hex digit (either case), or `0xff` for any other byte: one table look-up.
+fn hex_digit_value(b: u8) -> u8 {
+    const TABLE: [u8; 256] = {
+        let mut t = [0xff_u8; 256];
+        let mut i = 0_u8;
+        while i < 16 {
+            let lower = if i < 10 { b'0' + i } else { b'a' + i - 10 };
+            let upper = if i < 10 { b'0' + i } else { b'A' + i - 10 };
+            #[expect(
+                clippy::indexing_slicing,
+                reason = "constant evaluation: an index out of bounds fails the build"
+            )]
+            {
+                t[lower as usize] = i;
+                t[upper as usize] = i;
+            }
+            i += 1;
+        }
+        t
+    };
+    TABLE.get(usize::from(b)).copied().unwrap_or(0xff)
 }
 
 /// Derives the signing key: `kDate = HMAC("AWS4"+secret, date)`, then region, service and
@@ -360,6 +387,16 @@ mod tests {
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn hex_digit_values_are_every_byte_s() {
+        for b in 0_u8..=255 {
+            let want = char::from(b)
+                .to_digit(16)
+                .and_then(|d| u8::try_from(d).ok());
+            assert_eq!(hex_val(b), want, "{b:#x}");
+        }
     }
 
     #[test]
