@@ -385,9 +385,27 @@ fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
     Ok(out)
 }
 
-/// Whether `b` may appear in a signed header name: a token character, not upper case.
+/// Whether `b` may appear in a signed header name: a token character, not upper case (one
+/// table look-up: the names are read a byte at a time on every request).
 fn is_lower_token_char(b: u8) -> bool {
-    super::is_token_char(b) && !b.is_ascii_uppercase()
+    const TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            // `i` is below 256, so the cast cannot truncate.
+            #[expect(
+                clippy::indexing_slicing,
+                reason = "constant evaluation: an index out of bounds fails the build"
+            )]
+            {
+                let b = i as u8;
+                t[i] = super::is_token_char(b) && !b.is_ascii_uppercase();
+            }
+            i += 1;
+        }
+        t
+    };
+    TABLE.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 fn parse_signature(s: &str) -> Result<Signature, Error> {
@@ -445,4 +463,91 @@ fn truncate(s: &str, max: usize) -> &str {
         end -= 1;
     }
     s.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_name_table_is_the_token_rule() {
+        for b in 0_u8..=255 {
+            let want = crate::sigv4::is_token_char(b) && !b.is_ascii_uppercase();
+            assert_eq!(is_lower_token_char(b), want, "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn signed_headers_are_cut_and_checked_in_one_pass() {
+        let names = |l: &str| split_signed_headers(l).map(|v| v.join(";"));
+        assert_eq!(names("host").ok().as_deref(), Some("host"));
+        assert_eq!(
+            names("content-type;host;x-amz-date").ok().as_deref(),
+            Some("content-type;host;x-amz-date")
+        );
+        for bad in [
+            "",
+            ";",
+            "host;",
+            ";host",
+            "Host",
+            "host;;x",
+            "ho st",
+            "host;host",
+        ] {
+            assert!(split_signed_headers(bad).is_err(), "{bad:?}");
+        }
+        let many = vec!["h"; MAX_SIGNED_HEADERS + 1]
+            .iter()
+            .enumerate()
+            .map(|(i, h)| format!("{h}{i}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        let err = split_signed_headers(&many).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("more than 64")));
+        let long = "a".repeat(MAX_HEADER_NAME + 1);
+        assert!(split_signed_headers(&long).is_err());
+        assert!(split_signed_headers(&long[1..]).is_ok());
+    }
+
+    #[test]
+    fn credentials_have_exactly_five_parts() {
+        let (akid, scope, term) = split_credential("AKID/20150830/us-east-1/iam/aws4_request")
+            .unwrap_or_else(|e| {
+                (
+                    e.to_string().into(),
+                    CredentialScope {
+                        date: "".into(),
+                        region: "".into(),
+                        service: "".into(),
+                    },
+                    "".into(),
+                )
+            });
+        assert_eq!(
+            (
+                &*akid,
+                &*scope.date,
+                &*scope.region,
+                &*scope.service,
+                &*term
+            ),
+            ("AKID", "20150830", "us-east-1", "iam", "aws4_request")
+        );
+        for bad in ["AKID/20150830/us-east-1/iam", "AKID/a/b/c/d/e", "", "///"] {
+            assert!(
+                matches!(split_credential(bad), Err(Error::IncompleteSignature(_))),
+                "{bad:?}"
+            );
+        }
+        for bad_id in ["AK-ID/a/b/c/d", "////"] {
+            assert!(
+                matches!(
+                    split_credential(bad_id),
+                    Err(Error::InvalidClientTokenId(_))
+                ),
+                "{bad_id:?}"
+            );
+        }
+    }
 }

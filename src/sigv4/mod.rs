@@ -149,7 +149,7 @@ fn known_header(name: &str) -> Option<&'static http::HeaderName> {
 
 /// Whether `b` may appear in an HTTP header name: a token character (RFC 9110 `tchar`).
 #[must_use]
-pub fn is_token_char(b: u8) -> bool {
+pub const fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
