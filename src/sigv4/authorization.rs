@@ -305,25 +305,12 @@ fn parse_credential(cred: Cow<'_, str>) -> Result<CredentialParts<'_>, Error> {
 }
 
 fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
-    // The four slashes, found in one pass over the bytes (a fifth one is refused).
     let five = || {
-        let mut cuts = [0_usize; 4];
-        let mut found = 0;
-        for (i, b) in cred.bytes().enumerate() {
-            if b == b'/' {
-                *cuts.get_mut(found)? = i;
-                found += 1;
-            }
-        }
-        let [a, b, c, d] = cuts;
-        (found == 4).then_some(())?;
-        Some((
-            cred.get(..a)?,
-            cred.get(a + 1..b)?,
-            cred.get(b + 1..c)?,
-            cred.get(c + 1..d)?,
-            cred.get(d + 1..)?,
-        ))
+        let (akid, rest) = split_at_byte(cred, b'/')?;
+        let (date, rest) = split_at_byte(rest, b'/')?;
+        let (region, rest) = split_at_byte(rest, b'/')?;
+        let (service, term) = split_at_byte(rest, b'/')?;
+        (!term.contains('/')).then_some((akid, date, region, service, term))
     };
     let Some((akid, date, region, service, term)) = five() else {
         return Err(Error::IncompleteSignature(format!(
