@@ -8,6 +8,7 @@ mod authorization;
 mod canonical;
 mod error;
 mod signing_key;
+mod sink;
 #[cfg(test)]
 mod tests;
 
@@ -422,7 +423,7 @@ pub fn verify_with(
     let creq_hash = canonical::canonical_request_hash(req, auth.form, &auth.signed_headers)?;
     // The string to sign goes straight into the MAC.
     let write = |mac: &mut signing_key::HmacSha256| {
-        let mut buffered = canonical::Buffered::new(mac);
+        let mut buffered = sink::Buffered::new(mac);
         canonical::write_string_to_sign(&mut buffered, &auth.amz_date, &auth.scope, &creq_hash);
         buffered.finish();
     };
