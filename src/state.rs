@@ -1,5 +1,6 @@
 //! Everything a request handler needs, built once at start.
 
+use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -59,7 +60,9 @@ pub struct AppState {
     /// Audit sink.
     pub audit: Auditor,
     /// When each access key's last use was last written (debounce).
-    pub last_used_written: Mutex<crate::FastMap<String, Instant>>,
+    last_used_written: UseDebounce,
+    /// When each role's last use was last written (debounce).
+    role_used_written: UseDebounce,
     /// Counters.
     pub metrics: Metrics,
     /// Derived SigV4 signing keys.
@@ -122,7 +125,8 @@ impl AppState {
             keyring_problem: RwLock::new(None),
             revocations,
             audit,
-            last_used_written: Mutex::new(crate::FastMap::default()),
+            last_used_written: UseDebounce::new(LAST_USED_INTERVAL),
+            role_used_written: UseDebounce::new(LAST_USED_INTERVAL),
             metrics: Metrics::default(),
             signing_keys: crate::sigv4::SigningKeyCache::new(SIGNING_KEYS),
             oidc_keys,
@@ -185,20 +189,103 @@ impl AppState {
 
     /// Whether a key's last use should be written now (at most once a minute per key).
     pub fn should_record_use(&self, key_id: &str) -> bool {
-        let mut m = self
-            .last_used_written
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        match m.get(key_id) {
-            Some(t) if now.duration_since(*t) < Duration::from_secs(60) => false,
-            _ => {
-                if m.len() > 100_000 {
-                    m.clear();
-                }
-                m.insert(key_id.to_owned(), now);
+        self.last_used_written.should_record(key_id, Instant::now())
+    }
+
+    /// Whether a role's last use should be written now (at most once a minute per role id):
+    /// [`Self::should_record_use`] for roles, without a `role:` key to format.
+    pub fn should_record_role_use(&self, role_id: &str) -> bool {
+        self.role_used_written
+            .should_record(role_id, Instant::now())
+    }
+}
+
+/// How often a key's or role's last use is written at most.
+const LAST_USED_INTERVAL: Duration = Duration::from_secs(60);
+/// Shards of a [`UseDebounce`]: requests of different keys rarely wait on one lock.
+const USE_SHARDS: usize = 16;
+/// Keys remembered per shard (cleared when full: at worst a few extra last-use writes).
+const USE_KEYS_PER_SHARD: usize = 100_000 / USE_SHARDS;
+
+/// When each key's use was last written, sharded by the key's hash. Asked on every request
+/// signed with a long-term key: a key seen within the interval costs one uncontended lock and
+/// one look-up by `&str` (no allocation, no write); only a key written now is copied.
+struct UseDebounce {
+    shards: [Mutex<crate::FastMap<Box<str>, Instant>>; USE_SHARDS],
+    hasher: foldhash::fast::RandomState,
+    interval: Duration,
+}
+
+impl UseDebounce {
+    fn new(interval: Duration) -> Self {
+        Self {
+            shards: std::array::from_fn(|_| Mutex::new(crate::FastMap::default())),
+            hasher: foldhash::fast::RandomState::default(),
+            interval,
+        }
+    }
+
+    /// Whether `key`'s use should be written at `now`; if so, `now` is remembered as its last
+    /// write.
+    fn should_record(&self, key: &str, now: Instant) -> bool {
+        // The remainder is below `USE_SHARDS`, so the cast cannot truncate.
+        let shard = (self.hasher.hash_one(key) % USE_SHARDS as u64) as usize;
+        let Some(shard) = self.shards.get(shard) else {
+            return true;
+        };
+        let mut m = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        match m.get_mut(key) {
+            Some(t) if now.saturating_duration_since(*t) < self.interval => false,
+            Some(t) => {
+                *t = now;
                 true
             }
+            None => {
+                if m.len() >= USE_KEYS_PER_SHARD {
+                    m.clear();
+                }
+                m.insert(key.into(), now);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_use_is_written_once_per_interval_per_key() {
+        let d = UseDebounce::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(d.should_record("AKIAONE", t0), "first use");
+        assert!(!d.should_record("AKIAONE", t0), "same instant");
+        assert!(!d.should_record("AKIAONE", t0 + Duration::from_secs(59)));
+        assert!(d.should_record("AKIATWO", t0), "another key is its own");
+        assert!(
+            d.should_record("AKIAONE", t0 + Duration::from_secs(60)),
+            "interval over"
+        );
+        assert!(
+            !d.should_record("AKIAONE", t0 + Duration::from_secs(61)),
+            "rewritten at 60 s"
+        );
+        assert!(d.should_record("AKIAONE", t0 + Duration::from_secs(120)));
+        // A clock reading earlier than the last write (another thread's) is not an interval.
+        assert!(!d.should_record("AKIAONE", t0));
+    }
+
+    #[test]
+    fn shards_stay_bounded() {
+        let d = UseDebounce::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        for i in 0..(USE_KEYS_PER_SHARD * USE_SHARDS * 2) {
+            assert!(d.should_record(&format!("AKIA{i}"), t0));
+        }
+        for s in &d.shards {
+            let len = s.lock().map(|m| m.len()).unwrap_or(usize::MAX);
+            assert!(len <= USE_KEYS_PER_SHARD, "{len}");
         }
     }
 }

@@ -115,35 +115,35 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
     if value.len() > MAX_AUTHORIZATION_LEN {
         return Err(incomplete("The Authorization header is too long."));
     }
-    // The value is ASCII (checked by the caller), so ASCII trimming is `trim`.
+    // The value is ASCII (checked by the caller), so ASCII trimming is `trim`, and every byte
+    // offset is a character boundary.
     let value = value.trim_ascii();
-    let (algorithm, rest) = value
-        .split_once([' ', '\t'])
-        .map_or((value, ""), |(a, r)| (a, r.trim_ascii()));
-    if algorithm != ALGORITHM {
-        if algorithm.starts_with("AWS4-") {
-            return Err(Error::IncompleteSignature(format!(
-                "Unsupported AWS 'algorithm': '{}'",
-                truncate(algorithm, 64)
-            )));
-        }
-        let no_date = header_form_date(req).map_or(true, |d| d.is_none());
-        return Err(missing_parts_error(true, true, true, no_date, value));
-    }
+    let rest = match value.strip_prefix(ALGORITHM) {
+        Some(r) if r.is_empty() || r.starts_with([' ', '\t']) => r.trim_ascii(),
+        _ => return Err(unsupported_algorithm(value, req)),
+    };
 
+    // `key=value` pairs separated by commas, each found with one byte search.
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-    for pair in rest
-        .split(',')
-        .map(str::trim_ascii)
-        .filter(|s| !s.is_empty())
-    {
-        let Some((k, v)) = pair.split_once('=') else {
+    let mut pairs = Some(rest);
+    while let Some(text) = pairs {
+        let (pair, tail) = match split_at_byte(text, b',') {
+            Some((p, t)) => (p, Some(t)),
+            None => (text, None),
+        };
+        pairs = tail;
+        let pair = pair.trim_ascii();
+        if pair.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = split_at_byte(pair, b'=') else {
             return Err(Error::IncompleteSignature(format!(
                 "'{}' not a valid key=value pair (missing equal-sign) in Authorization header",
                 truncate(pair, 128)
             )));
         };
-        let slot = match k.trim_ascii() {
+        let k = k.trim_ascii();
+        let slot = match k {
             "Credential" => &mut credential,
             "SignedHeaders" => &mut signed_headers,
             "Signature" => &mut signature,
@@ -156,8 +156,7 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         };
         if slot.is_some() {
             return Err(Error::IncompleteSignature(format!(
-                "Authorization header has more than one '{}' parameter.",
-                k.trim_ascii()
+                "Authorization header has more than one '{k}' parameter."
             )));
         }
         *slot = Some(v.trim_ascii());
@@ -195,6 +194,25 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         security_token,
         expires: None,
     })
+}
+
+/// The refusal of an `Authorization` header whose algorithm is not [`ALGORITHM`].
+fn unsupported_algorithm(value: &str, req: &RequestParts<'_>) -> Error {
+    let algorithm = value.split_once([' ', '\t']).map_or(value, |(a, _)| a);
+    if algorithm.starts_with("AWS4-") {
+        return Error::IncompleteSignature(format!(
+            "Unsupported AWS 'algorithm': '{}'",
+            truncate(algorithm, 64)
+        ));
+    }
+    let no_date = header_form_date(req).map_or(true, |d| d.is_none());
+    missing_parts_error(true, true, true, no_date, value)
+}
+
+/// `s` split around the first `b` (a byte search; `b` is ASCII, so both sides are text).
+fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = memchr::memchr(b, s.as_bytes())?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// AWS's combined message naming every missing part of the `Authorization` header.
@@ -251,18 +269,9 @@ fn single_header<'a>(req: &RequestParts<'a>, name: &str) -> Result<Option<&'a [u
     Ok(first)
 }
 
-/// Parses `YYYYMMDDTHHMMSSZ` strictly.
+/// Parses `YYYYMMDDTHHMMSSZ` strictly (`wire::time::parse_amz_date` checks the shape: sixteen
+/// bytes, digits but the `T` and the `Z`).
 pub(crate) fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, Error> {
-    let b = s.as_bytes();
-    let shape_ok = b.len() == 16
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 => *c == b'T',
-            15 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        });
-    if !shape_ok {
-        return Err(bad_date(s));
-    }
     crate::wire::time::parse_amz_date(s).ok_or_else(|| bad_date(s))
 }
 
@@ -296,15 +305,14 @@ fn parse_credential(cred: Cow<'_, str>) -> Result<CredentialParts<'_>, Error> {
 }
 
 fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
-    let mut parts = cred.split('/');
-    let (Some(akid), Some(date), Some(region), Some(service), Some(term), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let five = || {
+        let (akid, rest) = split_at_byte(cred, b'/')?;
+        let (date, rest) = split_at_byte(rest, b'/')?;
+        let (region, rest) = split_at_byte(rest, b'/')?;
+        let (service, term) = split_at_byte(rest, b'/')?;
+        (!term.contains('/')).then_some((akid, date, region, service, term))
+    };
+    let Some((akid, date, region, service, term)) = five() else {
         return Err(Error::IncompleteSignature(format!(
             "Credential must have exactly 5 slash-delimited elements, e.g. \
              keyid/date/region/service/term, got '{}'",
@@ -341,18 +349,26 @@ fn parse_signed_headers(list: Cow<'_, str>) -> Result<Vec<Cow<'_, str>>, Error> 
 }
 
 fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
-    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(list.split(';').count());
-    for name in list.split(';') {
+    // One pass over the bytes: each name is checked as it is read and cut at its `;`.
+    let bytes = list.as_bytes();
+    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(8);
+    let (mut start, mut chars_ok) = (0, true);
+    for i in 0..=bytes.len() {
+        match bytes.get(i) {
+            Some(&b) if b != b';' => {
+                chars_ok &= is_lower_token_char(b);
+                continue;
+            }
+            _ => {}
+        }
+        let name = list.get(start..i).unwrap_or_default();
+        let valid = chars_ok && !name.is_empty() && name.len() <= MAX_HEADER_NAME;
+        (start, chars_ok) = (i + 1, true);
         if out.len() >= MAX_SIGNED_HEADERS {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
             )));
         }
-        let valid = !name.is_empty()
-            && name.len() <= MAX_HEADER_NAME
-            && name
-                .bytes()
-                .all(|b| super::is_token_char(b) && !b.is_ascii_uppercase());
         if !valid {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders contains an invalid header name '{}'.",
@@ -364,9 +380,32 @@ fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
                 "SignedHeaders lists '{name}' more than once."
             )));
         }
-        out.push(name.into());
+        out.push(Cow::Borrowed(name));
     }
     Ok(out)
+}
+
+/// Whether `b` may appear in a signed header name: a token character, not upper case (one
+/// table look-up: the names are read a byte at a time on every request).
+fn is_lower_token_char(b: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            // `i` is below 256, so the cast cannot truncate.
+            #[expect(
+                clippy::indexing_slicing,
+                reason = "constant evaluation: an index out of bounds fails the build"
+            )]
+            {
+                let b = i as u8;
+                t[i] = super::is_token_char(b) && !b.is_ascii_uppercase();
+            }
+            i += 1;
+        }
+        t
+    };
+    TABLE.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 fn parse_signature(s: &str) -> Result<Signature, Error> {
@@ -424,4 +463,91 @@ fn truncate(s: &str, max: usize) -> &str {
         end -= 1;
     }
     s.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_name_table_is_the_token_rule() {
+        for b in 0_u8..=255 {
+            let want = crate::sigv4::is_token_char(b) && !b.is_ascii_uppercase();
+            assert_eq!(is_lower_token_char(b), want, "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn signed_headers_are_cut_and_checked_in_one_pass() {
+        let names = |l: &str| split_signed_headers(l).map(|v| v.join(";"));
+        assert_eq!(names("host").ok().as_deref(), Some("host"));
+        assert_eq!(
+            names("content-type;host;x-amz-date").ok().as_deref(),
+            Some("content-type;host;x-amz-date")
+        );
+        for bad in [
+            "",
+            ";",
+            "host;",
+            ";host",
+            "Host",
+            "host;;x",
+            "ho st",
+            "host;host",
+        ] {
+            assert!(split_signed_headers(bad).is_err(), "{bad:?}");
+        }
+        let many = vec!["h"; MAX_SIGNED_HEADERS + 1]
+            .iter()
+            .enumerate()
+            .map(|(i, h)| format!("{h}{i}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        let err = split_signed_headers(&many).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("more than 64")));
+        let long = "a".repeat(MAX_HEADER_NAME + 1);
+        assert!(split_signed_headers(&long).is_err());
+        assert!(split_signed_headers(&long[1..]).is_ok());
+    }
+
+    #[test]
+    fn credentials_have_exactly_five_parts() {
+        let (akid, scope, term) = split_credential("AKID/20150830/us-east-1/iam/aws4_request")
+            .unwrap_or_else(|e| {
+                (
+                    e.to_string().into(),
+                    CredentialScope {
+                        date: "".into(),
+                        region: "".into(),
+                        service: "".into(),
+                    },
+                    "".into(),
+                )
+            });
+        assert_eq!(
+            (
+                &*akid,
+                &*scope.date,
+                &*scope.region,
+                &*scope.service,
+                &*term
+            ),
+            ("AKID", "20150830", "us-east-1", "iam", "aws4_request")
+        );
+        for bad in ["AKID/20150830/us-east-1/iam", "AKID/a/b/c/d/e", "", "///"] {
+            assert!(
+                matches!(split_credential(bad), Err(Error::IncompleteSignature(_))),
+                "{bad:?}"
+            );
+        }
+        for bad_id in ["AK-ID/a/b/c/d", "////"] {
+            assert!(
+                matches!(
+                    split_credential(bad_id),
+                    Err(Error::InvalidClientTokenId(_))
+                ),
+                "{bad_id:?}"
+            );
+        }
+    }
 }

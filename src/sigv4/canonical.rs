@@ -3,10 +3,14 @@
 //! The canonical request is built as bytes: a signed header may carry non-UTF-8 octets, and a
 //! lossy conversion would let two different values share one signature.
 
-use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use sha2::{Digest, Sha256};
 
 use super::error::Error;
-use super::signing_key::push_sha256_hex;
+use super::signing_key::{hex_val, hex32};
+use super::sink::{Buffered, Sink};
 use super::{ALGORITHM, AuthForm, CredentialScope, RequestParts, TERMINATOR};
 
 /// The presigned-form parameter that carries the signature; it is left out of the canonical
@@ -23,32 +27,83 @@ pub(crate) const SIGNATURE_PARAM: &[u8] = b"X-Amz-Signature";
 pub fn canonical_request(
     req: &RequestParts<'_>,
     form: AuthForm,
-    signed_headers: &[std::borrow::Cow<'_, str>],
+    signed_headers: &[Cow<'_, str>],
 ) -> Result<Vec<u8>, Error> {
-    // Every value of every signed header, in one list; each line takes the next `count`.
-    let mut values: Vec<&[u8]> = Vec::with_capacity(signed_headers.len() + 2);
-    let mut lines: Vec<(&str, usize)> = Vec::with_capacity(signed_headers.len());
-    for name in signed_headers {
-        let before = values.len();
-        values.extend(req.headers.get_all(name));
-        if values.len() == before {
-            return Err(Error::SignatureDoesNotMatch(format!(
-                "The header '{name}' is listed in SignedHeaders but absent from the request."
-            )));
-        }
-        lines.push((&**name, values.len() - before));
-    }
-    Ok(assemble(
+    let mut out = Vec::with_capacity(256 + req.path.len() + 2 * req.query.len());
+    write_canonical_request(&mut out, req, form, signed_headers)?;
+    Ok(out)
+}
+
+/// The SHA-256 of [`canonical_request`], the request never built: each part is fed to the
+/// hash as it is read from the request.
+///
+/// # Errors
+/// As [`canonical_request`].
+pub(crate) fn canonical_request_hash(
+    req: &RequestParts<'_>,
+    form: AuthForm,
+    signed_headers: &[Cow<'_, str>],
+) -> Result<[u8; 32], Error> {
+    let mut hash = Buffered::new(Sha256::new());
+    write_canonical_request(&mut hash, req, form, signed_headers)?;
+    Ok(hash.finish().finalize().into())
+}
+
+/// Writes the canonical request of `req` into `out`.
+fn write_canonical_request(
+    out: &mut impl Sink,
+    req: &RequestParts<'_>,
+    form: AuthForm,
+    signed_headers: &[Cow<'_, str>],
+) -> Result<(), Error> {
+    write_head(
+        out,
         req.method,
         req.path,
         req.query,
         form == AuthForm::Presigned,
-        &HeaderLines {
-            lines: &lines,
-            values: &values,
-        },
-        &req.body_hash(),
-    ))
+    );
+    for name in signed_headers {
+        out.put(name.as_bytes());
+        out.put(b":");
+        if header_value_into(req.headers.get_all(name), out) == 0 {
+            return Err(Error::SignatureDoesNotMatch(format!(
+                "The header '{name}' is listed in SignedHeaders but absent from the request."
+            )));
+        }
+        out.put(b"\n");
+    }
+    write_tail(
+        out,
+        signed_headers.iter().map(|n| &**n),
+        req.payload_hash_hex().as_bytes(),
+    );
+    Ok(())
+}
+
+/// The first three lines: method, canonical URI, canonical query.
+fn write_head(out: &mut impl Sink, method: &str, path: &str, query: &str, presigned: bool) {
+    out.put(method.as_bytes());
+    out.put(b"\n");
+    canonical_uri_into(path, out);
+    out.put(b"\n");
+    if !query.is_empty() {
+        out.put(canonical_query(query, presigned).as_bytes());
+    }
+    out.put(b"\n");
+}
+
+/// The blank line after the header lines, the signed-headers list and the payload hash.
+fn write_tail<'n>(out: &mut impl Sink, names: impl Iterator<Item = &'n str>, payload_hash: &[u8]) {
+    out.put(b"\n");
+    for (i, name) in names.enumerate() {
+        if i > 0 {
+            out.put(b";");
+        }
+        out.put(name.as_bytes());
+    }
+    out.put(b"\n");
+    out.put(payload_hash);
 }
 
 /// The signed headers' lines: (lowercase name, how many of `values` are its values), in the
@@ -82,7 +137,7 @@ pub fn string_to_sign(
     scope: &CredentialScope<'_>,
     canonical_request: &[u8],
 ) -> String {
-    let mut out = String::with_capacity(
+    let mut out = Vec::with_capacity(
         ALGORITHM.len()
             + 16
             + scope.date.len()
@@ -92,17 +147,84 @@ pub fn string_to_sign(
             + 64
             + 8,
     );
-    out.push_str(ALGORITHM);
-    out.push('\n');
-    crate::wire::time::push_amz_date(&mut out, amz_date);
-    out.push('\n');
+    write_string_to_sign(
+        &mut out,
+        amz_date,
+        scope,
+        &Sha256::digest(canonical_request).into(),
+    );
+    // Only the scope's text and ASCII are written, so this never copies.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Writes the string to sign, given the SHA-256 of the canonical request, into `out` (the
+/// signing MAC, when verifying).
+pub(crate) fn write_string_to_sign(
+    out: &mut impl Sink,
+    amz_date: &DateTime<Utc>,
+    scope: &CredentialScope<'_>,
+    canonical_request_hash: &[u8; 32],
+) {
+    out.put(ALGORITHM.as_bytes());
+    out.put(b"\n");
+    out.put(AmzDate::of(amz_date).as_bytes());
+    out.put(b"\n");
     for part in [&*scope.date, "/", &scope.region, "/", &scope.service, "/"] {
-        out.push_str(part);
+        out.put(part.as_bytes());
     }
-    out.push_str(TERMINATOR);
-    out.push('\n');
-    push_sha256_hex(&mut out, canonical_request);
-    out
+    out.put(TERMINATOR.as_bytes());
+    out.put(b"\n");
+    out.put(&hex32(canonical_request_hash));
+}
+
+/// `YYYYMMDDTHHMMSSZ`, on the stack for the years SigV4 can carry (four digits).
+pub(crate) enum AmzDate {
+    /// Years 0 to 9999.
+    Digits([u8; 16]),
+    /// Any other year, as chrono writes it.
+    Other(String),
+}
+
+impl AmzDate {
+    /// `t`'s form.
+    pub(crate) fn of(t: &DateTime<Utc>) -> Self {
+        let year = t.year();
+        let Ok(year @ 0..=9999) = u32::try_from(year) else {
+            return Self::Other(crate::wire::time::amz_date(t));
+        };
+        let mut out = *b"00000000T000000Z";
+        let fields = [
+            (0, 4, year),
+            (4, 2, t.month()),
+            (6, 2, t.day()),
+            (9, 2, t.hour()),
+            (11, 2, t.minute()),
+            (13, 2, t.second()),
+        ];
+        for (at, width, mut n) in fields {
+            for i in (at..at + width).rev() {
+                if let Some(d) = out.get_mut(i) {
+                    // `n % 10` is below 10, so the cast cannot truncate.
+                    *d = b'0' + (n % 10) as u8;
+                }
+                n /= 10;
+            }
+        }
+        Self::Digits(out)
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Self::Digits(d) => std::str::from_utf8(d).unwrap_or_default(),
+            Self::Other(s) => s,
+        }
+    }
+
+    /// The bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.as_str().as_bytes()
+    }
 }
 
 /// `YYYYMMDDTHHMMSSZ`.
@@ -110,9 +232,8 @@ pub(crate) fn format_amz_date(t: &DateTime<Utc>) -> String {
     crate::wire::time::amz_date(t)
 }
 
-/// Joins the six parts, for verifying and for signing alike. `header_lines` holds (lowercase
-/// name, raw values) in the order of the signed-headers list; each line is canonicalized
-/// straight into the buffer (a session token header alone is ~500 bytes).
+/// Joins the six parts, for signing (tests, the load generator). `header_lines` holds
+/// (lowercase name, raw values) in the order of the signed-headers list.
 pub(crate) fn assemble(
     method: &str,
     path: &str,
@@ -125,70 +246,60 @@ pub(crate) fn assemble(
     let names: usize = header_lines.names().map(|n| 2 * n.len() + 2).sum();
     let mut out =
         Vec::with_capacity(64 + path.len() + 2 * query.len() + values + names + payload_hash.len());
-    out.extend_from_slice(method.as_bytes());
-    out.push(b'\n');
-    canonical_uri_into(path, &mut out);
-    out.push(b'\n');
-    out.extend_from_slice(canonical_query(query, presigned).as_bytes());
-    out.push(b'\n');
+    write_head(&mut out, method, path, query, presigned);
     for (name, values) in header_lines.iter() {
-        out.extend_from_slice(name.as_bytes());
-        out.push(b':');
+        out.put(name.as_bytes());
+        out.put(b":");
         header_value_into(values.iter().copied(), &mut out);
-        out.push(b'\n');
+        out.put(b"\n");
     }
-    out.push(b'\n');
-    for (i, name) in header_lines.names().enumerate() {
-        if i > 0 {
-            out.push(b';');
-        }
-        out.extend_from_slice(name.as_bytes());
-    }
-    out.push(b'\n');
-    out.extend_from_slice(payload_hash.as_bytes());
+    write_tail(&mut out, header_lines.names(), payload_hash.as_bytes());
     out
 }
 
 /// Appends the canonical form of one header to `out`: each value trimmed of spaces and tabs,
 /// inner runs of whitespace collapsed to one space, repeated values joined with `,` in arrival
-/// order.
-fn header_value_into<'v>(values: impl Iterator<Item = &'v [u8]>, out: &mut Vec<u8>) {
-    for (i, v) in values.enumerate() {
-        if i > 0 {
-            out.push(b',');
+/// order. Returns how many values there were.
+fn header_value_into<'v>(values: impl Iterator<Item = &'v [u8]>, out: &mut impl Sink) -> usize {
+    let mut count = 0;
+    for v in values {
+        if count > 0 {
+            out.put(b",");
         }
+        count += 1;
         // Fast path: nothing to trim or squeeze (the usual case, and always for tokens).
         if !needs_squeeze(v) {
-            out.extend_from_slice(v);
+            out.put(v);
             continue;
         }
-        let mut pending_space = false;
-        let mut started = false;
-        for &b in v {
-            if b == b' ' || b == b'\t' {
-                pending_space = started;
-            } else {
-                if pending_space {
-                    out.push(b' ');
-                    pending_space = false;
-                }
-                out.push(b);
-                started = true;
+        let words = v
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|w| !w.is_empty());
+        for (i, word) in words.enumerate() {
+            if i > 0 {
+                out.put(b" ");
             }
+            out.put(word);
         }
     }
+    count
 }
 
-/// Whether a header value has a tab, a leading or trailing space, or two spaces in a row.
+/// Whether a header value has a tab, a leading or trailing space, or two spaces in a row
+/// (found by jumping from blank to blank: values are long, blanks rare).
 fn needs_squeeze(v: &[u8]) -> bool {
-    let mut prev_space = true;
-    for &b in v {
-        if b == b'\t' || (b == b' ' && prev_space) {
-            return true;
-        }
-        prev_space = b == b' ';
+    if v.first() == Some(&b' ') || v.last() == Some(&b' ') {
+        return true;
     }
-    prev_space && !v.is_empty()
+    let mut rest = v;
+    while let Some(i) = memchr::memchr2(b' ', b'\t', rest) {
+        match rest.get(i..).unwrap_or_default() {
+            [b'\t', ..] | [b' ', b' ', ..] => return true,
+            [_, tail @ ..] => rest = tail,
+            [] => break,
+        }
+    }
+    false
 }
 
 /// The canonical URI: the raw path with dot segments and empty segments removed (RFC 3986
@@ -203,7 +314,12 @@ pub fn canonical_uri(raw_path: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn canonical_uri_into(raw_path: &str, out: &mut Vec<u8>) {
+fn canonical_uri_into(raw_path: &str, out: &mut impl Sink) {
+    // The path of every Query API request.
+    if raw_path == "/" {
+        out.put(b"/");
+        return;
+    }
     // Fast path: an absolute path with nothing to remove (no empty, `.` or `..` segment) is
     // only encoded, segment by segment, without collecting the segments first.
     if let Some(rest) = raw_path.strip_prefix('/')
@@ -211,7 +327,7 @@ fn canonical_uri_into(raw_path: &str, out: &mut Vec<u8>) {
         && rest.split('/').all(|s| !matches!(s, "" | "." | ".."))
     {
         for seg in rest.split('/') {
-            out.push(b'/');
+            out.put(b"/");
             encode_into(seg.as_bytes(), out);
         }
         return;
@@ -220,7 +336,7 @@ fn canonical_uri_into(raw_path: &str, out: &mut Vec<u8>) {
 }
 
 /// [`canonical_uri_into`] the long way: segments collected, dot segments applied.
-fn normalized_uri_into(raw_path: &str, out: &mut Vec<u8>) {
+fn normalized_uri_into(raw_path: &str, out: &mut impl Sink) {
     let mut segments: Vec<&str> = Vec::new();
     for seg in raw_path.split('/') {
         match seg {
@@ -236,15 +352,15 @@ fn normalized_uri_into(raw_path: &str, out: &mut Vec<u8>) {
         || raw_path.ends_with("/..")
         || raw_path == "."
         || raw_path == "..";
-    out.push(b'/');
+    out.put(b"/");
     for (i, seg) in segments.iter().enumerate() {
         if i > 0 {
-            out.push(b'/');
+            out.put(b"/");
         }
         encode_into(seg.as_bytes(), out);
     }
     if trailing && !segments.is_empty() {
-        out.push(b'/');
+        out.put(b"/");
     }
 }
 
@@ -309,25 +425,25 @@ pub(crate) fn decode(s: &str) -> Vec<u8> {
     out
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// AWS URI encoding: unreserved characters as they are, every other byte as uppercase `%XX`.
-pub(crate) fn encode_into(bytes: &[u8], out: &mut Vec<u8>) {
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b);
-        } else {
-            out.push(b'%');
-            out.push(hex_digit(b >> 4));
-            out.push(hex_digit(b & 0x0f));
+/// AWS URI encoding: unreserved characters as they are (copied a run at a time), every other
+/// byte as uppercase `%XX`.
+pub(crate) fn encode_into(bytes: &[u8], out: &mut impl Sink) {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let run = rest
+            .iter()
+            .position(|&b| !unreserved(b))
+            .unwrap_or(rest.len());
+        let (plain, tail) = rest.split_at(run);
+        if !plain.is_empty() {
+            out.put(plain);
         }
+        let Some((&b, tail)) = tail.split_first() else {
+            break;
+        };
+        out.put(&[b'%', hex_digit(b >> 4), hex_digit(b & 0x0f)]);
+        rest = tail;
     }
 }
 
@@ -412,7 +528,104 @@ mod tests {
         assert_eq!(v, b"a b c,d,");
     }
 
+    #[test]
+    fn the_streamed_hash_is_the_built_requests() {
+        let mut h = http::HeaderMap::new();
+        h.insert("host", http::HeaderValue::from_static("sts.amazonaws.com"));
+        h.append("x-multi", http::HeaderValue::from_static("  a   b "));
+        h.append("x-multi", http::HeaderValue::from_static("c\td"));
+        let names: Vec<Cow<'_, str>> = vec!["host".into(), "x-multi".into()];
+        for (path, query) in [("/", ""), ("/a b/../c%2F", "b=2&a=%7e&X-Amz-Signature=s")] {
+            let req = RequestParts {
+                method: "GET",
+                path,
+                query,
+                headers: (&h).into(),
+                body: b"body",
+                payload_hash: None,
+            };
+            for form in [AuthForm::Header, AuthForm::Presigned] {
+                let built = canonical_request(&req, form, &names).unwrap_or_default();
+                let hash: [u8; 32] = Sha256::digest(&built).into();
+                assert_eq!(canonical_request_hash(&req, form, &names).ok(), Some(hash));
+            }
+        }
+        let absent: Vec<Cow<'_, str>> = vec!["host".into(), "x-absent".into()];
+        let req = RequestParts {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: (&h).into(),
+            body: b"",
+            payload_hash: Some("UNSIGNED-PAYLOAD"),
+        };
+        assert!(canonical_request_hash(&req, AuthForm::Header, &absent).is_err());
+    }
+
+    #[test]
+    fn header_values_are_counted() {
+        let mut out = Vec::new();
+        assert_eq!(header_value_into(std::iter::empty(), &mut out), 0);
+        assert_eq!(
+            header_value_into([&b"a"[..], b" b "].into_iter(), &mut out),
+            2
+        );
+        assert_eq!(out, b"a,b");
+    }
+
+    #[test]
+    fn amz_date_on_the_stack_is_chronos() {
+        for secs in [
+            0,
+            1,
+            951_782_400,
+            1_329_264_000,
+            1_767_225_599,
+            253_402_300_799,
+        ] {
+            let t = DateTime::from_timestamp(secs, 0).unwrap_or_default();
+            assert_eq!(AmzDate::of(&t).as_str(), format_amz_date(&t), "{secs}");
+        }
+        // Beyond four-digit years chrono's text is kept.
+        let far = DateTime::from_timestamp(253_402_300_800, 0).unwrap_or_default();
+        assert_eq!(AmzDate::of(&far).as_str(), format_amz_date(&far));
+        assert!(matches!(AmzDate::of(&far), AmzDate::Other(_)));
+    }
+
+    #[test]
+    fn uri_encoding_runs_match_byte_by_byte() {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut runs = Vec::new();
+        encode_into(&all, &mut runs);
+        let mut bytes = Vec::new();
+        for &b in &all {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                bytes.push(b);
+            } else {
+                bytes.extend_from_slice(format!("%{b:02X}").as_bytes());
+            }
+        }
+        assert_eq!(runs, bytes);
+    }
+
     proptest::proptest! {
+        #[test]
+        fn amz_date_agrees_with_chrono(secs in 0_i64..253_402_300_800) {
+            let t = DateTime::from_timestamp(secs, 0).unwrap_or_default();
+            let ours = AmzDate::of(&t);
+            proptest::prop_assert_eq!(ours.as_str(), format_amz_date(&t));
+        }
+
+        #[test]
+        fn squeeze_test_agrees_with_the_plain_rule(v in "[ \tab]{0,12}") {
+            let b = v.as_bytes();
+            let plain = b.first() == Some(&b' ')
+                || b.last() == Some(&b' ')
+                || b.contains(&b'\t')
+                || b.windows(2).any(|w| w == b"  ");
+            proptest::prop_assert_eq!(needs_squeeze(b), plain);
+        }
+
         #[test]
         fn fast_path_agrees_with_trim_and_squeeze(v in "[ \tab]{0,12}") {
             // Reference: SigV4's rule written plainly: trim, then squeeze runs of blanks.

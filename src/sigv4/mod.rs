@@ -8,6 +8,7 @@ mod authorization;
 mod canonical;
 mod error;
 mod signing_key;
+mod sink;
 #[cfg(test)]
 mod tests;
 
@@ -69,26 +70,15 @@ impl<'a> From<&'a http::HeaderMap> for Headers<'a> {
 
 impl<'a> Headers<'a> {
     /// The raw values of every header named `name` (lower case), in order.
-    pub fn get_all(self, name: &str) -> impl Iterator<Item = &'a [u8]> {
-        let (map, list) = match self {
-            Headers::Map(m) => (
-                Some(match known_header(name) {
-                    Some(known) => m.get_all(known).iter(),
-                    None => m.get_all(name).iter(),
-                }),
-                None,
-            ),
-            Headers::List(l) => (None, Some(l.iter())),
-        };
-        map.into_iter()
-            .flatten()
-            .map(http::HeaderValue::as_bytes)
-            .chain(
-                list.into_iter()
-                    .flatten()
-                    .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.as_bytes()),
-            )
+    #[must_use]
+    pub fn get_all<'n>(self, name: &'n str) -> HeaderValues<'a, 'n> {
+        match self {
+            Headers::Map(m) => HeaderValues::Map(match known_header(name) {
+                Some(known) => m.get_all(known).iter(),
+                None => m.get_all(name).iter(),
+            }),
+            Headers::List(list) => HeaderValues::List { list, name },
+        }
     }
 
     /// The value of `name` if it appears exactly once as visible ASCII (`None` when absent,
@@ -101,6 +91,39 @@ impl<'a> Headers<'a> {
             return None;
         }
         ascii_str(first)
+    }
+}
+
+/// The values of one header ([`Headers::get_all`]).
+#[derive(Debug)]
+pub enum HeaderValues<'a, 'n> {
+    /// From a received request's map.
+    Map(http::header::ValueIter<'a, http::HeaderValue>),
+    /// From a list: the pairs not yet looked at, and the name sought.
+    List {
+        /// The pairs after the last value found.
+        list: &'a [(&'a str, &'a str)],
+        /// The name sought (lower case; the list's names in any case).
+        name: &'n str,
+    },
+}
+
+impl<'a> Iterator for HeaderValues<'a, '_> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            Self::Map(it) => it.next().map(http::HeaderValue::as_bytes),
+            Self::List { list, name } => {
+                while let Some(((n, v), rest)) = list.split_first() {
+                    *list = rest;
+                    if n.eq_ignore_ascii_case(name) {
+                        return Some(v.as_bytes());
+                    }
+                }
+                None
+            }
+        }
     }
 }
 
@@ -127,7 +150,7 @@ fn known_header(name: &str) -> Option<&'static http::HeaderName> {
 
 /// Whether `b` may appear in an HTTP header name: a token character (RFC 9110 `tchar`).
 #[must_use]
-pub fn is_token_char(b: u8) -> bool {
+pub const fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -165,6 +188,32 @@ impl RequestParts<'_> {
     pub fn body_hash(&self) -> Cow<'_, str> {
         self.payload_hash
             .map_or_else(|| Cow::Owned(sha256_hex(self.body)), Cow::Borrowed)
+    }
+
+    /// [`Self::body_hash`] without a `String`: the given hash, or the body's on the stack.
+    pub(crate) fn payload_hash_hex(&self) -> PayloadHash<'_> {
+        match self.payload_hash {
+            Some(given) => PayloadHash::Given(given),
+            None => PayloadHash::Computed(signing_key::sha256_hex_bytes(self.body)),
+        }
+    }
+}
+
+/// The payload line of a canonical request.
+pub(crate) enum PayloadHash<'a> {
+    /// Sent by whoever asks `/verify`.
+    Given(&'a str),
+    /// The hex SHA-256 of the body.
+    Computed([u8; 64]),
+}
+
+impl PayloadHash<'_> {
+    /// The line's bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Given(s) => s.as_bytes(),
+            Self::Computed(hex) => hex,
+        }
     }
 }
 
@@ -267,7 +316,8 @@ pub fn check_request(
             short(&scope.region)
         )));
     }
-    let amz = canonical::format_amz_date(&auth.amz_date);
+    let amz = canonical::AmzDate::of(&auth.amz_date);
+    let amz = amz.as_str();
     let amz_day = amz.get(..8).unwrap_or_default();
     if scope.date != amz_day {
         return Err(Error::InvalidScope(format!(
@@ -282,14 +332,13 @@ pub fn check_request(
         ));
     }
     let mut content = req.headers.get_all("x-amz-content-sha256");
-    if let Some(claimed) = content.next() {
-        let body_hash = req.body_hash();
-        if content.next().is_some() || claimed != body_hash.as_bytes() {
-            return Err(Error::SignatureDoesNotMatch(
-                "The provided 'x-amz-content-sha256' header does not match what was computed."
-                    .to_owned(),
-            ));
-        }
+    if let Some(claimed) = content.next()
+        && (content.next().is_some() || claimed != req.payload_hash_hex().as_bytes())
+    {
+        return Err(Error::SignatureDoesNotMatch(
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+                .to_owned(),
+        ));
     }
     check_time(auth, skew, now)
 }
@@ -371,8 +420,13 @@ pub fn verify_with(
     secret: &SecretString,
     cache: Option<&SigningKeyCache>,
 ) -> Result<(), Error> {
-    let creq = canonical_request(req, auth.form, &auth.signed_headers)?;
-    let sts = string_to_sign(&auth.amz_date, &auth.scope, &creq);
+    let creq_hash = canonical::canonical_request_hash(req, auth.form, &auth.signed_headers)?;
+    // The string to sign goes straight into the MAC.
+    let write = |mac: &mut signing_key::HmacSha256| {
+        let mut buffered = sink::Buffered::new(mac);
+        canonical::write_string_to_sign(&mut buffered, &auth.amz_date, &auth.scope, &creq_hash);
+        buffered.finish();
+    };
     let (date, region, service) = (&auth.scope.date, &auth.scope.region, &auth.scope.service);
     let (computed, lookup) = match cache {
         Some(c) => {
@@ -383,10 +437,10 @@ pub fn verify_with(
                 service,
             };
             let l = c.get(&scope, secret);
-            (l.sign(sts.as_bytes()), Some(l))
+            (l.sign_with(write), Some(l))
         }
         None => (
-            signing_key::sign(&signing_key(secret, date, region, service), sts.as_bytes()),
+            signing_key::sign_with(&signing_key(secret, date, region, service), write),
             None,
         ),
     };

@@ -9,7 +9,8 @@ use zeroize::Zeroizing;
 
 use crate::secret::{SecretString, ct_eq};
 
-type HmacSha256 = Hmac<Sha256>;
+/// HMAC-SHA256, as SigV4 signs.
+pub type HmacSha256 = Hmac<Sha256>;
 
 /// A SigV4 signature (32 bytes, written as 64 lowercase hex digits). It has no `PartialEq`:
 /// compare with [`Signature::ct_eq`].
@@ -17,23 +18,35 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct Signature([u8; 32]);
 
 impl Signature {
-    /// Parses 64 hex digits; `None` for anything else.
+    /// Parses 64 hex digits (either case); `None` for anything else. The digits are the
+    /// client's claim, not a secret: decoding them need not be constant-time (the comparison
+    /// with the computed signature is).
     #[must_use]
     pub fn from_hex(s: &str) -> Option<Self> {
-        if s.len() != 64 {
+        let b = s.as_bytes();
+        if b.len() != 64 {
             return None;
         }
+        // Every digit is looked up; a bad one sets a high bit, checked once at the end.
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).ok()?;
+        let mut bad = 0;
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            if let [hi, lo] = pair {
+                let (hi, lo) = (hex_digit_value(*hi), hex_digit_value(*lo));
+                bad |= hi | lo;
+                *o = hi << 4 | (lo & 0x0f);
+            }
+        }
+        if bad & 0xf0 != 0 {
+            return None;
+        }
         Some(Self(out))
     }
 
     /// The lowercase hex form, as written in requests.
     #[must_use]
     pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(64);
-        push_hex_lower(&mut out, &self.0);
-        out
+        hex_str(&hex32(&self.0)).to_owned()
     }
 
     /// Constant-time equality.
@@ -106,25 +119,63 @@ impl fmt::Debug for KeyedHmac {
 /// Lowercase hex of SHA-256 of `data`.
 #[must_use]
 pub fn sha256_hex(data: &[u8]) -> String {
-    let mut out = String::with_capacity(64);
-    push_sha256_hex(&mut out, data);
+    hex_str(&sha256_hex_bytes(data)).to_owned()
+}
+
+/// [`sha256_hex`] on the stack: the 64 ASCII digits.
+#[must_use]
+pub(crate) fn sha256_hex_bytes(data: &[u8]) -> [u8; 64] {
+    hex32(&Sha256::digest(data).into())
+}
+
+/// Lowercase hex of 32 bytes (a digest or a signature), written into a fixed buffer (`hex::encode`
+/// goes a `char` at a time through an iterator, and `String::push` encodes each as UTF-8: both
+/// showed in profiles, two or three digests being written per verified request).
+#[must_use]
+pub(crate) fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
+    let digit = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
+    let mut out = [0u8; 64];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        if let [hi, lo] = pair {
+            *hi = digit(b >> 4);
+            *lo = digit(b & 0x0f);
+        }
+    }
     out
 }
 
-/// [`sha256_hex`], appended to `out`.
-pub fn push_sha256_hex(out: &mut String, data: &[u8]) {
-    push_hex_lower(out, &Sha256::digest(data));
+/// The text of [`hex32`]'s digits (always ASCII, so never empty).
+pub(crate) fn hex_str(hex: &[u8; 64]) -> &str {
+    std::str::from_utf8(hex).unwrap_or_default()
 }
 
-/// Lowercase hex, written directly (`hex::encode` goes a `char` at a time through an iterator,
-/// which showed in profiles: two digests are written per verified request).
-fn push_hex_lower(out: &mut String, bytes: &[u8]) {
-    let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 });
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.push(digit(b >> 4));
-        out.push(digit(b & 0x0f));
-    }
+/// The value of a hex digit, either case.
+pub(crate) fn hex_val(b: u8) -> Option<u8> {
+    let v = hex_digit_value(b);
+    (v < 16).then_some(v)
+}
+
+/// The value of a hex digit (either case), or `0xff` for any other byte: one table look-up.
+fn hex_digit_value(b: u8) -> u8 {
+    const TABLE: [u8; 256] = {
+        let mut t = [0xff_u8; 256];
+        let mut i = 0_u8;
+        while i < 16 {
+            let lower = if i < 10 { b'0' + i } else { b'a' + i - 10 };
+            let upper = if i < 10 { b'0' + i } else { b'A' + i - 10 };
+            #[expect(
+                clippy::indexing_slicing,
+                reason = "constant evaluation: an index out of bounds fails the build"
+            )]
+            {
+                t[lower as usize] = i;
+                t[upper as usize] = i;
+            }
+            i += 1;
+        }
+        t
+    };
+    TABLE.get(usize::from(b)).copied().unwrap_or(0xff)
 }
 
 /// Derives the signing key: `kDate = HMAC("AWS4"+secret, date)`, then region, service and
@@ -279,8 +330,15 @@ impl Lookup {
     /// The signature of `string_to_sign` under this signing key.
     #[must_use]
     pub fn sign(&self, string_to_sign: &[u8]) -> Signature {
+        self.sign_with(|mac| mac.update(string_to_sign))
+    }
+
+    /// The signature of the string to sign that `write` feeds into the MAC (the string is
+    /// never built).
+    #[must_use]
+    pub fn sign_with(&self, write: impl FnOnce(&mut HmacSha256)) -> Signature {
         let mut mac = self.mac.clone();
-        mac.update(string_to_sign);
+        write(&mut mac);
         Signature(mac.finalize().into_bytes().into())
     }
 }
@@ -289,6 +347,14 @@ impl Lookup {
 #[must_use]
 pub fn sign(key: &[u8; 32], string_to_sign: &[u8]) -> Signature {
     Signature(hmac_sha256(key, string_to_sign))
+}
+
+/// [`sign`], the string to sign fed into the MAC by `write`.
+#[must_use]
+pub fn sign_with(key: &[u8; 32], write: impl FnOnce(&mut HmacSha256)) -> Signature {
+    let mut mac = KeyedHmac::new(key).mac();
+    write(&mut mac);
+    Signature(mac.finalize().into_bytes().into())
 }
 
 #[cfg(test)]
@@ -309,13 +375,28 @@ mod tests {
     #[test]
     fn hex_matches_the_hex_crate() {
         let all: Vec<u8> = (0..=255).collect();
-        let mut out = String::new();
-        push_hex_lower(&mut out, &all);
-        assert_eq!(out, hex::encode(&all));
+        for chunk in all.chunks_exact(32) {
+            let mut bytes = [0u8; 32];
+            bytes.copy_from_slice(chunk);
+            assert_eq!(hex_str(&hex32(&bytes)), hex::encode(chunk));
+            let upper = hex::encode_upper(chunk);
+            let back = Signature::from_hex(&upper).map(|s| s.0);
+            assert_eq!(back, Some(bytes), "upper case digits decode too");
+        }
         assert_eq!(
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn hex_digit_values_are_every_byte_s() {
+        for b in 0_u8..=255 {
+            let want = char::from(b)
+                .to_digit(16)
+                .and_then(|d| u8::try_from(d).ok());
+            assert_eq!(hex_val(b), want, "{b:#x}");
+        }
     }
 
     #[test]

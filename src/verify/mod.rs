@@ -305,14 +305,18 @@ pub async fn verify_request(
         .collect();
     // The asker sees which of the signer's policies decided only when they are its own
     // account's (or AWS managed); the sealed message keeps them for the signer's account.
-    let visible = |m: &AnswerStatement| policy_visible(&m.policy, &caller.account, asker_account);
-    let all_visible = matched.iter().all(visible);
+    let visible: Vec<bool> = matched
+        .iter()
+        .map(|m| policy_visible(&m.policy, &caller.account, asker_account))
+        .collect();
+    let all_visible = visible.iter().all(|v| *v);
     let mut decision = AnswerDecision {
         effect: Cow::Borrowed(effect),
         matched: matched
             .iter()
-            .map(|m| {
-                if visible(m) {
+            .zip(&visible)
+            .map(|(m, visible)| {
+                if *visible {
                     m.clone()
                 } else {
                     AnswerStatement {
@@ -409,11 +413,22 @@ fn policy_visible(policy: &str, signer_account: &str, asker: Option<&str>) -> bo
         return true;
     };
     let owner = if policy.starts_with("arn:") {
-        policy.split(':').nth(4).unwrap_or_default()
+        arn_account(policy)
     } else {
         signer_account
     };
     owner == "aws" || owner == asker
+}
+
+/// An ARN's account field (the fifth, `arn:partition:service:region:ACCOUNT:…`), found with
+/// byte searches; empty when the ARN has fewer fields.
+fn arn_account(arn: &str) -> &str {
+    let mut colons = memchr::memchr_iter(b':', arn.as_bytes());
+    let Some(start) = colons.nth(3).map(|i| i + 1) else {
+        return "";
+    };
+    let end = colons.next().unwrap_or(arn.len());
+    arn.get(start..end).unwrap_or_default()
 }
 
 /// An HTTP header name: one or more token characters (RFC 9110), as `http::HeaderName`
@@ -423,8 +438,13 @@ fn valid_header_name(n: &str) -> bool {
 }
 
 /// An HTTP header value as `http::HeaderValue` accepts it: no control characters but tab.
+/// Every byte is looked at (no early exit), so the loop is vectorised: values are long (a
+/// session token is ~1 KB) and almost always valid.
 fn valid_header_value(v: &str) -> bool {
-    v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+    let bad = v.bytes().fold(false, |bad, b| {
+        bad | ((b < 0x20) & (b != b'\t')) | (b == 0x7f)
+    });
+    !bad
 }
 
 fn unauthenticated(e: &ApiError) -> VerifyAnswer {
@@ -486,4 +506,76 @@ pub fn encode_message(st: &AppState, account: &str, json: &str) -> Result<String
 #[must_use]
 pub fn decode_message(st: &AppState, account: &str, encoded: &str) -> Option<String> {
     st.iam.at_rest().open_message(account, encoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_refuse_controls_but_tab() {
+        for b in 0_u8..=255 {
+            let Ok(v) = std::str::from_utf8(std::slice::from_ref(&b)) else {
+                continue;
+            };
+            let want = b == b'\t' || (b >= 0x20 && b != 0x7f);
+            assert_eq!(valid_header_value(v), want, "{b:#x}");
+            let long = format!("{}{v}{}", "a".repeat(40), "b".repeat(40));
+            assert_eq!(valid_header_value(&long), want, "{b:#x} inside");
+        }
+        assert!(valid_header_value(""));
+        assert!(valid_header_value("é\tx"));
+    }
+
+    #[test]
+    fn arn_account_is_the_fifth_field() {
+        assert_eq!(
+            arn_account("arn:aws:iam::123456789012:policy/p"),
+            "123456789012"
+        );
+        assert_eq!(arn_account("arn:aws:iam::aws:policy/ReadOnlyAccess"), "aws");
+        assert_eq!(arn_account("arn:aws:s3:::bucket"), "");
+        assert_eq!(arn_account("arn:aws:iam::123456789012"), "123456789012");
+        assert_eq!(arn_account("arn:aws:iam:"), "");
+        assert_eq!(arn_account("arn:aws:iam::1:a:b"), "1");
+        for arn in [
+            "arn:aws:iam::1:x",
+            "arn:a:b:c:d:e:f",
+            "arn:::",
+            "arn:a:b:c:",
+            "arn:a:b:c:d",
+        ] {
+            assert_eq!(
+                arn_account(arn),
+                arn.split(':').nth(4).unwrap_or_default(),
+                "{arn}"
+            );
+        }
+    }
+
+    #[test]
+    fn policies_are_named_to_their_own_account_and_aws_only() {
+        let v = |p: &str, asker: Option<&str>| policy_visible(p, "111111111111", asker);
+        assert!(v(
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            Some("222222222222")
+        ));
+        assert!(v(
+            "arn:aws:iam::222222222222:policy/p",
+            Some("222222222222")
+        ));
+        assert!(!v(
+            "arn:aws:iam::111111111111:policy/p",
+            Some("222222222222")
+        ));
+        assert!(
+            !v("session", Some("222222222222")),
+            "a non-ARN id is the signer's"
+        );
+        assert!(v("session", Some("111111111111")));
+        assert!(
+            v("arn:aws:iam::111111111111:policy/p", None),
+            "the operator sees all"
+        );
+    }
 }

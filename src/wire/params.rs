@@ -53,13 +53,18 @@ impl Params {
                     "Too many parameters",
                 ));
             }
-            if self.map.contains_key(k.as_ref()) {
-                return Err(ApiError::new(
-                    Code::MalformedQueryString,
-                    format!("Parameter {k} is given more than once"),
-                ));
+            // One search of the map for the check and the insert.
+            match self.map.entry(k.into_owned()) {
+                std::collections::btree_map::Entry::Occupied(e) => {
+                    return Err(ApiError::new(
+                        Code::MalformedQueryString,
+                        format!("Parameter {} is given more than once", e.key()),
+                    ));
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(Entry::new(v.into_owned()));
+                }
             }
-            self.map.insert(k.into_owned(), Entry::new(v.into_owned()));
         }
         Ok(())
     }
@@ -250,7 +255,7 @@ fn decode_pair(pair: &[u8]) -> (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, 
 /// a part (it replaces `+` first, so a `%2B` stays `+`); runs between the two are copied whole
 /// (a SAML response is 10 KB of base64 whose `+`, `/` and `=` arrive percent-encoded).
 fn decode(part: &[u8]) -> std::borrow::Cow<'_, str> {
-    if memchr::memchr2(b'%', b'+', part).is_none() {
+    if !has_escapes(part) {
         return utf8(part);
     }
     let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
@@ -280,6 +285,16 @@ fn decode(part: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// `bytes` as text: the vectorised check first (`from_utf8_lossy` walks chunk by chunk even
 /// when nothing needs replacing), the replacing one only for invalid UTF-8.
+/// Whether a part holds a `%` or a `+`. Short parts (names, most values) are scanned plainly:
+/// for them the vectorised search's set-up costs more than the scan.
+fn has_escapes(part: &[u8]) -> bool {
+    if part.len() <= 32 {
+        part.iter().any(|&b| b == b'%' || b == b'+')
+    } else {
+        memchr::memchr2(b'%', b'+', part).is_some()
+    }
+}
+
 fn utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
@@ -425,6 +440,21 @@ fn redact_for_message(v: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
+
+    #[test]
+    fn escapes_are_found_in_short_and_long_parts() {
+        for len in [0, 1, 31, 32, 33, 100] {
+            let plain = vec![b'a'; len];
+            assert!(!has_escapes(&plain), "{len}");
+            for at in 0..len {
+                for esc in [b'%', b'+'] {
+                    let mut p = plain.clone();
+                    p[at] = esc;
+                    assert!(has_escapes(&p), "{len} {at} {esc}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn decodes_and_refuses_duplicates() {

@@ -65,7 +65,12 @@ fn join_with_room(parts: &[&str], extra: usize) -> String {
 /// Appends `name` in lower case (`str::to_lowercase`'s result; names are ASCII in practice).
 fn push_lower(out: &mut String, name: &str) {
     if name.is_ascii() {
-        out.extend(name.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        // Copied whole, then lowered in place (not a `char` pushed per byte).
+        let start = out.len();
+        out.push_str(name);
+        if let Some(added) = out.get_mut(start..) {
+            added.make_ascii_lowercase();
+        }
     } else {
         out.push_str(&name.to_lowercase());
     }
