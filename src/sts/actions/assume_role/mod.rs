@@ -169,10 +169,7 @@ pub fn lineage(caller: &Caller) -> (Option<String>, Option<String>) {
 }
 
 fn record_role_use(ctx: &Ctx, role: &Role) {
-    if !ctx
-        .st
-        .should_record_use(&["role:", role.id.as_str()].concat())
-    {
+    if !ctx.st.should_record_role_use(&role.id) {
         return;
     }
     let st = ctx.st.clone();
