@@ -117,7 +117,7 @@ pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) ->
             st: st.clone(),
             caller,
             env,
-            request_id: request_id,
+            request_id,
             wants_json: true,
         };
         let res = cognito::dispatch(&ctx, &op, &input).await;

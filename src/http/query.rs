@@ -141,7 +141,7 @@ pub(super) async fn answer(
             st: st.clone(),
             caller,
             env,
-            request_id: request_id,
+            request_id,
             wants_json,
         };
         let res = match service {
