@@ -101,7 +101,7 @@ pub struct Ctx {
     /// Request facts for conditions.
     pub env: Env,
     /// Request id.
-    pub request_id: String,
+    pub request_id: crate::ids::RequestId,
     /// Whether the client asked for JSON (`Accept: application/json`): an action with both
     /// forms builds only the one that will be sent.
     pub wants_json: bool,

@@ -85,17 +85,97 @@ pub fn new_secret_access_key() -> SecretString {
 /// The bytes come from the thread-local CSPRNG rather than one `getrandom` system call per id
 /// (`Uuid::new_v4`): ids need to be unique, not secret, and there are two per request.
 #[must_use]
-pub fn new_request_id() -> String {
+pub fn new_request_id() -> RequestId {
     let mut b = [0_u8; 16];
     rand::rng().fill_bytes(&mut b);
-    // Written into uuid's stack buffer (its `Display` goes through the formatting machinery,
-    // twice per request: the request id and the audit event id).
-    let mut buf = uuid::Uuid::encode_buffer();
-    uuid::Builder::from_random_bytes(b)
+    // Written straight into the id's inline buffer (uuid's `Display` goes through the
+    // formatting machinery, and an owned `String` is an allocation; there are two per request:
+    // the request id and the audit event id).
+    let mut id = RequestId {
+        buf: [0; REQUEST_ID_LEN],
+        len: 0,
+    };
+    let n = uuid::Builder::from_random_bytes(b)
         .into_uuid()
         .hyphenated()
-        .encode_lower(&mut buf)
-        .to_owned()
+        .encode_lower(&mut id.buf)
+        .len();
+    id.len = u8::try_from(n).unwrap_or(0);
+    id
+}
+
+/// The length of a request id (a hyphenated UUID).
+const REQUEST_ID_LEN: usize = uuid::fmt::Hyphenated::LENGTH;
+
+/// A request id held inline (no allocation; `Copy`): shared by the answer, the action's
+/// context, the `x-amzn-RequestId` header and the audit event without copies on the heap.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RequestId {
+    buf: [u8; REQUEST_ID_LEN],
+    len: u8,
+}
+
+impl RequestId {
+    /// The id's text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        // Always valid UTF-8 of at most `REQUEST_ID_LEN` bytes (written by uuid, or cut at a
+        // character boundary by `From<&str>`); the fallback is never taken.
+        self.buf
+            .get(..usize::from(self.len))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl From<&str> for RequestId {
+    /// An id given as text (tests, and callers holding one already): its first
+    /// `REQUEST_ID_LEN` bytes, cut at a character boundary. Every id Sekisho makes fits.
+    fn from(s: &str) -> Self {
+        let mut end = s.len().min(REQUEST_ID_LEN);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut id = Self {
+            buf: [0; REQUEST_ID_LEN],
+            len: u8::try_from(end).unwrap_or(0),
+        };
+        if let (Some(dst), Some(src)) = (id.buf.get_mut(..end), s.as_bytes().get(..end)) {
+            dst.copy_from_slice(src);
+        }
+        id
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for RequestId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl serde::Serialize for RequestId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// Whether `s` is a 12-digit account id.
@@ -238,7 +318,29 @@ mod tests {
         let id = new_request_id();
         let parsed = uuid::Uuid::parse_str(&id).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
+        assert_eq!(id.as_str(), parsed.hyphenated().to_string());
+        assert_eq!(id.len(), 36);
         assert_ne!(id, new_request_id());
+    }
+
+    #[test]
+    fn request_id_from_text_keeps_it_or_cuts_at_a_character() {
+        assert_eq!(RequestId::from("r-1").as_str(), "r-1");
+        assert_eq!(RequestId::from("").as_str(), "");
+        let uuid = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        assert_eq!(RequestId::from(uuid).as_str(), uuid);
+        assert_eq!(
+            RequestId::from(format!("{uuid}xyz").as_str()).as_str(),
+            uuid
+        );
+        // 35 ASCII bytes then a 2-byte character: cut before it, never inside it.
+        let s = format!("{}é", "a".repeat(35));
+        assert_eq!(RequestId::from(s.as_str()).as_str(), "a".repeat(35));
+        assert_eq!(format!("{}", RequestId::from("x")), "x");
+        assert_eq!(
+            serde_json::to_string(&RequestId::from("q\"")).unwrap(),
+            "\"q\\\"\""
+        );
     }
 
     #[test]

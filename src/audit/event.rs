@@ -106,7 +106,9 @@ impl Serialize for ParamList {
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub(super) event_version: &'static str,
-    pub(super) event_time: String,
+    /// Written as ISO 8601 when the line is (kept as a time: no string per event).
+    #[serde(serialize_with = "iso8601")]
+    pub(super) event_time: chrono::DateTime<chrono::Utc>,
     pub(super) event_source: &'static str,
     pub(super) event_name: String,
     /// SigV4 region of the caller.
@@ -133,9 +135,9 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub additional_event_data: Option<Value>,
     #[serde(rename = "requestID")]
-    pub(super) request_id: String,
+    pub(super) request_id: crate::ids::RequestId,
     #[serde(rename = "eventID")]
-    pub(super) event_id: String,
+    pub(super) event_id: crate::ids::RequestId,
     pub(super) event_type: &'static str,
     /// Whether the call only reads (`Get*`, `List*`).
     pub read_only: bool,
@@ -143,6 +145,14 @@ pub struct Event {
     /// The caller's account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient_account_id: Option<String>,
+}
+
+/// `eventTime` as CloudTrail writes it (`2026-11-22T19:04:05Z`).
+fn iso8601<S: serde::Serializer>(
+    t: &chrono::DateTime<chrono::Utc>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::wire::time::iso8601(t))
 }
 
 /// `requestParameters` or `responseElements`: a JSON object built from the request (Query
@@ -321,7 +331,7 @@ impl Event {
     ) -> Self {
         Self {
             event_version: "1.08",
-            event_time: crate::wire::time::iso8601(&time),
+            event_time: time,
             event_source: match service {
                 "iam" => "iam.amazonaws.com",
                 "cognito-identity" => "cognito-identity.amazonaws.com",
@@ -337,7 +347,7 @@ impl Event {
             error_code: None,
             error_message: None,
             additional_event_data: None,
-            request_id: request_id.to_owned(),
+            request_id: request_id.into(),
             event_id: crate::ids::new_request_id(),
             event_type: "AwsApiCall",
             read_only,

@@ -11,7 +11,13 @@ impl Event {
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let mut o = Obj::open(out);
         o.str("eventVersion", self.event_version);
-        o.str("eventTime", &self.event_time);
+        {
+            // Digits and separators: nothing to escape.
+            let v = o.key("eventTime");
+            v.push(b'"');
+            crate::wire::time::iso8601_into(v, &self.event_time);
+            v.push(b'"');
+        }
         o.str("eventSource", self.event_source);
         o.str("eventName", &self.event_name);
         o.str("awsRegion", &self.aws_region);

@@ -117,7 +117,7 @@ pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) ->
             st: st.clone(),
             caller,
             env,
-            request_id: request_id.clone(),
+            request_id,
             wants_json: true,
         };
         let res = cognito::dispatch(&ctx, &op, &input).await;
@@ -158,7 +158,7 @@ pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) ->
             }
             if e.code == Code::InternalFailure {
                 tracing::error!(
-                    request_id,
+                    request_id = request_id.as_str(),
                     detail = e.detail.as_deref().unwrap_or(""),
                     "internal failure"
                 );

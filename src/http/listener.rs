@@ -328,8 +328,11 @@ async fn connection(
             Ok::<_, std::convert::Infallible>(resp)
         }
     });
-    let mut conn =
-        std::pin::pin!(hyper::server::conn::http1::Builder::new().serve_connection(io, svc));
+    let mut conn = std::pin::pin!(
+        hyper::server::conn::http1::Builder::new()
+            .writev(false)
+            .serve_connection(io, svc)
+    );
     let mut sleep = std::pin::pin!(tokio::time::sleep(timeouts.header));
     let mut armed = None;
     let mut stopping = false;

@@ -141,7 +141,7 @@ pub(super) async fn answer(
             st: st.clone(),
             caller,
             env,
-            request_id: request_id.clone(),
+            request_id,
             wants_json,
         };
         let res = match service {
@@ -185,7 +185,7 @@ pub(super) async fn answer(
             }
             if e.code == Code::InternalFailure {
                 tracing::error!(
-                    request_id,
+                    request_id = request_id.as_str(),
                     detail = e.detail.as_deref().unwrap_or(""),
                     "internal failure"
                 );

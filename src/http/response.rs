@@ -50,29 +50,49 @@ pub fn success(
         });
         return build(200, "application/json", request_id, body.to_string());
     }
-    // The envelope around the result, written in one buffer sized for it (the action name is
-    // one of the known actions: dispatch refused any other before an action ran).
-    let inner = reply.result_xml.as_deref().unwrap_or("");
-    let mut out = String::with_capacity(inner.len() + 2 * action.len() + 256);
-    out.push('<');
-    out.push_str(action);
-    out.push_str("Response xmlns=\"");
-    out.push_str(service.namespace());
-    out.push_str("\">");
-    if reply.result_xml.is_some() {
+    let body = success_xml(action, service, reply.result_xml.as_deref(), request_id);
+    build(200, "text/xml", request_id, body)
+}
+
+/// The XML success envelope.
+fn success_xml(action: &str, service: Service, result: Option<&str>, request_id: &str) -> String {
+    // The envelope around the result, written in one buffer of exactly its size: a body whose
+    // length is its capacity becomes the response's `Bytes` without a second allocation (the
+    // action name is one of the known actions, and the request id a UUID: neither is escaped).
+    let ns = service.namespace();
+    let size = envelope_len(action, ns, result, request_id);
+    let mut out = String::with_capacity(size);
+    for part in ["<", action, "Response xmlns=\"", ns, "\">"] {
+        out.push_str(part);
+    }
+    if let Some(inner) = result {
         for part in ["<", action, "Result>", inner, "</", action, "Result>"] {
             out.push_str(part);
         }
     }
-    let mut w = XmlWriter::from_string(out);
-    w.start("ResponseMetadata")
-        .elem("RequestId", request_id)
-        .end("ResponseMetadata");
-    let mut out = w.finish();
+    out.push_str(METADATA_OPEN);
+    crate::wire::xml::escape_into(&mut out, request_id);
+    out.push_str(METADATA_CLOSE);
     for part in ["</", action, "Response>"] {
         out.push_str(part);
     }
-    build(200, "text/xml", request_id, out)
+    out
+}
+
+/// The response metadata around the request id.
+const METADATA_OPEN: &str = "<ResponseMetadata><RequestId>";
+/// Its end.
+const METADATA_CLOSE: &str = "</RequestId></ResponseMetadata>";
+
+/// The length of a success envelope (a request id needing no escape; one that does only makes
+/// the buffer grow).
+fn envelope_len(action: &str, ns: &str, result: Option<&str>, request_id: &str) -> usize {
+    let open = 1 + action.len() + "Response xmlns=\"".len() + ns.len() + 2;
+    let result = result.map_or(0, |r| {
+        2 * action.len() + "<Result></Result>".len() + r.len()
+    });
+    let close = 2 + action.len() + "Response>".len();
+    open + result + METADATA_OPEN.len() + request_id.len() + METADATA_CLOSE.len() + close
 }
 
 /// An error envelope, exactly as AWS Query services send it.
@@ -123,4 +143,42 @@ pub fn public_json(body: String, max_age: u32) -> Response<Body> {
         r.headers_mut().insert("cache-control", v);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_envelope_is_exact_and_sized_once() {
+        let rid = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        let s = success_xml(
+            "GetCallerIdentity",
+            Service::Sts,
+            Some("<Account>1</Account>"),
+            rid,
+        );
+        assert_eq!(
+            s,
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+             <GetCallerIdentityResult><Account>1</Account></GetCallerIdentityResult>\
+             <ResponseMetadata><RequestId>0f8fad5b-d9cb-469f-a165-70867728950e</RequestId>\
+             </ResponseMetadata></GetCallerIdentityResponse>"
+        );
+        // Exactly its size: the body becomes `Bytes` without another allocation.
+        assert_eq!(s.len(), s.capacity());
+        let s = success_xml("DeleteRole", Service::Iam, None, rid);
+        assert_eq!(
+            s,
+            "<DeleteRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+             <ResponseMetadata><RequestId>0f8fad5b-d9cb-469f-a165-70867728950e</RequestId>\
+             </ResponseMetadata></DeleteRoleResponse>"
+        );
+        assert_eq!(s.len(), s.capacity());
+        // A result with no content still gets its element; a request id needing escape is
+        // escaped (the buffer grows).
+        let s = success_xml("X", Service::Sts, Some(""), "a<b");
+        assert!(s.contains("<XResult></XResult>"), "{s}");
+        assert!(s.contains("<RequestId>a&lt;b</RequestId>"), "{s}");
+    }
 }

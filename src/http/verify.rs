@@ -44,7 +44,7 @@ pub(super) async fn answer(
         &request_id,
         true,
     );
-    let outcome: Result<Vec<u8>, ApiError> = async {
+    let outcome: Result<Box<[u8]>, ApiError> = async {
         let body = body.ok_or_else(|| {
             ApiError::new(Code::RequestEntityTooLarge, "Request body is too large")
         })?;
@@ -91,12 +91,14 @@ pub(super) async fn answer(
         });
         let mut out = Vec::with_capacity(1024);
         answer.write_json(&mut out);
-        Ok(out)
+        // Trimmed to its length (in place when the allocator can): a body whose length is its
+        // capacity becomes the response's `Bytes` without a second allocation.
+        Ok(out.into_boxed_slice())
     }
     .await;
     let resp = match outcome {
         Ok(body) => {
-            let mut r = Response::new(Body::from(body));
+            let mut r = Response::new(Body::from(Bytes::from(body)));
             let h = r.headers_mut();
             h.reserve(2);
             h.insert(

@@ -13,12 +13,38 @@ fn fast(t: &DateTime<Utc>) -> bool {
     (0..=9999).contains(&t.year())
 }
 
-fn push2(out: &mut String, n: u32) {
-    out.push(char::from(b'0' + u8::try_from(n / 10 % 10).unwrap_or(0)));
-    out.push(char::from(b'0' + u8::try_from(n % 10).unwrap_or(0)));
+/// Where the digits go: a `String`, or the audit line's bytes (written in place, no string).
+pub trait Ascii {
+    /// Appends ASCII text.
+    fn push_ascii(&mut self, s: &str);
+    /// Appends one ASCII byte.
+    fn push_byte(&mut self, b: u8);
 }
 
-fn push4(out: &mut String, n: u32) {
+impl Ascii for String {
+    fn push_ascii(&mut self, s: &str) {
+        self.push_str(s);
+    }
+    fn push_byte(&mut self, b: u8) {
+        self.push(char::from(b));
+    }
+}
+
+impl Ascii for Vec<u8> {
+    fn push_ascii(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+    fn push_byte(&mut self, b: u8) {
+        self.push(b);
+    }
+}
+
+fn push2(out: &mut impl Ascii, n: u32) {
+    out.push_byte(b'0' + u8::try_from(n / 10 % 10).unwrap_or(0));
+    out.push_byte(b'0' + u8::try_from(n % 10).unwrap_or(0));
+}
+
+fn push4(out: &mut impl Ascii, n: u32) {
     push2(out, n / 100);
     push2(out, n % 100);
 }
@@ -30,20 +56,20 @@ fn year(t: &NaiveDateTime) -> u32 {
 }
 
 /// Year, month and day, `sep` between them.
-fn push_date(s: &mut String, t: &NaiveDateTime, sep: &str) {
+fn push_date(s: &mut impl Ascii, t: &NaiveDateTime, sep: &str) {
     push4(s, year(t));
-    s.push_str(sep);
+    s.push_ascii(sep);
     push2(s, t.month());
-    s.push_str(sep);
+    s.push_ascii(sep);
     push2(s, t.day());
 }
 
 /// Hours, minutes and seconds, `sep` between them.
-fn push_time(s: &mut String, t: &NaiveDateTime, sep: &str) {
+fn push_time(s: &mut impl Ascii, t: &NaiveDateTime, sep: &str) {
     push2(s, t.hour());
-    s.push_str(sep);
+    s.push_ascii(sep);
     push2(s, t.minute());
-    s.push_str(sep);
+    s.push_ascii(sep);
     push2(s, t.second());
 }
 
@@ -82,16 +108,22 @@ pub fn push_amz_date(out: &mut String, t: &DateTime<Utc>) {
 /// `YYYY-MM-DDTHH:MM:SSZ`, whole seconds (Query responses, CloudTrail `eventTime`).
 #[must_use]
 pub fn iso8601(t: &DateTime<Utc>) -> String {
+    let mut s = String::with_capacity(20);
+    iso8601_into(&mut s, t);
+    s
+}
+
+/// [`iso8601`] appended to `out`.
+pub fn iso8601_into(out: &mut impl Ascii, t: &DateTime<Utc>) {
     if !fast(t) {
-        return t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        out.push_ascii(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        return;
     }
     let t = &t.naive_utc();
-    let mut s = String::with_capacity(20);
-    push_date(&mut s, t, "-");
-    s.push('T');
-    push_time(&mut s, t, ":");
-    s.push('Z');
-    s
+    push_date(out, t, "-");
+    out.push_byte(b'T');
+    push_time(out, t, ":");
+    out.push_byte(b'Z');
 }
 
 /// RFC 9110 IMF-fixdate, as in the `Date` header: `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -191,6 +223,9 @@ mod tests {
             prop_assert_eq!(amz_date(&t), t.format("%Y%m%dT%H%M%SZ").to_string());
             prop_assert_eq!(ymd(&t), t.format("%Y%m%d").to_string());
             prop_assert_eq!(iso8601(&t), t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            let mut bytes = b"x".to_vec();
+            iso8601_into(&mut bytes, &t);
+            prop_assert_eq!(bytes, format!("x{}", iso8601(&t)).into_bytes());
             prop_assert_eq!(http_date(&t), t.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
             prop_assert_eq!(parse_amz_date(&amz_date(&t)), Some(t));
         }
