@@ -89,20 +89,6 @@ pub struct ServerConfig {
     pub max_connections_per_ip: usize,
     /// The partition written in ARNs. Default: `aws`.
     pub partition: String,
-    /// Threads that serve connections, each with a runtime of its own; a connection stays on
-    /// one from start to end (`crate::http::workers`). `0` serves them on the shared
-    /// work-stealing runtime instead. Default: one per CPU.
-    pub serving_threads: Option<usize>,
-}
-
-impl ServerConfig {
-    /// [`Self::serving_threads`] with its default resolved (one per CPU the process may use).
-    #[must_use]
-    pub fn serving_threads(&self) -> usize {
-        self.serving_threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        })
-    }
 }
 
 impl Default for ServerConfig {
@@ -119,7 +105,6 @@ impl Default for ServerConfig {
             max_connections: 8192,
             max_connections_per_ip: 1024,
             partition: "aws".into(),
-            serving_threads: None,
         }
     }
 }
@@ -622,9 +607,6 @@ impl Config {
                 "server.max_connections",
                 "must be between 1 and 1000000",
             ));
-        }
-        if self.server.serving_threads.is_some_and(|n| n > 1024) {
-            return Err(bad("server.serving_threads", "must be between 0 and 1024"));
         }
         if !(1..=self.server.max_connections).contains(&self.server.max_connections_per_ip) {
             return Err(bad(

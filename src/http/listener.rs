@@ -223,10 +223,6 @@ pub(crate) async fn serve(
         );
     }
     let limits = Limits::new(max, cfg.max_connections_per_ip.min(max as usize));
-    let workers = match cfg.serving_threads() {
-        0 => None,
-        n => Some(super::workers::Workers::start(n)?),
-    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -250,21 +246,19 @@ pub(crate) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (edge, st, stop) = (edge.clone(), st.clone(), stop_rx.clone());
-        match &workers {
-            Some(w) => w.spawn(stream, move |stream| {
-                connection(stream, peer, edge, st, timeouts, stop, slot)
-            }),
-            None => {
-                tokio::spawn(connection(stream, peer, edge, st, timeouts, stop, slot));
-            }
-        }
+        tokio::spawn(connection(
+            stream,
+            peer,
+            edge.clone(),
+            st.clone(),
+            timeouts,
+            stop_rx.clone(),
+            slot,
+        ));
     }
     drop(listener);
     let _ = stop_tx.send(true);
     limits.drained().await;
-    // Every connection has ended: the serving threads end with their runtimes.
-    drop(workers);
     Ok(())
 }
 

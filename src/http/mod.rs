@@ -6,7 +6,6 @@ pub mod listener;
 mod query;
 pub mod response;
 mod verify;
-pub mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
