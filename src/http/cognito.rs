@@ -91,14 +91,7 @@ pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) ->
         }
         let input = Input::parse(&body)?;
         let params = audit_parameters(&body);
-        let rp = crate::sigv4::RequestParts {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query().unwrap_or(""),
-            headers: (&parts.headers).into(),
-            body: &body,
-            payload_hash: None,
-        };
+        let rp = super::signed_parts(&parts, &body);
         // The unsigned operations ignore a signature (SDKs send them unsigned); the others need one.
         let caller = if cognito::unsigned_allowed(&op) {
             None
@@ -150,19 +143,7 @@ pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) ->
             response::aws_json(200, &request_id, body.to_string())
         }
         Err(e) => {
-            Metrics::inc(&st.metrics.errors);
-            event.error_code = Some(e.code.cognito().0);
-            event.error_message = Some(e.message.clone());
-            if let Some(d) = &e.detail {
-                event.additional_event_data = Some(serde_json::json!({ "reason": d }));
-            }
-            if e.code == Code::InternalFailure {
-                tracing::error!(
-                    request_id = request_id.as_str(),
-                    detail = e.detail.as_deref().unwrap_or(""),
-                    "internal failure"
-                );
-            }
+            super::record_refusal(&st, &mut event, &e, e.code.cognito().0, &request_id);
             response::aws_json_error(&e, &request_id)
         }
     };

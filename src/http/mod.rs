@@ -285,6 +285,46 @@ fn peer_ip<B>(req: &Request<B>) -> String {
         .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string())
 }
 
+/// What SigV4 reads of a request: its head and its (size-limited) body.
+fn signed_parts<'a>(
+    parts: &'a axum::http::request::Parts,
+    body: &'a [u8],
+) -> crate::sigv4::RequestParts<'a> {
+    crate::sigv4::RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: (&parts.headers).into(),
+        body,
+        payload_hash: None,
+    }
+}
+
+/// Records a refusal in its request's audit event (`code`: its code as the API names it) and
+/// the error count; an internal failure is logged with its detail (Sekisho's own words, never a
+/// secret) and the request id.
+fn record_refusal(
+    st: &AppState,
+    event: &mut crate::audit::Event,
+    e: &ApiError,
+    code: &'static str,
+    request_id: &str,
+) {
+    crate::state::Metrics::inc(&st.metrics.errors);
+    event.error_code = Some(code);
+    event.error_message = Some(e.message.clone());
+    if let Some(d) = &e.detail {
+        event.additional_event_data = Some(serde_json::json!({ "reason": d }));
+    }
+    if e.code == Code::InternalFailure {
+        tracing::error!(
+            request_id,
+            detail = e.detail.as_deref().unwrap_or(""),
+            "internal failure"
+        );
+    }
+}
+
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }

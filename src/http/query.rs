@@ -120,15 +120,7 @@ pub(super) async fn answer(
                 format!("Could not find operation {action} for version {version}"),
             ));
         }
-        let raw_path = parts.uri.path();
-        let rp = crate::sigv4::RequestParts {
-            method: parts.method.as_str(),
-            path: raw_path,
-            query: parts.uri.query().unwrap_or(""),
-            headers: (&parts.headers).into(),
-            body: &body,
-            payload_hash: None,
-        };
+        let rp = super::signed_parts(&parts, &body);
         let caller = authn::authenticate(&st, &rp, service.name(), now).await?;
         if caller.is_none() && !crate::action::unsigned_allowed(&action) {
             return Err(ApiError::new(
@@ -177,19 +169,7 @@ pub(super) async fn answer(
             response::success(&action, service, reply, &request_id, wants_json)
         }
         Err(e) => {
-            Metrics::inc(&st.metrics.errors);
-            event.error_code = Some(e.code.as_str());
-            event.error_message = Some(e.message.clone());
-            if let Some(d) = &e.detail {
-                event.additional_event_data = Some(serde_json::json!({ "reason": d }));
-            }
-            if e.code == Code::InternalFailure {
-                tracing::error!(
-                    request_id = request_id.as_str(),
-                    detail = e.detail.as_deref().unwrap_or(""),
-                    "internal failure"
-                );
-            }
+            super::record_refusal(&st, &mut event, e, e.code.as_str(), &request_id);
             response::error(e, service, &request_id, wants_json)
         }
     };

@@ -48,14 +48,7 @@ pub(super) async fn answer(
         let body = body.ok_or_else(|| {
             ApiError::new(Code::RequestEntityTooLarge, "Request body is too large")
         })?;
-        let rp = crate::sigv4::RequestParts {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query().unwrap_or(""),
-            headers: (&parts.headers).into(),
-            body: &body,
-            payload_hash: None,
-        };
+        let rp = super::signed_parts(&parts, &body);
         let caller = authn::authenticate(&st, &rp, "sts", now)
             .await?
             .ok_or_else(|| {
