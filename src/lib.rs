@@ -37,6 +37,7 @@ pub mod action;
 pub mod audit;
 pub mod authn;
 pub mod authz;
+pub mod bounded;
 pub mod cache;
 pub mod cli;
 pub mod clock;

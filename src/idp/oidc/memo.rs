@@ -9,9 +9,9 @@
 //! lives in the [`KeySet`](super::KeySet) that verified it, so a refetched JWKS (a rotated or
 //! withdrawn key) starts with an empty memo.
 
-use std::sync::{Mutex, PoisonError};
-
 use sha2::{Digest, Sha256};
+
+use crate::bounded::BoundedMap;
 
 /// Most digests kept per key set; when full, the memo starts over (a bound on memory: only
 /// tokens with a valid signature of the provider's key get in).
@@ -27,43 +27,40 @@ pub fn digest(token: &str) -> TokenDigest {
 }
 
 /// Digests of tokens whose signature verified with this key set.
-#[derive(Default)]
 pub struct SignatureMemo {
-    seen: Mutex<std::collections::HashSet<TokenDigest, foldhash::fast::RandomState>>,
+    seen: BoundedMap<TokenDigest, ()>,
+}
+
+impl Default for SignatureMemo {
+    fn default() -> Self {
+        Self {
+            seen: BoundedMap::new(MAX_ENTRIES),
+        }
+    }
 }
 
 impl SignatureMemo {
     /// Whether a token with this digest verified before.
     #[must_use]
     pub fn contains(&self, d: &TokenDigest) -> bool {
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(d)
+        self.seen.get(d).is_some()
     }
 
     /// Remembers a token whose signature verified.
     pub fn insert(&self, d: TokenDigest) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.len() >= MAX_ENTRIES {
-            seen.clear();
-        }
-        seen.insert(d);
+        self.seen.insert(d, ());
     }
 
     /// How many are remembered.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.seen.len()
     }
 
     /// Whether none is.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.seen.is_empty()
     }
 }
 
@@ -88,50 +85,40 @@ pub struct ReadToken {
 /// then verified are kept (unsigned junk cannot fill it), and at most [`MAX_READ_TOKEN`]
 /// characters long. Nothing read is trusted: the signature (or the key set's
 /// [`SignatureMemo`]) and every claim check run on each request, as for a token read afresh.
-#[derive(Default)]
 pub struct ReadMemo {
-    seen: Mutex<
-        std::collections::HashMap<
-            TokenDigest,
-            std::sync::Arc<ReadToken>,
-            foldhash::fast::RandomState,
-        >,
-    >,
+    seen: BoundedMap<TokenDigest, std::sync::Arc<ReadToken>>,
+}
+
+impl Default for ReadMemo {
+    fn default() -> Self {
+        Self {
+            seen: BoundedMap::new(MAX_READS),
+        }
+    }
 }
 
 impl ReadMemo {
     /// The token with this digest, if it was read (and verified) before.
     #[must_use]
     pub fn get(&self, d: &TokenDigest) -> Option<std::sync::Arc<ReadToken>> {
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(d)
-            .cloned()
+        self.seen.get(d)
     }
 
     /// Remembers what a verified token read to.
     pub fn insert(&self, d: TokenDigest, read: std::sync::Arc<ReadToken>) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.len() >= MAX_READS {
-            seen.clear();
-        }
-        seen.insert(d, read);
+        self.seen.insert(d, read);
     }
 
     /// How many are remembered.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.seen.len()
     }
 
     /// Whether none is.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.seen.is_empty()
     }
 }
 

@@ -6,12 +6,12 @@
 //! `UpdateSAMLProvider` (new metadata, `AddPrivateKey`, `RemovePrivateKey`, another mode) or a
 //! provider deleted and created again with other material derives it afresh on its next use.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use openssl::pkey::PKey;
 use samael::crypto::CertificateDer;
 
+use crate::bounded::BoundedMap;
 use crate::error::ApiError;
 use crate::iam::model::SamlProvider;
 use crate::idp::saml::{CertPreference, Trust};
@@ -21,9 +21,16 @@ use crate::state::AppState;
 const MAX_PROVIDERS: usize = 4096;
 
 /// Trust material by provider ARN (`AppState::saml_trusts`).
-#[derive(Default)]
 pub struct TrustCache {
-    entries: Mutex<HashMap<String, Entry, foldhash::fast::RandomState>>,
+    entries: BoundedMap<String, Entry>,
+}
+
+impl Default for TrustCache {
+    fn default() -> Self {
+        Self {
+            entries: BoundedMap::new(MAX_PROVIDERS),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -49,23 +56,13 @@ impl TrustCache {
     /// # Errors
     /// An internal error for a stored certificate or key that cannot be read.
     pub fn trust_of(&self, st: &AppState, p: &Arc<SamlProvider>) -> Result<Arc<Trust>, ApiError> {
-        let kept = self
-            .entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&p.arn)
-            .cloned();
-        if let Some(e) = kept
+        if let Some(e) = self.entries.get(p.arn.as_str())
             && (Arc::ptr_eq(&e.from, p) || same_material(&e.from, p))
         {
             return Ok(e.trust);
         }
         let trust = Arc::new(derive(st, p)?);
-        let mut m = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if m.len() >= MAX_PROVIDERS && !m.contains_key(&p.arn) {
-            m.clear();
-        }
-        m.insert(
+        self.entries.insert(
             p.arn.clone(),
             Entry {
                 from: Arc::clone(p),
@@ -78,10 +75,7 @@ impl TrustCache {
     /// How many providers' trust is kept.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.entries.len()
     }
 
     /// Whether none is.
