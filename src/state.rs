@@ -49,7 +49,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// IAM repository.
     pub iam: Arc<Iam>,
-    keyring: RwLock<Arc<KeyRing>>,
+    /// The key ring, swapped whole when the file changes; read by every minting and
+    /// session-authenticated request without a shared lock or reference-count write.
+    keyring: arc_swap::ArcSwap<KeyRing>,
     /// Where the key ring lives (re-read when it changes on disk).
     pub keyring_path: Option<PathBuf>,
     /// Why the key ring file cannot be read (missing, corrupt), while that lasts: the node keeps
@@ -120,7 +122,7 @@ impl AppState {
             config,
             clock,
             iam,
-            keyring: RwLock::new(Arc::new(keyring)),
+            keyring: arc_swap::ArcSwap::from_pointee(keyring),
             keyring_path,
             keyring_problem: RwLock::new(None),
             revocations,
@@ -158,16 +160,13 @@ impl AppState {
 
     /// The current key ring.
     #[must_use]
-    pub fn keyring(&self) -> Arc<KeyRing> {
-        self.keyring
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    pub fn keyring(&self) -> arc_swap::Guard<Arc<KeyRing>> {
+        self.keyring.load()
     }
 
     /// Replaces the key ring (after `sekisho keys rotate` changed the file).
     pub fn set_keyring(&self, ring: KeyRing) {
-        *self.keyring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+        self.keyring.store(Arc::new(ring));
     }
 
     /// Records (or clears, with `None`) a problem with the key ring file.
