@@ -411,3 +411,38 @@ async fn a_stalled_query_body_times_out_while_holding_its_slot() {
         "answered at the deadline: {held:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_closes_idle_kept_alive_connections_at_once() {
+    let server = common::start().await;
+    let addr = server_addr(&server);
+    // Several kept-alive connections, each answered a few times (each answer polls the
+    // connection's shutdown watch again), then left idle.
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        let mut s = connect_from(loopback(1), addr).await;
+        for _ in 0..3 {
+            s.write_all(HEALTH).await.unwrap();
+            assert!(read_health_answer(&mut s).await.starts_with("HTTP/1.1 200"));
+        }
+        conns.push(s);
+    }
+    // Idle connections stay open while the server runs (the idle timeout is 60 s).
+    assert!(
+        read_until_closed(&mut conns[0], Duration::from_millis(300))
+            .await
+            .is_none(),
+        "an idle connection was closed while the server ran"
+    );
+    // Dropping the server ends its shutdown future: every idle connection is closed well before
+    // any timeout would have closed it.
+    drop(server);
+    let t = Instant::now();
+    for s in &mut conns {
+        assert!(
+            read_until_closed(s, Duration::from_secs(5)).await.is_some(),
+            "an idle connection outlived the shutdown"
+        );
+    }
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}

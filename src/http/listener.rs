@@ -329,29 +329,51 @@ async fn connection(
     );
     let mut sleep = std::pin::pin!(tokio::time::sleep(timeouts.header));
     let mut armed = None;
-    let mut stopping = false;
-    loop {
-        tokio::select! {
-            ended = std::future::poll_fn(|cx| {
-                poll_watched(conn.as_mut(), &watch, timeouts, sleep.as_mut(), &mut armed, cx)
-            }) => {
-                if matches!(ended, Ended::TimedOut) {
-                    Metrics::inc(&st.metrics.connections_timed_out);
-                }
-                break;
-            }
-            _ = stop.wait_for(|s| *s), if !stopping => {
+    // Shutdown: `changed` is polled once to register this task, then again only when the
+    // cheap look of `peek` (one atomic load) says the value moved. Re-polling a registered
+    // `watch` wait on every request takes the channel's waiter lock, shared by every
+    // connection of the server.
+    let peek = stop.clone();
+    let mut stopping = *stop.borrow();
+    if stopping {
+        conn.as_mut().graceful_shutdown();
+    }
+    let mut shutdown = std::pin::pin!(stop.changed());
+    let mut registered = false;
+    let ended = std::future::poll_fn(|cx| {
+        if !stopping && (!registered || peek.has_changed().unwrap_or(true)) {
+            registered = true;
+            // Ready when the value changed (only ever to `true`) or the sender is gone.
+            if shutdown.as_mut().poll(cx).is_ready() {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
             }
         }
+        poll_watched(
+            conn.as_mut(),
+            &watch,
+            timeouts,
+            sleep.as_mut(),
+            &mut armed,
+            cx,
+        )
+    })
+    .await;
+    if matches!(ended, Ended::TimedOut) {
+        Metrics::inc(&st.metrics.connections_timed_out);
     }
     st.metrics.connections_open.fetch_sub(1, Relaxed);
     drop(slot);
 }
 
-/// Polls the connection, then its deadline (re-armed when the phase moved it; every phase
-/// change happens while the connection is polled, so the deadline read after is current).
+/// Polls the connection, then its deadline.
+///
+/// The timer is re-armed only when the phase's deadline is earlier than the one armed (or none
+/// is): a deadline that moved later is found when the earlier one fires, checked against the
+/// phase then, and armed again. Most requests move it later (an answer starts the idle time, the
+/// next bytes the header time), so a kept-alive connection touches the runtime's timer about once
+/// per timeout rather than twice per request. Every phase change happens while the connection
+/// is polled, so the phase read here is current.
 fn poll_watched<C: Future>(
     conn: Pin<&mut C>,
     watch: &Watch,
@@ -363,14 +385,27 @@ fn poll_watched<C: Future>(
     if conn.poll(cx).is_ready() {
         return Poll::Ready(Ended::Closed);
     }
-    let Some(deadline) = watch.get().deadline(timeouts) else {
-        return Poll::Pending;
-    };
-    if *armed != Some(deadline) {
+    if let Some(deadline) = watch.get().deadline(timeouts)
+        && armed.is_none_or(|a| deadline < a)
+    {
         sleep.as_mut().reset(deadline);
         *armed = Some(deadline);
     }
-    sleep.poll(cx).map(|()| Ended::TimedOut)
+    loop {
+        if armed.is_none() || sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // The armed time came: close only if the phase's own deadline has passed.
+        match watch.get().deadline(timeouts) {
+            Some(d) if d <= Instant::now() => return Poll::Ready(Ended::TimedOut),
+            Some(d) => {
+                sleep.as_mut().reset(d);
+                *armed = Some(d);
+            }
+            // Busy: the guards' deadline applies; armed again when the answer is sent.
+            None => *armed = None,
+        }
+    }
 }
 
 /// A TCP stream that tells its connection's [`Watch`] when bytes arrive.
