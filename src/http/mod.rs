@@ -399,7 +399,7 @@ impl Edge {
                 Err(never) => match never {},
             };
         };
-        let st = self.st.clone();
+        let st = &self.st;
         let limit = st.config.server.max_body_bytes;
         // The handler's state (several kilobytes: every action's future) lives on the heap, written
         // once: unboxed, it made the guards', the dispatcher's and the connection's futures as

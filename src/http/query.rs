@@ -23,7 +23,7 @@ pub(super) async fn query(State(st): State<Arc<AppState>>, req: Request<Body>) -
     let source_ip = super::peer_ip(&req);
     let (parts, body) = req.into_parts();
     let body = read_body(body, st.config.server.max_body_bytes).await;
-    answer(st, parts, body, &source_ip).await
+    answer(&st, parts, body, &source_ip).await
 }
 
 /// Reads a body of at most `limit` bytes; `None` when it is larger (or the read failed).
@@ -42,7 +42,7 @@ where
 /// or the form body; `body` is `None` when it was over `server.max_body_bytes`), from
 /// `source_ip`, and audits it.
 pub(super) async fn answer(
-    st: Arc<AppState>,
+    st: &Arc<AppState>,
     parts: Parts,
     body: Option<Bytes>,
     source_ip: &str,
