@@ -314,7 +314,10 @@ mod tests {
         let g = c.generation();
         c.clear();
         assert_ne!(c.generation(), g, "and a lagging watcher's clear");
-        assert!(MemoryKv::new().generation().is_none(), "a plain store has none");
+        assert!(
+            MemoryKv::new().generation().is_none(),
+            "a plain store has none"
+        );
     }
 
     #[tokio::test]
