@@ -319,11 +319,22 @@ fn parse_credential(cred: Cow<'_, str>) -> Result<CredentialParts<'_>, Error> {
 
 fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
     let five = || {
-        let (akid, rest) = split_at_byte(cred, b'/')?;
-        let (date, rest) = split_at_byte(rest, b'/')?;
-        let (region, rest) = split_at_byte(rest, b'/')?;
-        let (service, term) = split_at_byte(rest, b'/')?;
-        (!term.contains('/')).then_some((akid, date, region, service, term))
+        // One pass over the (short) credential for its four slashes; a fifth refuses it.
+        let mut cuts = [0_usize; 4];
+        let mut found = 0;
+        for (i, _) in cred.bytes().enumerate().filter(|&(_, b)| b == b'/') {
+            *cuts.get_mut(found)? = i;
+            found += 1;
+        }
+        let [a, d, r, s] = cuts;
+        (found == 4).then_some(())?;
+        Some((
+            cred.get(..a)?,
+            cred.get(a + 1..d)?,
+            cred.get(d + 1..r)?,
+            cred.get(r + 1..s)?,
+            cred.get(s + 1..)?,
+        ))
     };
     let Some((akid, date, region, service, term)) = five() else {
         return Err(Error::IncompleteSignature(format!(
@@ -498,6 +509,21 @@ mod tests {
                     prop_assert_eq!(text, AmzDate::of(&t));
                 }
                 Err(_) => prop_assert!(parse_amz_date(&s).is_err()),
+            }
+        }
+
+        /// The one-pass cut is `split('/')` into exactly five parts.
+        #[test]
+        fn a_credential_is_cut_at_its_four_slashes(cred in "[A-Z0-9_/]{0,12}(/[a-z0-9/-]{0,10}){0,6}") {
+            let want: Vec<&str> = cred.split('/').collect();
+            match split_credential(&cred) {
+                Ok((akid, scope, term)) => {
+                    let got = [&*akid, &*scope.date, &*scope.region, &*scope.service, &*term];
+                    prop_assert_eq!(want, got.to_vec());
+                }
+                Err(Error::IncompleteSignature(_)) => prop_assert_ne!(want.len(), 5),
+                // Five parts, but not an access key id.
+                Err(_) => prop_assert_eq!(want.len(), 5),
             }
         }
 
