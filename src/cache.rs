@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use crate::FastMap;
-use crate::store::{Batch, Error, Kv};
+use crate::store::{Batch, CachedRead, Error, Kv};
 
 const TOPIC_PREFIX: &str = "kv:";
 
@@ -71,8 +71,10 @@ impl CachedKv {
     }
 
     fn invalidate<'a>(&self, keys: impl Iterator<Item = &'a str>) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        // Bumped under the write lock, so that a reader holding the read lock sees the entries
+        // and the epoch of one moment ([`Kv::cached_read`]'s generation).
         let mut map = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         for k in keys {
             map.present.remove(k);
             map.absent.remove(k);
@@ -81,17 +83,33 @@ impl CachedKv {
 
     /// Drops everything.
     pub fn clear(&self) {
+        let mut map = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        *self.entries.write().unwrap_or_else(PoisonError::into_inner) = Entries::default();
+        *map = Entries::default();
     }
 
     fn lookup(&self, key: &str) -> Option<Option<Bytes>> {
+        self.lookup_read(key).map(|r| r.value)
+    }
+
+    /// A fresh entry with the epoch it was read at (under the read lock: invalidations bump
+    /// the epoch under the write lock) and the instant it stops being fresh.
+    fn lookup_read(&self, key: &str) -> Option<CachedRead> {
         let map = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let fresh = |at: &Instant| at.elapsed() < self.ttl;
-        if let Some((v, at)) = map.present.get(key) {
-            return fresh(at).then(|| Some(v.clone()));
-        }
-        map.absent.get(key).filter(|at| fresh(at)).map(|_| None)
+        let now = Instant::now();
+        let (value, at) = match map.present.get(key) {
+            Some((v, at)) => (Some(v), at),
+            None => (None, map.absent.get(key)?),
+        };
+        // A TTL past what an `Instant` can hold means "never stale": a day at a time.
+        let fresh_until = at
+            .checked_add(self.ttl)
+            .or_else(|| now.checked_add(Duration::from_secs(86_400)))?;
+        (now < fresh_until).then(|| CachedRead {
+            value: value.cloned(),
+            generation: self.epoch.load(Ordering::SeqCst),
+            fresh_until,
+        })
     }
 
     /// The bound of the map of absent keys: an eighth of the whole, at least 16.
@@ -213,6 +231,14 @@ impl Kv for CachedKv {
     fn cached(&self, key: &str) -> Option<Option<Bytes>> {
         self.lookup(key)
     }
+
+    fn cached_read(&self, key: &str) -> Option<CachedRead> {
+        self.lookup_read(key)
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.epoch.load(Ordering::SeqCst))
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +293,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_cached_read_carries_the_generation_every_invalidation_changes() {
+        let c = cache();
+        c.commit(Batch::new().put("k", b"v1".to_vec()))
+            .await
+            .unwrap();
+        assert!(c.cached_read("k").is_none(), "nothing read yet");
+        c.get("k").await.unwrap();
+        let read = c.cached_read("k").unwrap();
+        assert_eq!(read.value.as_deref(), Some(&b"v1"[..]));
+        assert_eq!(Some(read.generation), c.generation());
+        assert!(read.fresh_until > Instant::now());
+        c.commit(Batch::new().put("other", b"x".to_vec()))
+            .await
+            .unwrap();
+        assert_ne!(Some(read.generation), c.generation(), "any write moves it");
+        let g = c.generation();
+        c.invalidate(["k"].into_iter());
+        assert_ne!(c.generation(), g, "and any notification");
+        let g = c.generation();
+        c.clear();
+        assert_ne!(c.generation(), g, "and a lagging watcher's clear");
+        assert!(
+            MemoryKv::new().generation().is_none(),
+            "a plain store has none"
+        );
+    }
+
+    #[tokio::test]
     async fn cached_entries_expire() {
         let c = CachedKv::new(Arc::new(MemoryKv::new()), Duration::ZERO, 100);
         c.commit(Batch::new().put("k", b"v".to_vec()))
@@ -274,5 +328,6 @@ mod tests {
             .unwrap();
         c.get("k").await.unwrap();
         assert!(c.cached("k").is_none(), "older than the TTL");
+        assert!(c.cached_read("k").is_none());
     }
 }

@@ -8,9 +8,12 @@
 //! cache answers (including another node's write) is what gets compared.
 
 use std::any::{Any, TypeId};
+use std::cell::RefCell;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
 
 use bytes::Bytes;
+use thread_local::ThreadLocal;
 
 use crate::FastMap;
 
@@ -74,6 +77,83 @@ impl Memo {
     }
 }
 
+/// Each thread's copies of recent decoded reads, in front of the read cache and the memo: a
+/// hit takes no lock and no shared write (the cache and the memo each take a read lock, whose
+/// counter every core writes). An entry is used only while the read cache's generation is the
+/// one it was read at (every invalidation, this node's writes and other nodes' notifications,
+/// changes it) and before the cache's answer would have gone stale (its TTL), so it answers
+/// exactly what the cache and the memo would. Bounded per thread: cleared when full.
+pub(crate) struct Front {
+    threads: ThreadLocal<RefCell<FastMap<String, Vec<FrontEntry>>>>,
+    max_entries: usize,
+}
+
+/// One copy: the decoded value, its type, and when it stops being the cache's answer.
+struct FrontEntry {
+    type_id: TypeId,
+    generation: u64,
+    fresh_until: Instant,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+impl Front {
+    /// An empty front holding at most `max_entries` keys per thread.
+    pub(crate) fn new(max_entries: usize) -> Self {
+        Self {
+            threads: ThreadLocal::new(),
+            max_entries,
+        }
+    }
+
+    /// This thread's copy of the value of type `T` at `key`, if read at `generation` and
+    /// still fresh at `now`.
+    pub(crate) fn get<T: Any + Send + Sync>(
+        &self,
+        key: &str,
+        generation: u64,
+        now: Instant,
+    ) -> Option<Arc<T>> {
+        let map = self.threads.get()?.try_borrow().ok()?;
+        let e = map
+            .get(key)?
+            .iter()
+            .find(|e| e.type_id == TypeId::of::<T>())?;
+        if e.generation != generation || now >= e.fresh_until {
+            return None;
+        }
+        e.value.clone().downcast::<T>().ok()
+    }
+
+    /// Keeps `value`, read at `key` at `generation` and fresh until `fresh_until`, for this
+    /// thread.
+    pub(crate) fn put<T: Any + Send + Sync>(
+        &self,
+        key: &str,
+        generation: u64,
+        fresh_until: Instant,
+        value: Arc<T>,
+    ) {
+        let cell = self.threads.get_or(|| RefCell::new(FastMap::default()));
+        let Ok(mut map) = cell.try_borrow_mut() else {
+            return;
+        };
+        if map.len() >= self.max_entries && !map.contains_key(key) {
+            map.clear();
+        }
+        let entry = FrontEntry {
+            type_id: TypeId::of::<T>(),
+            generation,
+            fresh_until,
+            value,
+        };
+        let slot = map.entry(key.to_owned()).or_default();
+        match slot.iter_mut().find(|e| e.type_id == entry.type_id) {
+            Some(e) => *e = entry,
+            None => slot.push(entry),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +197,44 @@ mod tests {
             assert!(m.entries.read().map(|e| e.len()).unwrap_or(0) <= 3);
         }
         assert_eq!(m.get::<u32>("k9", &[0]).as_deref(), Some(&9));
+    }
+
+    #[test]
+    fn the_front_answers_only_at_its_generation_type_and_before_staleness() {
+        let f = Front::new(10);
+        let now = Instant::now();
+        let later = now + std::time::Duration::from_secs(30);
+        assert!(f.get::<u32>("k", 1, now).is_none(), "empty");
+        f.put("k", 1, later, Arc::new(5_u32));
+        assert_eq!(f.get::<u32>("k", 1, now).as_deref(), Some(&5));
+        assert!(f.get::<u32>("k", 2, now).is_none(), "another generation");
+        assert!(f.get::<u64>("k", 1, now).is_none(), "another type");
+        assert!(
+            f.get::<u32>("k", 1, later).is_none(),
+            "stale at fresh_until"
+        );
+        assert!(f.get::<u32>("other", 1, now).is_none());
+        f.put("k", 2, later, Arc::new(6_u32));
+        assert_eq!(f.get::<u32>("k", 2, now).as_deref(), Some(&6), "replaced");
+        assert!(f.get::<u32>("k", 1, now).is_none());
+    }
+
+    #[test]
+    fn the_front_is_per_thread_and_bounded() {
+        let f = Arc::new(Front::new(3));
+        let now = Instant::now();
+        let later = now + std::time::Duration::from_secs(30);
+        f.put("k", 1, later, Arc::new(1_u32));
+        let other = Arc::clone(&f);
+        let seen = std::thread::spawn(move || other.get::<u32>("k", 1, now).is_some())
+            .join()
+            .unwrap_or(true);
+        assert!(!seen, "another thread has its own copies");
+        for i in 0..10_u32 {
+            f.put(&format!("k{i}"), 1, later, Arc::new(i));
+            let len = f.threads.get().map_or(0, |m| m.borrow().len());
+            assert!(len <= 3, "bounded: {len}");
+        }
+        assert_eq!(f.get::<u32>("k9", 1, now).as_deref(), Some(&9));
     }
 }

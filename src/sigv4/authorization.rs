@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use http::header::{AUTHORIZATION, DATE};
 
-use super::canonical::decode;
+use super::canonical::{AmzDate, decode};
 use super::error::{Error, INVALID_TOKEN};
 use super::signing_key::Signature;
 use super::{ALGORITHM, AuthForm, CredentialScope, ParsedAuth, RequestParts};
@@ -162,15 +162,16 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         *slot = Some(v.trim_ascii());
     }
 
-    let amz_date = header_form_date(req)?;
-    let (Some(credential), Some(signed_headers), Some(signature), Some(amz_date)) =
-        (credential, signed_headers, signature, amz_date)
+    let date = header_form_date(req)?;
+    let no_date = date.is_none();
+    let (Some(credential), Some(signed_headers), Some(signature), Some((amz_date, amz))) =
+        (credential, signed_headers, signature, date)
     else {
         return Err(missing_parts_error(
             credential.is_none(),
             signature.is_none(),
             signed_headers.is_none(),
-            amz_date.is_none(),
+            no_date,
             value,
         ));
     };
@@ -190,6 +191,7 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         terminator,
         signed_headers: parse_signed_headers(Cow::Borrowed(signed_headers))?,
         amz_date,
+        amz,
         signature: parse_signature(signature)?,
         security_token,
         expires: None,
@@ -243,17 +245,19 @@ fn missing_parts_error(
     Error::IncompleteSignature(msg)
 }
 
-/// The request time in header form: `X-Amz-Date`, else the RFC 1123 `Date` header.
-fn header_form_date(req: &RequestParts<'_>) -> Result<Option<DateTime<Utc>>, Error> {
+/// The request time in header form, with its `YYYYMMDDTHHMMSSZ` text: `X-Amz-Date`, else the
+/// RFC 1123 `Date` header.
+fn header_form_date(req: &RequestParts<'_>) -> Result<Option<(DateTime<Utc>, AmzDate)>, Error> {
     if let Some(v) = single_header(req, X_AMZ_DATE)? {
         let s = super::ascii_str(v).ok_or_else(|| bad_date("(not ASCII)"))?;
-        return parse_amz_date(s).map(Some);
+        return parse_amz_date_text(s).map(Some);
     }
     if let Some(v) = single_header(req, DATE.as_str())? {
         let s = super::ascii_str(v).ok_or_else(|| bad_date("(not ASCII)"))?;
-        return DateTime::parse_from_rfc2822(s)
-            .map(|d| Some(d.with_timezone(&Utc)))
-            .map_err(|_| bad_date(s));
+        let t = DateTime::parse_from_rfc2822(s)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|_| bad_date(s))?;
+        return Ok(Some((t, AmzDate::of(&t))));
     }
     Ok(None)
 }
@@ -273,6 +277,15 @@ fn single_header<'a>(req: &RequestParts<'a>, name: &str) -> Result<Option<&'a [u
 /// bytes, digits but the `T` and the `Z`).
 pub(crate) fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, Error> {
     crate::wire::time::parse_amz_date(s).ok_or_else(|| bad_date(s))
+}
+
+/// [`parse_amz_date`], with the text kept: a date it accepts is sixteen digits (but the `T` and
+/// the `Z`) of a real calendar date and time, which is exactly how [`AmzDate::of`] writes it, so
+/// the signature's date line need not be written again from the parsed time.
+fn parse_amz_date_text(s: &str) -> Result<(DateTime<Utc>, AmzDate), Error> {
+    let t = parse_amz_date(s)?;
+    let text = <[u8; 16]>::try_from(s.as_bytes()).map_or_else(|_| AmzDate::of(&t), AmzDate::Digits);
+    Ok((t, text))
 }
 
 fn bad_date(s: &str) -> Error {
@@ -306,11 +319,22 @@ fn parse_credential(cred: Cow<'_, str>) -> Result<CredentialParts<'_>, Error> {
 
 fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
     let five = || {
-        let (akid, rest) = split_at_byte(cred, b'/')?;
-        let (date, rest) = split_at_byte(rest, b'/')?;
-        let (region, rest) = split_at_byte(rest, b'/')?;
-        let (service, term) = split_at_byte(rest, b'/')?;
-        (!term.contains('/')).then_some((akid, date, region, service, term))
+        // One pass over the (short) credential for its four slashes; a fifth refuses it.
+        let mut cuts = [0_usize; 4];
+        let mut found = 0;
+        for (i, _) in cred.bytes().enumerate().filter(|&(_, b)| b == b'/') {
+            *cuts.get_mut(found)? = i;
+            found += 1;
+        }
+        let [a, d, r, s] = cuts;
+        (found == 4).then_some(())?;
+        Some((
+            cred.get(..a)?,
+            cred.get(a + 1..d)?,
+            cred.get(d + 1..r)?,
+            cred.get(r + 1..s)?,
+            cred.get(s + 1..)?,
+        ))
     };
     let Some((akid, date, region, service, term)) = five() else {
         return Err(Error::IncompleteSignature(format!(
@@ -440,13 +464,15 @@ fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth<'static>, Error> {
         })
         .transpose()?;
     let (access_key_id, scope, terminator) = parse_credential(Cow::Owned(credential))?;
+    let (amz_date, amz) = parse_amz_date_text(&date)?;
     Ok(ParsedAuth {
         form: AuthForm::Presigned,
         access_key_id,
         scope,
         terminator,
         signed_headers: parse_signed_headers(Cow::Owned(signed_headers))?,
-        amz_date: parse_amz_date(&date)?,
+        amz_date,
+        amz,
         signature: parse_signature(&signature)?,
         security_token: p.security_token.map(SecretCow::owned),
         expires,
@@ -468,6 +494,47 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The kept `X-Amz-Date` text is the date written again: what the string to sign and
+        /// the scope check used to write from the parsed time.
+        #[test]
+        fn a_parsed_date_keeps_its_canonical_text(
+            s in "[0-9]{4}(0[0-9]|1[0-3])[0-3][0-9]T[0-2][0-9][0-6][0-9][0-6][0-9]Z"
+        ) {
+            match parse_amz_date_text(&s) {
+                Ok((t, text)) => {
+                    prop_assert_eq!(text.as_str(), s.as_str());
+                    prop_assert_eq!(text, AmzDate::of(&t));
+                }
+                Err(_) => prop_assert!(parse_amz_date(&s).is_err()),
+            }
+        }
+
+        /// The one-pass cut is `split('/')` into exactly five parts.
+        #[test]
+        fn a_credential_is_cut_at_its_four_slashes(cred in "[A-Z0-9_/]{0,12}(/[a-z0-9/-]{0,10}){0,6}") {
+            let want: Vec<&str> = cred.split('/').collect();
+            match split_credential(&cred) {
+                Ok((akid, scope, term)) => {
+                    let got = [&*akid, &*scope.date, &*scope.region, &*scope.service, &*term];
+                    prop_assert_eq!(want, got.to_vec());
+                }
+                Err(Error::IncompleteSignature(_)) => prop_assert_ne!(want.len(), 5),
+                // Five parts, but not an access key id.
+                Err(_) => prop_assert_eq!(want.len(), 5),
+            }
+        }
+
+        #[test]
+        fn any_time_round_trips_through_its_text(secs in 0_i64..253_402_300_799_i64) {
+            let t = DateTime::from_timestamp(secs, 0).unwrap_or_default();
+            let written = AmzDate::of(&t);
+            let parsed = parse_amz_date_text(written.as_str()).ok();
+            prop_assert_eq!(parsed, Some((t, written)));
+        }
+    }
 
     #[test]
     fn the_name_table_is_the_token_rule() {

@@ -149,7 +149,7 @@ pub fn string_to_sign(
     );
     write_string_to_sign(
         &mut out,
-        amz_date,
+        AmzDate::of(amz_date).as_bytes(),
         scope,
         &Sha256::digest(canonical_request).into(),
     );
@@ -157,17 +157,17 @@ pub fn string_to_sign(
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Writes the string to sign, given the SHA-256 of the canonical request, into `out` (the
-/// signing MAC, when verifying).
+/// Writes the string to sign, given the request time as `YYYYMMDDTHHMMSSZ` ([`AmzDate`]) and
+/// the SHA-256 of the canonical request, into `out` (the signing MAC, when verifying).
 pub(crate) fn write_string_to_sign(
     out: &mut impl Sink,
-    amz_date: &DateTime<Utc>,
+    amz_date: &[u8],
     scope: &CredentialScope<'_>,
     canonical_request_hash: &[u8; 32],
 ) {
     out.put(ALGORITHM.as_bytes());
     out.put(b"\n");
-    out.put(AmzDate::of(amz_date).as_bytes());
+    out.put(amz_date);
     out.put(b"\n");
     for part in [&*scope.date, "/", &scope.region, "/", &scope.service, "/"] {
         out.put(part.as_bytes());
@@ -178,6 +178,7 @@ pub(crate) fn write_string_to_sign(
 }
 
 /// `YYYYMMDDTHHMMSSZ`, on the stack for the years SigV4 can carry (four digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum AmzDate {
     /// Years 0 to 9999.
     Digits([u8; 16]),

@@ -255,6 +255,9 @@ pub struct ParsedAuth<'a> {
     pub signed_headers: Vec<Cow<'a, str>>,
     /// The request time (`X-Amz-Date`, or the `Date` header in header form).
     pub amz_date: DateTime<Utc>,
+    /// [`Self::amz_date`] as `YYYYMMDDTHHMMSSZ` (the `X-Amz-Date` text as sent: a date the
+    /// parser accepts is written that way), for the scope check and the string to sign.
+    amz: canonical::AmzDate,
     /// The signature the client sent.
     pub signature: Signature,
     /// The session token (`X-Amz-Security-Token` header or query parameter), if any.
@@ -316,8 +319,7 @@ pub fn check_request(
             short(&scope.region)
         )));
     }
-    let amz = canonical::AmzDate::of(&auth.amz_date);
-    let amz = amz.as_str();
+    let amz = auth.amz.as_str();
     let amz_day = amz.get(..8).unwrap_or_default();
     if scope.date != amz_day {
         return Err(Error::InvalidScope(format!(
@@ -424,7 +426,12 @@ pub fn verify_with(
     // The string to sign goes straight into the MAC.
     let write = |mac: &mut signing_key::HmacSha256| {
         let mut buffered = sink::Buffered::new(mac);
-        canonical::write_string_to_sign(&mut buffered, &auth.amz_date, &auth.scope, &creq_hash);
+        canonical::write_string_to_sign(
+            &mut buffered,
+            auth.amz.as_bytes(),
+            &auth.scope,
+            &creq_hash,
+        );
         buffered.finish();
     };
     let (date, region, service) = (&auth.scope.date, &auth.scope.region, &auth.scope.service);

@@ -134,6 +134,31 @@ pub trait Kv: Send + Sync + 'static {
         let _ = key;
         None
     }
+
+    /// [`Kv::cached`], with what it takes to reuse the answer without asking again: the
+    /// cache's [`Kv::generation`] when it answered and when the answer stops being fresh.
+    fn cached_read(&self, key: &str) -> Option<CachedRead> {
+        let _ = key;
+        None
+    }
+
+    /// A read cache's generation: it changes with every invalidation (this node's writes and
+    /// other nodes' notifications), so an answer of [`Kv::cached_read`] is still the answer
+    /// while the generation is the same and it is fresh. `None`: no read cache.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// A read cache's answer for one key ([`Kv::cached_read`]).
+#[derive(Debug, Clone)]
+pub struct CachedRead {
+    /// The value (shared bytes), or `None` for a key known to be absent.
+    pub value: Option<bytes::Bytes>,
+    /// The cache's [`Kv::generation`] when it answered.
+    pub generation: u64,
+    /// When the answer stops being fresh (the cache's TTL from when it was read).
+    pub fresh_until: std::time::Instant,
 }
 
 /// Every entry under `prefix`, read in pages of 1,000 (O(n): for small sets such as revocation

@@ -42,6 +42,7 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -56,7 +57,7 @@ pub use self::roles::RoleView;
 use super::at_rest::AtRestKey;
 use super::model::ManagedPolicy;
 use crate::policy::{Policy, PolicyCache};
-use crate::store::{Batch, Check, Kv};
+use crate::store::{Batch, CachedRead, Check, Kv};
 
 /// Quota: access keys per user (and root).
 pub const MAX_ACCESS_KEYS: usize = 2;
@@ -73,6 +74,9 @@ pub const MAX_TAGS: usize = 50;
 /// costs one decode).
 const MEMO_ENTRIES: usize = 50_000;
 
+/// How many decoded entities each thread keeps in front of the read cache and the memo.
+const FRONT_ENTRIES: usize = 4096;
+
 /// How often a read-modify-write is retried when the value changed under it.
 const UPDATE_ATTEMPTS: usize = 8;
 
@@ -85,6 +89,8 @@ pub struct Iam {
     aws_managed: Arc<BTreeMap<String, ManagedPolicy>>,
     /// Decoded entities, by the bytes they were decoded from.
     memo: super::memo::Memo,
+    /// Each thread's copies of recent decoded reads (see [`super::memo::Front`]).
+    front: super::memo::Front,
     aws_parsed: RwLock<HashMap<String, Arc<Policy>>>,
     /// ARN partition.
     pub partition: String,
@@ -117,6 +123,7 @@ impl Iam {
             policies: PolicyCache::new(4096),
             aws_managed: Arc::new(aws_managed),
             memo: super::memo::Memo::new(MEMO_ENTRIES),
+            front: super::memo::Front::new(FRONT_ENTRIES),
             aws_parsed: RwLock::new(HashMap::new()),
             partition: partition.to_owned(),
         }
@@ -166,20 +173,43 @@ impl Iam {
         T: Send + Sync + 'static,
         F: FnOnce(&[u8]) -> Result<T, Error>,
     {
-        let bytes = match self.kv.cached(key) {
-            Some(hit) => hit,
-            // Now in the read cache (unless a write raced): memoize against its buffer, so the
-            // next hit compares pointers rather than bytes.
-            None => self
-                .kv
-                .get(key)
-                .await?
-                .map(|v| self.kv.cached(key).flatten().unwrap_or_else(|| v.into())),
-        };
-        match bytes {
-            Some(bytes) => self.memoized(key, bytes, decode).map(Some),
-            None => Ok(None),
+        // This thread's copy, while the read cache would still give the bytes it came from.
+        let now = Instant::now();
+        if let Some(generation) = self.kv.generation()
+            && let Some(v) = self.front.get::<T>(key, generation, now)
+        {
+            return Ok(Some(v));
         }
+        let read = match self.kv.cached_read(key) {
+            Some(hit) => hit,
+            None => match self.kv.get(key).await? {
+                None => return Ok(None),
+                // Now in the read cache (unless a write raced): memoize against its buffer, so
+                // the next hit compares pointers rather than bytes.
+                Some(v) => match self.kv.cached_read(key) {
+                    Some(hit @ CachedRead { value: Some(_), .. }) => hit,
+                    // Not kept by a cache: used once, never copied in front.
+                    _ => CachedRead {
+                        value: Some(v.into()),
+                        generation: 0,
+                        fresh_until: now,
+                    },
+                },
+            },
+        };
+        let CachedRead {
+            value: Some(bytes),
+            generation,
+            fresh_until,
+        } = read
+        else {
+            return Ok(None);
+        };
+        let v = self.memoized(key, bytes, decode)?;
+        if now < fresh_until {
+            self.front.put(key, generation, fresh_until, v.clone());
+        }
+        Ok(Some(v))
     }
 
     /// The memoized decoding of `bytes` read at `key`, decoding (and remembering) on a miss.

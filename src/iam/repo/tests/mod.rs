@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
 mod access_keys;
+mod cached;
 mod errors;
 mod groups;
 mod mfa_devices;
