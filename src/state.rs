@@ -207,12 +207,17 @@ const USE_SHARDS: usize = 16;
 const USE_KEYS_PER_SHARD: usize = 100_000 / USE_SHARDS;
 
 /// When each key's use was last written, sharded by the key's hash. Asked on every request
-/// signed with a long-term key: a key seen within the interval costs one uncontended lock and
-/// one look-up by `&str` (no allocation, no write); only a key written now is copied.
+/// signed with a long-term key (and every AssumeRole, for the role). The shards decide, once per
+/// interval per key for the whole process; each thread also remembers the write time they
+/// answered with, so until that write is an interval old a busy key is answered from the
+/// thread's own map: no lock every worker shares (one key always lands in the same shard), and
+/// no look-up by `&str` that allocates. Only a key written now is copied.
 struct UseDebounce {
     shards: [Mutex<crate::FastMap<Box<str>, Instant>>; USE_SHARDS],
     hasher: foldhash::fast::RandomState,
     interval: Duration,
+    /// Per thread: the last write time the shards gave for each key this thread asked about.
+    seen: thread_local::ThreadLocal<std::cell::RefCell<crate::FastMap<Box<str>, Instant>>>,
 }
 
 impl UseDebounce {
@@ -221,30 +226,52 @@ impl UseDebounce {
             shards: std::array::from_fn(|_| Mutex::new(crate::FastMap::default())),
             hasher: foldhash::fast::RandomState::default(),
             interval,
+            seen: thread_local::ThreadLocal::new(),
         }
     }
 
     /// Whether `key`'s use should be written at `now`; if so, `now` is remembered as its last
     /// write.
     fn should_record(&self, key: &str, now: Instant) -> bool {
+        let seen = self.seen.get_or_default();
+        if let Some(t) = seen.borrow().get(key)
+            && now.saturating_duration_since(*t) < self.interval
+        {
+            return false;
+        }
+        let (record, written) = self.decide(key, now);
+        let mut seen = seen.borrow_mut();
+        if let Some(t) = seen.get_mut(key) {
+            *t = written;
+        } else {
+            if seen.len() >= USE_KEYS_PER_SHARD {
+                seen.clear();
+            }
+            seen.insert(key.into(), written);
+        }
+        record
+    }
+
+    /// The shards' answer, and the time of the key's last write after it.
+    fn decide(&self, key: &str, now: Instant) -> (bool, Instant) {
         // The remainder is below `USE_SHARDS`, so the cast cannot truncate.
         let shard = (self.hasher.hash_one(key) % USE_SHARDS as u64) as usize;
         let Some(shard) = self.shards.get(shard) else {
-            return true;
+            return (true, now);
         };
         let mut m = shard.lock().unwrap_or_else(PoisonError::into_inner);
         match m.get_mut(key) {
-            Some(t) if now.saturating_duration_since(*t) < self.interval => false,
+            Some(t) if now.saturating_duration_since(*t) < self.interval => (false, *t),
             Some(t) => {
                 *t = now;
-                true
+                (true, now)
             }
             None => {
                 if m.len() >= USE_KEYS_PER_SHARD {
                     m.clear();
                 }
                 m.insert(key.into(), now);
-                true
+                (true, now)
             }
         }
     }
@@ -286,5 +313,35 @@ mod tests {
             let len = s.lock().map(|m| m.len()).unwrap_or(usize::MAX);
             assert!(len <= USE_KEYS_PER_SHARD, "{len}");
         }
+        let local = d.seen.get().map_or(usize::MAX, |m| m.borrow().len());
+        assert!(local <= USE_KEYS_PER_SHARD, "{local}");
+    }
+
+    #[test]
+    fn threads_answering_from_their_own_maps_still_write_once_per_interval() {
+        let d = UseDebounce::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        // Four threads ask about one key many times in each of three intervals (and once
+        // about a key of their own): the process writes each key once per interval.
+        let trues = |at: Instant| {
+            std::thread::scope(|s| {
+                let hs: Vec<_> = (0..4)
+                    .map(|i| {
+                        let d = &d;
+                        s.spawn(move || {
+                            let own = usize::from(d.should_record(&format!("AKIAOWN{i}"), at));
+                            own + (0..500).filter(|_| d.should_record("AKIAHOT", at)).count()
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap_or(0)).sum::<usize>()
+            })
+        };
+        assert_eq!(trues(t0), 1 + 4, "first interval");
+        assert_eq!(trues(t0 + Duration::from_secs(30)), 0, "same interval");
+        assert_eq!(trues(t0 + Duration::from_secs(60)), 1 + 4, "next interval");
+        // The calling thread learnt of the write at 60 s from the shards, not its own map.
+        assert!(!d.should_record("AKIAHOT", t0 + Duration::from_secs(61)));
+        assert!(d.should_record("AKIAHOT", t0 + Duration::from_secs(120)));
     }
 }
