@@ -121,14 +121,14 @@ pub(super) async fn answer(
             ));
         }
         let rp = super::signed_parts(&parts, &body);
-        let caller = authn::authenticate(&st, &rp, service.name(), now).await?;
+        let caller = authn::authenticate(st, &rp, service.name(), now).await?;
         if caller.is_none() && !crate::action::unsigned_allowed(&action) {
             return Err(ApiError::new(
                 Code::MissingAuthenticationToken,
                 "Request is missing Authentication Token",
             ));
         }
-        let env = Env::of_request(&st, now, source_ip, user_agent, caller.as_ref());
+        let env = Env::of_request(st, now, source_ip, user_agent, caller.as_ref());
         let ctx = Ctx {
             st: st.clone(),
             caller,
@@ -169,12 +169,12 @@ pub(super) async fn answer(
             response::success(&action, service, reply, &request_id, wants_json)
         }
         Err(e) => {
-            super::record_refusal(&st, &mut event, e, e.code.as_str(), &request_id);
+            super::record_refusal(st, &mut event, e, e.code.as_str(), &request_id);
             response::error(e, service, &request_id, wants_json)
         }
     };
     let changed = result.is_ok() && !event.read_only;
-    audited(&st, &event, changed, resp, |e| {
+    audited(st, &event, changed, resp, |e| {
         response::error(e, service, &request_id, wants_json)
     })
     .await

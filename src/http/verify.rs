@@ -49,7 +49,7 @@ pub(super) async fn answer(
             ApiError::new(Code::RequestEntityTooLarge, "Request body is too large")
         })?;
         let rp = super::signed_parts(&parts, &body);
-        let caller = authn::authenticate(&st, &rp, "sts", now)
+        let caller = authn::authenticate(st, &rp, "sts", now)
             .await?
             .ok_or_else(|| {
                 ApiError::new(
@@ -58,20 +58,20 @@ pub(super) async fn answer(
                 )
             })?;
         let env = Env::of_request(
-            &st,
+            st,
             now,
             source_ip,
             header_str(&parts.headers, "user-agent"),
             Some(&caller),
         );
         let allowed =
-            crate::authz::authorize(&st, &caller, &env, "sekisho:VerifyRequest", "*").await;
+            crate::authz::authorize(st, &caller, &env, "sekisho:VerifyRequest", "*").await;
         let asker_account = caller.account.clone();
         audit_caller(&mut event, caller);
         allowed?;
         let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
             .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
-        let answer = crate::verify::verify_request(&st, &input, Some(&asker_account)).await?;
+        let answer = crate::verify::verify_request(st, &input, Some(&asker_account)).await?;
         event.request_parameters = Some(crate::audit::Elements::VerifyQuestion {
             service: input.service.to_string(),
             action: input.action.as_deref().map(str::to_owned),
