@@ -1,0 +1,421 @@
+//! Decoding of AWS Query parameters (form body or query string) into a checked map, and the
+//! model-constraint checks with AWS's `ValidationError` wording.
+//!
+//! Names are case-sensitive. A parameter given twice is refused; parameters an action does not
+//! read are refused by [`Params::finish`] (mini-redis `parse.finish()`), so typos surface.
+//!
+//! A request carries a handful of parameters, so they are kept as a vector sorted by name over
+//! one buffer of decoded text: decoding allocates twice per request rather than twice per
+//! parameter, a lookup is a binary search, and a list that is not there (the usual case:
+//! `PolicyArns`, `Tags`, … on most `AssumeRole`s) costs one search and nothing else.
+
+mod checks;
+mod decode;
+#[cfg(test)]
+mod model;
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+pub use checks::{check_chars, check_len, check_range, is_name_char, lower_camel};
+use decode::{decode_into, pairs, split_pair};
+
+use crate::error::{ApiError, Code};
+
+/// The most parameters one request may carry.
+pub const MAX_PARAMS: usize = 1000;
+
+/// What follows a list's name in its members' names (`Name.member.N`).
+const MEMBER: &str = ".member.";
+
+/// Decoded Query parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    /// Every decoded name and value, one after another, in the order they arrived.
+    text: String,
+    /// One per parameter, sorted by name; names are unique.
+    entries: Vec<Entry>,
+}
+
+/// Where a piece of [`Params::text`] is.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// One parameter's name and value, whether the action read it, and when it arrived.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    name: Span,
+    value: Span,
+    used: bool,
+    /// Arrival order (a name's start is not enough: empty names and values take no room).
+    seq: usize,
+}
+
+/// The text of `span` in `text`.
+fn at(text: &str, span: Span) -> &str {
+    text.get(span.start..span.end).unwrap_or_default()
+}
+
+/// Parameter names that belong to SigV4 presigning, not to the action.
+fn is_auth_param(name: &str) -> bool {
+    name.len() > 6
+        && name
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
+}
+
+impl Params {
+    /// Decodes `application/x-www-form-urlencoded` text (a body or a query string), merging into
+    /// `self`. SigV4 presign parameters are skipped. Duplicates are refused.
+    ///
+    /// On an error the parameters decoded before the offending one are kept (the audit records
+    /// them), as when they were inserted one by one: a duplicate is reported at its second
+    /// occurrence, and more than [`MAX_PARAMS`] at the first one past the bound, whichever
+    /// comes first.
+    pub fn add_urlencoded(&mut self, raw: &[u8]) -> Result<(), ApiError> {
+        // Decoded text is never longer than its encoding, but for invalid UTF-8 replaced.
+        self.text.reserve(raw.len());
+        let given = memchr::memchr_iter(b'&', raw).count() + 1;
+        self.entries
+            .reserve(given.min(MAX_PARAMS.saturating_sub(self.entries.len())));
+        let mut scratch = Vec::new();
+        let mut overflow = false;
+        let mut seq = self.entries.iter().map(|e| e.seq + 1).max().unwrap_or(0);
+        for pair in pairs(raw) {
+            let (k, v) = split_pair(pair);
+            let start = self.text.len();
+            decode_into(k, &mut self.text, &mut scratch);
+            if is_auth_param(self.text.get(start..).unwrap_or_default()) {
+                self.text.truncate(start);
+                continue;
+            }
+            if self.entries.len() >= MAX_PARAMS {
+                self.text.truncate(start);
+                overflow = true;
+                break;
+            }
+            let name = Span {
+                start,
+                end: self.text.len(),
+            };
+            decode_into(v, &mut self.text, &mut scratch);
+            let value = Span {
+                start: name.end,
+                end: self.text.len(),
+            };
+            self.entries.push(Entry {
+                name,
+                value,
+                used: false,
+                seq,
+            });
+            seq += 1;
+        }
+        self.sort();
+        // Of equal names (adjacent, earliest first, after the sort) every one but the first is
+        // a duplicate, and the earliest of those is where one-by-one insertion stops.
+        let text = &self.text;
+        let first_dup = self
+            .entries
+            .windows(2)
+            .filter_map(|w| match w {
+                [a, b] if at(text, a.name) == at(text, b.name) => Some(*b),
+                _ => None,
+            })
+            .min_by_key(|e| e.seq);
+        if let Some(dup) = first_dup {
+            let message = format!("Parameter {} is given more than once", at(text, dup.name));
+            self.entries.retain(|e| e.seq < dup.seq);
+            return Err(ApiError::new(Code::MalformedQueryString, message));
+        }
+        if overflow {
+            return Err(ApiError::new(
+                Code::MalformedQueryString,
+                "Too many parameters",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds parameters from pairs (tests, internal calls); of a name given twice, the last
+    /// value stays.
+    #[must_use]
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let mut p = Self::default();
+        for (seq, (k, v)) in pairs.into_iter().enumerate() {
+            let start = p.text.len();
+            p.text.push_str(&k.into());
+            let mid = p.text.len();
+            p.text.push_str(&v.into());
+            p.entries.push(Entry {
+                name: Span { start, end: mid },
+                value: Span {
+                    start: mid,
+                    end: p.text.len(),
+                },
+                used: false,
+                seq,
+            });
+        }
+        p.sort();
+        let text = &p.text;
+        // Equal names are adjacent, earliest first: the later value replaces the kept one.
+        p.entries.dedup_by(|later, kept| {
+            let same = at(text, later.name) == at(text, kept.name);
+            if same {
+                kept.value = later.value;
+            }
+            same
+        });
+        p
+    }
+
+    /// Sorts the entries by name, equal names (only while adding) in arrival order.
+    fn sort(&mut self) {
+        let text = &self.text;
+        let sorted = self
+            .entries
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if at(text, a.name) < at(text, b.name)));
+        if !sorted {
+            self.entries.sort_unstable_by(|a, b| {
+                at(text, a.name)
+                    .cmp(at(text, b.name))
+                    .then(a.seq.cmp(&b.seq))
+            });
+        }
+    }
+
+    /// The index of the parameter `name`.
+    fn find(&self, name: &str) -> Option<usize> {
+        let text = &self.text;
+        self.entries
+            .binary_search_by(|e| at(text, e.name).cmp(name))
+            .ok()
+    }
+
+    /// A parameter without marking it read (dispatch peeks at `Action` and `Version`).
+    #[must_use]
+    pub fn peek(&self, name: &str) -> Option<&str> {
+        let e = self.entries.get(self.find(name)?)?;
+        Some(at(&self.text, e.value))
+    }
+
+    /// An optional parameter, borrowed (marked read).
+    pub fn opt_str(&mut self, name: &str) -> Option<&str> {
+        let i = self.find(name)?;
+        let e = self.entries.get_mut(i)?;
+        e.used = true;
+        Some(at(&self.text, e.value))
+    }
+
+    /// An optional parameter.
+    pub fn opt(&mut self, name: &str) -> Option<String> {
+        self.opt_str(name).map(str::to_owned)
+    }
+
+    /// A required parameter (`ValidationError … Member must not be null`).
+    pub fn req(&mut self, name: &str) -> Result<String, ApiError> {
+        self.opt(name).ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value null at '{}' failed to satisfy constraint: \
+                 Member must not be null",
+                lower_camel(name)
+            ))
+        })
+    }
+
+    /// An optional integer.
+    pub fn opt_i64(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.opt_str(name) {
+            None => Ok(None),
+            Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
+                ApiError::new(
+                    Code::InvalidParameterValue,
+                    format!("Value ({v}) for parameter {name} is invalid. Expected an integer."),
+                )
+            }),
+        }
+    }
+
+    /// An optional boolean (`true`/`false`).
+    pub fn opt_bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.opt_str(name) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(v) => Err(ApiError::new(
+                Code::InvalidParameterValue,
+                format!("Value ({v}) for parameter {name} is invalid. Expected true or false."),
+            )),
+        }
+    }
+
+    /// A list sent as `Name.member.1`, `Name.member.2`, … (an empty list is sent as `Name=`).
+    pub fn list(&mut self, name: &str) -> Result<Vec<String>, ApiError> {
+        self.mark_bare(name);
+        let (lo, hi) = self.member_range(name);
+        if lo == hi {
+            return Ok(Vec::new());
+        }
+        let skip = name.len() + MEMBER.len();
+        let Self { text, entries } = self;
+        let mut out = BTreeMap::new();
+        for e in entries.get_mut(lo..hi).unwrap_or_default() {
+            let k = at(text, e.name);
+            let idx = k
+                .get(skip..)
+                .and_then(parse_index)
+                .ok_or_else(|| bad_member(k))?;
+            e.used = true;
+            out.insert(idx, at(text, e.value));
+        }
+        check_contiguous(name, out.keys().copied())?;
+        Ok(out.into_values().map(str::to_owned).collect())
+    }
+
+    /// A list that may be given empty: `Some` when the request names it at all — as members, or
+    /// as the bare `Name=` that botocore and the CLI send for `[]` — and `None` when it is absent.
+    pub fn list_given(&mut self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        let bare = self.peek(name).map(str::is_empty);
+        let members = self.list(name)?;
+        match bare {
+            Some(false) => Err(ApiError::validation(format!(
+                "1 validation error detected: Value at '{}' failed to satisfy constraint: \
+                 Member must be a list",
+                lower_camel(name)
+            ))),
+            Some(true) => Ok(Some(members)),
+            None if members.is_empty() => Ok(None),
+            None => Ok(Some(members)),
+        }
+    }
+
+    /// A list of structures: returns, per index, the map of field → value for fields given in
+    /// `fields` (e.g. `Tags.member.N.Key`).
+    pub fn struct_list(
+        &mut self,
+        name: &str,
+        fields: &[&str],
+    ) -> Result<Vec<BTreeMap<String, String>>, ApiError> {
+        self.mark_bare(name);
+        let (lo, hi) = self.member_range(name);
+        if lo == hi {
+            return Ok(Vec::new());
+        }
+        let skip = name.len() + MEMBER.len();
+        let Self { text, entries } = self;
+        let mut by_index: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
+        for e in entries.get_mut(lo..hi).unwrap_or_default() {
+            let k = at(text, e.name);
+            let rest = k.get(skip..).unwrap_or_default();
+            let (idx, field) = rest.split_once('.').ok_or_else(|| bad_member(k))?;
+            let idx = parse_index(idx).ok_or_else(|| bad_member(k))?;
+            if !fields.contains(&field) {
+                return Err(bad_member(k));
+            }
+            e.used = true;
+            by_index
+                .entry(idx)
+                .or_default()
+                .insert(field.to_owned(), at(text, e.value).to_owned());
+        }
+        check_contiguous(name, by_index.keys().copied())?;
+        Ok(by_index.into_values().collect())
+    }
+
+    /// Refuses parameters that the action did not read.
+    pub fn finish(&self) -> Result<(), ApiError> {
+        for e in &self.entries {
+            let k = at(&self.text, e.name);
+            if e.used || k == "Action" || k == "Version" {
+                continue;
+            }
+            return Err(ApiError::new(
+                Code::InvalidParameterValue,
+                format!("The parameter {k} is not recognized for this action"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every parameter name and value, sorted by name (audit builds `requestParameters` from
+    /// it, redacting).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries
+            .iter()
+            .map(|e| (at(&self.text, e.name), at(&self.text, e.value)))
+    }
+
+    /// Marks a list's bare name read (`Name=`, an empty list).
+    fn mark_bare(&mut self, name: &str) {
+        if let Some(e) = self.find(name).and_then(|i| self.entries.get_mut(i)) {
+            e.used = true;
+        }
+    }
+
+    /// The entries whose names start with `name.member.` (contiguous: the entries are sorted),
+    /// found without building the prefix.
+    fn member_range(&self, name: &str) -> (usize, usize) {
+        let text = &self.text;
+        let lo = self
+            .entries
+            .partition_point(|e| cmp_joined(at(text, e.name), name, MEMBER) == Ordering::Less);
+        let n = self
+            .entries
+            .get(lo..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|e| {
+                at(text, e.name)
+                    .strip_prefix(name)
+                    .is_some_and(|r| r.starts_with(MEMBER))
+            })
+            .count();
+        (lo, lo + n)
+    }
+}
+
+/// `s` compared with `a` followed by `b`, as `s.cmp(&[a, b].concat())` (byte order).
+fn cmp_joined(s: &str, a: &str, b: &str) -> Ordering {
+    let (s, a) = (s.as_bytes(), a.as_bytes());
+    let head = s.get(..a.len().min(s.len())).unwrap_or_default();
+    match head.cmp(a.get(..head.len()).unwrap_or_default()) {
+        Ordering::Equal if s.len() < a.len() => Ordering::Less,
+        Ordering::Equal => s.get(a.len()..).unwrap_or_default().cmp(b.as_bytes()),
+        other => other,
+    }
+}
+
+fn parse_index(s: &str) -> Option<usize> {
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<usize>().ok().filter(|n| *n >= 1)
+}
+
+fn bad_member(k: &str) -> ApiError {
+    ApiError::new(
+        Code::InvalidParameterValue,
+        format!("Invalid list parameter {k}"),
+    )
+}
+
+fn check_contiguous(name: &str, idx: impl Iterator<Item = usize>) -> Result<(), ApiError> {
+    for (expect, got) in (1..).zip(idx) {
+        if expect != got {
+            return Err(ApiError::new(
+                Code::InvalidParameterValue,
+                format!("List parameter {name} skips member {expect}"),
+            ));
+        }
+    }
+    Ok(())
+}
