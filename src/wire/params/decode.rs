@@ -1,51 +1,96 @@
 //! `application/x-www-form-urlencoded` decoding, exactly as `form_urlencoded` decodes, written
 //! straight into the one text buffer [`super::Params`] keeps (no string per name or value).
 
-/// The non-empty `&`-separated parts of `raw`.
-pub(super) fn pairs(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = raw;
+/// A non-empty `&`-separated part of a body or query string: where its name and its value are
+/// (`start..name_end` and `value_start..end`; without `=` the value is empty).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Part {
+    pub start: usize,
+    pub name_end: usize,
+    pub value_start: usize,
+    pub end: usize,
+}
+
+/// The non-empty `&`-separated parts of `raw`, in order.
+pub(super) fn parts(raw: &[u8]) -> impl Iterator<Item = Part> + '_ {
+    let mut at = 0;
     std::iter::from_fn(move || {
         loop {
-            if rest.is_empty() {
-                return None;
+            let rest = raw.get(at..).filter(|r| !r.is_empty())?;
+            let start = at;
+            let end = memchr::memchr(b'&', rest).map_or(raw.len(), |i| start + i);
+            at = end + 1;
+            if end == start {
+                continue;
             }
-            let (part, next) = match memchr::memchr(b'&', rest) {
-                Some(i) => (rest.get(..i)?, rest.get(i + 1..)?),
-                None => (rest, &b""[..]),
+            let part = raw.get(start..end).unwrap_or_default();
+            let (name_end, value_start) = match memchr::memchr(b'=', part) {
+                Some(i) => (start + i, start + i + 1),
+                None => (end, end),
             };
-            rest = next;
-            if !part.is_empty() {
-                return Some(part);
-            }
+            return Some(Part {
+                start,
+                name_end,
+                value_start,
+                end,
+            });
         }
     })
 }
 
-/// One `name=value` part cut at its first `=` (no `=`: the value is empty).
-pub(super) fn split_pair(pair: &[u8]) -> (&[u8], &[u8]) {
-    match memchr::memchr(b'=', pair) {
-        Some(i) => (
-            pair.get(..i).unwrap_or_default(),
-            pair.get(i + 1..).unwrap_or_default(),
-        ),
-        None => (pair, &b""[..]),
+/// A body or query string decoded piece by piece, in order: its UTF-8 is checked once for the
+/// whole (vectorised), and its escapes (`%`, `+`) are found by one forward vectorised search,
+/// so a piece without escapes — most of a signed request, and all of a JWT — is copied as it
+/// is. Pieces with escapes are decoded through `scratch`, allocated once.
+pub(super) struct Decoder<'a> {
+    raw: &'a [u8],
+    /// `raw`, when it is valid UTF-8.
+    text: Option<&'a str>,
+    /// The first escape at or after the last piece searched (`raw.len()`: none).
+    next_escape: usize,
+    scratch: Vec<u8>,
+}
+
+impl<'a> Decoder<'a> {
+    pub(super) fn new(raw: &'a [u8]) -> Self {
+        Self {
+            raw,
+            text: std::str::from_utf8(raw).ok(),
+            next_escape: memchr::memchr2(b'%', b'+', raw).unwrap_or(raw.len()),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Appends `raw[start..end]` decoded to `out`. Pieces must come in increasing order.
+    pub(super) fn decode(&mut self, start: usize, end: usize, out: &mut String) {
+        let raw = self.raw;
+        if self.next_escape < start {
+            self.next_escape = raw
+                .get(start..)
+                .and_then(|r| memchr::memchr2(b'%', b'+', r))
+                .map_or(raw.len(), |i| start + i);
+        }
+        let piece = raw.get(start..end).unwrap_or_default();
+        if self.next_escape >= end {
+            // Cut at `&`, `=` or the ends: ASCII, so on character boundaries.
+            match self.text.and_then(|t| t.get(start..end)) {
+                Some(s) => out.push_str(s),
+                None => push_utf8(piece, out),
+            }
+        } else {
+            decode_escaped(piece, out, &mut self.scratch);
+        }
     }
 }
 
-/// Appends `part` decoded to `out`: `+` → space and `%XX` → the byte, then UTF-8 with
-/// replacement, as `form_urlencoded` decodes a part (it replaces `+` first, so a `%2B` stays
-/// `+`). A part with neither `%` nor `+` — most of a signed request, and all of a JWT — is only
-/// checked for UTF-8 (vectorised) and copied; otherwise runs between escapes are copied whole
-/// into `scratch` (a SAML response is 10 KB of base64 whose `+`, `/` and `=` arrive
-/// percent-encoded), which the caller keeps across parts so it is allocated once.
-pub(super) fn decode_into(part: &[u8], out: &mut String, scratch: &mut Vec<u8>) {
-    if !has_escapes(part) {
-        push_utf8(part, out);
-        return;
-    }
+/// Appends `piece` decoded: `+` → space and `%XX` → the byte, then UTF-8 with replacement, as
+/// `form_urlencoded` decodes a part (it replaces `+` first, so a `%2B` stays `+`); runs between
+/// escapes are copied whole (a SAML response is 10 KB of base64 whose `+`, `/` and `=` arrive
+/// percent-encoded).
+fn decode_escaped(piece: &[u8], out: &mut String, scratch: &mut Vec<u8>) {
     let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
     scratch.clear();
-    let mut rest = part;
+    let mut rest = piece;
     while let Some(i) = memchr::memchr2(b'%', b'+', rest) {
         scratch.extend_from_slice(rest.get(..i).unwrap_or_default());
         let step = if rest.get(i) == Some(&b'+') {
@@ -63,16 +108,6 @@ pub(super) fn decode_into(part: &[u8], out: &mut String, scratch: &mut Vec<u8>) 
     }
     scratch.extend_from_slice(rest);
     push_utf8(scratch, out);
-}
-
-/// Whether a part holds a `%` or a `+`. Short parts (names, most values) are scanned plainly:
-/// for them the vectorised search's set-up costs more than the scan.
-pub(super) fn has_escapes(part: &[u8]) -> bool {
-    if part.len() <= 32 {
-        part.iter().any(|&b| b == b'%' || b == b'+')
-    } else {
-        memchr::memchr2(b'%', b'+', part).is_some()
-    }
 }
 
 /// Appends `bytes` as text: the vectorised check first (`from_utf8_lossy` walks chunk by chunk

@@ -20,7 +20,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 pub use checks::{check_chars, check_len, check_range, is_name_char, lower_camel};
-use decode::{decode_into, pairs, split_pair};
+use decode::{Decoder, parts};
 
 use crate::error::{ApiError, Code};
 
@@ -49,6 +49,8 @@ struct Span {
 /// One parameter's name and value, whether the action read it, and when it arrived.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
+    /// The name's first eight bytes ([`key`]): most comparisons end on it.
+    key: u64,
     name: Span,
     value: Span,
     used: bool,
@@ -59,6 +61,27 @@ struct Entry {
 /// The text of `span` in `text`.
 fn at(text: &str, span: Span) -> &str {
     text.get(span.start..span.end).unwrap_or_default()
+}
+
+/// The first eight bytes of `bytes`, zero-padded, as a big-endian number: ordered as the texts
+/// are (`key(a) < key(b)` implies `a < b`; equal keys say nothing), so comparing keys first and
+/// the texts only on a tie orders exactly as comparing the texts.
+fn key(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    let mut k = [0u8; 8];
+    for (d, s) in k.iter_mut().zip(bytes) {
+        *d = s;
+    }
+    u64::from_be_bytes(k)
+}
+
+/// An entry's name compared with `name` (whose [`key`] is `k`).
+fn cmp_name(text: &str, e: &Entry, k: u64, name: &str) -> Ordering {
+    e.key.cmp(&k).then_with(|| at(text, e.name).cmp(name))
+}
+
+/// Two entries' names compared.
+fn cmp_entries(text: &str, a: &Entry, b: &Entry) -> Ordering {
+    cmp_name(text, a, b.key, at(text, b.name))
 }
 
 /// Parameter names that belong to SigV4 presigning, not to the action.
@@ -83,14 +106,14 @@ impl Params {
         let given = memchr::memchr_iter(b'&', raw).count() + 1;
         self.entries
             .reserve(given.min(MAX_PARAMS.saturating_sub(self.entries.len())));
-        let mut scratch = Vec::new();
+        let mut decoder = Decoder::new(raw);
         let mut overflow = false;
         let mut seq = self.entries.iter().map(|e| e.seq + 1).max().unwrap_or(0);
-        for pair in pairs(raw) {
-            let (k, v) = split_pair(pair);
+        for part in parts(raw) {
             let start = self.text.len();
-            decode_into(k, &mut self.text, &mut scratch);
-            if is_auth_param(self.text.get(start..).unwrap_or_default()) {
+            decoder.decode(part.start, part.name_end, &mut self.text);
+            let name_text = self.text.get(start..).unwrap_or_default();
+            if is_auth_param(name_text) {
                 self.text.truncate(start);
                 continue;
             }
@@ -99,16 +122,18 @@ impl Params {
                 overflow = true;
                 break;
             }
+            let key = key(name_text.bytes());
             let name = Span {
                 start,
                 end: self.text.len(),
             };
-            decode_into(v, &mut self.text, &mut scratch);
+            decoder.decode(part.value_start, part.end, &mut self.text);
             let value = Span {
                 start: name.end,
                 end: self.text.len(),
             };
             self.entries.push(Entry {
+                key,
                 name,
                 value,
                 used: false,
@@ -124,7 +149,7 @@ impl Params {
             .entries
             .windows(2)
             .filter_map(|w| match w {
-                [a, b] if at(text, a.name) == at(text, b.name) => Some(*b),
+                [a, b] if cmp_entries(text, a, b).is_eq() => Some(*b),
                 _ => None,
             })
             .min_by_key(|e| e.seq);
@@ -150,11 +175,13 @@ impl Params {
     ) -> Self {
         let mut p = Self::default();
         for (seq, (k, v)) in pairs.into_iter().enumerate() {
+            let k: String = k.into();
             let start = p.text.len();
-            p.text.push_str(&k.into());
+            p.text.push_str(&k);
             let mid = p.text.len();
             p.text.push_str(&v.into());
             p.entries.push(Entry {
+                key: key(k.bytes()),
                 name: Span { start, end: mid },
                 value: Span {
                     start: mid,
@@ -168,7 +195,7 @@ impl Params {
         let text = &p.text;
         // Equal names are adjacent, earliest first: the later value replaces the kept one.
         p.entries.dedup_by(|later, kept| {
-            let same = at(text, later.name) == at(text, kept.name);
+            let same = cmp_entries(text, later, kept).is_eq();
             if same {
                 kept.value = later.value;
             }
@@ -183,21 +210,18 @@ impl Params {
         let sorted = self
             .entries
             .windows(2)
-            .all(|w| matches!(w, [a, b] if at(text, a.name) < at(text, b.name)));
+            .all(|w| matches!(w, [a, b] if cmp_entries(text, a, b).is_lt()));
         if !sorted {
-            self.entries.sort_unstable_by(|a, b| {
-                at(text, a.name)
-                    .cmp(at(text, b.name))
-                    .then(a.seq.cmp(&b.seq))
-            });
+            self.entries
+                .sort_unstable_by(|a, b| cmp_entries(text, a, b).then(a.seq.cmp(&b.seq)));
         }
     }
 
     /// The index of the parameter `name`.
     fn find(&self, name: &str) -> Option<usize> {
-        let text = &self.text;
+        let (text, k) = (&self.text, key(name.bytes()));
         self.entries
-            .binary_search_by(|e| at(text, e.name).cmp(name))
+            .binary_search_by(|e| cmp_name(text, e, k, name))
             .ok()
     }
 
@@ -365,9 +389,13 @@ impl Params {
     /// found without building the prefix.
     fn member_range(&self, name: &str) -> (usize, usize) {
         let text = &self.text;
-        let lo = self
-            .entries
-            .partition_point(|e| cmp_joined(at(text, e.name), name, MEMBER) == Ordering::Less);
+        let k = key(name.bytes().chain(MEMBER.bytes()));
+        let lo = self.entries.partition_point(|e| {
+            e.key
+                .cmp(&k)
+                .then_with(|| cmp_joined(at(text, e.name), name, MEMBER))
+                .is_lt()
+        });
         let n = self
             .entries
             .get(lo..)

@@ -1,28 +1,49 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
-use super::decode::{decode_into, has_escapes, pairs, split_pair};
+use super::decode::{Decoder, parts};
 use super::*;
 
-/// One pair decoded as `Params` decodes it (the buffer and scratch as it uses them).
-fn decode_pair(pair: &[u8]) -> (String, String) {
-    let (k, v) = split_pair(pair);
-    let (mut out, mut scratch) = (String::new(), Vec::new());
-    decode_into(k, &mut out, &mut scratch);
-    let name_end = out.len();
-    decode_into(v, &mut out, &mut scratch);
-    let value = out.split_off(name_end);
-    (out, value)
+/// `raw` decoded pair by pair, in order, as `Params` decodes it.
+fn decode_all(raw: &[u8]) -> Vec<(String, String)> {
+    let mut d = Decoder::new(raw);
+    parts(raw)
+        .map(|p| {
+            let (mut k, mut v) = (String::new(), String::new());
+            d.decode(p.start, p.name_end, &mut k);
+            d.decode(p.value_start, p.end, &mut v);
+            (k, v)
+        })
+        .collect()
+}
+
+/// `raw` decoded by the `form_urlencoded` crate, the reference.
+fn reference(raw: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 #[test]
-fn escapes_are_found_in_short_and_long_parts() {
-    for len in [0, 1, 31, 32, 33, 100] {
-        let plain = vec![b'a'; len];
-        assert!(!has_escapes(&plain), "{len}");
-        for at in 0..len {
-            for esc in [b'%', b'+'] {
-                let mut p = plain.clone();
-                p[at] = esc;
-                assert!(has_escapes(&p), "{len} {at} {esc}");
+fn escapes_are_found_wherever_they_are() {
+    // The forward search for escapes must find one in any piece, short or long, first or
+    // last, whatever came before; with valid and invalid UTF-8 elsewhere in the body.
+    for tail in [&b""[..], b"&z=\xff"] {
+        for long in [3, 40] {
+            let plain: Vec<u8> = (0..4)
+                .flat_map(|i| {
+                    let mut p = format!("k{i}=").into_bytes();
+                    p.extend(std::iter::repeat_n(b'v', long));
+                    p.push(b'&');
+                    p
+                })
+                .chain(tail.iter().copied())
+                .collect();
+            assert_eq!(decode_all(&plain), reference(&plain));
+            for at in 0..plain.len() {
+                for esc in [&b"+"[..], b"%41", b"%", b"%e2%82%ac"] {
+                    let mut raw = plain.clone();
+                    raw.splice(at..at, esc.iter().copied());
+                    assert_eq!(decode_all(&raw), reference(&raw), "{raw:?}");
+                }
             }
         }
     }
@@ -63,11 +84,12 @@ fn decoding_matches_form_urlencoded_on_every_shape() {
         b"%41%42=%43&+=+&%=%",
     ];
     for raw in cases {
-        let want: Vec<(String, String)> = form_urlencoded::parse(raw)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let got: Vec<(String, String)> = pairs(raw).map(decode_pair).collect();
-        assert_eq!(got, want, "{}", String::from_utf8_lossy(raw));
+        assert_eq!(
+            decode_all(raw),
+            reference(raw),
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
     }
 }
 
@@ -86,11 +108,7 @@ fn decoding_matches_form_urlencoded_on_generated_input() {
                 ALPHABET[usize::try_from(r).unwrap_or(0) % ALPHABET.len()]
             })
             .collect();
-        let want: Vec<(String, String)> = form_urlencoded::parse(&raw)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let got: Vec<(String, String)> = pairs(&raw).map(decode_pair).collect();
-        assert_eq!(got, want, "{raw:?}");
+        assert_eq!(decode_all(&raw), reference(&raw), "{raw:?}");
     }
 }
 
