@@ -1,6 +1,8 @@
 //! `application/x-www-form-urlencoded` decoding, exactly as `form_urlencoded` decodes, written
 //! straight into the one text buffer [`super::Params`] keeps (no string per name or value).
 
+use super::Span;
+
 /// A non-empty `&`-separated part of a body or query string: where its name and its value are
 /// (`start..name_end` and `value_start..end`; without `=` the value is empty).
 #[derive(Debug, Clone, Copy)]
@@ -38,31 +40,48 @@ pub(super) fn parts(raw: &[u8]) -> impl Iterator<Item = Part> + '_ {
     })
 }
 
-/// A body or query string decoded piece by piece, in order: its UTF-8 is checked once for the
-/// whole (vectorised), and its escapes (`%`, `+`) are found by one forward vectorised search,
-/// so a piece without escapes — most of a signed request, and all of a JWT — is copied as it
-/// is. Pieces with escapes are decoded through `scratch`, allocated once.
+/// A body or query string decoded piece by piece, in order, into the text buffer of
+/// [`super::Params`]. Its UTF-8 is checked once for the whole (vectorised) and, when valid, it is
+/// copied into the buffer whole, so a piece without escapes — most of a signed request, and all
+/// of a JWT — is only located there, not copied again. Escapes (`%`, `+`) are found by one
+/// forward vectorised search; pieces with escapes are decoded through `scratch` (allocated
+/// once) and appended.
 pub(super) struct Decoder<'a> {
     raw: &'a [u8],
-    /// `raw`, when it is valid UTF-8.
-    text: Option<&'a str>,
+    /// Where the copy of `raw` starts in the buffer, when `raw` is valid UTF-8.
+    base: Option<usize>,
     /// The first escape at or after the last piece searched (`raw.len()`: none).
     next_escape: usize,
     scratch: Vec<u8>,
 }
 
 impl<'a> Decoder<'a> {
-    pub(super) fn new(raw: &'a [u8]) -> Self {
+    /// Starts decoding `raw` into `out`.
+    pub(super) fn new(raw: &'a [u8], out: &mut String) -> Self {
+        let next_escape = memchr::memchr2(b'%', b'+', raw).unwrap_or(raw.len());
+        let valid = std::str::from_utf8(raw).ok();
+        // What the pieces need (a hint: replacement characters may need more): the copy and
+        // the pieces from the first escape on, decoded; or every piece, decoded.
+        out.reserve(match valid {
+            Some(_) => raw.len() + (raw.len() - next_escape),
+            None => raw.len(),
+        });
+        let base = valid.map(|s| {
+            let b = out.len();
+            out.push_str(s);
+            b
+        });
         Self {
             raw,
-            text: std::str::from_utf8(raw).ok(),
-            next_escape: memchr::memchr2(b'%', b'+', raw).unwrap_or(raw.len()),
+            base,
+            next_escape,
             scratch: Vec::new(),
         }
     }
 
-    /// Appends `raw[start..end]` decoded to `out`. Pieces must come in increasing order.
-    pub(super) fn decode(&mut self, start: usize, end: usize, out: &mut String) {
+    /// `raw[start..end]` decoded: where it is in `out` (in the copy of `raw`, or appended).
+    /// Pieces must come in increasing order.
+    pub(super) fn decode(&mut self, start: usize, end: usize, out: &mut String) -> Span {
         let raw = self.raw;
         if self.next_escape < start {
             self.next_escape = raw
@@ -70,15 +89,24 @@ impl<'a> Decoder<'a> {
                 .and_then(|r| memchr::memchr2(b'%', b'+', r))
                 .map_or(raw.len(), |i| start + i);
         }
+        if self.next_escape >= end
+            && let Some(b) = self.base
+        {
+            return Span {
+                start: b + start,
+                end: b + end,
+            };
+        }
+        let at = out.len();
         let piece = raw.get(start..end).unwrap_or_default();
         if self.next_escape >= end {
-            // Cut at `&`, `=` or the ends: ASCII, so on character boundaries.
-            match self.text.and_then(|t| t.get(start..end)) {
-                Some(s) => out.push_str(s),
-                None => push_utf8(piece, out),
-            }
+            push_utf8(piece, out);
         } else {
             decode_escaped(piece, out, &mut self.scratch);
+        }
+        Span {
+            start: at,
+            end: out.len(),
         }
     }
 }

@@ -27,6 +27,9 @@ use crate::error::{ApiError, Code};
 /// The most parameters one request may carry.
 pub const MAX_PARAMS: usize = 1000;
 
+/// Up to this many parameters, a lookup scans rather than searches.
+const SCAN: usize = 16;
+
 /// What follows a list's name in its members' names (`Name.member.N`).
 const MEMBER: &str = ".member.";
 
@@ -37,11 +40,13 @@ pub struct Params {
     text: String,
     /// One per parameter, sorted by name; names are unique.
     entries: Vec<Entry>,
+    /// Whether a name holds a `.` (no list has members otherwise).
+    dotted: bool,
 }
 
 /// Where a piece of [`Params::text`] is.
 #[derive(Debug, Clone, Copy)]
-struct Span {
+pub(super) struct Span {
     start: usize,
     end: usize,
 }
@@ -66,7 +71,15 @@ fn at(text: &str, span: Span) -> &str {
 /// The first eight bytes of `bytes`, zero-padded, as a big-endian number: ordered as the texts
 /// are (`key(a) < key(b)` implies `a < b`; equal keys say nothing), so comparing keys first and
 /// the texts only on a tie orders exactly as comparing the texts.
-fn key(bytes: impl IntoIterator<Item = u8>) -> u64 {
+fn key(bytes: &[u8]) -> u64 {
+    if let Some(head) = bytes.first_chunk::<8>() {
+        return u64::from_be_bytes(*head);
+    }
+    key_of(bytes.iter().copied())
+}
+
+/// [`key`] of a text given as bytes.
+fn key_of(bytes: impl IntoIterator<Item = u8>) -> u64 {
     let mut k = [0u8; 8];
     for (d, s) in k.iter_mut().zip(bytes) {
         *d = s;
@@ -101,37 +114,25 @@ impl Params {
     /// occurrence, and more than [`MAX_PARAMS`] at the first one past the bound, whichever
     /// comes first.
     pub fn add_urlencoded(&mut self, raw: &[u8]) -> Result<(), ApiError> {
-        // Decoded text is never longer than its encoding, but for invalid UTF-8 replaced.
-        self.text.reserve(raw.len());
         let given = memchr::memchr_iter(b'&', raw).count() + 1;
         self.entries
             .reserve(given.min(MAX_PARAMS.saturating_sub(self.entries.len())));
-        let mut decoder = Decoder::new(raw);
+        let mut decoder = Decoder::new(raw, &mut self.text);
         let mut overflow = false;
         let mut seq = self.entries.iter().map(|e| e.seq + 1).max().unwrap_or(0);
         for part in parts(raw) {
-            let start = self.text.len();
-            decoder.decode(part.start, part.name_end, &mut self.text);
-            let name_text = self.text.get(start..).unwrap_or_default();
+            let name = decoder.decode(part.start, part.name_end, &mut self.text);
+            let name_text = at(&self.text, name);
             if is_auth_param(name_text) {
-                self.text.truncate(start);
                 continue;
             }
             if self.entries.len() >= MAX_PARAMS {
-                self.text.truncate(start);
                 overflow = true;
                 break;
             }
-            let key = key(name_text.bytes());
-            let name = Span {
-                start,
-                end: self.text.len(),
-            };
-            decoder.decode(part.value_start, part.end, &mut self.text);
-            let value = Span {
-                start: name.end,
-                end: self.text.len(),
-            };
+            let key = key(name_text.as_bytes());
+            self.dotted |= memchr::memchr(b'.', name_text.as_bytes()).is_some();
+            let value = decoder.decode(part.value_start, part.end, &mut self.text);
             self.entries.push(Entry {
                 key,
                 name,
@@ -180,8 +181,9 @@ impl Params {
             p.text.push_str(&k);
             let mid = p.text.len();
             p.text.push_str(&v.into());
+            p.dotted |= k.contains('.');
             p.entries.push(Entry {
-                key: key(k.bytes()),
+                key: key(k.as_bytes()),
                 name: Span { start, end: mid },
                 value: Span {
                     start: mid,
@@ -217,9 +219,16 @@ impl Params {
         }
     }
 
-    /// The index of the parameter `name`.
+    /// The index of the parameter `name`: a scan of the keys for the handful of parameters a
+    /// request usually has, a binary search above that.
     fn find(&self, name: &str) -> Option<usize> {
-        let (text, k) = (&self.text, key(name.bytes()));
+        let (text, k) = (&self.text, key(name.as_bytes()));
+        if self.entries.len() <= SCAN {
+            return self
+                .entries
+                .iter()
+                .position(|e| e.key == k && at(text, e.name) == name);
+        }
         self.entries
             .binary_search_by(|e| cmp_name(text, e, k, name))
             .ok()
@@ -290,7 +299,7 @@ impl Params {
             return Ok(Vec::new());
         }
         let skip = name.len() + MEMBER.len();
-        let Self { text, entries } = self;
+        let Self { text, entries, .. } = self;
         let mut out = BTreeMap::new();
         for e in entries.get_mut(lo..hi).unwrap_or_default() {
             let k = at(text, e.name);
@@ -335,7 +344,7 @@ impl Params {
             return Ok(Vec::new());
         }
         let skip = name.len() + MEMBER.len();
-        let Self { text, entries } = self;
+        let Self { text, entries, .. } = self;
         let mut by_index: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
         for e in entries.get_mut(lo..hi).unwrap_or_default() {
             let k = at(text, e.name);
@@ -388,8 +397,11 @@ impl Params {
     /// The entries whose names start with `name.member.` (contiguous: the entries are sorted),
     /// found without building the prefix.
     fn member_range(&self, name: &str) -> (usize, usize) {
+        if !self.dotted {
+            return (0, 0);
+        }
         let text = &self.text;
-        let k = key(name.bytes().chain(MEMBER.bytes()));
+        let k = key_of(name.bytes().chain(MEMBER.bytes()));
         let lo = self.entries.partition_point(|e| {
             e.key
                 .cmp(&k)
