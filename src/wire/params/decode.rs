@@ -13,25 +13,36 @@ pub(super) struct Part {
     pub end: usize,
 }
 
-/// The non-empty `&`-separated parts of `raw`, in order.
+/// The non-empty `&`-separated parts of `raw`, in order: one vectorised pass over the
+/// delimiters (`&` and `=`) of the whole text.
 pub(super) fn parts(raw: &[u8]) -> impl Iterator<Item = Part> + '_ {
-    let mut at = 0;
+    let mut delimiters = memchr::memchr2_iter(b'&', b'=', raw);
+    let (mut start, mut equals, mut done) = (0, None, false);
     std::iter::from_fn(move || {
         loop {
-            let rest = raw.get(at..).filter(|r| !r.is_empty())?;
-            let start = at;
-            let end = memchr::memchr(b'&', rest).map_or(raw.len(), |i| start + i);
-            at = end + 1;
-            if end == start {
+            if done {
+                return None;
+            }
+            let end = match delimiters.next() {
+                Some(i) if raw.get(i) == Some(&b'=') => {
+                    // The first `=` of a part ends its name; later ones are in its value.
+                    equals = equals.or(Some(i));
+                    continue;
+                }
+                Some(i) => i,
+                None => {
+                    done = true;
+                    raw.len()
+                }
+            };
+            let part_start = std::mem::replace(&mut start, end + 1);
+            let eq = equals.take();
+            if end == part_start {
                 continue;
             }
-            let part = raw.get(start..end).unwrap_or_default();
-            let (name_end, value_start) = match memchr::memchr(b'=', part) {
-                Some(i) => (start + i, start + i + 1),
-                None => (end, end),
-            };
+            let (name_end, value_start) = eq.map_or((end, end), |i| (i, i + 1));
             return Some(Part {
-                start,
+                start: part_start,
                 name_end,
                 value_start,
                 end,
