@@ -13,42 +13,41 @@ pub(super) struct Part {
     pub end: usize,
 }
 
-/// The non-empty `&`-separated parts of `raw`, in order: one vectorised pass over the
-/// delimiters (`&` and `=`) of the whole text.
+/// The non-empty `&`-separated parts of `raw`, in order.
 pub(super) fn parts(raw: &[u8]) -> impl Iterator<Item = Part> + '_ {
-    let mut delimiters = memchr::memchr2_iter(b'&', b'=', raw);
-    let (mut start, mut equals, mut done) = (0, None, false);
+    let mut at = 0;
     std::iter::from_fn(move || {
         loop {
-            if done {
-                return None;
-            }
-            let end = match delimiters.next() {
-                Some(i) if raw.get(i) == Some(&b'=') => {
-                    // The first `=` of a part ends its name; later ones are in its value.
-                    equals = equals.or(Some(i));
-                    continue;
-                }
-                Some(i) => i,
-                None => {
-                    done = true;
-                    raw.len()
-                }
-            };
-            let part_start = std::mem::replace(&mut start, end + 1);
-            let eq = equals.take();
-            if end == part_start {
+            let rest = raw.get(at..).filter(|r| !r.is_empty())?;
+            let start = at;
+            let end = memchr::memchr(b'&', rest).map_or(raw.len(), |i| start + i);
+            at = end + 1;
+            if end == start {
                 continue;
             }
-            let (name_end, value_start) = eq.map_or((end, end), |i| (i, i + 1));
+            let part = raw.get(start..end).unwrap_or_default();
+            let (name_end, value_start) = match find_equals(part) {
+                Some(i) => (start + i, start + i + 1),
+                None => (end, end),
+            };
             return Some(Part {
-                start: part_start,
+                start,
                 name_end,
                 value_start,
                 end,
             });
         }
     })
+}
+
+/// The first `=` of a part: scanned plainly in a short part (for it the vectorised search's
+/// set-up costs more than the scan).
+fn find_equals(part: &[u8]) -> Option<usize> {
+    if part.len() <= 32 {
+        part.iter().position(|&b| b == b'=')
+    } else {
+        memchr::memchr(b'=', part)
+    }
 }
 
 /// A body or query string decoded piece by piece, in order, into the text buffer of

@@ -138,7 +138,7 @@ impl Params {
                 break;
             }
             let key = key(name_text.as_bytes());
-            self.dotted |= memchr::memchr(b'.', name_text.as_bytes()).is_some();
+            self.dotted |= name_text.bytes().any(|b| b == b'.');
             let value = decoder.decode(part.value_start, part.end, &mut self.text);
             self.entries.push(Entry {
                 key,
