@@ -131,17 +131,7 @@ impl EntityArn {
         kind: &str,
         max_name: usize,
     ) -> Result<Self, ApiError> {
-        check_len(param, text, 20, 2048)?;
-        let invalid = || {
-            ApiError::validation("Request ARN is invalid").with_detail(format!(
-                "{param} is not an IAM {kind} ARN of a 12-digit account"
-            ))
-        };
-        let (account, path, name) = parse_entity_arn(text, kind).ok_or_else(invalid)?;
-        let name_ok = name.len() <= max_name && name.chars().all(is_name_char);
-        if !crate::ids::is_valid_account_id(account) || !name_ok {
-            return Err(invalid());
-        }
+        let (account, path, name) = checked(param, text, kind, max_name)?;
         Ok(Self {
             text: text.to_owned(),
             account: account.to_owned(),
@@ -149,6 +139,37 @@ impl EntityArn {
             name: name.to_owned(),
         })
     }
+
+    /// Checks `text` as [`EntityArn::parse`] does, for a caller that needs only the text (no
+    /// copies of its parts are made).
+    ///
+    /// # Errors
+    /// `ValidationError` with AWS's wording (`Request ARN is invalid`).
+    pub fn check(param: &str, text: &str, kind: &str) -> Result<(), ApiError> {
+        checked(param, text, kind, 128).map(|_| ())
+    }
+}
+
+/// An entity ARN's (account, path, name), checked: 20–2048 characters, a 12-digit account, a
+/// name of at most `max_name` IAM name characters.
+fn checked<'a>(
+    param: &str,
+    text: &'a str,
+    kind: &str,
+    max_name: usize,
+) -> Result<(&'a str, &'a str, &'a str), ApiError> {
+    check_len(param, text, 20, 2048)?;
+    let invalid = || {
+        ApiError::validation("Request ARN is invalid").with_detail(format!(
+            "{param} is not an IAM {kind} ARN of a 12-digit account"
+        ))
+    };
+    let (account, path, name) = parse_entity_arn(text, kind).ok_or_else(invalid)?;
+    let name_ok = name.len() <= max_name && name.chars().all(is_name_char);
+    if !crate::ids::is_valid_account_id(account) || !name_ok {
+        return Err(invalid());
+    }
+    Ok((account, path, name))
 }
 
 /// Parses `arn:P:iam::A:oidc-provider/host[:port][/path]` into (account, name): the name is
@@ -340,7 +361,20 @@ mod tests {
         ] {
             let e = EntityArn::parse("RoleArn", bad, "role").unwrap_err();
             assert_eq!(e.code, Code::ValidationError, "{bad}");
+            // The check without copies refuses the same, with the same message and detail.
+            let c = EntityArn::check("RoleArn", bad, "role").unwrap_err();
+            assert_eq!(
+                (c.code, c.message, c.detail),
+                (e.code, e.message, e.detail),
+                "{bad}"
+            );
         }
+        assert!(
+            EntityArn::check("RoleArn", "arn:aws:iam::123456789012:role/ops/d", "role").is_ok()
+        );
+        let long = format!("arn:aws:iam::123456789012:role/{}", "n".repeat(129));
+        assert!(EntityArn::check("RoleArn", &long, "role").is_err());
+        assert!(EntityArn::check("RoleArn", "arn:aws:iam::1:role/r", "role").is_err());
     }
 
     #[test]

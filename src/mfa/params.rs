@@ -105,12 +105,16 @@ impl MfaParams {
     /// # Errors
     /// `ValidationError` for a malformed value.
     pub fn read(p: &mut Params) -> Result<Self, ApiError> {
-        let serial = p.opt("SerialNumber");
-        let code = p.opt("TokenCode");
-        let serial = serial
-            .map(|s| SerialNumber::parse("SerialNumber", &s))
+        // Decoded where they are read, without copies (an error ends the request, so which
+        // parameters were marked read by then does not matter).
+        let serial = p
+            .opt_str("SerialNumber")
+            .map(|s| SerialNumber::parse("SerialNumber", s))
             .transpose()?;
-        let code = code.map(|c| parse_code("TokenCode", &c)).transpose()?;
+        let code = p
+            .opt_str("TokenCode")
+            .map(|c| parse_code("TokenCode", c))
+            .transpose()?;
         Ok(match (serial, code) {
             (None, None) => Self::Absent,
             (Some(serial), Some(code)) => Self::Given(MfaInput { serial, code }),

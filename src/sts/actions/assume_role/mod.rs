@@ -24,7 +24,8 @@ use crate::wire::{Params, XmlWriter};
 /// The parsed request.
 #[derive(Debug)]
 pub(crate) struct Input {
-    role_arn: EntityArn,
+    /// Checked as an IAM role ARN (only its text is needed after that).
+    role_arn: String,
     session_name: String,
     duration: Option<i64>,
     external_id: Option<String>,
@@ -54,7 +55,7 @@ fn parse(p: &mut Params) -> Result<Input, ApiError> {
         ));
     }
     p.finish()?;
-    let role_arn = EntityArn::parse("RoleArn", &role_arn, "role")?;
+    EntityArn::check("RoleArn", &role_arn, "role")?;
     si::check_session_name("RoleSessionName", &session_name, 64)?;
     if let Some(d) = duration {
         check_range("DurationSeconds", d, 900, 43200)?;
@@ -94,7 +95,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let mfa_at = crate::sts::mfa::check(ctx, caller, &input.mfa).await?;
     let view = st
         .iam
-        .role_view_by_arn(&input.role_arn.text)
+        .role_view_by_arn(&input.role_arn)
         .await?
         .ok_or_else(|| plan::not_authorized(caller, &input, "sts:AssumeRole", "no such role"))?;
     let role = &view.role;

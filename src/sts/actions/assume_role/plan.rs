@@ -26,7 +26,7 @@ pub struct Plan {
 pub fn not_authorized(caller: &Caller, input: &Input, action: &str, detail: &str) -> ApiError {
     ApiError::access_denied(format!(
         "User: {} is not authorized to perform: {action} on resource: {}",
-        caller.arn, input.role_arn.text
+        caller.arn, input.role_arn
     ))
     .with_detail(detail.to_owned())
 }
@@ -245,12 +245,7 @@ mod tests {
 
     fn input() -> Input {
         Input {
-            role_arn: crate::iam::names::EntityArn::parse(
-                "RoleArn",
-                "arn:aws:iam::222222222222:role/deployer",
-                "role",
-            )
-            .unwrap(),
+            role_arn: "arn:aws:iam::222222222222:role/deployer".into(),
             session_name: "s1".into(),
             duration: None,
             external_id: None,
