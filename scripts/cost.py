@@ -32,8 +32,10 @@ scenarios also need `pip install pyjwt cryptography` in it):
         [--requests 2000] [--warmup 300] [--connections 4] [--syscalls | --cpu]
 """
 import argparse
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -62,6 +64,8 @@ def binary():
 
 
 def start(argv, cwd, port, log):
+    # The server's folder (store, audit file: hundreds of MB after a long run) goes when we do.
+    atexit.register(shutil.rmtree, cwd, True)
     proc = subprocess.Popen(argv, cwd=cwd, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     bench.wait_port(port, proc, secs=300)
     return proc
