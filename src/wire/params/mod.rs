@@ -300,15 +300,12 @@ impl Params {
 
     /// A list sent as `Name.member.1`, `Name.member.2`, … (an empty list is sent as `Name=`).
     pub fn list(&mut self, name: &str) -> Result<Vec<String>, ApiError> {
-        self.mark_bare(name);
-        let (lo, hi) = self.member_range(name);
-        if lo == hi {
+        let Some((members, skip)) = self.list_members(name) else {
             return Ok(Vec::new());
-        }
-        let skip = name.len() + MEMBER.len();
+        };
         let Self { text, entries, .. } = self;
         let mut out = BTreeMap::new();
-        for e in entries.get_mut(lo..hi).unwrap_or_default() {
+        for e in entries.get_mut(members).unwrap_or_default() {
             let k = at(text, e.name);
             let idx = k
                 .get(skip..)
@@ -345,15 +342,12 @@ impl Params {
         name: &str,
         fields: &[&str],
     ) -> Result<Vec<BTreeMap<String, String>>, ApiError> {
-        self.mark_bare(name);
-        let (lo, hi) = self.member_range(name);
-        if lo == hi {
+        let Some((members, skip)) = self.list_members(name) else {
             return Ok(Vec::new());
-        }
-        let skip = name.len() + MEMBER.len();
+        };
         let Self { text, entries, .. } = self;
         let mut by_index: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
-        for e in entries.get_mut(lo..hi).unwrap_or_default() {
+        for e in entries.get_mut(members).unwrap_or_default() {
             let k = at(text, e.name);
             let rest = k.get(skip..).unwrap_or_default();
             let (idx, field) = rest.split_once('.').ok_or_else(|| bad_member(k))?;
@@ -399,6 +393,14 @@ impl Params {
         if let Some(e) = self.find(name).and_then(|i| self.entries.get_mut(i)) {
             e.used = true;
         }
+    }
+
+    /// A list's members: marks its bare name read (`Name=`, an empty list) and returns the
+    /// entries of `name.member.…` and the length of that prefix; `None` when it has none.
+    fn list_members(&mut self, name: &str) -> Option<(std::ops::Range<usize>, usize)> {
+        self.mark_bare(name);
+        let (lo, hi) = self.member_range(name);
+        (lo < hi).then(|| (lo..hi, name.len() + MEMBER.len()))
     }
 
     /// The entries whose names start with `name.member.` (contiguous: the entries are sorted),
