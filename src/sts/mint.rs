@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::error::ApiError;
 use crate::secret::SecretString;
 use crate::state::{AppState, Metrics};
-use crate::token::SessionClaims;
+use crate::token::{Minted, SessionClaims};
 use crate::wire::XmlWriter;
 use crate::wire::json_out::Obj;
 use crate::wire::xml::iso8601;
@@ -41,14 +41,21 @@ pub fn mint(st: &AppState, claims: SessionClaims, now: DateTime<Utc>) -> Result<
         ))
     })?;
     Metrics::inc(&st.metrics.minted);
-    Ok(Issued {
-        access_key_id: m.access_key_id,
-        secret: m.secret,
-        token: m.token,
-        expiration,
-        expiration_text: iso8601(expiration),
-        claims: m.claims,
-    })
+    Ok(Issued::new(m, expiration))
+}
+
+impl Issued {
+    /// The answer's view of `m`, which expires at `expiration` (its claims' expiry, checked).
+    fn new(m: Minted, expiration: DateTime<Utc>) -> Self {
+        Self {
+            access_key_id: m.access_key_id,
+            secret: m.secret,
+            token: m.token,
+            expiration,
+            expiration_text: iso8601(expiration),
+            claims: m.claims,
+        }
+    }
 }
 
 /// Writes `<Credentials>…</Credentials>`. No value can hold a character XML escapes (the key
@@ -113,14 +120,7 @@ mod tests {
             let claims = SessionClaims::new(SessionKind::AssumedRole, who, now.timestamp(), 900);
             let m = ring.mint_at(claims, now).unwrap();
             let expiration = m.claims.expiration().unwrap();
-            let i = Issued {
-                access_key_id: m.access_key_id,
-                secret: m.secret,
-                token: m.token,
-                expiration,
-                expiration_text: iso8601(expiration),
-                claims: m.claims,
-            };
+            let i = Issued::new(m, expiration);
             let mut fast = XmlWriter::new();
             credentials_xml(&mut fast, &i);
             let mut escaped = XmlWriter::new();
