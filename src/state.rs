@@ -210,8 +210,9 @@ const USE_KEYS_PER_SHARD: usize = 100_000 / USE_SHARDS;
 /// signed with a long-term key (and every AssumeRole, for the role). The shards decide, once per
 /// interval per key for the whole process; each thread also remembers the write time they
 /// answered with, so until that write is an interval old a busy key is answered from the
-/// thread's own map: no lock every worker shares (one key always lands in the same shard), and
-/// no look-up by `&str` that allocates. Only a key written now is copied.
+/// thread's own map, without the shard's lock (one key always lands in the same shard, which
+/// every worker took). A look-up is by `&str`; a key is copied when it is written and when a
+/// thread first remembers it.
 struct UseDebounce {
     shards: [Mutex<crate::FastMap<Box<str>, Instant>>; USE_SHARDS],
     hasher: foldhash::fast::RandomState,
