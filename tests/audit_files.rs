@@ -173,6 +173,7 @@ async fn metrics_and_readyz_report_the_audit_sink() {
         "sekisho_audit_write_errors_total 0",
         "sekisho_audit_sink_failing 0",
         "sekisho_audit_events_written_total ",
+        "sekisho_audit_events_waiting 0",
         "sekisho_audit_bytes_written_total ",
         "sekisho_audit_rotations_total 0",
         "sekisho_audit_free_bytes ",

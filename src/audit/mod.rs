@@ -36,7 +36,7 @@ pub struct Auditor {
 /// Events waiting for the writer, whether the sink is failing, and the writer's counters.
 #[derive(Debug)]
 struct Shared {
-    queue: Mutex<Vec<Vec<u8>>>,
+    queue: Mutex<Queue>,
     failed: AtomicBool,
     reopen: AtomicBool,
     write_errors: AtomicU64,
@@ -45,6 +45,14 @@ struct Shared {
     rotations: AtomicU64,
     /// Free bytes where the file lives; [`UNKNOWN`] when not measured (stdout, or no statvfs).
     free_bytes: AtomicU64,
+}
+
+/// The lines waiting for the writer, and how many lines were ever accepted (counted under the
+/// queue's lock the request holds anyway, so counting costs no shared write of its own).
+#[derive(Debug, Default)]
+struct Queue {
+    lines: Vec<Vec<u8>>,
+    accepted: u64,
 }
 
 /// `free_bytes` when it is not known.
@@ -93,6 +101,8 @@ pub struct AuditStats {
     pub bytes_written: u64,
     /// Events written.
     pub events_written: u64,
+    /// Events accepted and not yet written (or held by a failing sink).
+    pub events_waiting: u64,
     /// Size rotations done.
     pub rotations: u64,
     /// Free bytes on the audit file's file system, when measured.
@@ -177,8 +187,9 @@ impl Auditor {
             }
             {
                 let mut q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
-                if q.len() < MAX_QUEUED {
-                    q.push(line);
+                if q.lines.len() < MAX_QUEUED {
+                    q.lines.push(line);
+                    q.accepted += 1;
                     return Ok(());
                 }
             }
@@ -202,11 +213,20 @@ impl Auditor {
             return AuditStats::default();
         };
         let free = s.free_bytes.load(Ordering::Relaxed);
+        // Accepted is read before written: a zero backlog means every event accepted before
+        // this call is in the sink.
+        let accepted = s
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .accepted;
+        let events_written = s.events_written.load(Ordering::SeqCst);
         AuditStats {
             failing: s.failed.load(Ordering::SeqCst),
             write_errors: s.write_errors.load(Ordering::Relaxed),
             bytes_written: s.bytes_written.load(Ordering::Relaxed),
-            events_written: s.events_written.load(Ordering::Relaxed),
+            events_written,
+            events_waiting: accepted.saturating_sub(events_written),
             rotations: s.rotations.load(Ordering::Relaxed),
             free_bytes: (free != UNKNOWN).then_some(free),
         }
@@ -256,7 +276,15 @@ mod tests {
         for i in 0..3 {
             assert!(a.record(&serde_json::json!({ "n": i })).await.is_ok());
         }
-        tokio::time::sleep(FLUSH_EVERY * 5).await;
+        let s = a.stats();
+        assert_eq!(s.events_waiting + s.events_written, 3, "{s:?}");
+        for _ in 0..250 {
+            if a.stats().events_waiting == 0 {
+                break;
+            }
+            tokio::time::sleep(FLUSH_EVERY).await;
+        }
+        assert_eq!(a.stats().events_written, 3);
         let text = std::fs::read_to_string(&cfg.path).unwrap_or_default();
         assert_eq!(text, "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
     }
@@ -282,6 +310,7 @@ mod tests {
         let s = a.stats();
         assert!(s.failing && s.write_errors >= 1, "{s:?}");
         assert_eq!(s.events_written, 0);
+        assert_eq!(s.events_waiting, 1, "the held event is still waiting");
         assert!(a.readiness().unwrap_err().contains("failing"));
     }
 

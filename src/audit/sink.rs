@@ -26,7 +26,13 @@ pub(super) fn write_loop(shared: &Shared, mut sink: Sink) {
             next_space = Instant::now() + SPACE_EVERY;
         }
         let reopen = shared.reopen.swap(false, Ordering::SeqCst);
-        pending.append(&mut shared.queue.lock().unwrap_or_else(PoisonError::into_inner));
+        pending.append(
+            &mut shared
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .lines,
+        );
         if pending.is_empty() && !reopen && !failing {
             continue;
         }
@@ -35,7 +41,7 @@ pub(super) fn write_loop(shared: &Shared, mut sink: Sink) {
         shared.bytes_written.fetch_add(w.bytes, Ordering::Relaxed);
         shared
             .events_written
-            .fetch_add(w.lines as u64, Ordering::Relaxed);
+            .fetch_add(w.lines as u64, Ordering::SeqCst);
         shared.rotations.fetch_add(w.rotations, Ordering::Relaxed);
         shared.write_errors.fetch_add(w.errors, Ordering::Relaxed);
         match w.failure {

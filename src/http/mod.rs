@@ -249,6 +249,12 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         a.events_written,
     );
     put(
+        gauge,
+        "sekisho_audit_events_waiting",
+        "Audit events accepted and not yet written (0: the file holds every answered request).",
+        a.events_waiting,
+    );
+    put(
         counter,
         "sekisho_audit_bytes_written_total",
         "Audit bytes written.",

@@ -122,6 +122,16 @@ insecure_clock_offset_seconds = {self.offset}
         return self.client("sts", creds, token)
 
     def audit_lines(self):
+        """The audit file once the writer has caught up: it writes after the answer (every
+        20 ms), so the file is read when `/metrics` shows no event waiting."""
+        deadline = time.time() + 10
+        while True:
+            metrics = urllib.request.urlopen(self.endpoint + "/metrics", timeout=5).read().decode()
+            if "\nsekisho_audit_events_waiting 0\n" in metrics:
+                break
+            if time.time() > deadline:
+                raise AssertionError("audit events still waiting after 10 s:\n" + metrics)
+            time.sleep(0.02)
         return (self.dir / "audit.jsonl").read_text().splitlines()
 
 
