@@ -24,19 +24,32 @@ pub const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
 
 /// `requestParameters` from the decoded Query parameters, secrets hidden, names lower-camel.
 #[must_use]
-pub fn request_parameters<'a>(params: impl Iterator<Item = (&'a str, &'a str)>) -> Elements {
-    let mut list = ParamList::default();
-    for (k, v) in params {
-        if k == "Action" || k == "Version" {
-            continue;
-        }
-        let base = k.split('.').next().unwrap_or(k);
-        let value = if SECRET_PARAMS.contains(&base) {
-            HIDDEN
-        } else {
-            v
-        };
-        list.push(k, value);
+pub fn request_parameters<'a>(
+    params: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) -> Elements {
+    let members = params
+        .filter(|&(k, _)| k != "Action" && k != "Version")
+        .map(|(k, v)| {
+            let base = k.split('.').next().unwrap_or(k);
+            (
+                k,
+                if SECRET_PARAMS.contains(&base) {
+                    HIDDEN
+                } else {
+                    v
+                },
+            )
+        });
+    // Sized in a first pass (a lower-cased first letter may take up to 3 more bytes).
+    let (count, bytes) = members
+        .clone()
+        .fold((0, 0), |(n, b), (k, v)| (n + 1, b + k.len() + 3 + v.len()));
+    let mut list = ParamList {
+        text: String::with_capacity(bytes),
+        spans: Vec::with_capacity(count),
+    };
+    for (k, v) in members {
+        list.push(k, v);
     }
     list.finish();
     Elements::Params(list)
@@ -70,14 +83,14 @@ impl ParamList {
         let name = |&(s, e, _): &(usize, usize, usize)| text.get(s..e).unwrap_or_default();
         // Stable: equal names keep their order, so the last is the one pushed last.
         self.spans.sort_by(|a, b| name(a).cmp(name(b)));
-        let mut kept: Vec<(usize, usize, usize)> = Vec::with_capacity(self.spans.len());
-        for span in &self.spans {
-            match kept.last_mut() {
-                Some(last) if name(last) == name(span) => *last = *span,
-                _ => kept.push(*span),
+        // In place: each run of equal names becomes its last member.
+        self.spans.dedup_by(|later, kept| {
+            let same = name(later) == name(kept);
+            if same {
+                *kept = *later;
             }
-        }
-        self.spans = kept;
+            same
+        });
     }
 
     /// The members, in order.

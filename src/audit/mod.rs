@@ -5,9 +5,11 @@
 //! only the access key id and expiration. The writer runs in its own task; if it cannot write,
 //! requests fail closed (`ServiceUnavailable`) rather than go unaudited.
 //!
-//! `event.rs`: the event and the redaction; `sink.rs`: the writer thread, the file's rotation,
-//! reopening and free-space probe; here: the queue the requests feed ([`Auditor`]).
+//! `event.rs`: the event and the redaction; `batch.rs`: the queued lines, in one buffer;
+//! `sink.rs`: the writer thread, the file's rotation, reopening and free-space probe; here: the
+//! queue the requests feed ([`Auditor`]).
 
+mod batch;
 mod event;
 mod json;
 mod sink;
@@ -20,6 +22,7 @@ use serde::Serialize;
 
 use crate::config::{AuditConfig, AuditSink};
 
+use batch::Batch;
 pub use event::{
     Elements, Event, HIDDEN, JsonText, ParamList, SessionAttributes, SessionContext, UserIdentity,
     request_parameters,
@@ -51,12 +54,35 @@ struct Shared {
 /// queue's lock the request holds anyway, so counting costs no shared write of its own).
 #[derive(Debug, Default)]
 struct Queue {
-    lines: Vec<Vec<u8>>,
+    lines: Batch,
     accepted: u64,
 }
 
 /// `free_bytes` when it is not known.
 const UNKNOWN: u64 = u64::MAX;
+
+/// What [`Shared::try_push`] did with a line.
+enum Pushed {
+    Queued,
+    /// The queue holds [`MAX_QUEUED`] lines: try again after the writer drained it.
+    Full,
+}
+
+impl Shared {
+    /// Queues `line` unless the sink is failing or the queue is full.
+    fn try_push(&self, line: &[u8]) -> Result<Pushed, AuditUnavailable> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(AuditUnavailable);
+        }
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if q.lines.len() >= MAX_QUEUED {
+            return Ok(Pushed::Full);
+        }
+        q.lines.push(line);
+        q.accepted += 1;
+        Ok(Pushed::Queued)
+    }
+}
 
 impl Default for Shared {
     fn default() -> Self {
@@ -82,6 +108,13 @@ const RETRY_EVERY: Duration = Duration::from_millis(250);
 const SPACE_EVERY: Duration = Duration::from_secs(1);
 /// Initial capacity of a serialized record (most are 500–1,000 bytes).
 const LINE_CAPACITY: usize = 1024;
+/// Capacity the per-thread line buffer keeps after an unusually large record.
+const LINE_RETAIN: usize = 64 << 10;
+
+thread_local! {
+    /// The line a request's event is written into before it is copied into the queue.
+    static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(LINE_CAPACITY));
+}
 /// Queue length beyond which requests wait for the writer (back-pressure, bounded memory).
 const MAX_QUEUED: usize = 100_000;
 
@@ -155,46 +188,50 @@ impl Auditor {
 
     /// Records an event (written within [`FLUSH_EVERY`]); fails while the sink is failing.
     pub async fn record(&self, event: &impl Serialize) -> Result<(), AuditUnavailable> {
-        if self.inner.is_none() {
-            return Ok(());
-        }
-        // Serializing plain data cannot fail; if it ever did, fail closed. Sized for a typical
-        // record, so the line is written without regrowing.
-        let mut line = Vec::with_capacity(LINE_CAPACITY);
-        serde_json::to_writer(&mut line, event).map_err(|_| AuditUnavailable)?;
-        self.push(line).await
+        // Serializing plain data cannot fail; if it ever did, fail closed.
+        self.record_with(|line| serde_json::to_writer(line, event).map_err(|_| AuditUnavailable))
+            .await
     }
 
     /// Records a request's event, as [`Self::record`] does, written straight into its line
     /// (the same bytes serde_json would give, without its per-byte escaping loop).
     pub async fn record_event(&self, event: &Event) -> Result<(), AuditUnavailable> {
-        if self.inner.is_none() {
-            return Ok(());
-        }
-        let mut line = Vec::with_capacity(LINE_CAPACITY);
-        event.write_json(&mut line);
-        self.push(line).await
+        self.record_with(|line| {
+            event.write_json(line);
+            Ok(())
+        })
+        .await
     }
 
-    /// Queues a serialized line for the writer.
-    async fn push(&self, line: Vec<u8>) -> Result<(), AuditUnavailable> {
+    /// Writes a line with `write` into this thread's line buffer and queues it for the writer.
+    async fn record_with(
+        &self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), AuditUnavailable>,
+    ) -> Result<(), AuditUnavailable> {
         let Some(shared) = &self.inner else {
             return Ok(());
         };
-        loop {
-            if shared.failed.load(Ordering::SeqCst) {
-                return Err(AuditUnavailable);
+        let full = LINE.with_borrow_mut(|line| {
+            line.clear();
+            let r = write(line).and_then(|()| match shared.try_push(line)? {
+                Pushed::Queued => Ok(None),
+                Pushed::Full => Ok(Some(line.clone())),
+            });
+            if line.capacity() > LINE_RETAIN {
+                *line = Vec::with_capacity(LINE_CAPACITY);
             }
-            {
-                let mut q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
-                if q.lines.len() < MAX_QUEUED {
-                    q.lines.push(line);
-                    q.accepted += 1;
-                    return Ok(());
+            r
+        })?;
+        // The queue is full (the sink is slow): wait for the writer, holding the line.
+        if let Some(line) = full {
+            loop {
+                tokio::time::sleep(FLUSH_EVERY).await;
+                if let Pushed::Queued = shared.try_push(&line)? {
+                    break;
                 }
             }
-            tokio::time::sleep(FLUSH_EVERY).await;
         }
+        Ok(())
     }
 
     /// Asks the writer to close and reopen the file (after logrotate moved it; `SIGHUP`).
@@ -467,6 +504,28 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn large_and_small_events_keep_their_order_and_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = AuditConfig {
+            sink: AuditSink::File,
+            path: dir.path().join("audit.jsonl"),
+            ..AuditConfig::default()
+        };
+        let a = Auditor::start(&cfg).unwrap();
+        let big = "y".repeat(LINE_RETAIN * 2);
+        a.record(&serde_json::json!({ "n": 0, "big": big }))
+            .await
+            .unwrap();
+        record_n(&a, 1, 3).await;
+        let text = std::fs::read_to_string(&cfg.path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0].len(), big.len() + r#"{"n":0,"big":""}"#.len());
+        assert_eq!(lines[1..], [r#"{"n":1}"#, r#"{"n":2}"#, r#"{"n":3}"#]);
+        assert!(LINE.with_borrow(|l| l.capacity()) <= LINE_RETAIN);
+    }
+
     #[test]
     fn rotation_plan() {
         assert!(!should_rotate(0, 500, 100), "an empty file takes any line");
@@ -533,6 +592,33 @@ mod tests {
         e.request_parameters = Some(serde_json::json!({"roleArn": "x"}).into());
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["requestParameters"], serde_json::json!({"roleArn": "x"}));
+    }
+
+    #[test]
+    fn parameters_are_sorted_lower_camel_and_the_last_of_a_name_wins() {
+        let p = [
+            ("Version", "2011-06-15"),
+            ("RoleArn", "first"),
+            ("DurationSeconds", "900"),
+            ("RoleArn", "second"),
+            ("Action", "AssumeRole"),
+            ("Tags.member.1.Key", "k"),
+            ("RoleArn", "third"),
+            ("ÉtéName", "x"),
+            ("DurationSeconds", "3600"),
+        ];
+        let Elements::Params(list) = request_parameters(p.iter().copied()) else {
+            panic!("a parameter list");
+        };
+        assert_eq!(
+            list.iter().collect::<Vec<_>>(),
+            [
+                ("durationSeconds", "3600"),
+                ("roleArn", "third"),
+                ("tags.member.1.Key", "k"),
+                ("étéName", "x"),
+            ]
+        );
     }
 
     #[test]

@@ -8,13 +8,14 @@ use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::{FLUSH_EVERY, RETRY_EVERY, SPACE_EVERY, Shared, UNKNOWN};
+use super::{Batch, FLUSH_EVERY, RETRY_EVERY, SPACE_EVERY, Shared, UNKNOWN};
 use crate::config::AuditConfig;
 
-/// The writer thread: every [`FLUSH_EVERY`], takes the queue and writes it; keeps what it could
-/// not write (and refuses new events) until the sink works again.
+/// The writer thread: every [`FLUSH_EVERY`], takes the queue's batch (leaving its own emptied
+/// one) and writes it; keeps what it could not write (and refuses new events) until the sink
+/// works again.
 pub(super) fn write_loop(shared: &Shared, mut sink: Sink) {
-    let mut pending: Vec<Vec<u8>> = Vec::new();
+    let mut pending = Batch::default();
     let mut next_space = Instant::now() + SPACE_EVERY;
     loop {
         let failing = shared.failed.load(Ordering::SeqCst);
@@ -26,18 +27,19 @@ pub(super) fn write_loop(shared: &Shared, mut sink: Sink) {
             next_space = Instant::now() + SPACE_EVERY;
         }
         let reopen = shared.reopen.swap(false, Ordering::SeqCst);
-        pending.append(
-            &mut shared
-                .queue
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .lines,
-        );
+        {
+            let mut q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if pending.is_empty() {
+                std::mem::swap(&mut pending, &mut q.lines);
+            } else {
+                pending.append(&mut q.lines);
+            }
+        }
         if pending.is_empty() && !reopen && !failing {
             continue;
         }
         let w = sink.write(&pending, reopen);
-        pending.drain(..w.lines);
+        pending.drop_front(w.lines);
         shared.bytes_written.fetch_add(w.bytes, Ordering::Relaxed);
         shared
             .events_written
@@ -88,12 +90,12 @@ pub(super) enum Sink {
 }
 
 impl Sink {
-    pub(super) fn write(&mut self, lines: &[Vec<u8>], reopen: bool) -> Written {
+    pub(super) fn write(&mut self, lines: &Batch, reopen: bool) -> Written {
         match self {
             Self::Stdout => {
-                let buf = join_lines(lines);
+                let buf = lines.span(0, lines.len());
                 let mut out = std::io::stdout().lock();
-                match out.write_all(&buf).and_then(|()| out.flush()) {
+                match out.write_all(buf).and_then(|()| out.flush()) {
                     Ok(()) => Written {
                         lines: lines.len(),
                         bytes: buf.len() as u64,
@@ -116,15 +118,6 @@ impl Sink {
             Self::File(f) => free_bytes(&f.path).unwrap_or(UNKNOWN),
         }
     }
-}
-
-pub(super) fn join_lines(lines: &[Vec<u8>]) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-    for l in lines {
-        buf.extend_from_slice(l);
-        buf.push(b'\n');
-    }
-    buf
 }
 
 /// The audit file, its size, and when it rotates.
@@ -167,7 +160,7 @@ impl FileSink {
     }
 
     /// Writes `lines` in order, rotating by size between lines; stops at the first failure.
-    pub(super) fn write(&mut self, lines: &[Vec<u8>], reopen: bool) -> Written {
+    pub(super) fn write(&mut self, lines: &Batch, reopen: bool) -> Written {
         let mut w = Written::default();
         if (reopen || self.file.is_none())
             && let Err(e) = self.reopen()
@@ -176,22 +169,22 @@ impl FileSink {
             w.failure = Some(e);
             return w;
         }
-        let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-        let mut in_buf = 0;
+        // Lines `from..i` go to the current file in one append.
+        let mut from = 0;
+        let mut chunk = 0_u64;
         let mut rotation_failed = false;
-        for line in lines {
-            let len = line.len() as u64 + 1;
-            let filled = self.size + buf.len() as u64;
-            if !rotation_failed && should_rotate(filled, len, self.max_bytes) {
-                if let Err(e) = self.append(&buf) {
+        for i in 0..lines.len() {
+            let len = lines.line_len(i) as u64;
+            if !rotation_failed && should_rotate(self.size + chunk, len, self.max_bytes) {
+                if let Err(e) = self.append(lines.span(from, i)) {
                     w.errors += 1;
                     w.failure = Some(e);
                     return w;
                 }
-                w.lines += in_buf;
-                w.bytes += buf.len() as u64;
-                buf.clear();
-                in_buf = 0;
+                w.lines = i;
+                w.bytes += chunk;
+                from = i;
+                chunk = 0;
                 match self.rotate() {
                     Ok(()) => w.rotations += 1,
                     Err(e) if self.file.is_some() => {
@@ -207,14 +200,12 @@ impl FileSink {
                     }
                 }
             }
-            buf.extend_from_slice(line);
-            buf.push(b'\n');
-            in_buf += 1;
+            chunk += len;
         }
-        match self.append(&buf) {
+        match self.append(lines.span(from, lines.len())) {
             Ok(()) => {
-                w.lines += in_buf;
-                w.bytes += buf.len() as u64;
+                w.lines = lines.len();
+                w.bytes += chunk;
             }
             Err(e) => {
                 w.errors += 1;

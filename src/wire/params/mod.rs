@@ -382,7 +382,7 @@ impl Params {
 
     /// Every parameter name and value, sorted by name (audit builds `requestParameters` from
     /// it, redacting).
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
         self.entries
             .iter()
             .map(|e| (at(&self.text, e.name), at(&self.text, e.value)))
