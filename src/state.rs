@@ -21,23 +21,51 @@ const SIGNING_KEYS: usize = 100_000;
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Requests answered.
-    pub requests: AtomicU64,
+    pub requests: Counter,
     /// Requests answered with an error.
-    pub errors: AtomicU64,
+    pub errors: Counter,
     /// Credentials minted.
-    pub minted: AtomicU64,
+    pub minted: Counter,
     /// Connections open now.
     pub connections_open: AtomicU64,
     /// Connections refused at once because a connection cap was reached.
-    pub connections_refused: AtomicU64,
+    pub connections_refused: Counter,
     /// Connections closed by the header-read or idle timeout.
-    pub connections_timed_out: AtomicU64,
+    pub connections_timed_out: Counter,
 }
 
 impl Metrics {
     /// Adds one.
-    pub fn inc(c: &AtomicU64) {
-        c.fetch_add(1, Ordering::Relaxed);
+    pub fn inc(c: &Counter) {
+        c.inc();
+    }
+}
+
+/// A counter bumped on every request: one cell per thread, summed when read, so the serving
+/// threads do not pass one cache line back and forth (one shared atomic was a measurable share
+/// of a request's locked instructions).
+#[derive(Debug, Default)]
+pub struct Counter {
+    cells: thread_local::ThreadLocal<Cell>,
+}
+
+/// A thread's share of a [`Counter`], alone on its cache line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Cell(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.cells
+            .get_or_default()
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The total over all threads.
+    pub fn load(&self, order: Ordering) -> u64 {
+        self.cells.iter().map(|c| c.0.load(order)).sum()
     }
 }
 
@@ -281,6 +309,28 @@ impl UseDebounce {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_counter_sums_every_threads_share() {
+        let c = Counter::default();
+        assert_eq!(c.load(Ordering::Relaxed), 0);
+        c.inc();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        Metrics::inc(&c);
+                    }
+                });
+            }
+        });
+        assert_eq!(c.load(Ordering::Relaxed), 4001);
+        assert_eq!(
+            std::mem::align_of::<Cell>(),
+            128,
+            "a cache line (pair) of its own"
+        );
+    }
 
     #[test]
     fn a_use_is_written_once_per_interval_per_key() {
