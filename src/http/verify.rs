@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::Request;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Request};
 use axum::response::Response;
 
 use super::{X_AMZN_REQUESTID, audit_caller, header_str, response};
@@ -28,7 +28,7 @@ pub(super) async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) 
 /// from `source_ip`, and audits it.
 pub(super) async fn answer(
     st: &Arc<AppState>,
-    parts: Parts,
+    mut parts: Parts,
     body: Option<Bytes>,
     source_ip: &str,
 ) -> Response {
@@ -89,9 +89,11 @@ pub(super) async fn answer(
         Ok(out.into_boxed_slice())
     }
     .await;
+    // The request's header map becomes the response's (see `response::with_headers`).
+    let headers = std::mem::take(&mut parts.headers);
     let resp = match outcome {
         Ok(body) => {
-            let mut r = Response::new(Body::from(Bytes::from(body)));
+            let mut r = response::with_headers(Body::from(Bytes::from(body)), headers);
             let h = r.headers_mut();
             h.reserve(2);
             h.insert(
@@ -107,7 +109,7 @@ pub(super) async fn answer(
             Metrics::inc(&st.metrics.errors);
             event.error_code = Some(e.code.as_str());
             event.error_message = Some(e.message.clone());
-            response::error(&e, Service::Sts, &request_id, true)
+            response::error(&e, Service::Sts, &request_id, true, headers)
         }
     };
     if st.audit.record_event(&event).await.is_err() {
@@ -115,7 +117,7 @@ pub(super) async fn answer(
             Code::ServiceUnavailable,
             "Service is unavailable. Please retry.",
         );
-        return response::error(&e, Service::Sts, &request_id, true);
+        return response::error(&e, Service::Sts, &request_id, true, HeaderMap::new());
     }
     resp
 }
