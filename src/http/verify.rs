@@ -66,24 +66,26 @@ pub(super) async fn answer(
         );
         let allowed =
             crate::authz::authorize(st, &caller, &env, "sekisho:VerifyRequest", "*").await;
-        let asker_account = caller.account.clone();
         audit_caller(&mut event, caller);
         allowed?;
         let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
             .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
-        let answer = crate::verify::verify_request(st, &input, Some(&asker_account)).await?;
+        // The asker's account, as the event records it (`audit_caller` moved the caller there).
+        let asker_account = event.recipient_account_id.as_deref();
+        let answer = crate::verify::verify_request(st, &input, asker_account).await?;
+        let mut out = Vec::with_capacity(1024);
+        answer.write_json(&mut out);
         event.request_parameters = Some(crate::audit::Elements::VerifyQuestion {
-            service: input.service.to_string(),
+            service: input.service.into_owned(),
             action: input.action.as_deref().map(str::to_owned),
             resource: input.resource.as_deref().map(str::to_owned),
         });
+        // Written: the answer's text moves into the event.
         event.response_elements = Some(crate::audit::Elements::VerifyAnswer {
             authenticated: answer.authenticated,
-            principal: answer.principal.as_ref().map(|p| p.arn.clone()),
-            decision: answer.decision.as_ref().map(|d| d.effect.clone()),
+            principal: answer.principal.map(|p| p.arn),
+            decision: answer.decision.map(|d| d.effect),
         });
-        let mut out = Vec::with_capacity(1024);
-        answer.write_json(&mut out);
         // Trimmed to its length (in place when the allocator can): a body whose length is its
         // capacity becomes the response's `Bytes` without a second allocation.
         Ok(out.into_boxed_slice())
