@@ -5,6 +5,7 @@
 //! Order (s3s): parse → stateless checks (scope, skew, expiry) → key lookup → signature →
 //! expiry/revocation. Every failure means deny.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -42,7 +43,7 @@ pub struct Caller {
     /// SigV4 scope region.
     pub region: String,
     /// SigV4 scope service.
-    pub service: String,
+    pub service: Cow<'static, str>,
 }
 
 impl Caller {
@@ -148,20 +149,11 @@ pub async fn authenticate(
         }
         st.revocations.check(&claims)?;
         principal_still_exists(st, &claims).await?;
+        let session_name = claims.session_name.as_deref().unwrap_or_default();
         let user_id = match claims.kind {
-            SessionKind::FederatedUser => {
-                format!(
-                    "{}:{}",
-                    claims.account,
-                    claims.session_name.clone().unwrap_or_default()
-                )
-            }
+            SessionKind::FederatedUser => [&*claims.account, ":", session_name].concat(),
             SessionKind::UserSession => claims.principal_id.clone(),
-            _ => format!(
-                "{}:{}",
-                claims.principal_id,
-                claims.session_name.clone().unwrap_or_default()
-            ),
+            _ => [&*claims.principal_id, ":", session_name].concat(),
         };
         return Ok(Some(Caller {
             account: claims.account.clone(),
@@ -170,7 +162,7 @@ pub async fn authenticate(
             principal: Principal::Session(claims),
             access_key_id: key_id,
             region,
-            service: service.to_owned(),
+            service: service_name(service),
         }));
     }
 
@@ -198,7 +190,7 @@ pub async fn authenticate(
             principal: Principal::Root,
             access_key_id: key_id,
             region,
-            service: service.to_owned(),
+            service: service_name(service),
         },
         Some(name) => {
             let user = st
@@ -220,7 +212,7 @@ pub async fn authenticate(
                 principal: Principal::User(user),
                 access_key_id: key_id,
                 region,
-                service: service.to_owned(),
+                service: service_name(service),
             }
         }
     };
@@ -240,6 +232,16 @@ pub async fn authenticate(
         });
     }
     Ok(Some(caller))
+}
+
+/// The SigV4 service as the caller keeps it: the names Sekisho answers for without a copy.
+fn service_name(service: &str) -> Cow<'static, str> {
+    match service {
+        "sts" => Cow::Borrowed("sts"),
+        "iam" => Cow::Borrowed("iam"),
+        "cognito-identity" => Cow::Borrowed("cognito-identity"),
+        other => Cow::Owned(other.to_owned()),
+    }
 }
 
 /// A session is bound to the unique id of its role (or user): once that entity is deleted the

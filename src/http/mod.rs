@@ -116,7 +116,13 @@ impl Guards {
             }
             Err(_) => ApiError::internal("handler panicked"),
         };
-        response::error(&e, Service::Sts, &crate::ids::new_request_id(), false)
+        response::error(
+            &e,
+            Service::Sts,
+            &crate::ids::new_request_id(),
+            false,
+            HeaderMap::new(),
+        )
     }
 }
 
@@ -148,7 +154,13 @@ async fn post_root(State(st): State<Arc<AppState>>, req: Request<Body>) -> Respo
 async fn discovery(State(st): State<Arc<AppState>>) -> Response {
     match crate::issuer::discovery_json(&st.issuer_url) {
         Ok(doc) => response::public_json(doc, 3600),
-        Err(e) => response::error(&ApiError::internal(e), Service::Sts, "", true),
+        Err(e) => response::error(
+            &ApiError::internal(e),
+            Service::Sts,
+            "",
+            true,
+            HeaderMap::new(),
+        ),
     }
 }
 

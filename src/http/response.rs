@@ -1,7 +1,7 @@
 //! The only renderer of wire responses: `<{Action}Response>` envelopes and `<ErrorResponse>`.
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Response, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::action::{Reply, Service};
 use crate::error::ApiError;
@@ -11,14 +11,16 @@ use crate::wire::XmlWriter;
 static X_AMZN_REQUESTID: http::HeaderName = http::HeaderName::from_static("x-amzn-requestid");
 
 /// The response: body, status, content type and request id. The `Date` header is hyper's (it
-/// adds one to every response, formatted once a second).
+/// adds one to every response, formatted once a second). `headers` is a map to reuse, emptied
+/// here (see [`with_headers`]).
 fn build(
     status: u16,
     content_type: &'static str,
     request_id: &str,
     body: String,
+    headers: HeaderMap,
 ) -> Response<Body> {
-    let mut r = Response::new(Body::from(body));
+    let mut r = with_headers(Body::from(body), headers);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     h.reserve(2);
@@ -32,7 +34,20 @@ fn build(
     r
 }
 
-/// A success envelope.
+/// A response with `body` whose header map is `headers`, emptied: pass the request's map
+/// (`HeaderMap::new()` when there is none). Hyper keeps a response's map, once written, for the
+/// connection's next request, so a map already sized for a request is neither allocated here
+/// nor grown there (a fresh one cost four allocations a request: two here, two in hyper's
+/// parse growing it to the request's headers).
+#[must_use]
+pub fn with_headers(body: Body, mut headers: HeaderMap) -> Response<Body> {
+    headers.clear();
+    let mut r = Response::new(body);
+    *r.headers_mut() = headers;
+    r
+}
+
+/// A success envelope (`headers`: a map to reuse, see [`with_headers`]).
 #[must_use]
 pub fn success(
     action: &str,
@@ -40,6 +55,7 @@ pub fn success(
     reply: &Reply,
     request_id: &str,
     json: bool,
+    headers: HeaderMap,
 ) -> Response<Body> {
     if json && let Some(result) = &reply.result_json {
         let body = serde_json::json!({
@@ -48,10 +64,16 @@ pub fn success(
                 "ResponseMetadata": { "RequestId": request_id },
             }
         });
-        return build(200, "application/json", request_id, body.to_string());
+        return build(
+            200,
+            "application/json",
+            request_id,
+            body.to_string(),
+            headers,
+        );
     }
     let body = success_xml(action, service, reply.result_xml.as_deref(), request_id);
-    build(200, "text/xml", request_id, body)
+    build(200, "text/xml", request_id, body, headers)
 }
 
 /// The XML success envelope.
@@ -95,16 +117,29 @@ fn envelope_len(action: &str, ns: &str, result: Option<&str>, request_id: &str) 
     open + result + METADATA_OPEN.len() + request_id.len() + METADATA_CLOSE.len() + close
 }
 
-/// An error envelope, exactly as AWS Query services send it.
+/// An error envelope, exactly as AWS Query services send it (`headers`: a map to reuse, see
+/// [`with_headers`]).
 #[must_use]
-pub fn error(e: &ApiError, service: Service, request_id: &str, json: bool) -> Response<Body> {
+pub fn error(
+    e: &ApiError,
+    service: Service,
+    request_id: &str,
+    json: bool,
+    headers: HeaderMap,
+) -> Response<Body> {
     let status = e.code.status();
     if json {
         let body = serde_json::json!({
             "Error": { "Type": e.code.fault(), "Code": e.code.as_str(), "Message": e.message },
             "RequestId": request_id,
         });
-        return build(status, "application/json", request_id, body.to_string());
+        return build(
+            status,
+            "application/json",
+            request_id,
+            body.to_string(),
+            headers,
+        );
     }
     let mut w = XmlWriter::new();
     w.start_ns("ErrorResponse", service.namespace())
@@ -115,13 +150,19 @@ pub fn error(e: &ApiError, service: Service, request_id: &str, json: bool) -> Re
         .end("Error")
         .elem("RequestId", request_id)
         .end("ErrorResponse");
-    build(status, "text/xml", request_id, w.finish())
+    build(status, "text/xml", request_id, w.finish(), headers)
 }
 
 /// A Cognito Identity (awsJson 1.1) answer: `body` with `status`.
 #[must_use]
 pub fn aws_json(status: u16, request_id: &str, body: String) -> Response<Body> {
-    build(status, crate::cognito::wire::CONTENT_TYPE, request_id, body)
+    build(
+        status,
+        crate::cognito::wire::CONTENT_TYPE,
+        request_id,
+        body,
+        HeaderMap::new(),
+    )
 }
 
 /// A Cognito Identity error (`__type`, `message`; codes from `Code::cognito`).
@@ -138,7 +179,7 @@ pub fn aws_json_error(e: &ApiError, request_id: &str) -> Response<Body> {
 /// A public JSON document (discovery, JWKS), cacheable for `max_age` seconds.
 #[must_use]
 pub fn public_json(body: String, max_age: u32) -> Response<Body> {
-    let mut r = build(200, "application/json", "", body);
+    let mut r = build(200, "application/json", "", body, HeaderMap::new());
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         r.headers_mut().insert("cache-control", v);
     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::Request;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Request};
 use axum::response::Response;
 
 use super::{X_AMZN_REQUESTID, audit_caller, header_str, response};
@@ -28,7 +28,7 @@ pub(super) async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) 
 /// from `source_ip`, and audits it.
 pub(super) async fn answer(
     st: &Arc<AppState>,
-    parts: Parts,
+    mut parts: Parts,
     body: Option<Bytes>,
     source_ip: &str,
 ) -> Response {
@@ -66,32 +66,36 @@ pub(super) async fn answer(
         );
         let allowed =
             crate::authz::authorize(st, &caller, &env, "sekisho:VerifyRequest", "*").await;
-        let asker_account = caller.account.clone();
         audit_caller(&mut event, caller);
         allowed?;
         let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
             .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
-        let answer = crate::verify::verify_request(st, &input, Some(&asker_account)).await?;
+        // The asker's account, as the event records it (`audit_caller` moved the caller there).
+        let asker_account = event.recipient_account_id.as_deref();
+        let answer = crate::verify::verify_request(st, &input, asker_account).await?;
+        let mut out = Vec::with_capacity(1024);
+        answer.write_json(&mut out);
         event.request_parameters = Some(crate::audit::Elements::VerifyQuestion {
-            service: input.service.to_string(),
+            service: input.service.into_owned(),
             action: input.action.as_deref().map(str::to_owned),
             resource: input.resource.as_deref().map(str::to_owned),
         });
+        // Written: the answer's text moves into the event.
         event.response_elements = Some(crate::audit::Elements::VerifyAnswer {
             authenticated: answer.authenticated,
-            principal: answer.principal.as_ref().map(|p| p.arn.clone()),
-            decision: answer.decision.as_ref().map(|d| d.effect.clone()),
+            principal: answer.principal.map(|p| p.arn),
+            decision: answer.decision.map(|d| d.effect),
         });
-        let mut out = Vec::with_capacity(1024);
-        answer.write_json(&mut out);
         // Trimmed to its length (in place when the allocator can): a body whose length is its
         // capacity becomes the response's `Bytes` without a second allocation.
         Ok(out.into_boxed_slice())
     }
     .await;
+    // The request's header map becomes the response's (see `response::with_headers`).
+    let headers = std::mem::take(&mut parts.headers);
     let resp = match outcome {
         Ok(body) => {
-            let mut r = Response::new(Body::from(Bytes::from(body)));
+            let mut r = response::with_headers(Body::from(Bytes::from(body)), headers);
             let h = r.headers_mut();
             h.reserve(2);
             h.insert(
@@ -107,7 +111,7 @@ pub(super) async fn answer(
             Metrics::inc(&st.metrics.errors);
             event.error_code = Some(e.code.as_str());
             event.error_message = Some(e.message.clone());
-            response::error(&e, Service::Sts, &request_id, true)
+            response::error(&e, Service::Sts, &request_id, true, headers)
         }
     };
     if st.audit.record_event(&event).await.is_err() {
@@ -115,7 +119,7 @@ pub(super) async fn answer(
             Code::ServiceUnavailable,
             "Service is unavailable. Please retry.",
         );
-        return response::error(&e, Service::Sts, &request_id, true);
+        return response::error(&e, Service::Sts, &request_id, true, HeaderMap::new());
     }
     resp
 }

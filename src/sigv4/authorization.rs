@@ -189,7 +189,7 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         access_key_id,
         scope,
         terminator,
-        signed_headers: parse_signed_headers(Cow::Borrowed(signed_headers))?,
+        signed_headers: SignedHeaders::parse(signed_headers)?,
         amz_date,
         amz,
         signature: parse_signature(signature)?,
@@ -361,22 +361,53 @@ fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
     ))
 }
 
-/// `a;b;c`: lowercase header-name tokens, no duplicates, at most [`MAX_SIGNED_HEADERS`].
-fn parse_signed_headers(list: Cow<'_, str>) -> Result<Vec<Cow<'_, str>>, Error> {
-    match list {
-        Cow::Borrowed(l) => split_signed_headers(l),
-        Cow::Owned(l) => Ok(split_signed_headers(&l)?
-            .into_iter()
-            .map(|n| Cow::Owned(n.into_owned()))
-            .collect()),
+/// The `SignedHeaders` list, checked: lowercase header-name tokens, no duplicates, at most
+/// [`MAX_SIGNED_HEADERS`]. Kept as the text sent (borrowed from the request in header form)
+/// and cut at its `;` when read, rather than collected into a vector on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHeaders<'a>(Cow<'a, str>);
+
+impl<'a> SignedHeaders<'a> {
+    /// Checks `list` (`a;b;c`).
+    ///
+    /// # Errors
+    /// [`Error::IncompleteSignature`] with AWS's wording for an empty, malformed, repeated or
+    /// over-long list.
+    pub fn parse(list: impl Into<Cow<'a, str>>) -> Result<Self, Error> {
+        let list = list.into();
+        check_signed_headers(&list)?;
+        Ok(Self(list))
+    }
+
+    /// The names, lowercase, in the client's order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + Clone {
+        self.0.split(';')
+    }
+
+    /// How many names there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Never: a checked list names at least one header.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The list as sent.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
-fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
-    // One pass over the bytes: each name is checked as it is read and cut at its `;`.
+/// The checks of [`SignedHeaders::parse`], in one pass over the bytes: each name is checked as
+/// it is read and compared with the names before it.
+fn check_signed_headers(list: &str) -> Result<(), Error> {
     let bytes = list.as_bytes();
-    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(8);
-    let (mut start, mut chars_ok) = (0, true);
+    let (mut start, mut chars_ok, mut count) = (0, true, 0);
     for i in 0..=bytes.len() {
         match bytes.get(i) {
             Some(&b) if b != b';' => {
@@ -387,8 +418,7 @@ fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
         }
         let name = list.get(start..i).unwrap_or_default();
         let valid = chars_ok && !name.is_empty() && name.len() <= MAX_HEADER_NAME;
-        (start, chars_ok) = (i + 1, true);
-        if out.len() >= MAX_SIGNED_HEADERS {
+        if count >= MAX_SIGNED_HEADERS {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
             )));
@@ -399,14 +429,17 @@ fn split_signed_headers(list: &str) -> Result<Vec<Cow<'_, str>>, Error> {
                 truncate(name, 64)
             )));
         }
-        if out.iter().any(|n| n == name) {
+        // The names before this one (`start` is past a `;`, or 0 for the first name).
+        let before = list.get(..start.saturating_sub(1)).unwrap_or_default();
+        if start > 0 && before.split(';').any(|n| n == name) {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders lists '{name}' more than once."
             )));
         }
-        out.push(Cow::Borrowed(name));
+        (start, chars_ok) = (i + 1, true);
+        count += 1;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Whether `b` may appear in a signed header name: a token character, not upper case (one
@@ -470,7 +503,7 @@ fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth<'static>, Error> {
         access_key_id,
         scope,
         terminator,
-        signed_headers: parse_signed_headers(Cow::Owned(signed_headers))?,
+        signed_headers: SignedHeaders::parse(signed_headers)?,
         amz_date,
         amz,
         signature: parse_signature(&signature)?,
@@ -546,7 +579,8 @@ mod tests {
 
     #[test]
     fn signed_headers_are_cut_and_checked_in_one_pass() {
-        let names = |l: &str| split_signed_headers(l).map(|v| v.join(";"));
+        let names =
+            |l: &str| SignedHeaders::parse(l).map(|v| v.iter().collect::<Vec<_>>().join(";"));
         assert_eq!(names("host").ok().as_deref(), Some("host"));
         assert_eq!(
             names("content-type;host;x-amz-date").ok().as_deref(),
@@ -561,20 +595,34 @@ mod tests {
             "host;;x",
             "ho st",
             "host;host",
+            "a;b;c;b",
+            "x-amz-date;host;x-amz-date",
         ] {
-            assert!(split_signed_headers(bad).is_err(), "{bad:?}");
+            assert!(SignedHeaders::parse(bad).is_err(), "{bad:?}");
         }
+        // A name that is a prefix or a suffix of another is not a repeat.
+        assert_eq!(names("ab;a;b;bab").ok().as_deref(), Some("ab;a;b;bab"));
+        let full = (0..MAX_SIGNED_HEADERS)
+            .map(|i| format!("h{i}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        assert_eq!(
+            SignedHeaders::parse(full.as_str()).map(|s| s.len()).ok(),
+            Some(64)
+        );
         let many = vec!["h"; MAX_SIGNED_HEADERS + 1]
             .iter()
             .enumerate()
             .map(|(i, h)| format!("{h}{i}"))
             .collect::<Vec<_>>()
             .join(";");
-        let err = split_signed_headers(&many).err().map(|e| e.to_string());
+        let err = SignedHeaders::parse(many.as_str())
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("more than 64")));
         let long = "a".repeat(MAX_HEADER_NAME + 1);
-        assert!(split_signed_headers(&long).is_err());
-        assert!(split_signed_headers(&long[1..]).is_ok());
+        assert!(SignedHeaders::parse(long.as_str()).is_err());
+        assert!(SignedHeaders::parse(&long[1..]).is_ok());
     }
 
     #[test]

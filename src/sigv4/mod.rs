@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-pub use authorization::{MAX_AUTHORIZATION_LEN, MAX_QUERY_PARAMS, MAX_SIGNED_HEADERS};
+pub use authorization::{
+    MAX_AUTHORIZATION_LEN, MAX_QUERY_PARAMS, MAX_SIGNED_HEADERS, SignedHeaders,
+};
 pub use canonical::{canonical_query, canonical_request, canonical_uri, string_to_sign};
 pub use error::Error;
 pub use signing_key::{KeyedHmac, Signature, SigningKeyCache, sha256_hex, signing_key};
@@ -252,7 +254,7 @@ pub struct ParsedAuth<'a> {
     /// The scope's last element; must be `aws4_request`.
     pub terminator: Cow<'a, str>,
     /// The signed header names, lowercase, in the client's order.
-    pub signed_headers: Vec<Cow<'a, str>>,
+    pub signed_headers: SignedHeaders<'a>,
     /// The request time (`X-Amz-Date`, or the `Date` header in header form).
     pub amz_date: DateTime<Utc>,
     /// [`Self::amz_date`] as `YYYYMMDDTHHMMSSZ` (the `X-Amz-Date` text as sent: a date the

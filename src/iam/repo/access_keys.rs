@@ -89,7 +89,7 @@ impl Iam {
 
     /// An access key and its secret, decoded and opened once per stored version.
     pub async fn access_key(&self, id: &str) -> Result<Option<Arc<KeyWithSecret>>, Error> {
-        let key = keys::access_key(id);
+        let key = keys::Key::access_key(id);
         self.get_decoded(&key, |b| {
             let k: AccessKey = decode(&key, b)?;
             let secret = self.at_rest.open(&k.id, &k.secret_sealed)?;

@@ -76,6 +76,101 @@ fn push_lower(out: &mut String, name: &str) {
     }
 }
 
+/// The longest key [`Key`] holds inline: every key the request path reads fits (`u/`, `r/`
+/// and a 12-digit account with a 64-character name is 80 bytes; `k/`, `uid/`, `rid/` with an
+/// id about 25).
+const KEY_INLINE: usize = 96;
+
+/// A store key built for a read, held inline when it fits (a longer one, or one whose name
+/// lowercases outside ASCII, is a `String`): the reads of every request (its access key, its
+/// user or role) hit each thread's copies in `iam::memo`, which look the key up by `&str`, so
+/// building it as a `String` was an allocation for nothing. Spelled exactly as the `String`
+/// builders here spell it (tested).
+pub struct Key(KeyRepr);
+
+enum KeyRepr {
+    Inline { buf: [u8; KEY_INLINE], len: u8 },
+    Heap(String),
+}
+
+impl Key {
+    /// `parts` joined, then `lower` appended in lower case.
+    fn build(parts: &[&str], lower: &str) -> Self {
+        let len = parts.iter().map(|p| p.len()).sum::<usize>() + lower.len();
+        if len > KEY_INLINE || !lower.is_ascii() {
+            let mut out = join_with_room(parts, lower.len());
+            push_lower(&mut out, lower);
+            return Self(KeyRepr::Heap(out));
+        }
+        let mut buf = [0_u8; KEY_INLINE];
+        let mut at = 0;
+        for p in parts.iter().chain([&lower]) {
+            if let Some(dst) = buf.get_mut(at..at + p.len()) {
+                dst.copy_from_slice(p.as_bytes());
+            }
+            at += p.len();
+        }
+        if let Some(tail) = buf.get_mut(len - lower.len()..len) {
+            tail.make_ascii_lowercase();
+        }
+        Self(KeyRepr::Inline {
+            buf,
+            len: u8::try_from(len).unwrap_or(0),
+        })
+    }
+
+    /// [`entity`]'s key.
+    #[must_use]
+    pub fn entity(prefix: &str, account: &str, name: &str) -> Self {
+        Self::build(&[prefix, "/", account, "/"], name)
+    }
+
+    /// [`access_key`]'s key.
+    #[must_use]
+    pub fn access_key(id: &str) -> Self {
+        Self::build(&["k/", id], "")
+    }
+
+    /// [`user_id`]'s key.
+    #[must_use]
+    pub fn user_id(id: &str) -> Self {
+        Self::build(&["uid/", id], "")
+    }
+
+    /// [`role_id`]'s key.
+    #[must_use]
+    pub fn role_id(id: &str) -> Self {
+        Self::build(&["rid/", id], "")
+    }
+
+    /// The key's text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Whole `&str`s copied in, and ASCII lowered in place: always UTF-8, so the
+            // fallback is never taken.
+            KeyRepr::Inline { buf, len } => buf
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            KeyRepr::Heap(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// `a/{acct}`: an account.
 #[must_use]
 pub fn account(id: &str) -> String {
@@ -266,6 +361,41 @@ mod tests {
     use sha2::Digest;
 
     use super::*;
+
+    #[test]
+    fn read_keys_are_spelled_as_the_string_keys() {
+        let long = "N".repeat(KEY_INLINE);
+        let names = [
+            "Alice",
+            "ÄLICE",
+            "ΟΔΟΣ",
+            "a.b@c=d,e+f_g-h",
+            "",
+            &long[..64],
+            &long[..KEY_INLINE - 15],
+            &long[..KEY_INLINE - 14],
+            &long,
+        ];
+        for name in names {
+            for prefix in [USER, ROLE, POLICY] {
+                let k = Key::entity(prefix, "123456789012", name);
+                assert_eq!(&*k, entity(prefix, "123456789012", name), "{name}");
+            }
+            assert_eq!(&*Key::access_key(name), access_key(name));
+            assert_eq!(&*Key::user_id(name), user_id(name));
+            assert_eq!(&*Key::role_id(name), role_id(name));
+        }
+        // Inline up to its bound (a 64-character name fits), on the heap past it.
+        let inline = |k: &Key| matches!(k.0, KeyRepr::Inline { .. });
+        assert!(inline(&Key::entity(USER, "123456789012", &long[..64])));
+        assert!(inline(&Key::entity(USER, "1", &long[..KEY_INLINE - 4])));
+        assert!(!inline(&Key::entity(USER, "1", &long[..KEY_INLINE - 3])));
+        assert!(
+            !inline(&Key::entity(USER, "1", "ÄLICE")),
+            "non-ASCII names lower as str does"
+        );
+        assert_eq!(format!("{:?}", Key::access_key("AKIA1")), "\"k/AKIA1\"");
+    }
 
     #[test]
     fn entity_keys_lower_case_as_to_lowercase_does() {

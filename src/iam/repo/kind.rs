@@ -258,7 +258,8 @@ impl Iam {
         account: &str,
         name: &str,
     ) -> Result<Option<std::sync::Arc<K>>, Error> {
-        self.get_shared(&Self::key_of::<K>(account, name)).await
+        self.get_shared(&keys::Key::entity(K::PREFIX, account, name))
+            .await
     }
 
     /// An entity by name, or [`Error::NotFound`].

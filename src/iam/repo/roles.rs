@@ -165,14 +165,14 @@ impl Iam {
             return Ok(None);
         };
         Ok(self
-            .role_view(&keys::entity(Role::PREFIX, account, name))
+            .role_view(&keys::Key::entity(Role::PREFIX, account, name))
             .await?
             .filter(|v| v.role.path == path && v.role.arn == arn))
     }
 
     /// A role by unique id, as a [`RoleView`] (the path of every role session's request).
     pub async fn role_view_by_id(&self, id: &str) -> Result<Option<Arc<RoleView>>, Error> {
-        match self.get_shared::<String>(&keys::role_id(id)).await? {
+        match self.get_shared::<String>(&keys::Key::role_id(id)).await? {
             Some(key) => self.role_view(&key).await,
             None => Ok(None),
         }

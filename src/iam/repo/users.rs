@@ -95,7 +95,7 @@ impl Iam {
 
     /// A user by unique id.
     pub async fn user_by_id(&self, id: &str) -> Result<Option<Arc<User>>, Error> {
-        self.by_index(&keys::user_id(id)).await
+        self.by_index(&keys::Key::user_id(id)).await
     }
 
     /// Creates a user.
