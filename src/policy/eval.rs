@@ -11,8 +11,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Deref;
 
-use super::context::{Env, Request};
+use super::context::{Env, Request, RequestRef};
 use super::model::{Policy, PrincipalMatch, Statement, StatementEffect};
 
 /// Names a policy in decisions: `arn:aws:iam::…:policy/x`, `inline:role/foo/name`,
@@ -38,6 +39,37 @@ pub struct PolicySet<'a> {
     /// Session policies passed at assume time, taken together (any Allow counts). Empty = none.
     pub session: Vec<(PolicyId, &'a Policy)>,
     /// The resource policy must allow explicitly (role trust policies, KMS key policies).
+    pub require_resource_allow: bool,
+}
+
+impl PolicySet<'_> {
+    /// The set, borrowed.
+    #[must_use]
+    pub fn view(&self) -> PolicySetRef<'_, &Policy> {
+        PolicySetRef {
+            identity: &self.identity,
+            resource: self.resource.as_ref().map(|(id, p)| (id, *p)),
+            boundary: &self.boundary,
+            session: &self.session,
+            require_resource_allow: self.require_resource_allow,
+        }
+    }
+}
+
+/// The policies of one evaluation read where they lie: a [`PolicySet`] borrowed
+/// ([`PolicySet::view`]), or the policies a caller's authorization loaded (`P` =
+/// `Arc<Policy>`), with no list built for the one decision.
+#[derive(Debug)]
+pub struct PolicySetRef<'a, P> {
+    /// See [`PolicySet::identity`].
+    pub identity: &'a [(PolicyId, P)],
+    /// See [`PolicySet::resource`].
+    pub resource: Option<(&'a PolicyId, &'a Policy)>,
+    /// See [`PolicySet::boundary`].
+    pub boundary: &'a [(PolicyId, P)],
+    /// See [`PolicySet::session`].
+    pub session: &'a [(PolicyId, P)],
+    /// See [`PolicySet::require_resource_allow`].
     pub require_resource_allow: bool,
 }
 
@@ -123,7 +155,7 @@ const ALWAYS_ALLOWED: &str = "sts:getcalleridentity";
 pub(crate) fn statement_applies(
     s: &Statement,
     action_lc: &str,
-    req: &Request,
+    req: &RequestRef<'_>,
     env: &Env<'_>,
     check_principal: bool,
     opts: EvalOptions,
@@ -141,7 +173,7 @@ pub(crate) fn statement_applies(
         // An unresolvable variable makes the whole statement not apply (Resource or NotResource).
         let mut hit = false;
         for p in &r.pats {
-            if p.matches(&req.resource, env)? {
+            if p.matches(req.resource, env)? {
                 hit = true;
                 break;
             }
@@ -151,16 +183,16 @@ pub(crate) fn statement_applies(
         }
     }
     let pm = match (&s.principal, check_principal) {
-        (Some(p), true) => p.matches(&req.principal)?,
+        (Some(p), true) => p.matches(req.principal)?,
         _ => PrincipalMatch::Direct,
     };
     s.conditions.iter().all(|c| c.eval(env)).then_some(pm)
 }
 
-fn scan(
-    policies: &[(PolicyId, &Policy)],
+fn scan<'p>(
+    policies: impl IntoIterator<Item = (&'p PolicyId, &'p Policy)>,
     action_lc: &str,
-    req: &Request,
+    req: &RequestRef<'_>,
     env: &Env<'_>,
     principal: bool,
     opts: EvalOptions,
@@ -208,6 +240,17 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
 /// [`evaluate`], with options (the simulator's reading of resource `*`).
 #[must_use]
 pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> Decision {
+    evaluate_ref(&req.view(), &set.view(), opts)
+}
+
+/// [`evaluate_with`] for a request read where it lies: what an authorization evaluates, from
+/// the strings its caller and request already hold.
+#[must_use]
+pub fn evaluate_ref<'a, P: Deref<Target = Policy>>(
+    req: &RequestRef<'_>,
+    set: &PolicySetRef<'a, P>,
+    opts: EvalOptions,
+) -> Decision {
     let action_lc = req.action.to_ascii_lowercase();
     if action_lc == ALWAYS_ALLOWED {
         return Decision {
@@ -216,14 +259,14 @@ pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> D
             reason: "sts:GetCallerIdentity needs no permission; no Deny applies to it".into(),
         };
     }
-    let env = Env::new(&req.context, &req.principal);
-    let identity = scan(&set.identity, &action_lc, req, &env, false, opts);
-    let boundary = scan(&set.boundary, &action_lc, req, &env, false, opts);
-    let session = scan(&set.session, &action_lc, req, &env, false, opts);
+    let env = Env::new(req.context, req.principal);
+    let policies = |l: &'a [(PolicyId, P)]| l.iter().map(|(id, p)| (id, &**p));
+    let identity = scan(policies(set.identity), &action_lc, req, &env, false, opts);
+    let boundary = scan(policies(set.boundary), &action_lc, req, &env, false, opts);
+    let session = scan(policies(set.session), &action_lc, req, &env, false, opts);
     let resource = set
         .resource
-        .as_ref()
-        .map(|r| scan(std::slice::from_ref(r), &action_lc, req, &env, true, opts));
+        .map(|r| scan([r], &action_lc, req, &env, true, opts));
 
     let mut denies: Vec<MatchedStatement> = Vec::new();
     for side in [
@@ -247,7 +290,6 @@ pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> D
     let cross_account = !req.principal.account.is_empty()
         && req
             .resource_account
-            .as_deref()
             .is_some_and(|a| a != req.principal.account);
     let identity_ok = req.principal.is_root || !identity.allow.is_empty();
     let boundary_ok = set.boundary.is_empty() || !boundary.allow.is_empty();

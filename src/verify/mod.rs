@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::authn::{self, Caller};
-use crate::authz::{self, Ask, Env};
+use crate::authz::{self, Ask, EnvRef};
 use crate::error::{ApiError, Code};
 use crate::policy::Effect;
 use crate::state::AppState;
@@ -248,15 +248,15 @@ pub async fn verify_request(
             )));
         }
     };
-    let env = Env {
+    let env = EnvRef {
         now,
-        source_ip: input.source_ip.as_deref().unwrap_or_default().to_owned(),
-        user_agent: headers.single_str("user-agent").unwrap_or("").into(),
+        source_ip: input.source_ip.as_deref().unwrap_or_default(),
+        user_agent: headers.single_str("user-agent").unwrap_or(""),
         secure: secure.unwrap_or(false),
-        region: caller.region.clone(),
+        region: &caller.region,
     };
     let pols = authz::caller_policies(st, &caller).await?;
-    let mut ctx = authz::base_context_owned(&caller, env, &pols.tags);
+    let mut ctx = authz::base_context(&caller, env, &pols.tags);
     if secure.is_none() {
         ctx.remove("aws:SecureTransport");
     }
@@ -268,7 +268,7 @@ pub async fn verify_request(
     }
     for (k, v) in &input.context {
         match v {
-            serde_json::Value::String(s) => ctx.set(k, s.clone()),
+            serde_json::Value::String(s) => ctx.set(k, s.as_str()),
             serde_json::Value::Array(a) => ctx.set_multi(
                 k,
                 a.iter()
@@ -285,7 +285,7 @@ pub async fn verify_request(
         resource_policy: None,
         require_resource_allow: false,
     };
-    let d = authz::decide(authz::request_principal(&caller), &pols, &ask, ctx);
+    let d = authz::decide(authz::principal_ref(&caller), &pols, &ask, &ctx);
     let effect = match d.effect {
         Effect::Allow => "Allow",
         Effect::ExplicitDeny => "ExplicitDeny",
