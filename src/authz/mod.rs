@@ -338,7 +338,7 @@ pub fn decide_trust_ref(
     needed: &[&'static str],
     ctx: &ContextOf<'_>,
 ) -> Result<(), (&'static str, Decision)> {
-    let trust_id = PolicyId([role.arn.as_str(), "#trust"].concat().into());
+    let trust_id = PolicyId::concat(&[&role.arn, "#trust"]);
     let set = policy_set(pols, Some((&trust_id, trust)), true);
     for &action in needed {
         let req = RequestRef {

@@ -243,9 +243,8 @@ impl<'a> ContextOf<'a> {
 
     /// [`Self::set`] for a fixed key already in lower case (no allocation for the name).
     pub fn set_lc(&mut self, key_lc: &'static str, v: impl Into<Cow<'a, str>>) {
-        debug_assert_eq!(
-            key_lc,
-            key_lc.to_lowercase(),
+        debug_assert!(
+            !key_lc.chars().any(char::is_uppercase),
             "set_lc needs a lower-case key"
         );
         let v = ContextValueOf::Single(v.into());

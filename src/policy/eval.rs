@@ -21,6 +21,29 @@ use super::model::{Policy, PrincipalMatch, Statement, StatementEffect};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PolicyId(pub std::sync::Arc<str>);
 
+impl PolicyId {
+    /// The id made of `parts` in order, with one allocation (the shared string's) when it is
+    /// short, as the ids of a caller's policies (`ARN#inline/NAME`, `ARN#trust`) are.
+    #[must_use]
+    pub fn concat(parts: &[&str]) -> Self {
+        let mut buf = [0_u8; 256];
+        let mut len = 0;
+        for p in parts {
+            let end = len + p.len();
+            let Some(dst) = buf.get_mut(len..end) else {
+                return Self(parts.concat().into());
+            };
+            dst.copy_from_slice(p.as_bytes());
+            len = end;
+        }
+        // Whole strings joined are UTF-8: this always succeeds.
+        match std::str::from_utf8(buf.get(..len).unwrap_or_default()) {
+            Ok(s) => Self(s.into()),
+            Err(_) => Self(parts.concat().into()),
+        }
+    }
+}
+
 impl fmt::Display for PolicyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -251,7 +274,9 @@ pub fn evaluate_ref<'a, P: Deref<Target = Policy>>(
     set: &PolicySetRef<'a, P>,
     opts: EvalOptions,
 ) -> Decision {
-    let action_lc = req.action.to_ascii_lowercase();
+    let mut buf = [0; 64];
+    let action_lc = lower(req.action, &mut buf);
+    let action_lc: &str = &action_lc;
     if action_lc == ALWAYS_ALLOWED {
         return Decision {
             effect: Effect::Allow,
@@ -261,29 +286,25 @@ pub fn evaluate_ref<'a, P: Deref<Target = Policy>>(
     }
     let env = Env::new(req.context, req.principal);
     let policies = |l: &'a [(PolicyId, P)]| l.iter().map(|(id, p)| (id, &**p));
-    let identity = scan(policies(set.identity), &action_lc, req, &env, false, opts);
-    let boundary = scan(policies(set.boundary), &action_lc, req, &env, false, opts);
-    let session = scan(policies(set.session), &action_lc, req, &env, false, opts);
-    let resource = set
+    let mut identity = scan(policies(set.identity), action_lc, req, &env, false, opts);
+    let mut boundary = scan(policies(set.boundary), action_lc, req, &env, false, opts);
+    let mut session = scan(policies(set.session), action_lc, req, &env, false, opts);
+    let resource_present = set.resource.is_some();
+    let mut resource = set
         .resource
-        .map(|r| scan([r], &action_lc, req, &env, true, opts));
+        .map(|r| scan([r], action_lc, req, &env, true, opts))
+        .unwrap_or_default();
 
-    let mut denies: Vec<MatchedStatement> = Vec::new();
-    for side in [
-        Some(&identity),
-        Some(&boundary),
-        Some(&session),
-        resource.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        denies.extend(side.deny.iter().cloned());
-    }
-    let resource_side = match &resource {
-        None => ResourceSide::Absent,
-        Some(Side { grant: None, .. }) => ResourceSide::NoAllow,
-        Some(Side { grant: Some(g), .. }) => ResourceSide::Grant(*g),
+    let denies = joined([
+        &mut identity.deny,
+        &mut boundary.deny,
+        &mut session.deny,
+        &mut resource.deny,
+    ]);
+    let resource_side = match (resource_present, resource.grant) {
+        (false, _) => ResourceSide::Absent,
+        (true, None) => ResourceSide::NoAllow,
+        (true, Some(g)) => ResourceSide::Grant(g),
     };
     // Federated (SAML/OIDC) and service callers have no account of their own, hence no
     // identity side: only the resource (trust) policy speaks for them.
@@ -305,18 +326,9 @@ pub fn evaluate_ref<'a, P: Deref<Target = Policy>>(
             "a session policy does not allow the action".into()
         }
     };
-    let resource_allows = || {
-        resource
-            .as_ref()
-            .map(|s| s.allow.clone())
-            .unwrap_or_default()
-    };
-    let caller_allows = || {
-        let mut v = identity.allow.clone();
-        v.extend(boundary.allow.iter().cloned());
-        v.extend(session.allow.iter().cloned());
-        v
-    };
+    // The deciding statements move out of the sides (one arm below takes them).
+    let mut caller_allows =
+        || joined([&mut identity.allow, &mut boundary.allow, &mut session.allow]);
 
     // (effect, deciding statements, reason)
     let (effect, matched, reason): (Effect, Vec<MatchedStatement>, Cow<'static, str>) = match (
@@ -362,7 +374,7 @@ pub fn evaluate_ref<'a, P: Deref<Target = Policy>>(
         (false, ResourceSide::Grant(_), true, _) => {
             if caller_ok {
                 let mut m = caller_allows();
-                m.extend(resource_allows());
+                m.append(&mut resource.allow);
                 (
                     Effect::Allow,
                     m,
@@ -379,15 +391,13 @@ pub fn evaluate_ref<'a, P: Deref<Target = Policy>>(
         // 2a. Same account, user/session/`*`/service named: allowed outright.
         (false, ResourceSide::Grant(PrincipalMatch::Direct), false, _) => (
             Effect::Allow,
-            resource_allows(),
+            std::mem::take(&mut resource.allow),
             "allowed by resource-based policy naming the principal".into(),
         ),
         // 2b. Same account, role ARN named: boundary and session policies still cap.
         (false, ResourceSide::Grant(PrincipalMatch::Role), false, _) => {
             if boundary_ok && session_ok {
-                let mut m = resource_allows();
-                m.extend(boundary.allow.iter().cloned());
-                m.extend(session.allow.iter().cloned());
+                let m = joined([&mut resource.allow, &mut boundary.allow, &mut session.allow]);
                 (
                     Effect::Allow,
                     m,
@@ -411,7 +421,7 @@ pub fn evaluate_ref<'a, P: Deref<Target = Policy>>(
         (false, ResourceSide::Grant(PrincipalMatch::Account), false, _) => {
             if caller_ok {
                 let mut m = caller_allows();
-                m.extend(resource_allows());
+                m.append(&mut resource.allow);
                 (Effect::Allow, m, "allowed by resource-based policy (account principal) and identity-based policy".into())
             } else {
                 (
@@ -433,9 +443,78 @@ pub fn evaluate_ref<'a, P: Deref<Target = Policy>>(
     }
 }
 
+/// `lists` in order, as one list: the statements move, and the first non-empty list's buffer
+/// is kept (usually the only one), so joining seldom allocates.
+fn joined<const N: usize>(lists: [&mut Vec<MatchedStatement>; N]) -> Vec<MatchedStatement> {
+    let mut out = Vec::new();
+    for l in lists {
+        if out.is_empty() {
+            out = std::mem::take(l);
+        } else {
+            out.append(l);
+        }
+    }
+    out
+}
+
+/// `s` in ASCII lower case: borrowed when it is already, in `buf` when it fits (an action
+/// name always does), else copied.
+fn lower<'b>(s: &'b str, buf: &'b mut [u8]) -> Cow<'b, str> {
+    if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Cow::Borrowed(s);
+    }
+    if let Some(dst) = buf.get_mut(..s.len()) {
+        dst.copy_from_slice(s.as_bytes());
+        dst.make_ascii_lowercase();
+        // Lower-casing ASCII letters keeps UTF-8 valid: this always succeeds.
+        if let Ok(lc) = std::str::from_utf8(dst) {
+            return Cow::Borrowed(lc);
+        }
+    }
+    Cow::Owned(s.to_ascii_lowercase())
+}
+
 fn describe(m: &MatchedStatement) -> String {
     match &m.sid {
         Some(s) => format!("statement '{s}' of {}", m.policy),
         None => format!("a statement of {}", m.policy),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The fast paths give what the straightforward code gives.
+        #[test]
+        fn lower_is_ascii_lowercase(s in "\\PC{0,80}", t in "[a-zA-Z:*?-]{0,70}") {
+            for x in [&s, &t] {
+                let mut buf = [0; 64];
+                prop_assert_eq!(&*lower(x, &mut buf), x.to_ascii_lowercase());
+            }
+        }
+
+        #[test]
+        fn concat_is_concat(parts in proptest::collection::vec("\\PC{0,120}", 0..5)) {
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            prop_assert_eq!(&*PolicyId::concat(&parts).0, parts.concat());
+        }
+    }
+
+    #[test]
+    fn joined_keeps_the_order() {
+        let m = |sid: &str| MatchedStatement {
+            policy: PolicyId("p".into()),
+            sid: Some(sid.into()),
+            effect: StatementEffect::Allow,
+        };
+        let (mut a, mut b, mut c) = (Vec::new(), vec![m("1"), m("2")], vec![m("3")]);
+        let all = joined([&mut a, &mut b, &mut c]);
+        let sids: Vec<_> = all.iter().filter_map(|m| m.sid.as_deref()).collect();
+        assert_eq!(sids, ["1", "2", "3"]);
+        assert!(b.is_empty() && c.is_empty());
     }
 }

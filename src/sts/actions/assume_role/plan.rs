@@ -170,8 +170,8 @@ fn session_arn(partition: &str, account: &str, role: &str, session: &str) -> Str
 impl Plan {
     /// The actions the trust policy and the caller's policies must allow: `sts:AssumeRole`, plus
     /// `sts:TagSession` with tags and `sts:SetSourceIdentity` with a source identity.
-    pub fn needed(&self) -> Vec<&'static str> {
-        crate::sts::session_input::needed_actions("sts:AssumeRole", &self.claims)
+    pub fn needed(&self) -> crate::sts::session_input::Needed {
+        crate::sts::session_input::needed("sts:AssumeRole", &self.claims)
     }
 
     /// The request context for the trust evaluation: `base` (the caller's keys) plus the `sts:`
@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(c.parent_access_key_id.as_deref(), Some("AKIAALICE"));
         assert_eq!(c.parent_user_id.as_deref(), Some("AIDAALICEALICEALICEAL"));
         assert!(!c.chained);
-        assert_eq!(p.needed(), vec!["sts:AssumeRole"]);
+        assert_eq!(*p.needed(), ["sts:AssumeRole"]);
     }
 
     #[test]
@@ -380,7 +380,7 @@ mod tests {
             "MFA time carried on chaining"
         );
         assert_eq!(p.claims.parent_user_id.as_deref(), Some("AIDAX"));
-        assert_eq!(p.needed(), vec!["sts:AssumeRole", "sts:TagSession"]);
+        assert_eq!(*p.needed(), ["sts:AssumeRole", "sts:TagSession"]);
         // The role's tag of the same key reads as the inherited value.
         let (i, r) = (input(), role());
         let ctx = p.context(ContextOf::new(), &i, &r, &caller);
@@ -400,8 +400,8 @@ mod tests {
         i.source_identity = Some("alice@example.com".into());
         let parent = run(&i, &user_caller()).unwrap().claims;
         assert_eq!(
-            run(&i, &user_caller()).unwrap().needed(),
-            vec!["sts:AssumeRole", "sts:SetSourceIdentity"]
+            *run(&i, &user_caller()).unwrap().needed(),
+            ["sts:AssumeRole", "sts:SetSourceIdentity"]
         );
         let caller = session_caller(parent);
         let p = run(&input(), &caller).unwrap();
