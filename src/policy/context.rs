@@ -511,6 +511,31 @@ mod tests {
         );
     }
 
+    /// A context whose values borrow reads, compares and becomes owned as one built of copies.
+    #[test]
+    fn borrowed_values_read_as_owned_ones() {
+        let (ip, team) = (String::from("192.0.2.1"), String::from("red"));
+        let mut borrowed = ContextOf::new();
+        borrowed.set_lc("aws:sourceip", ip.as_str());
+        borrowed.set("aws:PrincipalTag/team", team.as_str());
+        borrowed.set_multi("aws:TagKeys", vec!["team".into()]);
+        let mut owned = Context::new();
+        owned.set_lc("aws:sourceip", ip.clone());
+        owned.set("aws:PrincipalTag/team", team.clone());
+        owned.set_multi("aws:TagKeys", vec!["team".into()]);
+        assert_eq!(borrowed, owned);
+        let p = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/alice");
+        let env = Env::new(&borrowed, p.view());
+        assert_eq!(env.single("aws:principaltag/team"), Some("red"));
+        let kept: Context = borrowed.clone().into_owned();
+        drop((ip, team));
+        assert_eq!(kept, owned);
+        assert!(matches!(
+            kept.get("aws:sourceip"),
+            Some(ContextValueOf::Single(Cow::Owned(_)))
+        ));
+    }
+
     #[test]
     fn time_keys_are_formatted_on_read_and_explicit_values_win() {
         let p = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/alice");
