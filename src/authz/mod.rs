@@ -13,8 +13,8 @@ use crate::authn::{Caller, Principal};
 use crate::error::ApiError;
 use crate::iam::model::Tag;
 use crate::policy::{
-    self, Context, Decision, Effect, Policy, PolicyId, PolicyKind, PolicySet, Request,
-    RequestPrincipal,
+    self, Context, ContextOf, Decision, Effect, EvalOptions, Policy, PolicyId, PolicyKind,
+    PolicySetRef, PrincipalRef, RequestPrincipal, RequestRef,
 };
 use crate::state::AppState;
 use crate::token::SessionKind;
@@ -53,6 +53,34 @@ impl Env {
             region: caller.map(|c| c.region.clone()).unwrap_or_default(),
         }
     }
+
+    /// The environment, borrowed.
+    #[must_use]
+    pub fn view(&self) -> EnvRef<'_> {
+        EnvRef {
+            now: self.now,
+            source_ip: &self.source_ip,
+            user_agent: &self.user_agent,
+            secure: self.secure,
+            region: &self.region,
+        }
+    }
+}
+
+/// An [`Env`] read where it lies: borrowed from one ([`Env::view`]), or from the request
+/// being authorized (`/verify`'s question).
+#[derive(Debug, Clone, Copy)]
+pub struct EnvRef<'a> {
+    /// Request time.
+    pub now: DateTime<Utc>,
+    /// Client address.
+    pub source_ip: &'a str,
+    /// `User-Agent`.
+    pub user_agent: &'a str,
+    /// Whether the request came over TLS.
+    pub secure: bool,
+    /// SigV4 region.
+    pub region: &'a str,
 }
 
 /// The policies that apply to a caller.
@@ -141,22 +169,22 @@ pub async fn caller_policies(st: &AppState, caller: &Caller) -> Result<CallerPol
     }
 }
 
-/// The policy engine's view of the caller.
+/// The policy engine's view of the caller, borrowed from it.
 #[must_use]
-pub fn request_principal(caller: &Caller) -> RequestPrincipal {
+pub fn principal_ref(caller: &Caller) -> PrincipalRef<'_> {
     let (principal_arn, unique_id, federated_provider) = match &caller.principal {
-        Principal::Root => (caller.arn.clone(), None, None),
-        Principal::User(u) => (u.arn.clone(), Some(u.id.clone()), None),
+        Principal::Root => (caller.arn.as_str(), None, None),
+        Principal::User(u) => (u.arn.as_str(), Some(u.id.as_str()), None),
         Principal::Session(c) => (
-            c.principal_arn.clone(),
-            Some(c.principal_id.clone()),
-            c.federated_provider.clone(),
+            c.principal_arn.as_str(),
+            Some(c.principal_id.as_str()),
+            c.federated_provider.as_deref(),
         ),
     };
-    RequestPrincipal {
-        arn: caller.arn.clone(),
+    PrincipalRef {
+        arn: &caller.arn,
         principal_arn,
-        account: caller.account.clone(),
+        account: &caller.account,
         unique_id,
         is_root: matches!(caller.principal, Principal::Root)
             || caller
@@ -168,17 +196,17 @@ pub fn request_principal(caller: &Caller) -> RequestPrincipal {
     }
 }
 
-/// Global condition keys for a caller.
+/// The policy engine's view of the caller, as an owned value ([`principal_ref`] copied).
 #[must_use]
-pub fn base_context(caller: &Caller, env: &Env, tags: &[Tag]) -> Context {
-    base_context_owned(caller, env.clone(), tags)
+pub fn request_principal(caller: &Caller) -> RequestPrincipal {
+    RequestPrincipal::from(principal_ref(caller))
 }
 
-/// [`base_context`] for an environment built for this one decision: its strings move into the
-/// context instead of being copied.
+/// Global condition keys for a caller: the environment's, the caller's and its session's,
+/// borrowed from them (the context lives no longer than the request).
 #[must_use]
-pub fn base_context_owned(caller: &Caller, env: Env, tags: &[Tag]) -> Context {
-    let mut ctx = Context::new();
+pub fn base_context<'a>(caller: &'a Caller, env: EnvRef<'a>, tags: &'a [Tag]) -> ContextOf<'a> {
+    let mut ctx = ContextOf::new();
     // aws:CurrentTime, aws:EpochTime and aws:TokenIssueTime are formatted on first read;
     // aws:PrincipalArn, aws:PrincipalAccount and aws:username derive from the request's
     // principal (see `policy::context`), which carries the same values.
@@ -188,9 +216,9 @@ pub fn base_context_owned(caller: &Caller, env: Env, tags: &[Tag]) -> Context {
     ctx.set_lc("aws:useragent", env.user_agent);
     ctx.set_lc("aws:requestedregion", env.region);
     ctx.set_lc("aws:principaltype", caller.principal_type());
-    ctx.set_lc("aws:userid", caller.user_id.clone());
+    ctx.set_lc("aws:userid", caller.user_id.as_str());
     for t in tags {
-        ctx.set(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
+        ctx.set(&format!("aws:PrincipalTag/{}", t.key), t.value.as_str());
     }
     if let Some(c) = caller.session() {
         ctx.set_lc(
@@ -204,13 +232,13 @@ pub fn base_context_owned(caller: &Caller, env: Env, tags: &[Tag]) -> Context {
             );
         }
         if let Some(s) = &c.source_identity {
-            ctx.set_lc("aws:sourceidentity", s.clone());
+            ctx.set_lc("aws:sourceidentity", s.as_str());
         }
         if let Some(p) = &c.federated_provider {
-            ctx.set_lc("aws:federatedprovider", p.clone());
+            ctx.set_lc("aws:federatedprovider", p.as_str());
         }
         for (k, v) in &c.federation_claims {
-            ctx.set(k, v.clone());
+            ctx.set(k, v.as_str());
         }
     }
     ctx
@@ -294,41 +322,33 @@ pub fn decide_trust(
     needed: &[&'static str],
     ctx: &Context,
 ) -> Result<(), (&'static str, Decision)> {
-    decide_trust_owned(principal.clone(), pols, role, trust, needed, ctx.clone())
+    decide_trust_ref(principal.view(), pols, role, trust, needed, ctx)
 }
 
-/// [`decide_trust`] for a caller that has no further use for the principal and the context:
-/// they move into the one evaluated request (no copy of the context, about twenty keys), and
-/// the request and the policy set are built once for all of `needed`.
+/// [`decide_trust`] for a principal and a context read where they lie (a signed caller's,
+/// [`principal_ref`] and [`base_context`]): nothing of the request is copied.
 ///
 /// # Errors
 /// The refused action and the decision that refused it.
-pub fn decide_trust_owned(
-    principal: RequestPrincipal,
+pub fn decide_trust_ref(
+    principal: PrincipalRef<'_>,
     pols: &CallerPolicies,
     role: &crate::iam::model::Role,
     trust: &Arc<Policy>,
     needed: &[&'static str],
-    ctx: Context,
+    ctx: &ContextOf<'_>,
 ) -> Result<(), (&'static str, Decision)> {
-    let mut req = Request {
-        principal,
-        action: String::new(),
-        resource: role.arn.clone(),
-        resource_account: Some(role.account.clone()),
-        context: ctx,
-    };
-    let set = policy_set(
-        pols,
-        Some((
-            PolicyId([role.arn.as_str(), "#trust"].concat().into()),
-            trust,
-        )),
-        true,
-    );
+    let trust_id = PolicyId::concat(&[&role.arn, "#trust"]);
+    let set = policy_set(pols, Some((&trust_id, trust)), true);
     for &action in needed {
-        action.clone_into(&mut req.action);
-        let d = policy::evaluate(&req, &set);
+        let req = RequestRef {
+            principal,
+            action,
+            resource: &role.arn,
+            resource_account: Some(&role.account),
+            context: ctx,
+        };
+        let d = policy::evaluate_ref(&req, &set, EvalOptions::default());
         if d.effect != crate::policy::Effect::Allow {
             return Err((action, d));
         }
@@ -339,53 +359,41 @@ pub fn decide_trust_owned(
 /// The policies of one evaluation: `pols` (the caller's) and the resource policy, if any.
 fn policy_set<'a>(
     pols: &'a CallerPolicies,
-    resource: Option<(PolicyId, &'a Arc<Policy>)>,
+    resource: Option<(&'a PolicyId, &'a Arc<Policy>)>,
     require_resource_allow: bool,
-) -> PolicySet<'a> {
-    PolicySet {
-        identity: pols
-            .identity
-            .iter()
-            .map(|(id, p)| (id.clone(), p.as_ref()))
-            .collect(),
+) -> PolicySetRef<'a, Arc<Policy>> {
+    PolicySetRef {
+        identity: &pols.identity,
         resource: resource.map(|(id, p)| (id, p.as_ref())),
-        boundary: pols
-            .boundary
-            .iter()
-            .map(|(id, p)| (id.clone(), p.as_ref()))
-            .collect(),
-        session: pols
-            .session
-            .iter()
-            .map(|(id, p)| (id.clone(), p.as_ref()))
-            .collect(),
+        boundary: pols.boundary.as_slice(),
+        session: &pols.session,
         require_resource_allow,
     }
 }
 
-/// Evaluates `ask` for `principal` — a signed caller ([`request_principal`]) or the unsigned
+/// Evaluates `ask` for `principal` — a signed caller ([`principal_ref`]) or the unsigned
 /// caller of a federation action ([`RequestPrincipal::federated`], with no identity policies) —
 /// with `pols` as its policies and `ctx` as the request context.
 #[must_use]
 pub fn decide(
-    principal: RequestPrincipal,
+    principal: PrincipalRef<'_>,
     pols: &CallerPolicies,
     ask: &Ask<'_>,
-    ctx: Context,
+    ctx: &ContextOf<'_>,
 ) -> Decision {
-    let req = Request {
+    let req = RequestRef {
         principal,
-        action: ask.action.to_owned(),
-        resource: ask.resource.to_owned(),
-        resource_account: ask.resource_account.map(str::to_owned),
+        action: ask.action,
+        resource: ask.resource,
+        resource_account: ask.resource_account,
         context: ctx,
     };
     let set = policy_set(
         pols,
-        ask.resource_policy.as_ref().map(|(id, p)| (id.clone(), p)),
+        ask.resource_policy.as_ref().map(|(id, p)| (id, p)),
         ask.require_resource_allow,
     );
-    policy::evaluate(&req, &set)
+    policy::evaluate_ref(&req, &set, EvalOptions::default())
 }
 
 /// Identity-based check of `action` on `resource`; `AccessDenied` in AWS's wording when denied.
@@ -396,7 +404,9 @@ pub async fn authorize(
     action: &str,
     resource: &str,
 ) -> Result<Decision, ApiError> {
-    authorize_with(st, caller, env, action, resource, |_| {}).await
+    let pols = caller_policies(st, caller).await?;
+    let ctx = base_context(caller, env.view(), &pols.tags);
+    identity_check(caller, &pols, action, resource, &ctx)
 }
 
 /// [`authorize`] with the action's own condition keys added by `extend` to the global ones
@@ -410,8 +420,19 @@ pub async fn authorize_with(
     extend: impl FnOnce(&mut Context),
 ) -> Result<Decision, ApiError> {
     let pols = caller_policies(st, caller).await?;
-    let mut ctx = base_context(caller, env, &pols.tags);
+    let mut ctx = base_context(caller, env.view(), &pols.tags).into_owned();
     extend(&mut ctx);
+    identity_check(caller, &pols, action, resource, &ctx)
+}
+
+/// The decision of [`authorize`] and [`authorize_with`].
+fn identity_check(
+    caller: &Caller,
+    pols: &CallerPolicies,
+    action: &str,
+    resource: &str,
+    ctx: &ContextOf<'_>,
+) -> Result<Decision, ApiError> {
     let ask = Ask {
         action,
         resource,
@@ -419,7 +440,7 @@ pub async fn authorize_with(
         resource_policy: None,
         require_resource_allow: false,
     };
-    let d = decide(request_principal(caller), &pols, &ask, ctx);
+    let d = decide(principal_ref(caller), pols, &ask, ctx);
     if d.effect == Effect::Allow {
         Ok(d)
     } else {

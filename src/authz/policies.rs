@@ -18,7 +18,7 @@ pub async fn user_policies(
     let mut out = Vec::new();
     for (name, doc) in &user.inline_policies {
         out.push((
-            PolicyId(crate::iam::repo::keys::join(&[&user.arn, "#inline/", name]).into()),
+            PolicyId::concat(&[&user.arn, "#inline/", name]),
             parse_identity(iam, doc)?,
         ));
     }
@@ -27,7 +27,7 @@ pub async fn user_policies(
         if let Some(g) = iam.get_shared_entity::<Group>(&user.account, gname).await? {
             for (name, doc) in &g.inline_policies {
                 out.push((
-                    PolicyId(crate::iam::repo::keys::join(&[&g.arn, "#inline/", name]).into()),
+                    PolicyId::concat(&[&g.arn, "#inline/", name]),
                     parse_identity(iam, doc)?,
                 ));
             }

@@ -461,7 +461,7 @@ mod tests {
 
     fn run(e: &CondEntry, ctx: &Context) -> bool {
         let p = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/alice");
-        e.eval(&Env::new(ctx, &p))
+        e.eval(&Env::new(ctx, p.view()))
     }
 
     #[test]

@@ -67,25 +67,90 @@ impl RequestPrincipal {
     }
 }
 
-/// One condition-key value: single or multi-valued.
+/// The caller as the evaluator reads it: a [`RequestPrincipal`] borrowed
+/// ([`RequestPrincipal::view`]), or built from strings the request already holds (the
+/// authorization of a signed caller, which copies none of them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrincipalRef<'a> {
+    /// See [`RequestPrincipal::arn`].
+    pub arn: &'a str,
+    /// See [`RequestPrincipal::principal_arn`].
+    pub principal_arn: &'a str,
+    /// See [`RequestPrincipal::account`].
+    pub account: &'a str,
+    /// See [`RequestPrincipal::unique_id`].
+    pub unique_id: Option<&'a str>,
+    /// See [`RequestPrincipal::is_root`].
+    pub is_root: bool,
+    /// See [`RequestPrincipal::federated_provider`].
+    pub federated_provider: Option<&'a str>,
+    /// See [`RequestPrincipal::federation`].
+    pub federation: Option<&'a str>,
+    /// See [`RequestPrincipal::service`].
+    pub service: Option<&'a str>,
+}
+
+impl RequestPrincipal {
+    /// The principal, borrowed.
+    #[must_use]
+    pub fn view(&self) -> PrincipalRef<'_> {
+        PrincipalRef {
+            arn: &self.arn,
+            principal_arn: &self.principal_arn,
+            account: &self.account,
+            unique_id: self.unique_id.as_deref(),
+            is_root: self.is_root,
+            federated_provider: self.federated_provider.as_deref(),
+            federation: self.federation.as_deref(),
+            service: self.service.as_deref(),
+        }
+    }
+}
+
+impl From<PrincipalRef<'_>> for RequestPrincipal {
+    fn from(p: PrincipalRef<'_>) -> Self {
+        Self {
+            arn: p.arn.to_owned(),
+            principal_arn: p.principal_arn.to_owned(),
+            account: p.account.to_owned(),
+            unique_id: p.unique_id.map(str::to_owned),
+            is_root: p.is_root,
+            federated_provider: p.federated_provider.map(str::to_owned),
+            federation: p.federation.map(str::to_owned),
+            service: p.service.map(str::to_owned),
+        }
+    }
+}
+
+/// One condition-key value: single or multi-valued. A value of a [`ContextOf<'a>`] may borrow
+/// for `'a`; a [`Context`]'s values are owned (or fixed).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContextValue {
+pub enum ContextValueOf<'a> {
     /// A single value (fixed values such as `true` or a principal type are not copied).
-    Single(Cow<'static, str>),
+    Single(Cow<'a, str>),
     /// A multi-valued key (`aws:TagKeys`, …); may be empty.
     Multi(Vec<String>),
 }
 
-/// Condition keys of one request (case-insensitive names).
+/// A condition-key value of a [`Context`].
+pub type ContextValue = ContextValueOf<'static>;
+
+/// Condition keys of one request (case-insensitive names), owning their values (or holding
+/// fixed ones): what a request carries from one place to another, and what callers build.
+pub type Context = ContextOf<'static>;
+
+/// Condition keys of one request (case-insensitive names), whose values may borrow for `'a`
+/// from what the request already holds (its environment, the caller): the authorization of a
+/// request builds one of these and copies none of them. A [`Context`] is one that owns them.
 ///
 /// The global keys every request carries ([`SLOTS`]) have fixed places: setting one is a
 /// store, not a hash and an insert. The others are in a [`crate::FastMap`]: a context is
 /// built and read once per request (SipHash was 1% of a verification). A key is in exactly
 /// one of the two, so the derived equality compares contexts by their keys and values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Context {
-    map: crate::FastMap<Cow<'static, str>, ContextValue>,
-    slots: [Option<ContextValue>; SLOTS.len()],
+pub struct ContextOf<'a> {
+    map: crate::FastMap<Cow<'static, str>, ContextValueOf<'a>>,
+    slots: [Option<ContextValueOf<'a>>; SLOTS.len()],
     times: Option<Times>,
 }
 
@@ -128,7 +193,7 @@ struct Times {
     token_issue_time: OnceLock<String>,
 }
 
-impl Context {
+impl<'a> ContextOf<'a> {
     /// An empty context (with room for the ~20 global keys a request carries, so filling it
     /// does not rehash).
     #[must_use]
@@ -172,18 +237,17 @@ impl Context {
     }
 
     /// Sets a single-valued key (replacing any previous value).
-    pub fn set(&mut self, key: &str, v: impl Into<Cow<'static, str>>) {
-        self.put(key.to_lowercase(), ContextValue::Single(v.into()));
+    pub fn set(&mut self, key: &str, v: impl Into<Cow<'a, str>>) {
+        self.put(key.to_lowercase(), ContextValueOf::Single(v.into()));
     }
 
     /// [`Self::set`] for a fixed key already in lower case (no allocation for the name).
-    pub fn set_lc(&mut self, key_lc: &'static str, v: impl Into<Cow<'static, str>>) {
-        debug_assert_eq!(
-            key_lc,
-            key_lc.to_lowercase(),
+    pub fn set_lc(&mut self, key_lc: &'static str, v: impl Into<Cow<'a, str>>) {
+        debug_assert!(
+            !key_lc.chars().any(char::is_uppercase),
             "set_lc needs a lower-case key"
         );
-        let v = ContextValue::Single(v.into());
+        let v = ContextValueOf::Single(v.into());
         match slot(key_lc).and_then(|i| self.slots.get_mut(i)) {
             Some(place) => *place = Some(v),
             None => {
@@ -195,11 +259,11 @@ impl Context {
     /// Sets a multi-valued key. Only `ForAllValues:`/`ForAnyValue:` operators look inside it;
     /// single-valued operators never match a multi-valued key (even a one-element list).
     pub fn set_multi(&mut self, key: &str, vs: Vec<String>) {
-        self.put(key.to_lowercase(), ContextValue::Multi(vs));
+        self.put(key.to_lowercase(), ContextValueOf::Multi(vs));
     }
 
     /// Stores the value of a lower-cased key in its slot or in the map.
-    fn put(&mut self, key_lc: String, v: ContextValue) {
+    fn put(&mut self, key_lc: String, v: ContextValueOf<'a>) {
         match slot(&key_lc).and_then(|i| self.slots.get_mut(i)) {
             Some(place) => *place = Some(v),
             None => {
@@ -222,15 +286,30 @@ impl Context {
     /// The value of a key set explicitly (case-insensitive; not the time keys of
     /// [`Self::set_times`], which only the evaluator reads).
     #[must_use]
-    pub fn get(&self, key: &str) -> Option<&ContextValue> {
+    pub fn get(&self, key: &str) -> Option<&ContextValueOf<'a>> {
         self.get_lc(&key.to_lowercase())
     }
 
     /// Looks a lower-cased key up without allocating.
-    pub(crate) fn get_lc(&self, key_lc: &str) -> Option<&ContextValue> {
+    pub(crate) fn get_lc(&self, key_lc: &str) -> Option<&ContextValueOf<'a>> {
         match slot(key_lc) {
             Some(i) => self.slots.get(i)?.as_ref(),
             None => self.map.get(key_lc),
+        }
+    }
+
+    /// The context with every value owned (borrowed ones copied): for a caller that keeps it,
+    /// or extends it with keys of its own ([`Context`]'s setters).
+    #[must_use]
+    pub fn into_owned(self) -> Context {
+        let own = |v: ContextValueOf<'a>| match v {
+            ContextValueOf::Single(s) => ContextValueOf::Single(Cow::Owned(s.into_owned())),
+            ContextValueOf::Multi(vs) => ContextValueOf::Multi(vs),
+        };
+        ContextOf {
+            map: self.map.into_iter().map(|(k, v)| (k, own(v))).collect(),
+            slots: self.slots.map(|v| v.map(own)),
+            times: self.times,
         }
     }
 
@@ -262,6 +341,36 @@ pub struct Request {
     pub context: Context,
 }
 
+impl Request {
+    /// The request, borrowed.
+    #[must_use]
+    pub fn view(&self) -> RequestRef<'_> {
+        RequestRef {
+            principal: self.principal.view(),
+            action: &self.action,
+            resource: &self.resource,
+            resource_account: self.resource_account.as_deref(),
+            context: &self.context,
+        }
+    }
+}
+
+/// One authorization request as the evaluator reads it: a [`Request`] borrowed
+/// ([`Request::view`]), or assembled from what the request being authorized already holds.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestRef<'a> {
+    /// The caller.
+    pub principal: PrincipalRef<'a>,
+    /// `service:Action`.
+    pub action: &'a str,
+    /// The resource ARN (or `*`).
+    pub resource: &'a str,
+    /// The account owning the resource; `None` = the caller's account.
+    pub resource_account: Option<&'a str>,
+    /// Condition keys.
+    pub context: &'a ContextOf<'a>,
+}
+
 /// The values of one key, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Vals<'a> {
@@ -282,21 +391,21 @@ impl<'a> Vals<'a> {
 
 /// Key lookup for one request: the context, then values derived from the principal.
 pub(crate) struct Env<'a> {
-    ctx: &'a Context,
-    p: &'a RequestPrincipal,
+    ctx: &'a ContextOf<'a>,
+    p: PrincipalRef<'a>,
 }
 
 impl<'a> Env<'a> {
-    pub(crate) fn new(ctx: &'a Context, p: &'a RequestPrincipal) -> Self {
+    pub(crate) fn new(ctx: &'a ContextOf<'a>, p: PrincipalRef<'a>) -> Self {
         Self { ctx, p }
     }
 
     /// The values of a lower-cased key; `None` if absent (an empty set counts as absent).
     pub(crate) fn lookup(&self, key_lc: &str) -> Option<Vals<'a>> {
         match self.ctx.get_lc(key_lc) {
-            Some(ContextValue::Single(s)) => return Some(Vals::One(s)),
-            Some(ContextValue::Multi(v)) if v.is_empty() => return None,
-            Some(ContextValue::Multi(v)) => return Some(Vals::Many(v)),
+            Some(ContextValueOf::Single(s)) => return Some(Vals::One(s)),
+            Some(ContextValueOf::Multi(v)) if v.is_empty() => return None,
+            Some(ContextValueOf::Multi(v)) => return Some(Vals::Many(v)),
             None => {}
         }
         if let Some(t) = self.ctx.time_key(key_lc) {
@@ -309,11 +418,11 @@ impl<'a> Env<'a> {
         let p = self.p;
         let nonempty = |s: &'a str| (!s.is_empty()).then_some(s);
         match key_lc {
-            "aws:principalarn" => nonempty(&p.principal_arn),
-            "aws:principalaccount" => nonempty(&p.account),
-            "aws:federatedprovider" => p.federated_provider.as_deref(),
-            "aws:userid" if p.is_root => nonempty(&p.account),
-            "aws:userid" if p.arn.contains(":user/") => p.unique_id.as_deref(),
+            "aws:principalarn" => nonempty(p.principal_arn),
+            "aws:principalaccount" => nonempty(p.account),
+            "aws:federatedprovider" => p.federated_provider,
+            "aws:userid" if p.is_root => nonempty(p.account),
+            "aws:userid" if p.arn.contains(":user/") => p.unique_id,
             "aws:username" if p.arn.contains(":user/") => p.arn.rsplit('/').next(),
             "aws:principaltype" if p.arn.is_empty() => None,
             "aws:principaltype" => Some(if p.is_root {
@@ -392,11 +501,39 @@ mod tests {
         c.set("aws:PrincipalTag/team", "red");
         assert_eq!(c.len(), 2);
         let p = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/alice");
-        assert_eq!(Env::new(&c, &p).single("aws:sourceip"), Some("192.0.2.1"));
         assert_eq!(
-            Env::new(&c, &p).single("aws:principaltag/team"),
+            Env::new(&c, p.view()).single("aws:sourceip"),
+            Some("192.0.2.1")
+        );
+        assert_eq!(
+            Env::new(&c, p.view()).single("aws:principaltag/team"),
             Some("red")
         );
+    }
+
+    /// A context whose values borrow reads, compares and becomes owned as one built of copies.
+    #[test]
+    fn borrowed_values_read_as_owned_ones() {
+        let (ip, team) = (String::from("192.0.2.1"), String::from("red"));
+        let mut borrowed = ContextOf::new();
+        borrowed.set_lc("aws:sourceip", ip.as_str());
+        borrowed.set("aws:PrincipalTag/team", team.as_str());
+        borrowed.set_multi("aws:TagKeys", vec!["team".into()]);
+        let mut owned = Context::new();
+        owned.set_lc("aws:sourceip", ip.clone());
+        owned.set("aws:PrincipalTag/team", team.clone());
+        owned.set_multi("aws:TagKeys", vec!["team".into()]);
+        assert_eq!(borrowed, owned);
+        let p = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/alice");
+        let env = Env::new(&borrowed, p.view());
+        assert_eq!(env.single("aws:principaltag/team"), Some("red"));
+        let kept: Context = borrowed.clone().into_owned();
+        drop((ip, team));
+        assert_eq!(kept, owned);
+        assert!(matches!(
+            kept.get("aws:sourceip"),
+            Some(ContextValueOf::Single(Cow::Owned(_)))
+        ));
     }
 
     #[test]
@@ -404,9 +541,9 @@ mod tests {
         let p = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/alice");
         let now = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
         let mut c = Context::new();
-        assert!(Env::new(&c, &p).single("aws:currenttime").is_none());
+        assert!(Env::new(&c, p.view()).single("aws:currenttime").is_none());
         c.set_times(now, Some(1_767_222_000));
-        let env = Env::new(&c, &p);
+        let env = Env::new(&c, p.view());
         assert_eq!(env.single("aws:currenttime"), Some("2026-01-01T00:00:00Z"));
         assert_eq!(env.single("aws:epochtime"), Some("1767225600"));
         assert_eq!(
@@ -416,13 +553,13 @@ mod tests {
         let mut no_session = Context::new();
         no_session.set_times(now, None);
         assert!(
-            Env::new(&no_session, &p)
+            Env::new(&no_session, p.view())
                 .single("aws:tokenissuetime")
                 .is_none()
         );
         c.set("aws:CurrentTime", "2030-01-01T00:00:00Z");
         assert_eq!(
-            Env::new(&c, &p).single("aws:currenttime"),
+            Env::new(&c, p.view()).single("aws:currenttime"),
             Some("2030-01-01T00:00:00Z")
         );
     }
@@ -431,18 +568,18 @@ mod tests {
     fn derived_keys() {
         let p = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/dev/alice");
         let c = Context::new();
-        let env = Env::new(&c, &p);
+        let env = Env::new(&c, p.view());
         assert_eq!(env.single("aws:username"), Some("alice"));
         assert_eq!(env.single("aws:principalaccount"), Some("111122223333"));
         assert_eq!(env.single("aws:principaltype"), Some("User"));
         assert_eq!(env.single("aws:userid"), None);
         let mut c2 = Context::new();
         c2.set_multi("aws:tagkeys", vec![]);
-        assert!(Env::new(&c2, &p).lookup("aws:tagkeys").is_none());
+        assert!(Env::new(&c2, p.view()).lookup("aws:tagkeys").is_none());
         let root = RequestPrincipal::from_arn("arn:aws:iam::111122223333:root");
         assert!(root.is_root);
         assert_eq!(
-            Env::new(&c, &root).single("aws:principaltype"),
+            Env::new(&c, root.view()).single("aws:principaltype"),
             Some("Account")
         );
     }

@@ -11,14 +11,38 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Deref;
 
-use super::context::{Env, Request};
+use super::context::{Env, Request, RequestRef};
 use super::model::{Policy, PrincipalMatch, Statement, StatementEffect};
 
 /// Names a policy in decisions: `arn:aws:iam::…:policy/x`, `inline:role/foo/name`,
 /// `trust:role/x`, `session`, …
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PolicyId(pub std::sync::Arc<str>);
+
+impl PolicyId {
+    /// The id made of `parts` in order, with one allocation (the shared string's) when it is
+    /// short, as the ids of a caller's policies (`ARN#inline/NAME`, `ARN#trust`) are.
+    #[must_use]
+    pub fn concat(parts: &[&str]) -> Self {
+        let mut buf = [0_u8; 256];
+        let mut len = 0;
+        for p in parts {
+            let end = len + p.len();
+            let Some(dst) = buf.get_mut(len..end) else {
+                return Self(parts.concat().into());
+            };
+            dst.copy_from_slice(p.as_bytes());
+            len = end;
+        }
+        // Whole strings joined are UTF-8: this always succeeds.
+        match std::str::from_utf8(buf.get(..len).unwrap_or_default()) {
+            Ok(s) => Self(s.into()),
+            Err(_) => Self(parts.concat().into()),
+        }
+    }
+}
 
 impl fmt::Display for PolicyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -38,6 +62,37 @@ pub struct PolicySet<'a> {
     /// Session policies passed at assume time, taken together (any Allow counts). Empty = none.
     pub session: Vec<(PolicyId, &'a Policy)>,
     /// The resource policy must allow explicitly (role trust policies, KMS key policies).
+    pub require_resource_allow: bool,
+}
+
+impl PolicySet<'_> {
+    /// The set, borrowed.
+    #[must_use]
+    pub fn view(&self) -> PolicySetRef<'_, &Policy> {
+        PolicySetRef {
+            identity: &self.identity,
+            resource: self.resource.as_ref().map(|(id, p)| (id, *p)),
+            boundary: &self.boundary,
+            session: &self.session,
+            require_resource_allow: self.require_resource_allow,
+        }
+    }
+}
+
+/// The policies of one evaluation read where they lie: a [`PolicySet`] borrowed
+/// ([`PolicySet::view`]), or the policies a caller's authorization loaded (`P` =
+/// `Arc<Policy>`), with no list built for the one decision.
+#[derive(Debug)]
+pub struct PolicySetRef<'a, P> {
+    /// See [`PolicySet::identity`].
+    pub identity: &'a [(PolicyId, P)],
+    /// See [`PolicySet::resource`].
+    pub resource: Option<(&'a PolicyId, &'a Policy)>,
+    /// See [`PolicySet::boundary`].
+    pub boundary: &'a [(PolicyId, P)],
+    /// See [`PolicySet::session`].
+    pub session: &'a [(PolicyId, P)],
+    /// See [`PolicySet::require_resource_allow`].
     pub require_resource_allow: bool,
 }
 
@@ -123,7 +178,7 @@ const ALWAYS_ALLOWED: &str = "sts:getcalleridentity";
 pub(crate) fn statement_applies(
     s: &Statement,
     action_lc: &str,
-    req: &Request,
+    req: &RequestRef<'_>,
     env: &Env<'_>,
     check_principal: bool,
     opts: EvalOptions,
@@ -141,7 +196,7 @@ pub(crate) fn statement_applies(
         // An unresolvable variable makes the whole statement not apply (Resource or NotResource).
         let mut hit = false;
         for p in &r.pats {
-            if p.matches(&req.resource, env)? {
+            if p.matches(req.resource, env)? {
                 hit = true;
                 break;
             }
@@ -151,16 +206,16 @@ pub(crate) fn statement_applies(
         }
     }
     let pm = match (&s.principal, check_principal) {
-        (Some(p), true) => p.matches(&req.principal)?,
+        (Some(p), true) => p.matches(req.principal)?,
         _ => PrincipalMatch::Direct,
     };
     s.conditions.iter().all(|c| c.eval(env)).then_some(pm)
 }
 
-fn scan(
-    policies: &[(PolicyId, &Policy)],
+fn scan<'p>(
+    policies: impl IntoIterator<Item = (&'p PolicyId, &'p Policy)>,
     action_lc: &str,
-    req: &Request,
+    req: &RequestRef<'_>,
     env: &Env<'_>,
     principal: bool,
     opts: EvalOptions,
@@ -208,7 +263,20 @@ pub fn evaluate(req: &Request, set: &PolicySet<'_>) -> Decision {
 /// [`evaluate`], with options (the simulator's reading of resource `*`).
 #[must_use]
 pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> Decision {
-    let action_lc = req.action.to_ascii_lowercase();
+    evaluate_ref(&req.view(), &set.view(), opts)
+}
+
+/// [`evaluate_with`] for a request read where it lies: what an authorization evaluates, from
+/// the strings its caller and request already hold.
+#[must_use]
+pub fn evaluate_ref<'a, P: Deref<Target = Policy>>(
+    req: &RequestRef<'_>,
+    set: &PolicySetRef<'a, P>,
+    opts: EvalOptions,
+) -> Decision {
+    let mut buf = [0; 64];
+    let action_lc = lower(req.action, &mut buf);
+    let action_lc: &str = &action_lc;
     if action_lc == ALWAYS_ALLOWED {
         return Decision {
             effect: Effect::Allow,
@@ -216,38 +284,33 @@ pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> D
             reason: "sts:GetCallerIdentity needs no permission; no Deny applies to it".into(),
         };
     }
-    let env = Env::new(&req.context, &req.principal);
-    let identity = scan(&set.identity, &action_lc, req, &env, false, opts);
-    let boundary = scan(&set.boundary, &action_lc, req, &env, false, opts);
-    let session = scan(&set.session, &action_lc, req, &env, false, opts);
-    let resource = set
+    let env = Env::new(req.context, req.principal);
+    let policies = |l: &'a [(PolicyId, P)]| l.iter().map(|(id, p)| (id, &**p));
+    let mut identity = scan(policies(set.identity), action_lc, req, &env, false, opts);
+    let mut boundary = scan(policies(set.boundary), action_lc, req, &env, false, opts);
+    let mut session = scan(policies(set.session), action_lc, req, &env, false, opts);
+    let resource_present = set.resource.is_some();
+    let mut resource = set
         .resource
-        .as_ref()
-        .map(|r| scan(std::slice::from_ref(r), &action_lc, req, &env, true, opts));
+        .map(|r| scan([r], action_lc, req, &env, true, opts))
+        .unwrap_or_default();
 
-    let mut denies: Vec<MatchedStatement> = Vec::new();
-    for side in [
-        Some(&identity),
-        Some(&boundary),
-        Some(&session),
-        resource.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        denies.extend(side.deny.iter().cloned());
-    }
-    let resource_side = match &resource {
-        None => ResourceSide::Absent,
-        Some(Side { grant: None, .. }) => ResourceSide::NoAllow,
-        Some(Side { grant: Some(g), .. }) => ResourceSide::Grant(*g),
+    let denies = joined([
+        &mut identity.deny,
+        &mut boundary.deny,
+        &mut session.deny,
+        &mut resource.deny,
+    ]);
+    let resource_side = match (resource_present, resource.grant) {
+        (false, _) => ResourceSide::Absent,
+        (true, None) => ResourceSide::NoAllow,
+        (true, Some(g)) => ResourceSide::Grant(g),
     };
     // Federated (SAML/OIDC) and service callers have no account of their own, hence no
     // identity side: only the resource (trust) policy speaks for them.
     let cross_account = !req.principal.account.is_empty()
         && req
             .resource_account
-            .as_deref()
             .is_some_and(|a| a != req.principal.account);
     let identity_ok = req.principal.is_root || !identity.allow.is_empty();
     let boundary_ok = set.boundary.is_empty() || !boundary.allow.is_empty();
@@ -263,18 +326,9 @@ pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> D
             "a session policy does not allow the action".into()
         }
     };
-    let resource_allows = || {
-        resource
-            .as_ref()
-            .map(|s| s.allow.clone())
-            .unwrap_or_default()
-    };
-    let caller_allows = || {
-        let mut v = identity.allow.clone();
-        v.extend(boundary.allow.iter().cloned());
-        v.extend(session.allow.iter().cloned());
-        v
-    };
+    // The deciding statements move out of the sides (one arm below takes them).
+    let mut caller_allows =
+        || joined([&mut identity.allow, &mut boundary.allow, &mut session.allow]);
 
     // (effect, deciding statements, reason)
     let (effect, matched, reason): (Effect, Vec<MatchedStatement>, Cow<'static, str>) = match (
@@ -320,7 +374,7 @@ pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> D
         (false, ResourceSide::Grant(_), true, _) => {
             if caller_ok {
                 let mut m = caller_allows();
-                m.extend(resource_allows());
+                m.append(&mut resource.allow);
                 (
                     Effect::Allow,
                     m,
@@ -337,15 +391,13 @@ pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> D
         // 2a. Same account, user/session/`*`/service named: allowed outright.
         (false, ResourceSide::Grant(PrincipalMatch::Direct), false, _) => (
             Effect::Allow,
-            resource_allows(),
+            std::mem::take(&mut resource.allow),
             "allowed by resource-based policy naming the principal".into(),
         ),
         // 2b. Same account, role ARN named: boundary and session policies still cap.
         (false, ResourceSide::Grant(PrincipalMatch::Role), false, _) => {
             if boundary_ok && session_ok {
-                let mut m = resource_allows();
-                m.extend(boundary.allow.iter().cloned());
-                m.extend(session.allow.iter().cloned());
+                let m = joined([&mut resource.allow, &mut boundary.allow, &mut session.allow]);
                 (
                     Effect::Allow,
                     m,
@@ -369,7 +421,7 @@ pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> D
         (false, ResourceSide::Grant(PrincipalMatch::Account), false, _) => {
             if caller_ok {
                 let mut m = caller_allows();
-                m.extend(resource_allows());
+                m.append(&mut resource.allow);
                 (Effect::Allow, m, "allowed by resource-based policy (account principal) and identity-based policy".into())
             } else {
                 (
@@ -391,9 +443,78 @@ pub fn evaluate_with(req: &Request, set: &PolicySet<'_>, opts: EvalOptions) -> D
     }
 }
 
+/// `lists` in order, as one list: the statements move, and the first non-empty list's buffer
+/// is kept (usually the only one), so joining seldom allocates.
+fn joined<const N: usize>(lists: [&mut Vec<MatchedStatement>; N]) -> Vec<MatchedStatement> {
+    let mut out = Vec::new();
+    for l in lists {
+        if out.is_empty() {
+            out = std::mem::take(l);
+        } else {
+            out.append(l);
+        }
+    }
+    out
+}
+
+/// `s` in ASCII lower case: borrowed when it is already, in `buf` when it fits (an action
+/// name always does), else copied.
+fn lower<'b>(s: &'b str, buf: &'b mut [u8]) -> Cow<'b, str> {
+    if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Cow::Borrowed(s);
+    }
+    if let Some(dst) = buf.get_mut(..s.len()) {
+        dst.copy_from_slice(s.as_bytes());
+        dst.make_ascii_lowercase();
+        // Lower-casing ASCII letters keeps UTF-8 valid: this always succeeds.
+        if let Ok(lc) = std::str::from_utf8(dst) {
+            return Cow::Borrowed(lc);
+        }
+    }
+    Cow::Owned(s.to_ascii_lowercase())
+}
+
 fn describe(m: &MatchedStatement) -> String {
     match &m.sid {
         Some(s) => format!("statement '{s}' of {}", m.policy),
         None => format!("a statement of {}", m.policy),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The fast paths give what the straightforward code gives.
+        #[test]
+        fn lower_is_ascii_lowercase(s in "\\PC{0,80}", t in "[a-zA-Z:*?-]{0,70}") {
+            for x in [&s, &t] {
+                let mut buf = [0; 64];
+                prop_assert_eq!(&*lower(x, &mut buf), x.to_ascii_lowercase());
+            }
+        }
+
+        #[test]
+        fn concat_is_concat(parts in proptest::collection::vec("\\PC{0,120}", 0..5)) {
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            prop_assert_eq!(&*PolicyId::concat(&parts).0, parts.concat());
+        }
+    }
+
+    #[test]
+    fn joined_keeps_the_order() {
+        let m = |sid: &str| MatchedStatement {
+            policy: PolicyId("p".into()),
+            sid: Some(sid.into()),
+            effect: StatementEffect::Allow,
+        };
+        let (mut a, mut b, mut c) = (Vec::new(), vec![m("1"), m("2")], vec![m("3")]);
+        let all = joined([&mut a, &mut b, &mut c]);
+        let sids: Vec<_> = all.iter().filter_map(|m| m.sid.as_deref()).collect();
+        assert_eq!(sids, ["1", "2", "3"]);
+        assert!(b.is_empty() && c.is_empty());
     }
 }

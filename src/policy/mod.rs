@@ -34,10 +34,14 @@ mod tests;
 
 pub use cache::PolicyCache;
 pub use condition::{BaseOp, OPERATORS, Operator, SetOp};
-pub use context::{Context, ContextValue, Request, RequestPrincipal};
+pub use context::{
+    Context, ContextOf, ContextValue, ContextValueOf, PrincipalRef, Request, RequestPrincipal,
+    RequestRef,
+};
 pub use error::{PolicyError, PolicyErrorKind};
 pub use eval::{
-    Decision, Effect, EvalOptions, MatchedStatement, PolicyId, PolicySet, evaluate, evaluate_with,
+    Decision, Effect, EvalOptions, MatchedStatement, PolicyId, PolicySet, PolicySetRef, evaluate,
+    evaluate_ref, evaluate_with,
 };
 pub use managed::{ManagedPolicyDoc, load_managed};
 pub use model::{Policy, PolicyKind, StatementEffect, Version};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::condition::CondEntry;
-use super::context::RequestPrincipal;
+use super::context::PrincipalRef;
 use super::matcher::{ArnPattern, Glob};
 
 /// The policy type; governs validation and size limits.
@@ -102,9 +102,9 @@ pub(crate) enum PrincipalEntry {
 }
 
 impl PrincipalEntry {
-    fn matches(&self, p: &RequestPrincipal) -> Option<PrincipalMatch> {
+    fn matches(&self, p: PrincipalRef<'_>) -> Option<PrincipalMatch> {
         let bound_ok = |bound: &Option<String>| match bound {
-            Some(id) => p.unique_id.as_deref() == Some(id.as_str()),
+            Some(id) => p.unique_id == Some(id.as_str()),
             None => true,
         };
         let hit = match self {
@@ -119,7 +119,7 @@ impl PrincipalEntry {
             }
             Self::Session(arn) => *arn == p.arn,
             Self::UniqueId(id) => {
-                let m = p.unique_id.as_deref() == Some(id.as_str());
+                let m = p.unique_id == Some(id.as_str());
                 if id.starts_with("AROA") {
                     return m.then_some(PrincipalMatch::Role);
                 }
@@ -127,8 +127,8 @@ impl PrincipalEntry {
             }
             // Only the request that authenticates with the provider itself, never a session
             // it once issued (`federated_provider`) making a signed call.
-            Self::Federated(f) => p.federation.as_deref() == Some(f.as_str()),
-            Self::Service(s) => p.service.as_deref() == Some(s.as_str()),
+            Self::Federated(f) => p.federation == Some(f.as_str()),
+            Self::Service(s) => p.service == Some(s.as_str()),
             Self::Canonical(_) => false,
         };
         hit.then_some(PrincipalMatch::Direct)
@@ -147,7 +147,7 @@ pub(crate) struct PrincipalBlock {
 
 impl PrincipalBlock {
     /// How the principal is matched by this block (for `NotPrincipal`: not listed → Direct, as `"*"`).
-    pub(crate) fn matches(&self, p: &RequestPrincipal) -> Option<PrincipalMatch> {
+    pub(crate) fn matches(&self, p: PrincipalRef<'_>) -> Option<PrincipalMatch> {
         let best = if self.star {
             Some(PrincipalMatch::Direct)
         } else {

@@ -249,7 +249,7 @@ pub fn simulate(
 
 /// Condition keys of statements whose action and resource match, absent from the request.
 fn missing_keys(set: &PolicySet<'_>, req: &Request, opts: EvalOptions) -> Vec<String> {
-    let env = Env::new(&req.context, &req.principal);
+    let env = Env::new(&req.context, req.principal.view());
     let action_lc = req.action.to_ascii_lowercase();
     let mut out: Vec<String> = Vec::new();
     let all = set

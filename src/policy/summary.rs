@@ -116,7 +116,7 @@ pub struct ServiceSummary {
 pub fn summary(policy: &Policy, catalogue: &ActionCatalogue) -> Vec<ServiceSummary> {
     let ctx = Context::new();
     let principal = RequestPrincipal::default();
-    let env = Env::new(&ctx, &principal);
+    let env = Env::new(&ctx, principal.view());
     let covers = |st: &super::model::Statement, a: &str| {
         st.action
             .pats

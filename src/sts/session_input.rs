@@ -204,19 +204,80 @@ pub fn needed_actions(
     first: &'static str,
     claims: &crate::token::SessionClaims,
 ) -> Vec<&'static str> {
-    let mut needed = vec![first];
-    if !claims.tags.is_empty() {
-        needed.push("sts:TagSession");
+    needed(first, claims).to_vec()
+}
+
+/// [`needed_actions`] without a list built for them: the actions, in order, as a slice
+/// ([`Needed`] derefs to one).
+#[must_use]
+pub fn needed(first: &'static str, claims: &crate::token::SessionClaims) -> Needed {
+    let tag = (!claims.tags.is_empty()).then_some("sts:TagSession");
+    let source = claims
+        .source_identity
+        .is_some()
+        .then_some("sts:SetSourceIdentity");
+    let mut out = Needed {
+        actions: [first; 3],
+        len: 1,
+    };
+    for a in [tag, source].into_iter().flatten() {
+        if let Some(place) = out.actions.get_mut(out.len) {
+            *place = a;
+            out.len += 1;
+        }
     }
-    if claims.source_identity.is_some() {
-        needed.push("sts:SetSourceIdentity");
+    out
+}
+
+/// The (at most three) actions of [`needed`].
+#[derive(Debug, Clone, Copy)]
+pub struct Needed {
+    actions: [&'static str; 3],
+    len: usize,
+}
+
+impl std::ops::Deref for Needed {
+    type Target = [&'static str];
+
+    fn deref(&self) -> &[&'static str] {
+        self.actions.get(..self.len).unwrap_or_default()
     }
-    needed
 }
 
 #[cfg(test)]
 mod tests {
-    use super::policy_of;
+    use super::{needed, needed_actions, policy_of};
+    use crate::token::{SessionClaims, SessionKind, SessionSubject};
+
+    /// The actions needed, in order: the request's own, then tagging, then the source identity.
+    #[test]
+    fn needed_actions_follow_the_session() {
+        let who = SessionSubject {
+            account: "111111111111".into(),
+            arn: "arn:aws:sts::111111111111:assumed-role/r/s".into(),
+            principal_arn: "arn:aws:iam::111111111111:role/r".into(),
+            principal_id: "AROAEXAMPLEEXAMPLE123".into(),
+        };
+        let plain = SessionClaims::new(SessionKind::AssumedRole, who, 1_800_000_000, 900);
+        let tagged = plain
+            .clone()
+            .with_tags(vec![("k".into(), "v".into())], Vec::new());
+        let sourced = plain.clone().with_source_identity(Some("alice".into()));
+        let both = tagged.clone().with_source_identity(Some("alice".into()));
+        let first = "sts:AssumeRole";
+        for (c, want) in [
+            (&plain, &[first][..]),
+            (&tagged, &[first, "sts:TagSession"][..]),
+            (&sourced, &[first, "sts:SetSourceIdentity"][..]),
+            (
+                &both,
+                &[first, "sts:TagSession", "sts:SetSourceIdentity"][..],
+            ),
+        ] {
+            assert_eq!(&*needed(first, c), want);
+            assert_eq!(needed_actions(first, c), want);
+        }
+    }
 
     /// Session policy ARNs are reachable only in the role's account or AWS's, in the server's
     /// partition: the prefix read in place answers as `starts_with` of the built prefix did.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::authn::{self, Caller};
-use crate::authz::{self, Ask, Env};
+use crate::authz::{self, Ask, EnvRef};
 use crate::error::{ApiError, Code};
 use crate::policy::Effect;
 use crate::state::AppState;
@@ -248,15 +248,15 @@ pub async fn verify_request(
             )));
         }
     };
-    let env = Env {
+    let env = EnvRef {
         now,
-        source_ip: input.source_ip.as_deref().unwrap_or_default().to_owned(),
-        user_agent: headers.single_str("user-agent").unwrap_or("").into(),
+        source_ip: input.source_ip.as_deref().unwrap_or_default(),
+        user_agent: headers.single_str("user-agent").unwrap_or(""),
         secure: secure.unwrap_or(false),
-        region: caller.region.clone(),
+        region: &caller.region,
     };
     let pols = authz::caller_policies(st, &caller).await?;
-    let mut ctx = authz::base_context_owned(&caller, env, &pols.tags);
+    let mut ctx = authz::base_context(&caller, env, &pols.tags);
     if secure.is_none() {
         ctx.remove("aws:SecureTransport");
     }
@@ -268,7 +268,7 @@ pub async fn verify_request(
     }
     for (k, v) in &input.context {
         match v {
-            serde_json::Value::String(s) => ctx.set(k, s.clone()),
+            serde_json::Value::String(s) => ctx.set(k, s.as_str()),
             serde_json::Value::Array(a) => ctx.set_multi(
                 k,
                 a.iter()
@@ -285,44 +285,31 @@ pub async fn verify_request(
         resource_policy: None,
         require_resource_allow: false,
     };
-    let d = authz::decide(authz::request_principal(&caller), &pols, &ask, ctx);
+    let d = authz::decide(authz::principal_ref(&caller), &pols, &ask, &ctx);
     let effect = match d.effect {
         Effect::Allow => "Allow",
         Effect::ExplicitDeny => "ExplicitDeny",
         Effect::ImplicitDeny => "ImplicitDeny",
     };
-    let matched: Vec<AnswerStatement> = d
-        .matched
-        .iter()
-        .map(|m| AnswerStatement {
-            policy: m.policy.0.to_string(),
-            sid: m.sid.clone(),
-            effect: Cow::Borrowed(match m.effect {
-                crate::policy::StatementEffect::Allow => "Allow",
-                crate::policy::StatementEffect::Deny => "Deny",
-            }),
-        })
-        .collect();
     // The asker sees which of the signer's policies decided only when they are its own
     // account's (or AWS managed); the sealed message keeps them for the signer's account.
-    let visible: Vec<bool> = matched
-        .iter()
-        .map(|m| policy_visible(&m.policy, &caller.account, asker_account))
-        .collect();
-    let all_visible = visible.iter().all(|v| *v);
+    let visible = |m: &crate::policy::MatchedStatement| {
+        policy_visible(&m.policy.0, &caller.account, asker_account)
+    };
+    let all_visible = d.matched.iter().all(visible);
     let mut decision = AnswerDecision {
         effect: Cow::Borrowed(effect),
-        matched: matched
+        matched: d
+            .matched
             .iter()
-            .zip(&visible)
-            .map(|(m, visible)| {
-                if *visible {
-                    m.clone()
+            .map(|m| {
+                if visible(m) {
+                    answer_statement(m)
                 } else {
                     AnswerStatement {
                         policy: HIDDEN.to_owned(),
                         sid: None,
-                        effect: m.effect.clone(),
+                        effect: statement_effect(m),
                     }
                 }
             })
@@ -340,6 +327,7 @@ pub async fn verify_request(
         message: None,
     };
     if d.effect != Effect::Allow {
+        let matched: Vec<AnswerStatement> = d.matched.iter().map(answer_statement).collect();
         let message = json!({
             "allowed": false,
             "explicitDeny": d.effect == Effect::ExplicitDeny,
@@ -362,6 +350,23 @@ pub async fn verify_request(
     let mut out = describe(caller);
     out.decision = Some(decision);
     Ok(out)
+}
+
+/// A deciding statement as the answer names it.
+fn answer_statement(m: &crate::policy::MatchedStatement) -> AnswerStatement {
+    AnswerStatement {
+        policy: m.policy.0.to_string(),
+        sid: m.sid.clone(),
+        effect: statement_effect(m),
+    }
+}
+
+/// A statement's effect as the answer spells it.
+fn statement_effect(m: &crate::policy::MatchedStatement) -> Cow<'static, str> {
+    Cow::Borrowed(match m.effect {
+        crate::policy::StatementEffect::Allow => "Allow",
+        crate::policy::StatementEffect::Deny => "Deny",
+    })
 }
 
 /// What a hidden policy id reads as (the audit's wording for hidden values).

@@ -115,15 +115,21 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let pols = authz::caller_policies(st, caller).await?;
     let trust = view.trust()?;
     let context = plan.context(
-        authz::base_context(caller, &ctx.env, &pols.tags),
+        authz::base_context(caller, ctx.env.view(), &pols.tags),
         &input,
         role,
         caller,
     );
-    let principal = authz::request_principal(caller);
     let needed = plan.needed();
-    authz::decide_trust_owned(principal, &pols, role, &trust, &needed, context)
-        .map_err(|(action, d)| authz::denied(&caller.arn, action, &role.arn, &d))?;
+    authz::decide_trust_ref(
+        authz::principal_ref(caller),
+        &pols,
+        role,
+        &trust,
+        &needed,
+        &context,
+    )
+    .map_err(|(action, d)| authz::denied(&caller.arn, action, &role.arn, &d))?;
 
     let issued = mint::mint(st, plan.claims, now)?;
     record_role_use(ctx, role);

@@ -9,7 +9,7 @@ use crate::authn::{Caller, Principal};
 use crate::config::SessionsConfig;
 use crate::error::{ApiError, Code};
 use crate::iam::model::Role;
-use crate::policy::Context;
+use crate::policy::ContextOf;
 use crate::token::{SessionClaims, SessionKind, SessionSubject};
 
 /// Role chaining caps sessions at one hour (AWS).
@@ -170,32 +170,33 @@ fn session_arn(partition: &str, account: &str, role: &str, session: &str) -> Str
 impl Plan {
     /// The actions the trust policy and the caller's policies must allow: `sts:AssumeRole`, plus
     /// `sts:TagSession` with tags and `sts:SetSourceIdentity` with a source identity.
-    pub fn needed(&self) -> Vec<&'static str> {
-        crate::sts::session_input::needed_actions("sts:AssumeRole", &self.claims)
+    pub fn needed(&self) -> crate::sts::session_input::Needed {
+        crate::sts::session_input::needed("sts:AssumeRole", &self.claims)
     }
 
     /// The request context for the trust evaluation: `base` (the caller's keys) plus the `sts:`
     /// keys of the request, the requested tags, and the role's tags as resource tags (the
-    /// calling session's transitive tags replacing the matching values).
+    /// calling session's transitive tags replacing the matching values). Values borrow from the
+    /// plan, the request, the role and the caller.
     #[must_use]
-    pub fn context(
-        &self,
-        mut ctx: Context,
-        input: &Input,
-        role: &Role,
-        caller: &Caller,
-    ) -> Context {
+    pub fn context<'a>(
+        &'a self,
+        mut ctx: ContextOf<'a>,
+        input: &'a Input,
+        role: &'a Role,
+        caller: &'a Caller,
+    ) -> ContextOf<'a> {
         let c = &self.claims;
         let parent = caller.session();
-        ctx.set_lc("sts:rolesessionname", input.session_name.clone());
+        ctx.set_lc("sts:rolesessionname", input.session_name.as_str());
         if let Some(x) = &input.external_id {
-            ctx.set_lc("sts:externalid", x.clone());
+            ctx.set_lc("sts:externalid", x.as_str());
         }
         if let Some(s) = &input.source_identity {
-            ctx.set_lc("sts:sourceidentity", s.clone());
+            ctx.set_lc("sts:sourceidentity", s.as_str());
         }
         if let Some(s) = &c.source_identity {
-            ctx.set_lc("aws:sourceidentity", s.clone());
+            ctx.set_lc("aws:sourceidentity", s.as_str());
         }
         // MFA presented with this request counts in the trust evaluation (the caller's own
         // session, if any, already set the keys in `base`; a fresh code makes them true).
@@ -211,7 +212,7 @@ impl Plan {
         }
         if !c.tags.is_empty() {
             for (k, v) in &c.tags {
-                ctx.set(&format!("aws:RequestTag/{k}"), v.clone());
+                ctx.set(&format!("aws:RequestTag/{k}"), v.as_str());
             }
             ctx.set_multi(
                 "aws:TagKeys",
@@ -226,8 +227,8 @@ impl Plan {
                         .any(|k| k.eq_ignore_ascii_case(&t.key))
                 })
                 .and_then(|p| p.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(&t.key)));
-            let v = inherited.map_or_else(|| t.value.clone(), |(_, v)| v.clone());
-            ctx.set(&format!("aws:ResourceTag/{}", t.key), v.clone());
+            let v = inherited.map_or(t.value.as_str(), |(_, v)| v.as_str());
+            ctx.set(&format!("aws:ResourceTag/{}", t.key), v);
             ctx.set(&format!("iam:ResourceTag/{}", t.key), v);
         }
         ctx
@@ -327,7 +328,7 @@ mod tests {
         assert_eq!(c.parent_access_key_id.as_deref(), Some("AKIAALICE"));
         assert_eq!(c.parent_user_id.as_deref(), Some("AIDAALICEALICEALICEAL"));
         assert!(!c.chained);
-        assert_eq!(p.needed(), vec!["sts:AssumeRole"]);
+        assert_eq!(*p.needed(), ["sts:AssumeRole"]);
     }
 
     #[test]
@@ -379,9 +380,10 @@ mod tests {
             "MFA time carried on chaining"
         );
         assert_eq!(p.claims.parent_user_id.as_deref(), Some("AIDAX"));
-        assert_eq!(p.needed(), vec!["sts:AssumeRole", "sts:TagSession"]);
+        assert_eq!(*p.needed(), ["sts:AssumeRole", "sts:TagSession"]);
         // The role's tag of the same key reads as the inherited value.
-        let ctx = p.context(Context::new(), &input(), &role(), &caller);
+        let (i, r) = (input(), role());
+        let ctx = p.context(ContextOf::new(), &i, &r, &caller);
         assert_eq!(
             ctx.get("aws:ResourceTag/project"),
             Some(&crate::policy::ContextValue::Single("apollo".into()))
@@ -398,8 +400,8 @@ mod tests {
         i.source_identity = Some("alice@example.com".into());
         let parent = run(&i, &user_caller()).unwrap().claims;
         assert_eq!(
-            run(&i, &user_caller()).unwrap().needed(),
-            vec!["sts:AssumeRole", "sts:SetSourceIdentity"]
+            *run(&i, &user_caller()).unwrap().needed(),
+            ["sts:AssumeRole", "sts:SetSourceIdentity"]
         );
         let caller = session_caller(parent);
         let p = run(&input(), &caller).unwrap();
@@ -413,11 +415,12 @@ mod tests {
 
     #[test]
     fn mfa_presented_or_inherited_is_in_the_session_and_the_trust_context() {
-        use crate::policy::ContextValue::Single;
+        use crate::policy::ContextValueOf::Single;
         // Without MFA, nothing is set by the plan.
         let p = run(&input(), &user_caller()).unwrap();
         assert_eq!(p.claims.mfa_auth_time, None);
-        let ctx = p.context(Context::new(), &input(), &role(), &user_caller());
+        let (i, r, u) = (input(), role(), user_caller());
+        let ctx = p.context(ContextOf::new(), &i, &r, &u);
         assert_eq!(ctx.get("aws:MultiFactorAuthPresent"), None);
         // A code verified with this request: present, age 0.
         let t = now().timestamp();
@@ -432,7 +435,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.claims.mfa_auth_time, Some(t));
-        let ctx = p.context(Context::new(), &input(), &role(), &user_caller());
+        let (i, r, u) = (input(), role(), user_caller());
+        let ctx = p.context(ContextOf::new(), &i, &r, &u);
         assert_eq!(
             ctx.get("aws:MultiFactorAuthPresent"),
             Some(&Single("true".into()))
@@ -443,7 +447,7 @@ mod tests {
         let later = now() + chrono::Duration::seconds(600);
         let p = plan(&input(), &parent, &role(), &sessions(), "aws", later, None).unwrap();
         assert_eq!(p.claims.mfa_auth_time, Some(t));
-        let ctx = p.context(Context::new(), &input(), &role(), &parent);
+        let ctx = p.context(ContextOf::new(), &i, &r, &parent);
         assert_eq!(
             ctx.get("aws:MultiFactorAuthAge"),
             Some(&Single("600".into()))
