@@ -419,10 +419,11 @@ impl Edge {
         };
         let st = &self.st;
         let limit = st.config.server.max_body_bytes;
-        // The handler's state (several kilobytes: every action's future) lives on the heap, written
-        // once: unboxed, it made the guards', the dispatcher's and the connection's futures as
-        // large, and each layer copied it when it took it over (memmove was ~2% of AssumeRole's
-        // server time).
+        // The handler's state (a few kilobytes: the hot actions' futures; the IAM and federation
+        // ones are boxed where they are dispatched, or they would size it) lives on the heap,
+        // written once: unboxed, it made the guards', the dispatcher's and the connection's
+        // futures as large, and each layer copied it when it took it over (memmove was ~2% of
+        // AssumeRole's server time).
         self.guards
             .run(Box::pin(async move {
                 let (parts, body) = req.into_parts();

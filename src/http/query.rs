@@ -144,7 +144,11 @@ pub(super) async fn answer(
         };
         let res = match service {
             Service::Sts => crate::sts::dispatch(&ctx, action, &mut params).await,
-            Service::Iam => crate::iam::actions::dispatch(&ctx, action, &mut params).await,
+            // Boxed: the IAM actions' futures are the largest, and unboxed they sized (and
+            // made every request copy) the whole request future, the STS hot path's too.
+            Service::Iam => {
+                Box::pin(crate::iam::actions::dispatch(&ctx, action, &mut params)).await
+            }
             // Chosen by `Version` above, never this one (it comes through `post_root`).
             Service::CognitoIdentity => Err(ApiError::new(
                 Code::InvalidAction,

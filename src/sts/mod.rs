@@ -29,16 +29,21 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &mut Params) -> Result<Reply, 
     if let Some(c) = ctx.caller.as_ref().and_then(|c| c.session()) {
         crate::action::session_may_call(Service::Sts, action, c)?;
     }
+    // The federation actions' futures are boxed: several times AssumeRole's, they would size
+    // (and make every request copy) the request's whole future; one allocation is nothing
+    // beside their signature checks.
     let reply = match action {
         "AssumeRole" => a::assume_role::run(ctx, p).await,
-        "AssumeRoleWithSAML" => a::assume_role_with_saml::run(ctx, p).await,
-        "AssumeRoleWithWebIdentity" => a::assume_role_with_web_identity::run(ctx, p).await,
+        "AssumeRoleWithSAML" => Box::pin(a::assume_role_with_saml::run(ctx, p)).await,
+        "AssumeRoleWithWebIdentity" => {
+            Box::pin(a::assume_role_with_web_identity::run(ctx, p)).await
+        }
         "DecodeAuthorizationMessage" => a::decode_authorization_message::run(ctx, p).await,
         "GetCallerIdentity" => a::get_caller_identity::run(ctx, p).await,
-        "GetFederationToken" => a::get_federation_token::run(ctx, p).await,
+        "GetFederationToken" => Box::pin(a::get_federation_token::run(ctx, p)).await,
         "GetSessionToken" => a::get_session_token::run(ctx, p).await,
         "GetAccessKeyInfo" => a::get_access_key_info::run(ctx, p).await,
-        "GetWebIdentityToken" => a::get_web_identity_token::run(ctx, p).await,
+        "GetWebIdentityToken" => Box::pin(a::get_web_identity_token::run(ctx, p)).await,
         _ => Err(ApiError::new(
             Code::InvalidAction,
             format!("Could not find operation {action} for version 2011-06-15"),
