@@ -26,20 +26,9 @@ impl PolicyId {
     /// short, as the ids of a caller's policies (`ARN#inline/NAME`, `ARN#trust`) are.
     #[must_use]
     pub fn concat(parts: &[&str]) -> Self {
-        let mut buf = [0_u8; 256];
-        let mut len = 0;
-        for p in parts {
-            let end = len + p.len();
-            let Some(dst) = buf.get_mut(len..end) else {
-                return Self(parts.concat().into());
-            };
-            dst.copy_from_slice(p.as_bytes());
-            len = end;
-        }
-        // Whole strings joined are UTF-8: this always succeeds.
-        match std::str::from_utf8(buf.get(..len).unwrap_or_default()) {
-            Ok(s) => Self(s.into()),
-            Err(_) => Self(parts.concat().into()),
+        match crate::wire::text::join_into(parts, &mut [0; 256]) {
+            Some(s) => Self((&*s).into()),
+            None => Self(parts.concat().into()),
         }
     }
 }
@@ -463,15 +452,14 @@ fn lower<'b>(s: &'b str, buf: &'b mut [u8]) -> Cow<'b, str> {
     if !s.bytes().any(|b| b.is_ascii_uppercase()) {
         return Cow::Borrowed(s);
     }
-    if let Some(dst) = buf.get_mut(..s.len()) {
-        dst.copy_from_slice(s.as_bytes());
-        dst.make_ascii_lowercase();
-        // Lower-casing ASCII letters keeps UTF-8 valid: this always succeeds.
-        if let Ok(lc) = std::str::from_utf8(dst) {
-            return Cow::Borrowed(lc);
+    match crate::wire::text::join_into(&[s], buf) {
+        Some(lc) => {
+            lc.make_ascii_lowercase();
+            let lc: &'b str = lc;
+            Cow::Borrowed(lc)
         }
+        None => Cow::Owned(s.to_ascii_lowercase()),
     }
-    Cow::Owned(s.to_ascii_lowercase())
 }
 
 fn describe(m: &MatchedStatement) -> String {

@@ -3,6 +3,7 @@
 pub mod json;
 pub mod json_out;
 pub mod params;
+pub mod text;
 pub mod time;
 pub mod xml;
 

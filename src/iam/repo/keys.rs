@@ -21,6 +21,8 @@
 //!
 //! Revocation cut-offs (`rv/…`) belong to `crate::revocation`, not to this repository.
 
+use crate::wire::text::join_into;
+
 /// Key prefix of users.
 pub const USER: &str = "u";
 /// Key prefix of groups.
@@ -96,27 +98,21 @@ enum KeyRepr {
 impl Key {
     /// `parts` joined, then `lower` appended in lower case.
     fn build(parts: &[&str], lower: &str) -> Self {
-        let len = parts.iter().map(|p| p.len()).sum::<usize>() + lower.len();
-        if len > KEY_INLINE || !lower.is_ascii() {
-            let mut out = join_with_room(parts, lower.len());
-            push_lower(&mut out, lower);
-            return Self(KeyRepr::Heap(out));
-        }
         let mut buf = [0_u8; KEY_INLINE];
-        let mut at = 0;
-        for p in parts.iter().chain([&lower]) {
-            if let Some(dst) = buf.get_mut(at..at + p.len()) {
-                dst.copy_from_slice(p.as_bytes());
-            }
-            at += p.len();
-        }
-        if let Some(tail) = buf.get_mut(len - lower.len()..len) {
+        let inline = lower.is_ascii().then(|| {
+            let joined = join_into(parts, &mut buf)?.len();
+            let tail = join_into(&[lower], buf.get_mut(joined..)?)?;
             tail.make_ascii_lowercase();
+            u8::try_from(joined + tail.len()).ok()
+        });
+        match inline.flatten() {
+            Some(len) => Self(KeyRepr::Inline { buf, len }),
+            None => {
+                let mut out = join_with_room(parts, lower.len());
+                push_lower(&mut out, lower);
+                Self(KeyRepr::Heap(out))
+            }
         }
-        Self(KeyRepr::Inline {
-            buf,
-            len: u8::try_from(len).unwrap_or(0),
-        })
     }
 
     /// [`entity`]'s key.
