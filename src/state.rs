@@ -34,13 +34,6 @@ pub struct Metrics {
     pub connections_timed_out: Counter,
 }
 
-impl Metrics {
-    /// Adds one.
-    pub fn inc(c: &Counter) {
-        c.inc();
-    }
-}
-
 /// A counter bumped on every request: one cell per thread, summed when read, so the serving
 /// threads do not pass one cache line back and forth (one shared atomic was a measurable share
 /// of a request's locked instructions).
@@ -319,7 +312,7 @@ mod tests {
             for _ in 0..4 {
                 s.spawn(|| {
                     for _ in 0..1000 {
-                        Metrics::inc(&c);
+                        c.inc();
                     }
                 });
             }

@@ -14,6 +14,7 @@ mod event;
 mod json;
 mod sink;
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -110,13 +111,13 @@ const SPACE_EVERY: Duration = Duration::from_secs(1);
 const LINE_CAPACITY: usize = 1024;
 /// Capacity the per-thread line buffer keeps after an unusually large record.
 const LINE_RETAIN: usize = 64 << 10;
+/// Queue length beyond which requests wait for the writer (back-pressure, bounded memory).
+const MAX_QUEUED: usize = 100_000;
 
 thread_local! {
     /// The line a request's event is written into before it is copied into the queue.
-    static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(LINE_CAPACITY));
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(LINE_CAPACITY));
 }
-/// Queue length beyond which requests wait for the writer (back-pressure, bounded memory).
-const MAX_QUEUED: usize = 100_000;
 
 /// The audit sink failed; the request must not proceed.
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,7 @@ use crate::action::Ctx;
 use crate::authn;
 use crate::cognito::{self, Input};
 use crate::error::{ApiError, Code};
-use crate::state::{AppState, Metrics};
+use crate::state::AppState;
 
 /// The request's parameters as the audit records them: identifiers as given, `Logins` with
 /// each token replaced (provider keys kept), nothing else of unbounded size.
@@ -48,7 +48,7 @@ fn audit_parameters(body: &[u8]) -> Value {
 pub(super) async fn handle(st: Arc<AppState>, req: Request<Body>, op: String) -> Response {
     let request_id = crate::ids::new_request_id();
     let now = st.clock.now();
-    Metrics::inc(&st.metrics.requests);
+    st.metrics.requests.inc();
     let source_ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -26,7 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 
 use super::Edge;
-use crate::state::{AppState, Metrics};
+use crate::state::AppState;
 
 /// Descriptors kept free of connections for the store, audit and key files, and the listener.
 pub const RESERVED_FDS: u64 = 256;
@@ -240,7 +240,7 @@ pub(crate) async fn serve(
             }
         };
         let Some(slot) = limits.admit(peer.ip()) else {
-            Metrics::inc(&st.metrics.connections_refused);
+            st.metrics.connections_refused.inc();
             // Best effort: the client may read the 503 before the close; it is never waited for.
             let _ = stream.try_write(REFUSED);
             continue;
@@ -360,7 +360,7 @@ async fn connection(
     })
     .await;
     if matches!(ended, Ended::TimedOut) {
-        Metrics::inc(&st.metrics.connections_timed_out);
+        st.metrics.connections_timed_out.inc();
     }
     st.metrics.connections_open.fetch_sub(1, Relaxed);
     drop(slot);

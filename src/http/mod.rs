@@ -328,7 +328,7 @@ fn record_refusal(
     code: &'static str,
     request_id: &str,
 ) {
-    crate::state::Metrics::inc(&st.metrics.errors);
+    st.metrics.errors.inc();
     event.error_code = Some(code);
     event.error_message = Some(e.message.clone());
     if let Some(d) = &e.detail {

@@ -14,7 +14,7 @@ use crate::action::{Ctx, Service};
 use crate::authn;
 use crate::authz::Env;
 use crate::error::{ApiError, Code};
-use crate::state::{AppState, Metrics};
+use crate::state::AppState;
 use crate::wire::Params;
 
 /// The Query API through the router (`GET /`, and a `POST /` the listener did not serve
@@ -72,11 +72,11 @@ pub(super) async fn answer(
 ) -> Response {
     let request_id = crate::ids::new_request_id();
     let now = st.clock.now();
-    Metrics::inc(&st.metrics.requests);
+    st.metrics.requests.inc();
     let wants_json = header_str(&parts.headers, "accept").contains("application/json");
 
     let Some(body) = body else {
-        Metrics::inc(&st.metrics.errors);
+        st.metrics.errors.inc();
         let e = ApiError::new(
             Code::RequestEntityTooLarge,
             format!(

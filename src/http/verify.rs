@@ -14,7 +14,7 @@ use crate::action::Service;
 use crate::authn;
 use crate::authz::Env;
 use crate::error::{ApiError, Code};
-use crate::state::{AppState, Metrics};
+use crate::state::AppState;
 
 /// `POST /verify` through the router (a router built by [`super::app`] alone).
 pub(super) async fn verify(State(st): State<Arc<AppState>>, req: Request<Body>) -> Response {
@@ -34,7 +34,7 @@ pub(super) async fn answer(
 ) -> Response {
     let request_id = crate::ids::new_request_id();
     let now = st.clock.now();
-    Metrics::inc(&st.metrics.requests);
+    st.metrics.requests.inc();
     let mut event = crate::audit::Event::new(
         now,
         "sts",
@@ -108,7 +108,7 @@ pub(super) async fn answer(
             r
         }
         Err(e) => {
-            Metrics::inc(&st.metrics.errors);
+            st.metrics.errors.inc();
             event.error_code = Some(e.code.as_str());
             event.error_message = Some(e.message.clone());
             response::error(&e, Service::Sts, &request_id, true, headers)

@@ -26,7 +26,7 @@ use crate::authz::Env;
 use crate::error::{ApiError, Code};
 use crate::idp::saml::RolePair;
 use crate::secret::SecretString;
-use crate::state::{AppState, Metrics};
+use crate::state::AppState;
 use crate::sts::actions::assume_role_with_saml::{
     self as arws, SamlLogin, SessionRequest, mint_for_pair, verify_response,
 };
@@ -119,7 +119,7 @@ impl Attempt {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        Metrics::inc(&st.metrics.requests);
+        st.metrics.requests.inc();
         let mut event = crate::audit::Event::new(
             now,
             "sts",
@@ -145,7 +145,7 @@ impl Attempt {
     async fn finish(mut self, st: &AppState, outcome: Result<Response, ApiError>) -> Response {
         let failed = outcome.as_ref().err().cloned();
         if let Some(e) = &failed {
-            Metrics::inc(&st.metrics.errors);
+            st.metrics.errors.inc();
             self.event.error_code = Some(e.code.as_str());
             self.event.error_message = Some(e.message.clone());
             if let Some(d) = &e.detail {
@@ -272,7 +272,7 @@ async fn credentials(
         attempt.event.user_identity = crate::audit::UserIdentity::federated(&ui);
     }
     attempt.event.response_elements = Some(audit.into());
-    Metrics::inc(&st.metrics.minted);
+    st.metrics.minted.inc();
     let view = CredentialsView {
         role_arn: &pair.role_arn,
         assumed_role_arn: &s.issued.claims.arn,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::ApiError;
 use crate::secret::SecretString;
-use crate::state::{AppState, Metrics};
+use crate::state::AppState;
 use crate::token::{Minted, SessionClaims};
 use crate::wire::XmlWriter;
 use crate::wire::json_out::Obj;
@@ -40,7 +40,7 @@ pub fn mint(st: &AppState, claims: SessionClaims, now: DateTime<Utc>) -> Result<
             m.claims.expires_at
         ))
     })?;
-    Metrics::inc(&st.metrics.minted);
+    st.metrics.minted.inc();
     Ok(Issued::new(m, expiration))
 }
 
