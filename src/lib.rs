@@ -9,6 +9,7 @@
 //! | [`wire`] | AWS Query decoding (form/query → typed parameters) and XML writing |
 //! | [`sigv4`] | pure SigV4 verification (header and presigned forms) |
 //! | [`token`] | sealed session tokens, the key ring, temporary key ids and secrets |
+//! | `xchacha` | XChaCha20-Poly1305 (HChaCha20 + aws-lc-rs), for tokens and secrets at rest |
 //! | [`policy`] | the IAM policy language: parse, evaluate, simulate, summarise |
 //! | [`store`] | the storage trait and its backends (their conformance suite is in `tests/`) |
 //! | [`iam`] | IAM entities: model, the repository (`iam::repo`: `keys` names every store key, |
@@ -62,3 +63,4 @@ pub mod sts;
 pub mod token;
 pub mod verify;
 pub mod wire;
+pub(crate) mod xchacha;

@@ -11,11 +11,11 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
+use zeroize::Zeroizing;
 
 use crate::secret::{SecretBytes, SecretString};
+use crate::xchacha;
 
 /// The at-rest key.
 #[derive(Clone)]
@@ -99,48 +99,47 @@ impl AtRestKey {
         }
     }
 
-    fn cipher(&self) -> Result<XChaCha20Poly1305, AtRestError> {
-        XChaCha20Poly1305::new_from_slice(self.key.expose()).map_err(|_| AtRestError::Open)
+    fn cipher(&self) -> Result<xchacha::Key, AtRestError> {
+        xchacha::Key::from_slice(self.key.expose()).ok_or(AtRestError::Open)
     }
 
-    /// Seals `secret`, bound to `owner` (e.g. the access key id).
+    /// Seals `secret`, bound to `owner` (e.g. the access key id): base64 of nonce ‖ ciphertext ‖
+    /// tag.
     pub fn seal(&self, owner: &str, secret: &SecretString) -> Result<String, AtRestError> {
-        let mut nonce = [0u8; 24];
+        let mut nonce = [0u8; xchacha::NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
-        let ct = self
+        let plaintext = secret.expose().as_bytes();
+        let mut out = Vec::with_capacity(nonce.len() + plaintext.len() + xchacha::TAG_LEN);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        let tag = self
             .cipher()?
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: secret.expose().as_bytes(),
-                    aad: owner.as_bytes(),
-                },
+            .seal_in_place_detached(
+                &nonce,
+                owner.as_bytes(),
+                out.get_mut(xchacha::NONCE_LEN..).unwrap_or_default(),
             )
             .map_err(|_| AtRestError::Open)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ct);
+        out.extend_from_slice(&tag);
         Ok(STANDARD.encode(out))
     }
 
     /// Opens a sealed secret bound to `owner`.
     pub fn open(&self, owner: &str, sealed: &str) -> Result<SecretString, AtRestError> {
-        let raw = STANDARD.decode(sealed).map_err(|_| AtRestError::Open)?;
-        if raw.len() < 24 + 16 {
+        // Opened where it lies: holds the secret until dropped, then wiped.
+        let mut raw = Zeroizing::new(STANDARD.decode(sealed).map_err(|_| AtRestError::Open)?);
+        if raw.len() < xchacha::NONCE_LEN + xchacha::TAG_LEN {
             return Err(AtRestError::Open);
         }
-        let (nonce, ct) = raw.split_at(24);
-        let pt = self
+        let (nonce, sealed) = raw.split_at_mut(xchacha::NONCE_LEN);
+        let nonce: &[u8; xchacha::NONCE_LEN] =
+            (&*nonce).try_into().map_err(|_| AtRestError::Open)?;
+        let plaintext = self
             .cipher()?
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ct,
-                    aad: owner.as_bytes(),
-                },
-            )
+            .open_in_place(nonce, owner.as_bytes(), sealed)
             .map_err(|_| AtRestError::Open)?;
-        let s = String::from_utf8(pt).map_err(|_| AtRestError::Open)?;
-        Ok(SecretString::new(s))
+        let s = std::str::from_utf8(plaintext).map_err(|_| AtRestError::Open)?;
+        Ok(SecretString::new(s.to_owned()))
     }
 
     /// Seals an authorization message (the JSON of a denial's reason) so only Sekisho can read

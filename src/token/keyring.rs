@@ -447,9 +447,10 @@ impl KeyRing {
         if !key.opens_at(now) {
             return Err(Error::Invalid(InvalidReason::KeyRetired));
         }
-        let plaintext = Zeroizing::new(key.subkeys.open(&parsed)?);
+        let nonce = parsed.nonce;
+        let plaintext = Zeroizing::new(key.subkeys.open(parsed)?);
         let claims = SessionClaims::decode(&plaintext)?;
-        Ok((claims, key, parsed.nonce))
+        Ok((claims, key, nonce))
     }
 
     /// The ring as JSON (contains the key material).

@@ -18,8 +18,6 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chacha20poly1305::aead::{Aead as _, AeadInPlace as _, KeyInit as _, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use hmac::Mac as _;
 use rand::RngCore as _;
@@ -29,6 +27,7 @@ use zeroize::{Zeroize as _, Zeroizing};
 use super::error::{Error, InvalidReason};
 use crate::secret::SecretString;
 use crate::sigv4::KeyedHmac;
+use crate::xchacha;
 
 /// The textual prefix of every token of this format.
 pub const TOKEN_PREFIX: &str = "SKS1";
@@ -43,9 +42,9 @@ const KEY_ID_LEN: usize = 4;
 /// Header length: version + key id.
 const HEADER_LEN: usize = 1 + KEY_ID_LEN;
 /// XChaCha20 nonce length.
-const NONCE_LEN: usize = 24;
+const NONCE_LEN: usize = xchacha::NONCE_LEN;
 /// Poly1305 tag length.
-const TAG_LEN: usize = 16;
+const TAG_LEN: usize = xchacha::TAG_LEN;
 /// HKDF salt: fixes the derivation to this scheme.
 const HKDF_SALT: &[u8] = b"sekisho/token-ring/v1";
 /// Domain separator of the secret derivation.
@@ -84,11 +83,11 @@ impl fmt::Debug for KeyId {
     }
 }
 
-/// The keys derived from one ring key's master secret. Wiped on drop (the cipher zeroizes its
-/// own key; the keyed HMAC overwrites its state).
+/// The keys derived from one ring key's master secret. Wiped on drop (the AEAD key wipes itself;
+/// the keyed HMAC overwrites its state).
 pub(crate) struct Subkeys {
     /// AEAD for sealing and opening.
-    cipher: XChaCha20Poly1305,
+    cipher: xchacha::Key,
     /// HMAC for secret derivation, keyed once with the derivation key (minting derives a secret
     /// on every call).
     derive: KeyedHmac,
@@ -104,7 +103,7 @@ impl Subkeys {
         let expanded = hk.expand(b"seal", seal.as_mut_slice()).is_ok()
             && hk.expand(b"derive", derive.as_mut_slice()).is_ok();
         debug_assert!(expanded, "hkdf expand of 32 bytes cannot fail");
-        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(seal.as_slice()));
+        let cipher = xchacha::Key::new(&seal);
         Self {
             cipher,
             derive: KeyedHmac::new(&derive),
@@ -145,8 +144,8 @@ impl Subkeys {
         raw.extend_from_slice(&nonce);
         let sealed = encode(&mut raw).and_then(|()| {
             self.cipher
-                .encrypt_in_place_detached(
-                    XNonce::from_slice(&nonce),
+                .seal_in_place_detached(
+                    &nonce,
                     &aad(&header),
                     raw.get_mut(body..).unwrap_or_default(),
                 )
@@ -163,18 +162,18 @@ impl Subkeys {
         Ok((token_text(&raw)?, nonce))
     }
 
-    /// Opens a parsed token; any failure is [`InvalidReason::Tampered`].
-    pub(crate) fn open(&self, parsed: &Parsed) -> Result<Vec<u8>, Error> {
+    /// Opens a parsed token, decrypting its ciphertext where it lies; returns the plaintext (the
+    /// tag cut off). Any failure is [`InvalidReason::Tampered`].
+    pub(crate) fn open(&self, parsed: Parsed) -> Result<Vec<u8>, Error> {
         let aad = aad(&parsed.header);
-        self.cipher
-            .decrypt(
-                XNonce::from_slice(&parsed.nonce),
-                Payload {
-                    msg: &parsed.ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| Error::Invalid(InvalidReason::Tampered))
+        let mut text = parsed.ciphertext;
+        let len = self
+            .cipher
+            .open_in_place(&parsed.nonce, &aad, &mut text)
+            .map_err(|_| Error::Invalid(InvalidReason::Tampered))?
+            .len();
+        text.truncate(len);
+        Ok(text)
     }
 
     /// The temporary secret access key of `access_key_id` in the token with `nonce`.
@@ -299,7 +298,7 @@ mod tests {
         let p = parse(&token).unwrap();
         assert_eq!(p.key_id, id);
         assert_eq!(p.nonce, nonce);
-        assert_eq!(k.open(&p).unwrap(), b"hello");
+        assert_eq!(k.open(p).unwrap(), b"hello");
         // Nonces are random: the same plaintext seals differently.
         assert_ne!(k.seal(id, b"hello").unwrap().0, token);
     }
@@ -308,7 +307,7 @@ mod tests {
     fn wrong_key_or_header_is_tampered() {
         let (token, _) = subkeys(1).seal(KeyId([1, 2, 3, 4]), b"hello").unwrap();
         let p = parse(&token).unwrap();
-        let e = subkeys(2).open(&p).unwrap_err();
+        let e = subkeys(2).open(p).unwrap_err();
         assert_eq!(e.invalid_reason(), Some(InvalidReason::Tampered));
         // Re-labelling the key id breaks the AAD.
         let mut raw = URL_SAFE_NO_PAD
@@ -316,7 +315,7 @@ mod tests {
             .unwrap();
         *raw.get_mut(1).unwrap() ^= 1;
         let relabelled = format!("SKS1{}", URL_SAFE_NO_PAD.encode(&raw));
-        let e = subkeys(1).open(&parse(&relabelled).unwrap()).unwrap_err();
+        let e = subkeys(1).open(parse(&relabelled).unwrap()).unwrap_err();
         assert_eq!(e.invalid_reason(), Some(InvalidReason::Tampered));
     }
 
