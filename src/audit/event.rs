@@ -30,7 +30,12 @@ pub fn request_parameters<'a>(
     let members = params
         .filter(|&(k, _)| k != "Action" && k != "Version")
         .map(|(k, v)| {
-            let base = k.split('.').next().unwrap_or(k);
+            // The name before any `.member.N` suffix (a byte scan: these names are short).
+            let base = k
+                .bytes()
+                .position(|b| b == b'.')
+                .and_then(|i| k.get(..i))
+                .unwrap_or(k);
             (
                 k,
                 if SECRET_PARAMS.contains(&base) {
