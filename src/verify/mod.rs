@@ -10,6 +10,7 @@
 //! service `sts`) and allowed by `sekisho:VerifyRequest`. Rust: [`verify_request`].
 
 mod json;
+mod question;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -24,6 +25,8 @@ use crate::error::{ApiError, Code};
 use crate::policy::Effect;
 use crate::state::AppState;
 use crate::wire::json::Text;
+
+pub use question::parse_question;
 
 /// The signed request being verified. Strings borrow from the JSON body where they can (no
 /// escapes), so parsing a question copies little (`Cow` fields borrow on their own; strings
