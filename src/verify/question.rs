@@ -121,6 +121,32 @@ fn set<T>(slot: &mut Option<T>, v: T) -> Option<()> {
     Some(())
 }
 
+/// The length of the string that starts `rest`, up to its closing quote; `None` when a
+/// backslash or a control character comes first (serde's to read or refuse) or no quote comes.
+///
+/// Sixteen bytes at a time are looked at whole (no early exit, so the check is vectorised),
+/// and only the sixteen that hold the end byte by byte: strings here are mostly short (names,
+/// keys) with a few long ones (a session token is ~1 KB).
+fn plain_len(rest: &[u8]) -> Option<usize> {
+    let stop = |b: u8| (b == b'"') | (b == b'\\') | (b < 0x20);
+    let end = |at: usize, b: u8| (b == b'"').then_some(at);
+    let mut chunks = rest.chunks_exact(16);
+    let mut start = 0;
+    for chunk in &mut chunks {
+        if chunk.iter().fold(false, |s, &b| s | stop(b)) {
+            let (at, &b) = chunk.iter().enumerate().find(|&(_, &b)| stop(b))?;
+            return end(start + at, b);
+        }
+        start += 16;
+    }
+    let (at, &b) = chunks
+        .remainder()
+        .iter()
+        .enumerate()
+        .find(|&(_, &b)| stop(b))?;
+    end(start + at, b)
+}
+
 /// A position in the body; every step is `None` where the plain shape ends.
 struct Cursor<'a> {
     s: &'a str,
@@ -149,16 +175,7 @@ impl<'a> Cursor<'a> {
     /// A string without escapes or control characters, borrowed.
     fn str(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
-        let rest = self.s.as_bytes().get(self.i..)?;
-        let len = memchr::memchr(b'"', rest)?;
-        // Every byte looked at (no early exit), so the loop is vectorised.
-        let escaped = rest
-            .get(..len)?
-            .iter()
-            .fold(false, |bad, &b| bad | (b < 0x20) | (b == b'\\'));
-        if escaped {
-            return None;
-        }
+        let len = plain_len(self.s.as_bytes().get(self.i..)?)?;
         let s = self.s.get(self.i..self.i + len)?;
         self.i += len + 1;
         Some(s)
@@ -201,7 +218,7 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use proptest::prelude::*;
 
     use super::*;
@@ -235,6 +252,23 @@ mod tests {
         assert_eq!(q.request.scheme.as_deref(), Some("https"));
         assert!(q.source_ip.is_none() && q.context.is_empty());
         assert_eq!(ours(BENCH.as_bytes()), serde(BENCH.as_bytes()));
+    }
+
+    #[test]
+    fn a_plain_string_ends_at_its_quote_and_nothing_else_is_plain() {
+        for n in 0..70 {
+            let body = "a".repeat(n);
+            assert_eq!(plain_len(format!("{body}\"x\"").as_bytes()), Some(n), "{n}");
+            assert_eq!(plain_len(body.as_bytes()), None, "unclosed {n}");
+            for bad in ["\\\"", "\n\"", "\u{1f}\""] {
+                assert_eq!(
+                    plain_len(format!("{body}{bad}").as_bytes()),
+                    None,
+                    "{n} {bad:?}"
+                );
+            }
+        }
+        assert_eq!(plain_len("é\u{7f} ~\"".as_bytes()), Some(5));
     }
 
     #[test]
