@@ -124,27 +124,25 @@ fn set<T>(slot: &mut Option<T>, v: T) -> Option<()> {
 /// The length of the string that starts `rest`, up to its closing quote; `None` when a
 /// backslash or a control character comes first (serde's to read or refuse) or no quote comes.
 ///
-/// Sixteen bytes at a time are looked at whole (no early exit, so the check is vectorised),
-/// and only the sixteen that hold the end byte by byte: strings here are mostly short (names,
-/// keys) with a few long ones (a session token is ~1 KB).
+/// Sixteen bytes at a time are looked at whole (a fixed-size block without early exit, so the
+/// check is vectorised into a bit mask whose lowest bit is the first byte to stop at): strings
+/// here are mostly short (names, keys) with a few long ones (a session token is ~1 KB).
 fn plain_len(rest: &[u8]) -> Option<usize> {
     let stop = |b: u8| (b == b'"') | (b == b'\\') | (b < 0x20);
-    let end = |at: usize, b: u8| (b == b'"').then_some(at);
-    let mut chunks = rest.chunks_exact(16);
-    let mut start = 0;
-    for chunk in &mut chunks {
-        if chunk.iter().fold(false, |s, &b| s | stop(b)) {
-            let (at, &b) = chunk.iter().enumerate().find(|&(_, &b)| stop(b))?;
-            return end(start + at, b);
+    let end = |at: usize, b: Option<&u8>| (b == Some(&b'"')).then_some(at);
+    let (blocks, tail) = rest.as_chunks::<16>();
+    for (n, block) in blocks.iter().enumerate() {
+        let mask = block
+            .iter()
+            .enumerate()
+            .fold(0_u32, |m, (i, &b)| m | (u32::from(stop(b)) << i));
+        if mask != 0 {
+            let at = mask.trailing_zeros() as usize;
+            return end(n * 16 + at, block.get(at));
         }
-        start += 16;
     }
-    let (at, &b) = chunks
-        .remainder()
-        .iter()
-        .enumerate()
-        .find(|&(_, &b)| stop(b))?;
-    end(start + at, b)
+    let at = tail.iter().position(|&b| stop(b))?;
+    end(blocks.len() * 16 + at, tail.get(at))
 }
 
 /// A position in the body; every step is `None` where the plain shape ends.
