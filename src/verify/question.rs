@@ -124,25 +124,38 @@ fn set<T>(slot: &mut Option<T>, v: T) -> Option<()> {
 /// The length of the string that starts `rest`, up to its closing quote; `None` when a
 /// backslash or a control character comes first (serde's to read or refuse) or no quote comes.
 ///
-/// Sixteen bytes at a time are looked at whole (a fixed-size block without early exit, so the
-/// check is vectorised into a bit mask whose lowest bit is the first byte to stop at): strings
-/// here are mostly short (names, keys) with a few long ones (a session token is ~1 KB).
+/// Strings here are mostly short (names, keys), a few long (a session token is ~1 KB): the
+/// first sixteen bytes are looked at a word at a time, and a string longer than that has its
+/// closing quote found by `memchr`, then the bytes before it checked in one vectorised pass.
 fn plain_len(rest: &[u8]) -> Option<usize> {
-    let stop = |b: u8| (b == b'"') | (b == b'\\') | (b < 0x20);
-    let end = |at: usize, b: Option<&u8>| (b == Some(&b'"')).then_some(at);
-    let (blocks, tail) = rest.as_chunks::<16>();
-    for (n, block) in blocks.iter().enumerate() {
-        let mask = block
-            .iter()
-            .enumerate()
-            .fold(0_u32, |m, (i, &b)| m | (u32::from(stop(b)) << i));
-        if mask != 0 {
-            let at = mask.trailing_zeros() as usize;
-            return end(n * 16 + at, block.get(at));
+    let (words, _) = rest.as_chunks::<8>();
+    for (n, w) in words.iter().take(2).enumerate() {
+        let m = stops(u64::from_le_bytes(*w));
+        if m != 0 {
+            let at = n * 8 + (m.trailing_zeros() / 8) as usize;
+            return (rest.get(at) == Some(&b'"')).then_some(at);
         }
     }
-    let at = tail.iter().position(|&b| stop(b))?;
-    end(blocks.len() * 16 + at, tail.get(at))
+    let from = words.len().min(2) * 8;
+    let len = from + memchr::memchr(b'"', rest.get(from..)?)?;
+    // Every byte looked at (no early exit), so the loop is vectorised.
+    let escaped = rest
+        .get(from..len)?
+        .iter()
+        .fold(false, |bad, &b| bad | (b < 0x20) | (b == b'\\'));
+    (!escaped).then_some(len)
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of the little-endian word `w` that are a quote, a backslash or a control
+/// character, marked by their high bit. The lowest mark is exact (a borrow can mark bytes after
+/// a marked one, never before), so it is the first such byte.
+fn stops(w: u64) -> u64 {
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
+    below_space | zero(w ^ (LO * u64::from(b'"'))) | zero(w ^ (LO * u64::from(b'\\')))
 }
 
 /// A position in the body; every step is `None` where the plain shape ends.
@@ -267,6 +280,21 @@ mod tests {
             }
         }
         assert_eq!(plain_len("é\u{7f} ~\"".as_bytes()), Some(5));
+        // Whatever follows the quote does not count.
+        assert_eq!(plain_len(b"ab\"\\\x01"), Some(2));
+        assert_eq!(plain_len(b"abcdefghijklmnopqrstu\"\\"), Some(21));
+    }
+
+    proptest! {
+        #[test]
+        fn a_plain_string_ends_where_a_byte_loop_says(bytes in proptest::collection::vec(
+            prop_oneof![8 => 0x20_u8..=0xff, 1 => Just(b'"'), 1 => Just(b'\\'), 1 => 0_u8..0x20],
+            0..80,
+        )) {
+            let first = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            let want = first.filter(|&i| bytes[i] == b'"');
+            prop_assert_eq!(plain_len(&bytes), want);
+        }
     }
 
     #[test]
