@@ -136,7 +136,13 @@ fn plain_len(rest: &[u8]) -> Option<usize> {
             return (rest.get(at) == Some(&b'"')).then_some(at);
         }
     }
-    let from = words.len().min(2) * 8;
+    long_plain_len(rest, words.len().min(2) * 8)
+}
+
+/// [`plain_len`] of a string with no quote, backslash or control character in its first
+/// `from` bytes. Out of line: the short strings' path stays small (fewer registers to save).
+#[inline(never)]
+fn long_plain_len(rest: &[u8], from: usize) -> Option<usize> {
     let len = from + memchr::memchr(b'"', rest.get(from..)?)?;
     // Every byte looked at (no early exit), so the loop is vectorised.
     let escaped = rest
