@@ -68,7 +68,7 @@ pub(super) async fn answer(
             crate::authz::authorize(st, &caller, &env, "sekisho:VerifyRequest", "*").await;
         audit_caller(&mut event, caller);
         allowed?;
-        let input: crate::verify::VerifyInput = serde_json::from_slice(&body)
+        let input = crate::verify::parse_question(&body)
             .map_err(|e| ApiError::validation(format!("invalid verification request: {e}")))?;
         // The asker's account, as the event records it (`audit_caller` moved the caller there).
         let asker_account = event.recipient_account_id.as_deref();

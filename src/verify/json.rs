@@ -1,6 +1,10 @@
 //! The `/verify` answer written straight into its buffer (the bytes serde_json gives).
+//!
+//! The members come in a fixed order with `authenticated` first, so each member's name is
+//! written with the punctuation around it as one literal (`,"account":`), and only the values
+//! go through the escaping writer.
 
-use crate::wire::json_out::{Obj, bool_into, int_into, opt_str_into, str_into};
+use crate::wire::json_out::{bool_into, int_into, opt_str_into, str_into};
 
 use super::VerifyAnswer;
 
@@ -8,82 +12,93 @@ impl VerifyAnswer {
     /// Appends this answer's JSON: the bytes `serde_json::to_writer` gives (a test holds the
     /// two equal), written directly.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut o = Obj::open(out);
-        bool_into(o.key("authenticated"), self.authenticated);
+        out.extend_from_slice(br#"{"authenticated":"#);
+        bool_into(out, self.authenticated);
         if let Some(e) = &self.error {
-            let mut x = Obj::open(o.key("error"));
-            x.str("code", &e.code);
-            x.str("message", &e.message);
-            int_into(x.key("status"), i64::from(e.status));
-            x.close();
+            out.extend_from_slice(br#","error":{"code":"#);
+            str_into(out, &e.code);
+            out.extend_from_slice(br#","message":"#);
+            str_into(out, &e.message);
+            out.extend_from_slice(br#","status":"#);
+            int_into(out, i64::from(e.status));
+            out.push(b'}');
         }
         if let Some(p) = &self.principal {
-            let mut x = Obj::open(o.key("principal"));
-            x.str("arn", &p.arn);
-            x.str("account", &p.account);
-            x.str("userId", &p.user_id);
-            x.str("type", &p.kind);
-            x.str("accessKeyId", &p.access_key_id);
+            out.extend_from_slice(br#","principal":{"arn":"#);
+            str_into(out, &p.arn);
+            out.extend_from_slice(br#","account":"#);
+            str_into(out, &p.account);
+            out.extend_from_slice(br#","userId":"#);
+            str_into(out, &p.user_id);
+            out.extend_from_slice(br#","type":"#);
+            str_into(out, &p.kind);
+            out.extend_from_slice(br#","accessKeyId":"#);
+            str_into(out, &p.access_key_id);
             if let Some(a) = &p.principal_arn {
-                x.str("principalArn", a);
+                out.extend_from_slice(br#","principalArn":"#);
+                str_into(out, a);
             }
             if let Some(n) = &p.session_name {
-                opt_str_into(x.key("sessionName"), n.as_deref());
+                out.extend_from_slice(br#","sessionName":"#);
+                opt_str_into(out, n.as_deref());
             }
-            x.close();
+            out.push(b'}');
         }
         if let Some(s) = &self.session {
-            let tags = o.key("sessionTags");
-            tags.push(b'{');
+            out.extend_from_slice(br#","sessionTags":{"#);
             for (i, (k, v)) in s.session_tags.iter().enumerate() {
                 if i > 0 {
-                    tags.push(b',');
+                    out.push(b',');
                 }
-                str_into(tags, k);
-                tags.push(b':');
-                str_into(tags, v);
+                str_into(out, k);
+                out.push(b':');
+                str_into(out, v);
             }
-            tags.push(b'}');
-            let keys = o.key("transitiveTagKeys");
-            keys.push(b'[');
+            out.extend_from_slice(br#"},"transitiveTagKeys":["#);
             for (i, k) in s.transitive_tag_keys.iter().enumerate() {
                 if i > 0 {
-                    keys.push(b',');
+                    out.push(b',');
                 }
-                str_into(keys, k);
+                str_into(out, k);
             }
-            keys.push(b']');
-            opt_str_into(o.key("sourceIdentity"), s.source_identity.as_deref());
-            int_into(o.key("issuedAt"), s.issued_at);
-            int_into(o.key("expiration"), s.expiration);
-            bool_into(o.key("mfaAuthenticated"), s.mfa_authenticated);
+            out.extend_from_slice(br#"],"sourceIdentity":"#);
+            opt_str_into(out, s.source_identity.as_deref());
+            out.extend_from_slice(br#","issuedAt":"#);
+            int_into(out, s.issued_at);
+            out.extend_from_slice(br#","expiration":"#);
+            int_into(out, s.expiration);
+            out.extend_from_slice(br#","mfaAuthenticated":"#);
+            bool_into(out, s.mfa_authenticated);
         }
         if let Some(d) = &self.decision {
-            let mut x = Obj::open(o.key("decision"));
-            x.str("effect", &d.effect);
-            let m = x.key("matched");
-            m.push(b'[');
+            out.extend_from_slice(br#","decision":{"effect":"#);
+            str_into(out, &d.effect);
+            out.extend_from_slice(br#","matched":["#);
             for (i, st) in d.matched.iter().enumerate() {
                 if i > 0 {
-                    m.push(b',');
+                    out.push(b',');
                 }
-                let mut y = Obj::open(m);
-                y.str("policy", &st.policy);
-                opt_str_into(y.key("sid"), st.sid.as_deref());
-                y.str("effect", &st.effect);
-                y.close();
+                out.extend_from_slice(br#"{"policy":"#);
+                str_into(out, &st.policy);
+                out.extend_from_slice(br#","sid":"#);
+                opt_str_into(out, st.sid.as_deref());
+                out.extend_from_slice(br#","effect":"#);
+                str_into(out, &st.effect);
+                out.push(b'}');
             }
-            m.push(b']');
-            x.str("reason", &d.reason);
+            out.extend_from_slice(br#"],"reason":"#);
+            str_into(out, &d.reason);
             if let Some(e) = &d.encoded_message {
-                x.str("encodedMessage", e);
+                out.extend_from_slice(br#","encodedMessage":"#);
+                str_into(out, e);
             }
             if let Some(msg) = &d.message {
-                x.str("message", msg);
+                out.extend_from_slice(br#","message":"#);
+                str_into(out, msg);
             }
-            x.close();
+            out.push(b'}');
         }
-        o.close();
+        out.push(b'}');
     }
 }
 
@@ -179,7 +194,14 @@ mod tests {
             d.message = None;
         }
         same_as_serde(&a);
+        if let Some(p) = a.principal.as_mut() {
+            p.session_name = None;
+        }
+        a.session = None;
+        same_as_serde(&a);
         a.principal = None;
+        same_as_serde(&a);
+        a.decision = None;
         same_as_serde(&a);
     }
 }

@@ -10,6 +10,7 @@
 //! service `sts`) and allowed by `sekisho:VerifyRequest`. Rust: [`verify_request`].
 
 mod json;
+mod question;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -24,6 +25,8 @@ use crate::error::{ApiError, Code};
 use crate::policy::Effect;
 use crate::state::AppState;
 use crate::wire::json::Text;
+
+pub use question::parse_question;
 
 /// The signed request being verified. Strings borrow from the JSON body where they can (no
 /// escapes), so parsing a question copies little (`Cow` fields borrow on their own; strings
@@ -296,24 +299,26 @@ pub async fn verify_request(
     let visible = |m: &crate::policy::MatchedStatement| {
         policy_visible(&m.policy.0, &caller.account, asker_account)
     };
-    let all_visible = d.matched.iter().all(visible);
+    let mut all_visible = true;
+    let matched = d
+        .matched
+        .iter()
+        .map(|m| {
+            if visible(m) {
+                answer_statement(m)
+            } else {
+                all_visible = false;
+                AnswerStatement {
+                    policy: HIDDEN.to_owned(),
+                    sid: None,
+                    effect: statement_effect(m),
+                }
+            }
+        })
+        .collect();
     let mut decision = AnswerDecision {
         effect: Cow::Borrowed(effect),
-        matched: d
-            .matched
-            .iter()
-            .map(|m| {
-                if visible(m) {
-                    answer_statement(m)
-                } else {
-                    AnswerStatement {
-                        policy: HIDDEN.to_owned(),
-                        sid: None,
-                        effect: statement_effect(m),
-                    }
-                }
-            })
-            .collect(),
+        matched,
         reason: if all_visible {
             d.reason.clone()
         } else {
@@ -355,7 +360,7 @@ pub async fn verify_request(
 /// A deciding statement as the answer names it.
 fn answer_statement(m: &crate::policy::MatchedStatement) -> AnswerStatement {
     AnswerStatement {
-        policy: m.policy.0.to_string(),
+        policy: String::from(&*m.policy.0),
         sid: m.sid.clone(),
         effect: statement_effect(m),
     }
@@ -425,10 +430,14 @@ fn policy_visible(policy: &str, signer_account: &str, asker: Option<&str>) -> bo
     owner == "aws" || owner == asker
 }
 
-/// An ARN's account field (the fifth, `arn:partition:service:region:ACCOUNT:…`), found with
-/// byte searches; empty when the ARN has fewer fields.
+/// An ARN's account field (the fifth, `arn:partition:service:region:ACCOUNT:…`); empty when
+/// the ARN has fewer fields. A plain loop over the bytes: the field ends within a few dozen,
+/// where a vector search's set-up would cost more than it saves.
 fn arn_account(arn: &str) -> &str {
-    let mut colons = memchr::memchr_iter(b':', arn.as_bytes());
+    let mut colons = arn
+        .bytes()
+        .enumerate()
+        .filter_map(|(i, b)| (b == b':').then_some(i));
     let Some(start) = colons.nth(3).map(|i| i + 1) else {
         return "";
     };
@@ -439,8 +448,27 @@ fn arn_account(arn: &str) -> &str {
 /// An HTTP header name: one or more token characters (RFC 9110), as `http::HeaderName`
 /// accepts them.
 fn valid_header_name(n: &str) -> bool {
-    !n.is_empty() && n.bytes().all(crate::sigv4::is_token_char)
+    !n.is_empty()
+        && n.bytes().all(|b| {
+            TOKEN_CHARS
+                .checked_shr(u32::from(b))
+                .is_some_and(|m| m & 1 == 1)
+        })
 }
+
+/// [`crate::sigv4::is_token_char`] as a bit set of the ASCII bytes (every token character is
+/// ASCII): a shift and a mask rather than a chain of comparisons.
+const TOKEN_CHARS: u128 = {
+    let mut set = 0_u128;
+    let mut b = 0_u8;
+    while b < 128 {
+        if crate::sigv4::is_token_char(b) {
+            set |= 1 << b;
+        }
+        b += 1;
+    }
+    set
+};
 
 /// An HTTP header value as `http::HeaderValue` accepts it: no control characters but tab.
 /// Every byte is looked at (no early exit), so the loop is vectorised: values are long (a
@@ -530,6 +558,24 @@ mod tests {
         }
         assert!(valid_header_value(""));
         assert!(valid_header_value("é\tx"));
+    }
+
+    #[test]
+    fn header_names_are_token_characters() {
+        for b in 0_u8..=255 {
+            let name = [b'x', b, b'y'];
+            let Ok(n) = std::str::from_utf8(&name) else {
+                continue;
+            };
+            assert_eq!(
+                valid_header_name(n),
+                crate::sigv4::is_token_char(b),
+                "{b:#x}"
+            );
+        }
+        assert!(!valid_header_name(""));
+        assert!(!valid_header_name("é"));
+        assert!(valid_header_name("x-amz-date"));
     }
 
     #[test]
