@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use http::header::{AUTHORIZATION, DATE};
 
-use super::canonical::{AmzDate, decode};
+use super::canonical::{AmzDate, KnownHeaders, decode};
 use super::error::{Error, INVALID_TOKEN};
 use super::signing_key::Signature;
 use super::{ALGORITHM, AuthForm, CredentialScope, ParsedAuth, RequestParts};
@@ -164,8 +164,12 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
 
     let date = header_form_date(req)?;
     let no_date = date.is_none();
-    let (Some(credential), Some(signed_headers), Some(signature), Some((amz_date, amz))) =
-        (credential, signed_headers, signature, date)
+    let (
+        Some(credential),
+        Some(signed_headers),
+        Some(signature),
+        Some((amz_date, amz, date_header)),
+    ) = (credential, signed_headers, signature, date)
     else {
         return Err(missing_parts_error(
             credential.is_none(),
@@ -177,7 +181,8 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
     };
 
     let (access_key_id, scope, terminator) = parse_credential(Cow::Borrowed(credential))?;
-    let security_token = single_header(req, X_AMZ_SECURITY_TOKEN)?
+    let token_header = single_header(req, X_AMZ_SECURITY_TOKEN)?;
+    let security_token = token_header
         .map(|v| {
             super::ascii_str(v)
                 .map(SecretCow::borrowed)
@@ -192,6 +197,10 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         signed_headers: SignedHeaders::parse(signed_headers)?,
         amz_date,
         amz,
+        known: KnownHeaders {
+            date: date_header,
+            token: token_header,
+        },
         signature: parse_signature(signature)?,
         security_token,
         expires: None,
@@ -245,22 +254,25 @@ fn missing_parts_error(
     Error::IncompleteSignature(msg)
 }
 
-/// The request time in header form, with its `YYYYMMDDTHHMMSSZ` text: `X-Amz-Date`, else the
-/// RFC 1123 `Date` header.
-fn header_form_date(req: &RequestParts<'_>) -> Result<Option<(DateTime<Utc>, AmzDate)>, Error> {
+/// The request time in header form, with its `YYYYMMDDTHHMMSSZ` text: `X-Amz-Date` (and its
+/// value as sent), else the RFC 1123 `Date` header.
+fn header_form_date<'a>(req: &RequestParts<'a>) -> Result<Option<HeaderDate<'a>>, Error> {
     if let Some(v) = single_header(req, X_AMZ_DATE)? {
         let s = super::ascii_str(v).ok_or_else(|| bad_date("(not ASCII)"))?;
-        return parse_amz_date_text(s).map(Some);
+        return parse_amz_date_text(s).map(|(t, text)| Some((t, text, Some(v))));
     }
     if let Some(v) = single_header(req, DATE.as_str())? {
         let s = super::ascii_str(v).ok_or_else(|| bad_date("(not ASCII)"))?;
         let t = DateTime::parse_from_rfc2822(s)
             .map(|d| d.with_timezone(&Utc))
             .map_err(|_| bad_date(s))?;
-        return Ok(Some((t, AmzDate::of(&t))));
+        return Ok(Some((t, AmzDate::of(&t), None)));
     }
     Ok(None)
 }
+
+/// A header-form request time, its text, and the `X-Amz-Date` value it was read from.
+type HeaderDate<'a> = (DateTime<Utc>, AmzDate, Option<&'a [u8]>);
 
 fn single_header<'a>(req: &RequestParts<'a>, name: &str) -> Result<Option<&'a [u8]>, Error> {
     let mut it = req.headers.get_all(name);
@@ -318,23 +330,18 @@ fn parse_credential(cred: Cow<'_, str>) -> Result<CredentialParts<'_>, Error> {
 }
 
 fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
+    // Four byte searches for the four slashes, a fifth to refuse one more.
     let five = || {
-        // One pass over the (short) credential for its four slashes; a fifth refuses it.
-        let mut cuts = [0_usize; 4];
-        let mut found = 0;
-        for (i, _) in cred.bytes().enumerate().filter(|&(_, b)| b == b'/') {
-            *cuts.get_mut(found)? = i;
-            found += 1;
-        }
-        let [a, d, r, s] = cuts;
-        (found == 4).then_some(())?;
-        Some((
-            cred.get(..a)?,
-            cred.get(a + 1..d)?,
-            cred.get(d + 1..r)?,
-            cred.get(r + 1..s)?,
-            cred.get(s + 1..)?,
-        ))
+        let mut rest = cred;
+        let mut next = || {
+            let (part, tail) = split_at_byte(rest, b'/')?;
+            rest = tail;
+            Some(part)
+        };
+        let parts = (next()?, next()?, next()?, next()?);
+        memchr::memchr(b'/', rest.as_bytes())
+            .is_none()
+            .then_some((parts.0, parts.1, parts.2, parts.3, rest))
     };
     let Some((akid, date, region, service, term)) = five() else {
         return Err(Error::IncompleteSignature(format!(
@@ -345,8 +352,7 @@ fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
     };
     // The IAM model's AccessKeyId: `[\w]+`, at most 128 characters (AWS's own ids are 20; the
     // published test vectors use `AKIDEXAMPLE`).
-    let akid_ok = (1..=128).contains(&akid.len())
-        && akid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let akid_ok = (1..=128).contains(&akid.len()) && akid.bytes().all(|b| is_key_id_char(b));
     if !akid_ok {
         return Err(Error::InvalidClientTokenId(INVALID_TOKEN.to_owned()));
     }
@@ -359,6 +365,28 @@ fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
         },
         term.into(),
     ))
+}
+
+/// Whether `b` may appear in an access key id (`[A-Za-z0-9_]`; one table look-up a byte).
+fn is_key_id_char(b: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            // `i` is below 256, so the cast cannot truncate.
+            #[expect(
+                clippy::indexing_slicing,
+                reason = "constant evaluation: an index out of bounds fails the build"
+            )]
+            {
+                let b = i as u8;
+                t[i] = b.is_ascii_alphanumeric() || b == b'_';
+            }
+            i += 1;
+        }
+        t
+    };
+    TABLE.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 /// The `SignedHeaders` list, checked: lowercase header-name tokens, no duplicates, at most
@@ -381,7 +409,7 @@ impl<'a> SignedHeaders<'a> {
 
     /// The names, lowercase, in the client's order.
     pub fn iter(&self) -> impl Iterator<Item = &str> + Clone {
-        self.0.split(';')
+        Names(Some(&self.0))
     }
 
     /// How many names there are.
@@ -403,43 +431,68 @@ impl<'a> SignedHeaders<'a> {
     }
 }
 
-/// The checks of [`SignedHeaders::parse`], in one pass over the bytes: each name is checked as
-/// it is read and compared with the names before it.
-fn check_signed_headers(list: &str) -> Result<(), Error> {
-    let bytes = list.as_bytes();
-    let (mut start, mut chars_ok, mut count) = (0, true, 0);
-    for i in 0..=bytes.len() {
-        match bytes.get(i) {
-            Some(&b) if b != b';' => {
-                chars_ok &= is_lower_token_char(b);
-                continue;
+/// The names of a list, cut at each `;` found by a byte search (`str::split` by a `char` runs
+/// a general searcher; these lists are read on every request).
+#[derive(Clone)]
+struct Names<'a>(Option<&'a str>);
+
+impl<'a> Iterator for Names<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.0?;
+        match split_at_byte(rest, b';') {
+            Some((name, tail)) => {
+                self.0 = Some(tail);
+                Some(name)
             }
-            _ => {}
+            None => {
+                self.0 = None;
+                Some(rest)
+            }
         }
-        let name = list.get(start..i).unwrap_or_default();
-        let valid = chars_ok && !name.is_empty() && name.len() <= MAX_HEADER_NAME;
+    }
+}
+
+/// The checks of [`SignedHeaders::parse`], in one pass: each name is found with a byte search,
+/// checked, and compared with the names before it, which a list in strictly increasing order
+/// (as the SDKs sign, sorted) needs only for the one just before.
+fn check_signed_headers(list: &str) -> Result<(), Error> {
+    let (mut start, mut count, mut prev, mut sorted) = (0, 0, "", true);
+    loop {
+        let rest = list.get(start..).unwrap_or_default();
+        let end = memchr::memchr(b';', rest.as_bytes());
+        let name = rest.get(..end.unwrap_or(rest.len())).unwrap_or_default();
         if count >= MAX_SIGNED_HEADERS {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
             )));
         }
+        let valid = !name.is_empty()
+            && name.len() <= MAX_HEADER_NAME
+            && name.bytes().all(is_lower_token_char);
         if !valid {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders contains an invalid header name '{}'.",
                 truncate(name, 64)
             )));
         }
-        // The names before this one (`start` is past a `;`, or 0 for the first name).
-        let before = list.get(..start.saturating_sub(1)).unwrap_or_default();
-        if start > 0 && before.split(';').any(|n| n == name) {
-            return Err(Error::IncompleteSignature(format!(
-                "SignedHeaders lists '{name}' more than once."
-            )));
+        if count > 0 {
+            sorted &= prev < name;
+            // Out of order: compared with every name before it (`start` is past a `;`).
+            let before = list.get(..start.saturating_sub(1)).unwrap_or_default();
+            if !sorted && before.split(';').any(|n| n == name) {
+                return Err(Error::IncompleteSignature(format!(
+                    "SignedHeaders lists '{name}' more than once."
+                )));
+            }
         }
-        (start, chars_ok) = (i + 1, true);
-        count += 1;
+        (prev, count) = (name, count + 1);
+        let Some(end) = end else {
+            return Ok(());
+        };
+        start += end + 1;
     }
-    Ok(())
 }
 
 /// Whether `b` may appear in a signed header name: a token character, not upper case (one
@@ -506,6 +559,7 @@ fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth<'static>, Error> {
         signed_headers: SignedHeaders::parse(signed_headers)?,
         amz_date,
         amz,
+        known: KnownHeaders::default(),
         signature: parse_signature(&signature)?,
         security_token: p.security_token.map(SecretCow::owned),
         expires,
@@ -560,12 +614,79 @@ mod tests {
             }
         }
 
+        /// The one-pass check (byte search, sorted fast path) decides as the straightforward
+        /// one does, with the same message.
+        #[test]
+        fn signed_headers_check_as_the_plain_rule(list in "([abAB_ -]{0,3};?){0,8}") {
+            let got = check_signed_headers(&list).map_err(|e| e.to_string());
+            prop_assert_eq!(got, plain_check(&list).map_err(|e| e.to_string()));
+        }
+
+        /// Many names, sorted or not, some repeated.
+        #[test]
+        fn long_signed_header_lists_check_as_the_plain_rule(
+            names in proptest::collection::vec("[a-e]{1,2}", 1..70),
+            sort in any::<bool>(),
+        ) {
+            let mut names = names;
+            if sort {
+                names.sort();
+            }
+            let list = names.join(";");
+            let got = check_signed_headers(&list).map_err(|e| e.to_string());
+            prop_assert_eq!(got, plain_check(&list).map_err(|e| e.to_string()));
+        }
+
+        /// The names read back are `split(';')`.
+        #[test]
+        fn names_are_the_list_split_at_semicolons(list in "[a;]{0,12}") {
+            let want: Vec<&str> = list.split(';').collect();
+            prop_assert_eq!(Names(Some(&list)).collect::<Vec<_>>(), want);
+        }
+
         #[test]
         fn any_time_round_trips_through_its_text(secs in 0_i64..253_402_300_799_i64) {
             let t = DateTime::from_timestamp(secs, 0).unwrap_or_default();
             let written = AmzDate::of(&t);
             let parsed = parse_amz_date_text(written.as_str()).ok();
             prop_assert_eq!(parsed, Some((t, written)));
+        }
+    }
+
+    /// The rule of [`check_signed_headers`], written plainly.
+    fn plain_check(list: &str) -> Result<(), Error> {
+        let names: Vec<&str> = list.split(';').collect();
+        for (i, name) in names.iter().enumerate() {
+            if i >= MAX_SIGNED_HEADERS {
+                return Err(Error::IncompleteSignature(format!(
+                    "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
+                )));
+            }
+            let valid = !name.is_empty()
+                && name.len() <= MAX_HEADER_NAME
+                && name
+                    .bytes()
+                    .all(|b| crate::sigv4::is_token_char(b) && !b.is_ascii_uppercase());
+            if !valid {
+                return Err(Error::IncompleteSignature(format!(
+                    "SignedHeaders contains an invalid header name '{}'.",
+                    truncate(name, 64)
+                )));
+            }
+            if names.get(..i).unwrap_or_default().contains(name) {
+                return Err(Error::IncompleteSignature(format!(
+                    "SignedHeaders lists '{name}' more than once."
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_key_id_table_is_the_word_rule() {
+        for b in 0_u8..=255 {
+            let want = b.is_ascii_alphanumeric() || b == b'_';
+            assert_eq!(is_key_id_char(b), want, "{b:#x}");
         }
     }
 

@@ -33,7 +33,8 @@ pub fn canonical_request(
 }
 
 /// The SHA-256 of [`canonical_request`], the request never built: each part is fed to the
-/// hash as it is read from the request.
+/// hash as it is read from the request. `known` holds values the parser already found (and
+/// found once): they are not looked up again.
 ///
 /// # Errors
 /// As [`canonical_request`].
@@ -41,10 +42,32 @@ pub(crate) fn canonical_request_hash(
     req: &RequestParts<'_>,
     form: AuthForm,
     signed_headers: &SignedHeaders<'_>,
+    known: &KnownHeaders<'_>,
 ) -> Result<[u8; 32], Error> {
     let mut hash = Buffered::new(Sha256::new());
-    write_canonical_request(&mut hash, req, form, signed_headers)?;
+    write_canonical_request_with(&mut hash, req, form, signed_headers, known)?;
     Ok(hash.finish().finalize().into())
+}
+
+/// Headers the parser found exactly once in header form (`X-Amz-Date`, `X-Amz-Security-Token`),
+/// by value: the canonical request takes them from here rather than from a second look-up.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KnownHeaders<'a> {
+    /// The one `x-amz-date` value.
+    pub(crate) date: Option<&'a [u8]>,
+    /// The one `x-amz-security-token` value.
+    pub(crate) token: Option<&'a [u8]>,
+}
+
+impl<'a> KnownHeaders<'a> {
+    /// The value of `name` if known.
+    fn get(&self, name: &str) -> Option<&'a [u8]> {
+        match name {
+            "x-amz-date" => self.date,
+            "x-amz-security-token" => self.token,
+            _ => None,
+        }
+    }
 }
 
 /// Writes the canonical request of `req` into `out`.
@@ -53,6 +76,17 @@ fn write_canonical_request(
     req: &RequestParts<'_>,
     form: AuthForm,
     signed_headers: &SignedHeaders<'_>,
+) -> Result<(), Error> {
+    write_canonical_request_with(out, req, form, signed_headers, &KnownHeaders::default())
+}
+
+/// [`write_canonical_request`], taking the `known` header values as they are.
+fn write_canonical_request_with(
+    out: &mut impl Sink,
+    req: &RequestParts<'_>,
+    form: AuthForm,
+    signed_headers: &SignedHeaders<'_>,
+    known: &KnownHeaders<'_>,
 ) -> Result<(), Error> {
     write_head(
         out,
@@ -64,16 +98,21 @@ fn write_canonical_request(
     for name in signed_headers.iter() {
         out.put(name.as_bytes());
         out.put(b":");
-        if header_value_into(req.headers.get_all(name), out) == 0 {
+        let count = match known.get(name) {
+            Some(value) => header_value_into(std::iter::once(value), out),
+            None => header_value_into(req.headers.get_all(name), out),
+        };
+        if count == 0 {
             return Err(Error::SignatureDoesNotMatch(format!(
                 "The header '{name}' is listed in SignedHeaders but absent from the request."
             )));
         }
         out.put(b"\n");
     }
+    // The list as sent is its names joined with `;`.
     write_tail(
         out,
-        signed_headers.iter(),
+        signed_headers.as_str().as_bytes(),
         req.payload_hash_hex().as_bytes(),
     );
     Ok(())
@@ -91,15 +130,11 @@ fn write_head(out: &mut impl Sink, method: &str, path: &str, query: &str, presig
     out.put(b"\n");
 }
 
-/// The blank line after the header lines, the signed-headers list and the payload hash.
-fn write_tail<'n>(out: &mut impl Sink, names: impl Iterator<Item = &'n str>, payload_hash: &[u8]) {
+/// The blank line after the header lines, the signed-headers list (`a;b;c`) and the payload
+/// hash.
+fn write_tail(out: &mut impl Sink, names: &[u8], payload_hash: &[u8]) {
     out.put(b"\n");
-    for (i, name) in names.enumerate() {
-        if i > 0 {
-            out.put(b";");
-        }
-        out.put(name.as_bytes());
-    }
+    out.put(names);
     out.put(b"\n");
     out.put(payload_hash);
 }
@@ -252,7 +287,8 @@ pub(crate) fn assemble(
         header_value_into(values.iter().copied(), &mut out);
         out.put(b"\n");
     }
-    write_tail(&mut out, header_lines.names(), payload_hash.as_bytes());
+    let names = header_lines.names().collect::<Vec<_>>().join(";");
+    write_tail(&mut out, names.as_bytes(), payload_hash.as_bytes());
     out
 }
 
@@ -546,7 +582,10 @@ mod tests {
             for form in [AuthForm::Header, AuthForm::Presigned] {
                 let built = canonical_request(&req, form, &names).unwrap_or_default();
                 let hash: [u8; 32] = Sha256::digest(&built).into();
-                assert_eq!(canonical_request_hash(&req, form, &names).ok(), Some(hash));
+                assert_eq!(
+                    canonical_request_hash(&req, form, &names, &KnownHeaders::default()).ok(),
+                    Some(hash)
+                );
             }
         }
         let absent = SignedHeaders::parse("host;x-absent")?;
@@ -558,7 +597,57 @@ mod tests {
             body: b"",
             payload_hash: Some("UNSIGNED-PAYLOAD"),
         };
-        assert!(canonical_request_hash(&req, AuthForm::Header, &absent).is_err());
+        assert!(
+            canonical_request_hash(&req, AuthForm::Header, &absent, &KnownHeaders::default())
+                .is_err()
+        );
+        Ok(())
+    }
+
+    /// Values the parser found are taken as they are: the hash is the one read from the map.
+    #[test]
+    fn known_header_values_give_the_looked_up_hash() -> Result<(), Error> {
+        let mut h = http::HeaderMap::new();
+        h.insert("host", http::HeaderValue::from_static("sts.amazonaws.com"));
+        h.insert(
+            "x-amz-date",
+            http::HeaderValue::from_static("20250101T000000Z"),
+        );
+        h.insert(
+            "x-amz-security-token",
+            http::HeaderValue::from_static("tok en"),
+        );
+        let names = SignedHeaders::parse("host;x-amz-date;x-amz-security-token")?;
+        let req = RequestParts {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: (&h).into(),
+            body: b"Action=GetCallerIdentity",
+            payload_hash: None,
+        };
+        let known = KnownHeaders {
+            date: Some(b"20250101T000000Z"),
+            token: Some(b"tok en"),
+        };
+        let looked_up =
+            canonical_request_hash(&req, AuthForm::Header, &names, &KnownHeaders::default())?;
+        let built: [u8; 32] =
+            Sha256::digest(canonical_request(&req, AuthForm::Header, &names)?).into();
+        assert_eq!(looked_up, built);
+        assert_eq!(
+            canonical_request_hash(&req, AuthForm::Header, &names, &known)?,
+            built
+        );
+        // A known value is what gets signed (the parser only records the one value it read).
+        let other = KnownHeaders {
+            date: Some(b"20250101T000001Z"),
+            token: None,
+        };
+        assert_ne!(
+            canonical_request_hash(&req, AuthForm::Header, &names, &other)?,
+            built
+        );
         Ok(())
     }
 

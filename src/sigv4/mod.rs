@@ -260,6 +260,8 @@ pub struct ParsedAuth<'a> {
     /// [`Self::amz_date`] as `YYYYMMDDTHHMMSSZ` (the `X-Amz-Date` text as sent: a date the
     /// parser accepts is written that way), for the scope check and the string to sign.
     amz: canonical::AmzDate,
+    /// Header values the parser found once (header form), for the canonical request.
+    known: canonical::KnownHeaders<'a>,
     /// The signature the client sent.
     pub signature: Signature,
     /// The session token (`X-Amz-Security-Token` header or query parameter), if any.
@@ -424,7 +426,8 @@ pub fn verify_with(
     secret: &SecretString,
     cache: Option<&SigningKeyCache>,
 ) -> Result<(), Error> {
-    let creq_hash = canonical::canonical_request_hash(req, auth.form, &auth.signed_headers)?;
+    let creq_hash =
+        canonical::canonical_request_hash(req, auth.form, &auth.signed_headers, &auth.known)?;
     // The string to sign goes straight into the MAC.
     let write = |mac: &mut signing_key::HmacSha256| {
         let mut buffered = sink::Buffered::new(mac);
