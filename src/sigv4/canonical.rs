@@ -255,9 +255,12 @@ impl AmzDate {
         }
     }
 
-    /// The bytes.
+    /// The bytes (as they lie: no UTF-8 check on the way to the MAC).
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.as_str().as_bytes()
+        match self {
+            Self::Digits(d) => d,
+            Self::Other(s) => s.as_bytes(),
+        }
     }
 }
 

@@ -323,9 +323,9 @@ pub fn check_request(
             short(&scope.region)
         )));
     }
-    let amz = auth.amz.as_str();
-    let amz_day = amz.get(..8).unwrap_or_default();
-    if scope.date != amz_day {
+    if scope.date.as_bytes() != auth.amz.as_bytes().get(..8).unwrap_or_default() {
+        let amz = auth.amz.as_str();
+        let amz_day = amz.get(..8).unwrap_or_default();
         return Err(Error::InvalidScope(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from \
              HTTP: '{}' != '{amz_day}', from '{amz}'.",
