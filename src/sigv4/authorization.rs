@@ -7,8 +7,9 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use http::header::{AUTHORIZATION, DATE};
 
-use super::canonical::{AmzDate, KnownHeaders, decode};
+use super::canonical::{AmzDate, decode};
 use super::error::{Error, INVALID_TOKEN};
+use super::known::KnownHeaders;
 use super::signing_key::Signature;
 use super::{ALGORITHM, AuthForm, CredentialScope, ParsedAuth, RequestParts};
 use crate::secret::SecretCow;
@@ -50,9 +51,9 @@ impl PresignedParams {
 
 /// See [`super::parse`].
 pub(crate) fn parse<'a>(req: &RequestParts<'a>) -> Result<Option<ParsedAuth<'a>>, Error> {
-    let mut auth_headers = req.headers.get_all(AUTHORIZATION.as_str());
-    let auth_header = auth_headers.next();
-    if auth_headers.next().is_some() {
+    let known = KnownHeaders::scan(req.headers);
+    let (auth_header, more) = seen(req, &known, AUTHORIZATION.as_str());
+    if more {
         return Err(incomplete("Only one Authorization header is allowed."));
     }
     let params = presigned_params(req.query)?;
@@ -62,9 +63,9 @@ pub(crate) fn parse<'a>(req: &RequestParts<'a>) -> Result<Option<ParsedAuth<'a>>
             let value = super::ascii_str(h).ok_or_else(|| {
                 incomplete("The Authorization header contains characters that are not allowed.")
             })?;
-            parse_header_form(value, req).map(Some)
+            parse_header_form(value, req, known).map(Some)
         }
-        (None, true) => parse_presigned(params).map(Some),
+        (None, true) => parse_presigned(params, known).map(Some),
         (None, false) => Ok(None),
     }
 }
@@ -111,7 +112,11 @@ fn presigned_params(query: &str) -> Result<PresignedParams, Error> {
 
 /// `AWS4-HMAC-SHA256 Credential=AKID/yyyymmdd/region/service/aws4_request, SignedHeaders=a;b,
 /// Signature=<64 hex>`.
-fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<ParsedAuth<'a>, Error> {
+fn parse_header_form<'a>(
+    value: &'a str,
+    req: &RequestParts<'a>,
+    known: KnownHeaders<'a>,
+) -> Result<ParsedAuth<'a>, Error> {
     if value.len() > MAX_AUTHORIZATION_LEN {
         return Err(incomplete("The Authorization header is too long."));
     }
@@ -120,7 +125,7 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
     let value = value.trim_ascii();
     let rest = match value.strip_prefix(ALGORITHM) {
         Some(r) if r.is_empty() || r.starts_with([' ', '\t']) => r.trim_ascii(),
-        _ => return Err(unsupported_algorithm(value, req)),
+        _ => return Err(unsupported_algorithm(value, req, &known)),
     };
 
     // `key=value` pairs separated by commas, each found with one byte search.
@@ -162,14 +167,10 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         *slot = Some(v.trim_ascii());
     }
 
-    let date = header_form_date(req)?;
+    let date = header_form_date(req, &known)?;
     let no_date = date.is_none();
-    let (
-        Some(credential),
-        Some(signed_headers),
-        Some(signature),
-        Some((amz_date, amz, date_header)),
-    ) = (credential, signed_headers, signature, date)
+    let (Some(credential), Some(signed_headers), Some(signature), Some((amz_date, amz))) =
+        (credential, signed_headers, signature, date)
     else {
         return Err(missing_parts_error(
             credential.is_none(),
@@ -181,7 +182,7 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
     };
 
     let (access_key_id, scope, terminator) = parse_credential(Cow::Borrowed(credential))?;
-    let token_header = single_header(req, X_AMZ_SECURITY_TOKEN)?;
+    let token_header = single_header(req, &known, X_AMZ_SECURITY_TOKEN)?;
     let security_token = token_header
         .map(|v| {
             super::ascii_str(v)
@@ -197,10 +198,7 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         signed_headers: SignedHeaders::parse(signed_headers)?,
         amz_date,
         amz,
-        known: KnownHeaders {
-            date: date_header,
-            token: token_header,
-        },
+        known,
         signature: parse_signature(signature)?,
         security_token,
         expires: None,
@@ -208,7 +206,11 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
 }
 
 /// The refusal of an `Authorization` header whose algorithm is not [`ALGORITHM`].
-fn unsupported_algorithm(value: &str, req: &RequestParts<'_>) -> Error {
+fn unsupported_algorithm<'a>(
+    value: &str,
+    req: &RequestParts<'a>,
+    known: &KnownHeaders<'a>,
+) -> Error {
     let algorithm = value.split_once([' ', '\t']).map_or(value, |(a, _)| a);
     if algorithm.starts_with("AWS4-") {
         return Error::IncompleteSignature(format!(
@@ -216,7 +218,7 @@ fn unsupported_algorithm(value: &str, req: &RequestParts<'_>) -> Error {
             truncate(algorithm, 64)
         ));
     }
-    let no_date = header_form_date(req).map_or(true, |d| d.is_none());
+    let no_date = header_form_date(req, known).map_or(true, |d| d.is_none());
     missing_parts_error(true, true, true, no_date, value)
 }
 
@@ -256,28 +258,46 @@ fn missing_parts_error(
 
 /// The request time in header form, with its `YYYYMMDDTHHMMSSZ` text: `X-Amz-Date` (and its
 /// value as sent), else the RFC 1123 `Date` header.
-fn header_form_date<'a>(req: &RequestParts<'a>) -> Result<Option<HeaderDate<'a>>, Error> {
-    if let Some(v) = single_header(req, X_AMZ_DATE)? {
+fn header_form_date<'a>(
+    req: &RequestParts<'a>,
+    known: &KnownHeaders<'a>,
+) -> Result<Option<(DateTime<Utc>, AmzDate)>, Error> {
+    if let Some(v) = single_header(req, known, X_AMZ_DATE)? {
         let s = super::ascii_str(v).ok_or_else(|| bad_date("(not ASCII)"))?;
-        return parse_amz_date_text(s).map(|(t, text)| Some((t, text, Some(v))));
+        return parse_amz_date_text(s).map(Some);
     }
-    if let Some(v) = single_header(req, DATE.as_str())? {
+    if let Some(v) = single_header(req, known, DATE.as_str())? {
         let s = super::ascii_str(v).ok_or_else(|| bad_date("(not ASCII)"))?;
         let t = DateTime::parse_from_rfc2822(s)
             .map(|d| d.with_timezone(&Utc))
             .map_err(|_| bad_date(s))?;
-        return Ok(Some((t, AmzDate::of(&t), None)));
+        return Ok(Some((t, AmzDate::of(&t))));
     }
     Ok(None)
 }
 
-/// A header-form request time, its text, and the `X-Amz-Date` value it was read from.
-type HeaderDate<'a> = (DateTime<Utc>, AmzDate, Option<&'a [u8]>);
+/// The first value of `name` and whether there are more: as the pass saw it, else looked up.
+fn seen<'a>(
+    req: &RequestParts<'a>,
+    known: &KnownHeaders<'a>,
+    name: &str,
+) -> (Option<&'a [u8]>, bool) {
+    match known.get(req.headers, name) {
+        Some(s) => (s.first, s.more),
+        None => {
+            let mut it = req.headers.get_all(name);
+            (it.next(), it.next().is_some())
+        }
+    }
+}
 
-fn single_header<'a>(req: &RequestParts<'a>, name: &str) -> Result<Option<&'a [u8]>, Error> {
-    let mut it = req.headers.get_all(name);
-    let first = it.next();
-    if it.next().is_some() {
+fn single_header<'a>(
+    req: &RequestParts<'a>,
+    known: &KnownHeaders<'a>,
+    name: &str,
+) -> Result<Option<&'a [u8]>, Error> {
+    let (first, more) = seen(req, known, name);
+    if more {
         return Err(Error::IncompleteSignature(format!(
             "The header '{name}' must appear only once."
         )));
@@ -523,7 +543,7 @@ fn parse_signature(s: &str) -> Result<Signature, Error> {
 }
 
 /// The presigned (query-parameter) form.
-fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth<'static>, Error> {
+fn parse_presigned(p: PresignedParams, known: KnownHeaders<'_>) -> Result<ParsedAuth<'_>, Error> {
     let (Some(algorithm), Some(credential), Some(signature), Some(date), Some(signed_headers)) = (
         p.algorithm,
         p.credential,
@@ -559,7 +579,7 @@ fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth<'static>, Error> {
         signed_headers: SignedHeaders::parse(signed_headers)?,
         amz_date,
         amz,
-        known: KnownHeaders::default(),
+        known,
         signature: parse_signature(&signature)?,
         security_token: p.security_token.map(SecretCow::owned),
         expires,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
+use super::known::{KnownHeaders, Seen};
 use super::signing_key::{hex_val, hex32};
 use super::sink::{Buffered, Sink};
 use super::{ALGORITHM, AuthForm, CredentialScope, RequestParts, SignedHeaders, TERMINATOR};
@@ -49,27 +50,6 @@ pub(crate) fn canonical_request_hash(
     Ok(hash.finish().finalize().into())
 }
 
-/// Headers the parser found exactly once in header form (`X-Amz-Date`, `X-Amz-Security-Token`),
-/// by value: the canonical request takes them from here rather than from a second look-up.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct KnownHeaders<'a> {
-    /// The one `x-amz-date` value.
-    pub(crate) date: Option<&'a [u8]>,
-    /// The one `x-amz-security-token` value.
-    pub(crate) token: Option<&'a [u8]>,
-}
-
-impl<'a> KnownHeaders<'a> {
-    /// The value of `name` if known.
-    fn get(&self, name: &str) -> Option<&'a [u8]> {
-        match name {
-            "x-amz-date" => self.date,
-            "x-amz-security-token" => self.token,
-            _ => None,
-        }
-    }
-}
-
 /// Writes the canonical request of `req` into `out`.
 fn write_canonical_request(
     out: &mut impl Sink,
@@ -98,9 +78,10 @@ fn write_canonical_request_with(
     for name in signed_headers.iter() {
         out.put(name.as_bytes());
         out.put(b":");
-        let count = match known.get(name) {
-            Some(value) => header_value_into(std::iter::once(value), out),
-            None => header_value_into(req.headers.get_all(name), out),
+        let count = match known.get(req.headers, name) {
+            // Seen once (or not at all) by the parser's pass over these very headers.
+            Some(Seen { first, more: false }) => header_value_into(first.into_iter(), out),
+            _ => header_value_into(req.headers.get_all(name), out),
         };
         if count == 0 {
             return Err(Error::SignatureDoesNotMatch(format!(
@@ -607,9 +588,10 @@ mod tests {
         Ok(())
     }
 
-    /// Values the parser found are taken as they are: the hash is the one read from the map.
+    /// The values the parser's pass saw give the hash a look-up gives, and a pass over other
+    /// headers is not used for this request's.
     #[test]
-    fn known_header_values_give_the_looked_up_hash() -> Result<(), Error> {
+    fn scanned_header_values_give_the_looked_up_hash() -> Result<(), Error> {
         let mut h = http::HeaderMap::new();
         h.insert("host", http::HeaderValue::from_static("sts.amazonaws.com"));
         h.insert(
@@ -620,7 +602,9 @@ mod tests {
             "x-amz-security-token",
             http::HeaderValue::from_static("tok en"),
         );
-        let names = SignedHeaders::parse("host;x-amz-date;x-amz-security-token")?;
+        h.append("content-type", http::HeaderValue::from_static("a"));
+        h.append("content-type", http::HeaderValue::from_static("b"));
+        let names = SignedHeaders::parse("content-type;host;x-amz-date;x-amz-security-token")?;
         let req = RequestParts {
             method: "POST",
             path: "/",
@@ -629,28 +613,29 @@ mod tests {
             body: b"Action=GetCallerIdentity",
             payload_hash: None,
         };
-        let known = KnownHeaders {
-            date: Some(b"20250101T000000Z"),
-            token: Some(b"tok en"),
-        };
-        let looked_up =
-            canonical_request_hash(&req, AuthForm::Header, &names, &KnownHeaders::default())?;
         let built: [u8; 32] =
             Sha256::digest(canonical_request(&req, AuthForm::Header, &names)?).into();
-        assert_eq!(looked_up, built);
-        assert_eq!(
-            canonical_request_hash(&req, AuthForm::Header, &names, &known)?,
-            built
-        );
-        // A known value is what gets signed (the parser only records the one value it read).
-        let other = KnownHeaders {
-            date: Some(b"20250101T000001Z"),
-            token: None,
+        let hash = |known: &KnownHeaders<'_>| {
+            canonical_request_hash(&req, AuthForm::Header, &names, known)
         };
-        assert_ne!(
-            canonical_request_hash(&req, AuthForm::Header, &names, &other)?,
-            built
+        assert_eq!(hash(&KnownHeaders::default())?, built);
+        assert_eq!(hash(&KnownHeaders::scan(req.headers))?, built);
+        let mut other = h.clone();
+        other.insert(
+            "x-amz-date",
+            http::HeaderValue::from_static("20250101T000001Z"),
         );
+        other.insert("host", http::HeaderValue::from_static("evil"));
+        assert_eq!(hash(&KnownHeaders::scan((&other).into()))?, built);
+        // Scanned as absent: refused as a look-up refuses it.
+        let mut no_host = h.clone();
+        no_host.remove("host");
+        let req = RequestParts {
+            headers: (&no_host).into(),
+            ..req
+        };
+        let known = KnownHeaders::scan(req.headers);
+        assert!(canonical_request_hash(&req, AuthForm::Header, &names, &known).is_err());
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 mod authorization;
 mod canonical;
 mod error;
+mod known;
 mod signing_key;
 mod sink;
 #[cfg(test)]
@@ -80,6 +81,17 @@ impl<'a> Headers<'a> {
                 None => m.get_all(name).iter(),
             }),
             Headers::List(list) => HeaderValues::List { list, name },
+        }
+    }
+
+    /// Whether these are the very same headers (the same map or list, not equal contents).
+    fn same(self, other: Headers<'_>) -> bool {
+        match (self, other) {
+            (Headers::Map(a), Headers::Map(b)) => std::ptr::eq(a, b),
+            (Headers::List(a), Headers::List(b)) => {
+                a.as_ptr().cast::<u8>() == b.as_ptr().cast::<u8>() && a.len() == b.len()
+            }
+            _ => false,
         }
     }
 
@@ -261,7 +273,7 @@ pub struct ParsedAuth<'a> {
     /// parser accepts is written that way), for the scope check and the string to sign.
     amz: canonical::AmzDate,
     /// Header values the parser found once (header form), for the canonical request.
-    known: canonical::KnownHeaders<'a>,
+    known: known::KnownHeaders<'a>,
     /// The signature the client sent.
     pub signature: Signature,
     /// The session token (`X-Amz-Security-Token` header or query parameter), if any.
@@ -337,9 +349,18 @@ pub fn check_request(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
         ));
     }
-    let mut content = req.headers.get_all("x-amz-content-sha256");
-    if let Some(claimed) = content.next()
-        && (content.next().is_some() || claimed != req.payload_hash_hex().as_bytes())
+    let content = auth
+        .known
+        .get(req.headers, "x-amz-content-sha256")
+        .map_or_else(
+            || {
+                let mut all = req.headers.get_all("x-amz-content-sha256");
+                (all.next(), all.next().is_some())
+            },
+            |seen| (seen.first, seen.more),
+        );
+    if let (Some(claimed), more) = content
+        && (more || claimed != req.payload_hash_hex().as_bytes())
     {
         return Err(Error::SignatureDoesNotMatch(
             "The provided 'x-amz-content-sha256' header does not match what was computed."
