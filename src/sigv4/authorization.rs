@@ -372,7 +372,7 @@ fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
     };
     // The IAM model's AccessKeyId: `[\w]+`, at most 128 characters (AWS's own ids are 20; the
     // published test vectors use `AKIDEXAMPLE`).
-    let akid_ok = (1..=128).contains(&akid.len()) && akid.bytes().all(|b| is_key_id_char(b));
+    let akid_ok = (1..=128).contains(&akid.len()) && akid.bytes().all(is_key_id_char);
     if !akid_ok {
         return Err(Error::InvalidClientTokenId(INVALID_TOKEN.to_owned()));
     }
