@@ -350,18 +350,25 @@ fn parse_credential(cred: Cow<'_, str>) -> Result<CredentialParts<'_>, Error> {
 }
 
 fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
-    // Four byte searches for the four slashes, a fifth to refuse one more.
+    // One plain pass over the (short) credential for its four slashes; a fifth refuses it.
     let five = || {
-        let mut rest = cred;
-        let mut next = || {
-            let (part, tail) = split_at_byte(rest, b'/')?;
-            rest = tail;
-            Some(part)
-        };
-        let parts = (next()?, next()?, next()?, next()?);
-        memchr::memchr(b'/', rest.as_bytes())
-            .is_none()
-            .then_some((parts.0, parts.1, parts.2, parts.3, rest))
+        let mut cuts = [0_usize; 4];
+        let mut found = 0;
+        for (i, &b) in cred.as_bytes().iter().enumerate() {
+            if b == b'/' {
+                *cuts.get_mut(found)? = i;
+                found += 1;
+            }
+        }
+        let [a, d, r, s] = cuts;
+        (found == 4).then_some(())?;
+        Some((
+            cred.get(..a)?,
+            cred.get(a + 1..d)?,
+            cred.get(d + 1..r)?,
+            cred.get(r + 1..s)?,
+            cred.get(s + 1..)?,
+        ))
     };
     let Some((akid, date, region, service, term)) = five() else {
         return Err(Error::IncompleteSignature(format!(
