@@ -9,6 +9,7 @@ use http::header::{AUTHORIZATION, DATE};
 
 use super::canonical::{AmzDate, decode};
 use super::error::{Error, INVALID_TOKEN};
+use super::known::KnownHeaders;
 use super::signing_key::Signature;
 use super::{ALGORITHM, AuthForm, CredentialScope, ParsedAuth, RequestParts};
 use crate::secret::SecretCow;
@@ -50,9 +51,9 @@ impl PresignedParams {
 
 /// See [`super::parse`].
 pub(crate) fn parse<'a>(req: &RequestParts<'a>) -> Result<Option<ParsedAuth<'a>>, Error> {
-    let mut auth_headers = req.headers.get_all(AUTHORIZATION.as_str());
-    let auth_header = auth_headers.next();
-    if auth_headers.next().is_some() {
+    let known = KnownHeaders::scan(req.headers);
+    let (auth_header, more) = seen(req, &known, AUTHORIZATION.as_str());
+    if more {
         return Err(incomplete("Only one Authorization header is allowed."));
     }
     let params = presigned_params(req.query)?;
@@ -62,9 +63,9 @@ pub(crate) fn parse<'a>(req: &RequestParts<'a>) -> Result<Option<ParsedAuth<'a>>
             let value = super::ascii_str(h).ok_or_else(|| {
                 incomplete("The Authorization header contains characters that are not allowed.")
             })?;
-            parse_header_form(value, req).map(Some)
+            parse_header_form(value, req, known).map(Some)
         }
-        (None, true) => parse_presigned(params).map(Some),
+        (None, true) => parse_presigned(params, known).map(Some),
         (None, false) => Ok(None),
     }
 }
@@ -111,7 +112,11 @@ fn presigned_params(query: &str) -> Result<PresignedParams, Error> {
 
 /// `AWS4-HMAC-SHA256 Credential=AKID/yyyymmdd/region/service/aws4_request, SignedHeaders=a;b,
 /// Signature=<64 hex>`.
-fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<ParsedAuth<'a>, Error> {
+fn parse_header_form<'a>(
+    value: &'a str,
+    req: &RequestParts<'a>,
+    known: KnownHeaders<'a>,
+) -> Result<ParsedAuth<'a>, Error> {
     if value.len() > MAX_AUTHORIZATION_LEN {
         return Err(incomplete("The Authorization header is too long."));
     }
@@ -120,7 +125,7 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
     let value = value.trim_ascii();
     let rest = match value.strip_prefix(ALGORITHM) {
         Some(r) if r.is_empty() || r.starts_with([' ', '\t']) => r.trim_ascii(),
-        _ => return Err(unsupported_algorithm(value, req)),
+        _ => return Err(unsupported_algorithm(value, req, &known)),
     };
 
     // `key=value` pairs separated by commas, each found with one byte search.
@@ -162,7 +167,7 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         *slot = Some(v.trim_ascii());
     }
 
-    let date = header_form_date(req)?;
+    let date = header_form_date(req, &known)?;
     let no_date = date.is_none();
     let (Some(credential), Some(signed_headers), Some(signature), Some((amz_date, amz))) =
         (credential, signed_headers, signature, date)
@@ -177,7 +182,8 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
     };
 
     let (access_key_id, scope, terminator) = parse_credential(Cow::Borrowed(credential))?;
-    let security_token = single_header(req, X_AMZ_SECURITY_TOKEN)?
+    let token_header = single_header(req, &known, X_AMZ_SECURITY_TOKEN)?;
+    let security_token = token_header
         .map(|v| {
             super::ascii_str(v)
                 .map(SecretCow::borrowed)
@@ -192,6 +198,7 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
         signed_headers: SignedHeaders::parse(signed_headers)?,
         amz_date,
         amz,
+        known,
         signature: parse_signature(signature)?,
         security_token,
         expires: None,
@@ -199,7 +206,11 @@ fn parse_header_form<'a>(value: &'a str, req: &RequestParts<'a>) -> Result<Parse
 }
 
 /// The refusal of an `Authorization` header whose algorithm is not [`ALGORITHM`].
-fn unsupported_algorithm(value: &str, req: &RequestParts<'_>) -> Error {
+fn unsupported_algorithm<'a>(
+    value: &str,
+    req: &RequestParts<'a>,
+    known: &KnownHeaders<'a>,
+) -> Error {
     let algorithm = value.split_once([' ', '\t']).map_or(value, |(a, _)| a);
     if algorithm.starts_with("AWS4-") {
         return Error::IncompleteSignature(format!(
@@ -207,7 +218,7 @@ fn unsupported_algorithm(value: &str, req: &RequestParts<'_>) -> Error {
             truncate(algorithm, 64)
         ));
     }
-    let no_date = header_form_date(req).map_or(true, |d| d.is_none());
+    let no_date = header_form_date(req, known).map_or(true, |d| d.is_none());
     missing_parts_error(true, true, true, no_date, value)
 }
 
@@ -245,14 +256,17 @@ fn missing_parts_error(
     Error::IncompleteSignature(msg)
 }
 
-/// The request time in header form, with its `YYYYMMDDTHHMMSSZ` text: `X-Amz-Date`, else the
-/// RFC 1123 `Date` header.
-fn header_form_date(req: &RequestParts<'_>) -> Result<Option<(DateTime<Utc>, AmzDate)>, Error> {
-    if let Some(v) = single_header(req, X_AMZ_DATE)? {
+/// The request time in header form, with its `YYYYMMDDTHHMMSSZ` text: `X-Amz-Date` (and its
+/// value as sent), else the RFC 1123 `Date` header.
+fn header_form_date<'a>(
+    req: &RequestParts<'a>,
+    known: &KnownHeaders<'a>,
+) -> Result<Option<(DateTime<Utc>, AmzDate)>, Error> {
+    if let Some(v) = single_header(req, known, X_AMZ_DATE)? {
         let s = super::ascii_str(v).ok_or_else(|| bad_date("(not ASCII)"))?;
         return parse_amz_date_text(s).map(Some);
     }
-    if let Some(v) = single_header(req, DATE.as_str())? {
+    if let Some(v) = single_header(req, known, DATE.as_str())? {
         let s = super::ascii_str(v).ok_or_else(|| bad_date("(not ASCII)"))?;
         let t = DateTime::parse_from_rfc2822(s)
             .map(|d| d.with_timezone(&Utc))
@@ -262,10 +276,28 @@ fn header_form_date(req: &RequestParts<'_>) -> Result<Option<(DateTime<Utc>, Amz
     Ok(None)
 }
 
-fn single_header<'a>(req: &RequestParts<'a>, name: &str) -> Result<Option<&'a [u8]>, Error> {
-    let mut it = req.headers.get_all(name);
-    let first = it.next();
-    if it.next().is_some() {
+/// The first value of `name` and whether there are more: as the pass saw it, else looked up.
+fn seen<'a>(
+    req: &RequestParts<'a>,
+    known: &KnownHeaders<'a>,
+    name: &str,
+) -> (Option<&'a [u8]>, bool) {
+    match known.get(req.headers, name) {
+        Some(s) => (s.first, s.more),
+        None => {
+            let mut it = req.headers.get_all(name);
+            (it.next(), it.next().is_some())
+        }
+    }
+}
+
+fn single_header<'a>(
+    req: &RequestParts<'a>,
+    known: &KnownHeaders<'a>,
+    name: &str,
+) -> Result<Option<&'a [u8]>, Error> {
+    let (first, more) = seen(req, known, name);
+    if more {
         return Err(Error::IncompleteSignature(format!(
             "The header '{name}' must appear only once."
         )));
@@ -318,13 +350,15 @@ fn parse_credential(cred: Cow<'_, str>) -> Result<CredentialParts<'_>, Error> {
 }
 
 fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
+    // One plain pass over the (short) credential for its four slashes; a fifth refuses it.
     let five = || {
-        // One pass over the (short) credential for its four slashes; a fifth refuses it.
         let mut cuts = [0_usize; 4];
         let mut found = 0;
-        for (i, _) in cred.bytes().enumerate().filter(|&(_, b)| b == b'/') {
-            *cuts.get_mut(found)? = i;
-            found += 1;
+        for (i, &b) in cred.as_bytes().iter().enumerate() {
+            if b == b'/' {
+                *cuts.get_mut(found)? = i;
+                found += 1;
+            }
         }
         let [a, d, r, s] = cuts;
         (found == 4).then_some(())?;
@@ -345,8 +379,7 @@ fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
     };
     // The IAM model's AccessKeyId: `[\w]+`, at most 128 characters (AWS's own ids are 20; the
     // published test vectors use `AKIDEXAMPLE`).
-    let akid_ok = (1..=128).contains(&akid.len())
-        && akid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let akid_ok = (1..=128).contains(&akid.len()) && akid.bytes().all(is_key_id_char);
     if !akid_ok {
         return Err(Error::InvalidClientTokenId(INVALID_TOKEN.to_owned()));
     }
@@ -359,6 +392,28 @@ fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
         },
         term.into(),
     ))
+}
+
+/// Whether `b` may appear in an access key id (`[A-Za-z0-9_]`; one table look-up a byte).
+fn is_key_id_char(b: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            // `i` is below 256, so the cast cannot truncate.
+            #[expect(
+                clippy::indexing_slicing,
+                reason = "constant evaluation: an index out of bounds fails the build"
+            )]
+            {
+                let b = i as u8;
+                t[i] = b.is_ascii_alphanumeric() || b == b'_';
+            }
+            i += 1;
+        }
+        t
+    };
+    TABLE.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 /// The `SignedHeaders` list, checked: lowercase header-name tokens, no duplicates, at most
@@ -381,7 +436,7 @@ impl<'a> SignedHeaders<'a> {
 
     /// The names, lowercase, in the client's order.
     pub fn iter(&self) -> impl Iterator<Item = &str> + Clone {
-        self.0.split(';')
+        Names(Some(&self.0))
     }
 
     /// How many names there are.
@@ -403,43 +458,80 @@ impl<'a> SignedHeaders<'a> {
     }
 }
 
-/// The checks of [`SignedHeaders::parse`], in one pass over the bytes: each name is checked as
-/// it is read and compared with the names before it.
-fn check_signed_headers(list: &str) -> Result<(), Error> {
-    let bytes = list.as_bytes();
-    let (mut start, mut chars_ok, mut count) = (0, true, 0);
-    for i in 0..=bytes.len() {
-        match bytes.get(i) {
-            Some(&b) if b != b';' => {
-                chars_ok &= is_lower_token_char(b);
-                continue;
+/// The names of a list, cut at each `;` (`str::split` by a `char` runs a general searcher;
+/// these lists are read on every request).
+#[derive(Clone)]
+struct Names<'a>(Option<&'a str>);
+
+impl<'a> Iterator for Names<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.0?;
+        // Names are short: a plain scan beats setting up a vector search.
+        match rest.bytes().position(|b| b == b';') {
+            Some(i) => {
+                self.0 = rest.get(i + 1..);
+                rest.get(..i)
             }
-            _ => {}
+            None => {
+                self.0 = None;
+                Some(rest)
+            }
         }
-        let name = list.get(start..i).unwrap_or_default();
-        let valid = chars_ok && !name.is_empty() && name.len() <= MAX_HEADER_NAME;
+    }
+}
+
+/// The checks of [`SignedHeaders::parse`], in one pass over the bytes: each name is checked as
+/// it is read and compared with the names before it, which a list in strictly increasing order
+/// (as the SDKs sign, sorted) needs only for the one just before.
+fn check_signed_headers(list: &str) -> Result<(), Error> {
+    let (mut count, mut prev, mut sorted) = (0, "", true);
+    // The name `list[start..end]`, whose bytes are all allowed if `chars_ok`.
+    let mut finish = |start: usize, end: usize, chars_ok: bool| {
+        let name = list.get(start..end).unwrap_or_default();
         if count >= MAX_SIGNED_HEADERS {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
             )));
         }
-        if !valid {
+        if !(chars_ok && !name.is_empty() && name.len() <= MAX_HEADER_NAME) {
             return Err(Error::IncompleteSignature(format!(
                 "SignedHeaders contains an invalid header name '{}'.",
                 truncate(name, 64)
             )));
         }
-        // The names before this one (`start` is past a `;`, or 0 for the first name).
-        let before = list.get(..start.saturating_sub(1)).unwrap_or_default();
-        if start > 0 && before.split(';').any(|n| n == name) {
-            return Err(Error::IncompleteSignature(format!(
-                "SignedHeaders lists '{name}' more than once."
-            )));
+        if count > 0 {
+            sorted &= precedes(prev, name);
+            // Out of order: compared with every name before it (`start` is past a `;`).
+            let before = list.get(..start.saturating_sub(1)).unwrap_or_default();
+            if !sorted && before.split(';').any(|n| n == name) {
+                return Err(Error::IncompleteSignature(format!(
+                    "SignedHeaders lists '{name}' more than once."
+                )));
+            }
         }
-        (start, chars_ok) = (i + 1, true);
-        count += 1;
+        (prev, count) = (name, count + 1);
+        Ok(())
+    };
+    let (mut start, mut chars_ok) = (0, true);
+    for (i, &b) in list.as_bytes().iter().enumerate() {
+        if b == b';' {
+            finish(start, i, chars_ok)?;
+            (start, chars_ok) = (i + 1, true);
+        } else {
+            chars_ok &= is_lower_token_char(b);
+        }
     }
-    Ok(())
+    finish(start, list.len(), chars_ok)
+}
+
+/// Whether `a` sorts strictly before `b` (header names mostly differ in their first byte).
+fn precedes(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a < b,
+    }
 }
 
 /// Whether `b` may appear in a signed header name: a token character, not upper case (one
@@ -470,7 +562,7 @@ fn parse_signature(s: &str) -> Result<Signature, Error> {
 }
 
 /// The presigned (query-parameter) form.
-fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth<'static>, Error> {
+fn parse_presigned(p: PresignedParams, known: KnownHeaders<'_>) -> Result<ParsedAuth<'_>, Error> {
     let (Some(algorithm), Some(credential), Some(signature), Some(date), Some(signed_headers)) = (
         p.algorithm,
         p.credential,
@@ -506,6 +598,7 @@ fn parse_presigned(p: PresignedParams) -> Result<ParsedAuth<'static>, Error> {
         signed_headers: SignedHeaders::parse(signed_headers)?,
         amz_date,
         amz,
+        known,
         signature: parse_signature(&signature)?,
         security_token: p.security_token.map(SecretCow::owned),
         expires,
@@ -560,12 +653,79 @@ mod tests {
             }
         }
 
+        /// The one-pass check (byte search, sorted fast path) decides as the straightforward
+        /// one does, with the same message.
+        #[test]
+        fn signed_headers_check_as_the_plain_rule(list in "([abAB_ é-]{0,3};?){0,8}") {
+            let got = check_signed_headers(&list).map_err(|e| e.to_string());
+            prop_assert_eq!(got, plain_check(&list).map_err(|e| e.to_string()));
+        }
+
+        /// Many names, sorted or not, some repeated.
+        #[test]
+        fn long_signed_header_lists_check_as_the_plain_rule(
+            names in proptest::collection::vec("[a-e]{1,2}", 1..70),
+            sort in any::<bool>(),
+        ) {
+            let mut names = names;
+            if sort {
+                names.sort();
+            }
+            let list = names.join(";");
+            let got = check_signed_headers(&list).map_err(|e| e.to_string());
+            prop_assert_eq!(got, plain_check(&list).map_err(|e| e.to_string()));
+        }
+
+        /// The names read back are `split(';')`.
+        #[test]
+        fn names_are_the_list_split_at_semicolons(list in "[a;]{0,12}") {
+            let want: Vec<&str> = list.split(';').collect();
+            prop_assert_eq!(Names(Some(&list)).collect::<Vec<_>>(), want);
+        }
+
         #[test]
         fn any_time_round_trips_through_its_text(secs in 0_i64..253_402_300_799_i64) {
             let t = DateTime::from_timestamp(secs, 0).unwrap_or_default();
             let written = AmzDate::of(&t);
             let parsed = parse_amz_date_text(written.as_str()).ok();
             prop_assert_eq!(parsed, Some((t, written)));
+        }
+    }
+
+    /// The rule of [`check_signed_headers`], written plainly.
+    fn plain_check(list: &str) -> Result<(), Error> {
+        let names: Vec<&str> = list.split(';').collect();
+        for (i, name) in names.iter().enumerate() {
+            if i >= MAX_SIGNED_HEADERS {
+                return Err(Error::IncompleteSignature(format!(
+                    "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers."
+                )));
+            }
+            let valid = !name.is_empty()
+                && name.len() <= MAX_HEADER_NAME
+                && name
+                    .bytes()
+                    .all(|b| crate::sigv4::is_token_char(b) && !b.is_ascii_uppercase());
+            if !valid {
+                return Err(Error::IncompleteSignature(format!(
+                    "SignedHeaders contains an invalid header name '{}'.",
+                    truncate(name, 64)
+                )));
+            }
+            if names.get(..i).unwrap_or_default().contains(name) {
+                return Err(Error::IncompleteSignature(format!(
+                    "SignedHeaders lists '{name}' more than once."
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_key_id_table_is_the_word_rule() {
+        for b in 0_u8..=255 {
+            let want = b.is_ascii_alphanumeric() || b == b'_';
+            assert_eq!(is_key_id_char(b), want, "{b:#x}");
         }
     }
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
+use super::known::{KnownHeaders, Seen};
 use super::signing_key::{hex_val, hex32};
 use super::sink::{Buffered, Sink};
 use super::{ALGORITHM, AuthForm, CredentialScope, RequestParts, SignedHeaders, TERMINATOR};
@@ -33,7 +34,8 @@ pub fn canonical_request(
 }
 
 /// The SHA-256 of [`canonical_request`], the request never built: each part is fed to the
-/// hash as it is read from the request.
+/// hash as it is read from the request. `known` holds values the parser already found (and
+/// found once): they are not looked up again.
 ///
 /// # Errors
 /// As [`canonical_request`].
@@ -41,9 +43,10 @@ pub(crate) fn canonical_request_hash(
     req: &RequestParts<'_>,
     form: AuthForm,
     signed_headers: &SignedHeaders<'_>,
+    known: &KnownHeaders<'_>,
 ) -> Result<[u8; 32], Error> {
     let mut hash = Buffered::new(Sha256::new());
-    write_canonical_request(&mut hash, req, form, signed_headers)?;
+    write_canonical_request_with(&mut hash, req, form, signed_headers, known)?;
     Ok(hash.finish().finalize().into())
 }
 
@@ -53,6 +56,17 @@ fn write_canonical_request(
     req: &RequestParts<'_>,
     form: AuthForm,
     signed_headers: &SignedHeaders<'_>,
+) -> Result<(), Error> {
+    write_canonical_request_with(out, req, form, signed_headers, &KnownHeaders::default())
+}
+
+/// [`write_canonical_request`], taking the `known` header values as they are.
+fn write_canonical_request_with(
+    out: &mut impl Sink,
+    req: &RequestParts<'_>,
+    form: AuthForm,
+    signed_headers: &SignedHeaders<'_>,
+    known: &KnownHeaders<'_>,
 ) -> Result<(), Error> {
     write_head(
         out,
@@ -64,16 +78,22 @@ fn write_canonical_request(
     for name in signed_headers.iter() {
         out.put(name.as_bytes());
         out.put(b":");
-        if header_value_into(req.headers.get_all(name), out) == 0 {
+        let count = match known.get(req.headers, name) {
+            // Seen once (or not at all) by the parser's pass over these very headers.
+            Some(Seen { first, more: false }) => header_value_into(first.into_iter(), out),
+            _ => header_value_into(req.headers.get_all(name), out),
+        };
+        if count == 0 {
             return Err(Error::SignatureDoesNotMatch(format!(
                 "The header '{name}' is listed in SignedHeaders but absent from the request."
             )));
         }
         out.put(b"\n");
     }
+    // The list as sent is its names joined with `;`.
     write_tail(
         out,
-        signed_headers.iter(),
+        signed_headers.as_str().as_bytes(),
         req.payload_hash_hex().as_bytes(),
     );
     Ok(())
@@ -91,15 +111,11 @@ fn write_head(out: &mut impl Sink, method: &str, path: &str, query: &str, presig
     out.put(b"\n");
 }
 
-/// The blank line after the header lines, the signed-headers list and the payload hash.
-fn write_tail<'n>(out: &mut impl Sink, names: impl Iterator<Item = &'n str>, payload_hash: &[u8]) {
+/// The blank line after the header lines, the signed-headers list (`a;b;c`) and the payload
+/// hash.
+fn write_tail(out: &mut impl Sink, names: &[u8], payload_hash: &[u8]) {
     out.put(b"\n");
-    for (i, name) in names.enumerate() {
-        if i > 0 {
-            out.put(b";");
-        }
-        out.put(name.as_bytes());
-    }
+    out.put(names);
     out.put(b"\n");
     out.put(payload_hash);
 }
@@ -220,9 +236,12 @@ impl AmzDate {
         }
     }
 
-    /// The bytes.
+    /// The bytes (as they lie: no UTF-8 check on the way to the MAC).
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.as_str().as_bytes()
+        match self {
+            Self::Digits(d) => d,
+            Self::Other(s) => s.as_bytes(),
+        }
     }
 }
 
@@ -252,7 +271,8 @@ pub(crate) fn assemble(
         header_value_into(values.iter().copied(), &mut out);
         out.put(b"\n");
     }
-    write_tail(&mut out, header_lines.names(), payload_hash.as_bytes());
+    let names = header_lines.names().collect::<Vec<_>>().join(";");
+    write_tail(&mut out, names.as_bytes(), payload_hash.as_bytes());
     out
 }
 
@@ -546,7 +566,10 @@ mod tests {
             for form in [AuthForm::Header, AuthForm::Presigned] {
                 let built = canonical_request(&req, form, &names).unwrap_or_default();
                 let hash: [u8; 32] = Sha256::digest(&built).into();
-                assert_eq!(canonical_request_hash(&req, form, &names).ok(), Some(hash));
+                assert_eq!(
+                    canonical_request_hash(&req, form, &names, &KnownHeaders::default()).ok(),
+                    Some(hash)
+                );
             }
         }
         let absent = SignedHeaders::parse("host;x-absent")?;
@@ -558,7 +581,61 @@ mod tests {
             body: b"",
             payload_hash: Some("UNSIGNED-PAYLOAD"),
         };
-        assert!(canonical_request_hash(&req, AuthForm::Header, &absent).is_err());
+        assert!(
+            canonical_request_hash(&req, AuthForm::Header, &absent, &KnownHeaders::default())
+                .is_err()
+        );
+        Ok(())
+    }
+
+    /// The values the parser's pass saw give the hash a look-up gives, and a pass over other
+    /// headers is not used for this request's.
+    #[test]
+    fn scanned_header_values_give_the_looked_up_hash() -> Result<(), Error> {
+        let mut h = http::HeaderMap::new();
+        h.insert("host", http::HeaderValue::from_static("sts.amazonaws.com"));
+        h.insert(
+            "x-amz-date",
+            http::HeaderValue::from_static("20250101T000000Z"),
+        );
+        h.insert(
+            "x-amz-security-token",
+            http::HeaderValue::from_static("tok en"),
+        );
+        h.append("content-type", http::HeaderValue::from_static("a"));
+        h.append("content-type", http::HeaderValue::from_static("b"));
+        let names = SignedHeaders::parse("content-type;host;x-amz-date;x-amz-security-token")?;
+        let req = RequestParts {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: (&h).into(),
+            body: b"Action=GetCallerIdentity",
+            payload_hash: None,
+        };
+        let built: [u8; 32] =
+            Sha256::digest(canonical_request(&req, AuthForm::Header, &names)?).into();
+        let hash = |known: &KnownHeaders<'_>| {
+            canonical_request_hash(&req, AuthForm::Header, &names, known)
+        };
+        assert_eq!(hash(&KnownHeaders::default())?, built);
+        assert_eq!(hash(&KnownHeaders::scan(req.headers))?, built);
+        let mut other = h.clone();
+        other.insert(
+            "x-amz-date",
+            http::HeaderValue::from_static("20250101T000001Z"),
+        );
+        other.insert("host", http::HeaderValue::from_static("evil"));
+        assert_eq!(hash(&KnownHeaders::scan((&other).into()))?, built);
+        // Scanned as absent: refused as a look-up refuses it.
+        let mut no_host = h.clone();
+        no_host.remove("host");
+        let req = RequestParts {
+            headers: (&no_host).into(),
+            ..req
+        };
+        let known = KnownHeaders::scan(req.headers);
+        assert!(canonical_request_hash(&req, AuthForm::Header, &names, &known).is_err());
         Ok(())
     }
 

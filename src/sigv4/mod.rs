@@ -7,6 +7,7 @@
 mod authorization;
 mod canonical;
 mod error;
+mod known;
 mod signing_key;
 mod sink;
 #[cfg(test)]
@@ -80,6 +81,17 @@ impl<'a> Headers<'a> {
                 None => m.get_all(name).iter(),
             }),
             Headers::List(list) => HeaderValues::List { list, name },
+        }
+    }
+
+    /// Whether these are the very same headers (the same map or list, not equal contents).
+    fn same(self, other: Headers<'_>) -> bool {
+        match (self, other) {
+            (Headers::Map(a), Headers::Map(b)) => std::ptr::eq(a, b),
+            (Headers::List(a), Headers::List(b)) => {
+                a.as_ptr().cast::<u8>() == b.as_ptr().cast::<u8>() && a.len() == b.len()
+            }
+            _ => false,
         }
     }
 
@@ -260,6 +272,8 @@ pub struct ParsedAuth<'a> {
     /// [`Self::amz_date`] as `YYYYMMDDTHHMMSSZ` (the `X-Amz-Date` text as sent: a date the
     /// parser accepts is written that way), for the scope check and the string to sign.
     amz: canonical::AmzDate,
+    /// Header values the parser found once (header form), for the canonical request.
+    known: known::KnownHeaders<'a>,
     /// The signature the client sent.
     pub signature: Signature,
     /// The session token (`X-Amz-Security-Token` header or query parameter), if any.
@@ -321,9 +335,9 @@ pub fn check_request(
             short(&scope.region)
         )));
     }
-    let amz = auth.amz.as_str();
-    let amz_day = amz.get(..8).unwrap_or_default();
-    if scope.date != amz_day {
+    if scope.date.as_bytes() != auth.amz.as_bytes().get(..8).unwrap_or_default() {
+        let amz = auth.amz.as_str();
+        let amz_day = amz.get(..8).unwrap_or_default();
         return Err(Error::InvalidScope(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from \
              HTTP: '{}' != '{amz_day}', from '{amz}'.",
@@ -335,9 +349,18 @@ pub fn check_request(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
         ));
     }
-    let mut content = req.headers.get_all("x-amz-content-sha256");
-    if let Some(claimed) = content.next()
-        && (content.next().is_some() || claimed != req.payload_hash_hex().as_bytes())
+    let content = auth
+        .known
+        .get(req.headers, "x-amz-content-sha256")
+        .map_or_else(
+            || {
+                let mut all = req.headers.get_all("x-amz-content-sha256");
+                (all.next(), all.next().is_some())
+            },
+            |seen| (seen.first, seen.more),
+        );
+    if let (Some(claimed), more) = content
+        && (more || claimed != req.payload_hash_hex().as_bytes())
     {
         return Err(Error::SignatureDoesNotMatch(
             "The provided 'x-amz-content-sha256' header does not match what was computed."
@@ -424,7 +447,8 @@ pub fn verify_with(
     secret: &SecretString,
     cache: Option<&SigningKeyCache>,
 ) -> Result<(), Error> {
-    let creq_hash = canonical::canonical_request_hash(req, auth.form, &auth.signed_headers)?;
+    let creq_hash =
+        canonical::canonical_request_hash(req, auth.form, &auth.signed_headers, &auth.known)?;
     // The string to sign goes straight into the MAC.
     let write = |mac: &mut signing_key::HmacSha256| {
         let mut buffered = sink::Buffered::new(mac);
