@@ -394,34 +394,9 @@ fn split_credential(cred: &str) -> Result<CredentialParts<'_>, Error> {
     ))
 }
 
-/// Whether the byte `$b` is in the class `|$x| $pred` describes: one look-up in a 256-entry
-/// table built at compile time (these classes are checked a byte at a time on every request).
-macro_rules! in_byte_class {
-    ($b:expr, |$x:ident| $pred:expr) => {{
-        const TABLE: [bool; 256] = {
-            let mut t = [false; 256];
-            let mut i = 0;
-            while i < 256 {
-                // `i` is below 256, so the cast cannot truncate.
-                #[expect(
-                    clippy::indexing_slicing,
-                    reason = "constant evaluation: an index out of bounds fails the build"
-                )]
-                {
-                    let $x = i as u8;
-                    t[i] = $pred;
-                }
-                i += 1;
-            }
-            t
-        };
-        TABLE.get(usize::from($b)).copied().unwrap_or(false)
-    }};
-}
-
 /// Whether `b` may appear in an access key id (`[A-Za-z0-9_]`; one table look-up a byte).
 fn is_key_id_char(b: u8) -> bool {
-    in_byte_class!(b, |x| x.is_ascii_alphanumeric() || x == b'_')
+    crate::wire::text::in_byte_class!(b, |x| x.is_ascii_alphanumeric() || x == b'_')
 }
 
 /// The `SignedHeaders` list, checked: lowercase header-name tokens, no duplicates, at most
@@ -545,7 +520,7 @@ fn precedes(a: &str, b: &str) -> bool {
 /// Whether `b` may appear in a signed header name: a token character, not upper case (one
 /// table look-up: the names are read a byte at a time on every request).
 fn is_lower_token_char(b: u8) -> bool {
-    in_byte_class!(b, |x| super::is_token_char(x) && !x.is_ascii_uppercase())
+    crate::wire::text::in_byte_class!(b, |x| super::is_token_char(x) && !x.is_ascii_uppercase())
 }
 
 fn parse_signature(s: &str) -> Result<Signature, Error> {

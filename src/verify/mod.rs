@@ -449,26 +449,9 @@ fn arn_account(arn: &str) -> &str {
 /// accepts them.
 fn valid_header_name(n: &str) -> bool {
     !n.is_empty()
-        && n.bytes().all(|b| {
-            TOKEN_CHARS
-                .checked_shr(u32::from(b))
-                .is_some_and(|m| m & 1 == 1)
-        })
+        && n.bytes()
+            .all(|b| crate::wire::text::in_byte_class!(b, |x| crate::sigv4::is_token_char(x)))
 }
-
-/// [`crate::sigv4::is_token_char`] as a bit set of the ASCII bytes (every token character is
-/// ASCII): a shift and a mask rather than a chain of comparisons.
-const TOKEN_CHARS: u128 = {
-    let mut set = 0_u128;
-    let mut b = 0_u8;
-    while b < 128 {
-        if crate::sigv4::is_token_char(b) {
-            set |= 1 << b;
-        }
-        b += 1;
-    }
-    set
-};
 
 /// An HTTP header value as `http::HeaderValue` accepts it: no control characters but tab.
 /// Every byte is looked at (no early exit), so the loop is vectorised: values are long (a

@@ -1,5 +1,6 @@
-//! Text joined into a buffer the caller holds (on its stack, or inline in a value), for the
-//! short strings a request builds only to read or to copy once more: no `String` allocated.
+//! Small text tools of the request path: text joined into a buffer the caller holds (on its
+//! stack, or inline in a value), for the short strings a request builds only to read or to copy
+//! once more (no `String` allocated); and byte classes checked by one table look-up.
 
 /// `parts` joined at the front of `buf`, as text; `None` when they do not fit.
 pub fn join_into<'b>(parts: &[&str], buf: &'b mut [u8]) -> Option<&'b mut str> {
@@ -12,6 +13,32 @@ pub fn join_into<'b>(parts: &[&str], buf: &'b mut [u8]) -> Option<&'b mut str> {
     // Whole `str`s joined are UTF-8: this always succeeds.
     std::str::from_utf8_mut(buf.get_mut(..len)?).ok()
 }
+
+/// Whether the byte `$b` is in the class `|$x| $pred` describes: one look-up in a 256-entry
+/// table built at compile time (these classes are checked a byte at a time on every request).
+macro_rules! in_byte_class {
+    ($b:expr, |$x:ident| $pred:expr) => {{
+        const TABLE: [bool; 256] = {
+            let mut t = [false; 256];
+            let mut i = 0;
+            while i < 256 {
+                // `i` is below 256, so the cast cannot truncate.
+                #[expect(
+                    clippy::indexing_slicing,
+                    reason = "constant evaluation: an index out of bounds fails the build"
+                )]
+                {
+                    let $x = i as u8;
+                    t[i] = $pred;
+                }
+                i += 1;
+            }
+            t
+        };
+        TABLE.get(usize::from($b)).copied().unwrap_or(false)
+    }};
+}
+pub(crate) use in_byte_class;
 
 #[cfg(test)]
 mod tests {
