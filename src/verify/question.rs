@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use super::{SignedRequest, VerifyInput};
 use crate::wire::json::Text;
+use crate::wire::json_out::escape_marks;
 
 /// Reads a verification question from `body`, with serde_json's errors.
 ///
@@ -130,7 +131,7 @@ fn set<T>(slot: &mut Option<T>, v: T) -> Option<()> {
 fn plain_len(rest: &[u8]) -> Option<usize> {
     let (words, _) = rest.as_chunks::<8>();
     for (n, w) in words.iter().take(2).enumerate() {
-        let m = stops(u64::from_le_bytes(*w));
+        let m = escape_marks(u64::from_le_bytes(*w));
         if m != 0 {
             let at = n * 8 + (m.trailing_zeros() / 8) as usize;
             return (rest.get(at) == Some(&b'"')).then_some(at);
@@ -150,18 +151,6 @@ fn long_plain_len(rest: &[u8], from: usize) -> Option<usize> {
         .iter()
         .fold(false, |bad, &b| bad | (b < 0x20) | (b == b'\\'));
     (!escaped).then_some(len)
-}
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// The bytes of the little-endian word `w` that are a quote, a backslash or a control
-/// character, marked by their high bit. The lowest mark is exact (a borrow can mark bytes after
-/// a marked one, never before), so it is the first such byte.
-fn stops(w: u64) -> u64 {
-    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
-    below_space | zero(w ^ (LO * u64::from(b'"'))) | zero(w ^ (LO * u64::from(b'\\')))
 }
 
 /// A position in the body; every step is `None` where the plain shape ends.

@@ -49,9 +49,17 @@ const HI: u64 = 0x8080_8080_8080_8080;
 /// Whether some byte of `v` is below 0x20, `"` or `\` (possibly a false positive).
 #[inline]
 fn needs_escape(v: u64) -> bool {
+    escape_marks(v) != 0
+}
+
+/// The bytes of the little-endian word `w` that a JSON string cannot hold as they are (a quote,
+/// a backslash or a control character), marked by their high bit. The lowest mark is exact (a
+/// borrow can mark bytes after a marked one, never before), so it is the first such byte.
+#[inline]
+pub(crate) fn escape_marks(w: u64) -> u64 {
     let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let below_space = v.wrapping_sub(LO * 0x20) & !v & HI;
-    (below_space | zero(v ^ (LO * u64::from(b'"'))) | zero(v ^ (LO * u64::from(b'\\')))) != 0
+    let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
+    below_space | zero(w ^ (LO * u64::from(b'"'))) | zero(w ^ (LO * u64::from(b'\\')))
 }
 
 /// Escapes `b[i]` if it must be, flushing the plain run `b[start..i]` before it.
