@@ -63,18 +63,21 @@ impl Key {
         Ok((LessSafeKey::new(key?), Nonce::assume_unique_for_key(short)))
     }
 
-    /// Encrypts `buf` where it lies; returns the tag.
-    pub fn seal_in_place_detached(
+    /// Encrypts `buf[from..]` where it lies and appends the tag; what is before `from` (a
+    /// header, the nonce: what travels in the clear) is left as it is.
+    pub fn seal_tail(
         &self,
         nonce: &[u8; NONCE_LEN],
         aad: &[u8],
-        buf: &mut [u8],
-    ) -> Result<[u8; TAG_LEN], Failed> {
+        buf: &mut Vec<u8>,
+        from: usize,
+    ) -> Result<(), Failed> {
         let (key, nonce) = self.inner(nonce)?;
         let tag = key
-            .seal_in_place_separate_tag(nonce, Aad::from(aad), buf)
+            .seal_in_place_separate_tag(nonce, Aad::from(aad), buf.get_mut(from..).ok_or(Failed)?)
             .map_err(|_| Failed)?;
-        tag.as_ref().try_into().map_err(|_| Failed)
+        buf.extend_from_slice(tag.as_ref());
+        Ok(())
     }
 
     /// `plaintext`'s ciphertext with the tag appended.
@@ -87,8 +90,7 @@ impl Key {
     ) -> Result<Vec<u8>, Failed> {
         let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
         out.extend_from_slice(plaintext);
-        let tag = self.seal_in_place_detached(nonce, aad, &mut out)?;
-        out.extend_from_slice(&tag);
+        self.seal_tail(nonce, aad, &mut out, 0)?;
         Ok(out)
     }
 

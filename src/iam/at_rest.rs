@@ -109,19 +109,16 @@ impl AtRestKey {
         let mut nonce = [0u8; xchacha::NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let plaintext = secret.expose().as_bytes();
-        let mut out = Vec::with_capacity(nonce.len() + plaintext.len() + xchacha::TAG_LEN);
+        // Holds the secret until it is sealed: wiped on drop (a failed seal included).
+        let mut out = Zeroizing::new(Vec::with_capacity(
+            nonce.len() + plaintext.len() + xchacha::TAG_LEN,
+        ));
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plaintext);
-        let tag = self
-            .cipher()?
-            .seal_in_place_detached(
-                &nonce,
-                owner.as_bytes(),
-                out.get_mut(xchacha::NONCE_LEN..).unwrap_or_default(),
-            )
+        self.cipher()?
+            .seal_tail(&nonce, owner.as_bytes(), &mut out, xchacha::NONCE_LEN)
             .map_err(|_| AtRestError::Open)?;
-        out.extend_from_slice(&tag);
-        Ok(STANDARD.encode(out))
+        Ok(STANDARD.encode(&*out))
     }
 
     /// Opens a sealed secret bound to `owner`.

@@ -144,21 +144,13 @@ impl Subkeys {
         raw.extend_from_slice(&nonce);
         let sealed = encode(&mut raw).and_then(|()| {
             self.cipher
-                .seal_in_place_detached(
-                    &nonce,
-                    &aad(&header),
-                    raw.get_mut(body..).unwrap_or_default(),
-                )
+                .seal_tail(&nonce, &aad(&header), &mut raw, body)
                 .map_err(|_| Error::Claims("encryption failed".into()))
         });
-        let tag = match sealed {
-            Ok(tag) => tag,
-            Err(e) => {
-                raw.zeroize();
-                return Err(e);
-            }
-        };
-        raw.extend_from_slice(&tag);
+        if let Err(e) = sealed {
+            raw.zeroize();
+            return Err(e);
+        }
         Ok((token_text(&raw)?, nonce))
     }
 
