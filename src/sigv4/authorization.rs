@@ -52,7 +52,7 @@ impl PresignedParams {
 /// See [`super::parse`].
 pub(crate) fn parse<'a>(req: &RequestParts<'a>) -> Result<Option<ParsedAuth<'a>>, Error> {
     let known = KnownHeaders::scan(req.headers);
-    let (auth_header, more) = seen(req, &known, AUTHORIZATION.as_str());
+    let (auth_header, more) = known.first_and_more(req.headers, AUTHORIZATION.as_str());
     if more {
         return Err(incomplete("Only one Authorization header is allowed."));
     }
@@ -276,27 +276,12 @@ fn header_form_date<'a>(
     Ok(None)
 }
 
-/// The first value of `name` and whether there are more: as the pass saw it, else looked up.
-fn seen<'a>(
-    req: &RequestParts<'a>,
-    known: &KnownHeaders<'a>,
-    name: &str,
-) -> (Option<&'a [u8]>, bool) {
-    match known.get(req.headers, name) {
-        Some(s) => (s.first, s.more),
-        None => {
-            let mut it = req.headers.get_all(name);
-            (it.next(), it.next().is_some())
-        }
-    }
-}
-
 fn single_header<'a>(
     req: &RequestParts<'a>,
     known: &KnownHeaders<'a>,
     name: &str,
 ) -> Result<Option<&'a [u8]>, Error> {
-    let (first, more) = seen(req, known, name);
+    let (first, more) = known.first_and_more(req.headers, name);
     if more {
         return Err(Error::IncompleteSignature(format!(
             "The header '{name}' must appear only once."

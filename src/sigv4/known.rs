@@ -99,6 +99,25 @@ impl<'a> KnownHeaders<'a> {
             _ => return None,
         })
     }
+
+    /// The first value of `name` (lower case) in `headers` and whether there are more: as the
+    /// pass saw it when these are the scanned headers and `name` a scanned name, else looked up.
+    pub(crate) fn first_and_more<'h>(
+        &self,
+        headers: Headers<'h>,
+        name: &str,
+    ) -> (Option<&'h [u8]>, bool)
+    where
+        'a: 'h,
+    {
+        match self.get(headers, name) {
+            Some(seen) => (seen.first, seen.more),
+            None => {
+                let mut all = headers.get_all(name);
+                (all.next(), all.next().is_some())
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -351,14 +351,7 @@ pub fn check_request(
     }
     let content = auth
         .known
-        .get(req.headers, "x-amz-content-sha256")
-        .map_or_else(
-            || {
-                let mut all = req.headers.get_all("x-amz-content-sha256");
-                (all.next(), all.next().is_some())
-            },
-            |seen| (seen.first, seen.more),
-        );
+        .first_and_more(req.headers, "x-amz-content-sha256");
     if let (Some(claimed), more) = content
         && (more || claimed != req.payload_hash_hex().as_bytes())
     {
