@@ -21,8 +21,6 @@
 //!
 //! Revocation cut-offs (`rv/…`) belong to `crate::revocation`, not to this repository.
 
-use crate::wire::text::join_into;
-
 /// Key prefix of users.
 pub const USER: &str = "u";
 /// Key prefix of groups.
@@ -96,23 +94,32 @@ enum KeyRepr {
 }
 
 impl Key {
-    /// `parts` joined, then `lower` appended in lower case.
+    /// `parts` joined, then `lower` appended in lower case. The bytes are copied in as they
+    /// are (whole `&str`s, and ASCII lowered in place, are UTF-8): the text is checked once,
+    /// where it is read ([`Self::as_str`]), not once per piece.
     fn build(parts: &[&str], lower: &str) -> Self {
         let mut buf = [0_u8; KEY_INLINE];
-        let inline = lower.is_ascii().then(|| {
-            let joined = join_into(parts, &mut buf)?.len();
-            let tail = join_into(&[lower], buf.get_mut(joined..)?)?;
+        let mut len = 0;
+        let fits = lower.is_ascii()
+            && parts.iter().chain([&lower]).all(|p| {
+                let end = len + p.len();
+                let Some(room) = buf.get_mut(len..end) else {
+                    return false;
+                };
+                room.copy_from_slice(p.as_bytes());
+                len = end;
+                true
+            });
+        if fits
+            && let Ok(short) = u8::try_from(len)
+            && let Some(tail) = buf.get_mut(len - lower.len()..len)
+        {
             tail.make_ascii_lowercase();
-            u8::try_from(joined + tail.len()).ok()
-        });
-        match inline.flatten() {
-            Some(len) => Self(KeyRepr::Inline { buf, len }),
-            None => {
-                let mut out = join_with_room(parts, lower.len());
-                push_lower(&mut out, lower);
-                Self(KeyRepr::Heap(out))
-            }
+            return Self(KeyRepr::Inline { buf, len: short });
         }
+        let mut out = join_with_room(parts, lower.len());
+        push_lower(&mut out, lower);
+        Self(KeyRepr::Heap(out))
     }
 
     /// [`entity`]'s key.

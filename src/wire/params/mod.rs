@@ -231,10 +231,14 @@ impl Params {
     fn find(&self, name: &str) -> Option<usize> {
         let (text, k) = (&self.text, key(name.as_bytes()));
         if self.entries.len() <= SCAN {
-            return self
-                .entries
-                .iter()
-                .position(|e| e.key == k && at(text, e.name) == name);
+            // Names of at most eight bytes are their key and their length: equal keys and
+            // lengths are equal names, and only a longer name's text is compared.
+            let short = name.len() <= 8;
+            return self.entries.iter().position(|e| {
+                e.key == k
+                    && e.name.end - e.name.start == name.len()
+                    && (short || at(text, e.name) == name)
+            });
         }
         self.entries
             .binary_search_by(|e| cmp_name(text, e, k, name))
