@@ -42,6 +42,9 @@ pub struct Params {
     entries: Vec<Entry>,
     /// Whether a name holds a `.` (no list has members otherwise).
     dotted: bool,
+    /// A bit ([`seen_bit`]) for every name added: a name whose bit is clear is not there, so
+    /// looking up one of the many optional parameters a request does not carry ends here.
+    seen: u64,
 }
 
 /// Where a piece of [`Params::text`] is.
@@ -74,14 +77,31 @@ fn at(text: &str, span: Span) -> &str {
 /// the texts only on a tie orders exactly as comparing the texts.
 #[inline]
 fn key(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
     if let Some(head) = bytes.first_chunk::<8>() {
         return u64::from_be_bytes(*head);
     }
-    // Shorter: shifted in byte by byte (no copy through a buffer).
-    bytes
-        .iter()
-        .zip((0..8).rev())
-        .fold(0, |k, (&b, i)| k | u64::from(b) << (8 * i))
+    // Shorter: two loads that may overlap, each put where its bytes go (an overlapped byte is
+    // put twice in the same place), rather than a byte at a time.
+    if let (Some(head), Some(tail)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        // 4 ≤ n < 8: the tail's first byte, `bytes[n - 4]`, goes 8 * (11 - n) bits up.
+        return u64::from(u32::from_be_bytes(*head)) << 32
+            | u64::from(u32::from_be_bytes(*tail)) << (8 * (8 - n));
+    }
+    // 0 ≤ n ≤ 3: the first, middle and last bytes are all of them.
+    let at = |i: usize| u64::from(bytes.get(i).copied().unwrap_or_default()) << (8 * (7 - i));
+    match n {
+        0 => 0,
+        _ => at(0) | at(n / 2) | at(n - 1),
+    }
+}
+
+/// The bit of [`Params::seen`] a name of key `k` and length `len` sets.
+#[inline]
+fn seen_bit(k: u64, len: usize) -> u64 {
+    // Fibonacci hashing: the product's top six bits.
+    let h = (k ^ u64::try_from(len).unwrap_or_default()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    1 << (h >> 58)
 }
 
 /// [`key`] of a text given as bytes.
@@ -138,6 +158,7 @@ impl Params {
                 break;
             }
             let key = key(name_text.as_bytes());
+            self.seen |= seen_bit(key, name_text.len());
             self.dotted |= name_text.bytes().any(|b| b == b'.');
             let value = decoder.decode(part.value_start, part.end, &mut self.text);
             self.entries.push(Entry {
@@ -189,6 +210,7 @@ impl Params {
             let mid = p.text.len();
             p.text.push_str(&v.into());
             p.dotted |= k.contains('.');
+            p.seen |= seen_bit(key(k.as_bytes()), k.len());
             p.entries.push(Entry {
                 key: key(k.as_bytes()),
                 name: Span { start, end: mid },
@@ -230,6 +252,9 @@ impl Params {
     /// request usually has, a binary search above that.
     fn find(&self, name: &str) -> Option<usize> {
         let (text, k) = (&self.text, key(name.as_bytes()));
+        if self.seen & seen_bit(k, name.len()) == 0 {
+            return None;
+        }
         if self.entries.len() <= SCAN {
             // Names of at most eight bytes are their key and their length: equal keys and
             // lengths are equal names, and only a longer name's text is compared.
