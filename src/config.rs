@@ -786,18 +786,36 @@ impl Config {
 /// starting with a letter, at most 32 characters (`us-east-1`, `eu-central-2`, `local`).
 #[must_use]
 pub fn is_valid_region(r: &str) -> bool {
-    !r.is_empty()
-        && r.len() <= 32
-        && r.starts_with(|c: char| c.is_ascii_lowercase())
-        && !r.ends_with('-')
-        && r.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    // Checked on every signed request: bytes (every allowed character is ASCII), one table
+    // look-up each.
+    let b = r.as_bytes();
+    b.first().is_some_and(u8::is_ascii_lowercase)
+        && b.len() <= 32
+        && b.last() != Some(&b'-')
+        && b.iter().all(|&c| {
+            crate::wire::text::in_byte_class!(c, |x| x.is_ascii_lowercase()
+                || x.is_ascii_digit()
+                || x == b'-')
+        })
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
+
+    proptest::proptest! {
+        /// The byte-table check decides as the rule written over characters.
+        #[test]
+        fn region_check_is_the_plain_rule(r in "[a-z0-9é_A-]{0,34}") {
+            let plain = !r.is_empty()
+                && r.len() <= 32
+                && r.starts_with(|c: char| c.is_ascii_lowercase())
+                && !r.ends_with('-')
+                && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            proptest::prop_assert_eq!(is_valid_region(&r), plain);
+        }
+    }
 
     #[test]
     fn defaults_parse() {
