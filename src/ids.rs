@@ -14,7 +14,6 @@
 //! carry no account.
 
 use base64::Engine as _;
-use rand::Rng as _;
 use rand::RngCore as _;
 
 use crate::secret::SecretString;
@@ -186,7 +185,7 @@ pub fn is_valid_account_id(s: &str) -> bool {
 
 /// Shared body of [`new_access_key_id`] and [`new_unique_id`].
 fn new_id(prefix: &str, account: &str, len: usize) -> String {
-    let mut rng = rand::rng();
+    let mut bits = RandomBits::default();
     let mut out = String::with_capacity(len.max(prefix.len()));
     out.push_str(prefix);
     let account = is_valid_account_id(account)
@@ -201,17 +200,39 @@ fn new_id(prefix: &str, account: &str, len: usize) -> String {
             }
             // 9th character: parity in its top bit, 4 random bits below.
             let parity = (account & 1) << 4;
-            push_b32(&mut out, parity | rng.random_range(0..16_u64));
+            push_b32(&mut out, parity | bits.take(4));
         }
         None => {
             // Legacy format: 5th character `I` or `J`, which decoders treat as "no account".
-            push_b32(&mut out, 8 + rng.random_range(0..2_u64));
+            push_b32(&mut out, 8 + bits.take(1));
         }
     }
     while out.len() < len {
-        push_b32(&mut out, rng.random_range(0..32_u64));
+        push_b32(&mut out, bits.take(5));
     }
     out
+}
+
+/// Uniform random bits, drawn from the thread's generator 128 at a time (an id needs at most
+/// 81): each `take(n)` is a uniform value below `2^n`, as `random_range(0..2^n)` would be,
+/// without a generator call per character.
+#[derive(Default)]
+struct RandomBits {
+    pool: u128,
+    left: u32,
+}
+
+impl RandomBits {
+    fn take(&mut self, n: u32) -> u64 {
+        if self.left < n {
+            self.pool = rand::random();
+            self.left = 128;
+        }
+        let v = self.pool & ((1_u128 << n) - 1);
+        self.pool >>= n;
+        self.left -= n;
+        u64::try_from(v).unwrap_or(0)
+    }
 }
 
 /// Appends the base32 character for a 5-bit value.
@@ -297,6 +318,69 @@ mod tests {
             assert_eq!(id.len(), ACCESS_KEY_ID_LEN);
             assert!(is_b32(&id));
             assert_eq!(account_from_access_key_id(&id), None, "{bad:?} -> {id}");
+        }
+    }
+
+    /// Every random position of an id takes every value it can, about equally often: the
+    /// bits are drawn per id, not reused, and none is fixed.
+    #[test]
+    fn random_characters_cover_their_range() {
+        let n = 6400;
+        let ids: Vec<String> = (0..n)
+            .map(|i| {
+                if i % 2 == 0 {
+                    new_access_key_id("ASIA", "123456789012")
+                } else {
+                    new_unique_id("AROA", "not-an-account")
+                }
+            })
+            .collect();
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), n, "ids repeat");
+        let count = |pick: &dyn Fn(&str) -> Option<u8>| {
+            let mut seen = std::collections::BTreeMap::<u8, usize>::new();
+            for id in &ids {
+                if let Some(c) = pick(id) {
+                    *seen.entry(c).or_default() += 1;
+                }
+            }
+            seen
+        };
+        // The 9th character of an account-carrying id: parity 1 (account 123456789012 is
+        // even: 0) and 4 random bits, so 16 characters.
+        let ninth = count(&|id: &str| {
+            id.starts_with("ASIA")
+                .then(|| id.as_bytes().get(12).copied())
+                .flatten()
+        });
+        assert_eq!(ninth.len(), 16, "{ninth:?}");
+        // The legacy id's 5th character: I or J.
+        let fifth = count(&|id: &str| {
+            id.starts_with("AROA")
+                .then(|| id.as_bytes().get(4).copied())
+                .flatten()
+        });
+        assert_eq!(fifth.keys().copied().collect::<Vec<_>>(), vec![b'I', b'J']);
+        // Every fully random position: all 32 characters, none far from n/2/32 = 100.
+        for pos in 13..20 {
+            let seen = count(&|id: &str| {
+                id.starts_with("ASIA")
+                    .then(|| id.as_bytes().get(pos).copied())
+                    .flatten()
+            });
+            assert_eq!(seen.len(), 32, "position {pos}: {seen:?}");
+            assert!(
+                seen.values().all(|&c| (40..=170).contains(&c)),
+                "position {pos}: {seen:?}"
+            );
+        }
+        for pos in 5..21 {
+            let seen = count(&|id: &str| {
+                id.starts_with("AROA")
+                    .then(|| id.as_bytes().get(pos).copied())
+                    .flatten()
+            });
+            assert_eq!(seen.len(), 32, "position {pos}: {seen:?}");
         }
     }
 

@@ -322,11 +322,20 @@ pub fn decide_trust(
     needed: &[&'static str],
     ctx: &Context,
 ) -> Result<(), (&'static str, Decision)> {
-    decide_trust_ref(principal.view(), pols, role, trust, needed, ctx)
+    let trust_id = crate::iam::repo::trust_policy_id(role);
+    decide_trust_ref(
+        principal.view(),
+        pols,
+        role,
+        (&trust_id, trust),
+        needed,
+        ctx,
+    )
 }
 
 /// [`decide_trust`] for a principal and a context read where they lie (a signed caller's,
-/// [`principal_ref`] and [`base_context`]): nothing of the request is copied.
+/// [`principal_ref`] and [`base_context`]), and the trust policy with its name (`ARN#trust`,
+/// which a role view holds built): nothing of the request is copied.
 ///
 /// # Errors
 /// The refused action and the decision that refused it.
@@ -334,12 +343,11 @@ pub fn decide_trust_ref(
     principal: PrincipalRef<'_>,
     pols: &CallerPolicies,
     role: &crate::iam::model::Role,
-    trust: &Arc<Policy>,
+    trust: (&PolicyId, &Arc<Policy>),
     needed: &[&'static str],
     ctx: &ContextOf<'_>,
 ) -> Result<(), (&'static str, Decision)> {
-    let trust_id = PolicyId::concat(&[&role.arn, "#trust"]);
-    let set = policy_set(pols, Some((&trust_id, trust)), true);
+    let set = policy_set(pols, Some(trust), true);
     for &action in needed {
         let req = RequestRef {
             principal,

@@ -17,7 +17,7 @@
 use std::fmt;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use hkdf::Hkdf;
 use hmac::Mac as _;
 use rand::RngCore as _;
@@ -194,18 +194,13 @@ impl Subkeys {
 /// `SKS1` and the base64url (no padding) of `raw`, encoded in one pass into a buffer of the
 /// exact size; refused past [`MAX_TOKEN_LEN`].
 fn token_text(raw: &[u8]) -> Result<String, Error> {
-    let len = base64::encoded_len(raw.len(), false)
-        .map(|n| n + TOKEN_PREFIX.len())
+    let len = Some(base64_simd::URL_SAFE_NO_PAD.encoded_length(raw.len()) + TOKEN_PREFIX.len())
         .filter(|&n| n <= MAX_TOKEN_LEN)
         .ok_or_else(|| Error::Claims(format!("token would exceed {MAX_TOKEN_LEN} characters")))?;
-    let mut text = vec![0_u8; len];
-    let (prefix, body) = text.split_at_mut(TOKEN_PREFIX.len());
-    prefix.copy_from_slice(TOKEN_PREFIX.as_bytes());
-    URL_SAFE_NO_PAD
-        .encode_slice(raw, body)
-        .map_err(|e| Error::Claims(format!("token encoding: {e}")))?;
-    // Base64 and the prefix are ASCII: this only checks it.
-    String::from_utf8(text).map_err(|e| Error::Claims(format!("token encoding: {e}")))
+    let mut text = String::with_capacity(len);
+    text.push_str(TOKEN_PREFIX);
+    base64_simd::URL_SAFE_NO_PAD.encode_append(raw, &mut text);
+    Ok(text)
 }
 
 /// A structurally valid token, not yet authenticated.
@@ -229,28 +224,33 @@ pub(crate) fn parse(token: &str) -> Result<Parsed, Error> {
     let body = token
         .strip_prefix(TOKEN_PREFIX)
         .ok_or(bad(InvalidReason::Malformed))?;
-    let raw = URL_SAFE_NO_PAD
-        .decode(body)
+    // Strict: no padding, no character outside the URL-safe alphabet, no non-zero trailing bits
+    // (one token has one spelling); the tests hold it to the `base64` crate's answers.
+    let mut raw = base64_simd::URL_SAFE_NO_PAD
+        .decode_to_vec(body)
         .map_err(|_| bad(InvalidReason::Malformed))?;
     if raw.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
         return Err(bad(InvalidReason::Malformed));
     }
     let (header, rest) = raw.split_at(HEADER_LEN);
-    let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
     let header: [u8; HEADER_LEN] = header
         .try_into()
         .map_err(|_| bad(InvalidReason::Malformed))?;
+    let nonce: [u8; NONCE_LEN] = rest
+        .get(..NONCE_LEN)
+        .and_then(|n| n.try_into().ok())
+        .ok_or(bad(InvalidReason::Malformed))?;
     let [version, id @ ..] = header;
     if version != VERSION {
         return Err(bad(InvalidReason::UnknownVersion));
     }
+    // The ciphertext is what follows, moved to the front of the decoded buffer.
+    raw.drain(..HEADER_LEN + NONCE_LEN);
     Ok(Parsed {
         header,
         key_id: KeyId(id),
-        nonce: nonce
-            .try_into()
-            .map_err(|_| bad(InvalidReason::Malformed))?,
-        ciphertext: ciphertext.to_vec(),
+        nonce,
+        ciphertext: raw,
     })
 }
 
@@ -270,6 +270,9 @@ fn aad(header: &[u8; HEADER_LEN]) -> [u8; 4 + HEADER_LEN] {
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use proptest::prelude::*;
+
     use super::*;
 
     fn subkeys(b: u8) -> Subkeys {
@@ -387,5 +390,82 @@ mod tests {
         assert_eq!(KeyId::parse("dead00"), None);
         assert_eq!(KeyId::parse("dead00010"), None);
         assert_eq!(KeyId::parse("zzzz0001"), None);
+    }
+
+    /// The token text's base64 (base64-simd) against the `base64` crate's URL-safe, unpadded,
+    /// strict engine: the same text for any bytes, and the same verdict and bytes for any text:
+    /// padding, the standard alphabet's `+` and `/`, spaces, non-canonical trailing bits and
+    /// impossible lengths refused alike.
+    fn text_strategy() -> impl Strategy<Value = String> {
+        let chars = prop::sample::select(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .\u{e9}"
+                .chars()
+                .collect::<Vec<_>>(),
+        );
+        prop_oneof![
+            // Mostly valid texts, sometimes with a stray character.
+            prop::collection::vec(any::<u8>(), 0..400).prop_map(|b| URL_SAFE_NO_PAD.encode(b)),
+            prop::collection::vec(chars, 0..120).prop_map(|c| c.into_iter().collect()),
+            (
+                prop::collection::vec(any::<u8>(), 0..200),
+                any::<usize>(),
+                chars_one()
+            )
+                .prop_map(|(b, at, c)| {
+                    let mut t = URL_SAFE_NO_PAD.encode(b);
+                    let at = if t.is_empty() { 0 } else { at % t.len() };
+                    t.insert(at, c);
+                    t
+                }),
+        ]
+    }
+
+    fn chars_one() -> impl Strategy<Value = char> {
+        prop::sample::select(vec!['=', '+', '/', ' ', 'A', '-', '\u{e9}', '\0'])
+    }
+
+    proptest! {
+        #[test]
+        fn token_text_is_the_base64_crates(raw in prop::collection::vec(any::<u8>(), 0..700)) {
+            let text = token_text(&raw).unwrap();
+            prop_assert_eq!(text, format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(&raw)));
+        }
+
+        #[test]
+        fn token_base64_reads_as_the_base64_crate(text in text_strategy()) {
+            let ours = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(text.as_bytes()).ok();
+            let theirs = URL_SAFE_NO_PAD.decode(&text).ok();
+            prop_assert_eq!(ours, theirs);
+        }
+    }
+
+    #[test]
+    fn non_canonical_trailing_bits_are_malformed() {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        // 46 bytes: 15 whole groups and one byte, written as two characters whose second
+        // carries four spare bits, zero in the one canonical spelling.
+        let mut raw = [7_u8; 46];
+        *raw.first_mut().unwrap() = VERSION;
+        let canonical = URL_SAFE_NO_PAD.encode(raw);
+        let mut bytes = canonical.clone().into_bytes();
+        let last = bytes.last_mut().unwrap();
+        let index = ALPHABET.iter().position(|c| c == last).unwrap();
+        assert_eq!(
+            index & 0x0f,
+            0,
+            "the canonical spelling has zero spare bits"
+        );
+        *last = *ALPHABET.get(index | 1).unwrap();
+        let twisted = String::from_utf8(bytes).unwrap();
+        assert!(parse(&format!("{TOKEN_PREFIX}{canonical}")).is_ok());
+        for bad in [twisted, format!("{canonical}="), format!("{canonical} ")] {
+            assert!(
+                matches!(
+                    parse(&format!("{TOKEN_PREFIX}{bad}")),
+                    Err(Error::Invalid(InvalidReason::Malformed))
+                ),
+                "{bad}"
+            );
+        }
     }
 }

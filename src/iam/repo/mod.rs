@@ -53,7 +53,7 @@ pub use self::error::{Dependants, Error, Limit};
 pub use self::kind::{EntityKind, Kind, NameRules, PolicyHolder, Tagged, entity_key};
 pub use self::listing::{Page, decode_marker, encode_marker};
 pub use self::mfa_devices::{MAX_MFA_DEVICES_PER_USER, MfaUse};
-pub use self::roles::RoleView;
+pub use self::roles::{RoleView, trust_policy_id};
 use super::at_rest::AtRestKey;
 use super::model::ManagedPolicy;
 use crate::policy::{Policy, PolicyCache};

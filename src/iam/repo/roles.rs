@@ -19,12 +19,26 @@ pub struct RoleView {
     pub role: Role,
     inline: Result<Vec<(PolicyId, Arc<Policy>)>, Error>,
     trust: Result<Arc<Policy>, Error>,
+    /// `ARN#trust`, the trust policy's name in decisions (built once per stored version).
+    trust_id: PolicyId,
+}
+
+/// A role's trust policy's name in decisions: `ARN#trust`.
+#[must_use]
+pub fn trust_policy_id(role: &Role) -> PolicyId {
+    PolicyId::concat(&[&role.arn, "#trust"])
 }
 
 impl RoleView {
     /// The trust policy, with its principals bound to the unique ids resolved at write time.
     pub fn trust(&self) -> Result<Arc<Policy>, Error> {
         self.trust.clone()
+    }
+
+    /// The trust policy's name in decisions: `ARN#trust`.
+    #[must_use]
+    pub fn trust_id(&self) -> &PolicyId {
+        &self.trust_id
     }
 
     /// The inline policies, parsed.
@@ -210,10 +224,12 @@ impl Iam {
                     );
                     Arc::new(p)
                 });
+            let trust_id = trust_policy_id(&role);
             Ok(RoleView {
                 role,
                 inline,
                 trust,
+                trust_id,
             })
         })
         .await

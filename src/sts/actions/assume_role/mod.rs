@@ -125,7 +125,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
         authz::principal_ref(caller),
         &pols,
         role,
-        &trust,
+        (view.trust_id(), &trust),
         &needed,
         &context,
     )
