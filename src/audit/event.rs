@@ -128,11 +128,11 @@ pub struct Event {
     #[serde(serialize_with = "iso8601")]
     pub(super) event_time: chrono::DateTime<chrono::Utc>,
     pub(super) event_source: &'static str,
-    pub(super) event_name: String,
+    pub(super) event_name: ShortText,
     /// SigV4 region of the caller.
     pub aws_region: String,
     #[serde(rename = "sourceIPAddress")]
-    pub(super) source_ip_address: String,
+    pub(super) source_ip_address: ShortText,
     pub(super) user_agent: String,
     /// CloudTrail `userIdentity`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,6 +163,58 @@ pub struct Event {
     /// The caller's account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient_account_id: Option<String>,
+}
+
+/// Text of at most [`SHORT`] bytes held inline, longer text on the heap: an action's name and
+/// an IP address are copied into every event without an allocation.
+#[derive(Clone)]
+pub(super) enum ShortText {
+    /// `len` bytes of `buf`, valid UTF-8 (copied from a `str`).
+    Inline { buf: [u8; SHORT], len: u8 },
+    /// Longer text.
+    Heap(String),
+}
+
+/// The longest [`ShortText`] held inline (an IPv6 address's text is at most 45 bytes).
+const SHORT: usize = 46;
+
+impl ShortText {
+    fn new(s: &str) -> Self {
+        let mut buf = [0; SHORT];
+        match (buf.get_mut(..s.len()), u8::try_from(s.len())) {
+            (Some(dst), Ok(len)) => {
+                dst.copy_from_slice(s.as_bytes());
+                Self::Inline { buf, len }
+            }
+            _ => Self::Heap(s.to_owned()),
+        }
+    }
+}
+
+impl std::ops::Deref for ShortText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            // Copied whole from a `str`: the fallback is never taken.
+            Self::Inline { buf, len } => buf
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            Self::Heap(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Debug for ShortText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl Serialize for ShortText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
+    }
 }
 
 /// `eventTime` as CloudTrail writes it (`2026-11-22T19:04:05Z`).
@@ -355,9 +407,9 @@ impl Event {
                 "cognito-identity" => "cognito-identity.amazonaws.com",
                 _ => "sts.amazonaws.com",
             },
-            event_name: action.to_owned(),
+            event_name: ShortText::new(action),
             aws_region: String::new(),
-            source_ip_address: source_ip.to_owned(),
+            source_ip_address: ShortText::new(source_ip),
             user_agent: user_agent.to_owned(),
             user_identity: None,
             request_parameters: None,
@@ -371,6 +423,31 @@ impl Event {
             read_only,
             management_event: true,
             recipient_account_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_holds_any_length_whole() {
+        for s in [
+            String::new(),
+            "127.0.0.1".into(),
+            "x".repeat(SHORT),
+            "y".repeat(SHORT + 1),
+            "é".repeat(SHORT),
+            "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".into(),
+        ] {
+            let t = ShortText::new(&s);
+            assert_eq!(&*t, s.as_str());
+            assert_eq!(
+                matches!(t, ShortText::Inline { .. }),
+                s.len() <= SHORT,
+                "{s}"
+            );
         }
     }
 }

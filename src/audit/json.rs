@@ -6,85 +6,128 @@ use crate::wire::json_out::{Obj, bool_into, opt_str_into, str_into, value_into};
 
 use super::event::{Elements, Event, ParamList, SessionContext, UserIdentity};
 
+/// `,"name":`, one literal (the member names here need no escaping).
+macro_rules! key {
+    ($out:expr, $name:literal) => {
+        $out.extend_from_slice(concat!(",\"", $name, "\":").as_bytes())
+    };
+}
+
+/// Appends a string this module chose from fixed literals (`eventVersion`, `eventSource`,
+/// `eventType`: `Event::new` sets them, and none needs escaping), quoted.
+fn fixed_into(out: &mut Vec<u8>, s: &'static str) {
+    debug_assert!(!s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
 impl Event {
-    /// Appends this record's JSON (the line, without its newline).
+    /// Appends this record's JSON (the line, without its newline). The members that are
+    /// always there, in their fixed order, are written with their names as literals (the
+    /// first one opens the object, so none needs the "first member?" test).
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut o = Obj::open(out);
-        o.str("eventVersion", self.event_version);
-        {
-            // Digits and separators: nothing to escape.
-            let v = o.key("eventTime");
-            v.push(b'"');
-            crate::wire::time::iso8601_into(v, &self.event_time);
-            v.push(b'"');
-        }
-        o.str("eventSource", self.event_source);
-        o.str("eventName", &self.event_name);
-        o.str("awsRegion", &self.aws_region);
-        o.str("sourceIPAddress", &self.source_ip_address);
-        o.str("userAgent", &self.user_agent);
+        out.extend_from_slice(b"{\"eventVersion\":");
+        fixed_into(out, self.event_version);
+        // Digits and separators: nothing to escape.
+        out.extend_from_slice(b",\"eventTime\":\"");
+        crate::wire::time::iso8601_into(out, &self.event_time);
+        out.extend_from_slice(b"\",\"eventSource\":");
+        fixed_into(out, self.event_source);
+        key!(out, "eventName");
+        str_into(out, &self.event_name);
+        key!(out, "awsRegion");
+        str_into(out, &self.aws_region);
+        key!(out, "sourceIPAddress");
+        str_into(out, &self.source_ip_address);
+        key!(out, "userAgent");
+        str_into(out, &self.user_agent);
         if let Some(u) = &self.user_identity {
-            u.write_json(o.key("userIdentity"));
+            key!(out, "userIdentity");
+            u.write_json(out);
         }
         if let Some(p) = &self.request_parameters {
-            p.write_json(o.key("requestParameters"));
+            key!(out, "requestParameters");
+            p.write_json(out);
         }
         if let Some(r) = &self.response_elements {
-            r.write_json(o.key("responseElements"));
+            key!(out, "responseElements");
+            r.write_json(out);
         }
         if let Some(c) = self.error_code {
-            o.str("errorCode", c);
+            key!(out, "errorCode");
+            str_into(out, c);
         }
         if let Some(m) = &self.error_message {
-            o.str("errorMessage", m);
+            key!(out, "errorMessage");
+            str_into(out, m);
         }
         if let Some(d) = &self.additional_event_data {
-            value_into(o.key("additionalEventData"), d);
+            key!(out, "additionalEventData");
+            value_into(out, d);
         }
-        o.str("requestID", &self.request_id);
-        o.str("eventID", &self.event_id);
-        o.str("eventType", self.event_type);
-        bool_into(o.key("readOnly"), self.read_only);
-        bool_into(o.key("managementEvent"), self.management_event);
+        key!(out, "requestID");
+        str_into(out, &self.request_id);
+        key!(out, "eventID");
+        str_into(out, &self.event_id);
+        key!(out, "eventType");
+        fixed_into(out, self.event_type);
+        out.extend_from_slice(if self.read_only {
+            b",\"readOnly\":true"
+        } else {
+            b",\"readOnly\":false"
+        });
+        out.extend_from_slice(if self.management_event {
+            b",\"managementEvent\":true"
+        } else {
+            b",\"managementEvent\":false"
+        });
         if let Some(a) = &self.recipient_account_id {
-            o.str("recipientAccountId", a);
+            key!(out, "recipientAccountId");
+            str_into(out, a);
         }
-        o.close();
+        out.push(b'}');
     }
 }
 
 impl UserIdentity {
     fn write_json(&self, out: &mut Vec<u8>) {
-        let mut o = Obj::open(out);
-        o.str("type", self.kind);
-        o.str("principalId", &self.principal_id);
-        o.str("arn", &self.arn);
-        o.str("accountId", &self.account_id);
-        o.str("accessKeyId", &self.access_key_id);
+        out.extend_from_slice(b"{\"type\":");
+        str_into(out, self.kind);
+        key!(out, "principalId");
+        str_into(out, &self.principal_id);
+        key!(out, "arn");
+        str_into(out, &self.arn);
+        key!(out, "accountId");
+        str_into(out, &self.account_id);
+        key!(out, "accessKeyId");
+        str_into(out, &self.access_key_id);
         if let Some(u) = &self.user_name {
-            o.str("userName", u);
+            key!(out, "userName");
+            str_into(out, u);
         }
         if let Some(s) = &self.session_context {
-            s.write_json(o.key("sessionContext"));
+            key!(out, "sessionContext");
+            s.write_json(out);
         }
         if let Some(p) = &self.identity_provider {
-            o.str("identityProvider", p);
+            key!(out, "identityProvider");
+            str_into(out, p);
         }
-        o.close();
+        out.push(b'}');
     }
 }
 
 impl SessionContext {
     fn write_json(&self, out: &mut Vec<u8>) {
-        let mut o = Obj::open(out);
-        {
-            let mut a = Obj::open(o.key("attributes"));
-            a.str("creationDate", &self.attributes.creation_date);
-            a.str("mfaAuthenticated", self.attributes.mfa_authenticated);
-            a.close();
-        }
-        opt_str_into(o.key("sourceIdentity"), self.source_identity.as_deref());
-        o.close();
+        out.extend_from_slice(b"{\"attributes\":{\"creationDate\":");
+        str_into(out, &self.attributes.creation_date);
+        key!(out, "mfaAuthenticated");
+        str_into(out, self.attributes.mfa_authenticated);
+        out.extend_from_slice(b"},\"sourceIdentity\":");
+        opt_str_into(out, self.source_identity.as_deref());
+        out.push(b'}');
     }
 }
 
@@ -147,6 +190,60 @@ mod tests {
             String::from_utf8(out).unwrap(),
             serde_json::to_string(e).unwrap()
         );
+    }
+
+    proptest::proptest! {
+        /// Any text in the fields a request fills, each optional member present or not.
+        #[test]
+        fn any_event_writes_as_serde_json_does(
+            t in "\\PC{0,12}|[\\x00-\\x23\\x5c a-z\u{e9}]{0,20}",
+            present in proptest::collection::vec(proptest::bool::ANY, 8),
+            read_only in proptest::bool::ANY,
+        ) {
+            use crate::audit::{SessionAttributes, request_parameters};
+            let on = |i: usize| present.get(i).copied().unwrap_or(false);
+            let time = chrono::DateTime::from_timestamp(1_795_434_902, 0).unwrap();
+            let mut e = Event::new(time, "iam", &t, &t, &t, &t, read_only);
+            e.aws_region = t.clone();
+            if on(0) {
+                let p = [("Action", "X"), (t.as_str(), t.as_str()), ("RoleArn", t.as_str())];
+                e.request_parameters = Some(request_parameters(p.iter().copied()));
+            }
+            if on(1) {
+                e.response_elements = Some(serde_json::json!({ t.clone(): [t.clone()] }).into());
+            }
+            if on(2) {
+                e.error_code = Some("AccessDenied");
+                e.error_message = Some(t.clone());
+            }
+            if on(3) {
+                e.recipient_account_id = Some(t.clone());
+            }
+            if on(4) {
+                e.user_identity = Some(UserIdentity {
+                    kind: "IAMUser",
+                    principal_id: t.clone(),
+                    arn: t.clone(),
+                    account_id: t.clone(),
+                    access_key_id: t.clone(),
+                    user_name: on(5).then(|| t.clone()),
+                    session_context: on(6).then(|| SessionContext {
+                        attributes: SessionAttributes {
+                            creation_date: t.clone(),
+                            mfa_authenticated: "true",
+                        },
+                        source_identity: on(7).then(|| t.clone()),
+                    }),
+                    identity_provider: on(7).then(|| t.clone()),
+                });
+            }
+            let mut out = Vec::new();
+            e.write_json(&mut out);
+            proptest::prop_assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&e).unwrap()
+            );
+        }
     }
 
     #[test]
