@@ -72,10 +72,19 @@ pub struct ParamList {
 impl ParamList {
     fn push(&mut self, name: &str, value: &str) {
         let start = self.text.len();
-        let mut c = name.chars();
-        if let Some(f) = c.next() {
-            self.text.extend(f.to_lowercase());
-            self.text.push_str(c.as_str());
+        match name.as_bytes().first() {
+            // The usual name: an ASCII first letter.
+            Some(f) if f.is_ascii() => {
+                self.text.push(char::from(f.to_ascii_lowercase()));
+                self.text.push_str(name.get(1..).unwrap_or_default());
+            }
+            _ => {
+                let mut c = name.chars();
+                if let Some(f) = c.next() {
+                    self.text.extend(f.to_lowercase());
+                    self.text.push_str(c.as_str());
+                }
+            }
         }
         let name_end = self.text.len();
         self.text.push_str(value);
@@ -127,7 +136,7 @@ pub struct Event {
     /// Written as ISO 8601 when the line is (kept as a time: no string per event).
     #[serde(serialize_with = "iso8601")]
     pub(super) event_time: chrono::DateTime<chrono::Utc>,
-    pub(super) event_source: &'static str,
+    pub(super) event_source: Source,
     pub(super) event_name: ShortText,
     /// SigV4 region of the caller.
     pub aws_region: String,
@@ -165,6 +174,31 @@ pub struct Event {
     pub recipient_account_id: Option<String>,
 }
 
+/// The service an event is from (`eventSource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    Sts,
+    Iam,
+    CognitoIdentity,
+}
+
+impl Source {
+    /// Its name as CloudTrail writes it.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Sts => "sts.amazonaws.com",
+            Self::Iam => "iam.amazonaws.com",
+            Self::CognitoIdentity => "cognito-identity.amazonaws.com",
+        }
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Text of at most [`SHORT`] bytes held inline, longer text on the heap: an action's name and
 /// an IP address are copied into every event without an allocation.
 #[derive(Clone)]
@@ -187,6 +221,16 @@ impl ShortText {
                 Self::Inline { buf, len }
             }
             _ => Self::Heap(s.to_owned()),
+        }
+    }
+}
+
+impl ShortText {
+    /// The text's bytes (not validated again, as its `str` view is).
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { buf, len } => buf.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Heap(s) => s.as_bytes(),
         }
     }
 }
@@ -403,9 +447,9 @@ impl Event {
             event_version: "1.08",
             event_time: time,
             event_source: match service {
-                "iam" => "iam.amazonaws.com",
-                "cognito-identity" => "cognito-identity.amazonaws.com",
-                _ => "sts.amazonaws.com",
+                "iam" => Source::Iam,
+                "cognito-identity" => Source::CognitoIdentity,
+                _ => Source::Sts,
             },
             event_name: ShortText::new(action),
             aws_region: String::new(),
@@ -443,6 +487,7 @@ mod tests {
         ] {
             let t = ShortText::new(&s);
             assert_eq!(&*t, s.as_str());
+            assert_eq!(t.as_bytes(), s.as_bytes());
             assert_eq!(
                 matches!(t, ShortText::Inline { .. }),
                 s.len() <= SHORT,

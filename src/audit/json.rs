@@ -2,9 +2,9 @@
 //! gives for an [`Event`] (a test holds the two equal), without serde's per-byte escaping
 //! loop or a JSON tree for the request parameters.
 
-use crate::wire::json_out::{Obj, bool_into, opt_str_into, str_into, value_into};
+use crate::wire::json_out::{Obj, bool_into, opt_str_into, str_into, utf8_into, value_into};
 
-use super::event::{Elements, Event, ParamList, SessionContext, UserIdentity};
+use super::event::{Elements, Event, ParamList, SessionContext, Source, UserIdentity};
 
 /// `,"name":`, one literal (the member names here need no escaping).
 macro_rules! key {
@@ -13,34 +13,29 @@ macro_rules! key {
     };
 }
 
-/// Appends a string this module chose from fixed literals (`eventVersion`, `eventSource`,
-/// `eventType`: `Event::new` sets them, and none needs escaping), quoted.
-fn fixed_into(out: &mut Vec<u8>, s: &'static str) {
-    debug_assert!(!s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
-    out.reserve(s.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
-    out.push(b'"');
-}
-
 impl Event {
     /// Appends this record's JSON (the line, without its newline). The members that are
     /// always there, in their fixed order, are written with their names as literals (the
     /// first one opens the object, so none needs the "first member?" test).
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"eventVersion\":");
-        fixed_into(out, self.event_version);
+        // `eventVersion` and `eventType` are the constants `Event::new` sets (the property test
+        // below holds this writer to serde's, which writes the fields).
+        debug_assert!(self.event_version == "1.08" && self.event_type == "AwsApiCall");
+        // Each member whose value is one of a few constants, written as one literal.
+        out.extend_from_slice(b"{\"eventVersion\":\"1.08\",\"eventTime\":\"");
         // Digits and separators: nothing to escape.
-        out.extend_from_slice(b",\"eventTime\":\"");
         crate::wire::time::iso8601_into(out, &self.event_time);
-        out.extend_from_slice(b"\",\"eventSource\":");
-        fixed_into(out, self.event_source);
+        out.extend_from_slice(match self.event_source {
+            Source::Sts => b"\",\"eventSource\":\"sts.amazonaws.com\"",
+            Source::Iam => b"\",\"eventSource\":\"iam.amazonaws.com\"",
+            Source::CognitoIdentity => b"\",\"eventSource\":\"cognito-identity.amazonaws.com\"",
+        });
         key!(out, "eventName");
-        str_into(out, &self.event_name);
+        utf8_into(out, self.event_name.as_bytes());
         key!(out, "awsRegion");
         str_into(out, &self.aws_region);
         key!(out, "sourceIPAddress");
-        str_into(out, &self.source_ip_address);
+        utf8_into(out, self.source_ip_address.as_bytes());
         key!(out, "userAgent");
         str_into(out, &self.user_agent);
         if let Some(u) = &self.user_identity {
@@ -71,8 +66,7 @@ impl Event {
         str_into(out, &self.request_id);
         key!(out, "eventID");
         str_into(out, &self.event_id);
-        key!(out, "eventType");
-        fixed_into(out, self.event_type);
+        out.extend_from_slice(b",\"eventType\":\"AwsApiCall\"");
         out.extend_from_slice(if self.read_only {
             b",\"readOnly\":true"
         } else {
@@ -199,11 +193,12 @@ mod tests {
             t in "\\PC{0,12}|[\\x00-\\x23\\x5c a-z\u{e9}]{0,20}",
             present in proptest::collection::vec(proptest::bool::ANY, 8),
             read_only in proptest::bool::ANY,
+            service in proptest::sample::select(vec!["sts", "iam", "cognito-identity", "s3"]),
         ) {
             use crate::audit::{SessionAttributes, request_parameters};
             let on = |i: usize| present.get(i).copied().unwrap_or(false);
             let time = chrono::DateTime::from_timestamp(1_795_434_902, 0).unwrap();
-            let mut e = Event::new(time, "iam", &t, &t, &t, &t, read_only);
+            let mut e = Event::new(time, service, &t, &t, &t, &t, read_only);
             e.aws_region = t.clone();
             if on(0) {
                 let p = [("Action", "X"), (t.as_str(), t.as_str()), ("RoleArn", t.as_str())];

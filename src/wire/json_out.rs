@@ -6,8 +6,14 @@ use serde_json::Value;
 
 /// Appends `s` as a JSON string, escaped exactly as serde_json escapes it: `"`, `\` and the
 /// control characters below U+0020 (as `\b \t \n \f \r` or `\u00XX`); everything else as is.
+#[inline]
 pub fn str_into(out: &mut Vec<u8>, s: &str) {
-    let mut rest = s.as_bytes();
+    utf8_into(out, s.as_bytes());
+}
+
+/// [`str_into`] for the bytes of a `str` held as bytes (text kept inline, whose `str` view would
+/// be validated again).
+pub(crate) fn utf8_into(out: &mut Vec<u8>, mut rest: &[u8]) {
     out.reserve(rest.len() + 2);
     out.push(b'"');
     // Plain runs are copied whole; only the bytes that must be escaped are looked at alone.
