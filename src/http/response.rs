@@ -89,7 +89,15 @@ fn success_xml(action: &str, service: Service, result: Option<&str>, request_id:
         out.push_str(part);
     }
     if let Some(inner) = result {
-        for part in ["\"><", action, "Result>", inner, "</", action, RESULT_METADATA] {
+        for part in [
+            "\"><",
+            action,
+            "Result>",
+            inner,
+            "</",
+            action,
+            RESULT_METADATA,
+        ] {
             out.push_str(part);
         }
     } else {
