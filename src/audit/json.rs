@@ -2,7 +2,7 @@
 //! gives for an [`Event`] (a test holds the two equal), without serde's per-byte escaping
 //! loop or a JSON tree for the request parameters.
 
-use crate::wire::json_out::{Obj, bool_into, opt_str_into, str_into, utf8_into, value_into};
+use crate::wire::json_out::{opt_str_into, str_into, utf8_into, value_into};
 
 use super::event::{Elements, Event, ParamList, SessionContext, Source, UserIdentity};
 
@@ -136,22 +136,29 @@ impl Elements {
                 action,
                 resource,
             } => {
-                let mut o = Obj::open(out);
-                o.str("service", service);
-                opt_str_into(o.key("action"), action.as_deref());
-                opt_str_into(o.key("resource"), resource.as_deref());
-                o.close();
+                out.extend_from_slice(b"{\"service\":");
+                str_into(out, service);
+                key!(out, "action");
+                opt_str_into(out, action.as_deref());
+                key!(out, "resource");
+                opt_str_into(out, resource.as_deref());
+                out.push(b'}');
             }
             Elements::VerifyAnswer {
                 authenticated,
                 principal,
                 decision,
             } => {
-                let mut o = Obj::open(out);
-                bool_into(o.key("authenticated"), *authenticated);
-                opt_str_into(o.key("principal"), principal.as_deref());
-                opt_str_into(o.key("decision"), decision.as_deref());
-                o.close();
+                out.extend_from_slice(if *authenticated {
+                    b"{\"authenticated\":true"
+                } else {
+                    b"{\"authenticated\":false"
+                });
+                key!(out, "principal");
+                opt_str_into(out, principal.as_deref());
+                key!(out, "decision");
+                opt_str_into(out, decision.as_deref());
+                out.push(b'}');
             }
         }
     }
@@ -191,7 +198,7 @@ mod tests {
         #[test]
         fn any_event_writes_as_serde_json_does(
             t in "\\PC{0,12}|[\\x00-\\x23\\x5c a-z\u{e9}]{0,20}",
-            present in proptest::collection::vec(proptest::bool::ANY, 8),
+            present in proptest::collection::vec(proptest::bool::ANY, 9),
             read_only in proptest::bool::ANY,
             service in proptest::sample::select(vec!["sts", "iam", "cognito-identity", "s3"]),
         ) {
@@ -230,6 +237,18 @@ mod tests {
                         source_identity: on(7).then(|| t.clone()),
                     }),
                     identity_provider: on(7).then(|| t.clone()),
+                });
+            }
+            if on(8) {
+                e.request_parameters = Some(Elements::VerifyQuestion {
+                    service: t.clone(),
+                    action: on(1).then(|| t.clone()),
+                    resource: on(2).then(|| t.clone()),
+                });
+                e.response_elements = Some(Elements::VerifyAnswer {
+                    authenticated: on(3),
+                    principal: on(5).then(|| t.clone()),
+                    decision: on(6).then(|| t.clone().into()),
                 });
             }
             let mut out = Vec::new();
