@@ -72,10 +72,19 @@ pub struct ParamList {
 impl ParamList {
     fn push(&mut self, name: &str, value: &str) {
         let start = self.text.len();
-        let mut c = name.chars();
-        if let Some(f) = c.next() {
-            self.text.extend(f.to_lowercase());
-            self.text.push_str(c.as_str());
+        match name.as_bytes().first() {
+            // The usual name: an ASCII first letter.
+            Some(f) if f.is_ascii() => {
+                self.text.push(char::from(f.to_ascii_lowercase()));
+                self.text.push_str(name.get(1..).unwrap_or_default());
+            }
+            _ => {
+                let mut c = name.chars();
+                if let Some(f) = c.next() {
+                    self.text.extend(f.to_lowercase());
+                    self.text.push_str(c.as_str());
+                }
+            }
         }
         let name_end = self.text.len();
         self.text.push_str(value);
@@ -127,12 +136,12 @@ pub struct Event {
     /// Written as ISO 8601 when the line is (kept as a time: no string per event).
     #[serde(serialize_with = "iso8601")]
     pub(super) event_time: chrono::DateTime<chrono::Utc>,
-    pub(super) event_source: &'static str,
-    pub(super) event_name: String,
+    pub(super) event_source: Source,
+    pub(super) event_name: ShortText,
     /// SigV4 region of the caller.
     pub aws_region: String,
     #[serde(rename = "sourceIPAddress")]
-    pub(super) source_ip_address: String,
+    pub(super) source_ip_address: ShortText,
     pub(super) user_agent: String,
     /// CloudTrail `userIdentity`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,6 +172,93 @@ pub struct Event {
     /// The caller's account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient_account_id: Option<String>,
+}
+
+/// The service an event is from (`eventSource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    Sts,
+    Iam,
+    CognitoIdentity,
+}
+
+impl Source {
+    /// Its name as CloudTrail writes it.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Sts => "sts.amazonaws.com",
+            Self::Iam => "iam.amazonaws.com",
+            Self::CognitoIdentity => "cognito-identity.amazonaws.com",
+        }
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Text of at most [`SHORT`] bytes held inline, longer text on the heap: an action's name and
+/// an IP address are copied into every event without an allocation.
+#[derive(Clone)]
+pub(super) enum ShortText {
+    /// `len` bytes of `buf`, valid UTF-8 (copied from a `str`).
+    Inline { buf: [u8; SHORT], len: u8 },
+    /// Longer text.
+    Heap(String),
+}
+
+/// The longest [`ShortText`] held inline (an IPv6 address's text is at most 45 bytes).
+const SHORT: usize = 46;
+
+impl ShortText {
+    fn new(s: &str) -> Self {
+        let mut buf = [0; SHORT];
+        match (buf.get_mut(..s.len()), u8::try_from(s.len())) {
+            (Some(dst), Ok(len)) => {
+                dst.copy_from_slice(s.as_bytes());
+                Self::Inline { buf, len }
+            }
+            _ => Self::Heap(s.to_owned()),
+        }
+    }
+}
+
+impl ShortText {
+    /// The text's bytes (not validated again, as its `str` view is).
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { buf, len } => buf.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Heap(s) => s.as_bytes(),
+        }
+    }
+}
+
+impl std::ops::Deref for ShortText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            // Copied whole from a `str`: the fallback is never taken.
+            Self::Inline { buf, len } => buf
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            Self::Heap(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Debug for ShortText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl Serialize for ShortText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
+    }
 }
 
 /// `eventTime` as CloudTrail writes it (`2026-11-22T19:04:05Z`).
@@ -351,13 +447,13 @@ impl Event {
             event_version: "1.08",
             event_time: time,
             event_source: match service {
-                "iam" => "iam.amazonaws.com",
-                "cognito-identity" => "cognito-identity.amazonaws.com",
-                _ => "sts.amazonaws.com",
+                "iam" => Source::Iam,
+                "cognito-identity" => Source::CognitoIdentity,
+                _ => Source::Sts,
             },
-            event_name: action.to_owned(),
+            event_name: ShortText::new(action),
             aws_region: String::new(),
-            source_ip_address: source_ip.to_owned(),
+            source_ip_address: ShortText::new(source_ip),
             user_agent: user_agent.to_owned(),
             user_identity: None,
             request_parameters: None,
@@ -371,6 +467,32 @@ impl Event {
             read_only,
             management_event: true,
             recipient_account_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_holds_any_length_whole() {
+        for s in [
+            String::new(),
+            "127.0.0.1".into(),
+            "x".repeat(SHORT),
+            "y".repeat(SHORT + 1),
+            "é".repeat(SHORT),
+            "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".into(),
+        ] {
+            let t = ShortText::new(&s);
+            assert_eq!(&*t, s.as_str());
+            assert_eq!(t.as_bytes(), s.as_bytes());
+            assert_eq!(
+                matches!(t, ShortText::Inline { .. }),
+                s.len() <= SHORT,
+                "{s}"
+            );
         }
     }
 }

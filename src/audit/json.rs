@@ -2,89 +2,126 @@
 //! gives for an [`Event`] (a test holds the two equal), without serde's per-byte escaping
 //! loop or a JSON tree for the request parameters.
 
-use crate::wire::json_out::{Obj, bool_into, opt_str_into, str_into, value_into};
+use crate::wire::json_out::{opt_str_into, str_into, utf8_into, value_into};
 
-use super::event::{Elements, Event, ParamList, SessionContext, UserIdentity};
+use super::event::{Elements, Event, ParamList, SessionContext, Source, UserIdentity};
+
+/// `,"name":`, one literal (the member names here need no escaping).
+macro_rules! key {
+    ($out:expr, $name:literal) => {
+        $out.extend_from_slice(concat!(",\"", $name, "\":").as_bytes())
+    };
+}
 
 impl Event {
-    /// Appends this record's JSON (the line, without its newline).
+    /// Appends this record's JSON (the line, without its newline). The members that are
+    /// always there, in their fixed order, are written with their names as literals (the
+    /// first one opens the object, so none needs the "first member?" test).
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut o = Obj::open(out);
-        o.str("eventVersion", self.event_version);
-        {
-            // Digits and separators: nothing to escape.
-            let v = o.key("eventTime");
-            v.push(b'"');
-            crate::wire::time::iso8601_into(v, &self.event_time);
-            v.push(b'"');
-        }
-        o.str("eventSource", self.event_source);
-        o.str("eventName", &self.event_name);
-        o.str("awsRegion", &self.aws_region);
-        o.str("sourceIPAddress", &self.source_ip_address);
-        o.str("userAgent", &self.user_agent);
+        // `eventVersion` and `eventType` are the constants `Event::new` sets (the property test
+        // below holds this writer to serde's, which writes the fields).
+        debug_assert!(self.event_version == "1.08" && self.event_type == "AwsApiCall");
+        // Each member whose value is one of a few constants, written as one literal.
+        out.extend_from_slice(b"{\"eventVersion\":\"1.08\",\"eventTime\":\"");
+        // Digits and separators: nothing to escape.
+        crate::wire::time::iso8601_into(out, &self.event_time);
+        out.extend_from_slice(match self.event_source {
+            Source::Sts => b"\",\"eventSource\":\"sts.amazonaws.com\"",
+            Source::Iam => b"\",\"eventSource\":\"iam.amazonaws.com\"",
+            Source::CognitoIdentity => b"\",\"eventSource\":\"cognito-identity.amazonaws.com\"",
+        });
+        key!(out, "eventName");
+        utf8_into(out, self.event_name.as_bytes());
+        key!(out, "awsRegion");
+        str_into(out, &self.aws_region);
+        key!(out, "sourceIPAddress");
+        utf8_into(out, self.source_ip_address.as_bytes());
+        key!(out, "userAgent");
+        str_into(out, &self.user_agent);
         if let Some(u) = &self.user_identity {
-            u.write_json(o.key("userIdentity"));
+            key!(out, "userIdentity");
+            u.write_json(out);
         }
         if let Some(p) = &self.request_parameters {
-            p.write_json(o.key("requestParameters"));
+            key!(out, "requestParameters");
+            p.write_json(out);
         }
         if let Some(r) = &self.response_elements {
-            r.write_json(o.key("responseElements"));
+            key!(out, "responseElements");
+            r.write_json(out);
         }
         if let Some(c) = self.error_code {
-            o.str("errorCode", c);
+            key!(out, "errorCode");
+            str_into(out, c);
         }
         if let Some(m) = &self.error_message {
-            o.str("errorMessage", m);
+            key!(out, "errorMessage");
+            str_into(out, m);
         }
         if let Some(d) = &self.additional_event_data {
-            value_into(o.key("additionalEventData"), d);
+            key!(out, "additionalEventData");
+            value_into(out, d);
         }
-        o.str("requestID", &self.request_id);
-        o.str("eventID", &self.event_id);
-        o.str("eventType", self.event_type);
-        bool_into(o.key("readOnly"), self.read_only);
-        bool_into(o.key("managementEvent"), self.management_event);
+        key!(out, "requestID");
+        str_into(out, &self.request_id);
+        key!(out, "eventID");
+        str_into(out, &self.event_id);
+        out.extend_from_slice(b",\"eventType\":\"AwsApiCall\"");
+        out.extend_from_slice(if self.read_only {
+            b",\"readOnly\":true"
+        } else {
+            b",\"readOnly\":false"
+        });
+        out.extend_from_slice(if self.management_event {
+            b",\"managementEvent\":true"
+        } else {
+            b",\"managementEvent\":false"
+        });
         if let Some(a) = &self.recipient_account_id {
-            o.str("recipientAccountId", a);
+            key!(out, "recipientAccountId");
+            str_into(out, a);
         }
-        o.close();
+        out.push(b'}');
     }
 }
 
 impl UserIdentity {
     fn write_json(&self, out: &mut Vec<u8>) {
-        let mut o = Obj::open(out);
-        o.str("type", self.kind);
-        o.str("principalId", &self.principal_id);
-        o.str("arn", &self.arn);
-        o.str("accountId", &self.account_id);
-        o.str("accessKeyId", &self.access_key_id);
+        out.extend_from_slice(b"{\"type\":");
+        str_into(out, self.kind);
+        key!(out, "principalId");
+        str_into(out, &self.principal_id);
+        key!(out, "arn");
+        str_into(out, &self.arn);
+        key!(out, "accountId");
+        str_into(out, &self.account_id);
+        key!(out, "accessKeyId");
+        str_into(out, &self.access_key_id);
         if let Some(u) = &self.user_name {
-            o.str("userName", u);
+            key!(out, "userName");
+            str_into(out, u);
         }
         if let Some(s) = &self.session_context {
-            s.write_json(o.key("sessionContext"));
+            key!(out, "sessionContext");
+            s.write_json(out);
         }
         if let Some(p) = &self.identity_provider {
-            o.str("identityProvider", p);
+            key!(out, "identityProvider");
+            str_into(out, p);
         }
-        o.close();
+        out.push(b'}');
     }
 }
 
 impl SessionContext {
     fn write_json(&self, out: &mut Vec<u8>) {
-        let mut o = Obj::open(out);
-        {
-            let mut a = Obj::open(o.key("attributes"));
-            a.str("creationDate", &self.attributes.creation_date);
-            a.str("mfaAuthenticated", self.attributes.mfa_authenticated);
-            a.close();
-        }
-        opt_str_into(o.key("sourceIdentity"), self.source_identity.as_deref());
-        o.close();
+        out.extend_from_slice(b"{\"attributes\":{\"creationDate\":");
+        str_into(out, &self.attributes.creation_date);
+        key!(out, "mfaAuthenticated");
+        str_into(out, self.attributes.mfa_authenticated);
+        out.extend_from_slice(b"},\"sourceIdentity\":");
+        opt_str_into(out, self.source_identity.as_deref());
+        out.push(b'}');
     }
 }
 
@@ -99,22 +136,29 @@ impl Elements {
                 action,
                 resource,
             } => {
-                let mut o = Obj::open(out);
-                o.str("service", service);
-                opt_str_into(o.key("action"), action.as_deref());
-                opt_str_into(o.key("resource"), resource.as_deref());
-                o.close();
+                out.extend_from_slice(b"{\"service\":");
+                str_into(out, service);
+                key!(out, "action");
+                opt_str_into(out, action.as_deref());
+                key!(out, "resource");
+                opt_str_into(out, resource.as_deref());
+                out.push(b'}');
             }
             Elements::VerifyAnswer {
                 authenticated,
                 principal,
                 decision,
             } => {
-                let mut o = Obj::open(out);
-                bool_into(o.key("authenticated"), *authenticated);
-                opt_str_into(o.key("principal"), principal.as_deref());
-                opt_str_into(o.key("decision"), decision.as_deref());
-                o.close();
+                out.extend_from_slice(if *authenticated {
+                    b"{\"authenticated\":true"
+                } else {
+                    b"{\"authenticated\":false"
+                });
+                key!(out, "principal");
+                opt_str_into(out, principal.as_deref());
+                key!(out, "decision");
+                opt_str_into(out, decision.as_deref());
+                out.push(b'}');
             }
         }
     }
@@ -147,6 +191,73 @@ mod tests {
             String::from_utf8(out).unwrap(),
             serde_json::to_string(e).unwrap()
         );
+    }
+
+    proptest::proptest! {
+        /// Any text in the fields a request fills, each optional member present or not.
+        #[test]
+        fn any_event_writes_as_serde_json_does(
+            t in "\\PC{0,12}|[\\x00-\\x23\\x5c a-z\u{e9}]{0,20}",
+            present in proptest::collection::vec(proptest::bool::ANY, 9),
+            read_only in proptest::bool::ANY,
+            service in proptest::sample::select(vec!["sts", "iam", "cognito-identity", "s3"]),
+        ) {
+            use crate::audit::{SessionAttributes, request_parameters};
+            let on = |i: usize| present.get(i).copied().unwrap_or(false);
+            let time = chrono::DateTime::from_timestamp(1_795_434_902, 0).unwrap();
+            let mut e = Event::new(time, service, &t, &t, &t, &t, read_only);
+            e.aws_region = t.clone();
+            if on(0) {
+                let p = [("Action", "X"), (t.as_str(), t.as_str()), ("RoleArn", t.as_str())];
+                e.request_parameters = Some(request_parameters(p.iter().copied()));
+            }
+            if on(1) {
+                e.response_elements = Some(serde_json::json!({ t.clone(): [t.clone()] }).into());
+            }
+            if on(2) {
+                e.error_code = Some("AccessDenied");
+                e.error_message = Some(t.clone());
+            }
+            if on(3) {
+                e.recipient_account_id = Some(t.clone());
+            }
+            if on(4) {
+                e.user_identity = Some(UserIdentity {
+                    kind: "IAMUser",
+                    principal_id: t.clone(),
+                    arn: t.clone(),
+                    account_id: t.clone(),
+                    access_key_id: t.clone(),
+                    user_name: on(5).then(|| t.clone()),
+                    session_context: on(6).then(|| SessionContext {
+                        attributes: SessionAttributes {
+                            creation_date: t.clone(),
+                            mfa_authenticated: "true",
+                        },
+                        source_identity: on(7).then(|| t.clone()),
+                    }),
+                    identity_provider: on(7).then(|| t.clone()),
+                });
+            }
+            if on(8) {
+                e.request_parameters = Some(Elements::VerifyQuestion {
+                    service: t.clone(),
+                    action: on(1).then(|| t.clone()),
+                    resource: on(2).then(|| t.clone()),
+                });
+                e.response_elements = Some(Elements::VerifyAnswer {
+                    authenticated: on(3),
+                    principal: on(5).then(|| t.clone()),
+                    decision: on(6).then(|| t.clone().into()),
+                });
+            }
+            let mut out = Vec::new();
+            e.write_json(&mut out);
+            proptest::prop_assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&e).unwrap()
+            );
+        }
     }
 
     #[test]

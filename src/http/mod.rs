@@ -343,7 +343,9 @@ fn record_refusal(
     }
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+/// A header's text, `""` when absent or not visible ASCII. A `HeaderName` constant
+/// (`&http::header::USER_AGENT`) is looked up as it is; a `&str` name is parsed first.
+fn header_str(h: &HeaderMap, name: impl http::header::AsHeaderName) -> &str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 

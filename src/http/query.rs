@@ -73,7 +73,7 @@ pub(super) async fn answer(
     let request_id = crate::ids::new_request_id();
     let now = st.clock.now();
     st.metrics.requests.inc();
-    let wants_json = header_str(&parts.headers, "accept").contains("application/json");
+    let wants_json = header_str(&parts.headers, &http::header::ACCEPT).contains("application/json");
 
     let Some(body) = body else {
         st.metrics.errors.inc();
@@ -99,7 +99,7 @@ pub(super) async fn answer(
         Some("2010-05-08") => Service::Iam,
         _ => Service::Sts,
     };
-    let user_agent = header_str(&parts.headers, "user-agent");
+    let user_agent = header_str(&parts.headers, &http::header::USER_AGENT);
     let name = params.peek("Action").unwrap_or_default();
     let mut event = crate::audit::Event::new(
         now,

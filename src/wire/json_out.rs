@@ -6,51 +6,85 @@ use serde_json::Value;
 
 /// Appends `s` as a JSON string, escaped exactly as serde_json escapes it: `"`, `\` and the
 /// control characters below U+0020 (as `\b \t \n \f \r` or `\u00XX`); everything else as is.
+#[inline]
 pub fn str_into(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    out.reserve(b.len() + 2);
+    utf8_into(out, s.as_bytes());
+}
+
+/// [`str_into`] for the bytes of a `str` held as bytes (text kept inline, whose `str` view would
+/// be validated again).
+pub(crate) fn utf8_into(out: &mut Vec<u8>, mut rest: &[u8]) {
+    out.reserve(rest.len() + 2);
     out.push(b'"');
-    let mut start = 0;
-    // Eight bytes at a time: a word with no byte below 0x20, no `"` and no `\` is passed over
-    // whole (plain runs are copied in bulk when an escape or the end comes); the zero-byte
-    // tests can report a byte that needs no escape (after one that does), never miss one.
-    let mut words = b.chunks_exact(8);
+    // Plain runs are copied whole; only the bytes that must be escaped are looked at alone.
+    while let Some(i) = first_escape(rest) {
+        let (plain, tail) = rest.split_at(i);
+        out.extend_from_slice(plain);
+        let Some((&c, after)) = tail.split_first() else {
+            break;
+        };
+        escape_into(out, c);
+        rest = after;
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
+/// The position of the first byte of `b` a JSON string cannot hold as it is. Eight bytes at a
+/// time: a word's lowest mark is exact (see [`escape_marks`]), and the last few bytes are
+/// tested as the (overlapping) last word, whose bytes before them were found plain already.
+#[inline]
+fn first_escape(b: &[u8]) -> Option<usize> {
+    let word = |i: usize| -> Option<u64> {
+        let w: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(w))
+    };
+    let first_mark = |m: u64| (m.trailing_zeros() / 8) as usize;
     let mut i = 0;
-    for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        if needs_escape(u64::from_le_bytes(w)) {
-            for j in i..i + 8 {
-                escape_byte(out, b, &mut start, j);
-            }
+    while let Some(w) = word(i) {
+        let m = escape_marks(w);
+        if m != 0 {
+            return Some(i + first_mark(m));
         }
         i += 8;
     }
-    // The last few bytes, padded with spaces (which need no escape).
-    let tail = words.remainder();
-    if !tail.is_empty() {
-        let mut w = [b' '; 8];
-        if let Some(dst) = w.get_mut(..tail.len()) {
-            dst.copy_from_slice(tail);
-        }
-        if needs_escape(u64::from_le_bytes(w)) {
-            for j in i..b.len() {
-                escape_byte(out, b, &mut start, j);
-            }
-        }
+    if i == b.len() {
+        return None;
     }
-    out.extend_from_slice(b.get(start..).unwrap_or_default());
-    out.push(b'"');
+    if let Some(last) = b.len().checked_sub(8) {
+        let m = escape_marks(word(last)?);
+        return (m != 0).then(|| last + first_mark(m));
+    }
+    // Shorter than a word.
+    b.iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\')
+}
+
+/// Appends the escape of `c`, a byte [`first_escape`] found.
+#[inline]
+fn escape_into(out: &mut Vec<u8>, c: u8) {
+    let short = match c {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        0x09 => b't',
+        0x0a => b'n',
+        0x0c => b'f',
+        0x0d => b'r',
+        _ => 0,
+    };
+    if short == 0 {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.extend_from_slice(b"\\u00");
+        // `c` is below 0x20: both digits index the table.
+        out.push(HEX.get(usize::from(c >> 4)).copied().unwrap_or(b'0'));
+        out.push(HEX.get(usize::from(c & 0xf)).copied().unwrap_or(b'0'));
+    } else {
+        out.extend_from_slice(&[b'\\', short]);
+    }
 }
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Whether some byte of `v` is below 0x20, `"` or `\` (possibly a false positive).
-#[inline]
-fn needs_escape(v: u64) -> bool {
-    escape_marks(v) != 0
-}
 
 /// The bytes of the little-endian word `w` that a JSON string cannot hold as they are (a quote,
 /// a backslash or a control character), marked by their high bit. The lowest mark is exact (a
@@ -60,35 +94,6 @@ pub(crate) fn escape_marks(w: u64) -> u64 {
     let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
     let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
     below_space | zero(w ^ (LO * u64::from(b'"'))) | zero(w ^ (LO * u64::from(b'\\')))
-}
-
-/// Escapes `b[i]` if it must be, flushing the plain run `b[start..i]` before it.
-#[inline]
-fn escape_byte(out: &mut Vec<u8>, b: &[u8], start: &mut usize, i: usize) {
-    let Some(&c) = b.get(i) else { return };
-    let short = match c {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        0x08 => b'b',
-        0x09 => b't',
-        0x0a => b'n',
-        0x0c => b'f',
-        0x0d => b'r',
-        0x00..=0x1f => 0,
-        _ => return,
-    };
-    out.extend_from_slice(b.get(*start..i).unwrap_or_default());
-    *start = i + 1;
-    if short == 0 {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        out.extend_from_slice(b"\\u00");
-        // `c` is below 0x20: both digits index the table.
-        out.push(HEX.get(usize::from(c >> 4)).copied().unwrap_or(b'0'));
-        out.push(HEX.get(usize::from(c & 0xf)).copied().unwrap_or(b'0'));
-    } else {
-        out.push(b'\\');
-        out.push(short);
-    }
 }
 
 /// Appends a JSON value as serde_json writes it (compact; object members in the map's order).
@@ -200,7 +205,7 @@ impl<'a> Obj<'a> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
 
     fn serde_str(s: &str) -> Vec<u8> {
@@ -240,6 +245,18 @@ mod tests {
             let mut out = Vec::new();
             str_into(&mut out, s);
             assert_eq!(out, serde_str(s), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text, and text made mostly of the bytes near the escape thresholds.
+        #[test]
+        fn any_string_escapes_as_serde_json_does(
+            s in "\\PC*|[\\x00-\\x23\\x5b-\\x5d a-z\u{e9}\u{1f980}]{0,40}",
+        ) {
+            let mut out = b"x".to_vec();
+            str_into(&mut out, &s);
+            proptest::prop_assert_eq!(&out[1..], &serde_str(&s)[..]);
         }
     }
 
