@@ -4,7 +4,11 @@ external client sees it.
 The method of ../shared/bench/run.sh (whose helpers it reuses): each build runs as a separate
 `sekisho serve` on the bench configuration, the floor server beside them, and wrk drives the
 floor and each build in turn, slice after slice, so the machine's drift hits every side alike.
-Prints each side's req/s and its ratio to the floor. A build is a path to a `sekisho` binary,
+Prints each side's req/s, its ratio to the floor, and its server's CPU time per request, user and
+kernel apart (from /proc/PID/stat, over the measured slices only). The user time is the steadier
+figure: it is what a change to Sekisho's code moves, while the kernel's share (the loopback, and
+waking and preempting the wrk threads that share the cores) and the req/s swing with the machine.
+A build is a path to a `sekisho` binary,
 optionally followed by `@TOKIO_WORKER_THREADS=N` to run it with that many workers.
 
 Run from the project root, after ../shared/bench/run.sh has built the floor and the venv:
@@ -20,6 +24,7 @@ import tempfile
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 import bench  # noqa: E402  (the shared harness: servers, wrk, the bench identity)
+from bench_verify import stop  # noqa: E402
 
 
 def start(build):
@@ -41,6 +46,13 @@ def start(build):
     return proc, url, work
 
 
+def cpu_ticks(pid):
+    """(user, kernel) CPU time of process `pid` so far, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("builds", nargs="+")
@@ -58,20 +70,27 @@ def main():
             sides.append((b, proc, url, work))
         luas = {name: bench.signed_lua(url, a.action) for name, _, url, _ in sides}
         total = {name: 0 for name, _, _, _ in sides}
+        ticks = {name: [0, 0] for name, _, _, _ in sides}
         for _ in range(a.slices):
-            for name, _, url, _ in sides:
+            for name, proc, url, _ in sides:
+                before = cpu_ticks(proc.pid)
                 n, _, _, bad = bench.wrk(url, luas[name], a.seconds, 16, False)
+                after = cpu_ticks(proc.pid)
                 if bad:
                     sys.exit(f"{name} answered {bad} non-2xx responses: fix that first")
                 total[name] += n
+                for i in (0, 1):
+                    ticks[name][i] += after[i] - before[i]
         secs = a.seconds * a.slices
+        tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
         for name, _, _, _ in sides:
+            user, kernel = (t * tick_us / max(total[name], 1) for t in ticks[name])
             print(f"{a.action:18} {name:40} {total[name] / secs:>10,.0f} req/s  "
-                  f"{total[name] / total['floor']:.3f}x floor")
+                  f"{total[name] / total['floor']:.3f}x floor  "
+                  f"server CPU per request: user {user:5.2f} µs, kernel {kernel:5.2f} µs")
     finally:
         for _, proc, _, work in sides:
-            proc.terminate()
-            proc.wait(timeout=10)
+            stop(proc)
             if work:
                 shutil.rmtree(work, ignore_errors=True)
 

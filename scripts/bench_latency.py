@@ -23,6 +23,7 @@ import sys
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 import bench  # noqa: E402  (the shared harness: servers, wrk, the bench identity)
+from bench_verify import stop  # noqa: E402
 
 PACE_MS = 1
 
@@ -69,8 +70,7 @@ def main():
                   f"{target:,.0f}, {conns} connections paced {PACE_MS} ms), p50 {lat.get('50')}, "
                   f"p90 {lat.get('90')}, p99 {lat.get('99')}")
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 if __name__ == "__main__":

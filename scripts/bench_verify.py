@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,22 @@ from botocore.credentials import Credentials
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 import bench  # noqa: E402  (the shared harness: servers, wrk, the bench identity)
+
+
+def stop(proc):
+    """Stops a server these scripts started, and removes the temporary directory a Sekisho ran
+    in (`sekisho-bench-…` from bench.start_sekisho or `serve`): its audit file grows by about a
+    gigabyte per AssumeRole run, and a few runs fill a small disk."""
+    try:
+        cwd = os.readlink(f"/proc/{proc.pid}/cwd")
+    except OSError:
+        cwd = None
+    proc.terminate()
+    proc.wait(timeout=10)
+    name = os.path.basename(cwd or "")
+    if (cwd and os.path.dirname(cwd) == tempfile.gettempdir() and name.startswith("sekisho-bench-")
+            and name not in ("sekisho-bench-floor", "sekisho-bench-venv")):
+        shutil.rmtree(cwd, ignore_errors=True)
 
 
 def session_credentials(url):
@@ -76,8 +93,7 @@ def main():
         compare("verify", furl + "/", surl + "/verify", lua, a)
     finally:
         for p in (floor, sek):
-            p.terminate()
-            p.wait(timeout=10)
+            stop(p)
 
 
 def compare(label, floor_url, sekisho_url, lua, a):
@@ -166,8 +182,7 @@ def run_unsigned(label, a, sekisho, body):
         compare(label, furl + "/", surl + "/", script, a)
     finally:
         for p in (floor, proc):
-            p.terminate()
-            p.wait(timeout=10)
+            stop(p)
 
 
 if __name__ == "__main__":
