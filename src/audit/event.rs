@@ -199,67 +199,12 @@ impl Serialize for Source {
     }
 }
 
-/// Text of at most [`SHORT`] bytes held inline, longer text on the heap: an action's name and
-/// an IP address are copied into every event without an allocation.
-#[derive(Clone)]
-pub(super) enum ShortText {
-    /// `len` bytes of `buf`, valid UTF-8 (copied from a `str`).
-    Inline { buf: [u8; SHORT], len: u8 },
-    /// Longer text.
-    Heap(String),
-}
+/// An action's name or an IP address, copied into every event without an allocation (an IPv6
+/// address's text is at most 45 bytes).
+pub(super) type ShortText = crate::wire::inline_text::InlineText<SHORT>;
 
-/// The longest [`ShortText`] held inline (an IPv6 address's text is at most 45 bytes).
+/// The longest [`ShortText`] held inline.
 const SHORT: usize = 46;
-
-impl ShortText {
-    fn new(s: &str) -> Self {
-        let mut buf = [0; SHORT];
-        match (buf.get_mut(..s.len()), u8::try_from(s.len())) {
-            (Some(dst), Ok(len)) => {
-                dst.copy_from_slice(s.as_bytes());
-                Self::Inline { buf, len }
-            }
-            _ => Self::Heap(s.to_owned()),
-        }
-    }
-}
-
-impl ShortText {
-    /// The text's bytes (not validated again, as its `str` view is).
-    pub(super) fn as_bytes(&self) -> &[u8] {
-        match self {
-            Self::Inline { buf, len } => buf.get(..usize::from(*len)).unwrap_or_default(),
-            Self::Heap(s) => s.as_bytes(),
-        }
-    }
-}
-
-impl std::ops::Deref for ShortText {
-    type Target = str;
-    fn deref(&self) -> &str {
-        match self {
-            // Copied whole from a `str`: the fallback is never taken.
-            Self::Inline { buf, len } => buf
-                .get(..usize::from(*len))
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default(),
-            Self::Heap(s) => s,
-        }
-    }
-}
-
-impl std::fmt::Debug for ShortText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl Serialize for ShortText {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self)
-    }
-}
 
 /// `eventTime` as CloudTrail writes it (`2026-11-22T19:04:05Z`).
 fn iso8601<S: serde::Serializer>(
@@ -488,11 +433,7 @@ mod tests {
             let t = ShortText::new(&s);
             assert_eq!(&*t, s.as_str());
             assert_eq!(t.as_bytes(), s.as_bytes());
-            assert_eq!(
-                matches!(t, ShortText::Inline { .. }),
-                s.len() <= SHORT,
-                "{s}"
-            );
+            assert_eq!(t.is_inline(), s.len() <= SHORT, "{s}");
         }
     }
 }

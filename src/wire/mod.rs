@@ -1,5 +1,6 @@
 //! The AWS Query wire format: request parameters in, XML out.
 
+pub mod inline_text;
 pub mod json;
 pub mod json_out;
 pub mod params;

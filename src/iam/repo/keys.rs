@@ -21,6 +21,8 @@
 //!
 //! Revocation cut-offs (`rv/…`) belong to `crate::revocation`, not to this repository.
 
+use crate::wire::inline_text::InlineText;
+
 /// Key prefix of users.
 pub const USER: &str = "u";
 /// Key prefix of groups.
@@ -86,40 +88,31 @@ const KEY_INLINE: usize = 96;
 /// user or role) hit each thread's copies in `iam::memo`, which look the key up by `&str`, so
 /// building it as a `String` was an allocation for nothing. Spelled exactly as the `String`
 /// builders here spell it (tested).
-pub struct Key(KeyRepr);
-
-enum KeyRepr {
-    Inline { buf: [u8; KEY_INLINE], len: u8 },
-    Heap(String),
-}
+pub struct Key(InlineText<KEY_INLINE>);
 
 impl Key {
     /// `parts` joined, then `lower` appended in lower case. The bytes are copied in as they
     /// are (whole `&str`s, and ASCII lowered in place, are UTF-8): the text is checked once,
     /// where it is read ([`Self::as_str`]), not once per piece.
     fn build(parts: &[&str], lower: &str) -> Self {
-        let mut buf = [0_u8; KEY_INLINE];
-        let mut len = 0;
-        let fits = lower.is_ascii()
-            && parts.iter().chain([&lower]).all(|p| {
+        let inline = InlineText::inline_with(|buf| {
+            if !lower.is_ascii() {
+                return None;
+            }
+            let mut len = 0;
+            for p in parts.iter().chain([&lower]) {
                 let end = len + p.len();
-                let Some(room) = buf.get_mut(len..end) else {
-                    return false;
-                };
-                room.copy_from_slice(p.as_bytes());
+                buf.get_mut(len..end)?.copy_from_slice(p.as_bytes());
                 len = end;
-                true
-            });
-        if fits
-            && let Ok(short) = u8::try_from(len)
-            && let Some(tail) = buf.get_mut(len - lower.len()..len)
-        {
-            tail.make_ascii_lowercase();
-            return Self(KeyRepr::Inline { buf, len: short });
-        }
-        let mut out = join_with_room(parts, lower.len());
-        push_lower(&mut out, lower);
-        Self(KeyRepr::Heap(out))
+            }
+            buf.get_mut(len - lower.len()..len)?.make_ascii_lowercase();
+            Some(len)
+        });
+        Self(inline.unwrap_or_else(|| {
+            let mut out = join_with_room(parts, lower.len());
+            push_lower(&mut out, lower);
+            out.into()
+        }))
     }
 
     /// [`entity`]'s key.
@@ -149,15 +142,7 @@ impl Key {
     /// The key's text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        match &self.0 {
-            // Whole `&str`s copied in, and ASCII lowered in place: always UTF-8, so the
-            // fallback is never taken.
-            KeyRepr::Inline { buf, len } => buf
-                .get(..usize::from(*len))
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default(),
-            KeyRepr::Heap(s) => s,
-        }
+        self.0.as_str()
     }
 }
 
@@ -389,7 +374,7 @@ mod tests {
             assert_eq!(&*Key::role_id(name), role_id(name));
         }
         // Inline up to its bound (a 64-character name fits), on the heap past it.
-        let inline = |k: &Key| matches!(k.0, KeyRepr::Inline { .. });
+        let inline = |k: &Key| k.0.is_inline();
         assert!(inline(&Key::entity(USER, "123456789012", &long[..64])));
         assert!(inline(&Key::entity(USER, "1", &long[..KEY_INLINE - 4])));
         assert!(!inline(&Key::entity(USER, "1", &long[..KEY_INLINE - 3])));
