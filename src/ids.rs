@@ -337,50 +337,31 @@ mod tests {
             .collect();
         let distinct: std::collections::HashSet<&String> = ids.iter().collect();
         assert_eq!(distinct.len(), n, "ids repeat");
-        let count = |pick: &dyn Fn(&str) -> Option<u8>| {
+        // How often each character stands at `pos` in the ids that start with `prefix`.
+        let at = |prefix: &str, pos: usize| {
             let mut seen = std::collections::BTreeMap::<u8, usize>::new();
-            for id in &ids {
-                if let Some(c) = pick(id) {
-                    *seen.entry(c).or_default() += 1;
-                }
+            for id in ids.iter().filter(|id| id.starts_with(prefix)) {
+                *seen.entry(*id.as_bytes().get(pos).unwrap()).or_default() += 1;
             }
             seen
         };
         // The 9th character of an account-carrying id: parity 1 (account 123456789012 is
         // even: 0) and 4 random bits, so 16 characters.
-        let ninth = count(&|id: &str| {
-            id.starts_with("ASIA")
-                .then(|| id.as_bytes().get(12).copied())
-                .flatten()
-        });
+        let ninth = at("ASIA", 12);
         assert_eq!(ninth.len(), 16, "{ninth:?}");
         // The legacy id's 5th character: I or J.
-        let fifth = count(&|id: &str| {
-            id.starts_with("AROA")
-                .then(|| id.as_bytes().get(4).copied())
-                .flatten()
-        });
+        let fifth = at("AROA", 4);
         assert_eq!(fifth.keys().copied().collect::<Vec<_>>(), vec![b'I', b'J']);
         // Every fully random position: all 32 characters, none far from n/2/32 = 100.
-        for pos in 13..20 {
-            let seen = count(&|id: &str| {
-                id.starts_with("ASIA")
-                    .then(|| id.as_bytes().get(pos).copied())
-                    .flatten()
-            });
-            assert_eq!(seen.len(), 32, "position {pos}: {seen:?}");
-            assert!(
-                seen.values().all(|&c| (40..=170).contains(&c)),
-                "position {pos}: {seen:?}"
-            );
-        }
-        for pos in 5..21 {
-            let seen = count(&|id: &str| {
-                id.starts_with("AROA")
-                    .then(|| id.as_bytes().get(pos).copied())
-                    .flatten()
-            });
-            assert_eq!(seen.len(), 32, "position {pos}: {seen:?}");
+        for (prefix, positions) in [("ASIA", 13..20), ("AROA", 5..21)] {
+            for pos in positions {
+                let seen = at(prefix, pos);
+                assert_eq!(seen.len(), 32, "{prefix} position {pos}: {seen:?}");
+                assert!(
+                    seen.values().all(|&c| (40..=170).contains(&c)),
+                    "{prefix} position {pos}: {seen:?}"
+                );
+            }
         }
     }
 
