@@ -157,17 +157,8 @@ impl Params {
                 overflow = true;
                 break;
             }
-            let key = key(name_text.as_bytes());
-            self.seen |= seen_bit(key, name_text.len());
-            self.dotted |= name_text.bytes().any(|b| b == b'.');
             let value = decoder.decode(part.value_start, part.end, &mut self.text);
-            self.entries.push(Entry {
-                key,
-                name,
-                value,
-                used: false,
-                seq,
-            });
+            self.push_entry(name, value, seq);
             seq += 1;
         }
         self.sort();
@@ -196,6 +187,22 @@ impl Params {
         Ok(())
     }
 
+    /// Adds the entry whose name and value lie at `name` and `value` in the text, noting the
+    /// name's key, its [`seen_bit`] and whether it holds a `.`.
+    fn push_entry(&mut self, name: Span, value: Span, seq: usize) {
+        let name_text = at(&self.text, name);
+        let key = key(name_text.as_bytes());
+        self.seen |= seen_bit(key, name_text.len());
+        self.dotted |= name_text.contains('.');
+        self.entries.push(Entry {
+            key,
+            name,
+            value,
+            used: false,
+            seq,
+        });
+    }
+
     /// Builds parameters from pairs (tests, internal calls); of a name given twice, the last
     /// value stays.
     #[must_use]
@@ -209,18 +216,11 @@ impl Params {
             p.text.push_str(&k);
             let mid = p.text.len();
             p.text.push_str(&v.into());
-            p.dotted |= k.contains('.');
-            p.seen |= seen_bit(key(k.as_bytes()), k.len());
-            p.entries.push(Entry {
-                key: key(k.as_bytes()),
-                name: Span { start, end: mid },
-                value: Span {
-                    start: mid,
-                    end: p.text.len(),
-                },
-                used: false,
-                seq,
-            });
+            let value = Span {
+                start: mid,
+                end: p.text.len(),
+            };
+            p.push_entry(Span { start, end: mid }, value, seq);
         }
         p.sort();
         let text = &p.text;
