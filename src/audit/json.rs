@@ -4,7 +4,7 @@
 
 use crate::wire::json_out::{opt_str_into, str_into, utf8_into, value_into};
 
-use super::event::{Elements, Event, ParamList, SessionContext, Source, UserIdentity};
+use super::event::{Elements, Event, ParamList, SessionContext, UserIdentity};
 
 /// `,"name":`, one literal (the member names here need no escaping).
 macro_rules! key {
@@ -25,11 +25,10 @@ impl Event {
         out.extend_from_slice(b"{\"eventVersion\":\"1.08\",\"eventTime\":\"");
         // Digits and separators: nothing to escape.
         crate::wire::time::iso8601_into(out, &self.event_time);
-        out.extend_from_slice(match self.event_source {
-            Source::Sts => b"\",\"eventSource\":\"sts.amazonaws.com\"",
-            Source::Iam => b"\",\"eventSource\":\"iam.amazonaws.com\"",
-            Source::CognitoIdentity => b"\",\"eventSource\":\"cognito-identity.amazonaws.com\"",
-        });
+        // A service name: nothing to escape.
+        out.extend_from_slice(b"\",\"eventSource\":\"");
+        out.extend_from_slice(self.event_source.as_str().as_bytes());
+        out.push(b'"');
         key!(out, "eventName");
         utf8_into(out, self.event_name.as_bytes());
         key!(out, "awsRegion");
