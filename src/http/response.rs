@@ -110,16 +110,28 @@ fn success_xml(action: &str, service: Service, result: Option<&str>, request_id:
     out
 }
 
-/// The response metadata around the request id.
-const METADATA_OPEN: &str = "<ResponseMetadata><RequestId>";
+/// The response metadata before the request id, as a literal (for `concat!`).
+macro_rules! metadata_open {
+    () => {
+        "<ResponseMetadata><RequestId>"
+    };
+}
 /// Its end.
-const METADATA_CLOSE: &str = "</RequestId></ResponseMetadata>";
+macro_rules! metadata_close {
+    () => {
+        "</RequestId></ResponseMetadata>"
+    };
+}
+/// The response metadata around the request id.
+const METADATA_OPEN: &str = metadata_open!();
+/// Its end.
+const METADATA_CLOSE: &str = metadata_close!();
 /// The end of a result element, then the metadata up to the request id.
-const RESULT_METADATA: &str = concat!("Result>", "<ResponseMetadata><RequestId>");
+const RESULT_METADATA: &str = concat!("Result>", metadata_open!());
 /// The end of the opening tag without a result, then the metadata up to the request id.
-const NO_RESULT_METADATA: &str = concat!("\">", "<ResponseMetadata><RequestId>");
+const NO_RESULT_METADATA: &str = concat!("\">", metadata_open!());
 /// The metadata's end, then the start of the closing tag.
-const METADATA_CLOSE_END: &str = concat!("</RequestId></ResponseMetadata>", "</");
+const METADATA_CLOSE_END: &str = concat!(metadata_close!(), "</");
 
 /// The length of a success envelope (a request id needing no escape; one that does only makes
 /// the buffer grow).
