@@ -87,6 +87,9 @@ pub struct ServerConfig {
     /// every connection comes from its address: raise this to `max_connections`).
     /// Default: `1024`.
     pub max_connections_per_ip: usize,
+    /// Threads serving connections, each with its own single-threaded runtime; a connection
+    /// stays on one of them from open to close. `0`: one per available core. Default: `0`.
+    pub workers: usize,
     /// The partition written in ARNs. Default: `aws`.
     pub partition: String,
 }
@@ -104,6 +107,7 @@ impl Default for ServerConfig {
             idle_timeout_seconds: 60,
             max_connections: 8192,
             max_connections_per_ip: 1024,
+            workers: 0,
             partition: "aws".into(),
         }
     }
@@ -608,6 +612,12 @@ impl Config {
                 "must be between 1 and 1000000",
             ));
         }
+        if self.server.workers > 1024 {
+            return Err(bad(
+                "server.workers",
+                "must be between 0 (one per core) and 1024",
+            ));
+        }
         if !(1..=self.server.max_connections).contains(&self.server.max_connections_per_ip) {
             return Err(bad(
                 "server.max_connections_per_ip",
@@ -850,6 +860,14 @@ mod tests {
         let c = Config::parse("", Path::new("x.toml")).unwrap();
         assert_eq!(c.server.header_read_timeout_seconds, 10);
         assert_eq!(c.server.idle_timeout_seconds, 60);
+        assert_eq!(c.server.workers, 0, "one worker per core unless asked");
+        assert_eq!(
+            Config::parse("[server]\nworkers = 3\n", Path::new("x.toml"))
+                .unwrap()
+                .server
+                .workers,
+            3
+        );
         assert_eq!(
             c.audit.max_file_bytes, 0,
             "size rotation is off unless asked for"
@@ -864,6 +882,7 @@ mod tests {
                 "server.idle_timeout_seconds",
             ),
             ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            ("[server]\nworkers = 1025\n", "server.workers"),
             (
                 "[server]\nmax_connections = 10\nmax_connections_per_ip = 11\n",
                 "server.max_connections_per_ip",

@@ -26,6 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 
 use super::Edge;
+use super::workers::Workers;
 use crate::state::AppState;
 
 /// Descriptors kept free of connections for the store, audit and key files, and the listener.
@@ -224,6 +225,23 @@ pub(crate) async fn serve(
     }
     let limits = Limits::new(max, cfg.max_connections_per_ip.min(max as usize));
     let (stop_tx, stop_rx) = watch::channel(false);
+    let mut workers = {
+        let (edge, st, stop) = (edge.clone(), st.clone(), stop_rx.clone());
+        Workers::start(
+            super::workers::count(cfg.workers),
+            move |stream, peer, slot| {
+                connection(
+                    stream,
+                    peer,
+                    edge.clone(),
+                    st.clone(),
+                    timeouts,
+                    stop.clone(),
+                    slot,
+                )
+            },
+        )?
+    };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -246,19 +264,12 @@ pub(crate) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(
-            stream,
-            peer,
-            edge.clone(),
-            st.clone(),
-            timeouts,
-            stop_rx.clone(),
-            slot,
-        ));
+        workers.hand(stream, peer, slot);
     }
     drop(listener);
     let _ = stop_tx.send(true);
     limits.drained().await;
+    workers.finish().await;
     Ok(())
 }
 

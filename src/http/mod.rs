@@ -6,6 +6,7 @@ pub mod listener;
 mod query;
 pub mod response;
 mod verify;
+mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
