@@ -6,12 +6,12 @@
 //! sockets' readiness, so its buffers, its request future and the memory it freed moved between
 //! cores with most requests. Here each worker's caches keep its own connections, and the
 //! per-thread copies of decoded IAM reads (the IAM repository's front) are hit by the thread
-//! that made them. The application's background tasks (revocation refresh, JWKS fetches, the
-//! store's) stay on the main runtime; anything a request spawns runs on its worker, and the
-//! store's I/O on that worker's blocking threads.
+//! that made them. The tasks started at boot (revocation refresh, the store's change feed) stay
+//! on the main runtime; anything a request spawns (a JWKS refresh behind it, a last-use write)
+//! runs on its worker, and the store's I/O on that worker's blocking threads.
 //!
-//! Measured on the 2-core bench machine, eight alternating runs of each build (AssumeRole, wrk
-//! beside the server): 7.6% more requests a second, 7% less server user time per request.
+//! Measured on the 2-core bench machine, build against build with wrk beside the server
+//! (`scripts/bench_ab.py`): AssumeRole 8% and GetCallerIdentity 13% more requests a second.
 
 use std::future::Future;
 use std::net::SocketAddr;
