@@ -9,10 +9,9 @@
 
 use std::sync::Arc;
 
-/// mimalloc: the request path is allocation-heavy, and it measured faster than the system
-/// allocator in the load test.
+/// jemalloc, as the server uses (see `src/main.rs`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::time::Instant;
 
 use sekisho::clock::{Clock, SystemClock};

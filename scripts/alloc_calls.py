@@ -2,20 +2,20 @@
 
 `scripts/cost.py` prints the dump it wrote (`dump /tmp/callgrind-….out.1`); this reads its
 `calls=` records and counts the calls into every function whose name matches REGEX (by default
-the allocator: mimalloc's `mi_malloc_aligned`, `mi_zalloc_aligned`, `mi_realloc_aligned`), per
+the allocator: jemalloc's `malloc`, `mallocx`, `calloc`, `rallocx`, `realloc`), per
 request, grouped by the function that made them. Use a release build: in a debug build every
 allocation's direct caller is the allocator's wrapper.
 
     python3 scripts/alloc_calls.py DUMP REQUESTS [--regex 'finish_grow'] [--top 40]
 
-Other useful patterns: `finish_grow` (a Vec or String grew), `'^mi_free$'`, `'Timespec>::now$'`
+Other useful patterns: `finish_grow` (a Vec or String grew), `'sdallocx$'`, `'Timespec>::now$'`
 (clock reads).
 """
 import argparse
 import collections
 import re
 
-ALLOCATOR = r"^mi_malloc_aligned$|^mi_realloc_aligned$|^mi_zalloc_aligned$"
+ALLOCATOR = r"^_rjem_(malloc|mallocx|calloc|realloc|rallocx)$"
 
 
 def count(path, pattern):

@@ -30,10 +30,9 @@ use std::time::{Duration, Instant};
 
 use axum::routing::{get, post};
 
-/// mimalloc: the request path is allocation-heavy, and it measured faster than the system
-/// allocator in the load test.
+/// jemalloc, as the server uses (see `src/main.rs`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
