@@ -46,6 +46,14 @@ pub fn count(configured: usize) -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
+/// Blocking threads (the store's I/O, the SAML XML work) each worker's runtime may start: the
+/// 512 tokio allows one runtime, shared out, so that `n` workers under a flood of blocking work
+/// do not start `n` times as many threads as one runtime would (at least 16 each).
+#[must_use]
+fn blocking_threads_each(n: usize) -> usize {
+    (512 / n.max(1)).max(16)
+}
+
 impl Workers {
     /// Starts `n` (at least 1) workers, each serving the connections it is handed with `serve`.
     ///
@@ -56,11 +64,13 @@ impl Workers {
         F: Fn(TcpStream, SocketAddr, Slot) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let mut queues = Vec::with_capacity(n.max(1));
-        let mut threads = Vec::with_capacity(n.max(1));
-        for i in 0..n.max(1) {
+        let n = n.max(1);
+        let mut queues = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .max_blocking_threads(blocking_threads_each(n))
                 .build()?;
             let (tx, rx) = mpsc::unbounded_channel();
             let serve = serve.clone();
@@ -208,6 +218,15 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(*ended.lock().unwrap(), 4, "every connection ran to its end");
+    }
+
+    #[test]
+    fn the_blocking_threads_are_shared_out() {
+        assert_eq!(blocking_threads_each(1), 512);
+        assert_eq!(blocking_threads_each(2), 256);
+        assert_eq!(blocking_threads_each(8), 64);
+        assert_eq!(blocking_threads_each(1024), 16, "never fewer than 16");
+        assert_eq!(blocking_threads_each(0), 512);
     }
 
     #[test]
