@@ -105,6 +105,10 @@ impl Default for Shared {
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
 /// How often a failing sink is tried again (the events it holds are kept until written).
 const RETRY_EVERY: Duration = Duration::from_millis(250);
+/// Unsynced audit bytes that make the writer sync the file (and drop its pages from the cache).
+const SYNC_BYTES: u64 = 4 << 20;
+/// The longest an audit line stays unsynced when fewer than [`SYNC_BYTES`] follow it.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// How often the free space of the audit file system is measured.
 const SPACE_EVERY: Duration = Duration::from_secs(1);
 /// Initial capacity of a serialized record (most are 500–1,000 bytes).
