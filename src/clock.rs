@@ -59,3 +59,73 @@ impl Clock for OffsetClock {
         Utc::now() + self.0
     }
 }
+
+/// The monotonic time as of the kernel's last timer tick (`CLOCK_MONOTONIC_COARSE`), read in
+/// about a fifth of the time of [`Instant::now`] (~5 ns against ~23 here). For timeouts,
+/// debounces and cache freshness measured in seconds, where a few ms do not matter; never for
+/// anything a client can see. It is never ahead of [`Instant::now`] and at most two ticks (2–8
+/// ms) behind it: a deadline compared with it is met up to two ticks late, never early.
+#[must_use]
+pub fn coarse_instant() -> std::time::Instant {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::time::{ClockId, clock_getres, clock_gettime};
+        use std::sync::OnceLock;
+        use std::time::{Duration, Instant};
+
+        // Both calls fail only for a clock the kernel lacks (before Linux 2.6.32): then the
+        // coarse time is the precise one.
+        let read = |id: ClockId| clock_gettime(id).ok().map(Duration::from);
+        // Both clocks count the same monotonic time (the coarse one as of the last tick), so
+        // one precise reading anchors every coarse one. The coarse reading taken after it is at
+        // most a tick older than it; anchoring a tick back keeps every coarse time at or
+        // behind the precise one.
+        static ANCHOR: OnceLock<Option<(Instant, Duration)>> = OnceLock::new();
+        let anchor = ANCHOR.get_or_init(|| {
+            let tick = Duration::from(clock_getres(ClockId::CLOCK_MONOTONIC_COARSE).ok()?);
+            let now = Instant::now();
+            let coarse = read(ClockId::CLOCK_MONOTONIC_COARSE)?;
+            Some((now.checked_sub(tick)?, coarse))
+        });
+        match (anchor, read(ClockId::CLOCK_MONOTONIC_COARSE)) {
+            (Some((base, at)), Some(t)) => *base + t.saturating_sub(*at),
+            _ => Instant::now(),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        std::time::Instant::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::coarse_instant;
+
+    #[test]
+    fn the_coarse_instant_is_never_ahead_and_never_far_behind() {
+        let start = coarse_instant();
+        let mut last = start;
+        let end = Instant::now() + Duration::from_millis(60);
+        while Instant::now() < end {
+            let before = Instant::now();
+            let c = coarse_instant();
+            let after = Instant::now();
+            assert!(c <= after, "ahead of the precise clock by {:?}", c - after);
+            assert!(
+                before.saturating_duration_since(c) < Duration::from_millis(25),
+                "lags by {:?}",
+                before - c
+            );
+            assert!(c >= last, "went back");
+            last = c;
+        }
+        assert!(
+            last > start + Duration::from_millis(40),
+            "it moves: {:?}",
+            last - start
+        );
+    }
+}

@@ -209,14 +209,15 @@ impl AppState {
 
     /// Whether a key's last use should be written now (at most once a minute per key).
     pub fn should_record_use(&self, key_id: &str) -> bool {
-        self.last_used_written.should_record(key_id, Instant::now())
+        self.last_used_written
+            .should_record(key_id, crate::clock::coarse_instant())
     }
 
     /// Whether a role's last use should be written now (at most once a minute per role id):
     /// [`Self::should_record_use`] for roles, without a `role:` key to format.
     pub fn should_record_role_use(&self, role_id: &str) -> bool {
         self.role_used_written
-            .should_record(role_id, Instant::now())
+            .should_record(role_id, crate::clock::coarse_instant())
     }
 }
 

@@ -104,7 +104,7 @@ impl Watch {
     fn on_read(&self) {
         let mut p = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if matches!(*p, Phase::Idle { .. }) {
-            *p = p.on_read(Instant::now());
+            *p = p.on_read(Instant::from_std(crate::clock::coarse_instant()));
         }
     }
 }
@@ -327,8 +327,9 @@ async fn connection(
         let c = conn.clone();
         async move {
             let resp = c.edge.dispatch(req, c.peer, &c.peer_ip).await;
+            // A coarse time (a tick or two behind): the timeouts it starts are seconds long.
             c.watch.set(Phase::Idle {
-                since: Instant::now(),
+                since: Instant::from_std(crate::clock::coarse_instant()),
             });
             Ok::<_, std::convert::Infallible>(resp)
         }

@@ -42,7 +42,6 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -173,8 +172,9 @@ impl Iam {
         T: Send + Sync + 'static,
         F: FnOnce(&[u8]) -> Result<T, Error>,
     {
-        // This thread's copy, while the read cache would still give the bytes it came from.
-        let now = Instant::now();
+        // This thread's copy, while the read cache would still give the bytes it came from
+        // (a coarse time: a copy may be used a tick or two past its freshness).
+        let now = crate::clock::coarse_instant();
         if let Some(generation) = self.kv.generation()
             && let Some(v) = self.front.get::<T>(key, generation, now)
         {
