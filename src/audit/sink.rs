@@ -38,15 +38,13 @@ pub(super) fn write_loop(shared: &Shared, mut sink: Sink) {
             }
         }
         if pending.is_empty() && !reopen && !failing {
+            // Nothing new: what was written last still reaches the disk within SYNC_EVERY.
+            let errors = settle(&mut sink);
+            shared.write_errors.fetch_add(errors, Ordering::Relaxed);
             continue;
         }
         let mut w = sink.write(&pending, reopen);
-        if let Err(e) = sink.settle(Instant::now()) {
-            // The lines are written; whether they reached the disk is in doubt. Said loudly,
-            // counted, and tried again with the next lines (not a reason to refuse requests).
-            tracing::error!(error = %e, "audit file sync failed");
-            w.errors += 1;
-        }
+        w.errors += settle(&mut sink);
         pending.drop_front(w.lines);
         shared.bytes_written.fetch_add(w.bytes, Ordering::Relaxed);
         shared
@@ -72,6 +70,19 @@ pub(super) fn write_loop(shared: &Shared, mut sink: Sink) {
                     .free_bytes
                     .store(sink.free_bytes(), Ordering::Relaxed);
             }
+        }
+    }
+}
+
+/// [`Sink::settle`] now; the errors met (0 or 1). A failed sync leaves the lines written, but
+/// whether they reached the disk is in doubt: said loudly and counted, and the next sync covers
+/// the whole file again. Not a reason to refuse requests.
+fn settle(sink: &mut Sink) -> u64 {
+    match sink.settle(Instant::now()) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "audit file sync failed");
+            1
         }
     }
 }
