@@ -108,7 +108,7 @@ mod tests {
     fn the_coarse_instant_is_never_ahead_and_never_far_behind() {
         let start = coarse_instant();
         let mut last = start;
-        let end = Instant::now() + Duration::from_millis(60);
+        let end = Instant::now() + Duration::from_millis(100);
         while Instant::now() < end {
             let before = Instant::now();
             let c = coarse_instant();
@@ -123,7 +123,8 @@ mod tests {
             last = c;
         }
         assert!(
-            last > start + Duration::from_millis(40),
+            // 100 ms later, less at most two ticks (10 ms each at the slowest tick rate, 100 Hz).
+            last > start + Duration::from_millis(70),
             "it moves: {:?}",
             last - start
         );
