@@ -1,5 +1,6 @@
 //! The audit writer: the thread that drains the queue into the sink (stdout or a file), the
-//! file's size rotation and reopening, its free-space probe, and recovery after a failed write.
+//! file's size rotation and reopening, its syncing (and dropping its written pages from the page
+//! cache), its free-space probe, and recovery after a failed write.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -14,8 +15,8 @@ use super::{
 use crate::config::AuditConfig;
 
 /// The writer thread: every [`FLUSH_EVERY`], takes the queue's batch (leaving its own emptied
-/// one) and writes it; keeps what it could not write (and refuses new events) until the sink
-/// works again.
+/// one) and writes it, then syncs the file when due ([`FileSink::settle`], idle or not); keeps
+/// what it could not write (and refuses new events) until the sink works again.
 pub(super) fn write_loop(shared: &Shared, mut sink: Sink) {
     let mut pending = Batch::default();
     let mut next_space = Instant::now() + SPACE_EVERY;
