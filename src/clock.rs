@@ -63,29 +63,31 @@ impl Clock for OffsetClock {
 /// The monotonic time as of the kernel's last timer tick (`CLOCK_MONOTONIC_COARSE`), read in
 /// about a fifth of the time of [`Instant::now`] (~5 ns against ~23 here). For timeouts,
 /// debounces and cache freshness measured in seconds, where a few ms do not matter; never for
-/// anything a client can see. It is never ahead of [`Instant::now`] and at most two ticks (2–8
-/// ms) behind it: a deadline compared with it is met up to two ticks late, never early.
+/// anything a client can see. It is never ahead of [`Instant::now`]: a deadline compared with it
+/// is met late, never early. It lags by the time since the kernel last updated its clocks,
+/// normally a tick or two (1–10 ms), more on a virtual machine whose timekeeping CPU is held up.
+///
+/// [`Instant::now`]: std::time::Instant::now
 #[must_use]
 pub fn coarse_instant() -> std::time::Instant {
     #[cfg(target_os = "linux")]
     {
-        use nix::time::{ClockId, clock_getres, clock_gettime};
+        use nix::time::{ClockId, clock_gettime};
         use std::sync::OnceLock;
         use std::time::{Duration, Instant};
 
-        // Both calls fail only for a clock the kernel lacks (before Linux 2.6.32): then the
-        // coarse time is the precise one.
+        // Fails only for a clock the kernel lacks (before Linux 2.6.32): then the coarse time
+        // is the precise one.
         let read = |id: ClockId| clock_gettime(id).ok().map(Duration::from);
-        // Both clocks count the same monotonic time (the coarse one as of the last tick), so
-        // one precise reading anchors every coarse one. The coarse reading taken after it is at
-        // most a tick older than it; anchoring a tick back keeps every coarse time at or
-        // behind the precise one.
+        // `Instant` is `CLOCK_MONOTONIC`, and the coarse clock is that same clock as of its last
+        // update. So one `Instant` paired with a raw `CLOCK_MONOTONIC` reading taken just after
+        // it maps every coarse reading onto `Instant`s. The raw reading is at or after the
+        // `Instant`, so the mapping can only put a coarse time earlier than it was, never later.
+        // (Anchoring on a coarse reading instead would carry that reading's own unknown lag.)
         static ANCHOR: OnceLock<Option<(Instant, Duration)>> = OnceLock::new();
         let anchor = ANCHOR.get_or_init(|| {
-            let tick = Duration::from(clock_getres(ClockId::CLOCK_MONOTONIC_COARSE).ok()?);
             let now = Instant::now();
-            let coarse = read(ClockId::CLOCK_MONOTONIC_COARSE)?;
-            Some((now.checked_sub(tick)?, coarse))
+            Some((now, read(ClockId::CLOCK_MONOTONIC)?))
         });
         match (anchor, read(ClockId::CLOCK_MONOTONIC_COARSE)) {
             (Some((base, at)), Some(t)) => *base + t.saturating_sub(*at),
@@ -108,14 +110,16 @@ mod tests {
     fn the_coarse_instant_is_never_ahead_and_never_far_behind() {
         let start = coarse_instant();
         let mut last = start;
-        let end = Instant::now() + Duration::from_millis(100);
+        let end = Instant::now() + Duration::from_millis(200);
         while Instant::now() < end {
             let before = Instant::now();
             let c = coarse_instant();
             let after = Instant::now();
             assert!(c <= after, "ahead of the precise clock by {:?}", c - after);
+            // A tick or two normally; the bound leaves room for a virtual machine whose
+            // timekeeping CPU is held up, and still catches a mapping that is off.
             assert!(
-                before.saturating_duration_since(c) < Duration::from_millis(25),
+                before.saturating_duration_since(c) < Duration::from_millis(250),
                 "lags by {:?}",
                 before - c
             );
@@ -123,8 +127,7 @@ mod tests {
             last = c;
         }
         assert!(
-            // 100 ms later, less at most two ticks (10 ms each at the slowest tick rate, 100 Hz).
-            last > start + Duration::from_millis(70),
+            last > start + Duration::from_millis(100),
             "it moves: {:?}",
             last - start
         );
