@@ -66,6 +66,9 @@ impl Clock for OffsetClock {
 /// anything a client can see. It is never ahead of [`Instant::now`]: a deadline compared with it
 /// is met late, never early. It lags by the time since the kernel last updated its clocks,
 /// normally a tick or two (1–10 ms), more on a virtual machine whose timekeeping CPU is held up.
+/// Taken as the start of a span that the precise clock ends (the listener's phase times, whose
+/// deadlines tokio's timer meets), the span comes out longer by that lag: a timeout started from
+/// it ends up to the lag early.
 ///
 /// [`Instant::now`]: std::time::Instant::now
 #[must_use]

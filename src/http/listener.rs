@@ -104,6 +104,7 @@ impl Watch {
     fn on_read(&self) {
         let mut p = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if matches!(*p, Phase::Idle { .. }) {
+            // Coarse, as the idle time: the header timeout it starts may end a tick or two early.
             *p = p.on_read(Instant::from_std(crate::clock::coarse_instant()));
         }
     }
@@ -327,7 +328,8 @@ async fn connection(
         let c = conn.clone();
         async move {
             let resp = c.edge.dispatch(req, c.peer, &c.peer_ip).await;
-            // A coarse time (a tick or two behind): the timeouts it starts are seconds long.
+            // A coarse time, a tick or two behind, so the idle timeout it starts ends that much
+            // early; it is seconds long. (A new connection's head time is the precise one.)
             c.watch.set(Phase::Idle {
                 since: Instant::from_std(crate::clock::coarse_instant()),
             });
