@@ -24,7 +24,7 @@ import tempfile
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 import bench  # noqa: E402  (the shared harness: servers, wrk, the bench identity)
-from bench_verify import stop  # noqa: E402
+from bench_verify import discard_at_exit, stop  # noqa: E402
 
 
 def start(build):
@@ -68,7 +68,8 @@ def main():
         for b in a.builds:
             proc, url, work = start(b)
             sides.append((b, proc, url, work))
-        luas = {name: bench.signed_lua(url, a.action) for name, _, url, _ in sides}
+        luas = {name: discard_at_exit(bench.signed_lua(url, a.action))
+                for name, _, url, _ in sides}
         total = {name: 0 for name, _, _, _ in sides}
         ticks = {name: [0, 0] for name, _, _, _ in sides}
         for _ in range(a.slices):

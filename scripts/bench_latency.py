@@ -9,10 +9,17 @@ them (coordinated omission): the percentiles are those of the requests sent, and
 as a lower achieved rate, which is printed next to the target. wrk2 (open loop) is not packaged
 for Debian.
 
+The same paced run is then made against the fixed-body floor server, with the same number of
+connections: what the machine and wrk give at that pacing with no work behind the answers.
+wrk's pause is kept in whole milliseconds, so paced connections fire together on its timer ticks
+and arrive in bursts; the floor's line shows how much of a percentile that (and the machine's
+own stalls) accounts for.
+
 Run from the project root, after ../shared/bench/run.sh has built the floor and the venv:
     /tmp/sekisho-bench-venv/bin/python scripts/bench_latency.py [--actions GetCallerIdentity,AssumeRole]
-        [--seconds 10]
-One line per action: "<Action> half load: R req/s (target T), p50 …, p99 …, p99.9 …".
+        [--seconds 10] [--floor PATH]
+Per action: "<Action> full: F req/s; half load: R req/s (target T, N connections paced 1 ms),
+p50 …, p90 …, p99 …", then "<Action> floor at the same pacing: R req/s, p50 …, p90 …, p99 …".
 """
 import argparse
 import os
@@ -23,7 +30,7 @@ import sys
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 import bench  # noqa: E402  (the shared harness: servers, wrk, the bench identity)
-from bench_verify import stop  # noqa: E402
+from bench_verify import discard_at_exit, stop  # noqa: E402
 
 PACE_MS = 1
 
@@ -44,18 +51,25 @@ def paced(lua):
     path = lua[:-4] + "-paced.lua"
     with open(lua) as src, open(path, "w") as dst:
         dst.write(src.read() + f"function delay() return {PACE_MS} end\n")
-    return path
+    return discard_at_exit(path)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--actions", default="GetCallerIdentity,AssumeRole")
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--floor", default=os.path.join(
+        os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
     a = ap.parse_args()
-    proc, url = bench.start_sekisho(PROJECT, False)
+    floor, furl = bench.start_floor(a.floor, False)
+    try:
+        proc, url = bench.start_sekisho(PROJECT, False)
+    except BaseException:
+        stop(floor)
+        raise
     try:
         for action in a.actions.split(","):
-            lua = bench.signed_lua(url, action)
+            lua = discard_at_exit(bench.signed_lua(url, action))
             wrk(url, lua, 2, 16)  # warm-up
             full, _ = wrk(url, lua, a.seconds, 16)
             target = full / 2
@@ -68,9 +82,16 @@ def main():
                 rate, lat = wrk(url, paced(lua), a.seconds, conns)
             print(f"{action} full: {full:,.0f} req/s; half load: {rate:,.0f} req/s (target "
                   f"{target:,.0f}, {conns} connections paced {PACE_MS} ms), p50 {lat.get('50')}, "
-                  f"p90 {lat.get('90')}, p99 {lat.get('99')}")
+                  f"p90 {lat.get('90')}, p99 {lat.get('99')}", flush=True)
+            floor_lua = paced(discard_at_exit(bench.signed_lua(furl, action)))
+            rate, lat = wrk(furl, floor_lua, a.seconds, conns)
+            print(f"{action} floor at the same pacing: {rate:,.0f} req/s, p50 {lat.get('50')}, "
+                  f"p90 {lat.get('90')}, p99 {lat.get('99')}", flush=True)
     finally:
-        stop(proc)
+        try:
+            stop(proc)
+        finally:
+            stop(floor)
 
 
 if __name__ == "__main__":

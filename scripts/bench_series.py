@@ -8,9 +8,10 @@ from run to run, mostly with the floor (the same Sekisho build answered the same
 two runs whose floors differed by a third). A series shows where a build stands; one run does
 not.
 
-Each run's ratio is computed from the req/s lines, not the rounded ratio line. The directories
-run.sh leaves in $TMPDIR (each Sekisho's store and audit file, about a gigabyte per AssumeRole
-run) are removed after each run; the floor build and the bench venv stay.
+Each run's ratio is computed from the req/s lines, not the rounded ratio line. What run.sh leaves
+in $TMPDIR (each Sekisho's directory with its store and audit file, about a gigabyte per
+AssumeRole run, and its wrk scripts) is removed after each run; the floor build and the bench
+venv stay.
 
 Run from the project root:
     /tmp/sekisho-bench-venv/bin/python scripts/bench_series.py [--runs 5] [--no-verify]
@@ -40,21 +41,26 @@ def ratios(output):
             if r.get("floor") and "sekisho" in r}
 
 
-def bench_dirs():
+def leftovers():
+    """What bench.py leaves in the temporary folder: Sekisho's directories and wrk scripts."""
     tmp = os.environ.get("TMPDIR", "/tmp")
     keep = {"sekisho-bench-floor", "sekisho-bench-venv"}
-    return {d for d in glob.glob(os.path.join(tmp, "sekisho-bench-*"))
+    dirs = {d for d in glob.glob(os.path.join(tmp, "sekisho-bench-*"))
             if os.path.basename(d) not in keep}
+    return dirs | set(glob.glob(os.path.join(tmp, "tmp*.lua")))
 
 
 def run(cmd):
     """Runs `cmd` from the project root; its output, or exits with it if the command failed."""
-    before = bench_dirs()
+    before = leftovers()
     try:
         p = subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True)
     finally:
-        for d in bench_dirs() - before:
-            shutil.rmtree(d, ignore_errors=True)
+        for path in leftovers() - before:
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            elif os.path.exists(path):
+                os.remove(path)
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}{p.stderr}")
     return p.stdout

@@ -12,6 +12,7 @@ Run from the project root, after ../shared/bench/run.sh has built the floor and 
 Last line: "verify sekisho/floor: R".
 """
 import argparse
+import atexit
 import hashlib
 import json
 import os
@@ -69,6 +70,13 @@ def question(creds):
     })
 
 
+def discard_at_exit(path):
+    """`path` (a wrk script these scripts wrote in the temporary folder), removed when the
+    script exits, so that a series of runs leaves no scripts behind."""
+    atexit.register(lambda: os.path.exists(path) and os.remove(path))
+    return path
+
+
 def signed_lua(url, body):
     """A wrk script replaying POST /verify with `body`, signed by the bench administrator."""
     req = AWSRequest(method="POST", url=url + "/verify", data=body,
@@ -80,7 +88,7 @@ def signed_lua(url, body):
     f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     f.write("\n".join(lines) + "\n")
     f.close()
-    return f.name
+    return discard_at_exit(f.name)
 
 
 def main():
@@ -166,7 +174,7 @@ def form_lua(body):
             f"wrk.body = {json.dumps(body)}\n"
             'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"\n')
     f.close()
-    return f.name
+    return discard_at_exit(f.name)
 
 
 def run_unsigned(label, a, sekisho, body):
