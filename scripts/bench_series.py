@@ -26,6 +26,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+
+from bench_verify import is_run_dir
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOALS = {"GetCallerIdentity": 0.6, "AssumeRole": 0.5, "verify": 0.5}
@@ -43,10 +46,8 @@ def ratios(output):
 
 def leftovers():
     """What bench.py leaves in the temporary folder: Sekisho's directories and wrk scripts."""
-    tmp = os.environ.get("TMPDIR", "/tmp")
-    keep = {"sekisho-bench-floor", "sekisho-bench-venv"}
-    dirs = {d for d in glob.glob(os.path.join(tmp, "sekisho-bench-*"))
-            if os.path.basename(d) not in keep}
+    tmp = tempfile.gettempdir()
+    dirs = {d for d in glob.glob(os.path.join(tmp, "sekisho-bench-*")) if is_run_dir(d)}
     return dirs | set(glob.glob(os.path.join(tmp, "tmp*.lua")))
 
 

@@ -32,6 +32,15 @@ sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 import bench  # noqa: E402  (the shared harness: servers, wrk, the bench identity)
 
 
+def is_run_dir(path):
+    """Whether `path` is a directory a bench Sekisho ran in (`sekisho-bench-…` in the temporary
+    folder), not the floor's build or the bench venv that live beside them."""
+    name = os.path.basename(path or "")
+    return (bool(path) and os.path.dirname(path) == tempfile.gettempdir()
+            and name.startswith("sekisho-bench-")
+            and name not in ("sekisho-bench-floor", "sekisho-bench-venv"))
+
+
 def stop(proc):
     """Stops a server these scripts started, and removes the temporary directory a Sekisho ran
     in (`sekisho-bench-…` from bench.start_sekisho or `serve`): its audit file grows by about a
@@ -42,9 +51,7 @@ def stop(proc):
         cwd = None
     proc.terminate()
     proc.wait(timeout=10)
-    name = os.path.basename(cwd or "")
-    if (cwd and os.path.dirname(cwd) == tempfile.gettempdir() and name.startswith("sekisho-bench-")
-            and name not in ("sekisho-bench-floor", "sekisho-bench-venv")):
+    if is_run_dir(cwd):
         shutil.rmtree(cwd, ignore_errors=True)
 
 
