@@ -9,10 +9,10 @@ export SEKISHO_REQUIRE_ALL ?= 1
 # Where cargo puts binaries (honours CARGO_TARGET_DIR, as cargo does).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: run build test deps sysdeps pydeps lint rust-test compat-test bench loadtest clean-demo
+.PHONY: run build test deps builddeps sysdeps pydeps lint rust-test compat-test bench loadtest clean-demo
 
 ## Start Sekisho on the demo config with the embedded store (http://127.0.0.1:8080).
-run:
+run: builddeps
 	$(CARGO) build --release --bin sekisho
 	mkdir -p var/demo
 	$(TARGET_DIR)/release/sekisho serve --config config/demo.toml
@@ -22,18 +22,26 @@ test: deps lint rust-test compat-test
 
 deps: sysdeps pydeps
 
-# System packages (Debian): Redis for the shared-store tests, Python for the compat suite,
-# pkg-config/libssl/libxml2/libxmlsec1/clang for the SAML stack (samael), Chromium and its
-# driver for the browser sign-in tests (selenium).
-SYS_PKGS := redis-server python3 python3-venv python3-pip pkg-config libssl-dev libxml2-dev \
-            libxmlsec1-dev libxmlsec1-openssl clang libclang-dev xmlsec1 chromium chromium-driver
-sysdeps:
-	@missing=""; for p in $(SYS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# System packages (Debian). To build: pkg-config/libssl/libxml2/libxmlsec1/clang for the SAML
+# stack (samael's bindings are generated with libclang). To test, as well: Redis for the
+# shared-store tests, Python for the compat suite, xmlsec1 for the signed SAML fixtures, Chromium
+# and its driver for the browser sign-in tests (selenium).
+BUILD_PKGS := pkg-config libssl-dev libxml2-dev libxmlsec1-dev libxmlsec1-openssl clang libclang-dev
+SYS_PKGS := $(BUILD_PKGS) redis-server python3 python3-venv python3-pip xmlsec1 chromium \
+            chromium-driver
+# Installs (apt, as root or through sudo) those of $(1) that are missing.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+builddeps:
+	$(call apt_install,$(BUILD_PKGS))
+sysdeps:
+	$(call apt_install,$(SYS_PKGS))
 
 pydeps: $(VENV)/.installed
 $(VENV)/.installed: tests/compat/requirements.txt
@@ -54,11 +62,11 @@ compat-test:
 	scripts/with-redis.sh $(VENV)/bin/pytest -q tests/compat
 
 ## Criterion benchmarks (SigV4, token, policy).
-bench:
+bench: builddeps
 	$(CARGO) bench --bench sigv4 --bench token --bench policy
 
 ## Load test: Sekisho vs a minimal axum floor server, in the same run.
-loadtest:
+loadtest: builddeps
 	$(CARGO) build --release --bin sekisho --bin sekisho-loadgen
 	$(TARGET_DIR)/release/sekisho-loadgen --seconds 10
 
