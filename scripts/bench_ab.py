@@ -8,12 +8,14 @@ Prints each side's req/s, its ratio to the floor, and its server's CPU time per 
 kernel apart (from /proc/PID/stat, over the measured slices only). The user time is the steadier
 figure: it is what a change to Sekisho's code moves, while the kernel's share (the loopback, and
 waking and preempting the wrk threads that share the cores) and the req/s swing with the machine.
-A build is a path to a `sekisho` binary,
+With `--pin` every server runs on CPU 0 and wrk on CPU 1 (as `run.sh --pin` does): the client
+then has a core of its own, and the CPU time per request is the server's whole cost, without the
+preemptions a client sharing its cores causes. A build is a path to a `sekisho` binary,
 optionally followed by `@TOKIO_WORKER_THREADS=N` to run it with that many workers.
 
 Run from the project root, after ../shared/bench/run.sh has built the floor and the venv:
     /tmp/sekisho-bench-venv/bin/python scripts/bench_ab.py [--action AssumeRole]
-        [--seconds 2] [--slices 5] /tmp/sekisho-old target/release/sekisho
+        [--seconds 2] [--slices 5] [--pin] /tmp/sekisho-old target/release/sekisho
 """
 import argparse
 import os
@@ -27,8 +29,9 @@ import bench  # noqa: E402  (the shared harness: servers, wrk, the bench identit
 from bench_verify import discard_at_exit, stop  # noqa: E402
 
 
-def start(build):
-    """Starts `build` (a binary path, optionally `@TOKIO_WORKER_THREADS=N`) as bench.py does."""
+def start(build, pinned=False):
+    """Starts `build` (a binary path, optionally `@TOKIO_WORKER_THREADS=N`) as bench.py does
+    (on CPU 0 alone when `pinned`)."""
     path, _, env = build.partition("@")
     work = tempfile.mkdtemp(prefix="sekisho-ab-")
     os.makedirs(os.path.join(work, "release"))
@@ -39,7 +42,7 @@ def start(build):
         key, _, value = env.partition("=")
         os.environ[key] = value
     try:
-        proc, url = bench.start_sekisho(PROJECT, False)
+        proc, url = bench.start_sekisho(PROJECT, pinned)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -59,14 +62,16 @@ def main():
     ap.add_argument("--action", default="AssumeRole")
     ap.add_argument("--seconds", type=int, default=2, help="seconds per slice")
     ap.add_argument("--slices", type=int, default=5)
+    ap.add_argument("--pin", action="store_true",
+                    help="servers on CPU 0, wrk (one thread) on CPU 1, as run.sh --pin does")
     ap.add_argument("--floor", default=os.path.join(
         os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
     a = ap.parse_args()
-    floor, furl = bench.start_floor(a.floor, False)
+    floor, furl = bench.start_floor(a.floor, a.pin)
     sides = [("floor", floor, furl, None)]
     try:
         for b in a.builds:
-            proc, url, work = start(b)
+            proc, url, work = start(b, a.pin)
             sides.append((b, proc, url, work))
         luas = {name: discard_at_exit(bench.signed_lua(url, a.action))
                 for name, _, url, _ in sides}
@@ -75,7 +80,7 @@ def main():
         for _ in range(a.slices):
             for name, proc, url, _ in sides:
                 before = cpu_ticks(proc.pid)
-                n, _, _, bad = bench.wrk(url, luas[name], a.seconds, 16, False)
+                n, _, _, bad = bench.wrk(url, luas[name], a.seconds, 16, a.pin)
                 after = cpu_ticks(proc.pid)
                 if bad:
                     sys.exit(f"{name} answered {bad} non-2xx responses: fix that first")
