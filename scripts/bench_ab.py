@@ -26,7 +26,7 @@ import tempfile
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 import bench  # noqa: E402  (the shared harness: servers, wrk, the bench identity)
-from bench_verify import discard_at_exit, stop  # noqa: E402
+from bench_verify import FLOOR, discard_at_exit, stop  # noqa: E402
 
 
 def start(build, pinned=False):
@@ -64,8 +64,7 @@ def main():
     ap.add_argument("--slices", type=int, default=5)
     ap.add_argument("--pin", action="store_true",
                     help="servers on CPU 0, wrk (one thread) on CPU 1, as run.sh --pin does")
-    ap.add_argument("--floor", default=os.path.join(
-        os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
+    ap.add_argument("--floor", default=FLOOR)
     a = ap.parse_args()
     floor, furl = bench.start_floor(a.floor, a.pin)
     sides = [("floor", floor, furl, None)]

@@ -30,7 +30,7 @@ import sys
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 import bench  # noqa: E402  (the shared harness: servers, wrk, the bench identity)
-from bench_verify import discard_at_exit, stop  # noqa: E402
+from bench_verify import FLOOR, discard_at_exit, stop  # noqa: E402
 
 PACE_MS = 1
 
@@ -58,8 +58,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--actions", default="GetCallerIdentity,AssumeRole")
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--floor", default=os.path.join(
-        os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
+    ap.add_argument("--floor", default=FLOOR)
     a = ap.parse_args()
     floor, furl = bench.start_floor(a.floor, False)
     try:

@@ -32,6 +32,11 @@ sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 import bench  # noqa: E402  (the shared harness: servers, wrk, the bench identity)
 
 
+# Where ../shared/bench/run.sh builds the floor server (its `${TMPDIR:-/tmp}`): every bench
+# script's default `--floor`.
+FLOOR = os.path.join(os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor")
+
+
 def is_run_dir(path):
     """Whether `path` is a directory a bench Sekisho ran in (`sekisho-bench-…` in the temporary
     folder), not the floor's build or the bench venv that live beside them."""
@@ -145,8 +150,7 @@ def wrk_path(url, lua, seconds, a):
 def arguments(extra=None):
     """The command line every bench script takes (`extra(parser)` adds its own options)."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--floor", default=os.path.join(
-        os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
+    ap.add_argument("--floor", default=FLOOR)
     ap.add_argument("--seconds", type=int, default=8, help="seconds per side, in slices")
     ap.add_argument("--slices", type=int, default=4)
     ap.add_argument("--connections", type=int, default=16)

@@ -52,6 +52,7 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(PROJECT, "..", "shared", "bench"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the shared harness: the bench identity and configuration)
+from bench_verify import FLOOR  # noqa: E402
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 
@@ -298,8 +299,7 @@ def main():
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--syscalls", action="store_true")
     ap.add_argument("--cpu", action="store_true")
-    ap.add_argument("--floor", default=os.path.join(
-        os.environ.get("TMPDIR", "/tmp"), "sekisho-bench-floor", "release", "floor"))
+    ap.add_argument("--floor", default=FLOOR)
     a = ap.parse_args()
     for name in a.scenarios.split(","):
         (syscalls if a.syscalls else cpu if a.cpu else instructions)(name, a)
