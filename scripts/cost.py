@@ -209,6 +209,9 @@ def instructions(name, a):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
+        # Callgrind's dump at exit (start-up included) is not the measured one (`.1`).
+        if os.path.exists(out):
+            os.remove(out)
     total = None
     if os.path.exists(out + ".1"):
         with open(out + ".1") as fh:
@@ -254,11 +257,15 @@ def syscalls(name, a):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     counts = {}
-    with open(log) as fh:
-        for line in fh:
-            f = line.split()
-            if len(f) >= 5 and f[-1] not in ("syscall", "total") and f[3].isdigit():
-                counts[f[-1]] = int(f[3])
+    try:
+        with open(log) as fh:
+            for line in fh:
+                f = line.split()
+                if len(f) >= 5 and f[-1] not in ("syscall", "total") and f[3].isdigit():
+                    counts[f[-1]] = int(f[3])
+    finally:
+        if os.path.exists(log):
+            os.remove(log)
     shown = ", ".join(f"{k} {v / a.requests:.2f}" for k, v in
                       sorted(counts.items(), key=lambda kv: -kv[1]) if v / a.requests >= 0.01)
     print(f"{name:10} {sum(counts.values()) / a.requests:6.2f} syscalls/request: {shown}")
