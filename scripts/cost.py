@@ -209,7 +209,8 @@ def instructions(name, a):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
-        # Callgrind's dump at exit (start-up included) is not the measured one (`.1`).
+        # Callgrind's dump at exit holds what ran after the measured dump (`.1`): the last
+        # request and the shutdown. Not a figure; removed.
         if os.path.exists(out):
             os.remove(out)
     total = None
