@@ -11,8 +11,9 @@ than the server's own work can be read off.
 Run from the project root, after ../shared/bench/run.sh has built the floor and the venv:
     /tmp/sekisho-bench-venv/bin/python scripts/bench_sched.py [--seconds 5] [--rounds 2]
         [--actions GetCallerIdentity,AssumeRole,verify]
+It takes the other bench scripts' options (`bench_verify.arguments`); `--seconds` is the length
+of each wrk run, and `--slices` is not used.
 """
-import argparse
 import os
 import re
 import sys
@@ -61,10 +62,8 @@ def main():
             for action, floor_url, sek_url, lua in cases:
                 for name, url in (("floor", floor_url), ("sekisho", sek_url)):
                     before = counters()
-                    n, _, _, bad = bv.wrk_path(url, lua, a.seconds, a)
+                    n, _, _ = bv.wrk_checked(name, url, lua, a.seconds, a)
                     after = counters()
-                    if bad:
-                        sys.exit(f"{name} answered {bad} non-2xx responses: fix that first")
                     per = {k: (after[k] - before.get(k, 0)) / max(n, 1) for k in after}
                     print(f"{action:18} {name:9} {n / a.seconds:>9,.0f}  {per['ctxt']:.3f}, "
                           + ", ".join(f"{per.get(k, 0):.3f}" for k in IPIS), flush=True)
