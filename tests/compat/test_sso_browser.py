@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import threading
 import urllib.error
 import urllib.parse
@@ -43,19 +44,28 @@ def require_browser():
 
 @pytest.fixture
 def browser():
+    """A headless Chromium whose profile and temporary files (the singleton socket directories
+    it makes under TMPDIR and does not remove when the driver ends it) live in a directory of
+    the test's own, removed afterwards: a test run leaves nothing in /tmp."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     path, driver = require_browser()
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = path
-    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-              "--no-first-run", "--disable-background-networking", "--disable-component-update",
-              "--disable-sync", "--disable-dev-shm-usage"]:
-        opts.add_argument(a)
-    b = webdriver.Chrome(service=Service(driver), options=opts)
-    b.set_page_load_timeout(30)
-    yield b
-    b.quit()
+    with tempfile.TemporaryDirectory(prefix="sekisho-chromium-", ignore_cleanup_errors=True) as scratch:
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = path
+        for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                  f"--user-data-dir={scratch}/profile"]:
+            opts.add_argument(a)
+        # chromedriver starts Chromium with its own environment, so TMPDIR reaches both.
+        service = Service(driver, env={**os.environ, "TMPDIR": scratch})
+        b = webdriver.Chrome(service=service, options=opts)
+        try:
+            b.set_page_load_timeout(30)
+            yield b
+        finally:
+            b.quit()
 
 
 class Idp:
