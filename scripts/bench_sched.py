@@ -6,7 +6,9 @@ answer then has to wake one: a context switch on each side and, when the sleeper
 other core, a rescheduling interrupt (RES) between the vCPUs. This script counts those events
 machine-wide (/proc/stat `ctxt`, /proc/interrupts `RES` and `CAL`) while wrk drives one server
 at a time, and prints them per request, so that the share of a ratio that is scheduling rather
-than the server's own work can be read off.
+than the server's own work can be read off. It also counts the server's own switches (its
+threads' /proc status): voluntary ones, where it ran out of work and slept, and involuntary
+ones, where it was preempted with work in hand, mostly by a wrk thread it had just woken.
 
 Run from the project root, after ../shared/bench/run.sh has built the floor and the venv:
     /tmp/sekisho-bench-venv/bin/python scripts/bench_sched.py [--seconds 5] [--rounds 2]
@@ -40,6 +42,22 @@ def counters():
     return out
 
 
+def server_switches(pid):
+    """The voluntary and involuntary context switches of process `pid`'s threads so far."""
+    vol = invol = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        vol += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches:"):
+                        invol += int(line.split()[1])
+        except OSError:  # a thread that ended between the listing and the read
+            pass
+    return vol, invol
+
+
 def main():
     def extra(ap):
         ap.add_argument("--rounds", type=int, default=2)
@@ -56,16 +74,19 @@ def main():
             else:
                 lua = bv.discard_at_exit(bench.signed_lua(surl, action))
                 cases.append((action, furl + "/", surl + "/", lua))
-        print(f"{'':28} {'req/s':>9}  per request: context switches, " + ", ".join(
-            f"{k} IPIs" for k in IPIS))
+        print(f"{'':28} {'req/s':>9}  per request: context switches (machine; the server's"
+              " voluntary, involuntary), " + ", ".join(f"{k} IPIs" for k in IPIS))
         for _ in range(a.rounds):
             for action, floor_url, sek_url, lua in cases:
-                for name, url in (("floor", floor_url), ("sekisho", sek_url)):
-                    before = counters()
+                for name, url, proc in (("floor", floor_url, floor), ("sekisho", sek_url, sek)):
+                    before, own_before = counters(), server_switches(proc.pid)
                     n, _, _ = bv.wrk_checked(name, url, lua, a.seconds, a)
-                    after = counters()
-                    per = {k: (after[k] - before.get(k, 0)) / max(n, 1) for k in after}
-                    print(f"{action:18} {name:9} {n / a.seconds:>9,.0f}  {per['ctxt']:.3f}, "
+                    after, own_after = counters(), server_switches(proc.pid)
+                    n = max(n, 1)
+                    per = {k: (after[k] - before.get(k, 0)) / n for k in after}
+                    vol, invol = ((x - y) / n for x, y in zip(own_after, own_before))
+                    print(f"{action:18} {name:9} {n / a.seconds:>9,.0f}  {per['ctxt']:.3f} "
+                          f"({vol:.3f}, {invol:.3f}), "
                           + ", ".join(f"{per.get(k, 0):.3f}" for k in IPIS), flush=True)
     finally:
         for p in (floor, sek):
