@@ -65,6 +65,7 @@ impl EmbeddedKv {
     /// # Errors
     /// [`Error::Backend`] when the file cannot be created, opened or repaired.
     pub fn open(path: &Path) -> Result<Self, Error> {
+        create_private(path)?;
         let db = Database::create(path).map_err(backend)?;
         let txn = db.begin_write().map_err(backend)?;
         {
@@ -90,6 +91,36 @@ impl EmbeddedKv {
         tokio::task::spawn_blocking(move || f(&db))
             .await
             .map_err(|e| Error::Backend(format!("redb blocking task failed: {e}")))?
+    }
+}
+
+/// Creates `path` empty and readable by its owner only (0600) when it is missing, for redb to
+/// initialise: redb would create it with the process's umask, usually 0644, and the file holds
+/// the IAM entities (policies, sealed secrets), revocation cut-offs and replay caches, which the
+/// store's other files (the at-rest key, the key ring) already keep to their owner. An existing
+/// file that others may read is used as it is, with a warning.
+fn create_private(path: &Path) -> Result<(), Error> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(path).map_err(backend)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), "store file is accessible by group or others; chmod 600 it");
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(backend(format!("{}: {e}", path.display()))),
     }
 }
 
@@ -283,6 +314,31 @@ mod tests {
         let marks = txn.open_table(MARKS).unwrap().len().unwrap();
         let expiry = txn.open_table(MARK_EXPIRY).unwrap().len().unwrap();
         (marks, expiry)
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_file_is_readable_by_its_owner_only_and_an_existing_one_is_kept() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let kv = EmbeddedKv::open(&path).unwrap();
+        assert!(kv.put_mark("kept", t(10), t(0)).await.unwrap());
+        drop(kv);
+        assert_eq!(mode(&path), 0o600);
+        // An operator's own choice of mode is not changed, and the data survives the reopening
+        // (the live mark is still there, so putting it again is refused).
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let kv = EmbeddedKv::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o640);
+        assert!(!kv.put_mark("kept", t(10), t(1)).await.unwrap());
+        drop(kv);
+        // A path in a missing directory fails (the server creates the directory first).
+        assert!(matches!(
+            EmbeddedKv::open(&dir.path().join("missing/db.redb")),
+            Err(Error::Backend(_))
+        ));
     }
 
     #[tokio::test]
