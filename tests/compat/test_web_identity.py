@@ -176,12 +176,15 @@ def test_refusals_through_boto3(make_server, issuer):
     assert code(f"{head}.{body}.{sig}") == "InvalidIdentityToken"
 
 
-def test_boto3_web_identity_credential_provider(make_server, issuer, tmp_path):
+# The file as Kubernetes projects it, and as `echo "$TOKEN" > file` writes it (the SDKs send the
+# file's text as it is, final newline included).
+@pytest.mark.parametrize("ending", ["", "\n"], ids=["projected", "newline"])
+def test_boto3_web_identity_credential_provider(make_server, issuer, tmp_path, ending):
     server = make_server(extra_config=f"[oidc]\n{LOCAL}\n")
     role_arn = setup(server, issuer)
     token_file = tmp_path / "token"
     # A Kubernetes-style projected token shape, with the GitHub-style subject the trust takes.
-    token_file.write_text(issuer.token(**{"kubernetes.io": {"namespace": "ci"}}))
+    token_file.write_text(issuer.token(**{"kubernetes.io": {"namespace": "ci"}}) + ending)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({
         "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file),

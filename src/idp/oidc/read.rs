@@ -92,7 +92,15 @@ fn segments(token: &str) -> Result<(&str, &str, &str), Error> {
 /// [`Error::TooLarge`], [`Error::Malformed`], [`Error::AlgorithmRefused`],
 /// [`Error::KeyInHeader`], [`Error::MissingClaim`]`("iss")`, [`Error::ClaimType`]`("iss")`.
 pub fn inspect(token: &str) -> Result<Unverified, Error> {
-    read(token).map(|(u, _)| u)
+    read(unpadded(token)).map(|(u, _)| u)
+}
+
+/// `token` without the ASCII white space around it. A JWT's compact form holds none, so this
+/// changes no token's meaning, while a token file written by `echo` or an editor ends in a
+/// newline, and the AWS CLI (`file://`) and SDKs (`AWS_WEB_IDENTITY_TOKEN_FILE`) send a file's
+/// text as it is. White space inside a token is still refused.
+fn unpadded(token: &str) -> &str {
+    token.trim_ascii()
 }
 
 /// [`inspect`], keeping what it read for [`verify_inspected`] (the claims are parsed once).
@@ -100,6 +108,7 @@ pub fn inspect(token: &str) -> Result<Unverified, Error> {
 /// # Errors
 /// As [`inspect`].
 pub fn inspect_for_verify(token: &str) -> Result<Inspected<'_>, Error> {
+    let token = unpadded(token);
     let (unverified, claims) = read(token)?;
     Ok(Inspected {
         token,
@@ -118,6 +127,7 @@ pub fn inspect_for_verify(token: &str) -> Result<Inspected<'_>, Error> {
 /// # Errors
 /// As [`inspect`].
 pub fn inspect_remembered<'t>(token: &'t str, reads: &'t ReadMemo) -> Result<Inspected<'t>, Error> {
+    let token = unpadded(token);
     if token.len() <= MAX_READ_TOKEN {
         let digest = super::memo::digest(token);
         if let Some(r) = reads.get(&digest) {
@@ -191,6 +201,7 @@ fn read(token: &str) -> Result<(Unverified, Map<String, Value>), Error> {
 /// # Errors
 /// As [`inspect`].
 pub fn unverified_claims(token: &str) -> Result<Map<String, Value>, Error> {
+    let token = unpadded(token);
     inspect(token)?;
     let (_, p, _) = segments(token)?;
     json_segment(p, "claims")

@@ -433,6 +433,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn white_space_around_a_token_is_ignored_and_inside_it_refused() {
+        let t = sign(Algorithm::RS256, "rsa1", &claims());
+        let plain = check(&t).unwrap();
+        for padded in [format!("{t}\n"), format!("{t}\r\n"), format!(" \t{t} ")] {
+            let v = check(&padded).unwrap();
+            assert_eq!((v.sub, v.kid), (plain.sub.clone(), plain.kid.clone()));
+            // The memo path reads the same text.
+            let reads = crate::idp::oidc::memo::ReadMemo::default();
+            for _ in 0..2 {
+                let ids = clients();
+                let inspected = super::super::read::inspect_remembered(&padded, &reads).unwrap();
+                assert!(verify_inspected(inspected, &key_set(), &rules(&ids), NOW).is_ok());
+            }
+        }
+        let (head, rest) = t.split_once('.').unwrap();
+        assert!(matches!(
+            check(&format!("{head}.\n{rest}")),
+            Err(Error::Malformed(_))
+        ));
+        assert!(matches!(
+            check(" \n "),
+            Err(Error::TooLarge(_) | Error::Malformed(_))
+        ));
+    }
+
+    #[test]
     fn alg_none_and_hmac_are_refused() {
         let none = raw(&json!({"alg":"none","kid":"rsa1"}), &claims(), "");
         assert_eq!(check(&none), Err(Error::AlgorithmRefused("none".into())));
