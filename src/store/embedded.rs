@@ -113,7 +113,10 @@ fn create_private(path: &Path) -> Result<(), Error> {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt as _;
-                let mode = std::fs::metadata(path).map_err(backend)?.permissions().mode();
+                let mode = std::fs::metadata(path)
+                    .map_err(backend)?
+                    .permissions()
+                    .mode();
                 if mode & 0o077 != 0 {
                     tracing::warn!(path = %path.display(), "store file is accessible by group or others; chmod 600 it");
                 }
