@@ -98,6 +98,11 @@ pub async fn signed_post(
         "content-type",
         http::HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
     );
+    // Names the tool in the audit event's `userAgent`, as the AWS CLI and SDKs name themselves.
+    headers.insert(
+        "user-agent",
+        http::HeaderValue::from_static(concat!("sekisho-cli/", env!("CARGO_PKG_VERSION"))),
+    );
     let now = SystemClock.now();
     let extra = crate::sigv4::sign_request(
         "POST",

@@ -155,6 +155,9 @@ def test_revoke_cli_survives_kill(make_server):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s.sts(creds, token).get_caller_identity()
     assert err(e) == "ExpiredToken"
+    # The CLI names itself in the audit, as the AWS tools do.
+    revokes = [e for e in map(json.loads, s.audit_lines()) if e["eventName"] == "RevokeSessions"]
+    assert revokes and revokes[-1]["userAgent"].startswith("sekisho-cli/"), revokes
     s.restart()  # SIGKILL, then start again on the same files
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s.sts(creds, token).get_caller_identity()
