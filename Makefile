@@ -72,3 +72,4 @@ loadtest: builddeps
 
 clean-demo:
 	rm -rf var/demo
+	rmdir var 2>/dev/null || true
