@@ -126,16 +126,13 @@ async fn main() {
     } else {
         Backend::Memory
     };
-    cfg.store.path = dir.join("sekisho.redb");
-    cfg.store.secret_key_path = dir.join("store.key");
-    cfg.keys.path = dir.join("keyring.json");
+    cfg.keep_state_in(&dir);
     cfg.iam.bootstrap = Some(dir.join("iam.toml"));
     cfg.audit.sink = if std::env::var("AUDIT").as_deref() == Ok("file") {
         AuditSink::File
     } else {
         AuditSink::None
     };
-    cfg.audit.path = dir.join("audit.jsonl");
     let (st, _) = sekisho::server::build(cfg, Arc::new(SystemClock))
         .await
         .unwrap();

@@ -715,13 +715,8 @@ async fn the_root_has_devices_too() {
 }
 
 async fn race_on(backend: Backend, redis_url: Option<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_owned();
     let s = common::start_configured(&bootstrap(), move |cfg| {
         cfg.store.backend = backend;
-        cfg.store.path = d.join("sekisho.redb");
-        cfg.store.secret_key_path = d.join("store.key");
-        cfg.keys.path = d.join("keyring.json");
         if let Some(url) = redis_url {
             cfg.store.redis_url = url;
             cfg.store.namespace = format!("mfa-race-{}", uuid::Uuid::new_v4().simple());
@@ -751,7 +746,6 @@ async fn race_on(backend: Backend, redis_url: Option<String>) {
         assert_eq!(message(&lost), INVALID);
         s.clock.advance(Duration::seconds(30));
     }
-    drop(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -488,15 +488,12 @@ async fn sekisho_server(
 
     cfg.oidc.insecure_http_prefixes = vec!["http://127.0.0.1:".into()];
     cfg.store.backend = Backend::Embedded;
-    cfg.store.path = dir.join("sekisho.redb");
-    cfg.store.secret_key_path = dir.join("store.key");
-    cfg.keys.path = dir.join("keyring.json");
+    cfg.keep_state_in(dir);
     cfg.audit.sink = if std::env::var("LOADGEN_AUDIT").as_deref() == Ok("none") {
         AuditSink::None
     } else {
         AuditSink::File
     };
-    cfg.audit.path = dir.join("audit.jsonl");
     cfg.iam.bootstrap = Some(boot);
     let (st, _) = sekisho::server::build(cfg, Arc::new(SystemClock))
         .await

@@ -572,6 +572,19 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Puts every file the server keeps state in (the store and its at-rest key, the key ring,
+    /// the issuer's keys, the audit file, generated bootstrap secrets) in `dir`, under their
+    /// default names: for tests and tools that run a server in a scratch directory, so that no
+    /// default relative path lands in the working directory.
+    pub fn keep_state_in(&mut self, dir: &Path) {
+        self.store.path = dir.join("sekisho.redb");
+        self.store.secret_key_path = dir.join("store.key");
+        self.keys.path = dir.join("keyring.json");
+        self.issuer.keys_path = dir.join("issuer-keys.json");
+        self.audit.path = dir.join("audit.jsonl");
+        self.iam.generated_keys_path = dir.join("generated-keys.txt");
+    }
+
     fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -700,6 +713,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!((c.audit.max_file_bytes, c.audit.max_files), (65536, 1));
+    }
+
+    #[test]
+    fn keep_state_in_moves_every_state_path() {
+        let dir = Path::new("/scratch");
+        let mut c = Config::default();
+        c.keep_state_in(dir);
+        // Every path `resolve_paths` resolves, except the inputs (bootstrap, managed policies).
+        for p in [
+            &c.store.path,
+            &c.store.secret_key_path,
+            &c.keys.path,
+            &c.issuer.keys_path,
+            &c.audit.path,
+            &c.iam.generated_keys_path,
+        ] {
+            assert_eq!(p.parent(), Some(dir), "{}", p.display());
+        }
     }
 
     #[test]

@@ -132,7 +132,8 @@ pub async fn start_configured(bootstrap: &str, tweak: impl FnOnce(&mut Config)) 
     cfg.store.backend = Backend::Memory;
     cfg.iam.bootstrap = Some(boot);
     cfg.audit.sink = sekisho::config::AuditSink::File;
-    cfg.audit.path = dir.path().join("audit.jsonl");
+    // Every state file in the scratch directory, whatever backend `tweak` picks.
+    cfg.keep_state_in(dir.path());
     let corpora = std::env::var("SEKISHO_CORPORA").map_or_else(
         |_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora"),
         std::path::PathBuf::from,
