@@ -24,9 +24,7 @@ pub mod verify;
 
 pub use self::error::Error;
 pub use self::keys::{KeyCache, KeySet};
-pub use self::read::{
-    Inspected, Unverified, inspect, inspect_for_verify, inspect_remembered, unverified_claims,
-};
+pub use self::read::{Inspected, Unverified, inspect, inspect_for_verify, inspect_remembered};
 pub use self::verify::{Rules, Verified, verify, verify_inspected};
 
 /// The longest web identity token accepted (AWS's model limit for `WebIdentityToken`).

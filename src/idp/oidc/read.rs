@@ -37,6 +37,15 @@ pub struct Inspected<'t> {
     pub(super) remembered: bool,
 }
 
+impl Inspected<'_> {
+    /// The token's claims as read, untrusted until [`super::verify_inspected`] has checked the
+    /// signature (what finds the verifier may look at them, as `iss` does).
+    #[must_use]
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+}
+
 /// Never prints the token (a bearer credential) or its claims.
 impl std::fmt::Debug for Inspected<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -194,15 +203,4 @@ fn read(token: &str) -> Result<(Unverified, Map<String, Value>), Error> {
         None => return Err(Error::MissingClaim("iss")),
     };
     Ok((Unverified { iss, kid, alg }, claims))
-}
-
-/// The claims of a token, read without verifying anything (to find what verifies it).
-///
-/// # Errors
-/// As [`inspect`].
-pub fn unverified_claims(token: &str) -> Result<Map<String, Value>, Error> {
-    let token = unpadded(token);
-    inspect(token)?;
-    let (_, p, _) = segments(token)?;
-    json_segment(p, "claims")
 }

@@ -77,11 +77,10 @@ const POOL_PROVIDER: &str = crate::policy::lint::COGNITO_IDENTITY;
 /// not take those here either) is refused.
 async fn pool_token_provider(
     ctx: &Ctx,
-    token: &str,
+    claims: &serde_json::Map<String, serde_json::Value>,
     account: &str,
 ) -> Result<crate::iam::model::OidcProvider, ApiError> {
     let st = &ctx.st;
-    let claims = oidc::unverified_claims(token)?;
     let refused = |why: String| {
         ApiError::new(
             Code::InvalidIdentityToken,
@@ -139,7 +138,7 @@ pub async fn run(ctx: &Ctx, p: &mut Params) -> Result<Reply, ApiError> {
     let own = unverified.iss == st.issuer_url;
     let (provider, keys) = if own {
         (
-            std::sync::Arc::new(pool_token_provider(ctx, &input.token, &role.account).await?),
+            std::sync::Arc::new(pool_token_provider(ctx, inspected.claims(), &role.account).await?),
             st.issuer_keys().key_set(),
         )
     } else {
