@@ -52,6 +52,7 @@ pub mod ids;
 pub mod issuer;
 pub mod mfa;
 pub mod policy;
+pub(crate) mod private_file;
 pub mod revocation;
 pub mod secret;
 pub mod server;

@@ -396,14 +396,8 @@ pub(super) fn free_bytes(path: &Path) -> Option<u64> {
 }
 
 pub(super) fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut o = std::fs::OpenOptions::new();
-    o.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(path)
+    crate::private_file::owner_only(std::fs::OpenOptions::new().create(true).append(true))
+        .open(path)
 }
 
 #[cfg(test)]

@@ -71,14 +71,14 @@ impl AtRestKey {
         rand::rng().fill_bytes(&mut bytes);
         let tmp = path.with_extension("tmp");
         {
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let mut f = opts.open(&tmp).map_err(|e| err(e.to_string()))?;
+            let mut f = crate::private_file::owner_only(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true),
+            )
+            .open(&tmp)
+            .map_err(|e| err(e.to_string()))?;
             f.write_all(STANDARD.encode(&bytes).as_bytes())
                 .map_err(|e| err(e.to_string()))?;
             f.sync_all().map_err(|e| err(e.to_string()))?;

@@ -100,27 +100,14 @@ impl EmbeddedKv {
 /// store's other files (the at-rest key, the key ring) already keep to their owner. An existing
 /// file that others may read is used as it is, with a warning.
 fn create_private(path: &Path) -> Result<(), Error> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    match opts.open(path) {
+    let opened =
+        crate::private_file::owner_only(std::fs::OpenOptions::new().write(true).create_new(true))
+            .open(path);
+    match opened {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt as _;
-                let mode = std::fs::metadata(path)
-                    .map_err(backend)?
-                    .permissions()
-                    .mode();
-                if mode & 0o077 != 0 {
-                    tracing::warn!(path = %path.display(), "store file is accessible by group or others; chmod 600 it");
-                }
-            }
+            let meta = std::fs::metadata(path).map_err(backend)?;
+            crate::private_file::warn_if_shared(&meta, path, "store file");
             Ok(())
         }
         Err(e) => Err(backend(format!("{}: {e}", path.display()))),

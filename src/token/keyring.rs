@@ -600,13 +600,7 @@ pub(crate) fn read_file(path: &Path) -> Result<Zeroizing<String>, Error> {
             reason: format!("{} bytes, larger than {MAX_FILE_BYTES}", meta.len()),
         });
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), "key ring file is accessible by group or others; chmod 600 it");
-        }
-    }
+    crate::private_file::warn_if_shared(&meta, path, "key ring file");
     let bytes = Zeroizing::new(fs::read(path).map_err(io)?);
     let text = std::str::from_utf8(&bytes).map_err(|e| Error::CorruptKeyRing {
         path: path.to_path_buf(),
@@ -633,14 +627,10 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], replace: bool) -> Result<()
         move |source| Error::Io { path: p, source }
     };
     let result = (|| {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(io(&tmp))?;
+        let mut f =
+            crate::private_file::owner_only(fs::OpenOptions::new().write(true).create_new(true))
+                .open(&tmp)
+                .map_err(io(&tmp))?;
         f.write_all(data).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
         drop(f);

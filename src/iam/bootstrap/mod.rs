@@ -274,14 +274,12 @@ pub fn write_generated_keys(
     keys: &[(String, String, SecretString)],
 ) -> Result<(), String> {
     use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    use std::os::unix::fs::PermissionsExt as _;
     let fail = |e: std::io::Error| format!("{}: {e}", path.display());
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(fail)?;
+    let mut f =
+        crate::private_file::owner_only(std::fs::OpenOptions::new().create(true).append(true))
+            .open(path)
+            .map_err(fail)?;
     f.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(fail)?;
     let mut text = zeroize::Zeroizing::new(String::new());
